@@ -51,10 +51,10 @@ where
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            if let Some(declared) = seq.size_hint() {
-                if declared > MAX {
-                    return Err(A::Error::invalid_length(declared, &self));
-                }
+            if let Some(declared) = seq.size_hint()
+                && declared > MAX
+            {
+                return Err(A::Error::invalid_length(declared, &self));
             }
             let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX));
             while let Some(item) = seq.next_element()? {
@@ -106,9 +106,7 @@ pub(crate) fn deserialize_opt_str<'de, D: Deserializer<'de>, const MAX: usize>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
-    struct Bounded<const N: usize>(
-        #[serde(deserialize_with = "deserialize_str::<_, N>")] String,
-    );
+    struct Bounded<const N: usize>(#[serde(deserialize_with = "deserialize_str::<_, N>")] String);
     Ok(Option::<Bounded<MAX>>::deserialize(deserializer)?.map(|b| b.0))
 }
 

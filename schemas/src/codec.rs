@@ -95,8 +95,8 @@ fn binary_options() -> impl Options {
         .reject_trailing_bytes()
 }
 
-fn decode_error(err: bincode::Error) -> DecodeError {
-    match *err {
+fn decode_error(err: bincode::ErrorKind) -> DecodeError {
+    match err {
         bincode::ErrorKind::SizeLimit => DecodeError::TooLarge {
             len: u64::MAX,
             max: MAX_FRAME_BYTES as u64,
@@ -107,8 +107,8 @@ fn decode_error(err: bincode::Error) -> DecodeError {
     }
 }
 
-fn encode_error(err: bincode::Error) -> EncodeError {
-    match *err {
+fn encode_error(err: bincode::ErrorKind) -> EncodeError {
+    match err {
         bincode::ErrorKind::SizeLimit => EncodeError::TooLarge {
             max: MAX_FRAME_BYTES as u64,
         },
@@ -121,7 +121,9 @@ fn encode_error(err: bincode::Error) -> EncodeError {
 /// Encodes any schema value in the binary form (no version byte), within
 /// [`MAX_FRAME_BYTES`].
 pub fn encode_binary<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    binary_options().serialize(value).map_err(encode_error)
+    binary_options()
+        .serialize(value)
+        .map_err(|err| encode_error(*err))
 }
 
 /// Appends the binary form of `value` to `out`, within [`MAX_FRAME_BYTES`].
@@ -131,7 +133,7 @@ pub(crate) fn encode_binary_into<T: Serialize>(
 ) -> Result<(), EncodeError> {
     binary_options()
         .serialize_into(out, value)
-        .map_err(encode_error)
+        .map_err(|err| encode_error(*err))
 }
 
 /// Decodes a schema value from its binary form (no version byte). The whole input must be
@@ -143,7 +145,9 @@ pub fn decode_binary<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError
             max: MAX_FRAME_BYTES as u64,
         });
     }
-    binary_options().deserialize(bytes).map_err(decode_error)
+    binary_options()
+        .deserialize(bytes)
+        .map_err(|err| decode_error(*err))
 }
 
 /// Encodes a frame: [`WIRE_VERSION`], then its binary form. At most [`MAX_FRAME_BYTES`].

@@ -31,7 +31,9 @@ pub enum IdError {
         len: usize,
     },
     /// The string holds a character outside `A-Z a-z 0-9 - _ . :`.
-    #[error("{what} id contains {found:?}; only letters, digits, '-', '_', '.' and ':' are allowed")]
+    #[error(
+        "{what} id contains {found:?}; only letters, digits, '-', '_', '.' and ':' are allowed"
+    )]
     BadCharacter {
         /// Which identifier.
         what: &'static str,

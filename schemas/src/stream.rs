@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn oversize_length_fails_for_good() {
         let mut reader = FrameReader::new();
-        reader.push(&(MAX_FRAME_BYTES as u32 + 1).to_le_bytes());
+        reader.push(&(u32::try_from(MAX_FRAME_BYTES).unwrap() + 1).to_le_bytes());
         let err = reader.next_frame().unwrap_err();
         assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
         reader.push(&[0, 0, 0, 0]);

@@ -123,7 +123,10 @@ mod tests {
     use super::*;
 
     fn ids() -> (TenantId, DeviceId) {
-        (TenantId::new("gym-1").unwrap(), DeviceId::new("strap.7").unwrap())
+        (
+            TenantId::new("gym-1").unwrap(),
+            DeviceId::new("strap.7").unwrap(),
+        )
     }
 
     #[test]

@@ -185,7 +185,10 @@ fn golden_frames_match_the_checked_in_bytes() {
             std::fs::write(&path, &fresh).unwrap();
         }
         let checked_in = std::fs::read(&path).unwrap_or_else(|err| {
-            panic!("{}: {err} (run with UPDATE_GOLDEN=1 to create)", path.display())
+            panic!(
+                "{}: {err} (run with UPDATE_GOLDEN=1 to create)",
+                path.display()
+            )
         });
         assert!(
             fresh == checked_in,
@@ -232,12 +235,15 @@ fn check_hex(aad: &[u8], expected: Expect) {
     for label in ["tenant \"gym-1\"", "device \"strap-7\"", "session"] {
         let len_hex = take(8);
         let len = u64::from_le_bytes(hex::decode(&len_hex).unwrap().try_into().unwrap());
-        let text = take(len as usize);
+        let text = take(usize::try_from(len).unwrap());
         lines.push(format!("{:<48} {label}", format!("{len_hex} {text}")));
     }
     lines.push(format!("{:<48} seq = 3", take(8)));
     let sent = take(8);
-    lines.push(format!("{:<48} sent_ms", format!("{} {}", &sent[..8], &sent[8..])));
+    lines.push(format!(
+        "{:<48} sent_ms",
+        format!("{} {}", &sent[..8], &sent[8..])
+    ));
     assert_eq!(at, aad.len(), "unexpected trailing header bytes");
     expected.assert_eq(&(lines.join("\n") + "\n"));
 }
@@ -302,7 +308,10 @@ fn sample_json_contract() {
         {"kind":"treadmill","speed_kmh":12.0,"avg_speed_kmh":null,"total_distance_m":4000,"inclination_pct":1.5,"ramp_angle_deg":null,"positive_elevation_gain_m":12.5,"negative_elevation_gain_m":null,"pace_km_per_min":null,"avg_pace_km_per_min":null,"total_energy_kcal":220,"energy_per_hour_kcal":null,"energy_per_minute_kcal":null,"heart_rate":null,"metabolic_equivalent":null,"elapsed_s":1200,"remaining_s":null,"force_on_belt_n":null,"power_output_w":null}"#]]
     .assert_eq(&lines.join("\n"));
     let first = codec::to_json(&batch.samples()[0]).unwrap();
-    assert!(first.starts_with(r#"{"t_ms":3600000,"value":{"kind":"heart_rate""#), "{first}");
+    assert!(
+        first.starts_with(r#"{"t_ms":3600000,"value":{"kind":"heart_rate""#),
+        "{first}"
+    );
 }
 
 #[test]

@@ -22,7 +22,12 @@ const CASES: u32 = 10_000;
 fn binary_is_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(value) = codec::decode_binary::<T>(bytes) {
         let again = codec::encode_binary(&value);
-        prop_assert_eq!(again.as_deref(), Ok(bytes), "{}", std::any::type_name::<T>());
+        prop_assert_eq!(
+            again.as_deref(),
+            Ok(bytes),
+            "{}",
+            std::any::type_name::<T>()
+        );
     }
     Ok(())
 }
@@ -59,24 +64,43 @@ fn every_decoder(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 #[derive(Debug, Clone)]
 enum Mutation {
-    FlipBit { at: usize, bit: u8 },
-    Set { at: usize, byte: u8 },
-    Insert { at: usize, byte: u8 },
-    Remove { at: usize },
-    Truncate { at: usize },
+    FlipBit {
+        at: usize,
+        bit: u8,
+    },
+    Set {
+        at: usize,
+        byte: u8,
+    },
+    Insert {
+        at: usize,
+        byte: u8,
+    },
+    Remove {
+        at: usize,
+    },
+    Truncate {
+        at: usize,
+    },
     /// Overwrites 8 bytes with a large little-endian length, as a hostile length prefix.
-    HugeLength { at: usize, len: u64 },
+    HugeLength {
+        at: usize,
+        len: u64,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
-        at.clone().prop_map(|at| Mutation::Remove { at }),
-        at.clone().prop_map(|at| Mutation::Truncate { at }),
-        (at, prop_oneof![Just(u64::MAX), 65_536u64..u64::MAX, 0u64..1024])
+        (at, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        at.prop_map(|at| Mutation::Remove { at }),
+        at.prop_map(|at| Mutation::Truncate { at }),
+        (
+            at,
+            prop_oneof![Just(u64::MAX), 65_536u64..u64::MAX, 0u64..1024]
+        )
             .prop_map(|(at, len)| Mutation::HugeLength { at, len }),
     ]
 }

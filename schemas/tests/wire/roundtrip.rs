@@ -276,7 +276,10 @@ fn bounds_are_enforced_when_encoding() {
         rr_1024: vec![1; MAX_RR_PER_SAMPLE + 1],
     };
     let err = codec::encode_binary(&too_many_rr).unwrap_err();
-    assert!(err.to_string().contains("outside the allowed 0..=32"), "{err}");
+    assert!(
+        err.to_string().contains("outside the allowed 0..=32"),
+        "{err}"
+    );
     assert!(codec::to_json(&too_many_rr).is_err());
 
     let nan_power = sample::RunningSpeedCadence {
@@ -325,15 +328,15 @@ fn bounds_are_enforced_when_decoding() {
         bytes.extend_from_slice(&1u16.to_le_bytes());
     }
     let err = codec::decode_binary::<HeartRate>(&bytes).unwrap_err();
-    assert!(
-        err.to_string().contains("invalid length 33"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("invalid length 33"), "{err}");
     // The same with 32 values decodes.
     bytes[7..15].copy_from_slice(&32u64.to_le_bytes());
     bytes.truncate(bytes.len() - 2);
     assert_eq!(
-        codec::decode_binary::<HeartRate>(&bytes).unwrap().rr_1024.len(),
+        codec::decode_binary::<HeartRate>(&bytes)
+            .unwrap()
+            .rr_1024
+            .len(),
         32
     );
     // A list length of 2^64-1 fails at once, without allocating for it.

@@ -139,19 +139,26 @@ pub fn cycling_power() -> BoxedStrategy<CyclingPower> {
             cadence_rpm: b.10,
             speed_mps: b.11,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn running() -> impl Strategy<Value = RunningSpeedCadence> {
-    (f32_finite(), any::<u16>(), opt_f32(), opt_f32(), any::<bool>()).prop_map(
-        |(speed_mps, cadence_spm, stride_m, distance_m, running)| RunningSpeedCadence {
-            speed_mps,
-            cadence_spm,
-            stride_m,
-            distance_m,
-            running,
-        },
+    (
+        f32_finite(),
+        any::<u16>(),
+        opt_f32(),
+        opt_f32(),
+        any::<bool>(),
     )
+        .prop_map(|(speed_mps, cadence_spm, stride_m, distance_m, running)| {
+            RunningSpeedCadence {
+                speed_mps,
+                cadence_spm,
+                stride_m,
+                distance_m,
+                running,
+            }
+        })
 }
 
 pub fn speed_cadence() -> impl Strategy<Value = SpeedCadence> {
@@ -175,7 +182,13 @@ pub fn speed_cadence() -> impl Strategy<Value = SpeedCadence> {
 
 pub fn indoor_bike() -> BoxedStrategy<IndoorBike> {
     (
-        (opt_f32(), opt_f32(), opt_f32(), opt_f32(), any::<Option<u32>>()),
+        (
+            opt_f32(),
+            opt_f32(),
+            opt_f32(),
+            opt_f32(),
+            any::<Option<u32>>(),
+        ),
         (
             any::<Option<i16>>(),
             any::<Option<i16>>(),
@@ -206,7 +219,7 @@ pub fn indoor_bike() -> BoxedStrategy<IndoorBike> {
             elapsed_s: b.8,
             remaining_s: b.9,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn treadmill() -> BoxedStrategy<Treadmill> {
@@ -254,7 +267,7 @@ pub fn treadmill() -> BoxedStrategy<Treadmill> {
             force_on_belt_n: b.7,
             power_output_w: b.8,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn sample_value() -> BoxedStrategy<SampleValue> {
@@ -275,8 +288,9 @@ pub fn sample() -> impl Strategy<Value = Sample> {
 
 /// Batches of up to 40 samples (the full 256 is covered by `full_batch` in `roundtrip`).
 pub fn batch() -> BoxedStrategy<SampleBatch> {
-    vec(sample(), 1..40).prop_map(|samples| SampleBatch::new(samples).unwrap())
-    .boxed()
+    vec(sample(), 1..40)
+        .prop_map(|samples| SampleBatch::new(samples).unwrap())
+        .boxed()
 }
 
 pub fn strategy() -> impl Strategy<Value = CompressStrategy> {
@@ -320,7 +334,7 @@ pub fn cue() -> BoxedStrategy<Cue> {
             text,
             modification,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn ack() -> impl Strategy<Value = Ack> {
@@ -356,9 +370,8 @@ pub fn target() -> impl Strategy<Value = Target> {
             .prop_map(|(low_w, high_w)| Target::PowerW(PowerRange { low_w, high_w })),
         (f32_finite(), f32_finite())
             .prop_map(|(low_pct, high_pct)| Target::PowerFtp(FtpRange { low_pct, high_pct })),
-        (f32_finite(), f32_finite()).prop_map(|(start_pct, end_pct)| Target::PowerFtpRamp(
-            FtpRamp { start_pct, end_pct }
-        )),
+        (f32_finite(), f32_finite())
+            .prop_map(|(start_pct, end_pct)| Target::PowerFtpRamp(FtpRamp { start_pct, end_pct })),
         (any::<u16>(), any::<u16>()).prop_map(|(low_bpm, high_bpm)| Target::HeartRate(
             HeartRateRange { low_bpm, high_bpm }
         )),
@@ -409,7 +422,7 @@ pub fn plan() -> BoxedStrategy<WorkoutPlan> {
             sport,
             steps,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn command() -> impl Strategy<Value = Command> {
@@ -473,7 +486,7 @@ pub fn profile() -> BoxedStrategy<AthleteProfile> {
             hr_zone_model: b.5,
             zone_overrides: b.6,
         })
-    .boxed()
+        .boxed()
 }
 
 pub fn summary() -> BoxedStrategy<SessionSummary> {
@@ -515,7 +528,7 @@ pub fn summary() -> BoxedStrategy<SessionSummary> {
             decoupling_pct: b.6,
             cue_counts: b.7,
         })
-    .boxed()
+        .boxed()
 }
 
 /// Keeps `SendTimeLimits` in view for the send-time property.
