@@ -53,11 +53,11 @@ pub struct FrameHeader {
 pub struct Frame {
     /// The clear, authenticated header.
     pub header: FrameHeader,
-    /// The nonce the body was sealed with; never reused under one key.
-    #[serde(with = "hex_in_text")]
+    /// The nonce the body was sealed with; never reused under one key. Hex in JSON.
+    #[serde(with = "hex_nonce")]
     pub nonce: [u8; NONCE_BYTES],
     /// The ciphertext of the body followed by its 16-byte tag. Hex in JSON.
-    #[serde(with = "hex_in_text")]
+    #[serde(with = "hex_sealed")]
     pub sealed: Vec<u8>,
 }
 
@@ -146,35 +146,80 @@ impl FrameHeader {
     }
 }
 
-/// Bytes as raw bytes in binary formats and as lowercase hex in JSON.
-mod hex_in_text {
+/// Lowercase hex for byte fields in human-readable formats.
+fn hex_from_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    max_len: usize,
+) -> Result<Vec<u8>, D::Error> {
+    use serde::de::Error as _;
+    let text = String::deserialize(deserializer)?;
+    if text.len() > 2 * max_len {
+        return Err(D::Error::invalid_length(
+            text.len() / 2,
+            &"a byte field within the frame limit",
+        ));
+    }
+    hex::decode(text).map_err(D::Error::custom)
+}
+
+/// The nonce: 12 raw bytes in binary formats, hex in JSON.
+mod hex_nonce {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn serialize<B, S>(bytes: &B, serializer: S) -> Result<S::Ok, S::Error>
-    where
-        B: AsRef<[u8]> + Serialize,
-        S: Serializer,
-    {
+    use super::NONCE_BYTES;
+
+    pub(crate) fn serialize<S: Serializer>(
+        nonce: &[u8; NONCE_BYTES],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&hex::encode(bytes.as_ref()))
+            serializer.serialize_str(&hex::encode(nonce))
         } else {
-            bytes.serialize(serializer)
+            nonce.serialize(serializer)
         }
     }
 
-    pub(crate) fn deserialize<'de, B, D>(deserializer: D) -> Result<B, D::Error>
-    where
-        B: TryFrom<Vec<u8>> + Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<[u8; NONCE_BYTES], D::Error> {
         if deserializer.is_human_readable() {
-            let text = String::deserialize(deserializer)?;
-            let bytes = hex::decode(text).map_err(D::Error::custom)?;
+            let bytes = super::hex_from_text(deserializer, NONCE_BYTES)?;
             let len = bytes.len();
-            B::try_from(bytes).map_err(|_| D::Error::invalid_length(len, &"the field's length"))
+            bytes
+                .try_into()
+                .map_err(|_| D::Error::invalid_length(len, &"a 12-byte nonce"))
         } else {
-            B::deserialize(deserializer)
+            <[u8; NONCE_BYTES]>::deserialize(deserializer)
+        }
+    }
+}
+
+/// The sealed body: length-prefixed raw bytes in binary formats (the claimed length checked
+/// against the frame limit before anything is allocated), hex in JSON.
+mod hex_sealed {
+    use serde::{Deserializer, Serializer};
+
+    use crate::codec::MAX_FRAME_BYTES;
+
+    pub(crate) fn serialize<S: Serializer>(
+        sealed: &[u8],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&hex::encode(sealed))
+        } else {
+            crate::bounded::serialize_vec::<u8, S, 0, MAX_FRAME_BYTES>(sealed, serializer)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        if deserializer.is_human_readable() {
+            super::hex_from_text(deserializer, MAX_FRAME_BYTES)
+        } else {
+            crate::bounded::deserialize_vec::<u8, D, 0, MAX_FRAME_BYTES>(deserializer)
         }
     }
 }
