@@ -24,6 +24,9 @@ pub fn write_frame(out: &mut Vec<u8>, frame_bytes: &[u8]) -> Result<(), EncodeEr
 }
 
 /// Splits a byte stream back into the frames [`write_frame`] wrote.
+///
+/// Drain it with [`FrameReader::next_frame`] after every [`FrameReader::push`]: the buffer
+/// then never holds more than one partial frame plus one read from the transport.
 #[derive(Debug, Default)]
 pub struct FrameReader {
     buffer: Vec<u8>,
