@@ -73,17 +73,22 @@ where
     deserializer.deserialize_seq(BoundedVisitor::<T, MIN, MAX>(PhantomData))
 }
 
+fn check_text_len<E: serde::ser::Error>(text: &str, max: usize) -> Result<(), E> {
+    if text.len() > max {
+        return Err(E::custom(format_args!(
+            "a text of {} bytes is longer than the allowed {max}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Serializes a string of at most `MAX` bytes.
 pub(crate) fn serialize_str<S: Serializer, const MAX: usize>(
     text: &str,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    if text.len() > MAX {
-        return Err(S::Error::custom(format_args!(
-            "a text of {} bytes is longer than the allowed {MAX}",
-            text.len()
-        )));
-    }
+    check_text_len::<S::Error>(text, MAX)?;
     serializer.serialize_str(text)
 }
 
@@ -116,11 +121,10 @@ pub(crate) fn serialize_opt_str<S: Serializer, const MAX: usize>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match text {
-        Some(text) if text.len() > MAX => Err(S::Error::custom(format_args!(
-            "a text of {} bytes is longer than the allowed {MAX}",
-            text.len()
-        ))),
-        Some(text) => serializer.serialize_some(text),
+        Some(text) => {
+            check_text_len::<S::Error>(text, MAX)?;
+            serializer.serialize_some(text)
+        }
         None => serializer.serialize_none(),
     }
 }

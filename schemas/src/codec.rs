@@ -33,10 +33,10 @@ pub enum DecodeError {
         /// The version byte found.
         found: u8,
     },
-    /// The input, or a length it declares, is over the limit.
+    /// The input, or a length prefix in front of it, is over the limit.
     #[error("input of {len} bytes is over the {max}-byte limit")]
     TooLarge {
-        /// The length found or declared (saturated at `u64::MAX`).
+        /// The length found or declared.
         len: u64,
         /// The limit.
         max: u64,
@@ -97,10 +97,18 @@ fn binary_options() -> impl Options {
 
 fn decode_error(err: bincode::ErrorKind) -> DecodeError {
     match err {
-        bincode::ErrorKind::SizeLimit => DecodeError::TooLarge {
-            len: u64::MAX,
-            max: MAX_FRAME_BYTES as u64,
+        // Inputs over the limit are refused before decoding, so a claim past the limit is
+        // normally reported as running past the end; this covers any other path to it.
+        bincode::ErrorKind::SizeLimit => DecodeError::Malformed {
+            reason: format!("a declared length runs past the {MAX_FRAME_BYTES}-byte limit"),
         },
+        // bincode's slice reader reports this with an empty message.
+        bincode::ErrorKind::Io(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Malformed {
+                reason: "the input ends early: a field or a declared length runs past its end"
+                    .to_owned(),
+            }
+        }
         other => DecodeError::Malformed {
             reason: other.to_string(),
         },

@@ -343,6 +343,15 @@ fn bounds_are_enforced_when_decoding() {
     let mut huge = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
     huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(codec::decode_binary::<SampleBatch>(&huge).is_err());
+    // A length prefix that claims more than the input holds is refused with a message that
+    // says so (bincode's own says nothing), whether the claim is absurd or off by one.
+    for claim in [u64::MAX, 1] {
+        let err = codec::decode_binary::<Cue>(&claim.to_le_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed input: the input ends early: a field or a declared length runs past its end"
+        );
+    }
     // An empty batch is refused.
     assert!(codec::decode_binary::<SampleBatch>(&0u64.to_le_bytes()).is_err());
     // Trailing bytes are refused.
