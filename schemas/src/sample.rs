@@ -74,27 +74,29 @@ pub struct HeartRate {
 }
 
 /// Which pedal a power meter's balance refers to (flags bit 1 of 0x2A63).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BalanceReference {
     /// The sensor does not say.
+    #[default]
     Unknown,
     /// The balance is the left pedal's share.
     Left,
 }
 
 /// Where a power meter measures torque (flags bit 3 of 0x2A63).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TorqueSource {
-    /// Torque measured at the wheel.
+    /// Torque measured at the wheel (flag clear).
+    #[default]
     Wheel,
     /// Torque measured at the crank.
     Crank,
 }
 
 /// A power-meter reading (Cycling Power Measurement, 0x2A63).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CyclingPower {
     /// Instantaneous power, W.
@@ -148,7 +150,7 @@ pub struct CyclingPower {
 }
 
 /// A running footpod reading (RSC Measurement, 0x2A53).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunningSpeedCadence {
     /// Instantaneous speed, m/s (resolution 1/256).
@@ -167,7 +169,7 @@ pub struct RunningSpeedCadence {
 }
 
 /// A speed and cadence sensor reading (CSC Measurement, 0x2A5B).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpeedCadence {
     /// Cumulative wheel revolutions.
@@ -187,7 +189,7 @@ pub struct SpeedCadence {
 }
 
 /// A smart trainer reading (FTMS Indoor Bike Data, 0x2AD2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndoorBike {
     /// Instantaneous speed, km/h (resolution 0.01).
@@ -228,7 +230,7 @@ pub struct IndoorBike {
 }
 
 /// A treadmill reading (FTMS Treadmill Data, 0x2ACD).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Treadmill {
     /// Instantaneous speed, km/h (resolution 0.01).
