@@ -20,7 +20,9 @@ use paceline_schemas::cue::{
 };
 use paceline_schemas::plan::StepIntent;
 use paceline_schemas::sample::{Contact, Sample, SampleValue};
-use paceline_schemas::{AthleteProfile, Cue, CueCode, Modification, SessionId, SessionSummary, Severity, WorkoutPlan};
+use paceline_schemas::{
+    AthleteProfile, Cue, CueCode, Modification, SessionId, SessionSummary, Severity, WorkoutPlan,
+};
 
 use crate::budget::{self, BudgetStep};
 use crate::config::CoachConfig;
@@ -226,7 +228,9 @@ impl Coach {
             None => Workout::default(),
         };
         let limits = TargetLimits::of(&phys);
-        let wbal = phys.cp_w.map(|cp| WPrimeBalance::new(f64::from(cp), f64::from(phys.w_prime_j)));
+        let wbal = phys
+            .cp_w
+            .map(|cp| WPrimeBalance::new(f64::from(cp), f64::from(phys.w_prime_j)));
         Ok(Coach {
             session,
             hr: HeartRateSignal::new(&config.signal),
@@ -289,11 +293,23 @@ impl Coach {
         if self.ended {
             return;
         }
-        let now = self.advance(now_ms);
-        match &sample.value {
+        // Heart rate's quality is updated before anything else happens at this instant, so
+        // that nothing decided now (even for the second that just closed) relies on a
+        // strap that has just lost contact or spiked.
+        let now = now_ms.max(self.last_now_ms);
+        let reading = match &sample.value {
             SampleValue::HeartRate(hr) => {
                 self.strap_clock.on_reading(now, f64::from(hr.bpm));
-                self.on_heart_rate(now, sample.t_ms, hr.bpm, hr.contact);
+                Some(self.hr.on_reading(now, sample.t_ms, hr.bpm, hr.contact))
+            }
+            _ => None,
+        };
+        let now = self.advance(now_ms);
+        match &sample.value {
+            SampleValue::HeartRate(_) => {
+                if let Some(reading) = reading {
+                    self.on_heart_rate_reading(now, reading);
+                }
             }
             SampleValue::CyclingPower(p) => {
                 self.on_power(now, f64::from(p.power_w));
@@ -349,10 +365,14 @@ impl Coach {
         match command {
             Command::OverrideTarget(o) => {
                 let target = EffectiveTarget::resolve(&o.target, &self.phys);
-                let until_active_ms =
-                    o.duration_s.map(|s| self.active_ms.saturating_add(u64::from(s) * 1000));
-                self.override_target =
-                    Some(Override { target, until_active_ms, step_index: self.step_index });
+                let until_active_ms = o
+                    .duration_s
+                    .map(|s| self.active_ms.saturating_add(u64::from(s) * 1000));
+                self.override_target = Some(Override {
+                    target,
+                    until_active_ms,
+                    step_index: self.step_index,
+                });
                 self.reconcile(now);
                 let how_long = match o.duration_s {
                     Some(s) => format!(" for {}", spoken_duration(s)),
@@ -399,7 +419,13 @@ impl Coach {
             Command::SkipStep => {
                 if let Some(step) = self.current_step() {
                     let text = format!("{} skipped.", step.label());
-                    self.cue(now, Severity::Info, CueCode::CoachOverride, text, Some(Modification::SkipStep));
+                    self.cue(
+                        now,
+                        Severity::Info,
+                        CueCode::CoachOverride,
+                        text,
+                        Some(Modification::SkipStep),
+                    );
                     self.enter_step(now, self.step_index + 1, self.active_ms);
                 }
             }
@@ -475,7 +501,9 @@ impl Coach {
             hr_pct_max: hr_bpm.map(|b| b / f64::from(self.phys.hr_max_bpm) * 100.0),
             power_3s_w,
             power_30s_w: self.power_mean(self.config.signal.power_long_s),
-            power_zone: power_3s_w.zip(self.phys.power_zones.as_ref()).map(|(w, z)| z.zone_of(w)),
+            power_zone: power_3s_w
+                .zip(self.phys.power_zones.as_ref())
+                .map(|(w, z)| z.zone_of(w)),
             cadence: self.cadence.fresh_value(now, self.config.signal.fresh_ms),
             wbal_j: self.wbal.as_ref().map(WPrimeBalance::balance_j),
             wbal_fraction: self.wbal.as_ref().map(WPrimeBalance::fraction),
@@ -503,6 +531,10 @@ impl Coach {
             self.progress_steps(now);
         }
         self.expire(now);
+        // What fell due before this instant happens before the input is applied.
+        if self.started {
+            self.check_cap(now);
+        }
         now
     }
 
@@ -521,7 +553,10 @@ impl Coach {
 
     fn t_s(&self, now: u64) -> f64 {
         let since = now.saturating_sub(self.origin_ms.unwrap_or(now));
-        #[allow(clippy::cast_precision_loss, reason = "session times are far below 2^52 ms")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "session times are far below 2^52 ms"
+        )]
         let t = since as f64 / 1000.0;
         t
     }
@@ -531,7 +566,9 @@ impl Coach {
             self.reduction = None;
         }
         if let Some(o) = self.override_target {
-            let expired = o.until_active_ms.is_some_and(|until| self.active_ms >= until);
+            let expired = o
+                .until_active_ms
+                .is_some_and(|until| self.active_ms >= until);
             if expired || o.step_index != self.step_index {
                 self.override_target = None;
             }
@@ -549,7 +586,9 @@ impl Coach {
     }
 
     fn step_remaining_s(&self) -> u32 {
-        let Some(step) = self.current_step() else { return 0 };
+        let Some(step) = self.current_step() else {
+            return 0;
+        };
         let left_ms = (u64::from(step.duration_s) * 1000).saturating_sub(self.step_elapsed_ms());
         u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX)
     }
@@ -557,7 +596,10 @@ impl Coach {
     fn step_fraction(&self) -> f64 {
         match self.current_step() {
             Some(step) if step.duration_s > 0 => {
-                #[allow(clippy::cast_precision_loss, reason = "step times are far below 2^52 ms")]
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "step times are far below 2^52 ms"
+                )]
                 let f = self.step_elapsed_ms() as f64 / (f64::from(step.duration_s) * 1000.0);
                 f.clamp(0.0, 1.0)
             }
@@ -588,8 +630,10 @@ impl Coach {
         if self.current_step().is_none() {
             return 0;
         }
-        let later: u64 =
-            self.workout.steps[self.step_index + 1..].iter().map(|s| u64::from(s.duration_s)).sum();
+        let later: u64 = self.workout.steps[self.step_index + 1..]
+            .iter()
+            .map(|s| u64::from(s.duration_s))
+            .sum();
         later + u64::from(self.step_remaining_s())
     }
 
@@ -615,9 +659,16 @@ impl Coach {
         self.reconcile(now);
         match self.current_step() {
             Some(step) => {
-                let shown = if self.held.is_some() { step.target } else { self.effective };
-                let mut text =
-                    format!("{}: {} at {shown}", step.label(), spoken_duration(step.duration_s));
+                let shown = if self.held.is_some() {
+                    step.target
+                } else {
+                    self.effective
+                };
+                let mut text = format!(
+                    "{}: {} at {shown}",
+                    step.label(),
+                    spoken_duration(step.duration_s)
+                );
                 if let Some(block) = self.held {
                     text.push_str(&format!(
                         ". Holding {} while {}",
@@ -634,7 +685,10 @@ impl Coach {
             }
             None if !self.workout.steps.is_empty() && !self.plan_end_spoken => {
                 self.plan_end_spoken = true;
-                let text = format!("{} complete. Well done: ride easy or end the session.", self.workout.name);
+                let text = format!(
+                    "{} complete. Well done: ride easy or end the session.",
+                    self.workout.name
+                );
                 self.cue(now, Severity::Info, CueCode::StepEnd, text, None);
             }
             None => {}
@@ -672,7 +726,10 @@ impl Coach {
         match (self.phys.ftp_w, self.phys.rpe_only) {
             (Some(ftp), false) => {
                 let w = |pct: u32| u16::try_from(u32::from(ftp) * pct / 100).unwrap_or(u16::MAX);
-                EffectiveTarget::Power { low_w: w(40), high_w: w(55) }
+                EffectiveTarget::Power {
+                    low_w: w(40),
+                    high_w: w(55),
+                }
             }
             _ => EffectiveTarget::Open { rpe: Some(2) },
         }
@@ -681,8 +738,15 @@ impl Coach {
     fn apply_time_budget(&mut self, now: u64, minutes: u32) {
         let budget_s = minutes.saturating_mul(60);
         if self.current_step().is_none() {
-            let text = format!("{minutes} minutes left: no planned steps remain, ride as you feel.");
-            self.cue(now, Severity::Info, CueCode::TimeBudgetCompressed, text, None);
+            let text =
+                format!("{minutes} minutes left: no planned steps remain, ride as you feel.");
+            self.cue(
+                now,
+                Severity::Info,
+                CueCode::TimeBudgetCompressed,
+                text,
+                None,
+            );
             return;
         }
         let done_s = u32::try_from(self.step_elapsed_ms() / 1000).unwrap_or(u32::MAX);
@@ -692,7 +756,11 @@ impl Coach {
             .map(|(i, step)| BudgetStep {
                 intent: step.intent,
                 planned_s: step.duration_s,
-                done_s: if i == 0 { done_s.min(step.duration_s) } else { 0 },
+                done_s: if i == 0 {
+                    done_s.min(step.duration_s)
+                } else {
+                    0
+                },
                 intensity: step.target.load_intensity(&self.limits),
                 repeat: step.repeat,
             })
@@ -704,18 +772,34 @@ impl Coach {
                 "{minutes} minutes left: the rest of the plan ({}) fits.",
                 spoken_duration(result.planned_remaining_s)
             );
-            self.cue(now, Severity::Info, CueCode::TimeBudgetCompressed, text, None);
+            self.cue(
+                now,
+                Severity::Info,
+                CueCode::TimeBudgetCompressed,
+                text,
+                None,
+            );
             return;
         }
         let first = self.step_index;
         let mut kept_steps = Vec::with_capacity(steps.len());
-        for (i, (step, kept)) in
-            self.workout.steps.drain(first..).zip(result.kept_s.iter().copied()).enumerate()
+        for (i, (step, kept)) in self
+            .workout
+            .steps
+            .drain(first..)
+            .zip(result.kept_s.iter().copied())
+            .enumerate()
         {
             if i == 0 {
-                kept_steps.push(WorkoutStep { duration_s: steps[0].done_s + kept, ..step });
+                kept_steps.push(WorkoutStep {
+                    duration_s: steps[0].done_s + kept,
+                    ..step
+                });
             } else if kept > 0 {
-                kept_steps.push(WorkoutStep { duration_s: kept, ..step });
+                kept_steps.push(WorkoutStep {
+                    duration_s: kept,
+                    ..step
+                });
             }
         }
         self.workout.steps.extend(kept_steps);
@@ -732,7 +816,13 @@ impl Coach {
             strategy,
             total_s: result.kept_total_s,
         });
-        self.cue(now, Severity::Info, CueCode::TimeBudgetCompressed, text, Some(modification));
+        self.cue(
+            now,
+            Severity::Info,
+            CueCode::TimeBudgetCompressed,
+            text,
+            Some(modification),
+        );
         self.progress_steps(now);
     }
 
@@ -746,6 +836,10 @@ impl Coach {
         let base = match (self.override_target, self.current_step()) {
             (Some(o), _) => o.target,
             (None, Some(step)) => step.target,
+            // After the plan: ride easy. Without a plan: ride as you like.
+            (None, None) if !self.workout.steps.is_empty() => {
+                EffectiveTarget::Open { rpe: Some(3) }
+            }
             (None, None) => EffectiveTarget::Open { rpe: None },
         };
         let base = match self.reduction {
@@ -759,7 +853,9 @@ impl Coach {
     /// while the governor blocks raises is held; a climbing ramp is frozen.
     fn reconcile(&mut self, now: u64) {
         let desired = self.desired_target(now);
-        let block = self.raise_block(now);
+        // `now` may be the end of a second closed a little late: a change made now must
+        // also be safe at the latest instant seen.
+        let block = self.raise_block(now).or(self.raise_block(self.last_now_ms));
         let current = self.effective;
         let mut next = desired;
         let mut held = None;
@@ -792,7 +888,10 @@ impl Coach {
     fn check_cap(&mut self, now: u64) {
         while let Some(action) = self.safety.cap_action(now, self.step_kind()) {
             let cap = self.safety.hr_cap_bpm();
-            let bpm = self.hr.bpm().map_or_else(|| "high".to_owned(), |b| format!("{b:.0} bpm"));
+            let bpm = self
+                .hr
+                .bpm()
+                .map_or_else(|| "high".to_owned(), |b| format!("{b:.0} bpm"));
             let (text, modification) = match action {
                 CapAction::ReduceTarget { pct, duration_s } => {
                     self.reduction = Some(Reduction {
@@ -808,7 +907,9 @@ impl Coach {
                     )
                 }
                 CapAction::EndInterval if self.current_step().is_some() => (
-                    format!("Heart rate {bpm} is still over your cap of {cap}: this interval ends now. Recover."),
+                    format!(
+                        "Heart rate {bpm} is still over your cap of {cap}: this interval ends now. Recover."
+                    ),
                     Modification::EndStep,
                 ),
                 CapAction::EndInterval | CapAction::InsertRecovery { .. } => {
@@ -829,7 +930,13 @@ impl Coach {
                     Modification::ExtendRecovery(ExtendRecovery { s }),
                 ),
             };
-            self.cue(now, Severity::Safety, CueCode::HrAboveCap, text, Some(modification.clone()));
+            self.cue(
+                now,
+                Severity::Safety,
+                CueCode::HrAboveCap,
+                text,
+                Some(modification.clone()),
+            );
             match modification {
                 Modification::EndStep => self.end_current_step(now),
                 Modification::InsertRecovery(r) => self.insert_recovery(now, r.s),
@@ -850,13 +957,22 @@ impl Coach {
     fn on_relayed_heart_rate(&mut self, now: u64, t_ms: u64, bpm: u8) {
         // A trainer or treadmill relays the strap's heart rate; a strap connected directly
         // is preferred, so the relayed value is used only while no strap is heard.
-        if self.strap_clock.fresh_value(now, self.config.signal.lost_ms).is_none() {
+        if self
+            .strap_clock
+            .fresh_value(now, self.config.signal.lost_ms)
+            .is_none()
+        {
             self.on_heart_rate(now, t_ms, u16::from(bpm), Contact::Unsupported);
         }
     }
 
     fn on_heart_rate(&mut self, now: u64, t_ms: u64, bpm: u16, contact: Contact) {
-        match self.hr.on_reading(now, t_ms, bpm, contact) {
+        let reading = self.hr.on_reading(now, t_ms, bpm, contact);
+        self.on_heart_rate_reading(now, reading);
+    }
+
+    fn on_heart_rate_reading(&mut self, now: u64, reading: HrReading) {
+        match reading {
             HrReading::Accepted(bpm) => {
                 self.bin.hr_sum += bpm;
                 self.bin.hr_n += 1;
@@ -897,11 +1013,21 @@ impl Coach {
         if lost && !self.hr_loss_spoken {
             self.hr_loss_spoken = true;
             let text = match quality {
-                HrQuality::ContactOff => "Heart-rate strap has no skin contact: holding intensity until it reads again. Moisten the strap.",
-                HrQuality::Unknown => "No heart-rate signal: intensity stays where it is until one arrives.",
+                HrQuality::ContactOff => {
+                    "Heart-rate strap has no skin contact: holding intensity until it reads again. Moisten the strap."
+                }
+                HrQuality::Unknown => {
+                    "No heart-rate signal: intensity stays where it is until one arrives."
+                }
                 _ => "Heart-rate signal lost: holding intensity until it returns.",
             };
-            self.cue(now, Severity::Warn, CueCode::HrSignalLost, text.to_owned(), None);
+            self.cue(
+                now,
+                Severity::Warn,
+                CueCode::HrSignalLost,
+                text.to_owned(),
+                None,
+            );
         } else if quality == HrQuality::Fresh && self.hr_loss_spoken {
             self.hr_loss_spoken = false;
             let bpm = self.hr.bpm().unwrap_or_default();
@@ -1026,7 +1152,9 @@ impl Coach {
         {
             return;
         }
-        if let Some(pct) = self.step_decoupling.decoupling_pct(self.config.decoupling.min_elapsed_s)
+        if let Some(pct) = self
+            .step_decoupling
+            .decoupling_pct(self.config.decoupling.min_elapsed_s)
             && pct > self.config.decoupling.alert_pct
         {
             self.step_decoupling_spoken = true;
@@ -1065,7 +1193,13 @@ impl Coach {
                     return;
                 };
                 let tol = cues.power_tolerance_pct / 100.0;
-                (mean, lo * (1.0 - tol), hi * (1.0 + tol), cues.power_sustain_ms, "W")
+                (
+                    mean,
+                    lo * (1.0 - tol),
+                    hi * (1.0 + tol),
+                    cues.power_sustain_ms,
+                    "W",
+                )
             }
             EffectiveTarget::HeartRate { low_bpm, high_bpm } => {
                 let (Some(ema), true) = (self.hr.ema_bpm(), self.hr.usable_at(now)) else {
@@ -1073,7 +1207,13 @@ impl Coach {
                     return;
                 };
                 let tol = cues.hr_tolerance_bpm;
-                (ema, f64::from(low_bpm) - tol, f64::from(high_bpm) + tol, cues.hr_sustain_ms, "bpm")
+                (
+                    ema,
+                    f64::from(low_bpm) - tol,
+                    f64::from(high_bpm) + tol,
+                    cues.hr_sustain_ms,
+                    "bpm",
+                )
             }
             EffectiveTarget::Open { .. } => return,
         };
@@ -1082,7 +1222,8 @@ impl Coach {
             let since = *self.off_target.above_since_ms.get_or_insert(now);
             if !self.off_target.above_spoken && now - since >= sustain_ms {
                 self.off_target.above_spoken = true;
-                let text = format!("Ease off: you are at {reading:.0} {unit}, the target is {target}.");
+                let text =
+                    format!("Ease off: you are at {reading:.0} {unit}, the target is {target}.");
                 self.cue(now, Severity::Info, CueCode::AboveTarget, text, None);
             }
         } else {
@@ -1091,12 +1232,17 @@ impl Coach {
         }
         // Urging the athlete on raises intensity: never while safety holds, or the target
         // is itself held down.
-        let may_urge = self.raise_block(now).is_none() && self.held.is_none();
+        // Seconds close a little after they end, so judge heart rate at both instants.
+        let may_urge = self.raise_block(now).is_none()
+            && self.raise_block(self.last_now_ms).is_none()
+            && self.held.is_none();
         if reading < low && may_urge {
             let since = *self.off_target.below_since_ms.get_or_insert(now);
             if !self.off_target.below_spoken && now - since >= sustain_ms {
                 self.off_target.below_spoken = true;
-                let text = format!("Bring it up a little: you are at {reading:.0} {unit}, the target is {target}.");
+                let text = format!(
+                    "Bring it up a little: you are at {reading:.0} {unit}, the target is {target}."
+                );
                 self.cue(now, Severity::Info, CueCode::BelowTarget, text, None);
             }
         } else {
@@ -1133,7 +1279,10 @@ impl Coach {
     fn end_session(&mut self, now: u64) {
         self.close_seconds(now, true);
         let duration_s = self.t_s(now);
-        let text = format!("Session over after {}. Well done.", spoken_duration(seconds_u32(duration_s)));
+        let text = format!(
+            "Session over after {}. Well done.",
+            spoken_duration(seconds_u32(duration_s))
+        );
         // The last word is never dropped by the rate limit.
         self.limiter = CueLimiter::new(0);
         self.cue(now, Severity::Info, CueCode::SessionEnd, text, None);
@@ -1163,7 +1312,9 @@ impl Coach {
 fn block_reason(block: RaiseBlock) -> &'static str {
     match block {
         RaiseBlock::HrUntrusted(HrQuality::Unknown) => "there is no heart-rate signal",
-        RaiseBlock::HrUntrusted(HrQuality::Stale | HrQuality::Lost) => "the heart-rate signal is lost",
+        RaiseBlock::HrUntrusted(HrQuality::Stale | HrQuality::Lost) => {
+            "the heart-rate signal is lost"
+        }
         RaiseBlock::HrUntrusted(HrQuality::ContactOff) => "the heart-rate strap has no contact",
         RaiseBlock::HrUntrusted(_) => "heart-rate readings look wrong",
         RaiseBlock::NearCap => "your heart rate is close to its cap",
@@ -1179,7 +1330,10 @@ fn strategy_name(strategy: paceline_schemas::CompressStrategy) -> &'static str {
 }
 
 fn seconds_u32(s: f64) -> u32 {
-    #[allow(clippy::cast_possible_truncation, reason = "clamped to u32's range first")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "clamped to u32's range first"
+    )]
     let v = s.clamp(0.0, f64::from(u32::MAX)) as u32;
     v
 }

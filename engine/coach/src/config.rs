@@ -198,6 +198,10 @@ pub struct DecouplingConfig {
 
 impl Default for DecouplingConfig {
     fn default() -> Self {
-        DecouplingConfig { alert_pct: 5.0, min_step_s: 600, min_elapsed_s: 360 }
+        DecouplingConfig {
+            alert_pct: 5.0,
+            min_step_s: 600,
+            min_elapsed_s: 360,
+        }
     }
 }

@@ -16,7 +16,10 @@ pub struct CueLimiter {
 impl CueLimiter {
     /// A limiter that lets each non-safety code speak once per `repeat_ms`.
     pub fn new(repeat_ms: u64) -> Self {
-        CueLimiter { repeat_ms, last_spoken_ms: [None; CueCode::ALL.len()] }
+        CueLimiter {
+            repeat_ms,
+            last_spoken_ms: [None; CueCode::ALL.len()],
+        }
     }
 
     /// Whether a cue of this code and severity may speak at `now_ms`; if so, it is

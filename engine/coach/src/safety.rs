@@ -141,7 +141,9 @@ impl SafetyGovernor {
         let after = match self.level {
             0 => c.cap_sustain_ms,
             1 => c.cap_end_ms,
-            n => c.cap_end_ms.saturating_add(u64::from(n - 1).saturating_mul(c.cap_repeat_ms)),
+            n => c
+                .cap_end_ms
+                .saturating_add(u64::from(n - 1).saturating_mul(c.cap_repeat_ms)),
         };
         Some(since.saturating_add(after))
     }

@@ -130,7 +130,10 @@ impl HeartRateSignal {
                     self.pending = None;
                     return self.accept(now_ms, t_ms, bpm);
                 }
-                self.pending = Some(PendingJump { bpm: pending.bpm, agreeing });
+                self.pending = Some(PendingJump {
+                    bpm: pending.bpm,
+                    agreeing,
+                });
                 return HrReading::Suspect;
             }
             if let Some(before) = self.accepted_bpm
@@ -150,9 +153,9 @@ impl HeartRateSignal {
             let window = self.config.artifact_window_ms.max(1);
             #[allow(clippy::cast_precision_loss, reason = "a ratio of two small durations")]
             let windows = (dt_ms as f64 / window as f64).max(1.0);
-            let recent = self.last_usable_arrival_ms.is_some_and(|at| {
-                now_ms.saturating_sub(at) <= self.config.lost_ms
-            });
+            let recent = self
+                .last_usable_arrival_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) <= self.config.lost_ms);
             if recent && (bpm - before).abs() > f64::from(self.config.artifact_jump_bpm) * windows {
                 self.pending = Some(PendingJump { bpm, agreeing: 0 });
                 self.artifact_until_ms = now_ms.saturating_add(self.config.artifact_hold_ms);
@@ -163,7 +166,9 @@ impl HeartRateSignal {
     }
 
     fn accept(&mut self, now_ms: u64, t_ms: u64, bpm: f64) -> HrReading {
-        let gap_ms = self.last_usable_arrival_ms.map_or(u64::MAX, |at| now_ms.saturating_sub(at));
+        let gap_ms = self
+            .last_usable_arrival_ms
+            .map_or(u64::MAX, |at| now_ms.saturating_sub(at));
         self.ema_bpm = match self.ema_bpm {
             Some(ema) if gap_ms <= self.config.lost_ms => {
                 let dt_s = t_ms.saturating_sub(self.ema_t_ms).min(60_000);
@@ -252,11 +257,16 @@ impl HeartRateSignal {
     /// The next time at which [`quality`](Self::quality) can change without a new reading.
     pub fn next_change_ms(&self, now_ms: u64) -> Option<u64> {
         let candidates = [
-            self.last_usable_arrival_ms.map(|at| at + self.config.fresh_ms + 1),
+            self.last_usable_arrival_ms
+                .map(|at| at + self.config.fresh_ms + 1),
             self.last_arrival_ms.map(|at| at + self.config.lost_ms + 1),
             Some(self.artifact_until_ms),
         ];
-        candidates.into_iter().flatten().filter(|&t| t > now_ms).min()
+        candidates
+            .into_iter()
+            .flatten()
+            .filter(|&t| t > now_ms)
+            .min()
     }
 }
 

@@ -78,9 +78,7 @@ impl TargetLimits {
     pub fn allows(&self, target: &EffectiveTarget) -> bool {
         let power_ok = |w: u16| self.max_power_w.is_none_or(|max| w <= max);
         match *target {
-            EffectiveTarget::Power { low_w, high_w } => {
-                low_w <= high_w && power_ok(high_w)
-            }
+            EffectiveTarget::Power { low_w, high_w } => low_w <= high_w && power_ok(high_w),
             EffectiveTarget::PowerRamp { start_w, end_w } => power_ok(start_w) && power_ok(end_w),
             EffectiveTarget::HeartRate { low_bpm, high_bpm } => {
                 low_bpm <= high_bpm && high_bpm <= self.hr_cap_bpm
@@ -116,11 +114,17 @@ impl EffectiveTarget {
             },
             Target::HeartRate(r) => {
                 let (low, high) = ordered(r.low_bpm, r.high_bpm);
-                EffectiveTarget::HeartRate { low_bpm: low, high_bpm: high }
+                EffectiveTarget::HeartRate {
+                    low_bpm: low,
+                    high_bpm: high,
+                }
             }
             Target::HrZone(z) => {
                 let (low, high) = phys.hr_zones.range_bpm(z.zone, f64::from(phys.hr_max_bpm));
-                EffectiveTarget::HeartRate { low_bpm: bpm(low), high_bpm: bpm(high) }
+                EffectiveTarget::HeartRate {
+                    low_bpm: bpm(low),
+                    high_bpm: bpm(high),
+                }
             }
             Target::PowerZone(z) => match &phys.power_zones {
                 Some(zones) => {
@@ -129,7 +133,9 @@ impl EffectiveTarget {
                 }
                 None => open_at(POWER_ZONE_MID_FRACTION[usize::from(z.zone.clamp(1, 7)) - 1]),
             },
-            Target::Open(o) => EffectiveTarget::Open { rpe: o.rpe.map(|r| r.clamp(1, 10)) },
+            Target::Open(o) => EffectiveTarget::Open {
+                rpe: o.rpe.map(|r| r.clamp(1, 10)),
+            },
         };
         let resolved = resolved.clamped(&limits);
         if phys.rpe_only {
@@ -148,16 +154,25 @@ impl EffectiveTarget {
         match self {
             EffectiveTarget::Power { low_w, high_w } => {
                 let (low, high) = ordered(low_w, high_w);
-                EffectiveTarget::Power { low_w: cap_w(low), high_w: cap_w(high) }
+                EffectiveTarget::Power {
+                    low_w: cap_w(low),
+                    high_w: cap_w(high),
+                }
             }
-            EffectiveTarget::PowerRamp { start_w, end_w } => {
-                EffectiveTarget::PowerRamp { start_w: cap_w(start_w), end_w: cap_w(end_w) }
-            }
+            EffectiveTarget::PowerRamp { start_w, end_w } => EffectiveTarget::PowerRamp {
+                start_w: cap_w(start_w),
+                end_w: cap_w(end_w),
+            },
             EffectiveTarget::HeartRate { low_bpm, high_bpm } => {
                 let high = high_bpm.min(limits.hr_cap_bpm);
-                EffectiveTarget::HeartRate { low_bpm: low_bpm.min(high), high_bpm: high }
+                EffectiveTarget::HeartRate {
+                    low_bpm: low_bpm.min(high),
+                    high_bpm: high,
+                }
             }
-            EffectiveTarget::Open { rpe } => EffectiveTarget::Open { rpe: rpe.map(|r| r.clamp(1, 10)) },
+            EffectiveTarget::Open { rpe } => EffectiveTarget::Open {
+                rpe: rpe.map(|r| r.clamp(1, 10)),
+            },
         }
     }
 
@@ -198,18 +213,23 @@ impl EffectiveTarget {
         let keep = 1.0 - f64::from(pct.min(100)) / 100.0;
         let w = |v: u16| watts(f64::from(v) * keep);
         match self {
-            EffectiveTarget::Power { low_w, high_w } => {
-                EffectiveTarget::Power { low_w: w(low_w), high_w: w(high_w) }
-            }
-            EffectiveTarget::PowerRamp { start_w, end_w } => {
-                EffectiveTarget::PowerRamp { start_w: w(start_w), end_w: w(end_w) }
-            }
-            EffectiveTarget::HeartRate { low_bpm, high_bpm } => {
-                EffectiveTarget::HeartRate { low_bpm: w(low_bpm), high_bpm: w(high_bpm) }
-            }
+            EffectiveTarget::Power { low_w, high_w } => EffectiveTarget::Power {
+                low_w: w(low_w),
+                high_w: w(high_w),
+            },
+            EffectiveTarget::PowerRamp { start_w, end_w } => EffectiveTarget::PowerRamp {
+                start_w: w(start_w),
+                end_w: w(end_w),
+            },
+            EffectiveTarget::HeartRate { low_bpm, high_bpm } => EffectiveTarget::HeartRate {
+                low_bpm: w(low_bpm),
+                high_bpm: w(high_bpm),
+            },
             EffectiveTarget::Open { rpe: Some(r) } => {
                 let lowered = (f64::from(r) * keep).floor().clamp(1.0, 10.0);
-                EffectiveTarget::Open { rpe: Some(rpe_value(lowered)) }
+                EffectiveTarget::Open {
+                    rpe: Some(rpe_value(lowered)),
+                }
             }
             EffectiveTarget::Open { rpe: None } => EffectiveTarget::Open { rpe: Some(3) },
         }
@@ -221,7 +241,10 @@ impl EffectiveTarget {
         match self {
             EffectiveTarget::PowerRamp { start_w, end_w } => {
                 let w = watts(ramp_at(start_w, end_w, fraction));
-                EffectiveTarget::Power { low_w: w, high_w: w }
+                EffectiveTarget::Power {
+                    low_w: w,
+                    high_w: w,
+                }
             }
             other => other,
         }
@@ -265,16 +288,27 @@ const POWER_ZONE_MID_FRACTION: [f64; 7] = [0.50, 0.65, 0.83, 0.98, 1.13, 1.35, 1
 
 fn power_range(low_w: f64, high_w: f64) -> EffectiveTarget {
     let (low, high) = ordered(watts(low_w), watts(high_w));
-    EffectiveTarget::Power { low_w: low, high_w: high }
+    EffectiveTarget::Power {
+        low_w: low,
+        high_w: high,
+    }
 }
 
 fn open_at(fraction_of_threshold: f64) -> EffectiveTarget {
-    let rpe = (fraction_of_threshold * THRESHOLD_RPE).round().clamp(1.0, 10.0);
-    EffectiveTarget::Open { rpe: Some(rpe_value(rpe)) }
+    let rpe = (fraction_of_threshold * THRESHOLD_RPE)
+        .round()
+        .clamp(1.0, 10.0);
+    EffectiveTarget::Open {
+        rpe: Some(rpe_value(rpe)),
+    }
 }
 
 fn ramp_at(start_w: u16, end_w: u16, fraction: f64) -> f64 {
-    let f = if fraction.is_finite() { fraction.clamp(0.0, 1.0) } else { 0.0 };
+    let f = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     f64::from(start_w) + (f64::from(end_w) - f64::from(start_w)) * f
 }
 
@@ -284,8 +318,15 @@ fn ordered(a: u16, b: u16) -> (u16, u16) {
 
 /// Watts rounded to the nearest whole watt and kept within `u16`.
 fn watts(w: f64) -> u16 {
-    let w = if w.is_finite() { w.round().clamp(0.0, f64::from(u16::MAX)) } else { 0.0 };
-    #[allow(clippy::cast_possible_truncation, reason = "rounded and clamped to u16's range")]
+    let w = if w.is_finite() {
+        w.round().clamp(0.0, f64::from(u16::MAX))
+    } else {
+        0.0
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "rounded and clamped to u16's range"
+    )]
     let w = w as u16;
     w
 }

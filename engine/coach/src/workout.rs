@@ -110,7 +110,9 @@ impl Workout {
         let mut total_s: u64 = 0;
         let mut push = |step: WorkoutStep, steps: &mut Vec<WorkoutStep>| {
             if steps.len() >= MAX_WORKOUT_STEPS {
-                return Err(WorkoutError::TooManySteps { steps: steps.len() + 1 });
+                return Err(WorkoutError::TooManySteps {
+                    steps: steps.len() + 1,
+                });
             }
             total_s += u64::from(step.duration_s);
             if total_s > MAX_WORKOUT_S {
@@ -122,19 +124,31 @@ impl Workout {
         let mut block = 0;
         for plan_step in &plan.steps {
             match plan_step {
-                PlanStep::Step(step) => push(WorkoutStep::from_plan_step(step, phys, None), &mut steps)?,
+                PlanStep::Step(step) => {
+                    push(WorkoutStep::from_plan_step(step, phys, None), &mut steps)?
+                }
                 PlanStep::Repeat(repeat) => {
                     for rep in 0..repeat.count {
-                        let position = RepeatPosition { block, rep, reps: repeat.count };
+                        let position = RepeatPosition {
+                            block,
+                            rep,
+                            reps: repeat.count,
+                        };
                         for step in &repeat.steps {
-                            push(WorkoutStep::from_plan_step(step, phys, Some(position)), &mut steps)?;
+                            push(
+                                WorkoutStep::from_plan_step(step, phys, Some(position)),
+                                &mut steps,
+                            )?;
                         }
                     }
                     block += 1;
                 }
             }
         }
-        Ok(Workout { name: plan.name.clone(), steps })
+        Ok(Workout {
+            name: plan.name.clone(),
+            steps,
+        })
     }
 
     /// Total duration as it stands, s.

@@ -8,14 +8,20 @@ use paceline_schemas::{AthleteProfile, SessionId};
 
 /// The shared example profile (age 38, HRmax 186, cap 176, FTP 240, CP 250, W′ 18 kJ).
 pub fn shared_profile() -> AthleteProfile {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/plans/athlete-profile.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/plans/athlete-profile.json"
+    );
     let bytes = std::fs::read(path).expect("the shared profile is readable");
     paceline_schemas::codec::from_json(&bytes).expect("the shared profile parses")
 }
 
 /// A shared `.zwo` plan by file name.
 pub fn shared_plan(name: &str) -> WorkoutPlan {
-    let path = format!("{}/../../../shared/data/plans/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../../shared/data/plans/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let bytes = std::fs::read(&path).expect("the shared plan is readable");
     paceline_coach::plan_import::import_plan(name, &bytes).expect("the shared plan imports")
 }
@@ -26,15 +32,29 @@ pub fn plan(json: &str) -> WorkoutPlan {
 }
 
 pub fn heart_rate(bpm: u16) -> SampleValue {
-    SampleValue::HeartRate(HeartRate { bpm, contact: Contact::On, energy_kj: None, rr_1024: vec![] })
+    SampleValue::HeartRate(HeartRate {
+        bpm,
+        contact: Contact::On,
+        energy_kj: None,
+        rr_1024: vec![],
+    })
 }
 
 pub fn heart_rate_no_contact() -> SampleValue {
-    SampleValue::HeartRate(HeartRate { bpm: 0, contact: Contact::Off, energy_kj: None, rr_1024: vec![] })
+    SampleValue::HeartRate(HeartRate {
+        bpm: 0,
+        contact: Contact::Off,
+        energy_kj: None,
+        rr_1024: vec![],
+    })
 }
 
 pub fn power(power_w: i16) -> SampleValue {
-    SampleValue::CyclingPower(CyclingPower { power_w, cadence_rpm: Some(90.0), ..CyclingPower::default() })
+    SampleValue::CyclingPower(CyclingPower {
+        power_w,
+        cadence_rpm: Some(90.0),
+        ..CyclingPower::default()
+    })
 }
 
 /// Drives one coach on a virtual clock and keeps what it said.
@@ -49,10 +69,18 @@ impl Ride {
         Ride::with_config(profile, plan, CoachConfig::default())
     }
 
-    pub fn with_config(profile: &AthleteProfile, plan: Option<&WorkoutPlan>, config: CoachConfig) -> Ride {
+    pub fn with_config(
+        profile: &AthleteProfile,
+        plan: Option<&WorkoutPlan>,
+        config: CoachConfig,
+    ) -> Ride {
         let session = SessionId::new("s-1").expect("valid id");
         let coach = Coach::new(session, profile, plan, config).expect("coach builds");
-        Ride { coach, now_ms: 1_000_000, outputs: Vec::new() }
+        Ride {
+            coach,
+            now_ms: 1_000_000,
+            outputs: Vec::new(),
+        }
     }
 
     /// Fires every timeout due up to `until_ms`, then sets the clock there.
@@ -69,7 +97,10 @@ impl Ride {
     }
 
     pub fn sample(&mut self, value: SampleValue) {
-        let sample = Sample { t_ms: self.now_ms, value };
+        let sample = Sample {
+            t_ms: self.now_ms,
+            value,
+        };
         self.coach.handle_sample(self.now_ms, &sample);
         self.drain();
     }
@@ -153,7 +184,7 @@ fn render(outputs: &[(u64, Output)], with_targets: bool) -> String {
                     None => String::new(),
                 };
                 lines.push_str(&format!(
-                    "{:7.1} {severity:6} {}: {}{modification}\n",
+                    "t={:.1} {severity} {}: {}{modification}\n",
                     c.t_s,
                     code.as_str().unwrap_or("?"),
                     c.text
@@ -162,12 +193,15 @@ fn render(outputs: &[(u64, Output)], with_targets: bool) -> String {
             Output::Target(t) if with_targets => {
                 let step = t.step.as_ref().map_or("-".to_owned(), |s| s.label.clone());
                 let held = t.held.map_or(String::new(), |b| format!(" (held: {b:?})"));
-                lines.push_str(&format!("{:7.1} target {} [{step}]{held}\n", t.t_s, t.target));
+                lines.push_str(&format!(
+                    "t={:.1} target {} [{step}]{held}\n",
+                    t.t_s, t.target
+                ));
             }
             Output::Target(_) => {}
             Output::Summary(s) => {
                 lines.push_str(&format!(
-                    "{:7.1} summary {}\n",
+                    "t={:.1} summary {}\n",
                     s.duration_s,
                     paceline_schemas::codec::to_json(s).unwrap_or_default()
                 ));

@@ -5,6 +5,11 @@
 //! - `scenarios`: rides with snapshot expectations (`UPDATE_EXPECT=1` to regenerate).
 //! - `properties`: the safety invariants over random profiles, plans and sample streams.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "test data are small numbers"
+)]
+
 mod harness;
 mod properties;
 mod scenarios;

@@ -9,8 +9,8 @@ use paceline_coach::cues::CueLimiter;
 use paceline_coach::{Coach, CoachConfig, EffectiveTarget, Output};
 use paceline_schemas::command::{Command, OverrideTarget, TimeLeft};
 use paceline_schemas::plan::{
-    FtpRamp, FtpRange, HeartRateRange, Open, PlanStep, PowerRange, RepeatBlock, Sport, Step, StepIntent,
-    Target, WorkoutPlan, Zone,
+    FtpRamp, FtpRange, HeartRateRange, Open, PlanStep, PowerRange, RepeatBlock, Sport, Step,
+    StepIntent, Target, WorkoutPlan, Zone,
 };
 use paceline_schemas::profile::{HrZoneModel, Sex};
 use paceline_schemas::sample::{Contact, HeartRate, Sample, SampleValue};
@@ -25,38 +25,70 @@ const SESSION_CASES: u32 = 10_000;
 
 fn profile() -> impl Strategy<Value = AthleteProfile> {
     (
-        (proptest::option::of(18u8..80), proptest::option::of(160u16..205), proptest::option::of(40u16..70)),
-        (proptest::option::of(5u16..25), proptest::option::of(0u16..20), proptest::option::of(100u16..400)),
-        (proptest::option::of(100u16..400), proptest::option::of(5_000u32..30_000), prop::bool::weighted(0.15)),
-        proptest::option::of(prop_oneof![Just(HrZoneModel::PctHrMax), Just(HrZoneModel::Karvonen), Just(HrZoneModel::Lthr)]),
+        (
+            proptest::option::of(18u8..80),
+            proptest::option::of(160u16..205),
+            proptest::option::of(40u16..70),
+        ),
+        (
+            proptest::option::of(5u16..25),
+            proptest::option::of(0u16..20),
+            proptest::option::of(100u16..400),
+        ),
+        (
+            proptest::option::of(100u16..400),
+            proptest::option::of(5_000u32..30_000),
+            prop::bool::weighted(0.15),
+        ),
+        proptest::option::of(prop_oneof![
+            Just(HrZoneModel::PctHrMax),
+            Just(HrZoneModel::Karvonen),
+            Just(HrZoneModel::Lthr)
+        ]),
     )
-        .prop_map(|((age, hr_max, hr_rest), (lthr_below, cap_below, ftp), (cp, w_prime_j, rpe_only), model)| {
-            AthleteProfile {
-                age,
-                sex: Some(Sex::Female),
-                hr_max,
-                hr_rest,
-                lthr: hr_max.zip(lthr_below).map(|(m, b)| m - b),
-                hr_cap: hr_max.zip(cap_below).map(|(m, b)| m - b),
-                ftp,
-                cp,
-                w_prime_j,
-                rpe_only,
-                hr_zone_model: model,
-                ..AthleteProfile::default()
-            }
-        })
+        .prop_map(
+            |(
+                (age, hr_max, hr_rest),
+                (lthr_below, cap_below, ftp),
+                (cp, w_prime_j, rpe_only),
+                model,
+            )| {
+                AthleteProfile {
+                    age,
+                    sex: Some(Sex::Female),
+                    hr_max,
+                    hr_rest,
+                    lthr: hr_max.zip(lthr_below).map(|(m, b)| m - b),
+                    hr_cap: hr_max.zip(cap_below).map(|(m, b)| m - b),
+                    ftp,
+                    cp,
+                    w_prime_j,
+                    rpe_only,
+                    hr_zone_model: model,
+                    ..AthleteProfile::default()
+                }
+            },
+        )
 }
 
 fn target() -> impl Strategy<Value = Target> {
     prop_oneof![
-        (0u16..700, 0u16..700).prop_map(|(a, b)| Target::PowerW(PowerRange { low_w: a.min(b), high_w: a.max(b) })),
-        (30.0f32..170.0, 0.0f32..20.0)
-            .prop_map(|(low, w)| Target::PowerFtp(FtpRange { low_pct: low, high_pct: low + w })),
-        (30.0f32..170.0, 30.0f32..170.0)
-            .prop_map(|(a, b)| Target::PowerFtpRamp(FtpRamp { start_pct: a, end_pct: b })),
-        (80u16..220, 0u16..20)
-            .prop_map(|(low, w)| Target::HeartRate(HeartRateRange { low_bpm: low, high_bpm: low + w })),
+        (0u16..700, 0u16..700).prop_map(|(a, b)| Target::PowerW(PowerRange {
+            low_w: a.min(b),
+            high_w: a.max(b)
+        })),
+        (30.0f32..170.0, 0.0f32..20.0).prop_map(|(low, w)| Target::PowerFtp(FtpRange {
+            low_pct: low,
+            high_pct: low + w
+        })),
+        (30.0f32..170.0, 30.0f32..170.0).prop_map(|(a, b)| Target::PowerFtpRamp(FtpRamp {
+            start_pct: a,
+            end_pct: b
+        })),
+        (80u16..220, 0u16..20).prop_map(|(low, w)| Target::HeartRate(HeartRateRange {
+            low_bpm: low,
+            high_bpm: low + w
+        })),
         (1u8..=5).prop_map(|zone| Target::HrZone(Zone { zone })),
         (1u8..=7).prop_map(|zone| Target::PowerZone(Zone { zone })),
         proptest::option::of(1u8..=10).prop_map(|rpe| Target::Open(Open { rpe })),
@@ -75,7 +107,13 @@ fn step() -> impl Strategy<Value = Step> {
         5u32..400,
         target(),
     )
-        .prop_map(|(intent, duration_s, target)| Step { intent, duration_s, target, cadence_rpm: None, text: None })
+        .prop_map(|(intent, duration_s, target)| Step {
+            intent,
+            duration_s,
+            target,
+            cadence_rpm: None,
+            text: None,
+        })
 }
 
 fn plan() -> impl Strategy<Value = Option<WorkoutPlan>> {
@@ -114,8 +152,9 @@ struct Segment {
 
 fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
-        (target(), proptest::option::of(5u32..300))
-            .prop_map(|(target, duration_s)| Command::OverrideTarget(OverrideTarget { target, duration_s })),
+        (target(), proptest::option::of(5u32..300)).prop_map(|(target, duration_s)| {
+            Command::OverrideTarget(OverrideTarget { target, duration_s })
+        }),
         (0u32..90).prop_map(|minutes| Command::TimeLeft(TimeLeft { minutes })),
         Just(Command::Pause),
         Just(Command::Resume),
@@ -131,8 +170,18 @@ fn segment() -> impl Strategy<Value = Segment> {
         1 => Just(HrMode::ContactOff),
         1 => (60u16..200, 0u16..80, 1u64..10).prop_map(|(base, spike, every)| HrMode::Spikes { base, spike, every }),
     ];
-    (1u64..60, hr, proptest::option::weighted(0.8, 0i16..700), proptest::option::weighted(0.25, command()))
-        .prop_map(|(seconds, hr, power_w, command)| Segment { seconds, hr, power_w, command })
+    (
+        1u64..60,
+        hr,
+        proptest::option::weighted(0.8, 0i16..700),
+        proptest::option::weighted(0.25, command()),
+    )
+        .prop_map(|(seconds, hr, power_w, command)| Segment {
+            seconds,
+            hr,
+            power_w,
+            command,
+        })
 }
 
 /// What the test itself knows of heart rate.
@@ -163,16 +212,28 @@ struct Checker {
 }
 
 impl Checker {
-    fn check(&mut self, coach: &mut Coach, now_ms: u64, witness: &HrWitness) -> Result<(), TestCaseError> {
+    fn check(
+        &mut self,
+        coach: &mut Coach,
+        now_ms: u64,
+        witness: &HrWitness,
+    ) -> Result<(), TestCaseError> {
         let limits = *coach.limits();
         let cap = coach.physiology().hr_cap_bpm;
         let unsafe_now = witness.unsafe_at(now_ms, cap) || coach.status().raise_block.is_some();
         while let Some(output) = coach.poll_output() {
             match output {
                 Output::Target(update) => {
-                    prop_assert!(limits.allows(&update.target), "target beyond limits: {:?}", update.target);
+                    prop_assert!(
+                        limits.allows(&update.target),
+                        "target beyond limits: {:?}",
+                        update.target
+                    );
                     if unsafe_now {
-                        let (before, after) = (self.previous.intensity(&limits), update.target.intensity(&limits));
+                        let (before, after) = (
+                            self.previous.intensity(&limits),
+                            update.target.intensity(&limits),
+                        );
                         prop_assert!(
                             after <= before,
                             "raised {:?} → {:?} at {now_ms} while HR unsafe",
@@ -188,7 +249,11 @@ impl Checker {
                     }
                     if cue.severity != Severity::Safety && cue.code != CueCode::SessionEnd {
                         if let Some(last) = self.last_spoken_ms.get(&cue.code) {
-                            prop_assert!(cue.t_s - last >= 15.0, "{:?} repeated within 15 s", cue.code);
+                            prop_assert!(
+                                cue.t_s - last >= 15.0 - 1e-6,
+                                "{:?} repeated within 15 s",
+                                cue.code
+                            );
                         }
                         self.last_spoken_ms.insert(cue.code, cue.t_s);
                     }
@@ -210,7 +275,10 @@ fn run_session(
         return Ok(()); // an inconsistent random profile is refused, which is fine
     };
     let mut witness = HrWitness::default();
-    let mut checker = Checker { previous: EffectiveTarget::Open { rpe: None }, last_spoken_ms: Default::default() };
+    let mut checker = Checker {
+        previous: EffectiveTarget::Open { rpe: None },
+        last_spoken_ms: Default::default(),
+    };
     let mut now: u64 = 5_000;
     for segment in segments {
         if let Some(command) = &segment.command {
@@ -220,7 +288,10 @@ fn run_session(
                 && plan.is_some()
             {
                 let remaining = coach.status().remaining_plan_s;
-                prop_assert!(remaining <= u64::from(t.minutes) * 60, "compressed plan {remaining} s over budget");
+                prop_assert!(
+                    remaining <= u64::from(t.minutes) * 60,
+                    "compressed plan {remaining} s over budget"
+                );
             }
         }
         for s in 0..segment.seconds {
@@ -233,19 +304,28 @@ fn run_session(
                 HrMode::Steady(bpm) => Some((bpm, Contact::On)),
                 HrMode::Ramp(a, b) => {
                     let f = s as f64 / segment.seconds as f64;
-                    Some(((f64::from(a) + (f64::from(b) - f64::from(a)) * f) as u16, Contact::On))
+                    Some((
+                        (f64::from(a) + (f64::from(b) - f64::from(a)) * f) as u16,
+                        Contact::On,
+                    ))
                 }
                 HrMode::Dropout => None,
                 HrMode::ContactOff => Some((0, Contact::Off)),
-                HrMode::Spikes { base, spike, every } => {
-                    Some((if s % every == 0 { base + spike } else { base }, Contact::On))
-                }
+                HrMode::Spikes { base, spike, every } => Some((
+                    if s % every == 0 { base + spike } else { base },
+                    Contact::On,
+                )),
             };
             if let Some((bpm, contact)) = reading {
                 witness.last_sample_ms = Some(now);
                 witness.last_bpm = bpm;
                 witness.last_contact_off = contact == Contact::Off;
-                let value = SampleValue::HeartRate(HeartRate { bpm, contact, energy_kj: None, rr_1024: vec![] });
+                let value = SampleValue::HeartRate(HeartRate {
+                    bpm,
+                    contact,
+                    energy_kj: None,
+                    rr_1024: vec![],
+                });
                 coach.handle_sample(now, &Sample { t_ms: now, value });
                 checker.check(&mut coach, now, &witness)?;
             }
@@ -255,7 +335,13 @@ fn run_session(
                     coach.handle_timeout(due);
                     checker.check(&mut coach, due, &witness)?;
                 }
-                coach.handle_sample(at, &Sample { t_ms: at, value: power(w) });
+                coach.handle_sample(
+                    at,
+                    &Sample {
+                        t_ms: at,
+                        value: power(w),
+                    },
+                );
                 checker.check(&mut coach, at, &witness)?;
             }
             now += 1_000;

@@ -20,20 +20,24 @@ fn steady_ride_in_zone_is_quiet() {
     let plan = plan(STEADY_20);
     let mut ride = Ride::new(&profile, Some(&plan));
     ride.ride(120, |_| Some(heart_rate(125)), |_| Some(130));
-    ride.ride(1200, |s| Some(heart_rate(140 + (s / 120) as u16)), |_| Some(216));
+    ride.ride(
+        1200,
+        |s| Some(heart_rate(140 + (s / 120) as u16)),
+        |_| Some(216),
+    );
     ride.ride(120, |_| Some(heart_rate(130)), |_| Some(120));
     ride.command(Command::End);
     expect![[r#"
-            0.0 target 120–144 W [Warm-up]
-            0.0 info   step_start: Warm-up: 2:00 at 120–144 W.
-          120.0 target 211–221 W [Work]
-          120.0 info   step_start: Work: 20:00 at 211–221 W.
-         1320.0 target 108–132 W [Cool-down]
-         1320.0 info   step_start: Cool-down: 2:00 at 108–132 W.
-         1440.0 target your own pace [-]
-         1440.0 info   step_end: Steady 20 complete. Well done: ride easy or end the session.
-         1440.0 info   session_end: Session over after 24:00. Well done.
-         1440.0 summary {"session":"s-1","duration_s":1440.0,"time_in_hr_zone_s":[0,240,1080,120,0],"time_in_power_zone_s":[240,0,1200,0,0,0,0],"avg_hr_bpm":141.66666666666666,"max_hr_bpm":149,"avg_power_w":200.83333333333334,"np_w":208.1659254288765,"intensity_factor":0.8673580226203188,"tss":30.092397576153175,"hr_tss":22.490206025519814,"trimp":42.64258688859647,"wbal_min_j":18000.0,"decoupling_pct":3.4013605442176806,"cue_counts":{"step_start":3,"step_end":1,"session_end":1}}
+        t=0.0 target 120–144 W [Warm-up]
+        t=0.0 info step_start: Warm-up: 2:00 at 120–144 W.
+        t=120.0 target 211–221 W [Work]
+        t=120.0 info step_start: Work: 20:00 at 211–221 W.
+        t=1320.0 target 108–132 W [Cool-down]
+        t=1320.0 info step_start: Cool-down: 2:00 at 108–132 W.
+        t=1440.0 target RPE 3 [-]
+        t=1440.0 info step_end: Steady 20 complete. Well done: ride easy or end the session.
+        t=1440.0 info session_end: Session over after 24:00. Well done.
+        t=1440.0 summary {"session":"s-1","duration_s":1440.0,"time_in_hr_zone_s":[0,240,1080,120,0],"time_in_power_zone_s":[240,0,1200,0,0,0,0],"avg_hr_bpm":141.66666666666666,"max_hr_bpm":149,"avg_power_w":200.83333333333334,"np_w":208.1659254288765,"intensity_factor":0.8673580226203188,"tss":30.092397576153175,"hr_tss":22.490206025519814,"trimp":42.64258688859647,"wbal_min_j":18000.0,"decoupling_pct":3.4013605442176806,"cue_counts":{"step_start":3,"step_end":1,"session_end":1}}
     "#]]
     .assert_eq(&ride.all_lines());
     let codes: Vec<CueCode> = ride.cues().iter().map(|c| c.code).collect();
@@ -47,22 +51,26 @@ fn intervals_above_and_below_target() {
     let mut ride = Ride::new(&profile, Some(&plan));
     // Warm-up on target, then rep 1 far too hard (330 W vs 276 W), recovery on target,
     // rep 2 too easy (230 W), then stop.
-    ride.ride(600, |_| Some(heart_rate(120)), |s| Some(110 + (s / 10) as i16));
+    ride.ride(
+        600,
+        |_| Some(heart_rate(120)),
+        |s| Some(110 + (s / 10) as i16),
+    );
     ride.ride(180, |_| Some(heart_rate(150)), |_| Some(330));
     ride.ride(180, |_| Some(heart_rate(140)), |_| Some(120));
     ride.ride(180, |_| Some(heart_rate(150)), |_| Some(230));
     ride.command(Command::End);
     expect![[r#"
-            0.0 info   step_start: Warm-up: 10:00 at 108 → 180 W.
-          514.0 info   below_target: Bring it up a little: you are at 161 W, the target is 108 → 180 W.
-          600.0 info   step_start: Work 1 of 5: 3:00 at 276 W.
-          625.0 info   above_target: Ease off: you are at 330 W, the target is 276 W.
-          780.0 info   step_start: Recovery: 3:00 at 120 W.
-          960.0 info   step_start: Work 2 of 5: 3:00 at 276 W.
-          985.0 info   below_target: Bring it up a little: you are at 230 W, the target is 276 W.
-         1140.0 info   step_start: Recovery: 3:00 at 120 W.
-         1140.0 info   session_end: Session over after 19:00. Well done.
-         1140.0 summary {"session":"s-1","duration_s":1140.0,"time_in_hr_zone_s":[0,600,180,358,0],"time_in_power_zone_s":[410,370,0,180,0,180,0],"avg_hr_bpm":132.60105448154658,"max_hr_bpm":150,"avg_power_w":180.78947368421052,"np_w":223.06353075125716,"intensity_factor":0.9294313781302381,"tss":27.355018410680664,"hr_tss":14.76042813009356,"trimp":27.986530596304323,"wbal_min_j":3600.0,"decoupling_pct":null,"cue_counts":{"step_start":5,"above_target":1,"below_target":2,"session_end":1}}
+        t=0.0 info step_start: Warm-up: 10:00 at 108 → 180 W.
+        t=514.0 info below_target: Bring it up a little: you are at 161 W, the target is 108 → 180 W.
+        t=600.0 info step_start: Work 1 of 5: 3:00 at 276 W.
+        t=625.0 info above_target: Ease off: you are at 330 W, the target is 276 W.
+        t=780.0 info step_start: Recovery: 3:00 at 120 W.
+        t=960.0 info step_start: Work 2 of 5: 3:00 at 276 W.
+        t=985.0 info below_target: Bring it up a little: you are at 230 W, the target is 276 W.
+        t=1140.0 info step_start: Recovery: 3:00 at 120 W.
+        t=1140.0 info session_end: Session over after 19:00. Well done.
+        t=1140.0 summary {"session":"s-1","duration_s":1140.0,"time_in_hr_zone_s":[0,600,180,358,0],"time_in_power_zone_s":[410,370,0,180,0,180,0],"avg_hr_bpm":132.60105448154658,"max_hr_bpm":150,"avg_power_w":180.78947368421052,"np_w":223.06353075125716,"intensity_factor":0.9294313781302381,"tss":27.355018410680664,"hr_tss":14.76042813009356,"trimp":27.986530596304323,"wbal_min_j":3600.0,"decoupling_pct":null,"cue_counts":{"step_start":5,"above_target":1,"below_target":2,"session_end":1}}
     "#]]
     .assert_eq(&ride.cue_lines());
     let codes: Vec<CueCode> = ride.cues().iter().map(|c| c.code).collect();
@@ -77,30 +85,41 @@ fn heart_rate_rising_through_the_cap() {
     let mut ride = Ride::new(&profile, Some(&plan));
     ride.ride(180, |_| Some(heart_rate(150)), |_| Some(216));
     // HR climbs 1 bpm/s from 160 to 185 and stays there.
-    ride.ride(60, |s| Some(heart_rate((160 + s).min(185) as u16)), |_| Some(216));
+    ride.ride(
+        60,
+        |s| Some(heart_rate((160 + s).min(185) as u16)),
+        |_| Some(216),
+    );
     ride.ride(40, |_| Some(heart_rate(165)), |_| Some(150));
     expect![[r#"
-            0.0 target 120–144 W [Warm-up]
-            0.0 info   step_start: Warm-up: 2:00 at 120–144 W.
-           25.0 info   above_target: Ease off: you are at 216 W, the target is 120–144 W.
-          120.0 target 211–221 W [Work]
-          120.0 info   step_start: Work: 20:00 at 211–221 W.
-          201.0 safety hr_above_cap: Heart rate 180 bpm is over your cap of 176: ease off now. Target lowered 15 % for 2:00. {"kind":"reduce_target","pct":15,"duration_s":120}
-          201.0 target 179–188 W [Work]
-          206.0 safety hr_above_cap: Heart rate 185 bpm is still over your cap of 176: this interval ends now. Recover. {"kind":"end_step"}
-          206.0 target 92–112 W [Cool-down]
-          206.0 info   step_start: Cool-down: 2:00 at 92–112 W.
-          231.0 info   above_target: Ease off: you are at 216 W, the target is 92–112 W.
-          236.0 safety hr_above_cap: Heart rate 185 bpm is still over your cap of 176: recover for 2:00. {"kind":"insert_recovery","s":120}
-          236.0 target 82–112 W [Recovery]
-          236.0 info   step_start: Recovery: 2:00 at 82–112 W.
-          261.0 info   above_target: Ease off: you are at 150 W, the target is 82–112 W.
+        t=0.0 target 120–144 W [Warm-up]
+        t=0.0 info step_start: Warm-up: 2:00 at 120–144 W.
+        t=25.0 info above_target: Ease off: you are at 216 W, the target is 120–144 W.
+        t=120.0 target 211–221 W [Work]
+        t=120.0 info step_start: Work: 20:00 at 211–221 W.
+        t=201.0 safety hr_above_cap: Heart rate 180 bpm is over your cap of 176: ease off now. Target lowered 15 % for 2:00. {"kind":"reduce_target","pct":15,"duration_s":120}
+        t=201.0 target 179–188 W [Work]
+        t=206.0 safety hr_above_cap: Heart rate 185 bpm is still over your cap of 176: this interval ends now. Recover. {"kind":"end_step"}
+        t=206.0 target 92–112 W [Cool-down]
+        t=206.0 info step_start: Cool-down: 2:00 at 92–112 W.
+        t=231.0 info above_target: Ease off: you are at 216 W, the target is 92–112 W.
+        t=236.0 safety hr_above_cap: Heart rate 185 bpm is still over your cap of 176: recover for 2:00. {"kind":"insert_recovery","s":120}
+        t=236.0 target 82–112 W [Recovery]
+        t=236.0 info step_start: Recovery: 2:00 at 82–112 W.
+        t=261.0 info above_target: Ease off: you are at 150 W, the target is 82–112 W.
     "#]]
     .assert_eq(&ride.all_lines());
-    let safety: Vec<_> = ride.cues().into_iter().filter(|c| c.severity == Severity::Safety).collect();
+    let safety: Vec<_> = ride
+        .cues()
+        .into_iter()
+        .filter(|c| c.severity == Severity::Safety)
+        .collect();
     // Crossing at t = 196 s (HR 176): reduce 5 s later, end the interval 10 s later.
     assert_eq!(safety[0].code, CueCode::HrAboveCap);
-    assert!(matches!(safety[0].modification, Some(Modification::ReduceTarget(_))));
+    assert!(matches!(
+        safety[0].modification,
+        Some(Modification::ReduceTarget(_))
+    ));
     assert!((safety[0].t_s - 201.0).abs() < 0.01, "{}", safety[0].t_s);
     assert_eq!(safety[1].modification, Some(Modification::EndStep));
     assert!((safety[1].t_s - 206.0).abs() < 0.01, "{}", safety[1].t_s);
@@ -116,16 +135,16 @@ fn heart_rate_dropout_holds_intensity_until_it_returns() {
     ride.ride(50, |_| None, |_| Some(170));
     ride.ride(30, |_| Some(heart_rate(130)), |_| Some(270));
     expect![[r#"
-            0.0 target 108 → 180 W [Warm-up]
-            0.0 info   step_start: Warm-up: 10:00 at 108 → 180 W.
-           25.0 info   above_target: Ease off: you are at 170 W, the target is 108 → 180 W.
-          582.0 target 178 W [Warm-up] (held: HrUntrusted(Stale))
-          584.0 warn   hr_signal_lost: Heart-rate signal lost: holding intensity until it returns.
-          584.0 target 178 W [Warm-up] (held: HrUntrusted(Lost))
-          600.0 target 178 W [Work 1 of 5] (held: HrUntrusted(Lost))
-          600.0 info   step_start: Work 1 of 5: 3:00 at 276 W. Holding 178 W while the heart-rate signal is lost.
-          630.0 info   hr_signal_back: Heart-rate signal back: 130 bpm.
-          630.0 target 276 W [Work 1 of 5]
+        t=0.0 target 108 → 180 W [Warm-up]
+        t=0.0 info step_start: Warm-up: 10:00 at 108 → 180 W.
+        t=25.0 info above_target: Ease off: you are at 170 W, the target is 108 → 180 W.
+        t=582.0 target 178 W [Warm-up] (held: HrUntrusted(Stale))
+        t=584.0 warn hr_signal_lost: Heart-rate signal lost: holding intensity until it returns.
+        t=584.0 target 178 W [Warm-up] (held: HrUntrusted(Lost))
+        t=600.0 target 178 W [Work 1 of 5] (held: HrUntrusted(Lost))
+        t=600.0 info step_start: Work 1 of 5: 3:00 at 276 W. Holding 178 W while the heart-rate signal is lost.
+        t=630.0 info hr_signal_back: Heart-rate signal back: 130 bpm.
+        t=630.0 target 276 W [Work 1 of 5]
     "#]]
     .assert_eq(&ride.all_lines());
     let targets = ride.targets();
@@ -139,10 +158,18 @@ fn heart_rate_dropout_holds_intensity_until_it_returns() {
         })
         .collect();
     assert!(
-        during_gap.iter().all(|t| !matches!(t, EffectiveTarget::Power { high_w, .. } if *high_w > 180)),
+        during_gap
+            .iter()
+            .all(|t| !matches!(t, EffectiveTarget::Power { high_w, .. } if *high_w > 180)),
         "no hard target while HR is lost: {during_gap:?}"
     );
-    assert_eq!(targets.last(), Some(&EffectiveTarget::Power { low_w: 276, high_w: 276 }));
+    assert_eq!(
+        targets.last(),
+        Some(&EffectiveTarget::Power {
+            low_w: 276,
+            high_w: 276
+        })
+    );
 }
 
 #[test]
@@ -153,11 +180,15 @@ fn contact_off_is_said_once() {
     ride.ride(40, |_| Some(heart_rate_no_contact()), |_| Some(150));
     ride.ride(10, |_| Some(heart_rate(121)), |_| Some(150));
     expect![[r#"
-           30.0 warn   hr_signal_lost: Heart-rate strap has no skin contact: holding intensity until it reads again. Moisten the strap.
-           70.0 info   hr_signal_back: Heart-rate signal back: 121 bpm.
+        t=30.0 warn hr_signal_lost: Heart-rate strap has no skin contact: holding intensity until it reads again. Moisten the strap.
+        t=70.0 info hr_signal_back: Heart-rate signal back: 121 bpm.
     "#]]
     .assert_eq(&ride.cue_lines());
-    let lost = ride.cues().iter().filter(|c| c.code == CueCode::HrSignalLost).count();
+    let lost = ride
+        .cues()
+        .iter()
+        .filter(|c| c.code == CueCode::HrSignalLost)
+        .count();
     assert_eq!(lost, 1);
 }
 
@@ -166,18 +197,31 @@ fn artifact_spikes_are_ignored() {
     let profile = shared_profile();
     let mut ride = Ride::new(&profile, None);
     // 130 bpm with single-sample spikes to 185 at 20 s and 60 s.
-    ride.ride(90, |s| Some(heart_rate(if s == 20 || s == 60 { 185 } else { 130 })), |_| Some(180));
+    ride.ride(
+        90,
+        |s| Some(heart_rate(if s == 20 || s == 60 { 185 } else { 130 })),
+        |_| Some(180),
+    );
     ride.command(Command::End);
     expect![[r#"
-           21.0 warn   artifact_suspected: Heart rate jumped and fell back: ignoring the spike. Holding intensity for a few seconds.
-           61.0 warn   artifact_suspected: Heart rate jumped and fell back: ignoring the spike. Holding intensity for a few seconds.
-           90.0 info   session_end: Session over after 1:30. Well done.
-           90.0 summary {"session":"s-1","duration_s":90.0,"time_in_hr_zone_s":[0,88,0,0,0],"time_in_power_zone_s":[0,90,0,0,0,0,0],"avg_hr_bpm":130.0,"max_hr_bpm":130,"avg_power_w":180.0,"np_w":180.0,"intensity_factor":0.75,"tss":1.40625,"hr_tss":1.0236292720514182,"trimp":1.9408537265347023,"wbal_min_j":18000.0,"decoupling_pct":null,"cue_counts":{"artifact_suspected":2,"session_end":1}}
+        t=21.0 warn artifact_suspected: Heart rate jumped and fell back: ignoring the spike. Holding intensity for a few seconds.
+        t=61.0 warn artifact_suspected: Heart rate jumped and fell back: ignoring the spike. Holding intensity for a few seconds.
+        t=90.0 info session_end: Session over after 1:30. Well done.
+        t=90.0 summary {"session":"s-1","duration_s":90.0,"time_in_hr_zone_s":[0,88,0,0,0],"time_in_power_zone_s":[0,90,0,0,0,0,0],"avg_hr_bpm":130.0,"max_hr_bpm":130,"avg_power_w":180.0,"np_w":180.0,"intensity_factor":0.75,"tss":1.40625,"hr_tss":1.0236292720514182,"trimp":1.9408537265347023,"wbal_min_j":18000.0,"decoupling_pct":null,"cue_counts":{"artifact_suspected":2,"session_end":1}}
     "#]]
     .assert_eq(&ride.cue_lines());
-    assert!(ride.cues().iter().all(|c| c.code != CueCode::HrAboveCap), "a spike is not a cap crossing");
-    let Some((_, Output::Summary(summary))) = ride.outputs.last() else { panic!("summary last") };
-    assert_eq!(summary.max_hr_bpm, Some(130), "spikes stay out of the summary");
+    assert!(
+        ride.cues().iter().all(|c| c.code != CueCode::HrAboveCap),
+        "a spike is not a cap crossing"
+    );
+    let Some((_, Output::Summary(summary))) = ride.outputs.last() else {
+        panic!("summary last")
+    };
+    assert_eq!(
+        summary.max_hr_bpm,
+        Some(130),
+        "spikes stay out of the summary"
+    );
 }
 
 #[test]
@@ -192,17 +236,25 @@ fn w_prime_depletion_above_cp() {
     // 400 W is 150 W over CP: W′ drains 150 J/s, 10 % (1.8 kJ) left after 108 s, empty at 120 s.
     ride.ride(200, |_| Some(heart_rate(160)), |_| Some(400));
     expect![[r#"
-            0.0 info   step_start: Work: 5:00 at 350–360 W.
-           25.0 info   above_target: Ease off: you are at 400 W, the target is 350–360 W.
-          109.0 warn   wbal_low: W′ balance down to 9 % (1.6 kJ): ease off to recover.
-          120.0 safety wbal_empty: W′ is empty: this interval ends now. Recover. {"kind":"end_step"}
-          120.0 info   step_start: Recovery: 5:00 at 100–140 W.
-          145.0 info   above_target: Ease off: you are at 400 W, the target is 100–140 W.
+        t=0.0 info step_start: Work: 5:00 at 350–360 W.
+        t=25.0 info above_target: Ease off: you are at 400 W, the target is 350–360 W.
+        t=109.0 warn wbal_low: W′ balance down to 9 % (1.6 kJ): ease off to recover.
+        t=120.0 safety wbal_empty: W′ is empty: this interval ends now. Recover. {"kind":"end_step"}
+        t=120.0 info step_start: Recovery: 5:00 at 100–140 W.
+        t=145.0 info above_target: Ease off: you are at 400 W, the target is 100–140 W.
     "#]]
     .assert_eq(&ride.cue_lines());
-    let low = ride.cues().into_iter().find(|c| c.code == CueCode::WbalLow).expect("wbal_low");
+    let low = ride
+        .cues()
+        .into_iter()
+        .find(|c| c.code == CueCode::WbalLow)
+        .expect("wbal_low");
     assert!((low.t_s - 109.0).abs() <= 1.0, "{}", low.t_s);
-    let empty = ride.cues().into_iter().find(|c| c.code == CueCode::WbalEmpty).expect("wbal_empty");
+    let empty = ride
+        .cues()
+        .into_iter()
+        .find(|c| c.code == CueCode::WbalEmpty)
+        .expect("wbal_empty");
     assert_eq!(empty.modification, Some(Modification::EndStep));
     assert!((empty.t_s - 120.0).abs() <= 1.0, "{}", empty.t_s);
 }
@@ -210,7 +262,10 @@ fn w_prime_depletion_above_cp() {
 fn compress_with(strategy: CompressStrategy) -> Ride {
     let profile = shared_profile();
     let plan = shared_plan("sweet-spot-60.zwo");
-    let config = paceline_coach::CoachConfig { compress_strategy: strategy, ..Default::default() };
+    let config = paceline_coach::CoachConfig {
+        compress_strategy: strategy,
+        ..Default::default()
+    };
     let mut ride = Ride::with_config(&profile, Some(&plan), config);
     ride.ride(120, |_| Some(heart_rate(120)), |_| Some(150));
     ride.command(Command::TimeLeft(TimeLeft { minutes: 35 }));
@@ -229,7 +284,9 @@ fn workout_lines(ride: &Ride) -> String {
 #[test]
 fn sixty_minute_plan_in_thirty_five_minutes() {
     for (strategy, expected) in [
-        (CompressStrategy::KeepIntensity, expect![[r#"
+        (
+            CompressStrategy::KeepIntensity,
+            expect![[r#"
             35 minutes left: the rest of the plan is compressed from 58:00 to 35:00 (every kept interval at full length; training load kept: 39 of 61 TSS).
             Warm-up 300 s at 120 → 180 W
             Work 720 s at 216 W
@@ -238,8 +295,11 @@ fn sixty_minute_plan_in_thirty_five_minutes() {
             Recovery 120 s at 132 W
             Work 60 s at 216 W
             Cool-down 180 s at 156 → 108 W
-        "#]]),
-        (CompressStrategy::KeepVolume, expect![[r#"
+        "#]],
+        ),
+        (
+            CompressStrategy::KeepVolume,
+            expect![[r#"
             35 minutes left: the rest of the plan is compressed from 58:00 to 35:00 (every interval kept, shorter; training load kept: 39 of 61 TSS).
             Warm-up 300 s at 120 → 180 W
             Work 500 s at 216 W
@@ -248,8 +308,11 @@ fn sixty_minute_plan_in_thirty_five_minutes() {
             Recovery 120 s at 132 W
             Work 500 s at 216 W
             Cool-down 180 s at 156 → 108 W
-        "#]]),
-        (CompressStrategy::Hybrid, expect![[r#"
+        "#]],
+        ),
+        (
+            CompressStrategy::Hybrid,
+            expect![[r#"
             35 minutes left: the rest of the plan is compressed from 58:00 to 35:00 (hardest parts kept first; training load kept: 39 of 61 TSS).
             Warm-up 300 s at 120 → 180 W
             Work 720 s at 216 W
@@ -258,17 +321,24 @@ fn sixty_minute_plan_in_thirty_five_minutes() {
             Recovery 120 s at 132 W
             Work 60 s at 216 W
             Cool-down 180 s at 156 → 108 W
-        "#]]),
+        "#]],
+        ),
     ] {
         let ride = compress_with(strategy);
-        let cue = ride.cues().into_iter().find(|c| c.code == CueCode::TimeBudgetCompressed).expect("cue");
+        let cue = ride
+            .cues()
+            .into_iter()
+            .find(|c| c.code == CueCode::TimeBudgetCompressed)
+            .expect("cue");
         expected.assert_eq(&format!("{}\n{}", cue.text, workout_lines(&ride)));
         assert_eq!(
             cue.modification,
-            Some(Modification::CompressRemaining(paceline_schemas::cue::CompressRemaining {
-                strategy,
-                total_s: u32::try_from(ride.coach.status().remaining_plan_s).unwrap(),
-            }))
+            Some(Modification::CompressRemaining(
+                paceline_schemas::cue::CompressRemaining {
+                    strategy,
+                    total_s: u32::try_from(ride.coach.status().remaining_plan_s).unwrap(),
+                }
+            ))
         );
         assert!(ride.coach.status().remaining_plan_s <= 35 * 60);
     }
@@ -281,30 +351,42 @@ fn coach_override_and_its_expiry() {
     let mut ride = Ride::new(&profile, Some(&plan));
     ride.ride(200, |_| Some(heart_rate(140)), |_| Some(216));
     ride.command(Command::OverrideTarget(OverrideTarget {
-        target: Target::PowerW(PowerRange { low_w: 180, high_w: 190 }),
+        target: Target::PowerW(PowerRange {
+            low_w: 180,
+            high_w: 190,
+        }),
         duration_s: Some(60),
     }));
     ride.ride(90, |_| Some(heart_rate(138)), |_| Some(185));
     // An override above the profile's limit (150 % FTP = 360 W) is clamped.
     ride.command(Command::OverrideTarget(OverrideTarget {
-        target: Target::PowerW(PowerRange { low_w: 500, high_w: 600 }),
+        target: Target::PowerW(PowerRange {
+            low_w: 500,
+            high_w: 600,
+        }),
         duration_s: Some(30),
     }));
     expect![[r#"
-            0.0 target 120–144 W [Warm-up]
-            0.0 info   step_start: Warm-up: 2:00 at 120–144 W.
-           25.0 info   above_target: Ease off: you are at 216 W, the target is 120–144 W.
-          120.0 target 211–221 W [Work]
-          120.0 info   step_start: Work: 20:00 at 211–221 W.
-          200.0 target 180–190 W [Work]
-          200.0 info   coach_override: Your coach set a new target: 180–190 W for 1:00.
-          260.0 target 211–221 W [Work]
-          271.0 info   below_target: Bring it up a little: you are at 185 W, the target is 211–221 W.
-          290.0 target 360 W [Work]
-          290.0 info   coach_override: Your coach set a new target: 360 W for 30 s.
+        t=0.0 target 120–144 W [Warm-up]
+        t=0.0 info step_start: Warm-up: 2:00 at 120–144 W.
+        t=25.0 info above_target: Ease off: you are at 216 W, the target is 120–144 W.
+        t=120.0 target 211–221 W [Work]
+        t=120.0 info step_start: Work: 20:00 at 211–221 W.
+        t=200.0 target 180–190 W [Work]
+        t=200.0 info coach_override: Your coach set a new target: 180–190 W for 1:00.
+        t=260.0 target 211–221 W [Work]
+        t=271.0 info below_target: Bring it up a little: you are at 185 W, the target is 211–221 W.
+        t=290.0 target 360 W [Work]
+        t=290.0 info coach_override: Your coach set a new target: 360 W for 30 s.
     "#]]
     .assert_eq(&ride.all_lines());
-    assert_eq!(ride.targets().last(), Some(&EffectiveTarget::Power { low_w: 360, high_w: 360 }));
+    assert_eq!(
+        ride.targets().last(),
+        Some(&EffectiveTarget::Power {
+            low_w: 360,
+            high_w: 360
+        })
+    );
 }
 
 #[test]
@@ -318,12 +400,12 @@ fn pause_stops_the_plan_clock() {
     ride.command(Command::Resume);
     ride.ride(30, |_| Some(heart_rate(120)), |_| Some(130));
     expect![[r#"
-            0.0 target 120–144 W [Warm-up]
-            0.0 info   step_start: Warm-up: 2:00 at 120–144 W.
-          100.0 info   coach_override: Paused: the plan waits for you. {"kind":"pause"}
-          400.0 info   coach_override: Resumed: Warm-up, 20 s left at 120–144 W.
-          420.0 target 211–221 W [Work]
-          420.0 info   step_start: Work: 20:00 at 211–221 W.
+        t=0.0 target 120–144 W [Warm-up]
+        t=0.0 info step_start: Warm-up: 2:00 at 120–144 W.
+        t=100.0 info coach_override: Paused: the plan waits for you. {"kind":"pause"}
+        t=400.0 info coach_override: Resumed: Warm-up, 20 s left at 120–144 W.
+        t=420.0 target 211–221 W [Work]
+        t=420.0 info step_start: Work: 20:00 at 211–221 W.
     "#]]
     .assert_eq(&ride.all_lines());
     let step = ride.coach.status().step.expect("a step");
