@@ -1,0 +1,82 @@
+//! What machine a result came from, and where results are written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The facts about the machine every result file records.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// Host name (used in the result file's name).
+    pub host: String,
+    /// CPU model as /proc/cpuinfo names it.
+    pub cpu_model: String,
+    /// Logical cores available to this process.
+    pub cores: usize,
+    /// Total memory, GiB.
+    pub memory_gib: f64,
+    /// `rustc -V`.
+    pub rustc: String,
+    /// Today's date (UTC), YYYY-MM-DD.
+    pub date: String,
+}
+
+impl Machine {
+    /// Reads the machine's facts; unknown ones are recorded as "unknown".
+    pub fn detect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split(':').nth(1))
+            })
+            .map_or_else(|| "unknown".to_owned(), |m| m.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            host: command_output("hostname", &[]).unwrap_or_else(|| "unknown".to_owned()),
+            cpu_model,
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            memory_gib: memory_kib / 1024.0 / 1024.0,
+            rustc: command_output("rustc", &["-V"]).unwrap_or_else(|| "unknown".to_owned()),
+            date: command_output("date", &["-u", "+%F"])
+                .unwrap_or_else(|| "unknown-date".to_owned()),
+        }
+    }
+
+    /// A Markdown block describing the machine.
+    pub fn markdown(&self) -> String {
+        format!(
+            "- date: {}\n- machine: {} ({} cores, {:.1} GiB), host `{}`\n- toolchain: {}\n",
+            self.date, self.cpu_model, self.cores, self.memory_gib, self.host, self.rustc
+        )
+    }
+
+    /// The same facts as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "date": self.date,
+            "host": self.host,
+            "cpu_model": self.cpu_model,
+            "cores": self.cores,
+            "memory_gib": self.memory_gib,
+            "rustc": self.rustc,
+        })
+    }
+
+    /// `bench/results/<date>-<host>-<bench>` (without extension).
+    pub fn result_stem(&self, results_dir: &Path, bench: &str) -> PathBuf {
+        results_dir.join(format!("{}-{}-{bench}", self.date, self.host))
+    }
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
