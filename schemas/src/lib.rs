@@ -42,6 +42,7 @@ mod tagged;
 pub mod codec;
 pub mod command;
 pub mod cue;
+pub mod engine;
 pub mod frame;
 pub mod ids;
 pub mod plan;

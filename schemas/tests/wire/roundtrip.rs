@@ -28,6 +28,28 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
+    fn engine_records_round_trip(
+        session in session(),
+        now_ms in any::<u64>(),
+        sample in sample(),
+        command in command(),
+        plan in proptest::option::of(plan()),
+        profile in profile(),
+        cue in cue(),
+        summary in summary(),
+    ) {
+        use paceline_schemas::engine::*;
+        let input = |event| EngineRecord::Session(SessionInput { session: session.clone(), now_ms, event });
+        assert_round_trips(&input(SessionEvent::Open(SessionSetup { profile, plan })));
+        assert_round_trips(&input(SessionEvent::Sample(sample)));
+        assert_round_trips(&input(SessionEvent::Command(SessionCommand { command })));
+        assert_round_trips(&EngineRecord::Tick(Tick { now_ms }));
+        for output in [OutputBody::Cue(cue), OutputBody::Summary(summary)] {
+            assert_round_trips(&SessionOutput { session: session.clone(), seq: now_ms, output });
+        }
+    }
+
+    #[test]
     fn sample_batches_round_trip(batch in batch()) {
         assert_round_trips(&batch);
     }
