@@ -1,10 +1,21 @@
-//! The Paceline coaching engine (not yet built; see the coaching-core and dataflow issues).
+//! The Paceline coaching engine: the [`Coach`](paceline_coach::Coach) in a timely dataflow,
+//! live and in batch, on one machine or many; and the replay job behind
+//! `paceline-engine replay`.
 //!
-//! It will hold:
-//! - the `Coach`: one deterministic state machine per session, fed samples, commands and
-//!   time as arguments (`handle_sample(now, s)`, `handle_timeout(now)`, `poll_output()`),
-//!   deciding zones, fatigue (W′ balance, HR drift), time-budget compression and safety;
-//! - the timely dataflow that keys sessions to workers and runs the Coaches live or in batch;
-//! - the `paceline-engine replay` command.
+//! - [`dataflow`] — the dataflow and its two drivers, [`dataflow::run_batch`] and
+//!   [`dataflow::LiveEngine`].
+//! - [`pool`] — one worker's coaches; the driver shared by the dataflow and the parity tests.
+//! - [`routing`] — which worker owns a session (a stable hash of its id).
+//! - [`activity`] — FIT and CSV recordings as samples.
+//! - [`replay`] — the replay job: inputs to records, outputs to files.
 //!
-//! **Invariant:** the coaching core never touches the clock, threads, sockets or files.
+//! **Invariants.** The coaching rules live in `paceline-coach` and nowhere else: this crate
+//! only moves records to the right coach and outputs to the right place. Per-session order
+//! is kept end to end (one reader per session, FIFO channels, outputs numbered per
+//! session), so cues are identical whatever the number of workers or processes.
+
+pub mod activity;
+pub mod dataflow;
+pub mod pool;
+pub mod replay;
+pub mod routing;

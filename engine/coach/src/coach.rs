@@ -171,6 +171,8 @@ pub struct Coach {
     phys: Physiology,
     limits: TargetLimits,
     workout: Workout,
+    /// Whether the session has a plan (inserted recoveries do not make one).
+    planned: bool,
 
     origin_ms: Option<u64>,
     last_now_ms: u64,
@@ -240,6 +242,7 @@ impl Coach {
             config,
             phys,
             limits,
+            planned: !workout.steps.is_empty(),
             workout,
             origin_ms: None,
             last_now_ms: 0,
@@ -683,7 +686,7 @@ impl Coach {
                 text.push('.');
                 self.cue(now, Severity::Info, CueCode::StepStart, text, None);
             }
-            None if !self.workout.steps.is_empty() && !self.plan_end_spoken => {
+            None if self.planned && !self.plan_end_spoken => {
                 self.plan_end_spoken = true;
                 let text = format!(
                     "{} complete. Well done: ride easy or end the session.",
@@ -837,9 +840,7 @@ impl Coach {
             (Some(o), _) => o.target,
             (None, Some(step)) => step.target,
             // After the plan: ride easy. Without a plan: ride as you like.
-            (None, None) if !self.workout.steps.is_empty() => {
-                EffectiveTarget::Open { rpe: Some(3) }
-            }
+            (None, None) if self.planned => EffectiveTarget::Open { rpe: Some(3) },
             (None, None) => EffectiveTarget::Open { rpe: None },
         };
         let base = match self.reduction {

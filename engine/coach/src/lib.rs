@@ -15,6 +15,7 @@
 //! | [`wbal`], [`decoupling`], [`load`] | W′ balance, aerobic decoupling, NP/IF/TSS/TRIMP |
 //! | [`budget`] | time-budget compression |
 //! | [`cues`] | the cue rate limit |
+//! | [`fit_file`] | a FIT walk that checks what fitparser would choke on |
 //! | [`plan_import`] | `.zwo`, FIT workout and JSON plans → [`WorkoutPlan`](paceline_schemas::WorkoutPlan) |
 //!
 //! **Invariants**
@@ -30,6 +31,7 @@ pub mod coach;
 pub mod config;
 pub mod cues;
 pub mod decoupling;
+pub mod fit_file;
 pub mod load;
 pub mod plan_import;
 pub mod safety;

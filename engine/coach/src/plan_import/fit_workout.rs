@@ -6,16 +6,14 @@
 //! how fitparser names sub-fields (it calls a repeat step's `target_value` `target_hr_zone`
 //! when the target type is heart rate), and away from its timestamp and accumulator
 //! arithmetic, which can panic on hostile values. The parts of fitparser that are used can
-//! also panic or print to stderr on some malformed input (a header size that runs past the
-//! input, a field size that is not a multiple of its type's size, developer fields), so
-//! [`FitReader`] checks those bytes before fitparser sees them and refuses them itself.
+//! also panic or print to stderr on some malformed input; [`crate::fit_file::walk`] checks
+//! those bytes before fitparser sees them and refuses them itself.
 
 use std::collections::HashMap;
 
 use fitparser::Value;
-use fitparser::de::{FitObject, FitStreamProcessor};
 use fitparser::profile::field_types::{
-    File, FitBaseType, Intensity, MesgNum, Sport as FitSport, WktStepDuration, WktStepTarget,
+    File, Intensity, MesgNum, Sport as FitSport, WktStepDuration, WktStepTarget,
 };
 use paceline_schemas::plan::{
     CadenceRange, FtpRange, HeartRateRange, MAX_PLAN_STEPS, MAX_REPEAT_COUNT, Open, PowerRange,
@@ -25,6 +23,7 @@ use paceline_schemas::{PlanStep, Step, Target, WorkoutPlan};
 
 use super::bounds::{self, cut_text};
 use super::{ImportReason, PlanImportError, check_file_size, file_stem};
+use crate::fit_file::{self, DeveloperFields, FitWalkError};
 
 /// How long a step that ends on a condition (lap press, distance, heart rate …) is
 /// planned to last, s.
@@ -65,9 +64,7 @@ const POWER_W_OFFSET: u32 = 1000;
 pub fn import_fit_workout(file_name: &str, bytes: &[u8]) -> Result<WorkoutPlan, PlanImportError> {
     check_file_size(file_name, bytes)?;
     let fail = |element: String, reason| PlanImportError::new(file_name, element, reason);
-    let messages = FitReader::default()
-        .read(bytes)
-        .map_err(|reason| fail(String::new(), reason))?;
+    let messages = read_workout_messages(bytes).map_err(|reason| fail(String::new(), reason))?;
     if messages.steps.is_empty() {
         let reason = match messages.workout {
             Some(_) => ImportReason::NoSteps,
@@ -119,163 +116,47 @@ struct WorkoutMessages {
     steps: Vec<Fields>,
 }
 
-/// Walks a FIT file with fitparser's stream processor, keeping the workout messages.
-///
-/// It tracks where fitparser is (the same `position` and `end_of_messages` bookkeeping
-/// fitparser does) so that it can check a header or a definition message before fitparser
-/// reads it.
-#[derive(Default)]
-struct FitReader {
-    /// Offset of the next object in the file.
-    position: usize,
-    /// Offset where the current file's data records end and its CRC starts.
-    end_of_messages: usize,
-}
-
-impl FitReader {
-    fn read(mut self, bytes: &[u8]) -> Result<WorkoutMessages, ImportReason> {
-        let mut processor = FitStreamProcessor::new();
-        let mut found = WorkoutMessages::default();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            // The order of these tests is fitparser's: CRC, then header, else a message.
-            if self.position > 0 && self.position == self.end_of_messages {
-                // A CRC follows; fitparser reads it safely.
-            } else if self.position == 0 || self.position > self.end_of_messages {
-                self.check_header(rest)?;
-            } else {
-                self.check_definition(rest)?;
-            }
-            let (next, object) = processor
-                .deserialize_next(rest)
-                .map_err(|err| malformed(format!("at byte {}: {err}", self.position)))?;
-            match object {
-                FitObject::Header(header) => {
-                    let data_size = usize::try_from(header.data_size()).unwrap_or(usize::MAX);
-                    self.end_of_messages = self
-                        .position
-                        .saturating_add(usize::from(header.header_size()))
-                        .saturating_add(data_size);
+/// Walks the file (see [`crate::fit_file`]), keeping the workout messages.
+fn read_workout_messages(bytes: &[u8]) -> Result<WorkoutMessages, ImportReason> {
+    let mut found = WorkoutMessages::default();
+    let walked = fit_file::walk(bytes, DeveloperFields::Refuse, |message| {
+        let fields = message.fields;
+        match MesgNum::from(message.global) {
+            MesgNum::FileId if found.file_type.is_none() => {
+                let file_type = byte_of(fields, FILE_ID_TYPE, "file_id type")?.map(File::from);
+                if let Some(other) = file_type.filter(|t| *t != File::Workout) {
+                    return Err(ImportReason::NotAWorkout {
+                        file_type: other.to_string(),
+                    });
                 }
-                FitObject::Crc(_) => processor.reset(),
-                FitObject::DefinitionMessage(_) => {}
-                FitObject::DataMessage(message) => {
-                    let number = message.global_message_number();
-                    let fields = message.fields;
-                    match MesgNum::from(number) {
-                        MesgNum::FileId if found.file_type.is_none() => {
-                            let file_type =
-                                byte_of(&fields, FILE_ID_TYPE, "file_id type")?.map(File::from);
-                            if let Some(other) = file_type.filter(|t| *t != File::Workout) {
-                                return Err(ImportReason::NotAWorkout {
-                                    file_type: other.to_string(),
-                                });
-                            }
-                            found.file_type = file_type;
-                        }
-                        MesgNum::Workout if found.workout.is_some() => {
-                            return Err(ImportReason::Inconsistent {
-                                detail: "a second workout message; a file holds one workout"
-                                    .to_owned(),
-                            });
-                        }
-                        MesgNum::Workout => found.workout = Some(fields),
-                        MesgNum::WorkoutStep if found.steps.len() == MAX_STEP_MESSAGES => {
-                            return Err(ImportReason::TooManySteps {
-                                what: "workout_step messages",
-                                max: MAX_STEP_MESSAGES,
-                            });
-                        }
-                        MesgNum::WorkoutStep => found.steps.push(fields),
-                        _ => {}
-                    }
-                }
+                found.file_type = file_type;
             }
-            self.position += rest.len() - next.len();
-            rest = next;
-        }
-        // fitparser stops quietly when the input ends between two messages.
-        if self.position != self.end_of_messages.saturating_add(2) {
-            return Err(malformed(format!(
-                "at byte {}: the file ends early; its header promises {} bytes",
-                self.position,
-                self.end_of_messages.saturating_add(2)
-            )));
-        }
-        Ok(found)
-    }
-
-    /// A file header: 12 or 14 bytes with `.FIT` at offset 8. fitparser trusts the size
-    /// byte and slices by it, so a size past the input would make it panic.
-    fn check_header(&self, rest: &[u8]) -> Result<(), ImportReason> {
-        let at = self.position;
-        let header_size = rest.first().copied().map_or(0, usize::from);
-        if rest.len() < 12 || rest.len() < header_size {
-            return Err(malformed(format!(
-                "at byte {at}: the file ends inside a FIT header"
-            )));
-        }
-        if rest.get(8..12) != Some(b".FIT".as_slice()) {
-            return Err(malformed(format!(
-                "at byte {at}: no \".FIT\" signature in the header"
-            )));
-        }
-        if header_size != 12 && header_size != 14 {
-            return Err(malformed(format!(
-                "at byte {at}: header size {header_size} is not 12 or 14"
-            )));
+            MesgNum::Workout if found.workout.is_some() => {
+                return Err(ImportReason::Inconsistent {
+                    detail: "a second workout message; a file holds one workout".to_owned(),
+                });
+            }
+            MesgNum::Workout => found.workout = Some(fields.clone()),
+            MesgNum::WorkoutStep if found.steps.len() == MAX_STEP_MESSAGES => {
+                return Err(ImportReason::TooManySteps {
+                    what: "workout_step messages",
+                    max: MAX_STEP_MESSAGES,
+                });
+            }
+            MesgNum::WorkoutStep => found.steps.push(fields.clone()),
+            _ => {}
         }
         Ok(())
-    }
-
-    /// A definition message's field sizes must be whole multiples of their base type's
-    /// size (fitparser prints to stderr and reads them as bytes otherwise), and developer
-    /// fields are refused (fitparser's reading of them can overflow). A message cut short
-    /// is left for fitparser to report.
-    fn check_definition(&self, rest: &[u8]) -> Result<(), ImportReason> {
-        let Some(&record_header) = rest.first() else {
-            return Ok(());
-        };
-        let is_definition = record_header & 0xC0 == 0x40;
-        if !is_definition {
-            return Ok(());
+    });
+    match walked {
+        Ok(()) => Ok(found),
+        Err(FitWalkError::Visit(reason)) => Err(reason),
+        Err(FitWalkError::DeveloperFields { offset }) => Err(ImportReason::Unsupported {
+            what: format!("developer data fields (definition message at byte {offset})"),
+        }),
+        Err(FitWalkError::Malformed { offset, detail }) => {
+            Err(malformed(format!("at byte {offset}: {detail}")))
         }
-        if record_header & 0x20 != 0 {
-            return Err(ImportReason::Unsupported {
-                what: format!(
-                    "developer data fields (definition message at byte {})",
-                    self.position
-                ),
-            });
-        }
-        let field_count = rest.get(5).copied().map_or(0, usize::from);
-        for i in 0..field_count {
-            let Some(&[number, size, base_type]) = rest.get(6 + 3 * i..9 + 3 * i) else {
-                return Ok(());
-            };
-            let base_size = base_type_size(base_type);
-            if size % base_size != 0 {
-                return Err(malformed(format!(
-                    "at byte {}: field {number} is {size} bytes, not a multiple of its type's {base_size}",
-                    self.position
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The size of one value of a FIT base type, as fitparser reckons it (unknown types: 1).
-fn base_type_size(base_type: u8) -> u8 {
-    match FitBaseType::from(base_type & 0x9F) {
-        FitBaseType::Sint16 | FitBaseType::Uint16 | FitBaseType::Uint16z => 2,
-        FitBaseType::Sint32 | FitBaseType::Uint32 | FitBaseType::Uint32z | FitBaseType::Float32 => {
-            4
-        }
-        FitBaseType::Float64 | FitBaseType::Sint64 | FitBaseType::Uint64 | FitBaseType::Uint64z => {
-            8
-        }
-        _ => 1,
     }
 }
 

@@ -1,0 +1,352 @@
+//! Recorded activities as samples: FIT activity files (via `fitparser`) and CSV files with
+//! the header `time_s,heart_rate,power,cadence,speed` (an empty cell is a missing value).
+//!
+//! Every record with a heart rate becomes a heart-rate sample; power (with cadence and
+//! speed) becomes a cycling-power sample; without power, a running activity's cadence and
+//! speed become a running sample and anything else a speed/cadence sample. Sample times
+//! are the record times in milliseconds.
+//!
+//! Decoding is all-or-nothing: a file that fails part-way gives an error naming the byte
+//! offset (FIT) or line (CSV) and no samples, so a replay never coaches half a file.
+
+use fitparser::Value;
+use fitparser::profile::MesgNum;
+use paceline_coach::fit_file::{self, DeveloperFields, FitWalkError};
+use paceline_schemas::sample::{
+    Contact, CyclingPower, HeartRate, RunningSpeedCadence, Sample, SampleValue, SpeedCadence,
+};
+
+/// Largest activity file read, bytes (a 24-hour recording at 1 Hz is about 5 MB).
+pub const MAX_ACTIVITY_BYTES: usize = 256 * 1024 * 1024;
+
+/// Why a recording could not be read. The caller adds the file's name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActivityError {
+    /// The FIT data is corrupt or truncated.
+    #[error("FIT data unreadable at byte {offset}: {reason}")]
+    Fit {
+        /// Byte offset where decoding failed.
+        offset: usize,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A valid FIT file without activity records (e.g. settings or a workout).
+    #[error("a FIT file without activity records (holds: {holds}); replay needs an activity")]
+    NotAnActivity {
+        /// The message kinds it does hold.
+        holds: String,
+    },
+    /// A CSV row or header that does not parse.
+    #[error("line {line}: {reason}")]
+    Csv {
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is larger than [`MAX_ACTIVITY_BYTES`].
+    #[error("{bytes} bytes is more than the {MAX_ACTIVITY_BYTES} an activity may have")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+    },
+    /// Neither FIT nor CSV.
+    #[error("neither a FIT file nor a CSV with the header time_s,heart_rate,power,cadence,speed")]
+    UnknownFormat,
+}
+
+/// Reads a recording, FIT or CSV by its content.
+pub fn decode_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    if bytes.len() > MAX_ACTIVITY_BYTES {
+        return Err(ActivityError::TooLarge { bytes: bytes.len() });
+    }
+    if bytes.len() >= 12 && &bytes[8..12] == b".FIT" {
+        decode_fit(bytes)
+    } else if bytes.starts_with(b"time_s") || bytes.starts_with(b"\xEF\xBB\xBFtime_s") {
+        decode_csv(bytes)
+    } else if bytes
+        .first()
+        .is_some_and(|&b| usize::from(b) == 12 || usize::from(b) == 14)
+    {
+        // Looks like a FIT header with a damaged signature: say where, as FIT.
+        decode_fit(bytes)
+    } else if std::str::from_utf8(&bytes[..bytes.len().min(256)]).is_ok() {
+        // Text: a CSV, perhaps with the wrong header; the CSV reader says what is wrong.
+        decode_csv(bytes)
+    } else {
+        Err(ActivityError::UnknownFormat)
+    }
+}
+
+#[derive(Default)]
+struct Record {
+    t_ms: u64,
+    heart_rate: Option<u16>,
+    power_w: Option<i16>,
+    cadence: Option<f32>,
+    speed_mps: Option<f32>,
+}
+
+/// Seconds from the Unix epoch to FIT's (1989-12-31T00:00:00Z).
+const FIT_EPOCH_UNIX_S: u64 = 631_065_600;
+const MESG_SPORT: u16 = 12;
+const MESG_SESSION: u16 = 18;
+const MESG_LAP: u16 = 19;
+const MESG_RECORD: u16 = 20;
+const FIELD_TIMESTAMP: u8 = 253;
+const SPORT_RUNNING: u32 = 1;
+
+/// Reads a FIT activity. Fields are read raw, by number (record: 253 timestamp, 3 heart
+/// rate, 4 cadence, 6 speed, 7 power, 73 enhanced speed), and compressed timestamps are
+/// resolved here, so nothing of fitparser's profile arithmetic runs on outside bytes.
+pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    // The walk checks what is known to upset fitparser; a panic from anything else in it
+    // is still turned into an error naming the file's position, never a crash.
+    let walked = std::panic::catch_unwind(|| walk_activity(bytes));
+    match walked {
+        Ok(result) => result,
+        Err(_) => Err(ActivityError::Fit {
+            offset: 0,
+            reason: "the FIT decoder failed on this file".to_owned(),
+        }),
+    }
+}
+
+fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    let mut records = Vec::new();
+    let mut running = false;
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut base_timestamp: u64 = 0;
+    let walked = fit_file::walk(bytes, DeveloperFields::Accept, |message| {
+        let fields = message.fields;
+        if let Some(t) = raw(fields, FIELD_TIMESTAMP) {
+            base_timestamp = t;
+        } else if let Some(offset) = message.time_offset {
+            // A compressed timestamp: the low five bits roll over from the last full one.
+            let offset = u64::from(offset & 0x1F);
+            let mut t = (base_timestamp & !0x1F) + offset;
+            if offset < (base_timestamp & 0x1F) {
+                t += 0x20;
+            }
+            base_timestamp = t;
+        }
+        kinds.insert(message.global);
+        match message.global {
+            MESG_RECORD => {
+                let speed = raw(fields, 73)
+                    .or_else(|| raw(fields, 6))
+                    .map(|mm_s| mm_s as f64 / 1000.0);
+                records.push(Record {
+                    t_ms: (base_timestamp + FIT_EPOCH_UNIX_S) * 1000,
+                    heart_rate: raw(fields, 3)
+                        .and_then(|b| u16::try_from(b).ok())
+                        .filter(|&b| b > 0 && b < 255),
+                    power_w: raw(fields, 7)
+                        .filter(|&w| w < 0xFFFF)
+                        .and_then(|w| i16::try_from(w).ok()),
+                    cadence: raw(fields, 4)
+                        .filter(|&c| c < 0xFF)
+                        .map(|c| f32_of(c as f64)),
+                    speed_mps: speed.map(f32_of),
+                });
+            }
+            MESG_SESSION | MESG_LAP | MESG_SPORT => {
+                let sport_field = match message.global {
+                    MESG_SESSION => 5,
+                    MESG_LAP => 25,
+                    _ => 0,
+                };
+                if raw(fields, sport_field) == Some(u64::from(SPORT_RUNNING)) {
+                    running = true;
+                }
+            }
+            _ => {}
+        }
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match walked {
+        Ok(()) => {}
+        Err(FitWalkError::Malformed { offset, detail }) => {
+            return Err(ActivityError::Fit {
+                offset,
+                reason: detail,
+            });
+        }
+        Err(FitWalkError::DeveloperFields { offset }) => {
+            return Err(ActivityError::Fit {
+                offset,
+                reason: "developer fields refused".to_owned(),
+            });
+        }
+        Err(FitWalkError::Visit(never)) => match never {},
+    }
+    if records.is_empty() || base_timestamp == 0 {
+        let holds = kinds
+            .iter()
+            .map(|&k| MesgNum::from(k).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ActivityError::NotAnActivity { holds });
+    }
+    Ok(records
+        .into_iter()
+        .flat_map(|r| samples_of(r, running))
+        .collect())
+}
+
+/// A raw unsigned field value (FIT's "invalid" markers are dropped by the decoder).
+fn raw(fields: &std::collections::HashMap<u8, Value>, number: u8) -> Option<u64> {
+    match fields.get(&number)? {
+        Value::Enum(v) | Value::Byte(v) | Value::UInt8(v) | Value::UInt8z(v) => Some(u64::from(*v)),
+        Value::UInt16(v) | Value::UInt16z(v) => Some(u64::from(*v)),
+        Value::UInt32(v) | Value::UInt32z(v) => Some(u64::from(*v)),
+        Value::UInt64(v) | Value::UInt64z(v) => Some(*v),
+        _ => None,
+    }
+}
+
+fn samples_of(r: Record, running: bool) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(2);
+    let t_ms = r.t_ms;
+    if let Some(bpm) = r.heart_rate {
+        let value = SampleValue::HeartRate(HeartRate {
+            bpm,
+            contact: Contact::Unsupported,
+            energy_kj: None,
+            rr_1024: Vec::new(),
+        });
+        out.push(Sample { t_ms, value });
+    }
+    if let Some(power_w) = r.power_w {
+        let value = SampleValue::CyclingPower(CyclingPower {
+            power_w,
+            cadence_rpm: r.cadence,
+            speed_mps: r.speed_mps,
+            ..CyclingPower::default()
+        });
+        out.push(Sample { t_ms, value });
+    } else if running && (r.cadence.is_some() || r.speed_mps.is_some()) {
+        // FIT records running cadence per leg (strides/min); RSC counts steps.
+        let cadence_spm = r
+            .cadence
+            .map_or(0, |c| u16_of(f64::from(c) * 2.0).unwrap_or(0));
+        let value = SampleValue::RunningSpeedCadence(RunningSpeedCadence {
+            speed_mps: r.speed_mps.unwrap_or(0.0),
+            cadence_spm,
+            running: true,
+            ..RunningSpeedCadence::default()
+        });
+        out.push(Sample { t_ms, value });
+    } else if r.cadence.is_some() || r.speed_mps.is_some() {
+        let value = SampleValue::SpeedCadence(SpeedCadence {
+            cadence_rpm: r.cadence,
+            speed_mps: r.speed_mps,
+            ..SpeedCadence::default()
+        });
+        out.push(Sample { t_ms, value });
+    }
+    out
+}
+
+fn u16_of(v: f64) -> Option<u16> {
+    let r = v.round();
+    (0.0..=f64::from(u16::MAX)).contains(&r).then(|| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "checked to be within u16's range"
+        )]
+        let n = r as u16;
+        n
+    })
+}
+
+/// Seconds (checked to be at most 1e9) as whole milliseconds.
+fn millis_of(seconds: f64) -> u64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "callers check 0 ≤ seconds ≤ 1e9"
+    )]
+    let ms = (seconds * 1000.0).round().clamp(0.0, 1e12) as u64;
+    ms
+}
+
+fn f32_of(v: f64) -> f32 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "sensor values fit f32's precision"
+    )]
+    let f = v as f32;
+    f
+}
+
+const CSV_HEADER: [&str; 5] = ["time_s", "heart_rate", "power", "cadence", "speed"];
+
+/// Reads a CSV recording.
+pub fn decode_csv(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader.headers().map_err(|e| csv_error(1, &e))?.clone();
+    let names: Vec<&str> = header
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}'))
+        .collect();
+    if names != CSV_HEADER {
+        return Err(ActivityError::Csv {
+            line: 1,
+            reason: format!(
+                "header is {:?}, expected time_s,heart_rate,power,cadence,speed",
+                header.iter().collect::<Vec<_>>().join(",")
+            ),
+        });
+    }
+    let mut samples = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| csv_error(e.position().map_or(0, csv::Position::line), &e))?;
+        let line = row.position().map_or(0, csv::Position::line);
+        let cell = |i: usize| -> Result<Option<f64>, ActivityError> {
+            let text = row.get(i).unwrap_or("").trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                _ => Err(ActivityError::Csv {
+                    line,
+                    reason: format!("{} {text:?} is not a non-negative number", CSV_HEADER[i]),
+                }),
+            }
+        };
+        let Some(time_s) = cell(0)? else {
+            return Err(ActivityError::Csv {
+                line,
+                reason: "time_s is empty".to_owned(),
+            });
+        };
+        if time_s > 1e9 {
+            return Err(ActivityError::Csv {
+                line,
+                reason: format!("time_s {time_s} is out of range"),
+            });
+        }
+        let record = Record {
+            t_ms: millis_of(time_s),
+            heart_rate: cell(1)?.and_then(u16_of).filter(|&b| b > 0),
+            power_w: cell(2)?
+                .and_then(u16_of)
+                .and_then(|w| i16::try_from(w).ok()),
+            cadence: cell(3)?.map(f32_of),
+            speed_mps: cell(4)?.map(f32_of),
+        };
+        samples.extend(samples_of(record, false));
+    }
+    Ok(samples)
+}
+
+fn csv_error(line: u64, e: &csv::Error) -> ActivityError {
+    ActivityError::Csv {
+        line,
+        reason: e.to_string(),
+    }
+}
