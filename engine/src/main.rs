@@ -110,8 +110,12 @@ fn main() -> ExitCode {
 struct BadInput(String);
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let (config, replay) = match cli.command {
-        Mode::Replay { workers, replay } => (timely::Config::process(usize::from(workers)), replay),
+    // In a cluster, process 0 gathers the outputs and writes them; the others only
+    // report the inputs they could not read.
+    let (config, replay, writes_outputs) = match cli.command {
+        Mode::Replay { workers, replay } => {
+            (timely::Config::process(usize::from(workers)), replay, true)
+        }
         Mode::Worker {
             threads,
             processes,
@@ -134,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let config = timely::Config::from_args(args.into_iter())
                 .map_err(|e| anyhow::anyhow!("cluster options: {e}"))?;
-            (config, replay)
+            (config, replay, process == 0)
         }
     };
     let job = match load_job(&replay) {
@@ -161,6 +165,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut bad = !outcome.failures.is_empty();
     for (_, message) in &outcome.failures {
         eprintln!("paceline-engine: {message}");
+    }
+    if !writes_outputs {
+        return Ok(if bad {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let outputs = ordered_outputs(&job, outcome.outputs);
     let mut cue_sink: Box<dyn Write> = match &replay.out {
