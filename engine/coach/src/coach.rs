@@ -1193,7 +1193,12 @@ impl Coach {
                 let Some((lo, hi)) = self.effective.power_range_at(self.step_fraction()) else {
                     return;
                 };
-                let tol = cues.power_tolerance_pct / 100.0;
+                // Warm-up and cool-down are guidance: twice the tolerance.
+                let easy = matches!(
+                    self.current_step().map(|s| s.intent),
+                    Some(StepIntent::Warmup | StepIntent::Cooldown)
+                );
+                let tol = cues.power_tolerance_pct / 100.0 * if easy { 2.0 } else { 1.0 };
                 (
                     mean,
                     lo * (1.0 - tol),

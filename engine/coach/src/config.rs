@@ -160,7 +160,8 @@ impl Default for SafetyConfig {
 pub struct CueConfig {
     /// No non-safety cue code speaks twice within this time.
     pub repeat_ms: u64,
-    /// Power this far outside the target range (% of the bound) counts as off target.
+    /// Power this far outside the target range (% of the bound) counts as off target
+    /// (twice this in warm-up and cool-down).
     pub power_tolerance_pct: f64,
     /// Heart rate this far outside the target range counts as off target.
     pub hr_tolerance_bpm: f64,
