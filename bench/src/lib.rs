@@ -8,6 +8,11 @@
 //! | bench | what it measures |
 //! |---|---|
 //! | [`coach`] | the Coach's cost per sample on a realistic hour of riding |
+//! | [`replay`] | replay (decode + coach) against Python fitdecode decoding the same file |
+//! | [`dataflow`] | 10,000 concurrent sessions through the live engine, 1 and 2 workers |
 
 pub mod coach;
+pub mod dataflow;
 pub mod machine;
+pub mod replay;
+pub mod stats;

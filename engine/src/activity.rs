@@ -115,7 +115,8 @@ pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
 fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
     let mut records = Vec::new();
     let mut running = false;
-    let mut kinds = std::collections::BTreeSet::new();
+    // The message kinds seen, for the error of a file without records (a handful).
+    let mut kinds: Vec<u16> = Vec::new();
     let mut base_timestamp: u64 = 0;
     let walked = fit_file::walk(bytes, DeveloperFields::Accept, |message| {
         let fields = message.fields;
@@ -130,7 +131,9 @@ fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
             }
             base_timestamp = t;
         }
-        kinds.insert(message.global);
+        if !kinds.contains(&message.global) {
+            kinds.push(message.global);
+        }
         match message.global {
             MESG_RECORD => {
                 let speed = raw(fields, 73)
