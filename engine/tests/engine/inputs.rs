@@ -77,7 +77,7 @@ fn every_shared_fit_file_replays_or_fails_clearly() {
     expect_test::expect![[r#"
         Activity.fit: replayed, 13 s
         Edge810-Vector-2013-08-16-15-35-10.fit: replayed, 4699 s
-        Settings.fit: a FIT file without activity records (holds: file_id, device_settings, user_profile, hrm_profile, bike_profile, file_creator, connectivity); replay needs an activity
+        Settings.fit: a FIT file without activity records (holds: file_id, file_creator, device_settings, user_profile, hrm_profile, bike_profile, connectivity); replay needs an activity
         WorkoutCustomTargetValues.fit: a FIT file without activity records (holds: file_id, workout, workout_step); replay needs an activity
         WorkoutIndividualSteps.fit: a FIT file without activity records (holds: file_id, workout, workout_step); replay needs an activity
         WorkoutRepeatGreaterThanStep.fit: a FIT file without activity records (holds: file_id, workout, workout_step); replay needs an activity
