@@ -191,10 +191,11 @@ fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
             .join(", ");
         return Err(ActivityError::NotAnActivity { holds });
     }
-    Ok(records
-        .into_iter()
-        .flat_map(|r| samples_of(r, running))
-        .collect())
+    let mut samples = Vec::with_capacity(records.len() * 2);
+    for record in records {
+        push_samples(record, running, &mut samples);
+    }
+    Ok(samples)
 }
 
 /// A raw unsigned field value (FIT's "invalid" markers are dropped by the decoder).
@@ -208,8 +209,7 @@ fn raw(fields: &std::collections::HashMap<u8, Value>, number: u8) -> Option<u64>
     }
 }
 
-fn samples_of(r: Record, running: bool) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(2);
+fn push_samples(r: Record, running: bool, out: &mut Vec<Sample>) {
     let t_ms = r.t_ms;
     if let Some(bpm) = r.heart_rate {
         let value = SampleValue::HeartRate(HeartRate {
@@ -248,7 +248,6 @@ fn samples_of(r: Record, running: bool) -> Vec<Sample> {
         });
         out.push(Sample { t_ms, value });
     }
-    out
 }
 
 fn u16_of(v: f64) -> Option<u16> {
@@ -342,7 +341,7 @@ pub fn decode_csv(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
             cadence: cell(3)?.map(f32_of),
             speed_mps: cell(4)?.map(f32_of),
         };
-        samples.extend(samples_of(record, false));
+        push_samples(record, false, &mut samples);
     }
     Ok(samples)
 }

@@ -114,7 +114,9 @@ impl BatchSource for ReplayJob {
         if samples.is_empty() {
             return Err(format!("{}: no samples", input.name));
         }
-        samples.sort_by_key(|s| s.t_ms);
+        if !samples.is_sorted_by_key(|s| s.t_ms) {
+            samples.sort_by_key(|s| s.t_ms);
+        }
         Ok(session_records(
             &input.session,
             &self.profile,

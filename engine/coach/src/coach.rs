@@ -460,29 +460,35 @@ impl Coach {
             return None;
         }
         let now = self.last_now_ms;
-        let mut deadlines = Vec::with_capacity(6);
+        // The earliest deadline still ahead (called once per input: no allocation).
+        let mut next: Option<u64> = None;
+        let mut consider = |t: u64| {
+            if t > now && next.is_none_or(|n| t < n) {
+                next = Some(t);
+            }
+        };
         if !self.paused {
             if let Some(step) = self.current_step() {
                 let end_active = self.step_started_active_ms + u64::from(step.duration_s) * 1000;
-                deadlines.push(now + end_active.saturating_sub(self.active_ms));
+                consider(now + end_active.saturating_sub(self.active_ms));
             }
             if let Some(until) = self.override_target.and_then(|o| o.until_active_ms) {
-                deadlines.push(now + until.saturating_sub(self.active_ms));
+                consider(now + until.saturating_sub(self.active_ms));
             }
         }
         if let Some(r) = self.reduction {
-            deadlines.push(r.until_ms);
+            consider(r.until_ms);
         }
         if let Some(t) = self.hr.next_change_ms(now) {
-            deadlines.push(t);
+            consider(t);
         }
         if !self.hr_loss_spoken && self.hr.quality(now) == HrQuality::Unknown {
-            deadlines.push(self.origin_ms.unwrap_or(now) + self.config.signal.lost_ms + 1);
+            consider(self.origin_ms.unwrap_or(now) + self.config.signal.lost_ms + 1);
         }
         if let Some(t) = self.safety.next_cap_deadline_ms() {
-            deadlines.push(t);
+            consider(t);
         }
-        deadlines.into_iter().filter(|&t| t > now).min()
+        next
     }
 
     /// Whether the session has ended.
