@@ -18,6 +18,9 @@ pub struct Machine {
     pub rustc: String,
     /// Today's date (UTC), YYYY-MM-DD.
     pub date: String,
+    /// The 1-, 5- and 15-minute load averages when the run started (other work on the
+    /// machine makes figures noisier).
+    pub load_average: String,
 }
 
 impl Machine {
@@ -51,8 +54,14 @@ impl Machine {
     /// A Markdown block describing the machine.
     pub fn markdown(&self) -> String {
         format!(
-            "- date: {}\n- machine: {} ({} cores, {:.1} GiB), host `{}`\n- toolchain: {}\n",
-            self.date, self.cpu_model, self.cores, self.memory_gib, self.host, self.rustc
+            "- date: {}\n- machine: {} ({} cores, {:.1} GiB), host `{}`\n- toolchain: {}\n- load average at start: {}\n",
+            self.date,
+            self.cpu_model,
+            self.cores,
+            self.memory_gib,
+            self.host,
+            self.rustc,
+            self.load_average
         )
     }
 
@@ -65,6 +74,7 @@ impl Machine {
             "cores": self.cores,
             "memory_gib": self.memory_gib,
             "rustc": self.rustc,
+            "load_average": self.load_average,
         })
     }
 
