@@ -48,6 +48,9 @@ impl Machine {
             rustc: command_output("rustc", &["-V"]).unwrap_or_else(|| "unknown".to_owned()),
             date: command_output("date", &["-u", "+%F"])
                 .unwrap_or_else(|| "unknown-date".to_owned()),
+            load_average: std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| "unknown".to_owned()),
         }
     }
 
