@@ -17,12 +17,38 @@ use std::time::Duration;
 use paceline_coach::CoachConfig;
 use paceline_schemas::engine::{EngineRecord, SessionOutput, Tick};
 use timely::WorkerConfig;
+use timely::dataflow::StreamVec;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Exchange as _, Input, Inspect, Probe};
 
 use crate::pool::CoachPool;
 use crate::routing::routed;
+
+/// The coaching operator: records exchanged to the worker that owns their route, handled
+/// by that worker's [`CoachPool`], each output given as soon as it is made.
+fn coaching<'scope>(
+    stream: StreamVec<'scope, u64, (u64, EngineRecord)>,
+    coach: CoachConfig,
+) -> StreamVec<'scope, u64, SessionOutput> {
+    stream
+        .unary(
+            Exchange::new(|r: &(u64, EngineRecord)| r.0),
+            "Coach",
+            move |_, _| {
+                let mut pool = CoachPool::new(coach);
+                move |input, output| {
+                    input.for_each(|time, data| {
+                        let mut session = output.session(&time);
+                        for (_, record) in data.drain(..) {
+                            pool.handle(record, &mut |o| session.give(o));
+                        }
+                    });
+                }
+            },
+        )
+        .container::<Vec<SessionOutput>>()
+}
 
 /// Why the engine could not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,23 +99,7 @@ pub fn run_batch(
         let coach = coach.clone();
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
-            let probe = stream
-                .unary(
-                    Exchange::new(|r: &(u64, EngineRecord)| r.0),
-                    "Coach",
-                    move |_, _| {
-                        let mut pool = CoachPool::new(coach);
-                        move |input, output| {
-                            input.for_each(|time, data| {
-                                let mut session = output.session(&time);
-                                for (_, record) in data.drain(..) {
-                                    pool.handle(record, &mut |o| session.give(o));
-                                }
-                            });
-                        }
-                    },
-                )
-                .container::<Vec<SessionOutput>>()
+            let probe = coaching(stream, coach)
                 .exchange(|_| 0)
                 .inspect(move |o: &SessionOutput| sink.borrow_mut().push(o.clone()))
                 .probe()
@@ -214,23 +224,7 @@ impl LiveEngine {
             let coach = coach.clone();
             let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
-                let probe = stream
-                    .unary(
-                        Exchange::new(|r: &(u64, EngineRecord)| r.0),
-                        "Coach",
-                        move |_, _| {
-                            let mut pool = CoachPool::new(coach);
-                            move |input, output| {
-                                input.for_each(|time, data| {
-                                    let mut session = output.session(&time);
-                                    for (_, record) in data.drain(..) {
-                                        pool.handle(record, &mut |o| session.give(o));
-                                    }
-                                });
-                            }
-                        },
-                    )
-                    .container::<Vec<SessionOutput>>()
+                let probe = coaching(stream, coach)
                     .inspect(move |o: &SessionOutput| {
                         // The receiver may be gone during shutdown; nothing to do then.
                         let _ = out.send(o.clone());
