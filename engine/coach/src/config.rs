@@ -165,7 +165,9 @@ pub struct CueConfig {
     pub power_tolerance_pct: f64,
     /// Heart rate this far outside the target range counts as off target.
     pub hr_tolerance_bpm: f64,
-    /// Power must be off target this long before a cue …
+    /// Cadence this far outside a step's cadence range counts as off target, rpm.
+    pub cadence_tolerance_rpm: f64,
+    /// Power (and cadence) must be off target this long before a cue …
     pub power_sustain_ms: u64,
     /// … and heart rate this long (it responds slowly).
     pub hr_sustain_ms: u64,
@@ -179,6 +181,7 @@ impl Default for CueConfig {
             repeat_ms: 15_000,
             power_tolerance_pct: 5.0,
             hr_tolerance_bpm: 3.0,
+            cadence_tolerance_rpm: 5.0,
             power_sustain_ms: 10_000,
             hr_sustain_ms: 20_000,
             step_grace_ms: 15_000,

@@ -57,6 +57,14 @@ pub fn power(power_w: i16) -> SampleValue {
     })
 }
 
+pub fn power_at_cadence(power_w: i16, cadence_rpm: f32) -> SampleValue {
+    SampleValue::CyclingPower(CyclingPower {
+        power_w,
+        cadence_rpm: Some(cadence_rpm),
+        ..CyclingPower::default()
+    })
+}
+
 /// Drives one coach on a virtual clock and keeps what it said.
 pub struct Ride {
     pub coach: Coach,

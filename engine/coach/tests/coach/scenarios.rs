@@ -7,7 +7,9 @@ use paceline_schemas::command::{Command, OverrideTarget, TimeLeft};
 use paceline_schemas::plan::{PowerRange, Target};
 use paceline_schemas::{CompressStrategy, CueCode, Modification, Severity};
 
-use crate::harness::{Ride, heart_rate, heart_rate_no_contact, plan, shared_plan, shared_profile};
+use crate::harness::{
+    Ride, heart_rate, heart_rate_no_contact, plan, power_at_cadence, shared_plan, shared_profile,
+};
 
 const STEADY_20: &str = r#"{"name":"Steady 20","sport":"bike","steps":[
   {"kind":"step","intent":"warmup","duration_s":120,"target":{"kind":"power_ftp","low_pct":50,"high_pct":60}},
@@ -410,4 +412,40 @@ fn pause_stops_the_plan_clock() {
     let step = ride.coach.status().step.expect("a step");
     // 100 s + 20 s of warm-up, then 9.75 s of work as of the last sample (the pause does not count).
     assert_eq!((step.label.as_str(), step.elapsed_s), ("Work", 9));
+}
+
+#[test]
+fn cadence_outside_the_step_range() {
+    let profile = shared_profile();
+    let plan = plan(
+        r#"{"name":"Spin","sport":"bike","steps":[
+          {"kind":"step","intent":"work","duration_s":600,"target":{"kind":"power_w","low_w":180,"high_w":200},
+           "cadence_rpm":{"low":85,"high":95}}]}"#,
+    );
+    let mut ride = Ride::new(&profile, Some(&plan));
+    // On power, but grinding at 70 rpm for a minute, then spinning at 115 rpm.
+    for cadence in [70.0, 115.0] {
+        for _ in 0..60 {
+            ride.sample(heart_rate(140));
+            for _ in 0..4 {
+                ride.sample(power_at_cadence(190, cadence));
+                ride.advance_to(ride.now_ms + 250);
+            }
+        }
+    }
+    expect![[r#"
+        t=0.0 info step_start: Work: 10:00 at 180–200 W.
+        t=25.0 info below_target: Cadence 70 rpm: spin up to 85–95 rpm.
+        t=71.0 info above_target: Cadence 115 rpm: settle it to 85–95 rpm.
+    "#]]
+    .assert_eq(&ride.cue_lines());
+    let codes: Vec<CueCode> = ride.cues().iter().map(|c| c.code).collect();
+    assert_eq!(
+        codes,
+        [
+            CueCode::StepStart,
+            CueCode::BelowTarget,
+            CueCode::AboveTarget
+        ]
+    );
 }
