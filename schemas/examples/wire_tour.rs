@@ -111,6 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             Payload::Ack(ack) => codec::to_json(ack)?,
             Payload::Cue(cue) => codec::to_json(cue)?,
             Payload::Samples(batch) => codec::to_json(batch)?,
+            Payload::Command(command) => codec::to_json(command)?,
         };
         println!("## Down: {:?} frame, {size} bytes: {json}", payload.kind());
     }

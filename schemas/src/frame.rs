@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::command::Command;
 use crate::cue::Cue;
 use crate::ids::{DeviceId, SessionId, TenantId};
 use crate::sample::SampleBatch;
@@ -25,6 +26,9 @@ pub enum FrameKind {
     Ack,
     /// Down: a [`Cue`].
     Cue,
+    /// Up: a [`Command`] from the athlete at the device ("35 minutes left", pause, end).
+    /// Shares the session's uplink seq with sample frames and is acked the same way.
+    Command,
 }
 
 /// The clear part of a frame. On the wire it is the bytes after the version byte, and the
@@ -78,6 +82,8 @@ pub enum Payload {
     Ack(Ack),
     /// A cue for the athlete.
     Cue(Cue),
+    /// A command from the athlete at the device.
+    Command(Command),
 }
 
 impl Payload {
@@ -87,6 +93,7 @@ impl Payload {
             Payload::Samples(_) => FrameKind::Samples,
             Payload::Ack(_) => FrameKind::Ack,
             Payload::Cue(_) => FrameKind::Cue,
+            Payload::Command(_) => FrameKind::Command,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - [`codec`]: the binary form (bincode 1.3.3, behind this module only) and JSON, with the
 //!   bounds every decoder enforces ([`MAX_FRAME_BYTES`], [`MAX_SAMPLES_PER_BATCH`],
 //!   [`MAX_RR_PER_SAMPLE`]).
-//! - [`topic`] and [`stream`]: MQTT topic names and length-prefixed frames for QUIC.
+//! - [`topic`] and [`stream`]: MQTT topic names and length-prefixed frames for QUIC;
+//!   [`hello`]: the device token and the [`DeviceHello`] that opens a QUIC stream.
 //! - [`sample`], [`cue`], [`command`], [`plan`], [`profile`], [`summary`]: the types, with
 //!   the JSON forms of SPEC §3–§4.
 //!
@@ -44,6 +45,7 @@ pub mod command;
 pub mod cue;
 pub mod engine;
 pub mod frame;
+pub mod hello;
 pub mod ids;
 pub mod plan;
 pub mod profile;
@@ -57,6 +59,7 @@ pub use codec::{DecodeError, EncodeError, JsonError, MAX_FRAME_BYTES, WIRE_VERSI
 pub use command::Command;
 pub use cue::{CompressStrategy, Cue, CueCode, Modification, Severity};
 pub use frame::{Ack, Frame, FrameHeader, FrameKind, Payload};
+pub use hello::{DeviceHello, DeviceToken};
 pub use ids::{DeviceId, IdError, SessionId, TenantId};
 pub use plan::{PlanStep, Step, StepIntent, Target, WorkoutPlan};
 pub use profile::AthleteProfile;

@@ -142,6 +142,7 @@ pub fn seal_with_nonce(
         Payload::Samples(batch) => codec::encode_binary(batch)?,
         Payload::Ack(ack) => codec::encode_binary(ack)?,
         Payload::Cue(cue) => codec::encode_binary(cue)?,
+        Payload::Command(command) => codec::encode_binary(command)?,
     };
     let aad = associated_data(&header)?;
     let sealed = key
@@ -184,5 +185,6 @@ pub fn open(key: &DeviceKey, frame: &Frame) -> Result<Payload, OpenError> {
         FrameKind::Samples => Payload::Samples(codec::decode_binary(&body).map_err(body_error)?),
         FrameKind::Ack => Payload::Ack(codec::decode_binary(&body).map_err(body_error)?),
         FrameKind::Cue => Payload::Cue(codec::decode_binary(&body).map_err(body_error)?),
+        FrameKind::Command => Payload::Command(codec::decode_binary(&body).map_err(body_error)?),
     })
 }

@@ -161,6 +161,11 @@ pub fn golden_frames() -> Vec<(&'static str, FrameHeader, Payload)> {
             header(FrameKind::Cue, 4),
             Payload::Cue(safety_cue()),
         ),
+        (
+            "frame_command.bin",
+            header(FrameKind::Command, 18),
+            Payload::Command(Command::TimeLeft(TimeLeft { minutes: 35 })),
+        ),
     ]
 }
 

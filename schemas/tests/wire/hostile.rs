@@ -8,7 +8,7 @@
 
 use paceline_schemas::stream::FrameReader;
 use paceline_schemas::*;
-use paceline_schemas::{codec, seal};
+use paceline_schemas::{codec, hello, seal};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde::Serialize;
@@ -48,6 +48,11 @@ fn every_decoder(bytes: &[u8]) -> Result<(), TestCaseError> {
     binary_is_canonical::<AthleteProfile>(bytes)?;
     binary_is_canonical::<SessionSummary>(bytes)?;
     binary_is_canonical::<FrameHeader>(bytes)?;
+    if let Ok(hello) = hello::decode_hello(bytes) {
+        let again = hello::encode_hello(&hello);
+        prop_assert_eq!(again.as_deref(), Ok(bytes));
+    }
+    let _ = codec::from_json::<DeviceHello>(bytes);
     let _ = codec::from_json::<Frame>(bytes);
     let _ = codec::from_json::<SampleBatch>(bytes);
     let _ = codec::from_json::<Cue>(bytes);
@@ -135,12 +140,14 @@ fn seeds() -> Vec<Vec<u8>> {
             Payload::Samples(batch) => codec::encode_binary(batch).unwrap(),
             Payload::Ack(ack) => codec::encode_binary(ack).unwrap(),
             Payload::Cue(cue) => codec::encode_binary(cue).unwrap(),
+            Payload::Command(command) => codec::encode_binary(command).unwrap(),
         });
         seeds.push(
             match &payload {
                 Payload::Samples(batch) => codec::to_json(batch),
                 Payload::Ack(ack) => codec::to_json(ack),
                 Payload::Cue(cue) => codec::to_json(cue),
+                Payload::Command(command) => codec::to_json(command),
             }
             .unwrap()
             .into_bytes(),

@@ -133,7 +133,8 @@ proptest! {
             0 => changed.kind = match changed.kind {
                 FrameKind::Samples => FrameKind::Cue,
                 FrameKind::Ack => FrameKind::Samples,
-                FrameKind::Cue => FrameKind::Ack,
+                FrameKind::Cue => FrameKind::Command,
+                FrameKind::Command => FrameKind::Ack,
             },
             1 => changed.tenant = TenantId::new(format!("{other_id}x")).unwrap_or(changed.tenant.clone()),
             2 => changed.device = DeviceId::new(format!("{other_id}x")).unwrap_or(changed.device.clone()),

@@ -346,6 +346,7 @@ pub fn payload() -> BoxedStrategy<Payload> {
         batch().prop_map(Payload::Samples),
         ack().prop_map(Payload::Ack),
         cue().prop_map(Payload::Cue),
+        command().prop_map(Payload::Command),
     ]
     .boxed()
 }
