@@ -1,6 +1,13 @@
-//! The Paceline edge agent (not yet built; see the edge-agent issue).
+//! The Paceline edge agent: sensors in, sealed frames out, nothing lost when the network
+//! drops, cues spoken aloud.
 //!
-//! It will hold the `paceline-edge` binary that runs beside the athlete: BLE sources
-//! (btleplug) with pure GATT decoders, a simulator and file replay, sealing frames with the
-//! device key, a bounded on-disk spool kept until the gateway acknowledges each frame, the
-//! MQTT/QUIC uplink, and cue output (console, speech, a local screen page).
+//! - [`gatt`]: pure decoders from Bluetooth SIG characteristic bytes to
+//!   [`paceline_schemas::SampleValue`]; [`revolutions`]: cadence and speed from revolution
+//!   counters (16/32-bit rollover).
+//!
+//! **This crate defines no bytes of its own on the wire**: frames, acks, cues and the QUIC
+//! hello are `paceline-schemas` types. Its decoders never panic on sensor bytes.
+
+pub mod gatt;
+pub mod revolutions;
+pub mod simulator;
