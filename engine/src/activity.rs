@@ -1,4 +1,5 @@
-//! Recorded activities as samples: FIT activity files (via `fitparser`) and CSV files with
+//! Recorded activities as samples: FIT activity files (via [`fit_records`], with fitparser
+//! as the reference) and CSV files with
 //! the header `time_s,heart_rate,power,cadence,speed` (an empty cell is a missing value).
 //!
 //! Every record with a heart rate becomes a heart-rate sample; power (with cadence and
@@ -15,6 +16,8 @@ use paceline_coach::fit_file::{self, DeveloperFields, FitWalkError};
 use paceline_schemas::sample::{
     Contact, CyclingPower, HeartRate, RunningSpeedCadence, Sample, SampleValue, SpeedCadence,
 };
+
+use crate::fit_records::{self, ActivityFields};
 
 /// Largest activity file read, bytes (a 24-hour recording at 1 Hz is about 5 MB).
 pub const MAX_ACTIVITY_BYTES: usize = 256 * 1024 * 1024;
@@ -94,12 +97,24 @@ const MESG_SESSION: u16 = 18;
 const MESG_LAP: u16 = 19;
 const MESG_RECORD: u16 = 20;
 const FIELD_TIMESTAMP: u8 = 253;
-const SPORT_RUNNING: u32 = 1;
+const SPORT_RUNNING: u64 = 1;
 
 /// Reads a FIT activity. Fields are read raw, by number (record: 253 timestamp, 3 heart
-/// rate, 4 cadence, 6 speed, 7 power, 73 enhanced speed), and compressed timestamps are
-/// resolved here, so nothing of fitparser's profile arithmetic runs on outside bytes.
+/// rate, 4 cadence, 6 speed, 7 power, 73 enhanced speed; the sport of session, lap and
+/// sport messages), and compressed timestamps are resolved here.
+///
+/// The reader is Paceline's own ([`fit_records`]). When it stops — bad bytes, or a case
+/// only fitparser can settle — the file is read again by [`decode_fit_reference`], which
+/// gives the result and words the error, so both readers always give the same answer.
 pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    // The reader has no known panic; should one appear, the reference still answers.
+    decode_fit_own_reader(bytes).unwrap_or_else(|| decode_fit_reference(bytes))
+}
+
+/// Reads a FIT activity through fitparser ([`paceline_coach::fit_file::walk`]) into the
+/// same samples as [`decode_fit`]: the reference its reader is tested against, and what
+/// words its errors.
+pub fn decode_fit_reference(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
     // The walk checks what is known to upset fitparser; a panic from anything else in it
     // is still turned into an error naming the file's position, never a crash.
     let walked = std::panic::catch_unwind(|| walk_activity(bytes));
@@ -112,60 +127,60 @@ pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
     }
 }
 
+/// [`decode_fit`] without the reference: `None` where Paceline's reader stops and
+/// `decode_fit` would read the file again with fitparser. For tests and benchmarks.
+pub fn decode_fit_own_reader(bytes: &[u8]) -> Option<Result<Vec<Sample>, ActivityError>> {
+    match std::panic::catch_unwind(|| read_activity(bytes)) {
+        Ok(Ok(samples)) => Some(Ok(samples)),
+        Ok(Err(FastError::NotAnActivity(e))) => Some(Err(e)),
+        Ok(Err(FastError::Stopped)) | Err(_) => None,
+    }
+}
+
+/// How the fast reader ended when it gave no samples.
+enum FastError {
+    /// A well-formed FIT file that is not an activity: the answer.
+    NotAnActivity(ActivityError),
+    /// The reader stopped; the reference must answer.
+    Stopped,
+}
+
+fn read_activity(bytes: &[u8]) -> Result<Vec<Sample>, FastError> {
+    let mut activity = ActivityMessages::default();
+    fit_records::read(bytes, |message| {
+        activity.visit(
+            message.global,
+            message.time_offset,
+            message.offset,
+            &message.fields,
+        )
+    })
+    .map_err(|_| FastError::Stopped)?;
+    activity.finish().map_err(FastError::NotAnActivity)
+}
+
 fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
-    let mut records = Vec::new();
-    let mut running = false;
-    // The message kinds seen, for the error of a file without records (a handful).
-    let mut kinds: Vec<u16> = Vec::new();
-    let mut base_timestamp: u64 = 0;
+    let mut activity = ActivityMessages::default();
     let walked = fit_file::walk(bytes, DeveloperFields::Accept, |message| {
         let fields = message.fields;
-        if let Some(t) = raw(fields, FIELD_TIMESTAMP) {
-            base_timestamp = t;
-        } else if let Some(offset) = message.time_offset {
-            // A compressed timestamp: the low five bits roll over from the last full one.
-            let offset = u64::from(offset & 0x1F);
-            let mut t = (base_timestamp & !0x1F) + offset;
-            if offset < (base_timestamp & 0x1F) {
-                t += 0x20;
-            }
-            base_timestamp = t;
-        }
-        if !kinds.contains(&message.global) {
-            kinds.push(message.global);
-        }
+        let mut read = ActivityFields {
+            timestamp: raw(fields, FIELD_TIMESTAMP),
+            ..ActivityFields::default()
+        };
         match message.global {
             MESG_RECORD => {
-                let speed = raw(fields, 73)
-                    .or_else(|| raw(fields, 6))
-                    .map(|mm_s| mm_s as f64 / 1000.0);
-                records.push(Record {
-                    t_ms: (base_timestamp + FIT_EPOCH_UNIX_S) * 1000,
-                    heart_rate: raw(fields, 3)
-                        .and_then(|b| u16::try_from(b).ok())
-                        .filter(|&b| b > 0 && b < 255),
-                    power_w: raw(fields, 7)
-                        .filter(|&w| w < 0xFFFF)
-                        .and_then(|w| i16::try_from(w).ok()),
-                    cadence: raw(fields, 4)
-                        .filter(|&c| c < 0xFF)
-                        .map(|c| f32_of(c as f64)),
-                    speed_mps: speed.map(f32_of),
-                });
+                read.heart_rate = raw(fields, 3);
+                read.cadence = raw(fields, 4);
+                read.speed = raw(fields, 6);
+                read.power = raw(fields, 7);
+                read.enhanced_speed = raw(fields, 73);
             }
-            MESG_SESSION | MESG_LAP | MESG_SPORT => {
-                let sport_field = match message.global {
-                    MESG_SESSION => 5,
-                    MESG_LAP => 25,
-                    _ => 0,
-                };
-                if raw(fields, sport_field) == Some(u64::from(SPORT_RUNNING)) {
-                    running = true;
-                }
-            }
+            MESG_SESSION => read.sport = raw(fields, 5),
+            MESG_LAP => read.sport = raw(fields, 25),
+            MESG_SPORT => read.sport = raw(fields, 0),
             _ => {}
         }
-        Ok::<(), std::convert::Infallible>(())
+        activity.visit(message.global, message.time_offset, message.offset, &read)
     });
     match walked {
         Ok(()) => {}
@@ -181,21 +196,112 @@ fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
                 reason: "developer fields refused".to_owned(),
             });
         }
-        Err(FitWalkError::Visit(never)) => match never {},
+        Err(FitWalkError::Visit(e)) => return Err(e),
     }
-    if records.is_empty() || base_timestamp == 0 {
-        let holds = kinds
-            .iter()
-            .map(|&k| MesgNum::from(k).to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(ActivityError::NotAnActivity { holds });
+    activity.finish()
+}
+
+/// An activity's data messages as they are read, whichever reader reads them.
+#[derive(Default)]
+struct ActivityMessages {
+    /// Records with at least one value.
+    records: Vec<Record>,
+    /// Whether any record message was seen (with values or not).
+    saw_record: bool,
+    running: bool,
+    /// The message kinds seen, for the error of a file without records (a handful).
+    kinds: Vec<u16>,
+    /// The last full timestamp, FIT seconds.
+    base_timestamp: u64,
+}
+
+impl ActivityMessages {
+    fn visit(
+        &mut self,
+        global: u16,
+        time_offset: Option<u8>,
+        offset: usize,
+        fields: &ActivityFields,
+    ) -> Result<(), ActivityError> {
+        let out_of_range = || ActivityError::Fit {
+            offset,
+            reason: "a timestamp out of range".to_owned(),
+        };
+        if let Some(t) = fields.timestamp {
+            self.base_timestamp = t;
+        } else if let Some(time_offset) = time_offset {
+            // A compressed timestamp: the low five bits roll over from the last full one.
+            let time_offset = u64::from(time_offset & 0x1F);
+            let mut t = (self.base_timestamp & !0x1F) + time_offset;
+            if time_offset < (self.base_timestamp & 0x1F) {
+                t = t.checked_add(0x20).ok_or_else(out_of_range)?;
+            }
+            self.base_timestamp = t;
+        }
+        if self.kinds.last() != Some(&global) && !self.kinds.contains(&global) {
+            self.kinds.push(global);
+        }
+        match global {
+            MESG_RECORD => {
+                self.saw_record = true;
+                let speed = fields
+                    .enhanced_speed
+                    .or(fields.speed)
+                    .map(|mm_s| mm_s as f64 / 1000.0);
+                let record = Record {
+                    t_ms: 0,
+                    heart_rate: fields
+                        .heart_rate
+                        .and_then(|b| u16::try_from(b).ok())
+                        .filter(|&b| b > 0 && b < 255),
+                    power_w: fields
+                        .power
+                        .filter(|&w| w < 0xFFFF)
+                        .and_then(|w| i16::try_from(w).ok()),
+                    cadence: fields
+                        .cadence
+                        .filter(|&c| c < 0xFF)
+                        .map(|c| f32_of(c as f64)),
+                    speed_mps: speed.map(f32_of),
+                };
+                // A record without values gives no sample, whatever the sport.
+                if record.heart_rate.is_some()
+                    || record.power_w.is_some()
+                    || record.cadence.is_some()
+                    || record.speed_mps.is_some()
+                {
+                    let t_ms = self
+                        .base_timestamp
+                        .checked_add(FIT_EPOCH_UNIX_S)
+                        .and_then(|s| s.checked_mul(1000))
+                        .ok_or_else(out_of_range)?;
+                    self.records.push(Record { t_ms, ..record });
+                }
+            }
+            MESG_SESSION | MESG_LAP | MESG_SPORT if fields.sport == Some(SPORT_RUNNING) => {
+                self.running = true;
+            }
+            _ => {}
+        }
+        Ok(())
     }
-    let mut samples = Vec::with_capacity(records.len() * 2);
-    for record in records {
-        push_samples(record, running, &mut samples);
+
+    fn finish(self) -> Result<Vec<Sample>, ActivityError> {
+        if !self.saw_record || self.base_timestamp == 0 {
+            let holds = self
+                .kinds
+                .iter()
+                .map(|&k| MesgNum::from(k).to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ActivityError::NotAnActivity { holds });
+        }
+        let mut samples = Vec::with_capacity(self.records.len() * 2);
+        for record in self.records {
+            push_samples(record, self.running, &mut samples);
+        }
+        Ok(samples)
     }
-    Ok(samples)
 }
 
 /// A raw unsigned field value (FIT's "invalid" markers are dropped by the decoder).

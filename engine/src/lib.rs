@@ -7,6 +7,7 @@
 //! - [`pool`] — one worker's coaches; the driver shared by the dataflow and the parity tests.
 //! - [`routing`] — which worker owns a session (a stable hash of its id).
 //! - [`activity`] — FIT and CSV recordings as samples.
+//! - [`fit_records`] — the FIT reader behind [`activity`]: no map, no heap value per message.
 //! - [`replay`] — the replay job: inputs to records, outputs to files.
 //!
 //! **Invariants.** The coaching rules live in `paceline-coach` and nowhere else: this crate
@@ -16,6 +17,7 @@
 
 pub mod activity;
 pub mod dataflow;
+pub mod fit_records;
 pub mod pool;
 pub mod replay;
 pub mod routing;

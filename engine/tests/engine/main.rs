@@ -5,6 +5,8 @@
 //!   loopback give identical outputs.
 //! - `inputs`: every shared FIT file replays or fails clearly; decoded heart rates match
 //!   the reference CSVs; bad CSV rows are named by line.
+//! - `fit_reader`: Paceline's FIT reader gives what the fitparser walk gives, on the shared
+//!   files, cut, chained and mutated.
 //! - `live`: the live engine answers pushed samples and times out silent sessions.
 
 #![allow(
@@ -12,6 +14,7 @@
     reason = "test data are small numbers"
 )]
 
+mod fit_reader;
 mod inputs;
 mod live;
 mod parity;
