@@ -1,8 +1,28 @@
-//! The Paceline gateway (not yet built; see the gateway issues).
+//! The Paceline gateway: the `paceline` server.
 //!
-//! It will hold the `paceline` server binary: the embedded MQTT broker (rumqttd), QUIC
-//! ingress (quinn), the engine in-process, persistence in SQLite (rusqlite), the REST and
-//! WebSocket API (axum), authentication and the web UI.
+//! One process holds the embedded MQTT broker ([`broker`], rumqttd), QUIC ingress
+//! ([`quic`], quinn), the engine in-process (`paceline_engine::dataflow::LiveEngine`),
+//! persistence in SQLite ([`store`], one writer thread, pooled readers) and the HTTP side
+//! ([`http`]: health, readiness, Prometheus metrics). [`live::Live`] is the loop that ties
+//! them: frames in, stored, coached, acknowledged; cues out. [`server::Gateway`] starts
+//! and stops the whole; [`demo`] adds a gym of simulated athletes.
 //!
-//! **Invariant:** a frame is acknowledged to a device only after the transaction that
-//! stores it has committed.
+//! **Invariants.** A frame is acknowledged to a device only after the transaction that
+//! stores it has committed, and only up to the highest seq below which every frame of the
+//! session is stored. A frame that fails a check is dropped and counted; it never
+//! disconnects or slows another client. Device keys are stored sealed under the server
+//! key; tokens only as digests; neither is ever logged. Every query of tenant data names
+//! its tenant.
+
+pub mod broker;
+pub mod clock;
+pub mod demo;
+pub mod downlink;
+pub mod http;
+pub mod live;
+pub mod metrics;
+pub mod quic;
+pub mod server;
+pub mod settings;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,141 @@
+//! The embedded MQTT broker (rumqttd), configured in code.
+//!
+//! Devices connect with client id = username = their device id and their token as the
+//! password; rumqttd's auth handler checks both against the database before CONNACK. The
+//! gateway itself is a local link of the broker subscribed to every uplink topic
+//! (`pl/v1/+/+/up`); it publishes acks and cues on the devices' `down` topics through the
+//! same link. The broker is not trusted with anything else (it has no topic ACLs): every
+//! frame is still checked against the key of the device it names.
+//!
+//! Limits are set here on purpose: payloads up to one frame ([`MAX_FRAME_BYTES`]) plus
+//! MQTT overhead, 100 in-flight publishes per connection, 5 s to send CONNECT, and the
+//! router's connection cap from the settings.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread;
+
+use paceline_schemas::MAX_FRAME_BYTES;
+use paceline_schemas::topic::all_uplinks_filter;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
+
+use crate::live::{Live, Origin};
+use crate::metrics::RejectReason;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The listen address is taken or not allowed.
+    #[error("MQTT listen address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// rumqttd refused the local link.
+    #[error("the broker refused the gateway's link: {0}")]
+    Link(String),
+    /// A thread could not be started.
+    #[error("starting the broker thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Starts the broker on `addr`, checking CONNECTs with `live`. Returns the gateway's link.
+pub fn start(
+    addr: SocketAddr,
+    max_connections: usize,
+    live_for_auth: Arc<std::sync::OnceLock<Arc<Live>>>,
+) -> Result<(LinkTx, LinkRx), BrokerError> {
+    // rumqttd logs a bind failure on its own thread and carries on; check it here first so
+    // that a taken port is a clear error at start.
+    std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: 5_000,
+        max_payload_size: MAX_FRAME_BYTES + 1024,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    connections.set_auth_handler(
+        move |client_id: String, username: String, password: String| {
+            let live = live_for_auth.get().cloned();
+            async move {
+                let Some(live) = live else {
+                    return false;
+                };
+                // The client id must be the device's own id, so one device cannot take over
+                // another's MQTT session (rumqttd drops the older of two equal client ids).
+                let ok = client_id == username && live.authenticate(None, &username, &password);
+                if !ok {
+                    live.metrics().reject(RejectReason::BadCredentials);
+                }
+                ok
+            }
+        },
+    );
+    let server = ServerSettings {
+        name: "paceline-mqtt".to_owned(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 16 * 1024 * 1024,
+            max_segment_count: 4,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([("1".to_owned(), server)])),
+        ..Config::default()
+    };
+    let mut broker = Broker::new(config);
+    let (mut link_tx, link_rx) = broker
+        .link("paceline-gateway")
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    link_tx
+        .subscribe(all_uplinks_filter())
+        .map_err(|e| BrokerError::Link(e.to_string()))?;
+    thread::Builder::new()
+        .name("mqtt-broker".to_owned())
+        .spawn(move || {
+            if let Err(err) = broker.start() {
+                tracing::error!(error = %err, "the MQTT broker stopped");
+            }
+        })
+        .map_err(BrokerError::Thread)?;
+    Ok((link_tx, link_rx))
+}
+
+/// Reads every uplink publish from the broker and hands it to the live loop, on a thread
+/// of its own, until the broker goes away.
+pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerError> {
+    thread::Builder::new()
+        .name("mqtt-ingress".to_owned())
+        .spawn(move || {
+            loop {
+                match link_rx.recv() {
+                    Ok(Some(Notification::Forward(forward))) => {
+                        let topic = String::from_utf8_lossy(&forward.publish.topic);
+                        live.on_frame(&forward.publish.payload, Origin::Mqtt { topic: &topic });
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::error!(error = %err, "the broker link closed");
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(BrokerError::Thread)?;
+    Ok(())
+}

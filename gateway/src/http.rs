@@ -1,0 +1,93 @@
+//! The HTTP side: health, readiness and Prometheus metrics (the API and web UI build on
+//! this router). Every error is JSON: `{"error":{"code","message"}}`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+use crate::live::Live;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The live loop.
+    pub live: Arc<Live>,
+    /// The metrics registry.
+    pub registry: Arc<Registry>,
+}
+
+/// The router.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/health/live", get(health_live))
+        .route("/health/ready", get(health_ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// A JSON error response.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+async fn health_live() -> Response {
+    axum::Json(json!({"status": "live"})).into_response()
+}
+
+async fn health_ready(State(state): State<HttpState>) -> Response {
+    if !state.live.is_taking_frames() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the gateway is stopping",
+        );
+    }
+    let live = Arc::clone(&state.live);
+    let db = tokio::task::spawn_blocking(move || {
+        live.store()
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+    })
+    .await;
+    match db {
+        Ok(Ok(1)) => axum::Json(json!({"status": "ready"})).into_response(),
+        _ => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        ),
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics",
+            "the metrics could not be encoded",
+        ),
+    }
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}

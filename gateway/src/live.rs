@@ -1,0 +1,773 @@
+//! The live loop: frames in from any transport, stored, coached, acknowledged; cues out.
+//!
+//! [`Live::on_frame`] is the one entrance for uplink frames, whichever transport carried
+//! them. It checks a frame in this order — size, decoding, the topic (or QUIC hello) it
+//! came on, the kind, the device, the seal, the seq — and drops a frame that fails any
+//! check, counting it by reason and logging at most once per reason every few seconds; the
+//! sender is not disconnected, so nothing a client sends can disturb another client. A good
+//! frame is queued for the writer and, unless the engine has already seen its seq, its
+//! samples go to the engine at once (coaching does not wait for the disk). The device is
+//! acknowledged from the writer's commit report ([`Live::on_committed`]), never before.
+//! A frame already covered by the session's ack is a duplicate: dropped, and answered with
+//! the ack again, since the device evidently missed it.
+//!
+//! The engine's outputs come back through [`Live::on_output`]: cues are stored and sealed
+//! to the device on the route its latest frame came by; a summary closes the session.
+//!
+//! Sessions open on the first frame of a session id the device has not used before (the
+//! plan assigned to the athlete's next session is taken for it) and close on an `end`
+//! command or after [`crate::settings::Settings::session_idle`] of silence. A session that
+//! was open when the gateway stopped is coached again from its next frame (a new coach:
+//! the plan starts over).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use paceline_engine::dataflow::LiveSender;
+use paceline_schemas::codec;
+use paceline_schemas::engine::{
+    EngineRecord, OutputBody, SessionCommand, SessionEvent, SessionInput, SessionOutput,
+    SessionSetup,
+};
+use paceline_schemas::frame::{SendTimeCheck, SendTimeLimits};
+use paceline_schemas::hello::DeviceToken;
+use paceline_schemas::sample::SampleValue;
+use paceline_schemas::topic::{Direction, Topic};
+use paceline_schemas::{
+    Ack, Command, DeviceId, DeviceKey, Frame, FrameHeader, FrameKind, MAX_FRAME_BYTES, Payload,
+    SessionId, TenantId, seal,
+};
+
+use crate::clock::GatewayClock;
+use crate::downlink::{Downlink, Route};
+use crate::metrics::{Metrics, RejectReason, Transport, TransportLabel};
+use crate::store::secrets::token_matches;
+use crate::store::writer::{Committed, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue};
+use crate::store::{DeviceRecord, Store};
+
+/// How long a device looked up in the database stays cached.
+const DEVICE_CACHE_TTL: Duration = Duration::from_secs(30);
+/// A refusal of one reason is logged at most this often.
+const REJECT_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// Where a frame came from.
+pub enum Origin<'a> {
+    /// Published on an MQTT topic.
+    Mqtt {
+        /// The topic.
+        topic: &'a str,
+    },
+    /// Sent on a QUIC stream opened by this device.
+    Quic {
+        /// The tenant the hello named.
+        tenant: &'a TenantId,
+        /// The device the hello named (and proved with its token).
+        device: &'a DeviceId,
+        /// The stream's downlink.
+        route: &'a Route,
+    },
+}
+
+impl Origin<'_> {
+    fn transport(&self) -> Transport {
+        match self {
+            Origin::Mqtt { .. } => Transport::Mqtt,
+            Origin::Quic { .. } => Transport::Quic,
+        }
+    }
+}
+
+/// What happened to a frame, for callers and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// Queued for storage (and coaching).
+    Accepted,
+    /// Already stored; the ack was sent again.
+    Duplicate,
+    /// Refused.
+    Rejected(RejectReason),
+    /// The gateway is shutting down and takes no more frames.
+    ShuttingDown,
+}
+
+struct CachedDevice {
+    record: Arc<DeviceRecord>,
+    fetched: Instant,
+}
+
+struct SessionEntry {
+    row: i64,
+    tenant_row: i64,
+    tenant: TenantId,
+    device: DeviceId,
+    key: DeviceKey,
+    device_session: SessionId,
+    engine_id: SessionId,
+    coached: bool,
+    acked_seq: u64,
+    forwarded: BTreeSet<u64>,
+    last_frame: Instant,
+    route: Route,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_device: HashMap<(i64, SessionId), i64>,
+    by_row: HashMap<i64, SessionEntry>,
+}
+
+/// The live loop's shared state.
+pub struct Live {
+    store: Arc<Store>,
+    writes: WriteQueue,
+    engine: LiveSender,
+    clock: GatewayClock,
+    metrics: Arc<Metrics>,
+    downlink: Downlink,
+    devices: Mutex<HashMap<DeviceId, CachedDevice>>,
+    sessions: Mutex<Sessions>,
+    down_seq: AtomicU64,
+    shutting_down: AtomicBool,
+    reject_log: Mutex<HashMap<RejectReason, (Instant, u64)>>,
+    session_idle: Duration,
+}
+
+impl Live {
+    /// The live loop over these parts.
+    pub fn new(
+        store: Arc<Store>,
+        writes: WriteQueue,
+        engine: LiveSender,
+        clock: GatewayClock,
+        metrics: Arc<Metrics>,
+        downlink: Downlink,
+        session_idle: Duration,
+    ) -> Live {
+        // Downlink seqs only grow, across restarts too: they start from the clock in µs.
+        let down_seq = AtomicU64::new(clock.now_ms().saturating_mul(1000));
+        Live {
+            store,
+            writes,
+            engine,
+            clock,
+            metrics,
+            downlink,
+            devices: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Sessions::default()),
+            down_seq,
+            shutting_down: AtomicBool::new(false),
+            reject_log: Mutex::new(HashMap::new()),
+            session_idle,
+        }
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops taking frames (they go unacknowledged, so devices keep them and resend).
+    pub fn stop_taking_frames(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether frames are being taken.
+    pub fn is_taking_frames(&self) -> bool {
+        !self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Checks a device's connection credentials (MQTT CONNECT, QUIC hello).
+    pub fn authenticate(&self, tenant: Option<&TenantId>, device: &str, token: &str) -> bool {
+        let Ok(device) = DeviceId::new(device) else {
+            return false;
+        };
+        let Ok(token) = DeviceToken::from_hex(token) else {
+            return false;
+        };
+        let record = match self.device(&device) {
+            Ok(Some(record)) => record,
+            Ok(None) => return false,
+            Err(err) => {
+                tracing::warn!(error = %err, "device lookup failed during authentication");
+                return false;
+            }
+        };
+        !record.revoked
+            && tenant.is_none_or(|t| *t == record.tenant)
+            && token_matches(&token, &record.token_sha256)
+    }
+
+    fn device(
+        &self,
+        device: &DeviceId,
+    ) -> Result<Option<Arc<DeviceRecord>>, crate::store::StoreError> {
+        if let Ok(cache) = self.devices.lock()
+            && let Some(cached) = cache.get(device)
+            && cached.fetched.elapsed() < DEVICE_CACHE_TTL
+        {
+            return Ok(Some(Arc::clone(&cached.record)));
+        }
+        let Some(record) = self.store.device(device)? else {
+            return Ok(None);
+        };
+        let record = Arc::new(record);
+        if let Ok(mut cache) = self.devices.lock() {
+            cache.insert(
+                device.clone(),
+                CachedDevice {
+                    record: Arc::clone(&record),
+                    fetched: Instant::now(),
+                },
+            );
+        }
+        Ok(Some(record))
+    }
+
+    fn refuse(&self, reason: RejectReason) -> FrameOutcome {
+        self.metrics.reject(reason);
+        if let Ok(mut log) = self.reject_log.lock() {
+            let entry = log
+                .entry(reason)
+                .or_insert((Instant::now() - REJECT_LOG_EVERY * 2, 0));
+            entry.1 += 1;
+            if entry.0.elapsed() >= REJECT_LOG_EVERY {
+                tracing::warn!(reason = ?reason, count = entry.1, "frames refused");
+                *entry = (Instant::now(), 0);
+            }
+        }
+        FrameOutcome::Rejected(reason)
+    }
+
+    /// Takes one uplink frame.
+    pub fn on_frame(&self, bytes: &[u8], origin: Origin<'_>) -> FrameOutcome {
+        let received = Instant::now();
+        let received_ms = self.clock.now_ms();
+        self.metrics
+            .frames_received
+            .get_or_create(&TransportLabel {
+                transport: origin.transport(),
+            })
+            .inc();
+        if !self.is_taking_frames() {
+            return FrameOutcome::ShuttingDown;
+        }
+        if bytes.len() > MAX_FRAME_BYTES {
+            return self.refuse(RejectReason::Oversize);
+        }
+        let Ok(frame) = codec::decode_frame(bytes) else {
+            return self.refuse(RejectReason::Malformed);
+        };
+        let header = &frame.header;
+        let route = match &origin {
+            Origin::Mqtt { topic } => {
+                let Ok(topic) = Topic::parse(topic) else {
+                    return self.refuse(RejectReason::TopicMismatch);
+                };
+                if topic.direction != Direction::Up
+                    || topic.tenant != header.tenant
+                    || topic.device != header.device
+                {
+                    return self.refuse(RejectReason::TopicMismatch);
+                }
+                Route::Mqtt
+            }
+            Origin::Quic {
+                tenant,
+                device,
+                route,
+            } => {
+                if **tenant != header.tenant || **device != header.device {
+                    return self.refuse(RejectReason::TopicMismatch);
+                }
+                (*route).clone()
+            }
+        };
+        if !matches!(header.kind, FrameKind::Samples | FrameKind::Command) {
+            return self.refuse(RejectReason::WrongKind);
+        }
+        let device = match self.device(&header.device) {
+            Ok(Some(device)) if device.tenant == header.tenant => device,
+            Ok(_) => return self.refuse(RejectReason::UnknownDevice),
+            Err(err) => {
+                tracing::error!(error = %err, "device lookup failed");
+                return self.refuse(RejectReason::StoreUnavailable);
+            }
+        };
+        if device.revoked {
+            return self.refuse(RejectReason::Revoked);
+        }
+        let Ok(payload) = seal::open(&device.key, &frame) else {
+            return self.refuse(RejectReason::BadSeal);
+        };
+        if header.seq == 0 {
+            return self.refuse(RejectReason::Malformed);
+        }
+        let send_time = match header.check_send_time(received_ms, SendTimeLimits::default()) {
+            SendTimeCheck::Plausible => "plausible",
+            SendTimeCheck::Stale { .. } => "stale",
+            SendTimeCheck::FarFuture { .. } => "far_future",
+        };
+        if send_time != "plausible" {
+            self.metrics.frames_send_time_flagged.inc();
+        }
+        let session_row = match self.session_for(&device, &header.session) {
+            Ok(row) => row,
+            Err(reason) => return self.refuse(reason),
+        };
+        // Decide under the lock; send outside it (the writer's commit report takes it).
+        let decision = {
+            let Ok(mut sessions) = self.sessions.lock() else {
+                return self.refuse(RejectReason::StoreUnavailable);
+            };
+            let Some(entry) = sessions.by_row.get_mut(&session_row) else {
+                return self.refuse(RejectReason::StoreUnavailable);
+            };
+            entry.route = route.clone();
+            entry.last_frame = received;
+            if header.seq <= entry.acked_seq {
+                Err(entry.acked_seq)
+            } else {
+                let forward = entry.coached && entry.forwarded.insert(header.seq);
+                Ok((entry.tenant_row, forward.then(|| entry.engine_id.clone())))
+            }
+        };
+        let (tenant_row, engine_id) = match decision {
+            Err(acked_seq) => {
+                self.metrics.frames_duplicate.inc();
+                self.send_down(
+                    &route,
+                    &device,
+                    &header.session,
+                    Payload::Ack(Ack {
+                        committed_seq: acked_seq,
+                    }),
+                );
+                return FrameOutcome::Duplicate;
+            }
+            Ok(decision) => decision,
+        };
+        let (kind, body, samples) = match &payload {
+            Payload::Samples(batch) => (
+                "samples",
+                codec::encode_binary(batch).unwrap_or_default(),
+                batch.samples().iter().map(sample_row).collect(),
+            ),
+            Payload::Command(command) => (
+                "command",
+                codec::encode_binary(command).unwrap_or_default(),
+                Vec::new(),
+            ),
+            Payload::Ack(_) | Payload::Cue(_) => return self.refuse(RejectReason::WrongKind),
+        };
+        let write = WriteOp::Frame(FrameWrite {
+            tenant_row,
+            device_row: device.row,
+            session_row,
+            seq: header.seq,
+            kind,
+            sent_ms: header.sent_ms,
+            received_ms,
+            send_time,
+            body,
+            samples,
+        });
+        if self.writes.send(write).is_err() {
+            return self.refuse(RejectReason::StoreUnavailable);
+        }
+        if let Some(engine_id) = engine_id {
+            self.forward(&engine_id, session_row, payload);
+        }
+        FrameOutcome::Accepted
+    }
+
+    fn forward(&self, engine_id: &SessionId, session_row: i64, payload: Payload) {
+        let now_ms = self.clock.now_ms();
+        let input = |event| {
+            EngineRecord::Session(SessionInput {
+                session: engine_id.clone(),
+                now_ms,
+                event,
+            })
+        };
+        match payload {
+            Payload::Samples(batch) => {
+                for sample in batch.into_samples() {
+                    self.engine.send(input(SessionEvent::Sample(sample)));
+                }
+            }
+            Payload::Command(command) => {
+                let ends = command == Command::End;
+                self.engine
+                    .send(input(SessionEvent::Command(SessionCommand { command })));
+                if ends {
+                    self.mark_ending(session_row);
+                }
+            }
+            Payload::Ack(_) | Payload::Cue(_) => {}
+        }
+    }
+
+    fn mark_ending(&self, session_row: i64) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(entry) = sessions.by_row.get_mut(&session_row)
+        {
+            entry.coached = false;
+        }
+    }
+
+    /// The session's row, opening the session (in the database and the engine) on the
+    /// first frame of a session id the device has not used before.
+    fn session_for(&self, device: &DeviceRecord, session: &SessionId) -> Result<i64, RejectReason> {
+        let key = (device.row, session.clone());
+        if let Ok(sessions) = self.sessions.lock()
+            && let Some(row) = sessions.by_device.get(&key)
+        {
+            return Ok(*row);
+        }
+        let stored = self
+            .store
+            .session(device.tenant_row, device.row, session.as_str())
+            .map_err(|err| {
+                tracing::error!(error = %err, "session lookup failed");
+                RejectReason::StoreUnavailable
+            })?;
+        let setup = if stored.as_ref().is_none_or(|s| s.open) {
+            Some(
+                self.store
+                    .athlete_setup(device.tenant_row, device.athlete_row)
+                    .map_err(|err| {
+                        tracing::error!(error = %err, "athlete lookup failed");
+                        RejectReason::StoreUnavailable
+                    })?,
+            )
+        } else {
+            None
+        };
+        let (row, acked_seq, above, open, plan) = match stored {
+            Some(record) => {
+                // Resumed after a restart: a new coach, without the plan it had (which was
+                // taken off the athlete when the session opened).
+                (
+                    record.row,
+                    record.acked_seq,
+                    record.stored_above,
+                    record.open,
+                    None,
+                )
+            }
+            None => {
+                let plan = setup.as_ref().and_then(|s| s.next_plan.clone());
+                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                self.writes
+                    .send(WriteOp::OpenSession {
+                        tenant_row: device.tenant_row,
+                        device_row: device.row,
+                        athlete_row: device.athlete_row,
+                        session_id: session.as_str().to_owned(),
+                        plan_row: plan.as_ref().map(|(row, _)| *row),
+                        now_ms: self.clock.now_ms(),
+                        reply,
+                    })
+                    .map_err(|_| RejectReason::StoreUnavailable)?;
+                let row = answer
+                    .recv()
+                    .map_err(|_| RejectReason::StoreUnavailable)?
+                    .map_err(|reason| {
+                        tracing::error!(%reason, "opening a session failed");
+                        RejectReason::StoreUnavailable
+                    })?;
+                (row, 0, Vec::new(), true, plan.map(|(_, plan)| plan))
+            }
+        };
+        let engine_id = SessionId::new(format!("s{row}")).map_err(|_| RejectReason::Malformed)?;
+        let mut sessions = self
+            .sessions
+            .lock()
+            .map_err(|_| RejectReason::StoreUnavailable)?;
+        if let Some(row) = sessions.by_device.get(&key) {
+            // Another transport opened it meanwhile.
+            return Ok(*row);
+        }
+        let mut forwarded = BTreeSet::new();
+        forwarded.extend(above);
+        sessions.by_device.insert(key, row);
+        sessions.by_row.insert(
+            row,
+            SessionEntry {
+                row,
+                tenant_row: device.tenant_row,
+                tenant: device.tenant.clone(),
+                device: device.device.clone(),
+                key: device.key.clone(),
+                device_session: session.clone(),
+                engine_id: engine_id.clone(),
+                coached: open,
+                acked_seq,
+                forwarded,
+                last_frame: Instant::now(),
+                route: Route::None,
+            },
+        );
+        drop(sessions);
+        if open && let Some(setup) = setup {
+            self.metrics.sessions_open.inc();
+            self.engine.send(EngineRecord::Session(SessionInput {
+                session: engine_id,
+                now_ms: self.clock.now_ms(),
+                event: SessionEvent::Open(SessionSetup {
+                    profile: setup.profile,
+                    plan,
+                }),
+            }));
+        }
+        Ok(row)
+    }
+
+    /// The writer committed: acknowledge what is now stored.
+    pub fn on_committed(&self, committed: &[Committed]) {
+        let mut acks = Vec::with_capacity(committed.len());
+        if let Ok(mut sessions) = self.sessions.lock() {
+            for c in committed {
+                if let Some(entry) = sessions.by_row.get_mut(&c.session_row) {
+                    entry.acked_seq = entry.acked_seq.max(c.acked_seq);
+                    let keep = entry.forwarded.split_off(&(entry.acked_seq + 1));
+                    entry.forwarded = keep;
+                    acks.push((
+                        entry.route.clone(),
+                        entry.tenant.clone(),
+                        entry.device.clone(),
+                        entry.key.clone(),
+                        entry.device_session.clone(),
+                        entry.acked_seq,
+                    ));
+                }
+            }
+        }
+        for (route, tenant, device, key, session, acked_seq) in acks {
+            self.seal_and_send(
+                &route,
+                &tenant,
+                &device,
+                &key,
+                &session,
+                Payload::Ack(Ack {
+                    committed_seq: acked_seq,
+                }),
+            );
+        }
+    }
+
+    /// One output of the engine.
+    pub fn on_output(&self, output: SessionOutput) {
+        let Some(row) = output
+            .session
+            .as_str()
+            .strip_prefix('s')
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            return;
+        };
+        let found = self.sessions.lock().ok().and_then(|mut sessions| {
+            let entry = sessions.by_row.get_mut(&row)?;
+            if !matches!(output.output, OutputBody::Cue(_)) {
+                entry.coached = false;
+            }
+            Some((
+                entry.tenant_row,
+                entry.route.clone(),
+                entry.tenant.clone(),
+                entry.device.clone(),
+                entry.key.clone(),
+                entry.device_session.clone(),
+                entry.last_frame,
+            ))
+        });
+        let Some((tenant_row, route, tenant, device, key, device_session, last_frame)) = found
+        else {
+            return;
+        };
+        let now_ms = self.clock.now_ms();
+        match output.output {
+            OutputBody::Cue(mut cue) => {
+                let _ = self.writes.send(WriteOp::Cue {
+                    tenant_row,
+                    session_row: row,
+                    output_seq: output.seq,
+                    cue: cue.clone(),
+                    now_ms,
+                });
+                cue.session = device_session.clone();
+                if self.seal_and_send(
+                    &route,
+                    &tenant,
+                    &device,
+                    &key,
+                    &device_session,
+                    Payload::Cue(cue),
+                ) {
+                    self.metrics.cues_sent.inc();
+                    self.metrics
+                        .cue_latency_seconds
+                        .observe(last_frame.elapsed().as_secs_f64());
+                }
+            }
+            OutputBody::Summary(summary) => {
+                self.metrics.sessions_open.dec();
+                let _ = self.writes.send(WriteOp::EndSession {
+                    tenant_row,
+                    session_row: row,
+                    ending: SessionEnding::Ended,
+                    summary: Some(summary),
+                    now_ms,
+                });
+            }
+            OutputBody::Rejected(rejection) => {
+                self.metrics.sessions_open.dec();
+                tracing::warn!(session_row = row, reason = %rejection.reason, "the engine could not coach a session");
+                let _ = self.writes.send(WriteOp::EndSession {
+                    tenant_row,
+                    session_row: row,
+                    ending: SessionEnding::Rejected,
+                    summary: None,
+                    now_ms,
+                });
+            }
+        }
+    }
+
+    /// Ends sessions that have been silent for the idle time, and forgets ended ones.
+    pub fn sweep_idle(&self) {
+        let mut ending = Vec::new();
+        if let Ok(mut sessions) = self.sessions.lock() {
+            let idle = self.session_idle;
+            let mut forget = Vec::new();
+            for entry in sessions.by_row.values_mut() {
+                let silent = entry.last_frame.elapsed();
+                if entry.coached && silent >= idle {
+                    entry.coached = false;
+                    ending.push(entry.engine_id.clone());
+                } else if !entry.coached && silent >= idle * 2 {
+                    forget.push(entry.row);
+                }
+            }
+            for row in forget {
+                if let Some(entry) = sessions.by_row.remove(&row) {
+                    sessions
+                        .by_device
+                        .retain(|(_, session), r| !(*r == row && *session == entry.device_session));
+                }
+            }
+        }
+        for engine_id in ending {
+            self.engine.send(EngineRecord::Session(SessionInput {
+                session: engine_id,
+                now_ms: self.clock.now_ms(),
+                event: SessionEvent::Command(SessionCommand {
+                    command: Command::End,
+                }),
+            }));
+        }
+    }
+
+    fn send_down(
+        &self,
+        route: &Route,
+        device: &DeviceRecord,
+        session: &SessionId,
+        payload: Payload,
+    ) {
+        self.seal_and_send(
+            route,
+            &device.tenant,
+            &device.device,
+            &device.key,
+            session,
+            payload,
+        );
+    }
+
+    fn seal_and_send(
+        &self,
+        route: &Route,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: &DeviceKey,
+        session: &SessionId,
+        payload: Payload,
+    ) -> bool {
+        let header = FrameHeader {
+            kind: payload.kind(),
+            tenant: tenant.clone(),
+            device: device.clone(),
+            session: session.clone(),
+            seq: self.down_seq.fetch_add(1, Ordering::Relaxed),
+            sent_ms: self.clock.now_ms(),
+        };
+        let bytes = seal::seal(key, header, &payload)
+            .ok()
+            .and_then(|frame: Frame| codec::encode_frame(&frame).ok());
+        let Some(bytes) = bytes else {
+            self.metrics.downlink_dropped.inc();
+            return false;
+        };
+        let sent = self.downlink.send(route, tenant, device, bytes);
+        if !sent {
+            self.metrics.downlink_dropped.inc();
+        }
+        sent
+    }
+}
+
+fn sample_row(sample: &paceline_schemas::Sample) -> SampleRow {
+    let mut row = SampleRow {
+        t_ms: sample.t_ms,
+        kind: "",
+        heart_rate: None,
+        power_w: None,
+        cadence: None,
+        speed_mps: None,
+    };
+    match &sample.value {
+        SampleValue::HeartRate(hr) => {
+            row.kind = "heart_rate";
+            row.heart_rate = Some(hr.bpm);
+        }
+        SampleValue::CyclingPower(p) => {
+            row.kind = "cycling_power";
+            row.power_w = Some(f64::from(p.power_w));
+            row.cadence = p.cadence_rpm.map(f64::from);
+            row.speed_mps = p.speed_mps.map(f64::from);
+        }
+        SampleValue::RunningSpeedCadence(r) => {
+            row.kind = "running_speed_cadence";
+            row.speed_mps = Some(f64::from(r.speed_mps));
+            row.cadence = Some(f64::from(r.cadence_spm));
+        }
+        SampleValue::SpeedCadence(c) => {
+            row.kind = "speed_cadence";
+            row.speed_mps = c.speed_mps.map(f64::from);
+            row.cadence = c.cadence_rpm.map(f64::from);
+        }
+        SampleValue::IndoorBike(b) => {
+            row.kind = "indoor_bike";
+            row.power_w = b.power_w.map(f64::from);
+            row.cadence = b.cadence_rpm.map(f64::from);
+            row.speed_mps = b.speed_kmh.map(|v| f64::from(v) / 3.6);
+            row.heart_rate = b.heart_rate.map(u16::from);
+        }
+        SampleValue::Treadmill(t) => {
+            row.kind = "treadmill";
+            row.speed_mps = t.speed_kmh.map(|v| f64::from(v) / 3.6);
+            row.heart_rate = t.heart_rate.map(u16::from);
+            row.power_w = t.power_output_w.map(f64::from);
+        }
+    }
+    row
+}

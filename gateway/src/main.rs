@@ -1,0 +1,340 @@
+//! `paceline`: the gateway server and its administration commands.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use paceline_coach::plan_import::import_plan;
+use paceline_gateway::settings::{Settings, SettingsLayer};
+use paceline_gateway::store::{self, Store};
+use paceline_gateway::tls::ServerCert;
+use paceline_schemas::{AthleteProfile, TenantId, codec};
+
+/// Paceline: live workout coaching. The gateway takes sensor frames from edge agents over
+/// MQTT or QUIC, coaches every session, sends cues back and keeps everything in SQLite.
+#[derive(Parser)]
+#[command(name = "paceline", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the gateway: MQTT broker, QUIC ingress, engine, database, HTTP.
+    Serve(ServeArgs),
+    /// Run the gateway with a gym of simulated athletes riding, to see it all live.
+    Demo(DemoArgs),
+    /// Manage devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Manage plans.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+}
+
+/// Settings shared by every command (flags override `PACELINE_*` variables, which
+/// override the config file, which overrides the built-in defaults).
+#[derive(Args, Clone, Default)]
+struct CommonArgs {
+    /// TOML config file with any of: data_dir, http, mqtt, quic, engine_workers,
+    /// session_idle_s, writer_batch, mqtt_max_connections.
+    #[arg(long, env = "PACELINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data folder [default: ./paceline-data].
+    #[arg(long, env = "PACELINE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "PACELINE_HTTP")]
+    http: Option<SocketAddr>,
+    /// MQTT listen address [default: 127.0.0.1:1883].
+    #[arg(long, env = "PACELINE_MQTT")]
+    mqtt: Option<SocketAddr>,
+    /// QUIC listen address [default: 127.0.0.1:4433].
+    #[arg(long, env = "PACELINE_QUIC")]
+    quic: Option<SocketAddr>,
+    /// Engine worker threads [default: 1].
+    #[arg(long, env = "PACELINE_ENGINE_WORKERS")]
+    engine_workers: Option<usize>,
+    /// End a session after this many seconds without a frame [default: 300].
+    #[arg(long, env = "PACELINE_SESSION_IDLE_S")]
+    session_idle_s: Option<u64>,
+}
+
+impl CommonArgs {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => SettingsLayer::from_file(path)?,
+            None => SettingsLayer::default(),
+        };
+        let flags = SettingsLayer {
+            data_dir: self.data_dir.clone(),
+            http: self.http,
+            mqtt: self.mqtt,
+            quic: self.quic,
+            engine_workers: self.engine_workers,
+            session_idle_s: self.session_idle_s,
+            ..SettingsLayer::default()
+        };
+        Ok(Settings::resolve(file.overlaid_by(flags))?)
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PACELINE_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Simulated athletes in the demo gym.
+    #[arg(long, default_value_t = 8)]
+    athletes: usize,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PACELINE_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Pair a new device with an athlete (created if new) and print its id, key, token
+    /// and connection settings. The key and token are shown only this once.
+    Add(DeviceAddArgs),
+}
+
+#[derive(Args)]
+struct DeviceAddArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The tenant (gym or team) id; created if new.
+    #[arg(long)]
+    tenant: String,
+    /// The athlete's name within the tenant; created if new.
+    #[arg(long)]
+    athlete: String,
+    /// The athlete's profile (JSON, as SPEC §4); replaces the stored one.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Print the result as one JSON object (for scripts).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// Import a plan (.zwo, FIT workout or JSON) and assign it to an athlete's next session.
+    Assign(PlanAssignArgs),
+}
+
+#[derive(Args)]
+struct PlanAssignArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The tenant id.
+    #[arg(long)]
+    tenant: String,
+    /// The athlete's name within the tenant.
+    #[arg(long)]
+    athlete: String,
+    /// The plan file.
+    plan: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "paceline: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Commands::Serve(args) => {
+            init_logging(args.log_json);
+            let settings = args.common.settings()?;
+            runtime()?.block_on(serve(settings))
+        }
+        Commands::Demo(args) => {
+            init_logging(args.log_json);
+            let settings = args.common.settings()?;
+            let _ = (settings, args.athletes, args.duration_s);
+            bail!("the demo riders are not wired yet")
+        }
+        Commands::Device(DeviceCommand::Add(args)) => device_add(&args),
+        Commands::Plan(PlanCommand::Assign(args)) => plan_assign(&args),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACELINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let gateway = paceline_gateway::server::Gateway::start(&settings).await?;
+    paceline_gateway::server::print_banner(&gateway);
+    paceline_gateway::server::wait_for_signal().await?;
+    tracing::info!("stopping: no new frames; committing and acknowledging what was received");
+    gateway.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_ms() -> u64 {
+    paceline_gateway::clock::GatewayClock::start().now_ms()
+}
+
+fn device_add(args: &DeviceAddArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.common.settings()?;
+    let tenant = TenantId::new(args.tenant.clone())
+        .with_context(|| format!("tenant id {:?}", args.tenant))?;
+    let profile = match &args.profile {
+        Some(path) => Some(read_profile(path)?),
+        None => None,
+    };
+    store::prepare_data_dir(&settings.data_dir)
+        .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+    let cert = ServerCert::load_or_create(&settings.data_dir).context("the QUIC certificate")?;
+    let mut conn = store::connect(store.path())?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now_ms();
+    let tenant_row = store::ensure_tenant(&tx, &tenant, now)?;
+    let athlete_row = store::ensure_athlete(&tx, tenant_row, &args.athlete, profile.as_ref(), now)?;
+    let new = store::add_device(
+        &tx,
+        &store.server_key(),
+        &tenant,
+        tenant_row,
+        athlete_row,
+        now,
+    )?;
+    tx.commit().context("storing the device")?;
+    let fingerprint = cert.fingerprint();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({
+            "tenant": new.tenant.as_str(),
+            "device": new.device.as_str(),
+            "key": new.key.expose_hex(),
+            "token": new.token.expose_hex(),
+            "athlete": args.athlete,
+            "mqtt": settings.mqtt.to_string(),
+            "quic": settings.quic.to_string(),
+            "quic_cert_sha256": fingerprint,
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(
+            out,
+            "Paired device {} with athlete {:?} in tenant {}.\n\
+             The key and token below are shown only now: put them in the edge agent's config.\n",
+            new.device, args.athlete, new.tenant
+        )?;
+        writeln!(
+            out,
+            "[device]\ntenant = \"{}\"\nid = \"{}\"\nkey = \"{}\"\ntoken = \"{}\"\n\n\
+             [gateway]\nmqtt = \"{}\"\nquic = \"{}\"\nquic_cert_sha256 = \"{}\"",
+            new.tenant,
+            new.device,
+            new.key.expose_hex(),
+            new.token.expose_hex(),
+            settings.mqtt,
+            settings.quic,
+            fingerprint
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_profile(path: &Path) -> anyhow::Result<AthleteProfile> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    codec::from_json(&bytes).with_context(|| format!("athlete profile {}", path.display()))
+}
+
+fn plan_assign(args: &PlanAssignArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.common.settings()?;
+    let tenant = TenantId::new(args.tenant.clone())
+        .with_context(|| format!("tenant id {:?}", args.tenant))?;
+    let bytes =
+        std::fs::read(&args.plan).with_context(|| format!("reading {}", args.plan.display()))?;
+    let file_name = args
+        .plan
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let plan =
+        import_plan(&file_name, &bytes).with_context(|| format!("plan {}", args.plan.display()))?;
+    let format = args
+        .plan
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "json".to_owned());
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+    let mut conn = store::connect(store.path())?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = now_ms();
+    let tenant_row: Option<i64> = rusqlite::OptionalExtension::optional(tx.query_row(
+        "SELECT id FROM tenants WHERE slug = ?1",
+        [tenant.as_str()],
+        |row| row.get(0),
+    ))?;
+    let Some(tenant_row) = tenant_row else {
+        bail!("tenant {tenant} does not exist (pair a device first: paceline device add)");
+    };
+    let athlete_row: Option<i64> = rusqlite::OptionalExtension::optional(tx.query_row(
+        "SELECT id FROM athletes WHERE tenant_id = ?1 AND name = ?2",
+        rusqlite::params![tenant_row, args.athlete],
+        |row| row.get(0),
+    ))?;
+    let Some(athlete_row) = athlete_row else {
+        bail!(
+            "athlete {:?} does not exist in tenant {tenant}",
+            args.athlete
+        );
+    };
+    let plan_row = store::add_plan(&tx, tenant_row, &format, &plan, now)?;
+    store::assign_plan(&tx, tenant_row, athlete_row, plan_row)?;
+    tx.commit().context("storing the plan")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Plan {:?} assigned to {:?}'s next session.",
+        plan.name, args.athlete
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

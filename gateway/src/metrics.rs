@@ -1,0 +1,170 @@
+//! The gateway's Prometheus metrics, served at `/metrics`.
+//!
+//! Frames received, stored, duplicated and rejected (by reason), cues sent, cue latency
+//! (from the frame that reached the gateway to the cue leaving it), database commit time
+//! and batch size, open sessions. Labels never hold ids or names: only transports and
+//! fixed reasons.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// How a frame reached the gateway.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum Transport {
+    /// Through the embedded MQTT broker.
+    Mqtt,
+    /// Over a QUIC stream.
+    Quic,
+}
+
+/// Why a frame or connection was refused.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum RejectReason {
+    /// Not a decodable frame (garbage, wrong version, truncated).
+    Malformed,
+    /// Larger than a frame may be.
+    Oversize,
+    /// The topic is not an uplink topic, or names another tenant or device than the frame.
+    TopicMismatch,
+    /// No such device, or a device of another tenant.
+    UnknownDevice,
+    /// The device was revoked.
+    Revoked,
+    /// The body does not open with the device's key.
+    BadSeal,
+    /// A downlink kind sent up.
+    WrongKind,
+    /// A frame of a session that was rejected by the engine.
+    RejectedSession,
+    /// The database could not be reached.
+    StoreUnavailable,
+    /// A connection whose credentials did not check out.
+    BadCredentials,
+}
+
+/// Label set of frame counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabel {
+    /// The transport.
+    pub transport: Transport,
+}
+
+/// Label set of the rejection counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabel {
+    /// The reason.
+    pub reason: RejectReason,
+}
+
+/// Every metric of the gateway.
+pub struct Metrics {
+    /// Frames received, by transport.
+    pub frames_received: Family<TransportLabel, Counter>,
+    /// Frames newly stored (committed).
+    pub frames_stored: Counter,
+    /// Frames already stored when they arrived again.
+    pub frames_duplicate: Counter,
+    /// Frames and connections refused, by reason.
+    pub frames_rejected: Family<RejectLabel, Counter>,
+    /// Frames flagged with an implausible send time (stale or far future).
+    pub frames_send_time_flagged: Counter,
+    /// Cues sent to devices.
+    pub cues_sent: Counter,
+    /// Downlink frames that could not be delivered (no route, queue full).
+    pub downlink_dropped: Counter,
+    /// Seconds from the session's latest frame reaching the gateway to a cue leaving it.
+    pub cue_latency_seconds: Histogram,
+    /// Seconds per database commit.
+    pub db_commit_seconds: Histogram,
+    /// Operations per database commit.
+    pub db_batch_ops: Histogram,
+    /// Sessions being coached.
+    pub sessions_open: Gauge,
+}
+
+impl Metrics {
+    /// The metrics, registered in a new registry.
+    pub fn new() -> (Metrics, Registry) {
+        let metrics = Metrics {
+            frames_received: Family::default(),
+            frames_stored: Counter::default(),
+            frames_duplicate: Counter::default(),
+            frames_rejected: Family::default(),
+            frames_send_time_flagged: Counter::default(),
+            cues_sent: Counter::default(),
+            downlink_dropped: Counter::default(),
+            cue_latency_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
+            db_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
+            db_batch_ops: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            sessions_open: Gauge::default(),
+        };
+        let mut registry = Registry::with_prefix("paceline");
+        registry.register(
+            "frames_received",
+            "Frames received, by transport",
+            metrics.frames_received.clone(),
+        );
+        registry.register(
+            "frames_stored",
+            "Frames newly committed to the database",
+            metrics.frames_stored.clone(),
+        );
+        registry.register(
+            "frames_duplicate",
+            "Frames received again after they were stored",
+            metrics.frames_duplicate.clone(),
+        );
+        registry.register(
+            "frames_rejected",
+            "Frames and connections refused, by reason",
+            metrics.frames_rejected.clone(),
+        );
+        registry.register(
+            "frames_send_time_flagged",
+            "Frames whose send time is stale or in the far future",
+            metrics.frames_send_time_flagged.clone(),
+        );
+        registry.register(
+            "cues_sent",
+            "Cues sent to devices",
+            metrics.cues_sent.clone(),
+        );
+        registry.register(
+            "downlink_dropped",
+            "Downlink frames that could not be delivered",
+            metrics.downlink_dropped.clone(),
+        );
+        registry.register(
+            "cue_latency_seconds",
+            "From the session's latest frame reaching the gateway to a cue leaving it",
+            metrics.cue_latency_seconds.clone(),
+        );
+        registry.register(
+            "db_commit_seconds",
+            "Time per database commit",
+            metrics.db_commit_seconds.clone(),
+        );
+        registry.register(
+            "db_batch_ops",
+            "Operations per database commit",
+            metrics.db_batch_ops.clone(),
+        );
+        registry.register(
+            "sessions_open",
+            "Sessions being coached",
+            metrics.sessions_open.clone(),
+        );
+        (metrics, registry)
+    }
+
+    /// Counts a refusal.
+    pub fn reject(&self, reason: RejectReason) {
+        self.frames_rejected
+            .get_or_create(&RejectLabel { reason })
+            .inc();
+    }
+}

@@ -1,0 +1,187 @@
+//! QUIC ingress (quinn): one bidirectional stream per device session.
+//!
+//! The device's first length-prefixed message on a stream is its [`DeviceHello`] (tenant,
+//! device, token), which must arrive within [`HELLO_TIMEOUT`] and check out, or the
+//! connection is closed with [`CLOSE_UNAUTHORIZED`]. Then frames flow both ways with the
+//! same 4-byte length prefix: uplink frames go to [`Live::on_frame`], acks and cues for the
+//! session come back on the stream's writer task. A stream whose framing breaks (a length
+//! over [`paceline_schemas::MAX_FRAME_BYTES`]) is closed; the other streams and connections
+//! carry on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use paceline_schemas::hello::{DeviceHello, decode_hello};
+use paceline_schemas::stream::{FrameReader, write_frame};
+use quinn::{Endpoint, RecvStream, SendStream, VarInt};
+use tokio::sync::mpsc;
+
+use crate::downlink::Route;
+use crate::live::{Live, Origin};
+use crate::metrics::RejectReason;
+use crate::tls::{ALPN, ServerCert};
+
+/// How long a new stream has to send its hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Application close code: the hello did not check out.
+pub const CLOSE_UNAUTHORIZED: u32 = 1;
+/// Application close code: the stream's framing broke.
+pub const CLOSE_MALFORMED: u32 = 2;
+/// Downlink frames queued per stream before more are dropped.
+const DOWNLINK_QUEUE: usize = 1024;
+
+/// Why the QUIC endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum QuicError {
+    /// The TLS configuration was refused.
+    #[error("QUIC TLS configuration: {0}")]
+    Tls(String),
+    /// The address could not be bound.
+    #[error("QUIC listen address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Binds the QUIC endpoint with the server certificate.
+pub fn bind(addr: SocketAddr, cert: &ServerCert) -> Result<Endpoint, QuicError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| QuicError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.clone()], cert.key.clone_key())
+        .map_err(|e| QuicError::Tls(e.to_string()))?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| QuicError::Tls(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(16));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(0));
+    transport.max_idle_timeout(Some(VarInt::from_u32(30_000).into()));
+    server.transport_config(Arc::new(transport));
+    Endpoint::server(server, addr).map_err(|source| QuicError::Bind { addr, source })
+}
+
+/// Accepts connections until the endpoint is closed.
+pub async fn serve(endpoint: Endpoint, live: Arc<Live>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let live = Arc::clone(&live);
+        tokio::spawn(async move {
+            match incoming.await {
+                Ok(connection) => serve_connection(connection, live).await,
+                Err(err) => tracing::debug!(error = %err, "QUIC handshake failed"),
+            }
+        });
+    }
+}
+
+async fn serve_connection(connection: quinn::Connection, live: Arc<Live>) {
+    loop {
+        match connection.accept_bi().await {
+            Ok((send, recv)) => {
+                let live = Arc::clone(&live);
+                let connection = connection.clone();
+                tokio::spawn(async move { serve_stream(connection, send, recv, live).await });
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn serve_stream(
+    connection: quinn::Connection,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    live: Arc<Live>,
+) {
+    let mut reader = FrameReader::new();
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut recv, &mut reader)).await;
+    let hello = match hello {
+        Ok(Some(hello)) => hello,
+        _ => {
+            live.metrics().reject(RejectReason::BadCredentials);
+            connection.close(VarInt::from_u32(CLOSE_UNAUTHORIZED), b"no valid hello");
+            return;
+        }
+    };
+    let token = hello.token.expose_hex();
+    let admitted = tokio::task::block_in_place(|| {
+        live.authenticate(Some(&hello.tenant), hello.device.as_str(), &token)
+    });
+    if !admitted {
+        live.metrics().reject(RejectReason::BadCredentials);
+        connection.close(
+            VarInt::from_u32(CLOSE_UNAUTHORIZED),
+            b"unknown device or token",
+        );
+        return;
+    }
+    let (down_tx, mut down_rx) = mpsc::channel::<Vec<u8>>(DOWNLINK_QUEUE);
+    let route = Route::Quic(down_tx);
+    let writer = tokio::spawn(async move {
+        let mut prefixed = Vec::new();
+        while let Some(frame) = down_rx.recv().await {
+            prefixed.clear();
+            if write_frame(&mut prefixed, &frame).is_err() {
+                continue;
+            }
+            if send.write_all(&prefixed).await.is_err() {
+                break;
+            }
+        }
+        let _ = send.finish();
+    });
+    let mut buffer = vec![0u8; 16 * 1024];
+    'stream: loop {
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => {
+                    tokio::task::block_in_place(|| {
+                        live.on_frame(
+                            &frame,
+                            Origin::Quic {
+                                tenant: &hello.tenant,
+                                device: &hello.device,
+                                route: &route,
+                            },
+                        )
+                    });
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    live.metrics().reject(RejectReason::Oversize);
+                    let _ = recv.stop(VarInt::from_u32(CLOSE_MALFORMED));
+                    break 'stream;
+                }
+            }
+        }
+        match recv.read(&mut buffer).await {
+            Ok(Some(n)) => reader.push(buffer.get(..n).unwrap_or_default()),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    // Sessions keep a clone of the route until they move on; the writer ends here.
+    writer.abort();
+}
+
+async fn read_hello(recv: &mut RecvStream, reader: &mut FrameReader) -> Option<DeviceHello> {
+    let mut buffer = vec![0u8; 1024];
+    loop {
+        match reader.next_frame() {
+            Ok(Some(bytes)) => return decode_hello(&bytes).ok(),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if reader.buffered_len() > 4096 {
+            return None;
+        }
+        let n = recv.read(&mut buffer).await.ok()??;
+        reader.push(buffer.get(..n)?);
+    }
+}

@@ -1,0 +1,235 @@
+//! Starting and stopping the whole gateway: data folder, database, certificate, engine,
+//! writer, broker, QUIC and HTTP, wired to one [`Live`] loop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use paceline_engine::dataflow::{LiveConfig, LiveEngine};
+
+use crate::clock::GatewayClock;
+use crate::downlink::Downlink;
+use crate::http::{self, HttpState};
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::store::writer::{WriteQueue, Writer};
+use crate::tls::ServerCert;
+use crate::{broker, quic};
+
+/// Records the engine and writer queues hold before senders wait.
+const QUEUE_CAPACITY: usize = 65_536;
+
+/// A running gateway.
+pub struct Gateway {
+    /// The live loop.
+    pub live: Arc<Live>,
+    /// Where HTTP listens.
+    pub http: SocketAddr,
+    /// Where MQTT listens.
+    pub mqtt: SocketAddr,
+    /// Where QUIC listens.
+    pub quic: SocketAddr,
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The QUIC certificate's SHA-256 fingerprint.
+    pub cert_fingerprint: String,
+    /// Whether the certificate was made at this start.
+    pub cert_created: bool,
+    writes: WriteQueue,
+    writer: Option<Writer>,
+    engine: Option<LiveEngine>,
+    endpoint: quinn::Endpoint,
+    http_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    sweeping: Arc<AtomicBool>,
+}
+
+impl Gateway {
+    /// Starts everything. Must be called inside a multi-threaded tokio runtime.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Gateway> {
+        let data_dir = settings.data_dir.clone();
+        crate::store::prepare_data_dir(&data_dir)
+            .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+        let store = Arc::new(
+            Store::open(&data_dir)
+                .with_context(|| format!("opening the database in {}", data_dir.display()))?,
+        );
+        let cert = ServerCert::load_or_create(&data_dir).context("the QUIC certificate")?;
+        let (metrics, registry) = Metrics::new();
+        let metrics = Arc::new(metrics);
+        let clock = GatewayClock::start();
+
+        let (engine, outputs) = LiveEngine::start(
+            LiveConfig {
+                workers: settings.engine_workers,
+                queue_capacity: QUEUE_CAPACITY,
+                ..LiveConfig::default()
+            },
+            clock.for_engine(),
+        )
+        .context("starting the engine")?;
+        let engine_input = engine.sender().context("the engine has no input")?;
+
+        let live_cell: Arc<OnceLock<Arc<Live>>> = Arc::new(OnceLock::new());
+        let for_writer = Arc::clone(&live_cell);
+        let writer = Writer::start(
+            store.path(),
+            settings.writer_batch,
+            QUEUE_CAPACITY,
+            Arc::clone(&metrics),
+            Box::new(move |committed| {
+                if let Some(live) = for_writer.get() {
+                    live.on_committed(committed);
+                }
+            }),
+        )
+        .context("starting the database writer")?;
+        let writes = writer.queue();
+
+        let (link_tx, link_rx) = broker::start(
+            settings.mqtt,
+            settings.mqtt_max_connections,
+            Arc::clone(&live_cell),
+        )
+        .context("starting the MQTT broker")?;
+        let live = Arc::new(Live::new(
+            Arc::clone(&store),
+            writes.clone(),
+            engine_input,
+            clock,
+            Arc::clone(&metrics),
+            Downlink::new(Some(link_tx)),
+            settings.session_idle,
+        ));
+        let _ = live_cell.set(Arc::clone(&live));
+        broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
+
+        let for_outputs = Arc::clone(&live);
+        thread::Builder::new()
+            .name("engine-outputs".to_owned())
+            .spawn(move || {
+                for output in outputs {
+                    for_outputs.on_output(output);
+                }
+            })
+            .context("starting the engine output thread")?;
+
+        let sweeping = Arc::new(AtomicBool::new(true));
+        let for_sweep = Arc::clone(&live);
+        let still_sweeping = Arc::clone(&sweeping);
+        thread::Builder::new()
+            .name("session-sweeper".to_owned())
+            .spawn(move || {
+                // A periodic timer: idle sessions are ended within a second of their limit.
+                while still_sweeping.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_secs(1));
+                    for_sweep.sweep_idle();
+                }
+            })
+            .context("starting the session sweeper")?;
+
+        let endpoint = quic::bind(settings.quic, &cert).context("starting QUIC")?;
+        let quic_addr = endpoint.local_addr().context("the QUIC address")?;
+        tokio::spawn(quic::serve(endpoint.clone(), Arc::clone(&live)));
+
+        let listener = tokio::net::TcpListener::bind(settings.http)
+            .await
+            .with_context(|| format!("HTTP listen address {}", settings.http))?;
+        let http_addr = listener.local_addr().context("the HTTP address")?;
+        let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = http::router(HttpState {
+            live: Arc::clone(&live),
+            registry: Arc::new(registry),
+        });
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(error = %err, "the HTTP server stopped");
+            }
+        });
+
+        Ok(Gateway {
+            live,
+            http: http_addr,
+            mqtt: settings.mqtt,
+            quic: quic_addr,
+            data_dir,
+            cert_fingerprint: cert.fingerprint(),
+            cert_created: cert.created,
+            writes,
+            writer: Some(writer),
+            engine: Some(engine),
+            endpoint,
+            http_stop: Some(http_stop),
+            sweeping,
+        })
+    }
+
+    /// Stops taking frames, commits and acknowledges what was received, and stops.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.live.stop_taking_frames();
+        self.sweeping.store(false, Ordering::Relaxed);
+        let writes = self.writes.clone();
+        tokio::task::spawn_blocking(move || writes.flush())
+            .await
+            .context("flushing the database writer")?
+            .context("flushing the database writer")?;
+        // The acks of the last commit are on their way; give the transports a moment to
+        // put them on the wire before connections close.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.endpoint
+            .close(quinn::VarInt::from_u32(0), b"gateway shutting down");
+        if let Some(stop) = self.http_stop.take() {
+            let _ = stop.send(());
+        }
+        // The engine and the writer stop with the process; open sessions are coached again
+        // after the next start.
+        // (Dropping the engine would join its workers, which wait for every input handle.)
+        std::mem::forget(self.engine.take());
+        drop(self.writer.take());
+        Ok(())
+    }
+}
+
+/// Prints where the gateway listens (standard output: this is what the operator reads).
+pub fn print_banner(gateway: &Gateway) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Paceline gateway running\n  \
+         data   {data} (database paceline.db)\n  \
+         HTTP   http://{http}  (/health/live, /health/ready, /metrics)\n  \
+         MQTT   {mqtt}\n  \
+         QUIC   {quic}  certificate SHA-256 {fp}{new}\n\
+         Pair a device: paceline device add --tenant T --athlete A\n\
+         Stop with Ctrl-C (frames received are committed and acknowledged first).",
+        data = gateway.data_dir.display(),
+        http = gateway.http,
+        mqtt = gateway.mqtt,
+        quic = gateway.quic,
+        fp = gateway.cert_fingerprint,
+        new = if gateway.cert_created { " (new)" } else { "" },
+    );
+    let _ = out.flush();
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listening for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

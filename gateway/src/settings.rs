@@ -1,0 +1,218 @@
+//! The gateway's settings: built-in defaults, overridden by a TOML file, overridden by
+//! `PACELINE_*` environment variables, overridden by command-line flags.
+//!
+//! The defaults are the embedded single-machine install: everything on loopback, the data
+//! in `./paceline-data`. Each layer only sets what it names; [`SettingsLayer`] is one layer
+//! (the file's form and the flags' form alike) and [`Settings::resolve`] stacks them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default data folder.
+pub const DEFAULT_DATA_DIR: &str = "paceline-data";
+/// Default HTTP listen address.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+/// Default MQTT listen address.
+pub const DEFAULT_MQTT: &str = "127.0.0.1:1883";
+/// Default QUIC listen address.
+pub const DEFAULT_QUIC: &str = "127.0.0.1:4433";
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("setting {name}: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One layer of settings: every field optional. The TOML file has this shape.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    /// Data folder (database, server key, QUIC certificate).
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address (health, metrics, API).
+    pub http: Option<SocketAddr>,
+    /// MQTT listen address of the embedded broker.
+    pub mqtt: Option<SocketAddr>,
+    /// QUIC listen address.
+    pub quic: Option<SocketAddr>,
+    /// Engine worker threads.
+    pub engine_workers: Option<usize>,
+    /// A session with no frame for this long is ended, s.
+    pub session_idle_s: Option<u64>,
+    /// Most frames the writer puts in one transaction.
+    pub writer_batch: Option<usize>,
+    /// Most simultaneous MQTT connections.
+    pub mqtt_max_connections: Option<usize>,
+}
+
+impl SettingsLayer {
+    /// Reads a TOML settings file.
+    pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// This layer with `over`'s values wherever `over` has one.
+    pub fn overlaid_by(self, over: SettingsLayer) -> SettingsLayer {
+        SettingsLayer {
+            data_dir: over.data_dir.or(self.data_dir),
+            http: over.http.or(self.http),
+            mqtt: over.mqtt.or(self.mqtt),
+            quic: over.quic.or(self.quic),
+            engine_workers: over.engine_workers.or(self.engine_workers),
+            session_idle_s: over.session_idle_s.or(self.session_idle_s),
+            writer_batch: over.writer_batch.or(self.writer_batch),
+            mqtt_max_connections: over.mqtt_max_connections.or(self.mqtt_max_connections),
+        }
+    }
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub http: SocketAddr,
+    /// MQTT listen address.
+    pub mqtt: SocketAddr,
+    /// QUIC listen address.
+    pub quic: SocketAddr,
+    /// Engine worker threads.
+    pub engine_workers: usize,
+    /// Silence after which a session is ended.
+    pub session_idle: Duration,
+    /// Most frames per write transaction.
+    pub writer_batch: usize,
+    /// Most simultaneous MQTT connections.
+    pub mqtt_max_connections: usize,
+}
+
+impl Settings {
+    /// The defaults overlaid by `layer`, checked.
+    pub fn resolve(layer: SettingsLayer) -> Result<Settings, SettingsError> {
+        let parse = |text: &str| text.parse::<SocketAddr>().ok();
+        let settings = Settings {
+            data_dir: layer
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http: layer
+                .http
+                .or_else(|| parse(DEFAULT_HTTP))
+                .ok_or(invalid("http"))?,
+            mqtt: layer
+                .mqtt
+                .or_else(|| parse(DEFAULT_MQTT))
+                .ok_or(invalid("mqtt"))?,
+            quic: layer
+                .quic
+                .or_else(|| parse(DEFAULT_QUIC))
+                .ok_or(invalid("quic"))?,
+            engine_workers: layer.engine_workers.unwrap_or(1),
+            session_idle: Duration::from_secs(layer.session_idle_s.unwrap_or(300)),
+            writer_batch: layer.writer_batch.unwrap_or(2048),
+            mqtt_max_connections: layer.mqtt_max_connections.unwrap_or(20_000),
+        };
+        check_range("engine_workers", settings.engine_workers, 1, 64)?;
+        check_range("writer_batch", settings.writer_batch, 1, 100_000)?;
+        check_range(
+            "mqtt_max_connections",
+            settings.mqtt_max_connections,
+            1,
+            100_000,
+        )?;
+        if settings.session_idle < Duration::from_secs(1) {
+            return Err(SettingsError::Invalid {
+                name: "session_idle_s",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+fn invalid(name: &'static str) -> SettingsError {
+    SettingsError::Invalid {
+        name,
+        reason: "not a socket address".to_owned(),
+    }
+}
+
+fn check_range(
+    name: &'static str,
+    value: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), SettingsError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            name,
+            reason: format!("{value} is outside {min}..={max}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_and_defaults_fill_the_rest() {
+        let file: SettingsLayer =
+            toml::from_str("http = \"127.0.0.1:9000\"\nsession_idle_s = 30\n").unwrap();
+        let flags = SettingsLayer {
+            session_idle_s: Some(5),
+            ..SettingsLayer::default()
+        };
+        let settings = Settings::resolve(file.overlaid_by(flags)).unwrap();
+        assert_eq!(settings.http.to_string(), "127.0.0.1:9000");
+        assert_eq!(settings.session_idle, Duration::from_secs(5));
+        assert_eq!(settings.mqtt.to_string(), DEFAULT_MQTT);
+        assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<SettingsLayer>("htp = \"x\"").is_err());
+        let zero = SettingsLayer {
+            engine_workers: Some(0),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(zero).unwrap_err().to_string();
+        assert_eq!(err, "setting engine_workers: 0 is outside 1..=64");
+    }
+}

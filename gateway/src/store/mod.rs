@@ -1,0 +1,504 @@
+//! Persistence in SQLite: the schema, the read side (a small pool of connections), the
+//! administrative writes of the command line, and the one writer thread of the server
+//! ([`writer`]).
+//!
+//! Every connection runs in WAL mode with `synchronous = FULL` (a committed frame survives
+//! a power cut, not only a killed process), foreign keys on and a busy timeout, so the
+//! `paceline device add` command can write while the server runs. Every query that reads
+//! tenant data names its tenant.
+
+pub mod migrations;
+pub mod secrets;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use paceline_schemas::hello::DeviceToken;
+use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId, WorkoutPlan, codec};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use self::secrets::{SecretError, ServerKey, token_digest};
+
+/// File name of the database in the data folder.
+pub const DATABASE_FILE: &str = "paceline.db";
+/// Read connections kept open.
+const READERS: usize = 4;
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A secret could not be kept or read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The database was written by a newer Paceline.
+    #[error(
+        "the database is at schema version {found}, newer than this build's {known}: upgrade Paceline"
+    )]
+    NewerSchema {
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        known: usize,
+    },
+    /// A stored value does not decode.
+    #[error("stored {what} of row {row} is unreadable: {reason}")]
+    Corrupt {
+        /// Which column.
+        what: &'static str,
+        /// The row.
+        row: i64,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A name that must exist does not.
+    #[error("{what} {name:?} does not exist")]
+    Missing {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The writer thread has stopped.
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+/// Creates the data folder if needed, readable by its owner only (it holds the database,
+/// the server key and the QUIC private key).
+pub fn prepare_data_dir(data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Opens a connection to the database at `path` with Paceline's settings.
+pub fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Checkpoint often enough that the WAL stays small under a steady stream of commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+    Ok(conn)
+}
+
+/// Brings the schema up to date.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = migrations::MIGRATIONS.len();
+    let done = usize::try_from(version).unwrap_or(usize::MAX);
+    if done > known {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            known,
+        });
+    }
+    for (index, sql) in migrations::MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A device as the ingress sees it.
+#[derive(Debug, Clone)]
+pub struct DeviceRecord {
+    /// Its row.
+    pub row: i64,
+    /// Its tenant's row.
+    pub tenant_row: i64,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its id.
+    pub device: DeviceId,
+    /// The athlete who wears it.
+    pub athlete_row: i64,
+    /// Its sealing key.
+    pub key: DeviceKey,
+    /// SHA-256 of its connection token.
+    pub token_sha256: Vec<u8>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// A stored session, as the ingress needs it after a restart.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// Its row.
+    pub row: i64,
+    /// Whether it is still open.
+    pub open: bool,
+    /// The highest seq up to which every frame is stored.
+    pub acked_seq: u64,
+    /// Seqs stored above `acked_seq` (after a gap).
+    pub stored_above: Vec<u64>,
+}
+
+/// What a session is coached with.
+#[derive(Debug, Clone)]
+pub struct AthleteSetup {
+    /// The profile.
+    pub profile: AthleteProfile,
+    /// The plan assigned to the athlete's next session, with its row.
+    pub next_plan: Option<(i64, WorkoutPlan)>,
+}
+
+/// What pairing hands to a new device, once.
+#[derive(Debug)]
+pub struct NewDevice {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The device id.
+    pub device: DeviceId,
+    /// Its sealing key.
+    pub key: DeviceKey,
+    /// Its connection token.
+    pub token: DeviceToken,
+    /// The athlete's row.
+    pub athlete_row: i64,
+}
+
+/// The database: its path, the server key, and a pool of read connections.
+pub struct Store {
+    path: PathBuf,
+    server_key: Arc<ServerKey>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let server_key = Arc::new(ServerKey::load_or_create(data_dir)?);
+        let path = data_dir.join(DATABASE_FILE);
+        let mut conn = connect(&path)?;
+        migrate(&mut conn)?;
+        secrets::restrict_to_owner(&path).map_err(|source| SecretError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Store {
+            path,
+            server_key,
+            readers: Mutex::new(vec![conn]),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The server key.
+    pub fn server_key(&self) -> Arc<ServerKey> {
+        Arc::clone(&self.server_key)
+    }
+
+    /// Runs `read` on a pooled read connection.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path)?,
+        };
+        let result = read(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < READERS
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Looks a device up by id (ids are unique across tenants).
+    pub fn device(&self, device: &DeviceId) -> Result<Option<DeviceRecord>, StoreError> {
+        let found = self.read(|conn| {
+            conn.query_row(
+                "SELECT d.id, d.tenant_id, t.slug, d.athlete_id, d.key_sealed, d.token_sha256,
+                        d.revoked_ms IS NOT NULL
+                 FROM devices d JOIN tenants t ON t.id = d.tenant_id
+                 WHERE d.device_id = ?1",
+                params![device.as_str()],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, Vec<u8>>(4)?,
+                        row.get::<_, Vec<u8>>(5)?,
+                        row.get::<_, bool>(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(StoreError::from)
+        })?;
+        let Some((row, tenant_row, slug, athlete_row, sealed, token_sha256, revoked)) = found
+        else {
+            return Ok(None);
+        };
+        let tenant = TenantId::new(slug).map_err(|e| StoreError::Corrupt {
+            what: "tenant slug",
+            row: tenant_row,
+            reason: e.to_string(),
+        })?;
+        let key = self.server_key.open_device_key(device.as_str(), &sealed)?;
+        Ok(Some(DeviceRecord {
+            row,
+            tenant_row,
+            tenant,
+            device: device.clone(),
+            athlete_row,
+            key,
+            token_sha256,
+            revoked,
+        }))
+    }
+
+    /// A device's session by the id the device gave it.
+    pub fn session(
+        &self,
+        tenant_row: i64,
+        device_row: i64,
+        session: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(|conn| {
+            let found = conn
+                .query_row(
+                    "SELECT id, status = 'open', acked_seq FROM sessions
+                     WHERE tenant_id = ?1 AND device_row = ?2 AND session_id = ?3",
+                    params![tenant_row, device_row, session],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, bool>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((row, open, acked_seq)) = found else {
+                return Ok(None);
+            };
+            let mut above = conn.prepare(
+                "SELECT seq FROM frames WHERE tenant_id = ?1 AND session_row = ?2 AND seq > ?3
+                 ORDER BY seq",
+            )?;
+            let stored_above = above
+                .query_map(params![tenant_row, row, acked_seq], |r| r.get::<_, i64>(0))?
+                .map(|seq| seq.map(to_u64))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(SessionRecord {
+                row,
+                open,
+                acked_seq: to_u64(acked_seq),
+                stored_above,
+            }))
+        })
+    }
+
+    /// The profile of an athlete and the plan assigned to their next session.
+    pub fn athlete_setup(
+        &self,
+        tenant_row: i64,
+        athlete_row: i64,
+    ) -> Result<AthleteSetup, StoreError> {
+        self.read(|conn| {
+            let (profile_json, next_plan) = conn.query_row(
+                "SELECT profile_json, next_plan_id FROM athletes WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant_row, athlete_row],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?)),
+            )?;
+            let profile: AthleteProfile =
+                codec::from_json(profile_json.as_bytes()).map_err(|e| StoreError::Corrupt {
+                    what: "athlete profile",
+                    row: athlete_row,
+                    reason: e.to_string(),
+                })?;
+            let next_plan = match next_plan {
+                None => None,
+                Some(plan_row) => {
+                    let plan_json: String = conn.query_row(
+                        "SELECT plan_json FROM plans WHERE tenant_id = ?1 AND id = ?2",
+                        params![tenant_row, plan_row],
+                        |row| row.get(0),
+                    )?;
+                    let plan: WorkoutPlan =
+                        codec::from_json(plan_json.as_bytes()).map_err(|e| {
+                            StoreError::Corrupt {
+                                what: "plan",
+                                row: plan_row,
+                                reason: e.to_string(),
+                            }
+                        })?;
+                    Some((plan_row, plan))
+                }
+            };
+            Ok(AthleteSetup { profile, next_plan })
+        })
+    }
+}
+
+/// The tenant with this slug, created if new. Returns its row.
+pub fn ensure_tenant(conn: &Connection, slug: &TenantId, now_ms: u64) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO tenants (slug, name, created_ms) VALUES (?1, ?1, ?2)
+         ON CONFLICT (slug) DO NOTHING",
+        params![slug.as_str(), to_i64(now_ms)],
+    )?;
+    Ok(conn.query_row(
+        "SELECT id FROM tenants WHERE slug = ?1",
+        params![slug.as_str()],
+        |row| row.get(0),
+    )?)
+}
+
+/// The athlete of this name in the tenant, created with `profile` if new (an existing
+/// athlete's profile is replaced when `profile` is given). Returns its row.
+pub fn ensure_athlete(
+    conn: &Connection,
+    tenant_row: i64,
+    name: &str,
+    profile: Option<&AthleteProfile>,
+    now_ms: u64,
+) -> Result<i64, StoreError> {
+    let existing: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM athletes WHERE tenant_id = ?1 AND name = ?2",
+            params![tenant_row, name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let json = |p: &AthleteProfile| {
+        codec::to_json(p).map_err(|e| StoreError::Corrupt {
+            what: "athlete profile",
+            row: 0,
+            reason: e.to_string(),
+        })
+    };
+    match (existing, profile) {
+        (Some(row), None) => Ok(row),
+        (Some(row), Some(profile)) => {
+            conn.execute(
+                "UPDATE athletes SET profile_json = ?1 WHERE tenant_id = ?2 AND id = ?3",
+                params![json(profile)?, tenant_row, row],
+            )?;
+            Ok(row)
+        }
+        (None, profile) => {
+            let profile = profile.cloned().unwrap_or_else(|| AthleteProfile {
+                name: Some(name.to_owned()),
+                ..AthleteProfile::default()
+            });
+            conn.execute(
+                "INSERT INTO athletes (tenant_id, name, profile_json, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![tenant_row, name, json(&profile)?, to_i64(now_ms)],
+            )?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+/// Stores a plan for the tenant. Returns its row.
+pub fn add_plan(
+    conn: &Connection,
+    tenant_row: i64,
+    format: &str,
+    plan: &WorkoutPlan,
+    now_ms: u64,
+) -> Result<i64, StoreError> {
+    let plan_json = codec::to_json(plan).map_err(|e| StoreError::Corrupt {
+        what: "plan",
+        row: 0,
+        reason: e.to_string(),
+    })?;
+    conn.execute(
+        "INSERT INTO plans (tenant_id, name, format, plan_json, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![tenant_row, plan.name, format, plan_json, to_i64(now_ms)],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Assigns a plan to an athlete's next session.
+pub fn assign_plan(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    plan_row: i64,
+) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE athletes SET next_plan_id = ?1
+         WHERE tenant_id = ?2 AND id = ?3
+           AND EXISTS (SELECT 1 FROM plans WHERE tenant_id = ?2 AND id = ?1)",
+        params![plan_row, tenant_row, athlete_row],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::Missing {
+            what: "plan or athlete in this tenant",
+            name: format!("{plan_row}/{athlete_row}"),
+        });
+    }
+    Ok(())
+}
+
+/// Creates a device for an athlete with a fresh id, key and token.
+pub fn add_device(
+    conn: &Connection,
+    server_key: &ServerKey,
+    tenant: &TenantId,
+    tenant_row: i64,
+    athlete_row: i64,
+    now_ms: u64,
+) -> Result<NewDevice, StoreError> {
+    let key = DeviceKey::generate();
+    let token = DeviceToken::generate();
+    // 48 random bits in the id: unique in practice; the UNIQUE constraint is the guard.
+    let suffix = hex::encode(&token_digest(&DeviceToken::generate())[..6]);
+    let device = DeviceId::new(format!("d-{suffix}")).map_err(|e| StoreError::Corrupt {
+        what: "device id",
+        row: 0,
+        reason: e.to_string(),
+    })?;
+    conn.execute(
+        "INSERT INTO devices (tenant_id, device_id, athlete_id, key_sealed, token_sha256, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            tenant_row,
+            device.as_str(),
+            athlete_row,
+            server_key.seal_device_key(device.as_str(), &key),
+            token_digest(&token).to_vec(),
+            to_i64(now_ms)
+        ],
+    )?;
+    Ok(NewDevice {
+        tenant: tenant.clone(),
+        device,
+        key,
+        token,
+        athlete_row,
+    })
+}
+
+/// An unsigned count or time as SQLite's integer (saturating).
+pub fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// SQLite's integer as an unsigned count (negative → 0).
+pub fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
