@@ -4,10 +4,24 @@
 //! - [`gatt`]: pure decoders from Bluetooth SIG characteristic bytes to
 //!   [`paceline_schemas::SampleValue`]; [`revolutions`]: cadence and speed from revolution
 //!   counters (16/32-bit rollover).
+//! - [`simulator`]: deterministic synthetic athletes on virtual time.
+//! - [`spool`]: the crash-safe, bounded, append-only store of frames until acked.
+//! - [`agent`]: [`agent::Agent::start`] runs athletes' sources, spools and uplinks in the
+//!   current tokio runtime and reports [`agent::AgentEvent`]s; [`uplink`] holds MQTT and
+//!   QUIC; [`source`] and [`ble`] the sample sources; [`credentials`] and [`session`] the
+//!   device's identity and ride ids.
 //!
 //! **This crate defines no bytes of its own on the wire**: frames, acks, cues and the QUIC
-//! hello are `paceline-schemas` types. Its decoders never panic on sensor bytes.
+//! hello are `paceline-schemas` types. Its decoders never panic on sensor bytes. **A frame
+//! stays in the spool until an `Ack` covers it.**
 
+pub mod agent;
+pub mod ble;
+pub mod credentials;
 pub mod gatt;
 pub mod revolutions;
+pub mod session;
 pub mod simulator;
+pub mod source;
+pub mod spool;
+pub mod uplink;

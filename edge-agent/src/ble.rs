@@ -1,0 +1,339 @@
+//! Bluetooth LE sensors through btleplug (BlueZ over D-Bus on Linux).
+//!
+//! Scans by service (0x180D heart rate, 0x1818 cycling power, 0x1814 RSC, 0x1816 CSC,
+//! 0x1826 FTMS), picks each configured sensor by name or address (or the first one seen
+//! offering the service), connects, reads the battery level, subscribes to the measurement
+//! characteristic, and turns notifications into samples with [`crate::gatt`] (cadence and
+//! speed derived with [`Revolutions`]). A sensor that drops is reconnected with
+//! exponential backoff and jitter; each sensor's state is logged.
+//!
+//! No adapter, no BlueZ, no D-Bus: [`BleError::Unavailable`], quickly (every call into the
+//! stack is bounded by a timeout), never a hang or a panic.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use btleplug::api::bleuuid::{BleUuid, uuid_from_u16};
+use btleplug::api::{Central, Manager as _, Peripheral as _, ScanFilter};
+use btleplug::platform::{Adapter, Manager, Peripheral};
+use futures::StreamExt;
+use paceline_schemas::Sample;
+use tokio::sync::mpsc;
+
+use crate::gatt;
+use crate::revolutions::Revolutions;
+
+/// Heart Rate service.
+pub const HEART_RATE_SERVICE: u16 = 0x180D;
+/// Cycling Power service.
+pub const CYCLING_POWER_SERVICE: u16 = 0x1818;
+/// Running Speed and Cadence service.
+pub const RSC_SERVICE: u16 = 0x1814;
+/// Cycling Speed and Cadence service.
+pub const CSC_SERVICE: u16 = 0x1816;
+/// Fitness Machine service.
+pub const FTMS_SERVICE: u16 = 0x1826;
+/// Battery service.
+pub const BATTERY_SERVICE: u16 = 0x180F;
+
+/// The sensor services scanned for, with their measurement characteristics.
+pub const SENSOR_SERVICES: [(u16, &str, &[u16]); 5] = [
+    (
+        HEART_RATE_SERVICE,
+        "heart rate",
+        &[gatt::HEART_RATE_MEASUREMENT],
+    ),
+    (
+        CYCLING_POWER_SERVICE,
+        "cycling power",
+        &[gatt::CYCLING_POWER_MEASUREMENT],
+    ),
+    (
+        RSC_SERVICE,
+        "running speed and cadence",
+        &[gatt::RSC_MEASUREMENT],
+    ),
+    (
+        CSC_SERVICE,
+        "cycling speed and cadence",
+        &[gatt::CSC_MEASUREMENT],
+    ),
+    (
+        FTMS_SERVICE,
+        "fitness machine",
+        &[gatt::INDOOR_BIKE_DATA, gatt::TREADMILL_DATA],
+    ),
+];
+
+/// A bound on every call into the Bluetooth stack.
+const STACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why Bluetooth could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BleError {
+    /// No Bluetooth adapter, no BlueZ, or no D-Bus on this machine.
+    #[error("Bluetooth is not available on this machine ({0})")]
+    Unavailable(String),
+    /// The stack failed while in use.
+    #[error("Bluetooth: {0}")]
+    Stack(String),
+}
+
+/// Which sensors to use: each by name or address (`AA:BB:CC:DD:EE:FF`), `"auto"` for the
+/// first one seen offering the service, or `None` for not used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BleSensors {
+    /// Heart-rate strap.
+    pub heart_rate: Option<String>,
+    /// Power meter.
+    pub power: Option<String>,
+    /// Footpod.
+    pub rsc: Option<String>,
+    /// Speed/cadence sensor.
+    pub csc: Option<String>,
+    /// Smart trainer or treadmill.
+    pub ftms: Option<String>,
+    /// How long to scan before picking, s.
+    pub scan_s: u64,
+}
+
+/// A sensor found by a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundSensor {
+    /// Its address.
+    pub address: String,
+    /// Its advertised name.
+    pub name: Option<String>,
+    /// The sensor services it advertises (16-bit UUIDs).
+    pub services: Vec<u16>,
+    /// Signal strength, dBm.
+    pub rssi: Option<i16>,
+}
+
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(STACK_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!(
+            "{what}: no answer in {} s",
+            STACK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The first Bluetooth adapter, or [`BleError::Unavailable`].
+pub async fn adapter() -> Result<Adapter, BleError> {
+    let manager = bounded("D-Bus", Manager::new())
+        .await
+        .map_err(BleError::Unavailable)?;
+    let adapters = bounded("BlueZ", manager.adapters())
+        .await
+        .map_err(BleError::Unavailable)?;
+    adapters
+        .into_iter()
+        .next()
+        .ok_or_else(|| BleError::Unavailable("no Bluetooth adapter".to_owned()))
+}
+
+fn sensor_filter() -> ScanFilter {
+    ScanFilter {
+        services: SENSOR_SERVICES
+            .iter()
+            .map(|(uuid, _, _)| uuid_from_u16(*uuid))
+            .collect(),
+    }
+}
+
+async fn describe(peripheral: &Peripheral) -> Option<FoundSensor> {
+    let properties = bounded("properties", peripheral.properties())
+        .await
+        .ok()??;
+    let services: Vec<u16> = properties
+        .services
+        .iter()
+        .filter_map(|uuid| uuid.to_ble_u16())
+        .filter(|uuid| SENSOR_SERVICES.iter().any(|(known, _, _)| known == uuid))
+        .collect();
+    Some(FoundSensor {
+        address: properties.address.to_string(),
+        name: properties.local_name,
+        services,
+        rssi: properties.rssi,
+    })
+}
+
+/// Scans for `duration` and lists the sensors seen.
+pub async fn scan(duration: Duration) -> Result<Vec<FoundSensor>, BleError> {
+    let central = adapter().await?;
+    bounded("start scan", central.start_scan(sensor_filter()))
+        .await
+        .map_err(BleError::Stack)?;
+    tokio::time::sleep(duration).await;
+    let peripherals = bounded("peripherals", central.peripherals())
+        .await
+        .map_err(BleError::Stack)?;
+    let _ = central.stop_scan().await;
+    let mut found = Vec::new();
+    for peripheral in peripherals {
+        if let Some(sensor) = describe(&peripheral).await
+            && !sensor.services.is_empty()
+        {
+            found.push(sensor);
+        }
+    }
+    Ok(found)
+}
+
+fn matches(sensor: &FoundSensor, wanted: &str) -> bool {
+    wanted.eq_ignore_ascii_case("auto")
+        || sensor.address.eq_ignore_ascii_case(wanted)
+        || sensor.name.as_deref().is_some_and(|name| name == wanted)
+}
+
+/// Streams samples from the configured sensors until the receiver goes away.
+pub(crate) async fn run(
+    sensors: BleSensors,
+    samples: mpsc::Sender<Sample>,
+) -> Result<(), BleError> {
+    let central = adapter().await?;
+    let wanted: Vec<(u16, String)> = [
+        (HEART_RATE_SERVICE, &sensors.heart_rate),
+        (CYCLING_POWER_SERVICE, &sensors.power),
+        (RSC_SERVICE, &sensors.rsc),
+        (CSC_SERVICE, &sensors.csc),
+        (FTMS_SERVICE, &sensors.ftms),
+    ]
+    .into_iter()
+    .filter_map(|(service, choice)| choice.clone().map(|choice| (service, choice)))
+    .collect();
+    if wanted.is_empty() {
+        return Err(BleError::Stack("no sensor configured".to_owned()));
+    }
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (service, choice) in wanted {
+        let central = central.clone();
+        let samples = samples.clone();
+        let scan_s = sensors.scan_s.max(1);
+        tasks.push(tokio::spawn(async move {
+            sensor_loop(central, service, choice, scan_s, start, samples).await;
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Finds, connects and follows one sensor, reconnecting with backoff after a drop.
+async fn sensor_loop(
+    central: Adapter,
+    service: u16,
+    choice: String,
+    scan_s: u64,
+    start: tokio::time::Instant,
+    samples: mpsc::Sender<Sample>,
+) {
+    let mut delay = Duration::from_millis(500);
+    let mut jitter = u64::from(service);
+    loop {
+        if samples.is_closed() {
+            return;
+        }
+        match follow(&central, service, &choice, scan_s, start, &samples).await {
+            Ok(()) => {
+                tracing::warn!(service = format!("0x{service:04x}"), sensor = %choice, "sensor disconnected")
+            }
+            Err(reason) => {
+                tracing::warn!(service = format!("0x{service:04x}"), sensor = %choice, %reason, "sensor unavailable")
+            }
+        }
+        jitter = jitter
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let spread = Duration::from_millis(jitter % 500);
+        tokio::time::sleep(delay + spread).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn follow(
+    central: &Adapter,
+    service: u16,
+    choice: &str,
+    scan_s: u64,
+    start: tokio::time::Instant,
+    samples: &mpsc::Sender<Sample>,
+) -> Result<(), String> {
+    bounded("start scan", central.start_scan(sensor_filter())).await?;
+    tokio::time::sleep(Duration::from_secs(scan_s)).await;
+    let mut chosen = None;
+    for peripheral in bounded("peripherals", central.peripherals()).await? {
+        if let Some(found) = describe(&peripheral).await
+            && found.services.contains(&service)
+            && matches(&found, choice)
+        {
+            chosen = Some((peripheral, found));
+            break;
+        }
+    }
+    let (peripheral, found) =
+        chosen.ok_or_else(|| format!("no sensor matching {choice:?} seen"))?;
+    bounded("connect", peripheral.connect()).await?;
+    bounded("discover services", peripheral.discover_services()).await?;
+    let measurement: HashSet<u16> = SENSOR_SERVICES
+        .iter()
+        .filter(|(uuid, _, _)| *uuid == service)
+        .flat_map(|(_, _, chars)| chars.iter().copied())
+        .collect();
+    let characteristics = peripheral.characteristics();
+    if let Some(battery) = characteristics
+        .iter()
+        .find(|c| c.uuid.to_ble_u16() == Some(gatt::BATTERY_LEVEL))
+    {
+        if let Ok(level) = bounded("battery", peripheral.read(battery)).await {
+            tracing::info!(sensor = %found.address, name = ?found.name, battery_pct = level.first().copied(), "sensor connected");
+        }
+    } else {
+        tracing::info!(sensor = %found.address, name = ?found.name, "sensor connected");
+    }
+    let mut subscribed = 0;
+    for characteristic in &characteristics {
+        if characteristic
+            .uuid
+            .to_ble_u16()
+            .is_some_and(|uuid| measurement.contains(&uuid))
+        {
+            bounded("subscribe", peripheral.subscribe(characteristic)).await?;
+            subscribed += 1;
+        }
+    }
+    if subscribed == 0 {
+        return Err("the sensor has no measurement characteristic".to_owned());
+    }
+    let mut notifications = bounded("notifications", peripheral.notifications()).await?;
+    let mut revolutions = Revolutions::default();
+    while let Some(notification) = notifications.next().await {
+        let Some(uuid) = notification.uuid.to_ble_u16() else {
+            continue;
+        };
+        let t_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match gatt::decode(uuid, &notification.value) {
+            Ok(mut value) => {
+                revolutions.fill(t_ms, &mut value);
+                if samples.send(Sample { t_ms, value }).await.is_err() {
+                    let _ = peripheral.disconnect().await;
+                    return Ok(());
+                }
+            }
+            // Bad sensor bytes are not an error of the ride: log and go on.
+            Err(e) => {
+                tracing::debug!(sensor = %found.address, error = %e, "undecodable notification")
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! A device's credentials from pairing: who it is, the key that seals its frames (never
+//! sent) and the token that admits its connections.
+
+use std::path::Path;
+
+use paceline_schemas::hello::TokenError;
+use paceline_schemas::seal::KeyError;
+use paceline_schemas::{DeviceId, DeviceKey, DeviceToken, IdError, TenantId};
+use serde::Deserialize;
+
+/// What pairing hands a device. `Debug` never shows the key or the token.
+#[derive(Debug, Clone)]
+pub struct DeviceCredentials {
+    /// The tenant (gym, club, household) the device belongs to.
+    pub tenant: TenantId,
+    /// The device.
+    pub device: DeviceId,
+    /// Seals every frame; stays on the device.
+    pub key: DeviceKey,
+    /// Admits MQTT and QUIC connections (MQTT password, QUIC hello).
+    pub token: DeviceToken,
+}
+
+/// Credentials as written in a TOML file (`[[device]]` tables, or one athlete's fields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsText {
+    /// Tenant id.
+    pub tenant: String,
+    /// Device id.
+    pub device: String,
+    /// Device key, 64 hex digits.
+    pub key: String,
+    /// Device token, 64 hex digits.
+    pub token: String,
+}
+
+/// A credentials file: `[[device]]` tables of [`CredentialsText`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    #[serde(default)]
+    device: Vec<CredentialsText>,
+}
+
+/// Credentials that do not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// A tenant or device id outside the id charset or length.
+    #[error("device {device:?}: bad id: {source}")]
+    Id {
+        /// The device as written.
+        device: String,
+        /// Why.
+        source: IdError,
+    },
+    /// The key is not 64 hex digits.
+    #[error("device {device:?}: {source}")]
+    Key {
+        /// The device as written.
+        device: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// The token is not 64 hex digits.
+    #[error("device {device:?}: {source}")]
+    Token {
+        /// The device as written.
+        device: String,
+        /// Why.
+        source: TokenError,
+    },
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the expected shape.
+    #[error("{path}: {source}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// Why.
+        source: toml::de::Error,
+    },
+}
+
+impl CredentialsText {
+    /// Checks and converts the text form.
+    pub fn parse(&self) -> Result<DeviceCredentials, CredentialsError> {
+        let id_error = |source| CredentialsError::Id {
+            device: self.device.clone(),
+            source,
+        };
+        Ok(DeviceCredentials {
+            tenant: TenantId::new(self.tenant.clone()).map_err(id_error)?,
+            device: DeviceId::new(self.device.clone()).map_err(id_error)?,
+            key: DeviceKey::from_hex(&self.key).map_err(|source| CredentialsError::Key {
+                device: self.device.clone(),
+                source,
+            })?,
+            token: DeviceToken::from_hex(&self.token).map_err(|source| {
+                CredentialsError::Token {
+                    device: self.device.clone(),
+                    source,
+                }
+            })?,
+        })
+    }
+}
+
+/// Reads a credentials file of `[[device]]` tables (tenant, device, key, token).
+pub fn read_credentials_file(path: &Path) -> Result<Vec<DeviceCredentials>, CredentialsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let file: CredentialsFile = toml::from_str(&text).map_err(|source| CredentialsError::Toml {
+        path: path.display().to_string(),
+        source,
+    })?;
+    file.device.iter().map(CredentialsText::parse).collect()
+}

@@ -1,0 +1,439 @@
+//! The store-and-forward spool: every sealed frame stays on disk until the gateway's `Ack`
+//! covers it.
+//!
+//! One append-only file per device (`<dir>/spool.log`) of records:
+//!
+//! ```text
+//! u32 LE  length of (kind ‖ body)
+//! u32 LE  CRC-32 (IEEE) of (kind ‖ body)
+//! u8      kind: 1 = frame, 2 = ack
+//! body    frame: u8 session length, session, u64 LE seq, the encoded frame (rest)
+//!         ack:   u8 session length, session, u64 LE committed seq
+//! ```
+//!
+//! Reopening reads the records in order and stops at the first one that is torn (shorter
+//! than its length), too long, or fails its checksum: the file is truncated there, so a
+//! process killed mid-write loses at most the record it was writing, never an earlier one,
+//! and no corrupt entry is ever returned. Frames whose seq an ack record covers are
+//! dropped on reopen.
+//!
+//! The spool is bounded: an append that would take the file past `max_bytes` first
+//! compacts (rewrites only the unacknowledged frames to a new file, fsyncs it and renames
+//! it over the old one), and if that is not enough it is refused with
+//! [`SpoolError::Full`] — unacknowledged frames are never dropped to make room. Compaction
+//! also runs on its own once acknowledged records make up most of a file over
+//! [`COMPACT_MIN_BYTES`].
+//!
+//! Durability: records are written with one `write` each, so they survive the process
+//! being killed at any point; they are fsynced at most every `fsync_interval_ms` (and on
+//! [`Spool::sync`], compaction and close), which bounds what a power cut can take.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paceline_schemas::{MAX_FRAME_BYTES, SessionId};
+
+/// A file smaller than this is never compacted just because most of it is acknowledged.
+pub const COMPACT_MIN_BYTES: u64 = 256 * 1024;
+/// Bytes of a record besides its body: length, checksum, kind.
+pub const RECORD_OVERHEAD_BYTES: u64 = 9;
+/// The spool's file name inside its folder.
+pub const SPOOL_FILE: &str = "spool.log";
+
+const KIND_FRAME: u8 = 1;
+const KIND_ACK: u8 = 2;
+/// Longest record body: a session id, a seq and the largest frame.
+const MAX_BODY_BYTES: usize = 1 + 64 + 8 + MAX_FRAME_BYTES;
+
+/// A failure of the spool.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The file could not be read, written, synced or renamed.
+    #[error("spool {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// The spool holds `max_bytes` of unacknowledged frames: new frames are refused until
+    /// the gateway acknowledges some.
+    #[error(
+        "spool is full: {unacked_bytes} bytes of unacknowledged frames, limit {max_bytes} bytes"
+    )]
+    Full {
+        /// The configured bound.
+        max_bytes: u64,
+        /// Bytes held by unacknowledged frames.
+        unacked_bytes: u64,
+    },
+    /// A frame larger than any frame can be.
+    #[error("a frame of {len} bytes is larger than the {MAX_FRAME_BYTES}-byte limit")]
+    FrameTooLarge {
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// One unacknowledged frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolEntry {
+    /// Position in the spool, increasing with every append (not stored; per open).
+    pub index: u64,
+    /// The frame's session.
+    pub session: SessionId,
+    /// The frame's seq within its session.
+    pub seq: u64,
+    /// The encoded frame, as sent.
+    pub frame: Arc<[u8]>,
+}
+
+/// What reopening found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Whole records read.
+    pub records: u64,
+    /// Unacknowledged frames recovered.
+    pub unacked_frames: usize,
+    /// Bytes cut off the end (a torn or corrupt tail).
+    pub truncated_bytes: u64,
+}
+
+/// A device's spool. Not shared between processes.
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    file: File,
+    file_len: u64,
+    max_bytes: u64,
+    fsync_interval: Duration,
+    last_sync: Instant,
+    entries: VecDeque<SpoolEntry>,
+    committed: HashMap<SessionId, u64>,
+    unacked_bytes: u64,
+    next_index: u64,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn record_len(body_len: usize) -> u64 {
+    RECORD_OVERHEAD_BYTES + body_len as u64
+}
+
+fn encode_record(kind: u8, session: &SessionId, number: u64, tail: &[u8]) -> Vec<u8> {
+    let session = session.as_str().as_bytes();
+    let mut payload = Vec::with_capacity(1 + 1 + session.len() + 8 + tail.len());
+    payload.push(kind);
+    // Session ids are at most 64 bytes (checked by SessionId).
+    payload.push(u8::try_from(session.len()).unwrap_or(u8::MAX));
+    payload.extend_from_slice(session);
+    payload.extend_from_slice(&number.to_le_bytes());
+    payload.extend_from_slice(tail);
+    let mut record = Vec::with_capacity(8 + payload.len());
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    record.extend_from_slice(&len.to_le_bytes());
+    record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    record.extend_from_slice(&payload);
+    record
+}
+
+/// A record read back: kind, session, number (seq or committed seq), tail (frame bytes).
+struct Record<'a> {
+    kind: u8,
+    session: SessionId,
+    number: u64,
+    tail: &'a [u8],
+}
+
+/// Parses the record at the start of `bytes`; `None` if it is torn or corrupt.
+fn parse_record(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
+    let (len, rest) = bytes.split_first_chunk::<4>()?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len == 0 || len > 1 + MAX_BODY_BYTES {
+        return None;
+    }
+    let (crc, rest) = rest.split_first_chunk::<4>()?;
+    let payload = rest.get(..len)?;
+    if crc32fast::hash(payload) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    let (&kind, body) = payload.split_first()?;
+    let (&session_len, body) = body.split_first()?;
+    let session = body.get(..usize::from(session_len))?;
+    let body = &body[usize::from(session_len)..];
+    let session = SessionId::new(std::str::from_utf8(session).ok()?).ok()?;
+    let (number, tail) = body.split_first_chunk::<8>()?;
+    let number = u64::from_le_bytes(*number);
+    match kind {
+        KIND_FRAME if !tail.is_empty() => {}
+        KIND_ACK if tail.is_empty() => {}
+        _ => return None,
+    }
+    Some((
+        Record {
+            kind,
+            session,
+            number,
+            tail,
+        },
+        8 + len,
+    ))
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in folder `dir`, recovering what a previous process
+    /// left: a torn or corrupt tail is cut off, acknowledged frames are dropped.
+    pub fn open(
+        dir: &Path,
+        max_bytes: u64,
+        fsync_interval_ms: u64,
+    ) -> Result<(Self, Recovery), SpoolError> {
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let path = dir.join(SPOOL_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error(&path))?;
+
+        let mut recovery = Recovery::default();
+        let mut frames: Vec<(SessionId, u64, Arc<[u8]>)> = Vec::new();
+        let mut committed: HashMap<SessionId, u64> = HashMap::new();
+        let mut offset = 0usize;
+        while offset < bytes.len() {
+            let Some((record, used)) = parse_record(&bytes[offset..]) else {
+                break;
+            };
+            recovery.records += 1;
+            match record.kind {
+                KIND_FRAME => frames.push((record.session, record.number, Arc::from(record.tail))),
+                _ => {
+                    let entry = committed.entry(record.session).or_insert(0);
+                    *entry = (*entry).max(record.number);
+                }
+            }
+            offset += used;
+        }
+        if offset < bytes.len() {
+            recovery.truncated_bytes = (bytes.len() - offset) as u64;
+            tracing::warn!(
+                path = %path.display(),
+                bytes = recovery.truncated_bytes,
+                "spool: cutting off a torn or corrupt tail"
+            );
+            file.set_len(offset as u64).map_err(io_error(&path))?;
+            file.sync_all().map_err(io_error(&path))?;
+        }
+        let mut spool = Self {
+            path,
+            file,
+            file_len: offset as u64,
+            max_bytes,
+            fsync_interval: Duration::from_millis(fsync_interval_ms),
+            last_sync: Instant::now(),
+            entries: VecDeque::new(),
+            committed,
+            unacked_bytes: 0,
+            next_index: 1,
+        };
+        let mut seen: HashMap<SessionId, u64> = HashMap::new();
+        for (session, seq, frame) in frames {
+            let acked = spool.committed.get(&session).copied().unwrap_or(0);
+            let last = seen.get(&session).copied().unwrap_or(0);
+            // Keep each seq once, in order (a frame is only ever appended once).
+            if seq <= acked || seq <= last {
+                continue;
+            }
+            seen.insert(session.clone(), seq);
+            spool.push_entry(session, seq, frame);
+        }
+        recovery.unacked_frames = spool.entries.len();
+        Ok((spool, recovery))
+    }
+
+    fn push_entry(&mut self, session: SessionId, seq: u64, frame: Arc<[u8]>) -> SpoolEntry {
+        let body_len = 1 + session.as_str().len() + 8 + frame.len();
+        self.unacked_bytes += record_len(body_len);
+        let entry = SpoolEntry {
+            index: self.next_index,
+            session,
+            seq,
+            frame,
+        };
+        self.next_index += 1;
+        self.entries.push_back(entry.clone());
+        entry
+    }
+
+    /// Appends one frame; it is on disk (in the page cache at least) when this returns.
+    /// Refused with [`SpoolError::Full`] when the unacknowledged frames fill the bound.
+    pub fn append(
+        &mut self,
+        session: &SessionId,
+        seq: u64,
+        frame: &[u8],
+    ) -> Result<SpoolEntry, SpoolError> {
+        if frame.len() > MAX_FRAME_BYTES {
+            return Err(SpoolError::FrameTooLarge { len: frame.len() });
+        }
+        let record = encode_record(KIND_FRAME, session, seq, frame);
+        let needed = record.len() as u64;
+        if self.file_len + needed > self.max_bytes {
+            if self.unacked_bytes + needed <= self.max_bytes {
+                self.compact()?;
+            }
+            if self.file_len + needed > self.max_bytes {
+                return Err(SpoolError::Full {
+                    max_bytes: self.max_bytes,
+                    unacked_bytes: self.unacked_bytes,
+                });
+            }
+        }
+        self.write_record(&record)?;
+        Ok(self.push_entry(session.clone(), seq, Arc::from(frame)))
+    }
+
+    fn write_record(&mut self, record: &[u8]) -> Result<(), SpoolError> {
+        self.file.write_all(record).map_err(io_error(&self.path))?;
+        self.file_len += record.len() as u64;
+        if self.last_sync.elapsed() >= self.fsync_interval {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Records that the gateway stored every frame of `session` up to `committed_seq` and
+    /// forgets them. Returns how many frames that released (0 for an ack that brings
+    /// nothing new, which writes nothing).
+    pub fn ack(&mut self, session: &SessionId, committed_seq: u64) -> Result<usize, SpoolError> {
+        let known = self.committed.get(session).copied().unwrap_or(0);
+        if committed_seq <= known {
+            return Ok(0);
+        }
+        let before = self.entries.len();
+        let mut released_bytes = 0;
+        self.entries.retain(|entry| {
+            let covered = entry.session == *session && entry.seq <= committed_seq;
+            if covered {
+                let body_len = 1 + entry.session.as_str().len() + 8 + entry.frame.len();
+                released_bytes += record_len(body_len);
+            }
+            !covered
+        });
+        let released = before - self.entries.len();
+        self.unacked_bytes -= released_bytes;
+        self.committed.insert(session.clone(), committed_seq);
+        if released == 0 {
+            // Nothing of that session here (already compacted away): remember it in memory.
+            return Ok(0);
+        }
+        let record = encode_record(KIND_ACK, session, committed_seq, &[]);
+        self.write_record(&record)?;
+        if self.file_len >= COMPACT_MIN_BYTES && self.file_len > 2 * self.unacked_bytes {
+            self.compact()?;
+        }
+        Ok(released)
+    }
+
+    /// Rewrites the file with only the unacknowledged frames (write, fsync, rename, fsync
+    /// the folder): a crash at any point leaves either the old file or the new one.
+    pub fn compact(&mut self) -> Result<(), SpoolError> {
+        let tmp = self.path.with_extension("log.compact");
+        let mut out = File::create(&tmp).map_err(io_error(&tmp))?;
+        let mut written = 0u64;
+        let mut buffer = Vec::with_capacity(64 * 1024);
+        for entry in &self.entries {
+            buffer.extend(encode_record(
+                KIND_FRAME,
+                &entry.session,
+                entry.seq,
+                &entry.frame,
+            ));
+            if buffer.len() >= 64 * 1024 {
+                out.write_all(&buffer).map_err(io_error(&tmp))?;
+                written += buffer.len() as u64;
+                buffer.clear();
+            }
+        }
+        out.write_all(&buffer).map_err(io_error(&tmp))?;
+        written += buffer.len() as u64;
+        out.sync_all().map_err(io_error(&tmp))?;
+        drop(out);
+        fs::rename(&tmp, &self.path).map_err(io_error(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(dir))?;
+        }
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io_error(&self.path))?;
+        // Sessions without frames left need no ack memory on disk; keep the in-memory one.
+        self.file_len = written;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// Forces everything written to stable storage.
+    pub fn sync(&mut self) -> Result<(), SpoolError> {
+        self.file.sync_data().map_err(io_error(&self.path))?;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// The unacknowledged frames, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &SpoolEntry> {
+        self.entries.iter()
+    }
+
+    /// The first unacknowledged frame after position `index` (0: from the start).
+    pub fn next_after(&self, index: u64) -> Option<&SpoolEntry> {
+        // Entries are in index order; the front is the oldest.
+        let start = self.entries.partition_point(|entry| entry.index <= index);
+        self.entries.get(start)
+    }
+
+    /// How many frames wait for an ack.
+    pub fn unacked_len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether every frame is acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes of the file on disk.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Bytes the unacknowledged frames take on disk.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.unacked_bytes
+    }
+
+    /// The configured bound, bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The highest committed seq known for `session`.
+    pub fn committed(&self, session: &SessionId) -> u64 {
+        self.committed.get(session).copied().unwrap_or(0)
+    }
+}
