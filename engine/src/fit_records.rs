@@ -128,6 +128,49 @@ struct Probe {
     size: u8,
     base_type: u8,
     slot: Slot,
+    /// For one unsigned value (the usual case): the value that marks it invalid.
+    unsigned_invalid: Option<u64>,
+}
+
+impl Probe {
+    fn new(at: usize, size: u8, base_type: u8, slot: Slot) -> Probe {
+        let unsigned_invalid = match (base_type & 0x9F, size) {
+            // Enum, uint8, byte, and unknown types (read as uint8).
+            (0x00 | 0x02 | 0x0D, 1) => Some(0xFF),
+            (0x0A, 1) | (0x8B, 2) | (0x8C, 4) | (0x90, 8) => Some(0),
+            (0x84, 2) => Some(0xFFFF),
+            (0x86, 4) => Some(0xFFFF_FFFF),
+            (0x8F, 8) => Some(u64::MAX),
+            (t, 1) if base_size_of_byte(t) == 1 && !matches!(t, 0x01 | 0x07) => Some(0xFF),
+            _ => None,
+        };
+        Probe {
+            at,
+            size,
+            base_type,
+            slot,
+            unsigned_invalid,
+        }
+    }
+
+    /// [`probe_value`] of this probe's bytes in `body`, the usual case first.
+    fn read(&self, body: &[u8], big_endian: bool) -> Option<Option<u64>> {
+        let field = &body[self.at..self.at + usize::from(self.size)];
+        match self.unsigned_invalid {
+            Some(invalid) => {
+                let mut word = [0u8; 8];
+                let value = if big_endian {
+                    word[8 - field.len()..].copy_from_slice(field);
+                    u64::from_be_bytes(word)
+                } else {
+                    word[..field.len()].copy_from_slice(field);
+                    u64::from_le_bytes(word)
+                };
+                (value != invalid).then_some(Some(value))
+            }
+            None => probe_value(self, field, big_endian),
+        }
+    }
 }
 
 /// A developer field of a definition.
@@ -367,13 +410,11 @@ impl Reader<'_> {
                     "a field's size is not a whole number of its values",
                 ));
             }
-            if let Some(slot) = slot_of(global, number) {
-                definition.probes.push(Probe {
-                    at: offset,
-                    size,
-                    base_type,
-                    slot,
-                });
+            // An empty field never has a value, so never changes one.
+            if let Some(slot) = slot_of(global, number).filter(|_| size > 0) {
+                definition
+                    .probes
+                    .push(Probe::new(offset, size, base_type, slot));
             }
             offset += usize::from(size);
         }
@@ -433,8 +474,7 @@ impl Reader<'_> {
             .ok_or_else(|| malformed(at, "the file ends inside a data message"))?;
         let mut fields = ActivityFields::default();
         for probe in &definition.probes {
-            let field = &body[probe.at..probe.at + usize::from(probe.size)];
-            if let Some(raw) = probe_value(probe, field, definition.big_endian) {
+            if let Some(raw) = probe.read(body, definition.big_endian) {
                 let slot = match probe.slot {
                     Slot::Timestamp => &mut fields.timestamp,
                     Slot::HeartRate => &mut fields.heart_rate,
@@ -617,12 +657,17 @@ mod tests {
 
     #[test]
     fn invalid_markers_follow_fitparser() {
-        let probe = |base_type: u8, size: u8| Probe {
-            at: 0,
-            size,
-            base_type,
-            slot: Slot::HeartRate,
+        // Each probe read both ways: the unsigned fast path and the general one.
+        let probe_value = |probe: &Probe, bytes: &[u8], big_endian: bool| {
+            let general = super::probe_value(probe, bytes, big_endian);
+            assert_eq!(
+                probe.read(bytes, big_endian),
+                general,
+                "{probe:?} on {bytes:?}"
+            );
+            general
         };
+        let probe = |base_type: u8, size: u8| Probe::new(0, size, base_type, Slot::HeartRate);
         assert_eq!(probe_value(&probe(0x02, 1), &[0xFF], false), None);
         assert_eq!(
             probe_value(&probe(0x02, 1), &[0x7F], false),
@@ -648,5 +693,21 @@ mod tests {
         assert_eq!(probe_value(&probe(0x07, 2), &[0xC3, 0x28], false), None);
         assert_eq!(probe_value(&probe(0x03, 1), &[0x05], false), Some(Some(5)));
         assert_eq!(probe_value(&probe(0x02, 0), &[], false), None);
+        assert_eq!(probe_value(&probe(0x8C, 4), &[0, 0, 0, 0], true), None);
+        assert_eq!(
+            probe_value(&probe(0x86, 4), &[0, 0, 1, 2], true),
+            Some(Some(0x0102))
+        );
+        assert_eq!(probe_value(&probe(0x8F, 8), &[0xFF; 8], false), None);
+        assert_eq!(probe_value(&probe(0x04, 1), &[0xFF], false), None);
+        assert_eq!(probe_value(&probe(0x04, 1), &[0x04], false), Some(Some(4)));
+        assert_eq!(
+            probe_value(&probe(0x88, 4), &[0, 0, 0x80, 0x7F], false),
+            None
+        );
+        assert_eq!(
+            probe_value(&probe(0x88, 4), &[0, 0, 0x80, 0x3F], false),
+            Some(None)
+        );
     }
 }
