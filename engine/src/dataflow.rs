@@ -70,8 +70,12 @@ pub trait BatchSource: Send + Sync + 'static {
         self.len() == 0
     }
     /// The records of session `index` (open, samples, commands, end), or why not.
-    fn records(&self, index: usize) -> Result<Vec<EngineRecord>, String>;
+    fn records(&self, index: usize) -> Result<BatchRecords<'_>, String>;
 }
+
+/// A session's records, made as they are sent (a long recording's need not all exist at
+/// once).
+pub type BatchRecords<'a> = Box<dyn Iterator<Item = EngineRecord> + 'a>;
 
 /// What a batch run produced in this process.
 #[derive(Debug, Default)]

@@ -154,22 +154,21 @@ impl Probe {
     }
 
     /// [`probe_value`] of this probe's bytes in `body`, the usual case first.
+    #[inline]
     fn read(&self, body: &[u8], big_endian: bool) -> Option<Option<u64>> {
         let field = &body[self.at..self.at + usize::from(self.size)];
-        match self.unsigned_invalid {
-            Some(invalid) => {
-                let mut word = [0u8; 8];
-                let value = if big_endian {
-                    word[8 - field.len()..].copy_from_slice(field);
-                    u64::from_be_bytes(word)
-                } else {
-                    word[..field.len()].copy_from_slice(field);
-                    u64::from_le_bytes(word)
-                };
-                (value != invalid).then_some(Some(value))
-            }
-            None => probe_value(self, field, big_endian),
-        }
+        let Some(invalid) = self.unsigned_invalid else {
+            return probe_value(self, field, big_endian);
+        };
+        let value = match (field, big_endian) {
+            (&[a], _) => u64::from(a),
+            (&[a, b], false) => u64::from(u16::from_le_bytes([a, b])),
+            (&[a, b], true) => u64::from(u16::from_be_bytes([a, b])),
+            (&[a, b, c, d], false) => u64::from(u32::from_le_bytes([a, b, c, d])),
+            (&[a, b, c, d], true) => u64::from(u32::from_be_bytes([a, b, c, d])),
+            _ => number_of(field, big_endian),
+        };
+        (value != invalid).then_some(Some(value))
     }
 }
 

@@ -19,7 +19,7 @@ use paceline_schemas::sample::Sample;
 use paceline_schemas::{AthleteProfile, SessionId, SessionSummary, WorkoutPlan};
 
 use crate::activity::{MAX_ACTIVITY_BYTES, decode_activity};
-use crate::dataflow::BatchSource;
+use crate::dataflow::{BatchRecords, BatchSource};
 
 /// Where a session's samples come from.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ impl BatchSource for ReplayJob {
         self.inputs.len()
     }
 
-    fn records(&self, index: usize) -> Result<Vec<EngineRecord>, String> {
+    fn records(&self, index: usize) -> Result<BatchRecords<'_>, String> {
         let input = self
             .inputs
             .get(index)
@@ -117,13 +117,13 @@ impl BatchSource for ReplayJob {
         if !samples.is_sorted_by_key(|s| s.t_ms) {
             samples.sort_by_key(|s| s.t_ms);
         }
-        Ok(session_records(
+        Ok(Box::new(session_records(
             &input.session,
             &self.profile,
             self.plan.as_ref(),
             self.budget_min,
             samples,
-        ))
+        )))
     }
 }
 
@@ -134,45 +134,91 @@ pub fn session_records(
     plan: Option<&WorkoutPlan>,
     budget_min: Option<u32>,
     samples: Vec<Sample>,
-) -> Vec<EngineRecord> {
-    let first_ms = samples.first().map_or(0, |s| s.t_ms);
-    let last_ms = samples.last().map_or(0, |s| s.t_ms);
-    let record = |now_ms, event| {
-        EngineRecord::Session(SessionInput {
-            session: session.clone(),
-            now_ms,
-            event,
-        })
-    };
-    let mut records = Vec::with_capacity(samples.len() + 3);
-    records.push(record(
-        first_ms,
-        SessionEvent::Open(SessionSetup {
+) -> SessionRecords {
+    SessionRecords {
+        session: session.clone(),
+        first_ms: samples.first().map_or(0, |s| s.t_ms),
+        last_ms: samples.last().map_or(0, |s| s.t_ms),
+        setup: Some(SessionSetup {
             profile: profile.clone(),
             plan: plan.cloned(),
         }),
-    ));
-    for (i, sample) in samples.into_iter().enumerate() {
-        let now = sample.t_ms;
-        records.push(record(now, SessionEvent::Sample(sample)));
-        if i == 0
-            && let Some(minutes) = budget_min
-        {
-            let command = Command::TimeLeft(TimeLeft { minutes });
-            records.push(record(
-                now,
-                SessionEvent::Command(SessionCommand { command }),
-            ));
-        }
+        samples: samples.into_iter(),
+        budget_min,
+        time_left: None,
+        ended: false,
     }
-    records.push(record(
-        last_ms,
-        SessionEvent::Command(SessionCommand {
-            command: Command::End,
-        }),
-    ));
-    records
 }
+
+/// A session's records made one at a time, so that a long recording's records never all
+/// exist at once: `open` at the first sample's time, the samples (now = sample time), a
+/// "minutes left" command after the first sample when there is a budget, `end` at the last
+/// sample's time.
+#[derive(Debug)]
+pub struct SessionRecords {
+    session: SessionId,
+    first_ms: u64,
+    last_ms: u64,
+    /// Until `open` is made.
+    setup: Option<SessionSetup>,
+    samples: std::vec::IntoIter<Sample>,
+    /// Until the first sample is made.
+    budget_min: Option<u32>,
+    /// A "minutes left" command due next: (now, minutes).
+    time_left: Option<(u64, u32)>,
+    ended: bool,
+}
+
+impl SessionRecords {
+    fn record(&self, now_ms: u64, event: SessionEvent) -> EngineRecord {
+        EngineRecord::Session(SessionInput {
+            session: self.session.clone(),
+            now_ms,
+            event,
+        })
+    }
+}
+
+impl Iterator for SessionRecords {
+    type Item = EngineRecord;
+
+    fn next(&mut self) -> Option<EngineRecord> {
+        if let Some(setup) = self.setup.take() {
+            return Some(self.record(self.first_ms, SessionEvent::Open(setup)));
+        }
+        if let Some((now, minutes)) = self.time_left.take() {
+            let command = Command::TimeLeft(TimeLeft { minutes });
+            return Some(self.record(now, SessionEvent::Command(SessionCommand { command })));
+        }
+        if let Some(sample) = self.samples.next() {
+            if let Some(minutes) = self.budget_min.take() {
+                self.time_left = Some((sample.t_ms, minutes));
+            }
+            return Some(self.record(sample.t_ms, SessionEvent::Sample(sample)));
+        }
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        let command = Command::End;
+        Some(self.record(
+            self.last_ms,
+            SessionEvent::Command(SessionCommand { command }),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let samples = self.samples.len();
+        let left = usize::from(self.setup.is_some())
+            + usize::from(self.time_left.is_some())
+            + usize::from(self.budget_min.is_some() && samples > 0)
+            + samples
+            + usize::from(!self.ended);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for SessionRecords {}
 
 /// Session ids from file stems: characters outside `A-Z a-z 0-9 - _ . :` become `-`, at
 /// most 60 bytes, and repeats get `-2`, `-3`, ….
@@ -288,4 +334,73 @@ pub fn write_outputs(
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use paceline_schemas::sample::{Contact, HeartRate, SampleValue};
+
+    use super::*;
+
+    fn kinds(records: SessionRecords) -> Vec<String> {
+        let mut left = records.len();
+        records
+            .map(|record| {
+                left -= 1;
+                let EngineRecord::Session(input) = record else {
+                    return "tick".to_owned();
+                };
+                let kind = match input.event {
+                    SessionEvent::Open(_) => "open".to_owned(),
+                    SessionEvent::Sample(_) => "sample".to_owned(),
+                    SessionEvent::Command(c) => format!("{:?}", c.command),
+                };
+                format!("{kind}@{} ({left} left)", input.now_ms)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_come_in_coaching_order_and_count_down_exactly() {
+        let session = SessionId::new("s").expect("id");
+        let samples: Vec<Sample> = [1000, 2000, 3000]
+            .into_iter()
+            .map(|t_ms| Sample {
+                t_ms,
+                value: SampleValue::HeartRate(HeartRate {
+                    bpm: 120,
+                    contact: Contact::Unsupported,
+                    energy_kj: None,
+                    rr_1024: Vec::new(),
+                }),
+            })
+            .collect();
+        let profile = AthleteProfile::default();
+        let with_budget = session_records(&session, &profile, None, Some(30), samples.clone());
+        assert_eq!(
+            kinds(with_budget),
+            [
+                "open@1000 (5 left)",
+                "sample@1000 (4 left)",
+                "TimeLeft(TimeLeft { minutes: 30 })@1000 (3 left)",
+                "sample@2000 (2 left)",
+                "sample@3000 (1 left)",
+                "End@3000 (0 left)",
+            ]
+        );
+        assert_eq!(
+            kinds(session_records(
+                &session,
+                &profile,
+                None,
+                Some(30),
+                Vec::new()
+            )),
+            ["open@0 (1 left)", "End@0 (0 left)"]
+        );
+        assert_eq!(
+            session_records(&session, &profile, None, None, samples).len(),
+            5
+        );
+    }
 }
