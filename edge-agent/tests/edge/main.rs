@@ -2,7 +2,13 @@
 //!
 //! - `gatt_vectors`: hand-built notifications for every flag field; the `decode` command.
 //! - `gatt_hostile`: 10,000 random payloads per decoder.
+//! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a full spool.
+//!
+//! Child roles: some tests re-run this binary as a child process (`harness::spawn_role`)
+//! to be a broker or a spool writer; those tests do nothing unless their variable is set.
 #![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
 
 mod gatt_hostile;
 mod gatt_vectors;
+mod harness;
+mod spool_kill;
