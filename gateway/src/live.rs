@@ -618,8 +618,9 @@ impl Live {
                         .observe(last_frame.elapsed().as_secs_f64());
                 }
             }
-            OutputBody::Summary(summary) => {
+            OutputBody::Summary(mut summary) => {
                 self.metrics.sessions_open.dec();
+                summary.session = device_session;
                 let _ = self.writes.send(WriteOp::EndSession {
                     tenant_row,
                     session_row: row,

@@ -1,0 +1,164 @@
+//! A whole ride, over MQTT and over QUIC.
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_over_mqtt_is_coached_stored_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let creds = gateway.pair("gym-1", "ana");
+    gateway.assign_plan("gym-1", "ana", SHORT_PLAN);
+    let mut device = MqttDevice::connect(&gateway, &creds).await;
+    let session = session_id("mqtt-ride");
+
+    // 12 s of riding, heart rate above the 176 bpm cap from the fourth second.
+    let next = ride_mqtt(&device, &session, 1, 12, through_the_cap).await;
+    let cap = device.inbox.wait_cue("hr_above_cap").await;
+    assert_eq!(
+        cap.session, session,
+        "the cue names the device's own session id"
+    );
+    assert!(
+        cap.t_s >= 3.0 && cap.t_s <= 12.0,
+        "cap cue at {} s",
+        cap.t_s
+    );
+    device.inbox.wait_ack(&session, next - 1).await;
+
+    device.send(&session, next, &end()).await;
+    device.inbox.wait_ack(&session, next).await;
+    let conn = gateway.db();
+    let (status, summary) = wait_until("the session to end with a summary", || {
+        session_status(&conn, &session)
+            .filter(|(status, summary)| status == "ended" && summary.is_some())
+    })
+    .await;
+    assert_eq!(status, "ended");
+    let summary: serde_json::Value = serde_json::from_str(&summary.unwrap()).unwrap();
+    assert_eq!(summary["max_hr_bpm"], 182, "summary: {summary}");
+    assert_eq!(summary["session"], session.as_str());
+    assert_eq!(summary["avg_power_w"], 200.0);
+    let duration_s = summary["duration_s"].as_f64().unwrap();
+    assert!(
+        (9.0..=13.0).contains(&duration_s),
+        "duration {duration_s} s"
+    );
+
+    let (frames, distinct, samples) = stored_counts(&conn, &session);
+    assert_eq!(
+        (frames, distinct),
+        (13, 13),
+        "12 sample frames and the end command"
+    );
+    assert_eq!(samples, 24, "a heart-rate and a power sample per frame");
+    let stored_cues: Vec<String> = conn
+        .prepare("SELECT c.code FROM cues c JOIN sessions s ON s.id = c.session_row WHERE s.session_id = ?1 ORDER BY c.output_seq")
+        .unwrap()
+        .query_map([session.as_str()], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        stored_cues.contains(&"hr_above_cap".to_owned()),
+        "{stored_cues:?}"
+    );
+    let heard: Vec<String> = device.inbox.cues().iter().map(code_of).collect();
+    for code in &heard {
+        assert!(
+            stored_cues.contains(code),
+            "heard {code} but it is not stored: {stored_cues:?}"
+        );
+    }
+    let modifications: i64 = conn
+        .query_row("SELECT count(*) FROM modifications", [], |row| row.get(0))
+        .unwrap();
+    assert!(
+        modifications >= 1,
+        "the cap cue lowers intensity: a modification is stored"
+    );
+    assert!(gateway.counter("paceline_frames_stored_total", "") >= 13.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_over_quic_is_coached_and_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let creds = gateway.pair("gym-1", "ben");
+    let mut device = QuicDevice::connect(&gateway, &creds, &creds.token).await;
+    let session = session_id("quic-ride");
+    let start = tokio::time::Instant::now();
+    for i in 0..10u64 {
+        tokio::time::sleep_until(start + std::time::Duration::from_secs(i)).await;
+        device
+            .send(
+                &session,
+                i + 1,
+                &ride_batch(i * 1000, through_the_cap(i), 180),
+            )
+            .await;
+    }
+    let cap = device.inbox.wait_cue("hr_above_cap").await;
+    assert_eq!(cap.session, session);
+    device.inbox.wait_ack(&session, 10).await;
+    device.send(&session, 11, &end()).await;
+    device.inbox.wait_ack(&session, 11).await;
+    let conn = gateway.db();
+    wait_until("the QUIC session to end", || {
+        session_status(&conn, &session).filter(|(status, _)| status == "ended")
+    })
+    .await;
+    assert_eq!(stored_counts(&conn, &session), (11, 11, 20));
+    assert!(gateway.counter("paceline_frames_received_total", "transport=\"Quic\"") >= 11.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quic_hello_with_a_wrong_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let creds = gateway.pair("gym-1", "cleo");
+    let wrong = paceline_schemas::hello::DeviceToken::generate();
+    let device = QuicDevice::connect(&gateway, &creds, &wrong).await;
+    let reason = tokio::time::timeout(DEADLINE, device.connection.closed())
+        .await
+        .expect("the gateway closes the connection");
+    assert!(
+        matches!(&reason, quinn::ConnectionError::ApplicationClosed(close) if close.error_code == quinn::VarInt::from_u32(1)),
+        "{reason:?}"
+    );
+    assert!(gateway.counter("paceline_frames_rejected_total", "BadCredentials") >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_session_is_closed_after_the_idle_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &["--session-idle-s", "2"]).await;
+    let creds = gateway.pair("gym-1", "dev");
+    let device = MqttDevice::connect(&gateway, &creds).await;
+    let session = session_id("idle");
+    ride_mqtt(&device, &session, 1, 3, |_| 140).await;
+    let conn = gateway.db();
+    let (_, summary) = wait_until("the silent session to be ended", || {
+        session_status(&conn, &session).filter(|(status, _)| status == "ended")
+    })
+    .await;
+    assert!(
+        summary.is_some(),
+        "an idle-ended session still gets its summary"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_health_answers_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    assert_eq!(
+        http_get(gateway.http, "/health/live").map(|(s, _)| s),
+        Some(200)
+    );
+    let (status, body) = http_get(gateway.http, "/no/such/route").unwrap();
+    assert_eq!(status, 404);
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "not_found");
+    let exit = gateway.terminate().await;
+    assert!(exit.success(), "{exit:?}");
+}
