@@ -360,7 +360,9 @@ pub enum AgentError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     Running,
-    /// Stop taking samples; send what is spooled until `deadline`.
+    /// Recorders: stop taking samples, spool the `End` frames. Uplinks go on as before.
+    Ending,
+    /// Every recorder is done: uplinks send what is spooled until `deadline`, then stop.
     Draining {
         deadline: tokio::time::Instant,
     },
@@ -619,7 +621,7 @@ impl AgentHandle {
     /// unacknowledged stay in the spool for the next start.
     pub async fn shutdown(mut self) {
         let deadline = tokio::time::Instant::now() + self.shutdown_wait;
-        let _ = self.phase.send(Phase::Draining { deadline });
+        let _ = self.phase.send(Phase::Ending);
         self.pushers.clear();
         for task in self.sources.drain(..) {
             task.abort();
@@ -627,6 +629,7 @@ impl AgentHandle {
         for task in self.recorders.drain(..) {
             let _ = task.await;
         }
+        let _ = self.phase.send(Phase::Draining { deadline });
         for task in self.uplinks.drain(..) {
             let _ = task.await;
         }
@@ -775,8 +778,8 @@ async fn record(
     let mut pending: Vec<Sample> = Vec::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
     loop {
-        let draining = matches!(*phase.borrow(), Phase::Draining { .. });
-        if draining {
+        let ending = *phase.borrow() != Phase::Running;
+        if ending {
             while let Ok(sample) = samples.try_recv() {
                 pending.push(sample);
             }

@@ -87,7 +87,7 @@ impl Cursor {
 /// Whether the uplink may stop: draining, and everything acknowledged or out of time.
 pub(crate) fn may_stop(device: &Device, phase: Phase) -> bool {
     match phase {
-        Phase::Running => false,
+        Phase::Running | Phase::Ending => false,
         Phase::Draining { deadline } => {
             device.spool().is_empty() || tokio::time::Instant::now() >= deadline
         }

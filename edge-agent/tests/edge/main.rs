@@ -3,6 +3,7 @@
 //! - `gatt_vectors`: hand-built notifications for every flag field; the `decode` command.
 //! - `gatt_hostile`: 10,000 random payloads per decoder.
 //! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a full spool.
+//! - `uplink_mqtt`: a real rumqttd broker down for 10 s mid-session: nothing lost.
 //!
 //! Child roles: some tests re-run this binary as a child process (`harness::spawn_role`)
 //! to be a broker or a spool writer; those tests do nothing unless their variable is set.
@@ -12,3 +13,4 @@ mod gatt_hostile;
 mod gatt_vectors;
 mod harness;
 mod spool_kill;
+mod uplink_mqtt;

@@ -1,0 +1,342 @@
+//! MQTT uplink against a real rumqttd broker (a child process, so it can be killed and
+//! restarted on the same port) and a test gateway that stores and acks: a 10 s broker
+//! outage mid-session loses nothing, keeps the order, and never resends past the ack.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, Source};
+use paceline_edge::credentials::DeviceCredentials;
+use paceline_edge::simulator::{Scenario, SimulatedAthlete, SimulatorConfig};
+use paceline_schemas::cue::{Cue, CueCode, Severity};
+use paceline_schemas::{Command, DeviceKey, FrameKind, Payload, codec};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+use crate::harness::{
+    Store, credentials, free_tcp_port, kill, spawn_role, wait_listening, wait_until,
+};
+
+const BROKER_PORT_ENV: &str = "PACELINE_EDGE_TEST_BROKER_PORT";
+const BROKER_AUTH_ENV: &str = "PACELINE_EDGE_TEST_BROKER_AUTH";
+const GATEWAY_USER: &str = "test-gateway";
+const GATEWAY_PASSWORD: &str = "gateway-password";
+
+/// The child: a rumqttd broker on the given port, with username/password auth.
+#[test]
+fn broker_process() {
+    let Ok(port) = std::env::var(BROKER_PORT_ENV) else {
+        return; // Only a role for the outage test.
+    };
+    let port: u16 = port.parse().unwrap();
+    let auth: HashMap<String, String> = std::env::var(BROKER_AUTH_ENV)
+        .unwrap()
+        .split(',')
+        .map(|pair| {
+            let (user, password) = pair.split_once('=').unwrap();
+            (user.to_owned(), password.to_owned())
+        })
+        .collect();
+    let connections = rumqttd::ConnectionSettings {
+        connection_timeout_ms: 5_000,
+        max_payload_size: 70 * 1024,
+        max_inflight_count: 100,
+        auth: Some(auth),
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let server = rumqttd::ServerSettings {
+        name: "test".to_owned(),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    let config = rumqttd::Config {
+        id: 0,
+        router: rumqttd::RouterConfig {
+            max_connections: 100,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 1024 * 1024,
+            max_segment_count: 4,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([("1".to_owned(), server)])),
+        ..rumqttd::Config::default()
+    };
+    rumqttd::Broker::new(config).start().unwrap();
+}
+
+fn spawn_broker(port: u16, device: &DeviceCredentials) -> std::process::Child {
+    let auth = format!(
+        "{}={},{GATEWAY_USER}={GATEWAY_PASSWORD}",
+        device.device,
+        device.token.expose_hex()
+    );
+    spawn_role(
+        "uplink_mqtt::broker_process",
+        &[(BROKER_PORT_ENV, port.to_string()), (BROKER_AUTH_ENV, auth)],
+        Stdio::null(),
+    )
+}
+
+/// The test gateway: subscribes to every uplink, stores, acks on the device's down topic,
+/// and sends a cue for every tenth stored frame plus one forged frame (wrong key) once.
+fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut options = MqttOptions::new(GATEWAY_USER, "127.0.0.1", port);
+        options
+            .set_credentials(GATEWAY_USER, GATEWAY_PASSWORD)
+            .set_keep_alive(Duration::from_secs(5))
+            .set_max_packet_size(70 * 1024, 70 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        let mut forged_sent = false;
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    client
+                        .subscribe("pl/v1/+/+/up", QoS::AtLeastOnce)
+                        .await
+                        .unwrap();
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let down = publish.topic.replace("/up", "/down");
+                    let (ack, extra) = {
+                        let mut store = store.lock().unwrap();
+                        let ack = store.receive(&publish.payload);
+                        let mut extra = Vec::new();
+                        if ack.is_some() {
+                            let frame = codec::decode_frame(&publish.payload).unwrap();
+                            let stored = store.stored.len();
+                            if stored % 10 == 0 && !store.stored.last().unwrap().duplicate {
+                                let cue = Cue {
+                                    session: frame.header.session.clone(),
+                                    t_s: stored as f64,
+                                    severity: Severity::Info,
+                                    code: CueCode::StepStart,
+                                    text: format!("cue after {stored} frames"),
+                                    modification: None,
+                                };
+                                extra.push(store.seal_down(&frame, Payload::Cue(cue)));
+                            }
+                            if !forged_sent {
+                                forged_sent = true;
+                                let mut forger = Store::new(DeviceKey::generate());
+                                extra.push(forger.seal_down(
+                                    &frame,
+                                    Payload::Ack(paceline_schemas::Ack {
+                                        committed_seq: u64::MAX,
+                                    }),
+                                ));
+                            }
+                        }
+                        (ack, extra)
+                    };
+                    for bytes in ack.into_iter().chain(extra) {
+                        let _ = client
+                            .publish(down.as_str(), QoS::AtLeastOnce, false, bytes)
+                            .await;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_loses_nothing_and_keeps_order() {
+    let port = free_tcp_port();
+    let device = credentials("strap-mqtt");
+    let mut broker = spawn_broker(port, &device);
+    wait_listening(port, Duration::from_secs(20)).await;
+
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    let gateway = spawn_gateway(port, store.clone());
+
+    let spool_dir = std::env::temp_dir().join(format!("paceline-edge-mqtt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool_dir);
+    let mut config = AgentConfig::new(
+        GatewayConfig::mqtt(SocketAddr::from(([127, 0, 0, 1], port))),
+        spool_dir.clone(),
+        vec![AthleteConfig {
+            name: "mqtt".into(),
+            credentials: device.clone(),
+            source: Source::Push,
+        }],
+    );
+    config.resend_after_ms = 1_500;
+    config.reconnect_max_ms = 500;
+    config.shutdown_wait_ms = 15_000;
+    let agent = Agent::start(config).await.unwrap();
+    let mut events = agent.subscribe();
+    let session = agent.sessions()[&device.device].clone();
+    let push = agent.sample_sender(&device.device).unwrap();
+
+    // Everything the agent says, collected in the background.
+    let seen: Arc<Mutex<Vec<AgentEvent>>> = Arc::default();
+    let collector = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                seen.lock().unwrap().push(event);
+            }
+        })
+    };
+    let acked = |seen: &Mutex<Vec<AgentEvent>>| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Acked { committed_seq, .. } => Some(*committed_seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+
+    // A simulated athlete's samples, pushed at 10× real time, 100 ms apart.
+    let mut athlete = SimulatedAthlete::new(SimulatorConfig {
+        scenario: Scenario::Intervals,
+        ..SimulatorConfig::default()
+    });
+    let mut pushed = Vec::new();
+    let mut virtual_ms = 0;
+    let mut push_for = async |duration: Duration, pushed: &mut Vec<paceline_schemas::Sample>| {
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            virtual_ms += 1_000;
+            for sample in athlete.samples_at(virtual_ms) {
+                pushed.push(sample.clone());
+                push.send(sample).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+
+    push_for(Duration::from_secs(2), &mut pushed).await;
+    wait_until("acks before the outage", Duration::from_secs(20), || {
+        acked(&seen) >= 10
+    })
+    .await;
+    wait_until("a cue", Duration::from_secs(20), || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AgentEvent::CueReceived { .. }))
+    })
+    .await;
+
+    // The broker dies for 10 s while the ride goes on.
+    kill(broker);
+    let outage_started = Instant::now();
+    push_for(Duration::from_millis(300), &mut pushed).await;
+    let acked_at_outage = acked(&seen);
+    let received_before = store.lock().unwrap().received.len();
+    wait_until("the agent notices", Duration::from_secs(10), || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Disconnected { .. }))
+    })
+    .await;
+    push_for(
+        Duration::from_secs(10).saturating_sub(outage_started.elapsed()),
+        &mut pushed,
+    )
+    .await;
+    broker = spawn_broker(port, &device);
+    wait_listening(port, Duration::from_secs(20)).await;
+    push_for(Duration::from_secs(2), &mut pushed).await;
+
+    // The ride ends: the End command is spooled and everything must be acknowledged.
+    drop(push);
+    let spooled_last = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::FrameSpooled { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let before_end = spooled_last();
+    agent.shutdown().await;
+    let last_seq = spooled_last();
+    assert_eq!(last_seq, before_end + 1, "the End frame takes the next seq");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AgentEvent::UplinkStopped { unacked: 0, .. })),
+        "everything acknowledged by the end of shutdown"
+    );
+
+    let store = store.lock().unwrap();
+    store.assert_complete(&session, last_seq);
+    let kinds = store.kinds(&session);
+    assert_eq!(kinds.last(), Some(&FrameKind::Command));
+    assert!(
+        kinds[..kinds.len() - 1]
+            .iter()
+            .all(|k| *k == FrameKind::Samples)
+    );
+    match &store.stored.last().unwrap().payload {
+        Payload::Command(command) => assert_eq!(*command, Command::End),
+        other => panic!("last frame is {other:?}"),
+    }
+    // Every sample pushed arrived once, in order.
+    let stored_samples: Vec<_> = store
+        .stored
+        .iter()
+        .filter_map(|r| match &r.payload {
+            Payload::Samples(batch) => Some(batch.samples().to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(stored_samples, pushed);
+    // Resends after the outage never went back past what the agent knew was acked.
+    let resent_after: Vec<u64> = store.received[received_before..]
+        .iter()
+        .filter(|r| r.duplicate)
+        .map(|r| r.seq)
+        .collect();
+    assert!(
+        resent_after.iter().all(|&seq| seq > acked_at_outage),
+        "resent {resent_after:?} though the agent had seen an ack up to {acked_at_outage}"
+    );
+    assert!(
+        store.received[..received_before]
+            .iter()
+            .all(|r| !r.duplicate),
+        "no resend before the outage"
+    );
+    drop(store);
+    let events = seen.lock().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::DownFrameRejected { .. })),
+        "the forged ack was dropped"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Connected { .. }))
+            .count()
+            >= 2
+    );
+    drop(events);
+    collector.abort();
+    gateway.abort();
+    kill(broker);
+    let _ = std::fs::remove_dir_all(&spool_dir);
+}
