@@ -4,7 +4,6 @@
 //! says what it acknowledges.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -71,13 +70,6 @@ pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut()
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Waits for a future with a deadline.
-pub async fn within<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// Waits until something accepts TCP connections on the loopback port.
@@ -173,10 +165,6 @@ impl Store {
             sent_ms: unix_ms_now(),
         };
         codec::encode_frame(&seal::seal(&self.key, header, &payload).unwrap()).unwrap()
-    }
-
-    pub fn committed(&self, session: &SessionId) -> u64 {
-        self.committed.get(session).copied().unwrap_or(0)
     }
 
     /// Checks what was stored: seqs 1..=n of `session`, each once, in order.

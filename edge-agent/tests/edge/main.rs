@@ -4,13 +4,21 @@
 //! - `gatt_hostile`: 10,000 random payloads per decoder.
 //! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a full spool.
 //! - `uplink_mqtt`: a real rumqttd broker down for 10 s mid-session: nothing lost.
+//! - `uplink_quic`: a real quinn endpoint restarted after 10 s: nothing lost; the pin.
 //!
 //! Child roles: some tests re-run this binary as a child process (`harness::spawn_role`)
 //! to be a broker or a spool writer; those tests do nothing unless their variable is set.
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    missing_docs,
+    reason = "tests: child roles report on stdout; small test counts"
+)]
 
 mod gatt_hostile;
 mod gatt_vectors;
 mod harness;
 mod spool_kill;
 mod uplink_mqtt;
+mod uplink_quic;

@@ -112,7 +112,8 @@ fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle
                         if ack.is_some() {
                             let frame = codec::decode_frame(&publish.payload).unwrap();
                             let stored = store.stored.len();
-                            if stored % 10 == 0 && !store.stored.last().unwrap().duplicate {
+                            if stored.is_multiple_of(10) && !store.stored.last().unwrap().duplicate
+                            {
                                 let cue = Cue {
                                     session: frame.header.session.clone(),
                                     t_s: stored as f64,
