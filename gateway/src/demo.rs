@@ -4,10 +4,18 @@
 //! Running the demo again reuses the same tenant, athletes and devices; each start gives
 //! the devices fresh tokens (tokens are stored only as digests, so the old ones cannot be
 //! read back) and assigns the plans again.
+//!
+//! The riders are the edge agent's simulated athletes (`paceline_edge`), run in this
+//! process as one gym-hub agent over MQTT to the gateway's own broker: one athlete rides
+//! hot (the `overheat` scenario drives heart rate through the cap), one has flaky sensors
+//! (`dropout`), the others ride their plan. When a ride ends, the gym starts the next.
 
 use paceline_coach::plan_import::import_plan;
+use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, Source};
+use paceline_edge::credentials::DeviceCredentials;
+use paceline_edge::simulator::{Scenario, SimulatorConfig};
 use paceline_schemas::hello::DeviceToken;
-use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId};
+use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId, codec};
 use rusqlite::{OptionalExtension, params};
 
 use crate::store::secrets::{ServerKey, token_digest};
@@ -173,4 +181,186 @@ fn demo_device(
             Ok((new.device, new.key, new.token))
         }
     }
+}
+
+/// Runs the gateway with the demo gym riding, until Ctrl-C or `duration`.
+pub async fn run(
+    settings: crate::settings::Settings,
+    athletes: usize,
+    duration: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let gateway = crate::server::Gateway::start(&settings).await?;
+    crate::server::print_banner(&gateway);
+    let now_ms = crate::clock::GatewayClock::start().now_ms();
+    let gym =
+        prepare(gateway.live.store(), athletes.max(1), now_ms).context("preparing the demo gym")?;
+    print_demo_banner(&gateway, &gym);
+    let riding = Riders::start(&gateway, gym);
+    match duration {
+        Some(duration) => {
+            tokio::select! {
+                _ = tokio::time::sleep(duration) => {}
+                signal = crate::server::wait_for_signal() => signal?,
+            }
+        }
+        None => crate::server::wait_for_signal().await?,
+    }
+    riding.stop().await;
+    gateway.shutdown().await
+}
+
+/// The demo gym riding, ride after ride, until stopped.
+pub struct Riders {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Riders {
+    /// Starts riding on `gateway` with the prepared `gym`.
+    pub fn start(gateway: &crate::server::Gateway, gym: Vec<DemoAthlete>) -> Riders {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let mqtt = gateway.mqtt;
+        let spool_dir = gateway.data_dir.join("demo-spool");
+        let store = std::sync::Arc::clone(gateway.live.store_arc());
+        let task = tokio::spawn(async move {
+            let mut gym = gym;
+            let mut ride = 0u64;
+            loop {
+                ride += 1;
+                let config = agent_config(mqtt, &spool_dir, &gym, ride);
+                let mut agent = match Agent::start(config).await {
+                    Ok(agent) => agent,
+                    Err(err) => {
+                        tracing::error!(error = %err, "the demo riders could not start");
+                        return;
+                    }
+                };
+                let names: std::collections::HashMap<DeviceId, String> = gym
+                    .iter()
+                    .map(|a| (a.device.clone(), a.name.clone()))
+                    .collect();
+                let events = agent.subscribe();
+                let printer = tokio::spawn(print_cues(events, names));
+                let finished = tokio::select! {
+                    () = agent.wait_finished() => true,
+                    _ = stopped.changed() => false,
+                };
+                if !finished {
+                    agent.shutdown().await;
+                    printer.abort();
+                    return;
+                }
+                printer.abort();
+                // Next ride: fresh tokens and the plans assigned again.
+                let now_ms = crate::clock::GatewayClock::start().now_ms();
+                match prepare(&store, gym.len(), now_ms) {
+                    Ok(next) => gym = next,
+                    Err(err) => {
+                        tracing::error!(error = %err, "the demo gym could not be prepared again");
+                        return;
+                    }
+                }
+            }
+        });
+        Riders { stop, task }
+    }
+
+    /// Ends the current rides (their `end` frames are sent) and stops.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn agent_config(
+    mqtt: std::net::SocketAddr,
+    spool_dir: &std::path::Path,
+    gym: &[DemoAthlete],
+    ride: u64,
+) -> AgentConfig {
+    let athletes = gym
+        .iter()
+        .enumerate()
+        .map(|(index, athlete)| {
+            let scenario = match index % 8 {
+                2 => Scenario::Overheat,
+                5 => Scenario::Dropout,
+                _ => Scenario::Steady,
+            };
+            let plan = DEMO_PLANS
+                .get(index % DEMO_PLANS.len())
+                .and_then(|(file, text)| import_plan(file, text.as_bytes()).ok());
+            AthleteConfig {
+                name: athlete.name.clone(),
+                credentials: DeviceCredentials {
+                    tenant: athlete.tenant.clone(),
+                    device: athlete.device.clone(),
+                    key: athlete.key.clone(),
+                    token: athlete.token.clone(),
+                },
+                source: Source::Simulator {
+                    config: SimulatorConfig {
+                        seed: ride * 1_000 + index as u64,
+                        scenario,
+                        plan,
+                        profile: Some(athlete.profile.clone()),
+                        ..SimulatorConfig::default()
+                    },
+                    speed: 1.0,
+                },
+            }
+        })
+        .collect();
+    AgentConfig::new(GatewayConfig::mqtt(mqtt), spool_dir.to_owned(), athletes)
+}
+
+/// Prints every cue the riders hear, one line each (the demo's live view in a terminal).
+async fn print_cues(
+    mut events: tokio::sync::broadcast::Receiver<AgentEvent>,
+    names: std::collections::HashMap<DeviceId, String>,
+) {
+    use std::io::Write;
+    loop {
+        match events.recv().await {
+            Ok(AgentEvent::CueReceived { device, cue, .. }) => {
+                let name = names.get(&device).map_or("?", String::as_str);
+                let severity = codec::to_json(&cue.severity).unwrap_or_default();
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "{name:<8} {minutes:>2}:{seconds:02}  {severity:<8} {text}",
+                    minutes = (cue.t_s / 60.0).floor(),
+                    seconds = (cue.t_s % 60.0).floor(),
+                    severity = severity.trim_matches('"'),
+                    text = cue.text,
+                );
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let riders: Vec<String> = gym
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.plan_name))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nDemo gym {DEMO_TENANT}: {count} simulated athletes riding now: {riders}.\n\
+         Where to look:\n  \
+         - here: every cue the athletes hear, as it happens (name, time into the ride, severity, text)\n  \
+         - http://{http}/metrics: frames received and stored, cue latency, sessions open\n  \
+         - {db}: sessions, samples, cues and summaries, e.g.\n    \
+           sqlite3 {db} \"SELECT session_id, status, summary_json FROM sessions\"\n",
+        count = gym.len(),
+        riders = riders.join(", "),
+        http = gateway.http,
+        db = gateway.data_dir.join(crate::store::DATABASE_FILE).display(),
+    );
 }

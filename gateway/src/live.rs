@@ -173,6 +173,11 @@ impl Live {
         &self.store
     }
 
+    /// The store, shared.
+    pub fn store_arc(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     /// Stops taking frames (they go unacknowledged, so devices keep them and resend).
     pub fn stop_taking_frames(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);

@@ -174,8 +174,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Demo(args) => {
             init_logging(args.log_json);
             let settings = args.common.settings()?;
-            let _ = (settings, args.athletes, args.duration_s);
-            bail!("the demo riders are not wired yet")
+            runtime()?.block_on(paceline_gateway::demo::run(
+                settings,
+                args.athletes,
+                args.duration_s.map(std::time::Duration::from_secs),
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
         Commands::Device(DeviceCommand::Add(args)) => device_add(&args),
         Commands::Plan(PlanCommand::Assign(args)) => plan_assign(&args),
@@ -191,7 +195,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PACELINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

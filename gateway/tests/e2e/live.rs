@@ -162,3 +162,60 @@ async fn sigterm_stops_cleanly_and_health_answers_before() {
     let exit = gateway.terminate().await;
     assert!(exit.success(), "{exit:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_gym_rides_and_is_coached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, mqtt, quic) = free_ports();
+    let out = tokio::task::spawn_blocking({
+        let data_dir = dir.path().to_owned();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_paceline"))
+                .arg("demo")
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .args(["--http", &format!("127.0.0.1:{http}")])
+                .args(["--mqtt", &format!("127.0.0.1:{mqtt}")])
+                .args(["--quic", &format!("127.0.0.1:{quic}")])
+                .args(["--athletes", "3", "--duration-s", "8"])
+                .env("PACELINE_LOG", "warn")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Demo gym demo-gym: 3 simulated athletes"),
+        "{stdout}"
+    );
+    for name in ["Ana", "Ben", "Chloe"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.starts_with(name) && line.contains("Warm-up")),
+            "{name} hears the warm-up cue:\n{stdout}"
+        );
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("paceline.db")).unwrap();
+    let (sessions, samples, cues): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM samples),
+                    (SELECT count(*) FROM cues)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(sessions, 3);
+    assert!(
+        samples >= 3 * 5 * 4,
+        "8 s of HR at 1 Hz and power at 4 Hz each: {samples}"
+    );
+    assert!(cues >= 3);
+}
