@@ -638,13 +638,19 @@ impl AgentHandle {
     /// Waits until every device's source has ended and its `End` frame is acknowledged
     /// (or the uplink gave up), for finite sources (files, simulators with a duration).
     pub async fn wait_finished(&mut self) {
-        for task in self.recorders.drain(..) {
+        // One handle at a time, removed only once finished: cancelling this future (say,
+        // to call `shutdown` on Ctrl-C) leaves every unfinished task in the handle.
+        while let Some(task) = self.recorders.first_mut() {
             let _ = task.await;
+            self.recorders.remove(0);
         }
-        let deadline = tokio::time::Instant::now() + self.shutdown_wait;
-        let _ = self.phase.send(Phase::Draining { deadline });
-        for task in self.uplinks.drain(..) {
+        if *self.phase.borrow() == Phase::Running {
+            let deadline = tokio::time::Instant::now() + self.shutdown_wait;
+            let _ = self.phase.send(Phase::Draining { deadline });
+        }
+        while let Some(task) = self.uplinks.first_mut() {
             let _ = task.await;
+            self.uplinks.remove(0);
         }
     }
 }

@@ -10,6 +10,8 @@
 //!   current tokio runtime and reports [`agent::AgentEvent`]s; [`uplink`] holds MQTT and
 //!   QUIC; [`source`] and [`ble`] the sample sources; [`credentials`] and [`session`] the
 //!   device's identity and ride ids.
+//! - [`config`]: the TOML file; [`cue_output`]: console and `espeak-ng`;
+//!   [`status_page`]: a local page for a screen.
 //!
 //! **This crate defines no bytes of its own on the wire**: frames, acks, cues and the QUIC
 //! hello are `paceline-schemas` types. Its decoders never panic on sensor bytes. **A frame
@@ -17,11 +19,14 @@
 
 pub mod agent;
 pub mod ble;
+pub mod config;
 pub mod credentials;
+pub mod cue_output;
 pub mod gatt;
 pub mod revolutions;
 pub mod session;
 pub mod simulator;
 pub mod source;
 pub mod spool;
+pub mod status_page;
 pub mod uplink;

@@ -1,5 +1,7 @@
 //! The edge agent's integration tests, one binary (one link):
 //!
+//! - `cli`: help, BLE absence (exit 3), configuration errors.
+//! - `simulator`: determinism, HR kinetics, overheat through the cap, dropouts, plans.
 //! - `gatt_vectors`: hand-built notifications for every flag field; the `decode` command.
 //! - `gatt_hostile`: 10,000 random payloads per decoder.
 //! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a full spool.
@@ -16,9 +18,11 @@
     reason = "tests: child roles report on stdout; small test counts"
 )]
 
+mod cli;
 mod gatt_hostile;
 mod gatt_vectors;
 mod harness;
+mod simulator;
 mod spool_kill;
 mod uplink_mqtt;
 mod uplink_quic;

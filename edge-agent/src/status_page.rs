@@ -1,0 +1,156 @@
+//! A tiny local status page for a screen beside the bike or on a gym wall: one tile per
+//! athlete (connected or not, frames spooled and acknowledged, the latest cue), served by
+//! axum at `/` (HTML that refreshes itself) and `/status.json`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::response::{Html, Json};
+use axum::routing::get;
+use paceline_schemas::DeviceId;
+
+use crate::agent::AgentEvent;
+
+/// What the page shows of one athlete.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AthleteStatus {
+    /// The uplink is connected.
+    pub connected: bool,
+    /// Frames spooled this run.
+    pub frames_spooled: u64,
+    /// Highest acknowledged seq of the current session.
+    pub acked_seq: u64,
+    /// Cues received.
+    pub cues: u64,
+    /// The latest cue: severity and text.
+    pub last_cue: Option<(String, String)>,
+    /// The spool refused samples.
+    pub spool_full: bool,
+}
+
+/// Every athlete's status, by name.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    names: HashMap<DeviceId, String>,
+    athletes: BTreeMap<String, AthleteStatus>,
+}
+
+impl StatusBoard {
+    /// A board for these athletes.
+    pub fn new(names: &HashMap<DeviceId, String>) -> Self {
+        Self {
+            names: names.clone(),
+            athletes: names
+                .values()
+                .map(|name| (name.clone(), AthleteStatus::default()))
+                .collect(),
+        }
+    }
+
+    /// The athletes, by name.
+    pub fn athletes(&self) -> impl Iterator<Item = (&String, &AthleteStatus)> {
+        self.athletes.iter()
+    }
+
+    /// Updates the board from one agent event.
+    pub fn apply(&mut self, event: &AgentEvent) {
+        let device = match event {
+            AgentEvent::Connected { device }
+            | AgentEvent::Disconnected { device, .. }
+            | AgentEvent::FrameSpooled { device, .. }
+            | AgentEvent::Acked { device, .. }
+            | AgentEvent::CueReceived { device, .. }
+            | AgentEvent::SpoolFull { device, .. } => device,
+            _ => return,
+        };
+        let Some(name) = self.names.get(device) else {
+            return;
+        };
+        let Some(status) = self.athletes.get_mut(name) else {
+            return;
+        };
+        match event {
+            AgentEvent::Connected { .. } => status.connected = true,
+            AgentEvent::Disconnected { .. } => status.connected = false,
+            AgentEvent::FrameSpooled { .. } => {
+                status.frames_spooled += 1;
+                status.spool_full = false;
+            }
+            AgentEvent::Acked { committed_seq, .. } => status.acked_seq = *committed_seq,
+            AgentEvent::CueReceived { cue, .. } => {
+                status.cues += 1;
+                status.last_cue = Some((format!("{:?}", cue.severity), cue.text.clone()));
+            }
+            AgentEvent::SpoolFull { .. } => status.spool_full = true,
+            _ => {}
+        }
+    }
+
+    /// The board as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.athletes
+                .iter()
+                .map(|(name, s)| {
+                    serde_json::json!({
+                        "name": name,
+                        "connected": s.connected,
+                        "frames_spooled": s.frames_spooled,
+                        "acked_seq": s.acked_seq,
+                        "cues": s.cues,
+                        "spool_full": s.spool_full,
+                        "last_cue": s.last_cue.as_ref().map(|(severity, text)| serde_json::json!({"severity": severity, "text": text})),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Paceline edge</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;background:#111;color:#eee;margin:1rem}
+#tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(16rem,1fr));gap:.75rem}
+.tile{background:#222;border-radius:.5rem;padding:.75rem}.name{font-size:1.3rem;font-weight:600}
+.off{color:#f77}.on{color:#7f7}.cue{margin-top:.5rem;font-size:1.1rem}.Safety{color:#f55}.Warn{color:#fc5}
+</style></head><body><h1>Paceline edge</h1><div id="tiles"></div>
+<script>
+async function refresh(){
+  try{
+    const athletes=await (await fetch('/status.json')).json();
+    const tiles=document.getElementById('tiles');tiles.replaceChildren();
+    for(const a of athletes){
+      const t=document.createElement('div');t.className='tile';
+      const n=document.createElement('div');n.className='name';n.textContent=a.name;t.append(n);
+      const s=document.createElement('div');s.className=a.connected?'on':'off';
+      s.textContent=(a.connected?'connected':'offline')+' · '+a.frames_spooled+' frames · acked '+a.acked_seq+(a.spool_full?' · SPOOL FULL':'');t.append(s);
+      if(a.last_cue){const c=document.createElement('div');c.className='cue '+a.last_cue.severity;c.textContent=a.last_cue.text;t.append(c);}
+      tiles.append(t);
+    }
+  }catch(e){}
+}
+refresh();setInterval(refresh,1000);
+</script></body></html>"#;
+
+/// Serves the page on `addr` until the process ends.
+pub async fn serve(addr: SocketAddr, board: Arc<Mutex<StatusBoard>>) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/status.json",
+            get(move || {
+                let board = board.clone();
+                async move {
+                    let board = board.lock().unwrap_or_else(|p| p.into_inner());
+                    Json(board.to_json())
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "status page: http://{addr}/");
+    axum::serve(listener, app).await
+}
