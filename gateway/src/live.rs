@@ -648,6 +648,19 @@ impl Live {
         }
     }
 
+    /// Ends stored sessions left open by an earlier run whose devices stayed silent for
+    /// the idle time (sessions coached now are ended by [`Live::sweep_idle`]).
+    pub fn end_stale_sessions(&self) {
+        let now_ms = self.clock.now_ms();
+        let idle_ms = u64::try_from(self.session_idle.as_millis()).unwrap_or(u64::MAX);
+        // Sessions silent for twice the idle time cannot be coached here any more: the
+        // sweeper has ended every one this process coached.
+        let _ = self.writes.try_send(WriteOp::EndStale {
+            before_ms: now_ms.saturating_sub(idle_ms.saturating_mul(2)),
+            now_ms,
+        });
+    }
+
     /// Ends sessions that have been silent for the idle time, and forgets ended ones.
     pub fn sweep_idle(&self) {
         let mut ending = Vec::new();

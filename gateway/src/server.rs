@@ -121,12 +121,20 @@ impl Gateway {
 
         let sweeping = Arc::new(AtomicBool::new(true));
         let for_sweep = Arc::clone(&live);
+        let stale_every_s = settings.session_idle.as_secs().clamp(1, 60);
         let still_sweeping = Arc::clone(&sweeping);
         thread::Builder::new()
             .name("session-sweeper".to_owned())
             .spawn(move || {
-                // A periodic timer: idle sessions are ended within a second of their limit.
+                // A periodic timer: idle sessions are ended within a second of their limit;
+                // sessions an earlier run left open are closed every idle time (at most
+                // once a minute).
+                let mut ticks = 0u64;
                 while still_sweeping.load(Ordering::Relaxed) {
+                    if ticks % stale_every_s == 0 {
+                        for_sweep.end_stale_sessions();
+                    }
+                    ticks += 1;
                     thread::sleep(Duration::from_secs(1));
                     for_sweep.sweep_idle();
                 }

@@ -123,6 +123,14 @@ pub enum WriteOp {
         /// Now, ms since the epoch.
         now_ms: u64,
     },
+    /// Ends sessions left open with no frame since `before_ms` (their coach is gone: the
+    /// gateway stopped while they ran, and their device never came back).
+    EndStale {
+        /// Sessions whose last frame is older than this are ended, ms since the epoch.
+        before_ms: u64,
+        /// Now, ms since the epoch.
+        now_ms: u64,
+    },
     /// Answers once everything sent before it is committed.
     Flush(SyncSender<()>),
 }
@@ -350,6 +358,13 @@ impl WriterState {
                                 tenant_row,
                                 session_row
                             ],
+                        )?;
+                    }
+                    WriteOp::EndStale { before_ms, now_ms } => {
+                        tx.execute(
+                            "UPDATE sessions SET status = 'ended', ended_ms = ?1
+                             WHERE status = 'open' AND last_frame_ms < ?2",
+                            params![to_i64(now_ms), to_i64(before_ms)],
                         )?;
                     }
                     WriteOp::Flush(reply) => replies.push(Reply::Flushed(reply)),

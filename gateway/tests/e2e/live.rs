@@ -219,3 +219,29 @@ async fn the_demo_gym_rides_and_is_coached() {
     );
     assert!(cues >= 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_left_open_by_a_killed_gateway_is_ended_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = Gateway::start(dir.path(), &["--session-idle-s", "1"]).await;
+    let creds = gateway.pair("gym-1", "elif");
+    let session = session_id("orphan");
+    {
+        let mut device = MqttDevice::connect(&gateway, &creds).await;
+        device.send(&session, 1, &ride_batch(0, 140, 150)).await;
+        device.inbox.wait_ack(&session, 1).await;
+    }
+    gateway.kill();
+    let conn = gateway.db();
+    assert_eq!(
+        session_status(&conn, &session).map(|(s, _)| s),
+        Some("open".to_owned())
+    );
+    drop(conn);
+    gateway.restart().await;
+    let conn = gateway.db();
+    wait_until("the orphaned session to be ended", || {
+        session_status(&conn, &session).filter(|(status, _)| status == "ended")
+    })
+    .await;
+}
