@@ -131,7 +131,7 @@ impl Gateway {
                 // once a minute).
                 let mut ticks = 0u64;
                 while still_sweeping.load(Ordering::Relaxed) {
-                    if ticks % stale_every_s == 0 {
+                    if ticks.is_multiple_of(stale_every_s) {
                         for_sweep.end_stale_sessions();
                     }
                     ticks += 1;
