@@ -111,7 +111,7 @@ pub struct GatewaySection {
     #[serde(default = "default_server_name")]
     pub server_name: String,
     /// The QUIC certificate's SHA-256 (64 hex digits, colons allowed).
-    #[serde(default)]
+    #[serde(default, alias = "quic_cert_sha256")]
     pub cert_sha256: Option<String>,
     /// A PEM file with the gateway's certificate or CA.
     #[serde(default)]

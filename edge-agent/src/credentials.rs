@@ -27,7 +27,8 @@ pub struct DeviceCredentials {
 pub struct CredentialsText {
     /// Tenant id.
     pub tenant: String,
-    /// Device id.
+    /// Device id (`id` as the gateway's pairing prints it).
+    #[serde(alias = "id")]
     pub device: String,
     /// Device key, 64 hex digits.
     pub key: String,
@@ -35,12 +36,27 @@ pub struct CredentialsText {
     pub token: String,
 }
 
-/// A credentials file: `[[device]]` tables of [`CredentialsText`].
+/// A credentials file: `[[device]]` tables of [`CredentialsText`], or the single
+/// `[device]` table (and `[gateway]` table, not used here) that `paceline device add`
+/// prints.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CredentialsFile {
     #[serde(default)]
-    device: Vec<CredentialsText>,
+    device: Option<OneOrMany>,
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "accepted so pairing output can be pasted as it is"
+    )]
+    gateway: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<CredentialsText>),
+    One(CredentialsText),
 }
 
 /// Credentials that do not parse.
@@ -122,5 +138,56 @@ pub fn read_credentials_file(path: &Path) -> Result<Vec<DeviceCredentials>, Cred
         path: path.display().to_string(),
         source,
     })?;
-    file.device.iter().map(CredentialsText::parse).collect()
+    match file.device {
+        None => Ok(Vec::new()),
+        Some(OneOrMany::One(one)) => Ok(vec![one.parse()?]),
+        Some(OneOrMany::Many(many)) => many.iter().map(CredentialsText::parse).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairing_output_and_device_lists_both_read() {
+        let dir = std::env::temp_dir().join(format!("paceline-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = "11".repeat(32);
+        let token = "22".repeat(32);
+        let paired = dir.join("paired.toml");
+        std::fs::write(
+            &paired,
+            format!(
+                "[device]\ntenant = \"home\"\nid = \"ana-strap\"\nkey = \"{key}\"\ntoken = \"{token}\"\n\n\
+                 [gateway]\nmqtt = \"127.0.0.1:1883\"\nquic = \"127.0.0.1:4433\"\nquic_cert_sha256 = \"ab\"\n"
+            ),
+        )
+        .unwrap();
+        let one = read_credentials_file(&paired).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].device.as_str(), "ana-strap");
+        assert_eq!(format!("{:?}", one[0].key), "DeviceKey(<redacted>)");
+        let list = dir.join("devices.toml");
+        std::fs::write(
+            &list,
+            format!(
+                "[[device]]\ntenant = \"gym\"\ndevice = \"a\"\nkey = \"{key}\"\ntoken = \"{token}\"\n\
+                 [[device]]\ntenant = \"gym\"\ndevice = \"b\"\nkey = \"{key}\"\ntoken = \"{token}\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(read_credentials_file(&list).unwrap().len(), 2);
+        std::fs::write(
+            &list,
+            "[[device]]\ntenant = \"gym\"\ndevice = \"a\"\nkey = \"zz\"\ntoken = \"zz\"\n",
+        )
+        .unwrap();
+        let err = read_credentials_file(&list).unwrap_err().to_string();
+        assert!(
+            err.contains("64 hex digits") && !err.contains("zz\""),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -341,3 +341,80 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     kill(broker);
     let _ = std::fs::remove_dir_all(&spool_dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_command_rides_to_the_end_and_prints_cues() {
+    let port = free_tcp_port();
+    let device = credentials("strap-cli");
+    let broker = spawn_broker(port, &device);
+    wait_listening(port, Duration::from_secs(20)).await;
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    let gateway = spawn_gateway(port, store.clone());
+
+    let dir = std::env::temp_dir().join(format!("paceline-edge-simulate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials_file = dir.join("devices.toml");
+    std::fs::write(
+        &credentials_file,
+        format!(
+            "[[device]]\ntenant = \"{}\"\ndevice = \"{}\"\nkey = \"{}\"\ntoken = \"{}\"\n",
+            device.tenant,
+            device.device,
+            device.key.expose_hex(),
+            device.token.expose_hex()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_paceline-edge"))
+        .args([
+            "simulate",
+            "--scenario",
+            "overheat",
+            "--speed",
+            "50",
+            "--duration-s",
+            "60",
+            "--no-speech",
+        ])
+        .arg("--credentials")
+        .arg(&credentials_file)
+        .arg("--spool-dir")
+        .arg(dir.join("spool"))
+        .args(["--mqtt", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The ride ends by itself once its End frame is acknowledged.
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("[strap-cli] info StepStart: cue after 10 frames"),
+        "{stdout}"
+    );
+    let store = store.lock().unwrap();
+    let session = store.stored.first().unwrap().session.clone();
+    let last = store.stored.last().unwrap().seq;
+    store.assert_complete(&session, last);
+    assert_eq!(store.kinds(&session).last(), Some(&FrameKind::Command));
+    let samples: usize = store
+        .stored
+        .iter()
+        .map(|r| match &r.payload {
+            Payload::Samples(batch) => batch.samples().len(),
+            _ => 0,
+        })
+        .sum();
+    // 60 s of HR at 1 Hz and power at 4 Hz (0 ms included, 60,000 ms not).
+    assert_eq!(samples, 60 + 240);
+    drop(store);
+    gateway.abort();
+    kill(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
