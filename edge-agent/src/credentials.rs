@@ -128,12 +128,47 @@ impl CredentialsText {
     }
 }
 
-/// Reads a credentials file of `[[device]]` tables (tenant, device, key, token).
+/// One line of `paceline device add --json` (other fields ignored).
+#[derive(Debug, Clone, Deserialize)]
+struct PairingJson {
+    tenant: String,
+    device: String,
+    key: String,
+    token: String,
+}
+
+/// Reads a credentials file: TOML `[[device]]` tables (tenant, device, key, token), the
+/// `[device]` table pairing prints, or JSON lines as `paceline device add --json` prints
+/// them (one device per line).
 pub fn read_credentials_file(path: &Path) -> Result<Vec<DeviceCredentials>, CredentialsError> {
     let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
         path: path.display().to_string(),
         source,
     })?;
+    if text.trim_start().starts_with('{') {
+        let mut out = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let paired: PairingJson = serde_json::from_str(line).map_err(|e| {
+                CredentialsError::Read {
+                    path: format!("{} line {}", path.display(), number + 1),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                }
+            })?;
+            out.push(
+                CredentialsText {
+                    tenant: paired.tenant,
+                    device: paired.device,
+                    key: paired.key,
+                    token: paired.token,
+                }
+                .parse()?,
+            );
+        }
+        return Ok(out);
+    }
     let file: CredentialsFile = toml::from_str(&text).map_err(|source| CredentialsError::Toml {
         path: path.display().to_string(),
         source,
@@ -178,6 +213,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_credentials_file(&list).unwrap().len(), 2);
+        let jsonl = dir.join("devices.jsonl");
+        std::fs::write(
+            &jsonl,
+            format!(
+                "{{\"tenant\":\"gym\",\"device\":\"a\",\"key\":\"{key}\",\"token\":\"{token}\",\"mqtt\":\"x\"}}\n\
+                 {{\"tenant\":\"gym\",\"device\":\"b\",\"key\":\"{key}\",\"token\":\"{token}\"}}\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(read_credentials_file(&jsonl).unwrap().len(), 2);
         std::fs::write(
             &list,
             "[[device]]\ntenant = \"gym\"\ndevice = \"a\"\nkey = \"zz\"\ntoken = \"zz\"\n",
