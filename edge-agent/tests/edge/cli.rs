@@ -54,11 +54,17 @@ fn a_config_without_athletes_is_refused_with_the_reason() {
 
 #[test]
 fn the_deploy_example_configuration_is_valid() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/edge-agent/agent.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/edge-agent/agent.toml"
+    );
     let file = paceline_edge::config::ConfigFile::read(std::path::Path::new(path)).unwrap();
     let config = file.to_agent_config().unwrap();
     assert_eq!(config.athletes.len(), 1);
-    assert!(matches!(config.athletes[0].source, paceline_edge::agent::Source::Ble(_)));
+    assert!(matches!(
+        config.athletes[0].source,
+        paceline_edge::agent::Source::Ble(_)
+    ));
     assert_eq!(config.gateway.mqtt_port, 1883);
     assert!(file.cues.speech);
 }

@@ -418,3 +418,77 @@ async fn simulate_command_rides_to_the_end_and_prints_cues() {
     kill(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_command_replays_a_csv_file_through_the_config() {
+    let port = free_tcp_port();
+    let device = credentials("bike-file");
+    let broker = spawn_broker(port, &device);
+    wait_listening(port, Duration::from_secs(20)).await;
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    let gateway = spawn_gateway(port, store.clone());
+
+    let dir = std::env::temp_dir().join(format!("paceline-edge-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("time_s,heart_rate,power,cadence,speed\n");
+    for t in 0..30 {
+        csv.push_str(&format!("{t},{},{},90,\n", 100 + t, 200 + t));
+    }
+    std::fs::write(dir.join("ride.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("agent.toml"),
+        format!(
+            "[gateway]\nmqtt = \"127.0.0.1:{port}\"\n[spool]\ndir = \"{}\"\n[cues]\nspeech = false\n\
+             [[athlete]]\nname = \"File rider\"\ntenant = \"{}\"\ndevice = \"{}\"\nkey = \"{}\"\ntoken = \"{}\"\n\
+             source = {{ kind = \"file\", path = \"{}\", speed = 100.0 }}\n",
+            dir.join("spool").display(),
+            device.tenant,
+            device.device,
+            device.key.expose_hex(),
+            device.token.expose_hex(),
+            dir.join("ride.csv").display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_paceline-edge"))
+        .arg("run")
+        .arg("--config")
+        .arg(dir.join("agent.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let store = store.lock().unwrap();
+    let session = store.stored.first().unwrap().session.clone();
+    store.assert_complete(&session, store.stored.last().unwrap().seq);
+    let heart_rates: Vec<u16> = store
+        .stored
+        .iter()
+        .filter_map(|r| match &r.payload {
+            Payload::Samples(batch) => Some(batch.samples().to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|s| match s.value {
+            paceline_schemas::SampleValue::HeartRate(hr) => Some(hr.bpm),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        heart_rates,
+        (100..130).collect::<Vec<u16>>(),
+        "every row, in order"
+    );
+    assert_eq!(store.kinds(&session).last(), Some(&FrameKind::Command));
+    drop(store);
+    gateway.abort();
+    kill(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
