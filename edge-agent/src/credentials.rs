@@ -151,12 +151,11 @@ pub fn read_credentials_file(path: &Path) -> Result<Vec<DeviceCredentials>, Cred
             if line.trim().is_empty() {
                 continue;
             }
-            let paired: PairingJson = serde_json::from_str(line).map_err(|e| {
-                CredentialsError::Read {
+            let paired: PairingJson =
+                serde_json::from_str(line).map_err(|e| CredentialsError::Read {
                     path: format!("{} line {}", path.display(), number + 1),
                     source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                }
-            })?;
+                })?;
             out.push(
                 CredentialsText {
                     tenant: paired.tenant,

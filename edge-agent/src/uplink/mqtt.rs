@@ -70,6 +70,9 @@ pub(crate) async fn run(
         let driver = tokio::spawn(drive(eventloop, events_tx));
         let mut connected = false;
         let mut cursor = Cursor::new();
+        // One timer across iterations: frames flowing must not keep postponing the check.
+        let mut stall_check = tokio::time::interval(settings.resend_after / 4);
+        stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
             if connected {
                 // Hand every frame after the cursor to rumqttc (it waits for room).
@@ -110,7 +113,7 @@ pub(crate) async fn run(
                     None => break Some("event loop ended".to_owned()),
                 },
                 () = device.spooled.notified() => {}
-                () = tokio::time::sleep(settings.resend_after / 4) => {
+                _ = stall_check.tick() => {
                     if connected {
                         cursor.rewind_if_stalled(&device, settings.resend_after);
                     }

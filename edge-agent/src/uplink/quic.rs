@@ -315,6 +315,9 @@ pub(crate) async fn run(
         let mut streams: HashMap<SessionId, SendStream> = HashMap::new();
         let mut cursor = Cursor::new();
         let mut message = Vec::new();
+        // One timer across iterations: frames flowing must not keep postponing the check.
+        let mut stall_check = tokio::time::interval(settings.resend_after / 4);
+        stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = 'connection: loop {
             while let Some(entry) = cursor.next(&device) {
                 if !streams.contains_key(&entry.session) {
@@ -355,7 +358,7 @@ pub(crate) async fn run(
                     None => break Some("downlink ended".to_owned()),
                 },
                 () = device.spooled.notified() => {}
-                () = tokio::time::sleep(settings.resend_after / 4) => {
+                _ = stall_check.tick() => {
                     cursor.rewind_if_stalled(&device, settings.resend_after);
                 }
                 closed = connection.closed() => break Some(closed.to_string()),

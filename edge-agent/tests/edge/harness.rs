@@ -106,6 +106,8 @@ pub struct Store {
     pub stored: Vec<Received>,
     pub received: Vec<Received>,
     pub rejected: usize,
+    /// Lose this seq the first time it arrives (as if the gateway had missed it).
+    pub lose_once: Option<u64>,
     down_seq: u64,
 }
 
@@ -117,6 +119,7 @@ impl Store {
             stored: Vec::new(),
             received: Vec::new(),
             rejected: 0,
+            lose_once: None,
             down_seq: 0,
         }
     }
@@ -131,6 +134,10 @@ impl Store {
             self.rejected += 1;
             return None;
         };
+        if self.lose_once == Some(frame.header.seq) {
+            self.lose_once = None;
+            return None;
+        }
         let session = frame.header.session.clone();
         let committed = self.committed.entry(session.clone()).or_insert(0);
         let seq = frame.header.seq;
@@ -165,6 +172,11 @@ impl Store {
             sent_ms: unix_ms_now(),
         };
         codec::encode_frame(&seal::seal(&self.key, header, &payload).unwrap()).unwrap()
+    }
+
+    /// The highest contiguous stored seq of a session.
+    pub fn committed_of(&self, session: &SessionId) -> u64 {
+        self.committed.get(session).copied().unwrap_or(0)
     }
 
     /// Checks what was stored: seqs 1..=n of `session`, each once, in order.

@@ -492,3 +492,57 @@ async fn run_command_replays_a_csv_file_through_the_config() {
     kill(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_the_gateway_missed_is_resent_when_acks_stall() {
+    let port = free_tcp_port();
+    let device = credentials("strap-lost");
+    let broker = spawn_broker(port, &device);
+    wait_listening(port, Duration::from_secs(20)).await;
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    store.lock().unwrap().lose_once = Some(5);
+    let gateway = spawn_gateway(port, store.clone());
+    let spool_dir = std::env::temp_dir().join(format!("paceline-edge-lost-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool_dir);
+    let mut config = AgentConfig::new(
+        GatewayConfig::mqtt(SocketAddr::from(([127, 0, 0, 1], port))),
+        spool_dir.clone(),
+        vec![AthleteConfig {
+            name: "lost".into(),
+            credentials: device.clone(),
+            source: Source::Push,
+        }],
+    );
+    config.resend_after_ms = 1_000;
+    config.shutdown_wait_ms = 10_000;
+    let agent = Agent::start(config).await.unwrap();
+    let session = agent.sessions()[&device.device].clone();
+    let push = agent.sample_sender(&device.device).unwrap();
+    // Frames keep flowing every 100 ms, faster than the stall check: it must still fire.
+    let mut athlete = SimulatedAthlete::new(SimulatorConfig::default());
+    let mut resent_while_flowing = false;
+    for second in 1..=150u64 {
+        for sample in athlete.samples_at(second * 1000) {
+            push.send(sample).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if store.lock().unwrap().committed_of(&session) >= 25 {
+            resent_while_flowing = true;
+            break;
+        }
+    }
+    assert!(
+        resent_while_flowing,
+        "acks stalled at the lost frame while frames kept flowing"
+    );
+    drop(push);
+    agent.shutdown().await;
+    let store = store.lock().unwrap();
+    let last = store.stored.last().unwrap().seq;
+    store.assert_complete(&session, last);
+    assert!(store.received.iter().any(|r| r.duplicate || r.seq == 5));
+    drop(store);
+    gateway.abort();
+    kill(broker);
+    let _ = std::fs::remove_dir_all(&spool_dir);
+}
