@@ -463,6 +463,7 @@ impl Device {
 #[derive(Debug)]
 pub struct AgentHandle {
     events: broadcast::Sender<AgentEvent>,
+    first_events: Option<broadcast::Receiver<AgentEvent>>,
     phase: watch::Sender<Phase>,
     shutdown_wait: Duration,
     pushers: HashMap<DeviceId, mpsc::Sender<Sample>>,
@@ -481,7 +482,7 @@ impl Agent {
     /// Opens every device's spool and starts its source, recorder and uplink tasks on the
     /// current tokio runtime.
     pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
-        let (events, _) = broadcast::channel(config.event_capacity.max(16));
+        let (events, first_events) = broadcast::channel(config.event_capacity.max(16));
         let (phase, phase_rx) = watch::channel(Phase::Running);
         let quic = match config.gateway.transport {
             Transport::Quic => Some(
@@ -492,6 +493,7 @@ impl Agent {
         };
         let mut handle = AgentHandle {
             events: events.clone(),
+            first_events: Some(first_events),
             phase,
             shutdown_wait: Duration::from_millis(config.shutdown_wait_ms),
             pushers: HashMap::new(),
@@ -599,6 +601,13 @@ impl AgentHandle {
     /// `event_capacity` events behind loses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
         self.events.subscribe()
+    }
+
+    /// A receiver of every event since before the first task started (so the first
+    /// `SpoolOpened`, `SessionStarted` and `Connected` are not missed); `None` after the
+    /// first call. Until it is taken it holds the oldest `event_capacity` events.
+    pub fn events_from_start(&mut self) -> Option<broadcast::Receiver<AgentEvent>> {
+        self.first_events.take()
     }
 
     /// The sender of a [`Source::Push`] device's samples.

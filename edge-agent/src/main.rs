@@ -364,7 +364,10 @@ async fn ride(config: AgentConfig, cues: &CueSettings) -> anyhow::Result<ExitCod
         .collect();
     let athletes = config.athletes.len();
     let mut agent = Agent::start(config).await.context("starting the agent")?;
-    let board = cue_output::start(cues, agent.subscribe(), names).await;
+    let events = agent
+        .events_from_start()
+        .unwrap_or_else(|| agent.subscribe());
+    let board = cue_output::start(cues, events, names).await;
     if let Some(addr) = &cues.status_addr {
         let addr = paceline_edge::config::resolve(addr)?;
         let board = board.clone();

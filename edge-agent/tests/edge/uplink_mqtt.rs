@@ -174,8 +174,8 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     config.resend_after_ms = 1_500;
     config.reconnect_max_ms = 500;
     config.shutdown_wait_ms = 15_000;
-    let agent = Agent::start(config).await.unwrap();
-    let mut events = agent.subscribe();
+    let mut agent = Agent::start(config).await.unwrap();
+    let mut events = agent.events_from_start().unwrap();
     let session = agent.sessions()[&device.device].clone();
     let push = agent.sample_sender(&device.device).unwrap();
 
@@ -268,10 +268,21 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
             .max()
             .unwrap_or(0)
     };
-    let before_end = spooled_last();
     agent.shutdown().await;
+    // The collector drains the channel in the background: wait for the last event.
+    wait_until("the uplink's stop event", Duration::from_secs(10), || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
+    })
+    .await;
     let last_seq = spooled_last();
-    assert_eq!(last_seq, before_end + 1, "the End frame takes the next seq");
+    let end_seq = seen.lock().unwrap().iter().find_map(|e| match e {
+        AgentEvent::SessionEnded { end_seq, .. } => Some(*end_seq),
+        _ => None,
+    });
+    assert_eq!(end_seq, Some(last_seq), "the End frame takes the last seq");
     assert!(
         seen.lock()
             .unwrap()

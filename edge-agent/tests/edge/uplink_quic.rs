@@ -132,10 +132,10 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     config.resend_after_ms = 1_500;
     config.reconnect_max_ms = 500;
     config.shutdown_wait_ms = 15_000;
-    let agent = Agent::start(config).await.unwrap();
+    let mut agent = Agent::start(config).await.unwrap();
     let session = agent.sessions()[&device.device].clone();
     let push = agent.sample_sender(&device.device).unwrap();
-    let mut events = agent.subscribe();
+    let mut events = agent.events_from_start().unwrap();
     let seen: Arc<Mutex<Vec<AgentEvent>>> = Arc::default();
     let collector = {
         let seen = seen.clone();
@@ -208,6 +208,13 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
 
     drop(push);
     agent.shutdown().await;
+    wait_until("the uplink's stop event", Duration::from_secs(10), || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
+    })
+    .await;
     let last_seq = seen
         .lock()
         .unwrap()
@@ -273,8 +280,8 @@ async fn a_wrong_pin_never_connects() {
         }],
     );
     config.shutdown_wait_ms = 100;
-    let agent = Agent::start(config).await.unwrap();
-    let mut events = agent.subscribe();
+    let mut agent = Agent::start(config).await.unwrap();
+    let mut events = agent.events_from_start().unwrap();
     let push = agent.sample_sender(&device.device).unwrap();
     push.send(Sample {
         t_ms: 0,
