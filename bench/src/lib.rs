@@ -9,10 +9,14 @@
 //! |---|---|
 //! | [`coach`] | the Coach's cost per sample on a realistic hour of riding |
 //! | [`replay`] | replay (decode + coach) against Python fitdecode decoding the same file |
+//! | [`edge`] | the edge agent's CPU time and peak memory: one athlete's 4 sensors, 200 athletes |
 //! | [`dataflow`] | 10,000 concurrent sessions through the live engine, 1 and 2 workers |
+//! | [`gateway`] | frame → cue latency at the device through gateway and edge agent, 100 and 2,000 athletes |
 
 pub mod coach;
 pub mod dataflow;
+pub mod edge;
+pub mod gateway;
 pub mod machine;
 pub mod replay;
 pub mod stats;

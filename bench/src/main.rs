@@ -1,7 +1,7 @@
 //! `paceline-bench`: runs benchmarks and writes their result files.
 //!
 //! ```text
-//! cargo run --release -p paceline-bench -- <coach|replay|dataflow|all> [--quick] [--results-dir DIR]
+//! cargo run --release -p paceline-bench -- <coach|replay|dataflow|gateway|edge|all> [--quick] [--results-dir DIR]
 //! ```
 //! Each benchmark writes `bench/results/<date>-<host>-<bench>.{md,json}` with the command,
 //! the machine and every figure (medians of several runs with min and max).
@@ -37,6 +37,10 @@ struct Options {
 
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(paceline_bench::edge::AGENT_PROCESS) {
+        // The edge bench's child role: one agent process, measured from outside.
+        return paceline_bench::edge::agent_process(&args[1..]);
+    }
     let mut bench = None;
     let mut quick = false;
     let mut results_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results"));
@@ -49,7 +53,7 @@ fn run() -> anyhow::Result<()> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: paceline-bench <coach|replay|dataflow|all> [--quick] [--results-dir DIR]"
+                    "usage: paceline-bench <coach|replay|dataflow|gateway|edge|all> [--quick] [--results-dir DIR]"
                 );
                 return Ok(());
             }
@@ -74,12 +78,16 @@ fn run() -> anyhow::Result<()> {
         Some("coach") => run_coach(&options, &machine),
         Some("replay") => run_replay(&options, &machine),
         Some("dataflow") => run_dataflow(&options, &machine),
+        Some("gateway") => run_gateway(&options, &machine),
+        Some("edge") => run_edge(&options, &machine),
         Some("all") => {
             run_coach(&options, &machine)?;
             run_replay(&options, &machine)?;
             run_dataflow(&options, &machine)
         }
-        Some(other) => bail!("unknown benchmark {other:?}; known: coach, replay, dataflow, all"),
+        Some(other) => {
+            bail!("unknown benchmark {other:?}; known: coach, replay, dataflow, gateway, edge, all")
+        }
         None => bail!("name a benchmark: coach, replay, dataflow or all (see --help)"),
     }
 }
@@ -250,5 +258,153 @@ fn run_dataflow(options: &Options, machine: &Machine) -> anyhow::Result<()> {
         "Dataflow throughput, concurrent sessions",
         &body,
         serde_json::json!({"sessions": sessions, "seconds": seconds, "runs": runs, "workers": rows}),
+    )
+}
+
+fn run_gateway(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+    let (counts, warmup_s, measure_s): (&[usize], u64, u64) = if options.quick {
+        (&[20, 200], 30, 45)
+    } else {
+        (&[100, 2000], 15, 60)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut figures = Vec::new();
+    for &athletes in counts {
+        eprintln!("gateway: {athletes} athletes, {warmup_s} s warm-up, {measure_s} s measured…");
+        figures
+            .push(runtime.block_on(paceline_bench::gateway::run(athletes, warmup_s, measure_s))?);
+    }
+    let mut body = format!(
+        "One process: the gateway (rumqttd, engine, SQLite writer; `paceline_gateway::server::Gateway`) and one edge agent (gym-hub mode, one MQTT connection per athlete), over loopback. Each simulated athlete sends heart rate at 1 Hz and power at 4 Hz and rides 70 % FTP against a 50–55 % plan, so `above_target` cues keep coming (≤ 1 per 15 s per athlete). Latency = cue opened at the agent − the session's latest frame written to the socket before it (hdrhistogram, µs). {warmup_s} s warm-up, then {measure_s} s measured. Target (SPEC §9) at 2,000 athletes: p50 ≤ 1 ms, p99 ≤ 5 ms, p99.9 ≤ 20 ms, 0 lost.\n\n"
+    );
+    body.push_str("Only cues decided by a sample are measured (above/below target, HR cap, artifact, HR back, W′, decoupling); step changes come from the plan clock. \"gateway side\" is the gateway's own histogram mean (frame in → cue out, all cues).\n\n| athletes | frames sent (measured) | cues measured | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | lost | frames stored | gateway side, mean ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for f in &figures {
+        body.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            f.athletes,
+            f.frames_sent,
+            f.cues,
+            f.p50_us,
+            f.p90_us,
+            f.p99_us,
+            f.p999_us,
+            f.max_us,
+            f.lost,
+            f.stored,
+            f.gateway_side_ms
+                .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.3}"))
+        ));
+        rows.push(serde_json::json!({
+            "athletes": f.athletes, "measured_s": f.measured_s, "frames_sent": f.frames_sent,
+            "cues": f.cues, "p50_us": f.p50_us, "p90_us": f.p90_us, "p99_us": f.p99_us,
+            "p999_us": f.p999_us, "max_us": f.max_us, "lost": f.lost, "frames_stored": f.stored,
+            "gateway_side_mean_ms": f.gateway_side_ms,
+        }));
+        println!(
+            "{} athletes: p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs over {} cues; lost {}",
+            f.athletes, f.p50_us, f.p99_us, f.p999_us, f.max_us, f.cues, f.lost
+        );
+    }
+    write_results(
+        options,
+        machine,
+        "gateway",
+        "Frame → cue latency at the device",
+        &body,
+        serde_json::json!(rows),
+    )
+}
+
+fn run_edge(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+    let (runs, warmup_s, measure_s) = if options.quick {
+        (1, 3, 10)
+    } else {
+        (3, 5, 30)
+    };
+    let cases: [(&str, usize, bool); 2] = [
+        (
+            "1 athlete, 4 sensors (HR 1 Hz; power, CSC, trainer 4 Hz each)",
+            1,
+            true,
+        ),
+        ("200 athletes, HR 1 Hz + power 4 Hz each", 200, false),
+    ];
+    let mut body = format!(
+        "One `paceline-edge` agent in its own process (this binary re-run as `{}`: `paceline_edge::agent::Agent` with simulated athletes in real time, batch_ms 0, one MQTT connection per athlete, spool on tmp), against rumqttd and a minimal acker (opens every frame, acks it) in the parent. CPU = the agent process's CPU time over the measured window (its threads' run time from `/proc/<pid>/task/*/schedstat`, ns; the 10 ms-tick user + system time of `/proc/<pid>/stat` is in the JSON as a cross-check); peak memory = its `VmHWM`. {warmup_s} s warm-up, {measure_s} s measured, {runs} run(s) per case (median, min, max).\n\n",
+        paceline_bench::edge::AGENT_PROCESS
+    );
+    body.push_str("| case | frames/s acked | samples/s | CPU, % of one core (median, min–max) | CPU µs per sample | peak RSS MiB (median, min–max) |\n|---|---|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for (case, athletes, all_sensors) in cases {
+        let mut figures = Vec::new();
+        for run in 0..runs {
+            eprintln!("edge: {case}, run {}…", run + 1);
+            figures.push(paceline_bench::edge::run_case(
+                if athletes == 1 {
+                    "four-sensors"
+                } else {
+                    "hub-200"
+                },
+                athletes,
+                all_sensors,
+                warmup_s,
+                measure_s,
+            )?);
+        }
+        let cpu = Spread::of(figures.iter().map(|f| f.cpu_pct()).collect());
+        let per_sample = Spread::of(figures.iter().map(|f| f.cpu_us_per_sample()).collect());
+        let peak = Spread::of(
+            figures
+                .iter()
+                .map(|f| f.peak_rss_kib as f64 / 1024.0)
+                .collect(),
+        );
+        let frames_per_s = Spread::of(
+            figures
+                .iter()
+                .map(|f| f.frames as f64 / f.measured_s)
+                .collect(),
+        );
+        let samples_per_s = Spread::of(
+            figures
+                .iter()
+                .map(|f| f.samples as f64 / f.measured_s)
+                .collect(),
+        );
+        body.push_str(&format!(
+            "| {case} | {:.0} | {:.0} | {:.1} ({:.1}–{:.1}) | {:.1} | {:.1} ({:.1}–{:.1}) |\n",
+            frames_per_s.median,
+            samples_per_s.median,
+            cpu.median,
+            cpu.min,
+            cpu.max,
+            per_sample.median,
+            peak.median,
+            peak.min,
+            peak.max
+        ));
+        println!(
+            "{case}: CPU {:.1} % of a core, {:.1} µs/sample, peak RSS {:.1} MiB, {:.0} frames/s",
+            cpu.median, per_sample.median, peak.median, frames_per_s.median
+        );
+        rows.push(serde_json::json!({
+            "case": case, "athletes": athletes, "sensors_per_athlete": figures[0].sensors,
+            "frames_per_s": frames_per_s.json(), "samples_per_s": samples_per_s.json(),
+            "cpu_pct_of_one_core": cpu.json(), "cpu_us_per_sample": per_sample.json(),
+            "peak_rss_mib": peak.json(),
+            "runs": figures.iter().map(|f| serde_json::json!({"measured_s": f.measured_s, "cpu_s": f.cpu_s, "cpu_ticks_s": f.cpu_ticks_s, "peak_rss_kib": f.peak_rss_kib, "rss_kib": f.rss_kib, "frames": f.frames, "samples": f.samples})).collect::<Vec<_>>(),
+        }));
+    }
+    write_results(
+        options,
+        machine,
+        "edge",
+        "Edge agent CPU time and peak memory",
+        &body,
+        serde_json::json!({"warmup_s": warmup_s, "measure_s": measure_s, "cases": rows}),
     )
 }

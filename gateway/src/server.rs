@@ -208,6 +208,17 @@ impl Gateway {
     }
 }
 
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // Dropping the engine would join its workers, which wait for every input handle
+        // (the live loop holds one): a gateway dropped without `shutdown` (an error on the
+        // way) must not hang its caller.
+        if let Some(engine) = self.engine.take() {
+            std::mem::forget(engine);
+        }
+    }
+}
+
 /// Prints where the gateway listens (standard output: this is what the operator reads).
 pub fn print_banner(gateway: &Gateway) {
     use std::io::Write;

@@ -5,11 +5,14 @@
 //!   and cues stored, summary written when the session ends.
 //! - `acks`: acks never run ahead of the commit; after a SIGKILL the restarted gateway
 //!   resumes acking; resent frames are stored once; gaps hold the ack back.
+//! - `agent`: the edge agent (in-process) rides simulated athletes over QUIC, with the
+//!   certificate pinned, and over MQTT: every frame acknowledged and stored once.
 //! - `hostile`: garbage, oversize, wrongly sealed, misaddressed and replayed frames are
 //!   refused and counted while a well-behaved rider's cues keep flowing.
 
 mod harness;
 
 mod acks;
+mod agent;
 mod hostile;
 mod live;
