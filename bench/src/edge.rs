@@ -102,6 +102,7 @@ fn start_broker() -> anyhow::Result<u16> {
         v4: Some(HashMap::from([("1".to_owned(), server)])),
         ..rumqttd::Config::default()
     };
+    #[allow(clippy::print_stderr, reason = "a bench reports on the terminal")]
     std::thread::spawn(move || {
         let mut broker = rumqttd::Broker::new(config);
         if let Err(e) = broker.start() {
