@@ -54,7 +54,7 @@ use crate::credentials::DeviceCredentials;
 use crate::session::{new_session_id, unix_ms_now};
 use crate::simulator::SimulatorConfig;
 use crate::source::{self, BleSensors};
-use crate::spool::{Recovery, Spool, SpoolError};
+use crate::spool::{BackgroundSync, Recovery, Spool, SpoolError, SyncPolicy};
 use crate::uplink;
 
 /// How frames reach the gateway.
@@ -168,7 +168,7 @@ pub struct AgentConfig {
     pub spool_dir: PathBuf,
     /// Bound of each device's spool, bytes.
     pub spool_max_bytes: u64,
-    /// Most time between spool fsyncs, ms.
+    /// Most time between spool fsyncs, ms (done by a background thread).
     pub fsync_interval_ms: u64,
     /// Samples arriving within this window share a frame, ms (0: only those available at
     /// the same moment).
@@ -472,6 +472,8 @@ pub struct AgentHandle {
     recorders: Vec<JoinHandle<()>>,
     uplinks: Vec<JoinHandle<()>>,
     sources: Vec<JoinHandle<()>>,
+    /// Fsyncs every spool off the async tasks.
+    syncer: BackgroundSync,
 }
 
 /// Starts agents.
@@ -502,6 +504,7 @@ impl Agent {
             recorders: Vec::new(),
             uplinks: Vec::new(),
             sources: Vec::new(),
+            syncer: BackgroundSync::start(config.fsync_interval_ms),
         };
         for athlete in &config.athletes {
             let credentials = athlete.credentials.clone();
@@ -514,7 +517,7 @@ impl Agent {
                 .join(credentials.tenant.as_str())
                 .join(credentials.device.as_str());
             let (spool, recovery) =
-                Spool::open(&dir, config.spool_max_bytes, config.fsync_interval_ms).map_err(
+                Spool::open_with(&dir, config.spool_max_bytes, SyncPolicy::Background).map_err(
                     |source| AgentError::Spool {
                         device: device_id.clone(),
                         source,
@@ -528,6 +531,7 @@ impl Agent {
                     "spool: recovered frames from a previous run; they go first"
                 );
             }
+            handle.syncer.add(spool.sync_target());
             let counters = Arc::new(DeviceCounters::default());
             let device = Arc::new(Device {
                 credentials,

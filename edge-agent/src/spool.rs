@@ -25,14 +25,21 @@
 //! [`COMPACT_MIN_BYTES`].
 //!
 //! Durability: records are written with one `write` each, so they survive the process
-//! being killed at any point; they are fsynced at most every `fsync_interval_ms` (and on
-//! [`Spool::sync`], compaction and close), which bounds what a power cut can take.
+//! being killed at any point. They are fsynced at most every `fsync_interval_ms` — inline
+//! ([`SyncPolicy::Inline`]), or by a [`BackgroundSync`] thread that never holds the spool
+//! ([`SyncPolicy::Background`], what the agent uses: an fsync can take milliseconds and
+//! must not stall the async tasks) — and on [`Spool::sync`] and compaction, which bounds
+//! what a power cut can take. Ack records are coalesced (at most one write per
+//! [`ACK_RECORD_EVERY`]; pending ones are written by `sync`, on drop, and with the next
+//! ack): a crash may forget the last acks, and then those frames are sent again, which the
+//! gateway drops as duplicates — never the other way round.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paceline_schemas::{MAX_FRAME_BYTES, SessionId};
@@ -43,6 +50,75 @@ pub const COMPACT_MIN_BYTES: u64 = 256 * 1024;
 pub const RECORD_OVERHEAD_BYTES: u64 = 9;
 /// The spool's file name inside its folder.
 pub const SPOOL_FILE: &str = "spool.log";
+/// Ack records are written at most this often (pending ones are kept in memory).
+pub const ACK_RECORD_EVERY: Duration = Duration::from_millis(200);
+
+/// When the spool fsyncs what it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// On an append or ack, when the last fsync is older than this.
+    Inline {
+        /// Most time between fsyncs, ms.
+        interval_ms: u64,
+    },
+    /// Never on an append or ack: a [`BackgroundSync`] syncs [`Spool::sync_target`].
+    Background,
+}
+
+/// The file a background syncer flushes (replaced when compaction swaps files).
+pub type SyncTarget = Arc<Mutex<File>>;
+
+/// A thread that fsyncs spools every interval without touching them otherwise.
+#[derive(Debug)]
+pub struct BackgroundSync {
+    targets: Arc<Mutex<Vec<SyncTarget>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BackgroundSync {
+    /// Starts the thread: every `interval_ms`, `sync_data` on every target added.
+    pub fn start(interval_ms: u64) -> Self {
+        let targets: Arc<Mutex<Vec<SyncTarget>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_targets, thread_stop) = (targets.clone(), stop.clone());
+        let interval = Duration::from_millis(interval_ms.max(10));
+        let spawned = std::thread::Builder::new()
+            .name("paceline-spool-sync".to_owned())
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(interval);
+                    let targets: Vec<SyncTarget> = thread_targets
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    for target in targets {
+                        let file = target.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Err(e) = file.sync_data() {
+                            tracing::warn!(error = %e, "spool: background fsync failed");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "spool: no background fsync thread");
+        }
+        Self { targets, stop }
+    }
+
+    /// Adds a spool's file.
+    pub fn add(&self, target: SyncTarget) {
+        self.targets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(target);
+    }
+}
+
+impl Drop for BackgroundSync {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
 
 const KIND_FRAME: u8 = 1;
 const KIND_ACK: u8 = 2;
@@ -110,8 +186,11 @@ pub struct Spool {
     file: File,
     file_len: u64,
     max_bytes: u64,
-    fsync_interval: Duration,
+    policy: SyncPolicy,
     last_sync: Instant,
+    sync_target: SyncTarget,
+    pending_acks: HashMap<SessionId, u64>,
+    last_ack_write: Instant,
     entries: VecDeque<SpoolEntry>,
     committed: HashMap<SessionId, u64>,
     unacked_bytes: u64,
@@ -197,6 +276,21 @@ impl Spool {
         max_bytes: u64,
         fsync_interval_ms: u64,
     ) -> Result<(Self, Recovery), SpoolError> {
+        Self::open_with(
+            dir,
+            max_bytes,
+            SyncPolicy::Inline {
+                interval_ms: fsync_interval_ms,
+            },
+        )
+    }
+
+    /// [`Spool::open`] with a choice of [`SyncPolicy`].
+    pub fn open_with(
+        dir: &Path,
+        max_bytes: u64,
+        policy: SyncPolicy,
+    ) -> Result<(Self, Recovery), SpoolError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let path = dir.join(SPOOL_FILE);
         let mut file = OpenOptions::new()
@@ -236,13 +330,19 @@ impl Spool {
             file.set_len(offset as u64).map_err(io_error(&path))?;
             file.sync_all().map_err(io_error(&path))?;
         }
+        let sync_target = Arc::new(Mutex::new(file.try_clone().map_err(io_error(&path))?));
         let mut spool = Self {
             path,
             file,
             file_len: offset as u64,
             max_bytes,
-            fsync_interval: Duration::from_millis(fsync_interval_ms),
+            policy,
             last_sync: Instant::now(),
+            sync_target,
+            pending_acks: HashMap::new(),
+            last_ack_write: Instant::now()
+                .checked_sub(ACK_RECORD_EVERY)
+                .unwrap_or_else(Instant::now),
             entries: VecDeque::new(),
             committed,
             unacked_bytes: 0,
@@ -308,8 +408,11 @@ impl Spool {
     fn write_record(&mut self, record: &[u8]) -> Result<(), SpoolError> {
         self.file.write_all(record).map_err(io_error(&self.path))?;
         self.file_len += record.len() as u64;
-        if self.last_sync.elapsed() >= self.fsync_interval {
-            self.sync()?;
+        if let SyncPolicy::Inline { interval_ms } = self.policy
+            && self.last_sync.elapsed() >= Duration::from_millis(interval_ms)
+        {
+            self.file.sync_data().map_err(io_error(&self.path))?;
+            self.last_sync = Instant::now();
         }
         Ok(())
     }
@@ -339,12 +442,28 @@ impl Spool {
             // Nothing of that session here (already compacted away): remember it in memory.
             return Ok(0);
         }
-        let record = encode_record(KIND_ACK, session, committed_seq, &[]);
-        self.write_record(&record)?;
+        self.pending_acks.insert(session.clone(), committed_seq);
+        if self.last_ack_write.elapsed() >= ACK_RECORD_EVERY {
+            self.write_pending_acks()?;
+        }
         if self.file_len >= COMPACT_MIN_BYTES && self.file_len > 2 * self.unacked_bytes {
             self.compact()?;
         }
         Ok(released)
+    }
+
+    /// Writes the coalesced ack records.
+    fn write_pending_acks(&mut self) -> Result<(), SpoolError> {
+        let pending: Vec<(SessionId, u64)> = self.pending_acks.drain().collect();
+        let mut records = Vec::new();
+        for (session, committed_seq) in &pending {
+            records.extend(encode_record(KIND_ACK, session, *committed_seq, &[]));
+        }
+        self.last_ack_write = Instant::now();
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write_record(&records)
     }
 
     /// Rewrites the file with only the unacknowledged frames (write, fsync, rename, fsync
@@ -382,17 +501,27 @@ impl Spool {
             .append(true)
             .open(&self.path)
             .map_err(io_error(&self.path))?;
+        // The rewritten file holds only unacknowledged frames: no ack is pending any more.
+        self.pending_acks.clear();
+        let clone = self.file.try_clone().map_err(io_error(&self.path))?;
+        *self.sync_target.lock().unwrap_or_else(|p| p.into_inner()) = clone;
         // Sessions without frames left need no ack memory on disk; keep the in-memory one.
         self.file_len = written;
         self.last_sync = Instant::now();
         Ok(())
     }
 
-    /// Forces everything written to stable storage.
+    /// Writes pending ack records and forces everything to stable storage.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
+        self.write_pending_acks()?;
         self.file.sync_data().map_err(io_error(&self.path))?;
         self.last_sync = Instant::now();
         Ok(())
+    }
+
+    /// The file a [`BackgroundSync`] should flush for this spool.
+    pub fn sync_target(&self) -> SyncTarget {
+        self.sync_target.clone()
     }
 
     /// The unacknowledged frames, oldest first.
@@ -435,5 +564,13 @@ impl Spool {
     /// The highest committed seq known for `session`.
     pub fn committed(&self, session: &SessionId) -> u64 {
         self.committed.get(session).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Err(e) = self.write_pending_acks() {
+            tracing::warn!(error = %e, "spool: the last ack records were not written");
+        }
     }
 }
