@@ -16,6 +16,8 @@
 
 use paceline_schemas::MAX_RR_PER_SAMPLE;
 use paceline_schemas::SampleValue;
+
+pub use crate::revolutions::{RevolutionRate, Revolutions};
 use paceline_schemas::sample::{
     BalanceReference, Contact, CyclingPower, HeartRate, IndoorBike, RunningSpeedCadence,
     SpeedCadence, TorqueSource, Treadmill,

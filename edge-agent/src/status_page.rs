@@ -154,3 +154,71 @@ pub async fn serve(addr: SocketAddr, board: Arc<Mutex<StatusBoard>>) -> std::io:
     tracing::info!(%addr, "status page: http://{addr}/");
     axum::serve(listener, app).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paceline_schemas::{Cue, CueCode, SessionId, Severity};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn the_page_and_its_json_show_each_athlete() {
+        let device = DeviceId::new("bike-7").unwrap();
+        let names = HashMap::from([(device.clone(), "Ana".to_owned())]);
+        let board = Arc::new(Mutex::new(StatusBoard::new(&names)));
+        {
+            let mut board = board.lock().unwrap();
+            board.apply(&AgentEvent::Connected {
+                device: device.clone(),
+            });
+            board.apply(&AgentEvent::CueReceived {
+                device: device.clone(),
+                session: SessionId::new("s1").unwrap(),
+                cue: Cue {
+                    session: SessionId::new("s1").unwrap(),
+                    t_s: 12.0,
+                    severity: Severity::Safety,
+                    code: CueCode::HrAboveCap,
+                    text: "Ease off now".to_owned(),
+                    modification: None,
+                },
+                received_at: std::time::Instant::now(),
+                frame_sent_ms: 0,
+            });
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        tokio::spawn(serve(addr, board));
+        let get = |path: &'static str| async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+                    let request =
+                        format!("GET {path} HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n");
+                    stream.write_all(request.as_bytes()).await.unwrap();
+                    let mut response = String::new();
+                    stream.read_to_string(&mut response).await.unwrap();
+                    return response;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the page never came up"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        let json = get("/status.json").await;
+        assert!(json.starts_with("HTTP/1.1 200"), "{json}");
+        assert!(
+            json.contains(r#""name":"Ana""#) && json.contains(r#""connected":true"#),
+            "{json}"
+        );
+        assert!(
+            json.contains("Ease off now") && json.contains("Safety"),
+            "{json}"
+        );
+        let page = get("/").await;
+        assert!(page.contains("<title>Paceline edge</title>"), "{page}");
+    }
+}
