@@ -306,6 +306,13 @@ pub enum AgentEvent {
         /// The seq of the `End` frame.
         end_seq: u64,
     },
+    /// A BLE sensor connected or was lost.
+    SensorStatus {
+        /// The device (athlete) it belongs to.
+        device: DeviceId,
+        /// Which sensor and what happened.
+        status: crate::ble::SensorStatus,
+    },
     /// A source failed (file unreadable, BLE unavailable).
     SourceFailed {
         /// The device.
@@ -555,8 +562,15 @@ impl Agent {
             } else {
                 let device_for_source = device.clone();
                 let source = athlete.source.clone();
+                let reporter_device = device.clone();
+                let report: crate::ble::SensorReporter = Arc::new(move |status| {
+                    reporter_device.emit(AgentEvent::SensorStatus {
+                        device: reporter_device.credentials.device.clone(),
+                        status,
+                    });
+                });
                 handle.sources.push(tokio::spawn(async move {
-                    if let Err(e) = source::run(source, samples_tx).await {
+                    if let Err(e) = source::run(source, samples_tx, report).await {
                         tracing::error!(device = %device_for_source.credentials.device, error = %e, "source failed");
                         device_for_source.emit(AgentEvent::SourceFailed {
                             device: device_for_source.credentials.device.clone(),

@@ -97,6 +97,37 @@ pub struct BleSensors {
     pub scan_s: u64,
 }
 
+/// A sensor's state, as [`crate::agent::AgentEvent::SensorStatus`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SensorState {
+    /// Connected and subscribed.
+    Connected {
+        /// Its advertised name.
+        name: Option<String>,
+        /// Battery level, %, when the sensor has a Battery service.
+        battery_pct: Option<u8>,
+    },
+    /// Not connected (not found, or dropped); a reconnect follows after a backoff.
+    Lost {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One sensor's status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorStatus {
+    /// The service it serves (0x180D heart rate, …).
+    pub service: u16,
+    /// Its address once found, else the configured choice.
+    pub sensor: String,
+    /// What happened.
+    pub state: SensorState,
+}
+
+/// Where sensor status changes go.
+pub type SensorReporter = std::sync::Arc<dyn Fn(SensorStatus) + Send + Sync>;
+
 /// A sensor found by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundSensor {
@@ -197,6 +228,7 @@ fn matches(sensor: &FoundSensor, wanted: &str) -> bool {
 pub(crate) async fn run(
     sensors: BleSensors,
     samples: mpsc::Sender<Sample>,
+    report: SensorReporter,
 ) -> Result<(), BleError> {
     let central = adapter().await?;
     let wanted: Vec<(u16, String)> = [
@@ -218,8 +250,9 @@ pub(crate) async fn run(
         let central = central.clone();
         let samples = samples.clone();
         let scan_s = sensors.scan_s.max(1);
+        let report = report.clone();
         tasks.push(tokio::spawn(async move {
-            sensor_loop(central, service, choice, scan_s, start, samples).await;
+            sensor_loop(central, service, choice, scan_s, start, samples, report).await;
         }));
     }
     for task in tasks {
@@ -236,21 +269,34 @@ async fn sensor_loop(
     scan_s: u64,
     start: tokio::time::Instant,
     samples: mpsc::Sender<Sample>,
+    report: SensorReporter,
 ) {
-    let mut delay = Duration::from_millis(500);
+    const FIRST_DELAY: Duration = Duration::from_millis(500);
+    let mut delay = FIRST_DELAY;
     let mut jitter = u64::from(service);
     loop {
         if samples.is_closed() {
             return;
         }
-        match follow(&central, service, &choice, scan_s, start, &samples).await {
-            Ok(()) => {
-                tracing::warn!(service = format!("0x{service:04x}"), sensor = %choice, "sensor disconnected")
+        let reason = match follow(&central, service, &choice, scan_s, start, &samples, &report)
+            .await
+        {
+            Ok(address) => {
+                tracing::warn!(service = format!("0x{service:04x}"), sensor = %address, "sensor disconnected");
+                // It was connected: start the backoff over.
+                delay = FIRST_DELAY;
+                (address, "disconnected".to_owned())
             }
             Err(reason) => {
-                tracing::warn!(service = format!("0x{service:04x}"), sensor = %choice, %reason, "sensor unavailable")
+                tracing::warn!(service = format!("0x{service:04x}"), sensor = %choice, %reason, "sensor unavailable");
+                (choice.clone(), reason)
             }
-        }
+        };
+        report(SensorStatus {
+            service,
+            sensor: reason.0,
+            state: SensorState::Lost { reason: reason.1 },
+        });
         jitter = jitter
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1);
@@ -267,7 +313,8 @@ async fn follow(
     scan_s: u64,
     start: tokio::time::Instant,
     samples: &mpsc::Sender<Sample>,
-) -> Result<(), String> {
+    report: &SensorReporter,
+) -> Result<String, String> {
     bounded("start scan", central.start_scan(sensor_filter())).await?;
     tokio::time::sleep(Duration::from_secs(scan_s)).await;
     let mut chosen = None;
@@ -290,16 +337,15 @@ async fn follow(
         .flat_map(|(_, _, chars)| chars.iter().copied())
         .collect();
     let characteristics = peripheral.characteristics();
+    let mut battery_pct = None;
     if let Some(battery) = characteristics
         .iter()
         .find(|c| c.uuid.to_ble_u16() == Some(gatt::BATTERY_LEVEL))
+        && let Ok(level) = bounded("battery", peripheral.read(battery)).await
     {
-        if let Ok(level) = bounded("battery", peripheral.read(battery)).await {
-            tracing::info!(sensor = %found.address, name = ?found.name, battery_pct = level.first().copied(), "sensor connected");
-        }
-    } else {
-        tracing::info!(sensor = %found.address, name = ?found.name, "sensor connected");
+        battery_pct = level.first().copied();
     }
+    tracing::info!(sensor = %found.address, name = ?found.name, ?battery_pct, "sensor connected");
     let mut subscribed = 0;
     for characteristic in &characteristics {
         if characteristic
@@ -315,6 +361,14 @@ async fn follow(
         return Err("the sensor has no measurement characteristic".to_owned());
     }
     let mut notifications = bounded("notifications", peripheral.notifications()).await?;
+    report(SensorStatus {
+        service,
+        sensor: found.address.clone(),
+        state: SensorState::Connected {
+            name: found.name.clone(),
+            battery_pct,
+        },
+    });
     let mut revolutions = Revolutions::default();
     while let Some(notification) = notifications.next().await {
         let Some(uuid) = notification.uuid.to_ble_u16() else {
@@ -326,7 +380,7 @@ async fn follow(
                 revolutions.fill(t_ms, &mut value);
                 if samples.send(Sample { t_ms, value }).await.is_err() {
                     let _ = peripheral.disconnect().await;
-                    return Ok(());
+                    return Ok(found.address);
                 }
             }
             // Bad sensor bytes are not an error of the ride: log and go on.
@@ -335,5 +389,5 @@ async fn follow(
             }
         }
     }
-    Ok(())
+    Ok(found.address)
 }

@@ -39,7 +39,11 @@ fn scaled(t_ms: u64, speed: f64) -> Duration {
 }
 
 /// Runs `source` until its ride ends or the receiver goes away.
-pub(crate) async fn run(source: Source, samples: mpsc::Sender<Sample>) -> Result<(), SourceError> {
+pub(crate) async fn run(
+    source: Source,
+    samples: mpsc::Sender<Sample>,
+    report: crate::ble::SensorReporter,
+) -> Result<(), SourceError> {
     match source {
         Source::Simulator { config, speed } => {
             let mut athlete = SimulatedAthlete::new(config);
@@ -79,7 +83,7 @@ pub(crate) async fn run(source: Source, samples: mpsc::Sender<Sample>) -> Result
             }
             Ok(())
         }
-        Source::Ble(sensors) => Ok(crate::ble::run(sensors, samples).await?),
+        Source::Ble(sensors) => Ok(crate::ble::run(sensors, samples, report).await?),
         Source::Push => Ok(()),
     }
 }

@@ -12,6 +12,7 @@ use axum::routing::get;
 use paceline_schemas::DeviceId;
 
 use crate::agent::AgentEvent;
+use crate::ble::SensorState;
 
 /// What the page shows of one athlete.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +29,8 @@ pub struct AthleteStatus {
     pub last_cue: Option<(String, String)>,
     /// The spool refused samples.
     pub spool_full: bool,
+    /// BLE sensors by service: "connected", "connected, battery 80 %", "lost: …".
+    pub sensors: BTreeMap<u16, String>,
 }
 
 /// Every athlete's status, by name.
@@ -62,7 +65,8 @@ impl StatusBoard {
             | AgentEvent::FrameSpooled { device, .. }
             | AgentEvent::Acked { device, .. }
             | AgentEvent::CueReceived { device, .. }
-            | AgentEvent::SpoolFull { device, .. } => device,
+            | AgentEvent::SpoolFull { device, .. }
+            | AgentEvent::SensorStatus { device, .. } => device,
             _ => return,
         };
         let Some(name) = self.names.get(device) else {
@@ -84,6 +88,17 @@ impl StatusBoard {
                 status.last_cue = Some((format!("{:?}", cue.severity), cue.text.clone()));
             }
             AgentEvent::SpoolFull { .. } => status.spool_full = true,
+            AgentEvent::SensorStatus { status: sensor, .. } => {
+                let text = match &sensor.state {
+                    SensorState::Connected {
+                        battery_pct: Some(pct),
+                        ..
+                    } => format!("{} connected, battery {pct} %", sensor.sensor),
+                    SensorState::Connected { .. } => format!("{} connected", sensor.sensor),
+                    SensorState::Lost { reason } => format!("{} lost: {reason}", sensor.sensor),
+                };
+                status.sensors.insert(sensor.service, text);
+            }
             _ => {}
         }
     }
@@ -101,6 +116,7 @@ impl StatusBoard {
                         "acked_seq": s.acked_seq,
                         "cues": s.cues,
                         "spool_full": s.spool_full,
+                        "sensors": s.sensors.iter().map(|(service, text)| (format!("0x{service:04x}"), serde_json::Value::from(text.as_str()))).collect::<serde_json::Map<_, _>>(),
                         "last_cue": s.last_cue.as_ref().map(|(severity, text)| serde_json::json!({"severity": severity, "text": text})),
                     })
                 })
@@ -128,6 +144,7 @@ async function refresh(){
       const n=document.createElement('div');n.className='name';n.textContent=a.name;t.append(n);
       const s=document.createElement('div');s.className=a.connected?'on':'off';
       s.textContent=(a.connected?'connected':'offline')+' · '+a.frames_spooled+' frames · acked '+a.acked_seq+(a.spool_full?' · SPOOL FULL':'');t.append(s);
+      for(const [service,text] of Object.entries(a.sensors||{})){const d=document.createElement('div');d.textContent=service+' '+text;t.append(d);}
       if(a.last_cue){const c=document.createElement('div');c.className='cue '+a.last_cue.severity;c.textContent=a.last_cue.text;t.append(c);}
       tiles.append(t);
     }
