@@ -205,8 +205,10 @@ impl AgentConfig {
     }
 }
 
-/// What the agent reports. Receive with [`AgentHandle::subscribe`].
+/// What the agent reports. Receive with [`AgentHandle::subscribe`] or
+/// [`AgentHandle::events_from_start`]. New variants may be added: match with a wildcard.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AgentEvent {
     /// The device's spool was opened; `recovery` says what a previous run left.
     SpoolOpened {
