@@ -431,20 +431,36 @@ impl Device {
         let session = frame.header.session.clone();
         match payload {
             Payload::Ack(ack) => {
-                let released = match self.spool().ack(&session, ack.committed_seq) {
+                let mut spool = self.spool();
+                // Nothing can be stored that was never sent: an ack beyond the highest
+                // seq sent would release frames the gateway cannot have.
+                let highest_sent = spool.highest_sent(&session);
+                let committed_seq = if ack.committed_seq > highest_sent {
+                    tracing::warn!(
+                        %device,
+                        acked = ack.committed_seq,
+                        highest_sent,
+                        "ack beyond the frames sent: only those sent are released"
+                    );
+                    highest_sent
+                } else {
+                    ack.committed_seq
+                };
+                let released = match spool.ack(&session, committed_seq) {
                     Ok(released) => released,
                     Err(e) => {
                         tracing::error!(%device, error = %e, "spool: recording an ack failed");
                         0
                     }
                 };
+                drop(spool);
                 if released > 0 {
                     self.emit(AgentEvent::Acked {
                         device: device.clone(),
                         session,
-                        committed_seq: ack.committed_seq,
+                        committed_seq,
                     });
-                    return Some(ack.committed_seq);
+                    return Some(committed_seq);
                 }
                 None
             }

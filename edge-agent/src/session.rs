@@ -17,10 +17,13 @@ pub fn unix_ms_now() -> u64 {
 pub fn new_session_id(start_unix_ms: u64) -> SessionId {
     let mut random = [0u8; 4];
     if getrandom::getrandom(&mut random).is_err() {
-        // No system randomness: the low bits of a monotonic clock still separate sessions
-        // started in the same second.
-        let nanos = std::time::Instant::now().elapsed().subsec_nanos() ^ std::process::id();
-        random = nanos.to_le_bytes();
+        // No system randomness: the clock's nanoseconds and the process id still separate
+        // sessions started in the same second.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        random = (nanos ^ std::process::id().rotate_left(16)).to_le_bytes();
     }
     let secs = start_unix_ms / 1000;
     let (year, month, day) = civil_from_days(secs / 86_400);
@@ -32,12 +35,7 @@ pub fn new_session_id(start_unix_ms: u64) -> SessionId {
         of_day % 60,
         hex::encode(random)
     );
-    // Digits, 'T', 'Z', '-' and hex are all in the id charset and the length is 25.
-    SessionId::new(text).unwrap_or_else(|_| unreachable_session())
-}
-
-fn unreachable_session() -> SessionId {
-    SessionId::new("session").unwrap_or_else(|_| unreachable!("a literal id is valid"))
+    SessionId::new(text).expect("digits, 'T', 'Z', '-' and hex make a valid id of 25 bytes")
 }
 
 /// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).

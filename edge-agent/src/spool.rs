@@ -191,6 +191,7 @@ pub struct Spool {
     sync_target: SyncTarget,
     pending_acks: HashMap<SessionId, u64>,
     last_ack_write: Instant,
+    highest_sent: HashMap<SessionId, u64>,
     entries: VecDeque<SpoolEntry>,
     committed: HashMap<SessionId, u64>,
     unacked_bytes: u64,
@@ -340,6 +341,7 @@ impl Spool {
             last_sync: Instant::now(),
             sync_target,
             pending_acks: HashMap::new(),
+            highest_sent: HashMap::new(),
             last_ack_write: Instant::now()
                 .checked_sub(ACK_RECORD_EVERY)
                 .unwrap_or_else(Instant::now),
@@ -517,6 +519,21 @@ impl Spool {
         self.file.sync_data().map_err(io_error(&self.path))?;
         self.last_sync = Instant::now();
         Ok(())
+    }
+
+    /// Notes that the frame `seq` of `session` was handed to a transport (this run).
+    pub fn mark_sent(&mut self, session: &SessionId, seq: u64) {
+        match self.highest_sent.get_mut(session) {
+            Some(highest) => *highest = (*highest).max(seq),
+            None => {
+                self.highest_sent.insert(session.clone(), seq);
+            }
+        }
+    }
+
+    /// The highest seq of `session` handed to a transport this run (0: none).
+    pub fn highest_sent(&self, session: &SessionId) -> u64 {
+        self.highest_sent.get(session).copied().unwrap_or(0)
     }
 
     /// The file a [`BackgroundSync`] should flush for this spool.

@@ -50,6 +50,7 @@ impl Cursor {
     /// Marks `entry` as handed to the transport.
     pub(crate) fn sent(&mut self, device: &Device, entry: &SpoolEntry) {
         self.sent_index = entry.index;
+        device.spool().mark_sent(&entry.session, entry.seq);
         device.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
         device.emit(AgentEvent::FrameSent {
             device: device.credentials.device.clone(),

@@ -126,6 +126,14 @@ fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle
                             }
                             if !forged_sent {
                                 forged_sent = true;
+                                // A genuine but impossible ack (far past anything sent): the
+                                // agent must not release frames it has not sent.
+                                extra.push(store.seal_down(
+                                    &frame,
+                                    Payload::Ack(paceline_schemas::Ack {
+                                        committed_seq: frame.header.seq + 1_000_000,
+                                    }),
+                                ));
                                 let mut forger = Store::new(DeviceKey::generate());
                                 extra.push(forger.seal_down(
                                     &frame,
