@@ -251,7 +251,8 @@ pub enum AgentEvent {
         /// Its `sent_ms` header field (wall clock).
         sent_ms: u64,
     },
-    /// A frame was written to the transport (first send or resend).
+    /// A frame was handed to the transport (rumqttc's queue, or written to the QUIC
+    /// stream), first send or resend.
     FrameSent {
         /// The device.
         device: DeviceId,

@@ -13,6 +13,30 @@
 //! - [`config`]: the TOML file; [`cue_output`]: console and `espeak-ng`;
 //!   [`status_page`]: a local page for a screen.
 //!
+//! # Embedding (the gateway's demo, end-to-end tests, benches)
+//!
+//! The stable entry points:
+//!
+//! - [`agent::Agent::start`]`(`[`agent::AgentConfig`]`) -> Result<`[`agent::AgentHandle`]`, _>`
+//!   on the caller's tokio runtime; [`agent::AgentConfig::new`]`(gateway, spool_dir,
+//!   athletes)` fills the defaults; [`agent::GatewayConfig::mqtt`]`(addr)` /
+//!   [`agent::GatewayConfig::quic`]`(addr, trust)`; each [`agent::AthleteConfig`] has
+//!   [`credentials::DeviceCredentials`] and a [`agent::Source`] (`Simulator { config,
+//!   speed }`, `File { path, speed }`, `Ble(..)`, `Push`).
+//! - [`agent::AgentHandle::events_from_start`] (nothing missed) or
+//!   [`agent::AgentHandle::subscribe`]: [`agent::AgentEvent`]s — `Connected`,
+//!   `Disconnected`, `FrameSpooled { device, session, seq, sent_at, sent_ms, .. }`,
+//!   `FrameSent { .., at }`, `Acked { device, session, committed_seq }`,
+//!   `CueReceived { device, session, cue, received_at, frame_sent_ms }`, `SpoolFull`,
+//!   `SessionEnded`, `UplinkStopped`, …
+//! - [`agent::AgentHandle::sample_sender`] for `Source::Push` devices,
+//!   [`agent::AgentHandle::sessions`], [`agent::AgentHandle::counters`].
+//! - [`agent::AgentHandle::shutdown`]`().await` (End frames, brief wait for acks, spools
+//!   synced) or [`agent::AgentHandle::wait_finished`]`().await` for finite rides.
+//! - [`simulator::SimulatedAthlete::new`]`(`[`simulator::SimulatorConfig`]`)` and
+//!   [`simulator::SimulatedAthlete::samples_at`]`(t_ms)` on virtual time;
+//!   [`gatt::decode`]`(char_uuid, payload)`.
+//!
 //! **This crate defines no bytes of its own on the wire**: frames, acks, cues and the QUIC
 //! hello are `paceline-schemas` types. Its decoders never panic on sensor bytes. **A frame
 //! stays in the spool until an `Ack` covers it.**
