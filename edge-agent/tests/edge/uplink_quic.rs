@@ -21,6 +21,7 @@ use crate::harness::{Store, credentials, free_udp_port, wait_until};
 
 struct TestCertificate {
     der: CertificateDer<'static>,
+    pem: String,
     key: Vec<u8>,
 }
 
@@ -28,6 +29,7 @@ fn certificate() -> TestCertificate {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     TestCertificate {
         der: certified.cert.der().clone(),
+        pem: certified.cert.pem(),
         key: certified.key_pair.serialize_der(),
     }
 }
@@ -316,4 +318,58 @@ async fn a_wrong_pin_never_connects() {
     );
     endpoint.close(0u32.into(), b"done");
     let _ = std::fs::remove_dir_all(&spool_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_certificate_as_a_pem_file_is_trusted() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let cert = certificate();
+    let device = credentials("strap-pem");
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    let endpoint = server(addr, &cert);
+    serve(endpoint.clone(), device.clone(), store.clone());
+    let dir = std::env::temp_dir().join(format!("paceline-edge-pem-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem_path = dir.join("gateway.pem");
+    std::fs::write(&pem_path, &cert.pem).unwrap();
+    let mut config = AgentConfig::new(
+        GatewayConfig::quic(addr, QuicTrust::CaFile(pem_path)),
+        dir.join("spool"),
+        vec![AthleteConfig {
+            name: "pem".into(),
+            credentials: device.clone(),
+            source: Source::Push,
+        }],
+    );
+    config.shutdown_wait_ms = 10_000;
+    let agent = Agent::start(config).await.unwrap();
+    let session = agent.sessions()[&device.device].clone();
+    let push = agent.sample_sender(&device.device).unwrap();
+    for t_ms in 0..5 {
+        push.send(Sample {
+            t_ms: t_ms * 1000,
+            value: SampleValue::HeartRate(HeartRate {
+                bpm: 100,
+                contact: Contact::On,
+                energy_kj: None,
+                rr_1024: vec![],
+            }),
+        })
+        .await
+        .unwrap();
+    }
+    wait_until("frames stored over QUIC", Duration::from_secs(20), || {
+        store.lock().unwrap().committed_of(&session) >= 1
+    })
+    .await;
+    drop(push);
+    agent.shutdown().await;
+    let store = store.lock().unwrap();
+    let last = store.stored.last().unwrap().seq;
+    store.assert_complete(&session, last);
+    assert_eq!(store.kinds(&session).last(), Some(&FrameKind::Command));
+    drop(store);
+    endpoint.close(0u32.into(), b"done");
+    let _ = std::fs::remove_dir_all(&dir);
 }
