@@ -91,12 +91,7 @@ impl BackgroundSync {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .clone();
-                    for target in targets {
-                        let file = target.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Err(e) = file.sync_data() {
-                            tracing::warn!(error = %e, "spool: background fsync failed");
-                        }
-                    }
+                    sync_all(&targets);
                 }
             });
         if let Err(e) = spawned {
@@ -111,6 +106,34 @@ impl BackgroundSync {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(target);
+    }
+}
+
+/// Flushes every target: one `syncfs` per filesystem when there are several spools on it
+/// (a gym hub's 200 spools cost one flush, not 200), else `fdatasync` per file.
+fn sync_all(targets: &[SyncTarget]) {
+    use std::os::unix::fs::MetadataExt;
+    let mut per_device: HashMap<u64, Vec<&SyncTarget>> = HashMap::new();
+    for target in targets {
+        let file = target.lock().unwrap_or_else(|p| p.into_inner());
+        let device = file.metadata().map(|m| m.dev()).unwrap_or(0);
+        per_device.entry(device).or_default().push(target);
+    }
+    for files in per_device.values() {
+        #[cfg(target_os = "linux")]
+        if files.len() > 1 {
+            let file = files[0].lock().unwrap_or_else(|p| p.into_inner());
+            match rustix::fs::syncfs(&*file) {
+                Ok(()) => continue,
+                Err(e) => tracing::debug!(error = %e, "spool: syncfs failed; fsync per file"),
+            }
+        }
+        for target in files {
+            let file = target.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = file.sync_data() {
+                tracing::warn!(error = %e, "spool: background fsync failed");
+            }
+        }
     }
 }
 
