@@ -266,7 +266,10 @@ impl LiveEngine {
                     }
                     epoch += 1;
                     input.advance_to(epoch);
-                    worker.step();
+                    // Step until every worker has handled what was just sent: a single
+                    // step may leave records in the exchange, and they would then wait
+                    // for the next record or tick (up to `tick_ms`) before being coached.
+                    worker.step_while(|| probe.less_than(&epoch));
                     if !open {
                         break;
                     }

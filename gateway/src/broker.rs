@@ -10,6 +10,13 @@
 //! Limits are set here on purpose: payloads up to one frame ([`MAX_FRAME_BYTES`]) plus
 //! MQTT overhead, 100 in-flight publishes per connection, 5 s to send CONNECT, and the
 //! router's connection cap from the settings.
+//!
+//! **The front door.** rumqttd never sets `TCP_NODELAY` on the sockets it accepts, so a
+//! cue published right after a PUBACK waits for the device's delayed ACK (40 ms on Linux)
+//! under Nagle's algorithm. Devices therefore connect to [`serve_front`], which accepts on
+//! the public MQTT address with `TCP_NODELAY`, and relays each connection over loopback
+//! to rumqttd on a private port, acknowledging rumqttd's bytes at once (`TCP_QUICKACK`
+//! after every read) so that its Nagle never holds a packet back.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,7 +50,8 @@ pub enum BrokerError {
     Thread(std::io::Error),
 }
 
-/// Starts the broker on `addr`, checking CONNECTs with `live`. Returns the gateway's link.
+/// Starts the broker on the private loopback address `addr` (see [`serve_front`]),
+/// checking CONNECTs with `live`. Returns the gateway's link.
 pub fn start(
     addr: SocketAddr,
     max_connections: usize,
@@ -128,6 +136,14 @@ pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerE
                         let topic = String::from_utf8_lossy(&forward.publish.topic);
                         live.on_frame(&forward.publish.payload, Origin::Mqtt { topic: &topic });
                     }
+                    Ok(Some(Notification::Unschedule)) => {
+                        // The router filled this link's buffer (200 notifications) and
+                        // stopped forwarding until the link says it is ready again.
+                        if let Err(err) = link_rx.ready() {
+                            tracing::error!(error = %err, "the broker link closed");
+                            break;
+                        }
+                    }
                     Ok(_) => {}
                     Err(err) => {
                         tracing::error!(error = %err, "the broker link closed");
@@ -138,4 +154,84 @@ pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerE
         })
         .map_err(BrokerError::Thread)?;
     Ok(())
+}
+
+/// A free loopback port for rumqttd's private listener.
+pub fn private_addr() -> Result<SocketAddr, BrokerError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
+    listener
+        .local_addr()
+        .map_err(|source| BrokerError::Bind { addr, source })
+}
+
+/// Binds the public MQTT address.
+pub async fn bind_front(addr: SocketAddr) -> Result<tokio::net::TcpListener, BrokerError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| BrokerError::Bind { addr, source })
+}
+
+/// Accepts device connections on the public address and relays each to rumqttd at
+/// `broker` (see the module docs).
+pub async fn serve_front(listener: tokio::net::TcpListener, broker: SocketAddr) {
+    loop {
+        let (device, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(error = %err, "accepting an MQTT connection failed");
+                // Out of descriptors, typically: give the system a moment.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        tokio::spawn(async move {
+            if let Err(err) = relay(device, broker).await {
+                tracing::debug!(error = %err, "MQTT relay closed");
+            }
+        });
+    }
+}
+
+async fn relay(device: tokio::net::TcpStream, broker: SocketAddr) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    device.set_nodelay(true)?;
+    let inner = tokio::net::TcpStream::connect(broker).await?;
+    inner.set_nodelay(true)?;
+    let (mut device_rx, mut device_tx) = device.into_split();
+    let (mut broker_rx, mut broker_tx) = inner.into_split();
+    let up = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = device_rx.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            broker_tx
+                .write_all(buffer.get(..n).unwrap_or_default())
+                .await?;
+        }
+        broker_tx.shutdown().await
+    };
+    let down = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = broker_rx.read(&mut buffer).await?;
+            // Acknowledge rumqttd's bytes now, so its Nagle releases the next packet.
+            let _ = socket2::SockRef::from(broker_rx.as_ref()).set_tcp_quickack(true);
+            if n == 0 {
+                break;
+            }
+            device_tx
+                .write_all(buffer.get(..n).unwrap_or_default())
+                .await?;
+        }
+        device_tx.shutdown().await
+    };
+    // Either side closing ends the relay (the other direction is then dropped).
+    tokio::select! {
+        result = up => result,
+        result = down => result,
+    }
 }

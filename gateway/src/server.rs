@@ -91,12 +91,18 @@ impl Gateway {
         .context("starting the database writer")?;
         let writes = writer.queue();
 
+        let front = broker::bind_front(settings.mqtt)
+            .await
+            .context("starting the MQTT broker")?;
+        let mqtt_addr = front.local_addr().context("the MQTT address")?;
+        let private = broker::private_addr().context("starting the MQTT broker")?;
         let (link_tx, link_rx) = broker::start(
-            settings.mqtt,
+            private,
             settings.mqtt_max_connections,
             Arc::clone(&live_cell),
         )
         .context("starting the MQTT broker")?;
+        tokio::spawn(broker::serve_front(front, private));
         let live = Arc::new(Live::new(
             Arc::clone(&store),
             writes.clone(),
@@ -168,7 +174,7 @@ impl Gateway {
         Ok(Gateway {
             live,
             http: http_addr,
-            mqtt: settings.mqtt,
+            mqtt: mqtt_addr,
             quic: quic_addr,
             data_dir,
             cert_fingerprint: cert.fingerprint(),

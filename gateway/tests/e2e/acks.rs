@@ -124,3 +124,27 @@ async fn a_killed_gateway_resumes_acking_and_stores_resent_frames_once() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_bigger_than_the_brokers_link_buffer_is_all_stored_and_acknowledged() {
+    // 300 frames at once, each opening a session (a database round trip apiece), so that
+    // rumqttd buffers more than 200 notifications for the gateway's link and unschedules
+    // it: the link must tell the router it is ready again, or ingest stops for good.
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let creds = gateway.pair("gym-1", "ana");
+    let mut device = MqttDevice::connect(&gateway, &creds).await;
+    let base = session_id("burst");
+    let sessions: Vec<_> = (0..300)
+        .map(|i| paceline_schemas::SessionId::new(format!("{base}-{i}")).unwrap())
+        .collect();
+    for session in &sessions {
+        device.send(session, 1, &ride_batch(0, 140, 150)).await;
+    }
+    for session in &sessions {
+        device.inbox.wait_ack(session, 1).await;
+    }
+    // And the link keeps flowing afterwards.
+    device.send(&sessions[0], 2, &ride_batch(1000, 140, 150)).await;
+    device.inbox.wait_ack(&sessions[0], 2).await;
+}
