@@ -144,7 +144,10 @@ mod tests {
         let bytes = encode_hello(&hello()).unwrap();
         assert_eq!(decode_hello(&bytes).unwrap(), hello());
         for cut in 0..bytes.len() {
-            assert!(decode_hello(&bytes[..cut]).is_err(), "prefix of {cut} bytes");
+            assert!(
+                decode_hello(&bytes[..cut]).is_err(),
+                "prefix of {cut} bytes"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);
@@ -172,6 +175,9 @@ mod tests {
                 "ab".repeat(32)
             )
         );
-        assert_eq!(codec::from_json::<DeviceHello>(json.as_bytes()).unwrap(), hello());
+        assert_eq!(
+            codec::from_json::<DeviceHello>(json.as_bytes()).unwrap(),
+            hello()
+        );
     }
 }

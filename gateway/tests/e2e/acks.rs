@@ -145,6 +145,8 @@ async fn a_burst_bigger_than_the_brokers_link_buffer_is_all_stored_and_acknowled
         device.inbox.wait_ack(session, 1).await;
     }
     // And the link keeps flowing afterwards.
-    device.send(&sessions[0], 2, &ride_batch(1000, 140, 150)).await;
+    device
+        .send(&sessions[0], 2, &ride_batch(1000, 140, 150))
+        .await;
     device.inbox.wait_ack(&sessions[0], 2).await;
 }
