@@ -290,7 +290,7 @@ fn run_gateway(options: &Options, machine: &Machine) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for f in &figures {
         body.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             f.athletes,
             f.frames_sent,
             f.cues,
@@ -301,7 +301,9 @@ fn run_gateway(options: &Options, machine: &Machine) -> anyhow::Result<()> {
             f.max_us,
             f.unanswered,
             f.lost,
-            f.stored
+            f.stored,
+            f.gateway_side_ms
+                .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.2}"))
         ));
         rows.push(serde_json::json!({
             "athletes": f.athletes, "measured_s": f.measured_s, "frames_sent": f.frames_sent,
