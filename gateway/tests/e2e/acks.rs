@@ -33,6 +33,8 @@ async fn an_ack_never_runs_ahead_of_the_commit() {
         device
             .send(&session, seq, &ride_batch(seq * 250, 140, 150))
             .await;
+        // Paced (as a device is), so acks arrive while frames are still being sent.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         // Every ack heard so far must already be backed by the database.
         for heard in device.inbox.heard.clone() {
             if let Heard::Ack(s, n) = heard
