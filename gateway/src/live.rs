@@ -358,18 +358,19 @@ impl Live {
             }
             Ok(decision) => decision,
         };
+        // The body as stored: its canonical binary form (the bytes that were sealed).
         let (kind, body, samples) = match &payload {
             Payload::Samples(batch) => (
                 "samples",
-                codec::encode_binary(batch).unwrap_or_default(),
+                codec::encode_binary(batch),
                 batch.samples().iter().map(sample_row).collect(),
             ),
-            Payload::Command(command) => (
-                "command",
-                codec::encode_binary(command).unwrap_or_default(),
-                Vec::new(),
-            ),
+            Payload::Command(command) => ("command", codec::encode_binary(command), Vec::new()),
             Payload::Ack(_) | Payload::Cue(_) => return self.refuse(RejectReason::WrongKind),
+        };
+        let Ok(body) = body else {
+            // Never store (and so never ack) a frame whose body would not be kept whole.
+            return self.refuse(RejectReason::Malformed);
         };
         let write = WriteOp::Frame(FrameWrite {
             tenant_row,

@@ -66,7 +66,8 @@ pub struct Metrics {
     pub frames_received: Family<TransportLabel, Counter>,
     /// Frames newly stored (committed).
     pub frames_stored: Counter,
-    /// Frames already stored when they arrived again.
+    /// Frames that arrived again: already covered by the ack, or ignored by the unique
+    /// index because their first copy was still being committed.
     pub frames_duplicate: Counter,
     /// Frames and connections refused, by reason.
     pub frames_rejected: Family<RejectLabel, Counter>,
@@ -115,7 +116,7 @@ impl Metrics {
         );
         registry.register(
             "frames_duplicate",
-            "Frames received again after they were stored",
+            "Frames received again (each frame is stored once)",
             metrics.frames_duplicate.clone(),
         );
         registry.register(

@@ -479,7 +479,7 @@ pub fn add_device(
             tenant_row,
             device.as_str(),
             athlete_row,
-            server_key.seal_device_key(device.as_str(), &key),
+            server_key.seal_device_key(device.as_str(), &key)?,
             token_digest(&token).to_vec(),
             to_i64(now_ms)
         ],

@@ -50,6 +50,9 @@ pub enum SecretError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The cipher refused to seal a device key.
+    #[error("a device key could not be sealed")]
+    Seal,
     /// A sealed device key does not open with the server key.
     #[error("a stored device key does not open with this server key")]
     Unseal,
@@ -115,10 +118,13 @@ impl ServerKey {
     }
 
     /// Seals a device key for storage in the row of `device_id`.
-    pub fn seal_device_key(&self, device_id: &str, key: &DeviceKey) -> Vec<u8> {
+    pub fn seal_device_key(
+        &self,
+        device_id: &str,
+        key: &DeviceKey,
+    ) -> Result<Vec<u8>, SecretError> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let mut out = nonce.to_vec();
-        // Encryption only fails for messages longer than the cipher allows; 32 bytes never.
         let sealed = self
             .cipher
             .encrypt(
@@ -128,9 +134,9 @@ impl ServerKey {
                     aad: device_id.as_bytes(),
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| SecretError::Seal)?;
         out.extend(sealed);
-        out
+        Ok(out)
     }
 
     /// Opens a device key stored by [`ServerKey::seal_device_key`].
@@ -193,7 +199,7 @@ mod tests {
         let dir = temp.path().to_owned();
         let server = ServerKey::load_or_create(&dir).unwrap();
         let key = DeviceKey::generate();
-        let stored = server.seal_device_key("d-1", &key);
+        let stored = server.seal_device_key("d-1", &key).unwrap();
         assert!(!stored.windows(32).any(|w| w == key.expose_bytes()));
         let opened = server.open_device_key("d-1", &stored).unwrap();
         assert_eq!(opened.expose_bytes(), key.expose_bytes());

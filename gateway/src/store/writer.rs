@@ -280,8 +280,10 @@ impl WriterState {
         let started = Instant::now();
         let count = ops.len();
         let mut replies = Vec::new();
-        let mut touched: Vec<i64> = Vec::new();
+        // Sessions whose frames this batch holds, with their latest receive time.
+        let mut touched: HashMap<i64, u64> = HashMap::new();
         let mut stored = 0u64;
+        let mut duplicates = 0u64;
         let outcome = (|| -> Result<(), StoreError> {
             let tx = self
                 .conn
@@ -298,15 +300,13 @@ impl WriterState {
                         if insert_frame(&tx, &frame)? {
                             stored += 1;
                             acks.stored(frame.seq);
+                        } else {
+                            // A resend that overtook the commit of its first copy (the
+                            // ingress counts those the ack already covered).
+                            duplicates += 1;
                         }
-                        if !touched.contains(&frame.session_row) {
-                            touched.push(frame.session_row);
-                        }
-                        tx.prepare_cached(
-                            "UPDATE sessions SET last_frame_ms = max(last_frame_ms, ?1)
-                             WHERE id = ?2",
-                        )?
-                        .execute(params![to_i64(frame.received_ms), frame.session_row])?;
+                        let latest = touched.entry(frame.session_row).or_insert(0);
+                        *latest = (*latest).max(frame.received_ms);
                     }
                     WriteOp::OpenSession {
                         tenant_row,
@@ -370,11 +370,19 @@ impl WriterState {
                     WriteOp::Flush(reply) => replies.push(Reply::Flushed(reply)),
                 }
             }
-            for session_row in &touched {
-                if let Some(acks) = self.acks.get(session_row) {
-                    tx.prepare_cached("UPDATE sessions SET acked_seq = ?1 WHERE id = ?2")?
-                        .execute(params![to_i64(acks.contiguous), session_row])?;
-                }
+            // One update per session per batch, not per frame.
+            for (session_row, received_ms) in &touched {
+                let acked_seq = self.acks.get(session_row).map_or(0, |a| a.contiguous);
+                tx.prepare_cached(
+                    "UPDATE sessions SET acked_seq = max(acked_seq, ?1),
+                            last_frame_ms = max(last_frame_ms, ?2)
+                     WHERE id = ?3",
+                )?
+                .execute(params![
+                    to_i64(acked_seq),
+                    to_i64(*received_ms),
+                    session_row
+                ])?;
             }
             tx.commit()?;
             Ok(())
@@ -386,8 +394,9 @@ impl WriterState {
         match outcome {
             Ok(()) => {
                 self.metrics.frames_stored.inc_by(stored);
+                self.metrics.frames_duplicate.inc_by(duplicates);
                 let committed: Vec<Committed> = touched
-                    .iter()
+                    .keys()
                     .filter_map(|row| {
                         self.acks.get(row).map(|acks| Committed {
                             session_row: *row,
@@ -402,7 +411,7 @@ impl WriterState {
             Err(err) => {
                 tracing::error!(error = %err, ops = count, "database commit failed; its frames stay unacknowledged");
                 // The in-memory ack state may hold seqs of the rolled-back batch.
-                for row in &touched {
+                for row in touched.keys() {
                     self.acks.remove(row);
                 }
                 for reply in &mut replies {

@@ -155,22 +155,11 @@ impl Gateway {
         self.spawn().await;
     }
 
-    /// Pairs a device for a new athlete with the shared profile.
-    pub fn pair(&self, tenant: &str, athlete: &str) -> Creds {
-        let profile = self.data_dir.join(format!("{athlete}-profile.json"));
-        std::fs::write(&profile, PROFILE).unwrap();
+    /// Runs an administration command (`paceline <args> <this gateway's settings>`) and
+    /// returns its standard output; a failure fails the test with its message.
+    fn admin(&self, args: &[&str]) -> Vec<u8> {
         let out = Command::new(env!("CARGO_BIN_EXE_paceline"))
-            .args([
-                "device",
-                "add",
-                "--json",
-                "--tenant",
-                tenant,
-                "--athlete",
-                athlete,
-            ])
-            .arg("--profile")
-            .arg(&profile)
+            .args(args)
             .args(self.args())
             .output()
             .unwrap();
@@ -179,7 +168,26 @@ impl Gateway {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        out.stdout
+    }
+
+    /// Pairs a device for a new athlete with the shared profile.
+    pub fn pair(&self, tenant: &str, athlete: &str) -> Creds {
+        let profile = self.data_dir.join(format!("{athlete}-profile.json"));
+        std::fs::write(&profile, PROFILE).unwrap();
+        let profile = profile.display().to_string();
+        let stdout = self.admin(&[
+            "device",
+            "add",
+            "--json",
+            "--tenant",
+            tenant,
+            "--athlete",
+            athlete,
+            "--profile",
+            &profile,
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
         let text = |k: &str| json[k].as_str().unwrap().to_owned();
         Creds {
             tenant: TenantId::new(text("tenant")).unwrap(),
@@ -193,17 +201,16 @@ impl Gateway {
     pub fn assign_plan(&self, tenant: &str, athlete: &str, plan_json: &str) {
         let path = self.data_dir.join(format!("{athlete}-plan.json"));
         std::fs::write(&path, plan_json).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_paceline"))
-            .args(["plan", "assign", "--tenant", tenant, "--athlete", athlete])
-            .arg(&path)
-            .args(self.args())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let path = path.display().to_string();
+        self.admin(&[
+            "plan",
+            "assign",
+            "--tenant",
+            tenant,
+            "--athlete",
+            athlete,
+            &path,
+        ]);
     }
 
     /// The value of a Prometheus counter (summed over its label sets that contain

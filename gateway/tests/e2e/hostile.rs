@@ -112,19 +112,38 @@ async fn hostile_frames_are_refused_and_counted_while_a_good_rider_is_coached() 
             &format!("reason=\"{reason}\""),
         )
     };
-    wait_until("every refusal to be counted", || {
-        (count("Malformed") >= 1.0
-            && count("Oversize") >= 1.0
-            // The impostor's CONNECT reaches the auth handler; one without credentials is
-            // refused by rumqttd before it.
-            && count("BadCredentials") >= 1.0
-            && count("BadSeal") >= 2.0
-            && count("TopicMismatch") >= 1.0
-            && count("UnknownDevice") >= 2.0
-            && gateway.counter("paceline_frames_duplicate_total", "") >= 2.0)
-            .then_some(())
-    })
-    .await;
+    let counts = || {
+        (
+            count("Malformed"),
+            count("Oversize"),
+            count("BadCredentials"),
+            count("BadSeal"),
+            count("TopicMismatch"),
+            count("UnknownDevice"),
+            gateway.counter("paceline_frames_duplicate_total", ""),
+        )
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let c = counts();
+        // The impostor's CONNECT reaches the auth handler; one without credentials is
+        // refused by rumqttd before it.
+        if c.0 >= 1.0
+            && c.1 >= 1.0
+            && c.2 >= 1.0
+            && c.3 >= 2.0
+            && c.4 >= 1.0
+            && c.5 >= 2.0
+            && c.6 >= 2.0
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "refusals not all counted: (malformed, oversize, credentials, seal, topic, unknown, duplicate) = {c:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let conn = gateway.db();
     assert_eq!(
         stored_counts(&conn, &evil),
