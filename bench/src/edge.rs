@@ -23,10 +23,10 @@ use paceline_edge::simulator::{Scenario, SimulatedSensors, SimulatorConfig};
 use paceline_schemas::{Ack, DeviceId, DeviceKey, DeviceToken, FrameHeader, Payload, codec, seal};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
+use crate::process::{TICKS_PER_S, cpu_ns, cpu_ticks, memory_kib};
+
 /// The child role's subcommand name.
 pub const AGENT_PROCESS: &str = "edge-agent-process";
-/// Linux's fixed `USER_HZ`: `/proc/<pid>/stat` counts CPU time in these ticks.
-const TICKS_PER_S: f64 = 100.0;
 
 /// The figures of one case.
 #[derive(Debug, Clone)]
@@ -185,52 +185,6 @@ async fn acker(port: u16, keys: Arc<HashMap<DeviceId, DeviceKey>>, counts: Arc<A
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-}
-
-/// (user + system ticks) of a process.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
-}
-
-/// CPU time of a process's live threads, ns (`/proc/<pid>/task/*/schedstat`, first field):
-/// finer than the 10 ms ticks of `/proc/<pid>/stat`.
-fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
-    let mut total = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        let path = task?.path().join("schedstat");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Ok(total)
-}
-
-/// (`VmHWM`, `VmRSS`) of a process, KiB.
-fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok((field("VmHWM:"), field("VmRSS:")))
 }
 
 fn write_credentials(

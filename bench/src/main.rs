@@ -1,10 +1,14 @@
 //! `paceline-bench`: runs benchmarks and writes their result files.
 //!
 //! ```text
-//! cargo run --release -p paceline-bench -- <coach|replay|dataflow|gateway|edge|all> [--quick] [--results-dir DIR]
+//! cargo build --release -p paceline-gateway   # the `paceline` server the e2e bench starts
+//! cargo run --release -p paceline-bench -- <bench|all> [--quick] [--results-dir DIR]
 //! ```
-//! Each benchmark writes `bench/results/<date>-<host>-<bench>.{md,json}` with the command,
-//! the machine and every figure (medians of several runs with min and max).
+//! One bench (`coach`, `replay`, `dataflow`, `edge`, `e2e`, `e2e-quic`, `brokers`,
+//! `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
+//! but `gateway` (superseded by `e2e`) and writes one `bench/results/<date>-<host>.{md,json}`
+//! with an SVG plot of latency against athletes next to it. Every file has the command,
+//! the machine, the versions and every figure (medians of several runs with min and max).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -15,9 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use paceline_bench::e2e::{self, RunFigures, Transport};
 use paceline_bench::machine::Machine;
+use paceline_bench::plot::{self, Series};
 use paceline_bench::stats::Spread;
-use paceline_bench::{coach, dataflow, replay};
+use paceline_bench::{brokers, coach, dataflow, replay};
+
+const USAGE: &str = "usage: paceline-bench <coach|replay|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
 
 fn main() -> ExitCode {
     match run() {
@@ -35,11 +43,23 @@ struct Options {
     command: String,
 }
 
+/// One benchmark's part of a result file.
+struct Section {
+    bench: &'static str,
+    title: String,
+    body: String,
+    json: serde_json::Value,
+}
+
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(paceline_bench::edge::AGENT_PROCESS) {
-        // The edge bench's child role: one agent process, measured from outside.
-        return paceline_bench::edge::agent_process(&args[1..]);
+    match args.first().map(String::as_str) {
+        // The child roles: measured from outside.
+        Some(paceline_bench::edge::AGENT_PROCESS) => {
+            return paceline_bench::edge::agent_process(&args[1..]);
+        }
+        Some(brokers::RUMQTTD_PROCESS) => return brokers::rumqttd_process(&args[1..]),
+        _ => {}
     }
     let mut bench = None;
     let mut quick = false;
@@ -52,9 +72,7 @@ fn run() -> anyhow::Result<()> {
                 results_dir = PathBuf::from(it.next().context("--results-dir needs a folder")?)
             }
             "-h" | "--help" => {
-                println!(
-                    "usage: paceline-bench <coach|replay|dataflow|gateway|edge|all> [--quick] [--results-dir DIR]"
-                );
+                println!("{USAGE}");
                 return Ok(());
             }
             name if bench.is_none() && !name.starts_with('-') => bench = Some(name.to_owned()),
@@ -63,6 +81,12 @@ fn run() -> anyhow::Result<()> {
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run with --release for meaningful figures");
+    }
+    if let Ok(filter) = std::env::var("PACELINE_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
     }
     let command = format!(
         "cargo run --release -p paceline-bench -- {}",
@@ -74,51 +98,478 @@ fn run() -> anyhow::Result<()> {
         command,
     };
     let machine = Machine::detect();
-    match bench.as_deref() {
-        Some("coach") => run_coach(&options, &machine),
-        Some("replay") => run_replay(&options, &machine),
-        Some("dataflow") => run_dataflow(&options, &machine),
-        Some("gateway") => run_gateway(&options, &machine),
-        Some("edge") => run_edge(&options, &machine),
-        Some("all") => {
-            run_coach(&options, &machine)?;
-            run_replay(&options, &machine)?;
-            run_dataflow(&options, &machine)
-        }
-        Some(other) => {
-            bail!("unknown benchmark {other:?}; known: coach, replay, dataflow, gateway, edge, all")
-        }
-        None => bail!("name a benchmark: coach, replay, dataflow or all (see --help)"),
-    }
+    let section = match bench.as_deref() {
+        Some("coach") => run_coach(&options)?,
+        Some("replay") => run_replay(&options)?,
+        Some("dataflow") => run_dataflow(&options)?,
+        Some("gateway") => run_gateway(&options)?,
+        Some("edge") => run_edge(&options)?,
+        Some("e2e") => run_e2e(&options, Transport::Mqtt)?.0,
+        Some("e2e-quic") => run_e2e(&options, Transport::Quic)?.0,
+        Some("brokers") => run_brokers(&options)?,
+        Some("all") => return run_all(&options, &machine),
+        Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
+        None => bail!("name a benchmark; {USAGE}"),
+    };
+    write_section(&options, &machine, &section)
 }
 
-fn write_results(
-    options: &Options,
-    machine: &Machine,
-    bench: &str,
-    title: &str,
-    body: &str,
-    json: serde_json::Value,
-) -> anyhow::Result<()> {
-    let md = format!(
-        "# {title}\n\n- command: `{}`\n{}\n{body}",
-        options.command,
-        machine.markdown()
-    );
-    let json = serde_json::json!({"bench": bench, "command": options.command, "machine": machine.json(), "figures": json});
-    std::fs::create_dir_all(&options.results_dir)
-        .with_context(|| format!("creating {}", options.results_dir.display()))?;
-    let stem = machine.result_stem(&options.results_dir, bench);
+fn write_files(stem: &Path, md: &str, json: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(dir) = stem.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let md_path = stem.with_extension("md");
     std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))?;
     let json_path = stem.with_extension("json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&json)?)
+    std::fs::write(&json_path, serde_json::to_string_pretty(json)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!("results: {} (and .json)", md_path.display());
     Ok(())
 }
 
-fn run_coach(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+fn write_section(options: &Options, machine: &Machine, section: &Section) -> anyhow::Result<()> {
+    let md = format!(
+        "# {}\n\n- command: `{}`\n{}- versions: {}\n\n{}",
+        section.title,
+        options.command,
+        machine.markdown(),
+        versions_line(),
+        section.body
+    );
+    let json = serde_json::json!({"bench": section.bench, "command": options.command, "machine": machine.json(), "versions": versions_json(), "figures": section.json});
+    write_files(
+        &machine.result_stem(&options.results_dir, section.bench),
+        &md,
+        &json,
+    )
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            },
+        )
+}
+
+fn versions_json() -> serde_json::Value {
+    serde_json::json!({
+        "paceline": env!("CARGO_PKG_VERSION"),
+        "git_commit": command_line("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]),
+        "rumqttd": "0.20",
+        "rumqttc": "0.25",
+        "mosquitto": brokers::mosquitto_version().unwrap_or_else(|_| "not installed".to_owned()),
+        "python": command_line("python3", &["--version"]),
+    })
+}
+
+fn versions_line() -> String {
+    let v = versions_json();
+    let text = |k: &str| v[k].as_str().unwrap_or("unknown").to_owned();
+    format!(
+        "paceline {} (commit {}), rumqttd {}, rumqttc {}, {}, {}",
+        text("paceline"),
+        text("git_commit"),
+        text("rumqttd"),
+        text("rumqttc"),
+        text("mosquitto"),
+        text("python")
+    )
+}
+
+/// The headline figures of an e2e sweep.
+struct Sweep {
+    transport: Transport,
+    /// (athletes, runs) in order.
+    points: Vec<(usize, Vec<RunFigures>)>,
+}
+
+impl Sweep {
+    fn median(runs: &[RunFigures], figure: impl Fn(&RunFigures) -> f64) -> Spread {
+        Spread::of(runs.iter().map(figure).collect())
+    }
+
+    /// The largest N whose median p99 is at most `limit_us` with nothing fallen over (and
+    /// every smaller N passing too).
+    fn largest_within(&self, limit_us: u64) -> Option<usize> {
+        let mut best = None;
+        for (athletes, runs) in &self.points {
+            let p99 = Self::median(runs, |r| r.p99_us as f64).median;
+            let ok = runs.iter().all(|r| r.fell_over.is_none()) && p99 <= limit_us as f64;
+            if !ok {
+                break;
+            }
+            best = Some(*athletes);
+        }
+        best
+    }
+
+    fn series(&self) -> Vec<Series> {
+        let name = match self.transport {
+            Transport::Mqtt => "MQTT",
+            Transport::Quic => "QUIC",
+        };
+        let line = |label: &str, figure: fn(&RunFigures) -> u64| Series {
+            label: format!("{name} {label}"),
+            points: self
+                .points
+                .iter()
+                .filter(|(_, runs)| runs.iter().all(|r| r.cues > 0))
+                .map(|(n, runs)| {
+                    (
+                        *n as f64,
+                        Self::median(runs, |r| figure(r) as f64).median / 1000.0,
+                    )
+                })
+                .collect(),
+        };
+        vec![
+            line("p50", |r| r.p50_us),
+            line("p99", |r| r.p99_us),
+            line("p99.9", |r| r.p999_us),
+        ]
+    }
+}
+
+fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, Sweep)> {
+    // (athletes, runs): several runs where a run is short enough to repeat.
+    let (counts, warmup_s, measure_s): (&[(usize, usize)], u64, u64) =
+        match (options.quick, transport) {
+            (true, Transport::Mqtt) => (&[(100, 1), (500, 1)], 2, 6),
+            (true, Transport::Quic) => (&[(100, 1)], 2, 6),
+            (false, Transport::Mqtt) => (
+                &[(100, 3), (1000, 3), (2000, 3), (5000, 1), (10_000, 1)],
+                5,
+                30,
+            ),
+            (false, Transport::Quic) => (
+                &[(100, 1), (1000, 1), (2000, 1), (5000, 1), (10_000, 1)],
+                5,
+                30,
+            ),
+        };
+    let mut sweep = Sweep {
+        transport,
+        points: Vec::new(),
+    };
+    'sweep: for &(athletes, runs) in counts {
+        let mut figures = Vec::new();
+        for run in 0..runs {
+            eprintln!(
+                "e2e {}: {athletes} athletes, run {} of {runs} ({warmup_s} s warm-up, {measure_s} s measured)…",
+                transport.name(),
+                run + 1
+            );
+            let f = e2e::run(transport, athletes, warmup_s, measure_s)
+                .with_context(|| format!("e2e {} with {athletes} athletes", transport.name()))?;
+            println!(
+                "e2e {} {athletes}: p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; {} cues of {} commands; sent {}, stored {}, lost {}; server CPU {:.0} %, RSS {:.0} MiB{}",
+                transport.name(),
+                f.p50_us,
+                f.p99_us,
+                f.p999_us,
+                f.max_us,
+                f.cues,
+                f.commands,
+                f.frames_sent,
+                f.frames_stored,
+                f.frames_lost(),
+                f.server_cpu_pct,
+                f.server_rss_mib,
+                f.fell_over
+                    .as_ref()
+                    .map_or_else(String::new, |w| format!("; FELL OVER: {w}"))
+            );
+            let stop = f.fell_over.is_some();
+            figures.push(f);
+            if stop {
+                sweep.points.push((athletes, figures));
+                break 'sweep;
+            }
+        }
+        let p99 = Sweep::median(&figures, |r| r.p99_us as f64).median;
+        sweep.points.push((athletes, figures));
+        if p99 > 1_000_000.0 {
+            break;
+        }
+    }
+    let name = transport.name().to_uppercase();
+    let mut body = format!(
+        "{name}. The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
+         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s); every 16 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
+         {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
+         Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
+    );
+    body.push_str("| athletes | runs | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cues / commands | frames sent | stored | lost | acked | server CPU % | server RSS MiB (peak) | load generator CPU % | server: frame in → cue out, mean ms | server: commit mean ms, ops/commit | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for (athletes, runs) in &sweep.points {
+        let ms = |figure: fn(&RunFigures) -> u64| {
+            let s = Sweep::median(runs, |r| figure(r) as f64 / 1000.0);
+            if runs.len() > 1 {
+                format!("{:.2} ({:.2}–{:.2})", s.median, s.min, s.max)
+            } else {
+                format!("{:.2}", s.median)
+            }
+        };
+        let sum = |figure: fn(&RunFigures) -> u64| runs.iter().map(figure).sum::<u64>();
+        let cpu = Sweep::median(runs, |r| r.server_cpu_pct);
+        let rss = Sweep::median(runs, |r| r.server_rss_mib);
+        let peak = Sweep::median(runs, |r| r.server_peak_rss_mib);
+        let loadgen = Sweep::median(runs, |r| r.loadgen_cpu_pct);
+        let notes: Vec<String> = runs.iter().filter_map(|r| r.fell_over.clone()).collect();
+        body.push_str(&format!(
+            "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} |\n",
+            runs.len(),
+            ms(|r| r.p50_us),
+            ms(|r| r.p90_us),
+            ms(|r| r.p99_us),
+            ms(|r| r.p999_us),
+            ms(|r| r.max_us),
+            sum(|r| r.cues),
+            sum(|r| r.commands),
+            sum(|r| r.frames_sent),
+            sum(|r| r.frames_stored),
+            sum(|r| r.frames_lost()),
+            sum(|r| r.frames_acked),
+            cpu.median,
+            rss.median,
+            peak.median,
+            loadgen.median,
+            Sweep::median(runs, |r| r.server_internal.cue_mean_ms).median,
+            Sweep::median(runs, |r| r.server_internal.commit_mean_ms).median,
+            Sweep::median(runs, |r| r.server_internal.ops_per_commit).median,
+            if notes.is_empty() { "–".to_owned() } else { format!("fell over: {}", notes.join("; ")) }
+        ));
+        rows.push(serde_json::json!({"athletes": athletes, "runs": runs.iter().map(RunFigures::json).collect::<Vec<_>>()}));
+    }
+    let within = |limit_us| {
+        sweep
+            .largest_within(limit_us)
+            .map_or_else(|| "none measured".to_owned(), |n| n.to_string())
+    };
+    body.push_str(&format!(
+        "\nLargest N measured with p99 ≤ 5 ms: **{}**; with p99 ≤ 100 ms: **{}** (of the N swept: {}).\n",
+        within(5_000),
+        within(100_000),
+        counts
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let json = serde_json::json!({
+        "transport": transport.name(), "warmup_s": warmup_s, "measure_s": measure_s,
+        "largest_n_p99_within_5ms": sweep.largest_within(5_000),
+        "largest_n_p99_within_100ms": sweep.largest_within(100_000),
+        "sweep": rows,
+    });
+    Ok((
+        Section {
+            bench: if transport == Transport::Mqtt {
+                "e2e"
+            } else {
+                "e2e-quic"
+            },
+            title: format!("End-to-end latency and capacity, {name}, `paceline serve` process"),
+            body,
+            json,
+        },
+        sweep,
+    ))
+}
+
+/// One figure of a broker run, as a number.
+type BrokerFigure = fn(&brokers::BrokerRun) -> f64;
+
+fn run_brokers(options: &Options) -> anyhow::Result<Section> {
+    let (loads, runs) = if options.quick {
+        (
+            brokers::Loads {
+                paced_publishers: 200,
+                paced_s: 4,
+                saturating_publishers: 20,
+                saturated_s: 3,
+            },
+            1,
+        )
+    } else {
+        (
+            brokers::Loads {
+                paced_publishers: 2000,
+                paced_s: 20,
+                saturating_publishers: 50,
+                saturated_s: 10,
+            },
+            3,
+        )
+    };
+    eprintln!("brokers: rumqttd vs mosquitto, {runs} run(s) each…");
+    let [rumqttd, mosquitto] = brokers::run(loads, runs)?;
+    let mut body = format!(
+        "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness (this process) is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, rumqttc, QoS 1 both ways, the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication; the gateway's `TCP_NODELAY` front relay is not in front of either. \
+         Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
+        8 + brokers_frame_len(),
+        mosquitto.version,
+        brokers::describe_mosquitto_config(),
+        loads.paced_publishers,
+        loads.paced_s,
+        loads.saturating_publishers,
+        loads.saturated_s
+    );
+    body.push_str("| figure | rumqttd (embedded config) | mosquitto | ratio rumqttd ÷ mosquitto |\n|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    let figures: [(&str, BrokerFigure); 7] = [
+        ("saturated: messages/s delivered", |r| {
+            r.saturated_msgs_per_s
+        }),
+        ("saturated: p50 latency, ms", |r| {
+            r.saturated_p50_us as f64 / 1000.0
+        }),
+        ("saturated: broker CPU, % of one core", |r| {
+            r.saturated_cpu_pct
+        }),
+        ("paced: p50 latency, ms", |r| r.p50_us as f64 / 1000.0),
+        ("paced: p99 latency, ms", |r| r.p99_us as f64 / 1000.0),
+        ("paced: p99.9 latency, ms", |r| r.p999_us as f64 / 1000.0),
+        ("paced: delivered / sent, %", |r| {
+            r.paced_delivered as f64 * 100.0 / (r.paced_sent.max(1)) as f64
+        }),
+    ];
+    for (label, figure) in figures {
+        let a = rumqttd.spread(figure);
+        let b = mosquitto.spread(figure);
+        let fmt = |s: Spread| {
+            if runs > 1 {
+                format!("{:.2} ({:.2}–{:.2})", s.median, s.min, s.max)
+            } else {
+                format!("{:.2}", s.median)
+            }
+        };
+        let ratio = a.median / b.median;
+        body.push_str(&format!(
+            "| {label} | {} | {} | **{ratio:.2}** |\n",
+            fmt(a),
+            fmt(b)
+        ));
+        rows.push(serde_json::json!({"figure": label, "rumqttd": a.json(), "mosquitto": b.json(), "ratio": ratio}));
+    }
+    let throughput_ratio = rumqttd.spread(|r| r.saturated_msgs_per_s).median
+        / mosquitto.spread(|r| r.saturated_msgs_per_s).median;
+    println!("brokers: saturated throughput rumqttd ÷ mosquitto = {throughput_ratio:.2}");
+    let run_json = |f: &brokers::BrokerFigures| {
+        f.runs
+            .iter()
+            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_cpu_pct": r.saturated_cpu_pct}))
+            .collect::<Vec<_>>()
+    };
+    Ok(Section {
+        bench: "brokers",
+        title: "Ingest: embedded broker (rumqttd) vs Mosquitto".to_owned(),
+        body,
+        json: serde_json::json!({
+            "runs": runs, "paced_publishers": loads.paced_publishers, "paced_s": loads.paced_s,
+            "saturating_publishers": loads.saturating_publishers, "saturated_s": loads.saturated_s,
+            "mosquitto_version": mosquitto.version, "mosquitto_config": brokers::describe_mosquitto_config(),
+            "throughput_ratio_rumqttd_over_mosquitto": throughput_ratio,
+            "figures": rows, "rumqttd_runs": run_json(&rumqttd), "mosquitto_runs": run_json(&mosquitto),
+        }),
+    })
+}
+
+fn brokers_frame_len() -> usize {
+    brokers::sample_frame().map_or(0, |f| f.len())
+}
+
+fn run_all(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    e2e::server_binary()?;
+    if !brokers::mosquitto_available() {
+        bail!("mosquitto is not installed (Debian package `mosquitto`)");
+    }
+    let mut sections = vec![
+        run_coach(options)?,
+        run_replay(options)?,
+        run_dataflow(options)?,
+        run_edge(options)?,
+        run_brokers(options)?,
+    ];
+    let (mqtt, mqtt_sweep) = run_e2e(options, Transport::Mqtt)?;
+    let (quic, quic_sweep) = run_e2e(options, Transport::Quic)?;
+    sections.push(mqtt);
+    sections.push(quic);
+    let stem = options
+        .results_dir
+        .join(format!("{}-{}", machine.date, machine.host));
+    let plot_name = format!("{}-{}-latency.svg", machine.date, machine.host);
+    let mut series = mqtt_sweep.series();
+    series.extend(quic_sweep.series());
+    std::fs::create_dir_all(&options.results_dir)
+        .with_context(|| format!("creating {}", options.results_dir.display()))?;
+    plot::latency_vs_athletes(
+        &options.results_dir.join(&plot_name),
+        &format!(
+            "Frame → cue latency vs athletes, {} ({} cores)",
+            machine.date, machine.cores
+        ),
+        &series,
+    )?;
+    let headline = |s: &Sweep, limit| {
+        s.largest_within(limit)
+            .map_or_else(|| "none".to_owned(), |n| n.to_string())
+    };
+    let section_json = |bench: &str| {
+        sections
+            .iter()
+            .find(|s| s.bench == bench)
+            .map(|s| s.json.clone())
+            .unwrap_or_default()
+    };
+    let elapsed_min = started.elapsed().as_secs_f64() / 60.0;
+    let mut md = format!(
+        "# Paceline benchmarks{}\n\n- command: `{}`\n{}- versions: {}\n- duration of the whole run: {elapsed_min:.1} min\n\n\
+         The machine is a {}-core VM; the load average above was taken at the start, and other work may have shared it (the result of each section says what ran in which process).\n\n\
+         ## Headlines\n\n\
+         | figure | value |\n|---|---|\n\
+         | largest N with p99 ≤ 5 ms (MQTT / QUIC) | {} / {} |\n\
+         | largest N with p99 ≤ 100 ms (MQTT / QUIC) | {} / {} |\n\
+         | broker ingest, saturated, rumqttd ÷ Mosquitto | {:.2} |\n\n\
+         ![latency vs athletes]({plot_name})\n\n",
+        if options.quick { " (quick)" } else { "" },
+        options.command,
+        machine.markdown(),
+        versions_line(),
+        machine.cores,
+        headline(&mqtt_sweep, 5_000),
+        headline(&quic_sweep, 5_000),
+        headline(&mqtt_sweep, 100_000),
+        headline(&quic_sweep, 100_000),
+        section_json("brokers")["throughput_ratio_rumqttd_over_mosquitto"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+    );
+    for section in &sections {
+        md.push_str(&format!("## {}\n\n{}\n", section.title, section.body));
+    }
+    let json = serde_json::json!({
+        "command": options.command, "quick": options.quick, "machine": machine.json(), "versions": versions_json(),
+        "duration_min": elapsed_min, "plot": plot_name,
+        "sections": sections.iter().map(|s| (s.bench.to_owned(), s.json.clone())).collect::<serde_json::Map<_, _>>(),
+    });
+    write_files(&stem, &md, &json)
+}
+
+fn run_coach(options: &Options) -> anyhow::Result<Section> {
     let runs = if options.quick { 5 } else { 21 };
     eprintln!("coach: timing {runs} runs of each shape…");
     let figures = coach::run(runs)?;
@@ -140,14 +591,12 @@ fn run_coach(options: &Options, machine: &Machine) -> anyhow::Result<()> {
         );
         rows.push(serde_json::json!({"shape": f.shape, "samples": f.samples, "outputs": f.outputs, "ns_per_sample": {"median": median, "min": min, "max": max}}));
     }
-    write_results(
-        options,
-        machine,
-        "coach",
-        "Coach per-sample cost",
-        &body,
-        serde_json::json!({"runs": runs, "shapes": rows}),
-    )
+    Ok(Section {
+        bench: "coach",
+        title: "Coach per-sample cost".to_owned(),
+        body,
+        json: serde_json::json!({"runs": runs, "shapes": rows}),
+    })
 }
 
 fn shared_fit(name: &str) -> PathBuf {
@@ -156,7 +605,7 @@ fn shared_fit(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run_replay(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+fn run_replay(options: &Options) -> anyhow::Result<Section> {
     let runs = if options.quick { 3 } else { 9 };
     let version = replay::ensure_fitdecode()?;
     let files = [
@@ -205,17 +654,15 @@ fn run_replay(options: &Options, machine: &Machine) -> anyhow::Result<()> {
             "paceline_s": f.paceline_s.json(), "decode_s": f.decode_s.json(), "fitdecode_s": f.fitdecode_s.json(), "ratio": f.ratio(),
         }));
     }
-    write_results(
-        options,
-        machine,
-        "replay",
-        "Replay throughput vs fitdecode",
-        &body,
-        serde_json::json!({"runs": runs, "fitdecode": version, "files": rows}),
-    )
+    Ok(Section {
+        bench: "replay",
+        title: "Replay throughput vs fitdecode".to_owned(),
+        body,
+        json: serde_json::json!({"runs": runs, "fitdecode": version, "files": rows}),
+    })
 }
 
-fn run_dataflow(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+fn run_dataflow(options: &Options) -> anyhow::Result<Section> {
     let (sessions, seconds, runs) = if options.quick {
         (2_000, 20, 1)
     } else {
@@ -251,28 +698,20 @@ fn run_dataflow(options: &Options, machine: &Machine) -> anyhow::Result<()> {
             serde_json::json!({"workers": workers, "samples": samples, "samples_per_s": s.json()}),
         );
     }
-    write_results(
-        options,
-        machine,
-        "dataflow",
-        "Dataflow throughput, concurrent sessions",
-        &body,
-        serde_json::json!({"sessions": sessions, "seconds": seconds, "runs": runs, "workers": rows}),
-    )
+    Ok(Section {
+        bench: "dataflow",
+        title: "Dataflow throughput, concurrent sessions".to_owned(),
+        body,
+        json: serde_json::json!({"sessions": sessions, "seconds": seconds, "runs": runs, "workers": rows}),
+    })
 }
 
-fn run_gateway(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+fn run_gateway(options: &Options) -> anyhow::Result<Section> {
     let (counts, warmup_s, measure_s): (&[usize], u64, u64) = if options.quick {
         (&[200, 20], 10, 20)
     } else {
         (&[100, 2000], 20, 90)
     };
-    if let Ok(filter) = std::env::var("PACELINE_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -324,17 +763,15 @@ fn run_gateway(options: &Options, machine: &Machine) -> anyhow::Result<()> {
             f.gateway_side_ms
         );
     }
-    write_results(
-        options,
-        machine,
-        "gateway",
-        "Frame → cue latency at the device",
-        &body,
-        serde_json::json!(rows),
-    )
+    Ok(Section {
+        bench: "gateway",
+        title: "Frame → cue latency at the device".to_owned(),
+        body,
+        json: serde_json::json!(rows),
+    })
 }
 
-fn run_edge(options: &Options, machine: &Machine) -> anyhow::Result<()> {
+fn run_edge(options: &Options) -> anyhow::Result<Section> {
     let (runs, warmup_s, measure_s) = if options.quick {
         (1, 3, 10)
     } else {
@@ -414,12 +851,10 @@ fn run_edge(options: &Options, machine: &Machine) -> anyhow::Result<()> {
             "runs": figures.iter().map(|f| serde_json::json!({"measured_s": f.measured_s, "cpu_s": f.cpu_s, "cpu_ticks_s": f.cpu_ticks_s, "peak_rss_kib": f.peak_rss_kib, "rss_kib": f.rss_kib, "frames": f.frames, "samples": f.samples})).collect::<Vec<_>>(),
         }));
     }
-    write_results(
-        options,
-        machine,
-        "edge",
-        "Edge agent CPU time and peak memory",
-        &body,
-        serde_json::json!({"warmup_s": warmup_s, "measure_s": measure_s, "cases": rows}),
-    )
+    Ok(Section {
+        bench: "edge",
+        title: "Edge agent CPU time and peak memory".to_owned(),
+        body,
+        json: serde_json::json!({"warmup_s": warmup_s, "measure_s": measure_s, "cases": rows}),
+    })
 }

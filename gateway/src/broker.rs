@@ -60,52 +60,27 @@ pub fn start(
     // rumqttd logs a bind failure on its own thread and carries on; check it here first so
     // that a taken port is a clear error at start.
     std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
-    let mut connections = ConnectionSettings {
-        connection_timeout_ms: 5_000,
-        max_payload_size: MAX_FRAME_BYTES + 1024,
-        max_inflight_count: 100,
-        auth: None,
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    connections.set_auth_handler(
-        move |client_id: String, username: String, password: String| {
-            let live = live_for_auth.get().cloned();
-            async move {
-                let Some(live) = live else {
-                    return false;
-                };
-                // The client id must be the device's own id, so one device cannot take over
-                // another's MQTT session (rumqttd drops the older of two equal client ids).
-                let ok = client_id == username && live.authenticate(None, &username, &password);
-                if !ok {
-                    live.metrics().reject(RejectReason::BadCredentials);
+    let mut config = config(addr, max_connections);
+    if let Some(server) = config.v4.as_mut().and_then(|servers| servers.get_mut("1")) {
+        server.connections.set_auth_handler(
+            move |client_id: String, username: String, password: String| {
+                let live = live_for_auth.get().cloned();
+                async move {
+                    let Some(live) = live else {
+                        return false;
+                    };
+                    // The client id must be the device's own id, so one device cannot take
+                    // over another's MQTT session (rumqttd drops the older of two equal
+                    // client ids).
+                    let ok = client_id == username && live.authenticate(None, &username, &password);
+                    if !ok {
+                        live.metrics().reject(RejectReason::BadCredentials);
+                    }
+                    ok
                 }
-                ok
-            }
-        },
-    );
-    let server = ServerSettings {
-        name: "paceline-mqtt".to_owned(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 4,
-            custom_segment: None,
-            initialized_filters: None,
-            shared_subscriptions_strategy: Default::default(),
-        },
-        v4: Some(HashMap::from([("1".to_owned(), server)])),
-        ..Config::default()
-    };
+            },
+        );
+    }
     let mut broker = Broker::new(config);
     let (mut link_tx, link_rx) = broker
         .link("paceline-gateway")
@@ -122,6 +97,41 @@ pub fn start(
         })
         .map_err(BrokerError::Thread)?;
     Ok((link_tx, link_rx))
+}
+
+/// The broker's configuration as the gateway runs it — one MQTT 3.1.1 listener on `addr`,
+/// the limits of the module docs — but with no auth handler ([`start`] adds the device
+/// check). The bench runs rumqttd standalone with exactly this.
+pub fn config(addr: SocketAddr, max_connections: usize) -> Config {
+    let connections = ConnectionSettings {
+        connection_timeout_ms: 5_000,
+        max_payload_size: MAX_FRAME_BYTES + 1024,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let server = ServerSettings {
+        name: "paceline-mqtt".to_owned(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 16 * 1024 * 1024,
+            max_segment_count: 4,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([("1".to_owned(), server)])),
+        ..Config::default()
+    }
 }
 
 /// Reads every uplink publish from the broker and hands it to the live loop, on a thread

@@ -1,0 +1,600 @@
+//! Ingest through the embedded broker against Mosquitto, on the same harness in one run.
+//!
+//! **What is compared.** Raw broker ingest: N publishers, each its own MQTT 3.1.1
+//! connection (rumqttc, QoS 1, `TCP_NODELAY`, 100 in flight), publish on their device's
+//! uplink topic `pl/v1/bench-gym/<device>/up`; one subscriber (rumqttc, QoS 1) holds
+//! `pl/v1/+/+/up`, as the gateway's ingress does. The payload is the same for both brokers:
+//! a real sealed one-sample frame (what an edge agent sends) after an 8-byte send stamp.
+//! Latency = subscriber receipt − publisher hand-off (same process, monotonic clock).
+//!
+//! **The brokers**, each its own process on a loopback ephemeral port, started by the
+//! bench: rumqttd is this binary re-run as `rumqttd-process <port>`, running
+//! [`paceline_gateway::broker::config`] — the embedded broker's exact configuration, minus
+//! the device check at CONNECT (Mosquitto gets no authentication either, so neither pays
+//! for it); Mosquitto is the Debian package's `mosquitto` with a generated config:
+//! anonymous, no persistence, 100 in flight and 1,000 queued per client like rumqttd's
+//! limits, no logging. Neither broker sets `TCP_NODELAY` on its own sockets (rumqttd
+//! cannot; Mosquitto's default), so the gateway's front relay, which fixes that for the
+//! product, is left out for both: this is the broker alone.
+//!
+//! **Two loads.** *Paced*: N publishers at 5 frames/s each (the SPEC's athlete); the
+//! figures are latency percentiles and the share delivered. *Saturated*: a few publishers
+//! send as fast as their in-flight window allows; the figure is messages delivered per
+//! second to the subscriber.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use paceline_schemas::sample::{Contact, HeartRate};
+use paceline_schemas::{
+    DeviceId, DeviceKey, FrameHeader, Payload, Sample, SampleBatch, SampleValue, SessionId,
+    TenantId, codec, seal,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+use crate::stats::Spread;
+
+/// The child role's subcommand name.
+pub const RUMQTTD_PROCESS: &str = "rumqttd-process";
+
+/// Which broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// rumqttd with the gateway's configuration.
+    Rumqttd,
+    /// Mosquitto (Debian package).
+    Mosquitto,
+}
+
+impl BrokerKind {
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerKind::Rumqttd => "rumqttd (embedded config)",
+            BrokerKind::Mosquitto => "mosquitto",
+        }
+    }
+}
+
+/// One broker's figures from one run.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerRun {
+    /// Paced: messages published while measuring.
+    pub paced_sent: u64,
+    /// Paced: of those, delivered to the subscriber.
+    pub paced_delivered: u64,
+    /// Paced latency percentiles, µs.
+    pub p50_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// 99.9th percentile, µs.
+    pub p999_us: u64,
+    /// Largest, µs.
+    pub max_us: u64,
+    /// Saturated: messages delivered per second.
+    pub saturated_msgs_per_s: f64,
+    /// Saturated: median latency, µs (queueing included).
+    pub saturated_p50_us: u64,
+    /// Broker process CPU during the saturated window, % of one core.
+    pub saturated_cpu_pct: f64,
+}
+
+/// A broker's figures over several runs.
+#[derive(Debug, Clone)]
+pub struct BrokerFigures {
+    /// Which broker.
+    pub kind: BrokerKind,
+    /// Its version.
+    pub version: String,
+    /// Each run.
+    pub runs: Vec<BrokerRun>,
+}
+
+impl BrokerFigures {
+    /// The spread of one figure over the runs.
+    pub fn spread(&self, figure: impl Fn(&BrokerRun) -> f64) -> Spread {
+        Spread::of(self.runs.iter().map(figure).collect())
+    }
+}
+
+/// The loads of one comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct Loads {
+    /// Paced publishers (5 frames/s each).
+    pub paced_publishers: usize,
+    /// Paced seconds measured (after 3 s of warm-up).
+    pub paced_s: u64,
+    /// Saturating publishers.
+    pub saturating_publishers: usize,
+    /// Saturated seconds measured (after 1 s of warm-up).
+    pub saturated_s: u64,
+}
+
+struct BrokerProcess {
+    child: Child,
+    _config_dir: Option<PathBuf>,
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self._config_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Mosquitto's version (`mosquitto -h` prints it first), or an error saying how to get it.
+pub fn mosquitto_version() -> anyhow::Result<String> {
+    let out = Command::new("mosquitto")
+        .arg("-h")
+        .output()
+        .context("running mosquitto (install the Debian package `mosquitto`)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("mosquitto (unknown version)")
+        .trim()
+        .to_owned())
+}
+
+fn start_broker(kind: BrokerKind) -> anyhow::Result<(BrokerProcess, SocketAddr)> {
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let process = match kind {
+        BrokerKind::Rumqttd => {
+            let exe = std::env::current_exe().context("finding this executable")?;
+            let child = Command::new(exe)
+                .args([RUMQTTD_PROCESS, &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting the rumqttd process")?;
+            BrokerProcess {
+                child,
+                _config_dir: None,
+            }
+        }
+        BrokerKind::Mosquitto => {
+            let dir = std::env::temp_dir().join(format!(
+                "paceline-bench-mosquitto-{}-{port}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let config = dir.join("mosquitto.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                     max_inflight_messages 100\nmax_queued_messages 1000\n\
+                     max_packet_size {}\nlog_dest none\n",
+                    paceline_schemas::MAX_FRAME_BYTES + 1024
+                ),
+            )
+            .with_context(|| format!("writing {}", config.display()))?;
+            let child = Command::new("mosquitto")
+                .arg("-c")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting mosquitto (install the Debian package `mosquitto`)")?;
+            BrokerProcess {
+                child,
+                _config_dir: Some(dir),
+            }
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            bail!("{} did not listen on {addr} within 10 s", kind.name());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((process, addr))
+}
+
+/// The child role: runs rumqttd with the gateway's configuration on `127.0.0.1:<port>`
+/// until killed.
+pub fn rumqttd_process(args: &[String]) -> anyhow::Result<()> {
+    let port: u16 = args
+        .first()
+        .context("rumqttd-process needs a port")?
+        .parse()
+        .context("the port")?;
+    let config = paceline_gateway::broker::config(SocketAddr::from(([127, 0, 0, 1], port)), 20_000);
+    let mut broker = rumqttd::Broker::new(config);
+    broker.start().context("running rumqttd")?;
+    Ok(())
+}
+
+/// The payload every publisher sends after its stamp: a real sealed one-sample frame.
+/// The payload every publisher sends after its stamp: a real sealed one-sample frame.
+pub fn sample_frame() -> anyhow::Result<Vec<u8>> {
+    let payload = Payload::Samples(
+        SampleBatch::new(vec![Sample {
+            t_ms: 1000,
+            value: SampleValue::HeartRate(HeartRate {
+                bpm: 142,
+                contact: Contact::On,
+                energy_kj: None,
+                rr_1024: vec![],
+            }),
+        }])
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+    );
+    let header = FrameHeader {
+        kind: payload.kind(),
+        tenant: TenantId::new("bench-gym")?,
+        device: DeviceId::new("bench-device-0000")?,
+        session: SessionId::new("bench-session")?,
+        seq: 1,
+        sent_ms: crate::now_unix_ms(),
+    };
+    let key = DeviceKey::from_hex(&"17".repeat(32))?;
+    Ok(codec::encode_frame(&seal::seal(&key, header, &payload)?)?)
+}
+
+/// What the subscriber counts.
+struct Received {
+    count: AtomicU64,
+    /// Latencies of messages sent in the measured window, µs.
+    histogram: std::sync::Mutex<Histogram<u64>>,
+    window: std::sync::Mutex<Option<(u64, u64)>>,
+}
+
+fn stamp(epoch: Instant) -> [u8; 8] {
+    u64::try_from(epoch.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .to_be_bytes()
+}
+
+async fn subscriber(
+    addr: SocketAddr,
+    name: &str,
+    epoch: Instant,
+    received: Arc<Received>,
+) -> anyhow::Result<(AsyncClient, tokio::task::JoinHandle<()>)> {
+    let mut options = MqttOptions::new(name, addr.ip().to_string(), addr.port());
+    options.set_keep_alive(Duration::from_secs(60));
+    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    options.set_inflight(100);
+    let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    eventloop.network_options.set_tcp_nodelay(true);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let now_ns = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    let Some(sent_ns) = publish
+                        .payload
+                        .get(..8)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map(u64::from_be_bytes)
+                    else {
+                        continue;
+                    };
+                    received.count.fetch_add(1, Ordering::Relaxed);
+                    let in_window = received
+                        .window
+                        .lock()
+                        .ok()
+                        .and_then(|w| *w)
+                        .is_some_and(|(from, until)| sent_ns >= from && sent_ns < until);
+                    if in_window && let Ok(mut h) = received.histogram.lock() {
+                        h.saturating_record((now_ns.saturating_sub(sent_ns) / 1000).max(1));
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::debug!(error = %err, "bench subscriber: connection error");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    client
+        .subscribe(
+            paceline_schemas::topic::all_uplinks_filter(),
+            QoS::AtLeastOnce,
+        )
+        .await?;
+    tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .context("no SUBACK for the subscriber")??;
+    Ok((client, task))
+}
+
+async fn publisher(
+    addr: SocketAddr,
+    index: usize,
+) -> anyhow::Result<(AsyncClient, tokio::task::JoinHandle<()>)> {
+    let mut options = MqttOptions::new(
+        format!("bench-pub-{index}"),
+        addr.ip().to_string(),
+        addr.port(),
+    );
+    options.set_keep_alive(Duration::from_secs(60));
+    options.set_max_packet_size(128 * 1024, 128 * 1024);
+    options.set_inflight(100);
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    eventloop.network_options.set_tcp_nodelay(true);
+    eventloop.network_options.set_connection_timeout(30);
+    let (connected_tx, connected_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut connected = Some(connected_tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(tx) = connected.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(60), connected_rx)
+        .await
+        .context("no CONNACK for a publisher")??;
+    Ok((client, task))
+}
+
+/// Connects `count` publishers, 64 at a time.
+async fn publishers(
+    addr: SocketAddr,
+    count: usize,
+) -> anyhow::Result<Vec<(AsyncClient, tokio::task::JoinHandle<()>)>> {
+    let mut out = Vec::with_capacity(count);
+    let mut pending = Vec::new();
+    for index in 0..count {
+        pending.push(tokio::spawn(publisher(addr, index)));
+        if pending.len() == 64 || index + 1 == count {
+            for p in pending.drain(..) {
+                out.push(p.await??);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn topic_of(index: usize) -> String {
+    format!("pl/v1/bench-gym/bench-device-{index:04}/up")
+}
+
+async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result<BrokerRun> {
+    let (process, addr) = start_broker(kind)?;
+    let pid = process.child.id();
+    let epoch = Instant::now();
+    let new_received = || {
+        Arc::new(Received {
+            count: AtomicU64::new(0),
+            histogram: std::sync::Mutex::new(
+                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
+            ),
+            window: std::sync::Mutex::new(None),
+        })
+    };
+    let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+
+    // Paced.
+    let received = new_received();
+    let sub = subscriber(addr, "bench-subscriber-paced", epoch, Arc::clone(&received)).await?;
+    let pubs = publishers(addr, loads.paced_publishers).await?;
+    let start = tokio::time::Instant::now() + Duration::from_millis(200);
+    let measure_from = start + Duration::from_secs(3);
+    let until = measure_from + Duration::from_secs(loads.paced_s);
+    if let Ok(mut w) = received.window.lock() {
+        *w = Some((
+            ns(measure_from.into_std() - epoch),
+            ns(until.into_std() - epoch),
+        ));
+    }
+    let sent_in_window = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (index, (client, _)) in pubs.iter().enumerate() {
+        let client = client.clone();
+        let topic = topic_of(index);
+        let frame = frame.to_vec();
+        let sent_in_window = Arc::clone(&sent_in_window);
+        let offset = Duration::from_micros(
+            200_000 * u64::try_from(index).unwrap_or(0)
+                / u64::try_from(loads.paced_publishers.max(1)).unwrap_or(1),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut at = start + offset;
+            while at < until {
+                tokio::time::sleep_until(at).await;
+                let mut payload = stamp(epoch).to_vec();
+                payload.extend_from_slice(&frame);
+                if client
+                    .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                if at >= measure_from {
+                    sent_in_window.fetch_add(1, Ordering::Relaxed);
+                }
+                at += Duration::from_millis(200);
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    // Let the last ones arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (paced_delivered, p50_us, p99_us, p999_us, max_us) = {
+        let h = received
+            .histogram
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        (
+            h.len(),
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max(),
+        )
+    };
+    for (client, task) in pubs {
+        let _ = client.disconnect().await;
+        task.abort();
+    }
+    let _ = sub.0.disconnect().await;
+    sub.1.abort();
+
+    // Saturated.
+    let received = new_received();
+    let sub = subscriber(
+        addr,
+        "bench-subscriber-saturated",
+        epoch,
+        Arc::clone(&received),
+    )
+    .await?;
+    let pubs = publishers(addr, loads.saturating_publishers).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (index, (client, _)) in pubs.iter().enumerate() {
+        let client = client.clone();
+        let topic = topic_of(index);
+        let frame = frame.to_vec();
+        let stop = Arc::clone(&stop);
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let mut payload = stamp(epoch).to_vec();
+                payload.extend_from_slice(&frame);
+                if client
+                    .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let from = Instant::now();
+    // Every message received from now on counts, whenever it was sent (queueing included).
+    if let Ok(mut w) = received.window.lock() {
+        *w = Some((0, u64::MAX));
+    }
+    let count_before = received.count.load(Ordering::Relaxed);
+    let cpu_before = crate::process::ProcessSample::of(pid);
+    tokio::time::sleep(Duration::from_secs(loads.saturated_s)).await;
+    let count_after = received.count.load(Ordering::Relaxed);
+    let cpu_after = crate::process::ProcessSample::of(pid);
+    let elapsed_s = from.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.abort();
+    }
+    let saturated_p50_us = received
+        .histogram
+        .lock()
+        .map(|h| h.value_at_quantile(0.5))
+        .unwrap_or(0);
+    for (client, task) in pubs {
+        let _ = client.try_disconnect();
+        task.abort();
+    }
+    let _ = sub.0.try_disconnect();
+    sub.1.abort();
+    let saturated_cpu_pct = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) => (a.cpu_s - b.cpu_s) / elapsed_s * 100.0,
+        _ => f64::NAN,
+    };
+    drop(process);
+    Ok(BrokerRun {
+        paced_sent: sent_in_window.load(Ordering::Relaxed),
+        paced_delivered,
+        p50_us,
+        p99_us,
+        p999_us,
+        max_us,
+        saturated_msgs_per_s: (count_after - count_before) as f64 / elapsed_s,
+        saturated_p50_us,
+        saturated_cpu_pct,
+    })
+}
+
+/// Runs the comparison `runs` times, alternating which broker goes first.
+pub fn run(loads: Loads, runs: usize) -> anyhow::Result<[BrokerFigures; 2]> {
+    let mosquitto = mosquitto_version()?;
+    let frame = sample_frame()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut figures = [
+        BrokerFigures {
+            kind: BrokerKind::Rumqttd,
+            version: "rumqttd 0.20 (paceline_gateway::broker::config)".to_owned(),
+            runs: Vec::new(),
+        },
+        BrokerFigures {
+            kind: BrokerKind::Mosquitto,
+            version: mosquitto,
+            runs: Vec::new(),
+        },
+    ];
+    for run in 0..runs {
+        let order: [usize; 2] = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let kind = figures[i].kind;
+            tracing::info!(broker = kind.name(), run, "broker comparison");
+            let figure = runtime
+                .block_on(measure(kind, loads, &frame))
+                .with_context(|| format!("measuring {}", kind.name()))?;
+            figures[i].runs.push(figure);
+        }
+    }
+    Ok(figures)
+}
+
+/// The generated Mosquitto configuration, for the result file.
+pub fn describe_mosquitto_config() -> String {
+    format!(
+        "listener <port> 127.0.0.1; allow_anonymous true; persistence false; max_inflight_messages 100; max_queued_messages 1000; max_packet_size {}; log_dest none",
+        paceline_schemas::MAX_FRAME_BYTES + 1024
+    )
+}
+
+/// Whether `mosquitto` can be run (checked before a long run).
+pub fn mosquitto_available() -> bool {
+    Command::new("mosquitto")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
