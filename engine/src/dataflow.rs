@@ -30,13 +30,14 @@ use crate::routing::routed;
 fn coaching<'scope>(
     stream: StreamVec<'scope, u64, (u64, EngineRecord)>,
     coach: CoachConfig,
+    status_every_ms: Option<u64>,
 ) -> StreamVec<'scope, u64, SessionOutput> {
     stream
         .unary(
             Exchange::new(|r: &(u64, EngineRecord)| r.0),
             "Coach",
             move |_, _| {
-                let mut pool = CoachPool::new(coach);
+                let mut pool = CoachPool::new(coach).with_status_every(status_every_ms);
                 move |input, output| {
                     input.for_each(|time, data| {
                         let mut session = output.session(&time);
@@ -103,7 +104,7 @@ pub fn run_batch(
         let coach = coach.clone();
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
-            let probe = coaching(stream, coach)
+            let probe = coaching(stream, coach, None)
                 .exchange(|_| 0)
                 .inspect(move |o: &SessionOutput| sink.borrow_mut().push(o.clone()))
                 .probe()
@@ -157,6 +158,9 @@ pub struct LiveConfig {
     pub tick_ms: u64,
     /// The coaches' settings.
     pub coach: CoachConfig,
+    /// Emit each session's status for live boards at most this often (input time, ms);
+    /// `None` for no status outputs.
+    pub status_every_ms: Option<u64>,
 }
 
 impl Default for LiveConfig {
@@ -166,6 +170,7 @@ impl Default for LiveConfig {
             queue_capacity: 65_536,
             tick_ms: 100,
             coach: CoachConfig::default(),
+            status_every_ms: None,
         }
     }
 }
@@ -221,6 +226,7 @@ impl LiveEngine {
         let tick_ms = config.tick_ms.max(1);
         let tick = Duration::from_millis(tick_ms);
         let coach = config.coach.clone();
+        let status_every_ms = config.status_every_ms;
         let guards = timely::execute(timely_config, move |worker| {
             let index = worker.index();
             let peers = worker.peers();
@@ -228,7 +234,7 @@ impl LiveEngine {
             let coach = coach.clone();
             let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
-                let probe = coaching(stream, coach)
+                let probe = coaching(stream, coach, status_every_ms)
                     .inspect(move |o: &SessionOutput| {
                         // The receiver may be gone during shutdown; nothing to do then.
                         let _ = out.send(o.clone());

@@ -8,20 +8,25 @@
 
 use std::collections::BTreeMap;
 
-use paceline_coach::{Coach, CoachConfig, Output};
+use paceline_coach::{Coach, CoachConfig, EffectiveTarget, HrQuality, LiveStatus, Output};
 use paceline_schemas::SessionId;
 use paceline_schemas::command::Command;
-use paceline_schemas::engine::{EngineRecord, OutputBody, Rejection, SessionEvent, SessionOutput};
+use paceline_schemas::engine::{
+    EngineRecord, OutputBody, Rejection, SessionEvent, SessionOutput, SessionStatus, SignalQuality,
+    StepState, TargetBand, TargetUnit,
+};
 
 struct Slot {
     coach: Coach,
     next_seq: u64,
+    last_status_ms: Option<u64>,
 }
 
 /// The live coaches of one worker, by session.
 pub struct CoachPool {
     config: CoachConfig,
     coaches: BTreeMap<SessionId, Slot>,
+    status_every_ms: Option<u64>,
 }
 
 impl CoachPool {
@@ -30,7 +35,16 @@ impl CoachPool {
         CoachPool {
             config,
             coaches: BTreeMap::new(),
+            status_every_ms: None,
         }
+    }
+
+    /// Also emits each session's [`SessionStatus`] after a sample, at most once per
+    /// `every_ms` of input time (for live boards; batch runs leave it off, so their
+    /// outputs are the coaches' alone).
+    pub fn with_status_every(mut self, every_ms: Option<u64>) -> Self {
+        self.status_every_ms = every_ms;
+        self
     }
 
     /// Sessions currently coached.
@@ -63,7 +77,14 @@ impl CoachPool {
                         );
                         match built {
                             Ok(coach) => {
-                                self.coaches.insert(session, Slot { coach, next_seq: 0 });
+                                self.coaches.insert(
+                                    session,
+                                    Slot {
+                                        coach,
+                                        next_seq: 0,
+                                        last_status_ms: None,
+                                    },
+                                );
                             }
                             Err(e) => emit(SessionOutput {
                                 session,
@@ -79,6 +100,18 @@ impl CoachPool {
                             fire_timeouts(&session, slot, input.now_ms, emit);
                             slot.coach.handle_sample(input.now_ms, &sample);
                             drain(&session, slot, emit);
+                            if let Some(every) = self.status_every_ms
+                                && slot
+                                    .last_status_ms
+                                    .is_none_or(|last| input.now_ms >= last.saturating_add(every))
+                            {
+                                slot.last_status_ms = Some(input.now_ms);
+                                emit(SessionOutput {
+                                    session: session.clone(),
+                                    seq: slot.next_seq,
+                                    output: OutputBody::Status(status_of(&slot.coach.status())),
+                                });
+                            }
                         }
                     }
                     SessionEvent::Command(command) => {
@@ -124,5 +157,55 @@ fn drain(session: &SessionId, slot: &mut Slot, emit: &mut impl FnMut(SessionOutp
             seq,
             output: body,
         });
+    }
+}
+
+/// The coach's live status in its wire form.
+pub fn status_of(status: &LiveStatus) -> SessionStatus {
+    let band = |unit, a: u16, b: u16| TargetBand {
+        unit,
+        low: a.min(b),
+        high: a.max(b),
+    };
+    SessionStatus {
+        t_s: status.t_s,
+        hr_bpm: status.hr_bpm,
+        hr_quality: match status.hr_quality {
+            HrQuality::Unknown => SignalQuality::Unknown,
+            HrQuality::Fresh => SignalQuality::Fresh,
+            HrQuality::Stale => SignalQuality::Stale,
+            HrQuality::Lost => SignalQuality::Lost,
+            HrQuality::ContactOff => SignalQuality::ContactOff,
+            HrQuality::Artifact => SignalQuality::Artifact,
+        },
+        hr_zone: status.hr_zone,
+        hr_pct_max: status.hr_pct_max,
+        power_3s_w: status.power_3s_w,
+        power_zone: status.power_zone,
+        cadence: status.cadence,
+        wbal_j: status.wbal_j,
+        wbal_fraction: status.wbal_fraction,
+        step: status.step.as_ref().map(|step| StepState {
+            index: u32::try_from(step.index).unwrap_or(u32::MAX),
+            intent: step.intent,
+            label: step.label.chars().take(200).collect(),
+            duration_s: step.duration_s,
+            elapsed_s: step.elapsed_s,
+        }),
+        target: match status.target {
+            EffectiveTarget::Power { low_w, high_w } => {
+                Some(band(TargetUnit::Watts, low_w, high_w))
+            }
+            EffectiveTarget::PowerRamp { start_w, end_w } => {
+                Some(band(TargetUnit::Watts, start_w, end_w))
+            }
+            EffectiveTarget::HeartRate { low_bpm, high_bpm } => {
+                Some(band(TargetUnit::Bpm, low_bpm, high_bpm))
+            }
+            EffectiveTarget::Open { .. } => None,
+        },
+        raise_blocked: status.raise_block.is_some(),
+        paused: status.paused,
+        remaining_plan_s: status.remaining_plan_s,
     }
 }

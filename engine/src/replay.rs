@@ -311,6 +311,8 @@ pub fn write_outputs(
             OutputBody::Rejected(rejection) => written
                 .rejected
                 .push(format!("{}: {}", output.session, rejection.reason)),
+            // Batch runs emit no status snapshots; were there any, they are not cues.
+            OutputBody::Status(_) => {}
         }
     }
     written.summaries = collected.len();

@@ -184,8 +184,13 @@ pub async fn bind_front(addr: SocketAddr) -> Result<tokio::net::TcpListener, Bro
 }
 
 /// Accepts device connections on the public address and relays each to rumqttd at
-/// `broker` (see the module docs).
-pub async fn serve_front(listener: tokio::net::TcpListener, broker: SocketAddr) {
+/// `broker` (see the module docs). Each relay registers under the client id of its
+/// CONNECT (peeked, not consumed), so that revoking the device closes it.
+pub async fn serve_front(
+    listener: tokio::net::TcpListener,
+    broker: SocketAddr,
+    connections: Arc<crate::connections::Connections>,
+) {
     loop {
         let (device, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -196,11 +201,55 @@ pub async fn serve_front(listener: tokio::net::TcpListener, broker: SocketAddr) 
                 continue;
             }
         };
+        let connections = Arc::clone(&connections);
         tokio::spawn(async move {
-            if let Err(err) = relay(device, broker).await {
-                tracing::debug!(error = %err, "MQTT relay closed");
+            let mut watch = peek_client_id(&device)
+                .await
+                .and_then(|id| paceline_schemas::DeviceId::new(id).ok())
+                .map(|id| connections.watch(&id));
+            let revoked = async {
+                match watch.as_mut() {
+                    Some(watch) => watch.revoked().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                relayed = relay(device, broker) => {
+                    if let Err(err) = relayed {
+                        tracing::debug!(error = %err, "MQTT relay closed");
+                    }
+                }
+                () = revoked => tracing::debug!("MQTT connection of a revoked device closed"),
             }
         });
+    }
+}
+
+/// The client id of the CONNECT a new connection starts with, read with `peek` (the
+/// bytes stay for the relay). Gives up after 5 s, or on 4 KiB that hold no CONNECT.
+async fn peek_client_id(device: &tokio::net::TcpStream) -> Option<String> {
+    let mut buffer = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = 0;
+    loop {
+        let n = tokio::time::timeout_at(deadline, device.peek(&mut buffer))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(id) = crate::connections::mqtt_connect_client_id(buffer.get(..n)?) {
+            return Some(id);
+        }
+        if n == buffer.len() {
+            return None;
+        }
+        if n == seen {
+            // Nothing new yet: peek returns at once while bytes wait, so pause.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        seen = n;
     }
 }
 

@@ -195,7 +195,9 @@ pub async fn run(
     let now_ms = crate::clock::GatewayClock::start().now_ms();
     let gym =
         prepare(gateway.live.store(), athletes.max(1), now_ms).context("preparing the demo gym")?;
-    print_demo_banner(&gateway, &gym);
+    let login = tokio::task::block_in_place(|| demo_login(gateway.live.store(), now_ms))
+        .context("the demo gym's login")?;
+    print_demo_banner(&gateway, &gym, &login);
     let riding = Riders::start(&gateway, gym);
     match duration {
         Some(duration) => {
@@ -343,7 +345,62 @@ async fn print_cues(
     }
 }
 
-fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete]) {
+/// Login email of the demo gym's head coach (a gym-admin of the demo tenant).
+pub const DEMO_LOGIN_EMAIL: &str = "coach@demo-gym.paceline.local";
+
+/// Gives the demo gym's head coach a fresh password (made on first use), ending their
+/// earlier logins. Returns the password.
+pub fn demo_login(store: &Store, now_ms: u64) -> Result<String, StoreError> {
+    let password = crate::accounts::password::generate_password();
+    let hash =
+        crate::accounts::password::hash_password(&password).map_err(|e| StoreError::Corrupt {
+            what: "password hash",
+            row: 0,
+            reason: e.to_string(),
+        })?;
+    let tenant = TenantId::new(DEMO_TENANT).map_err(|e| StoreError::Corrupt {
+        what: "demo tenant",
+        row: 0,
+        reason: e.to_string(),
+    })?;
+    store.write(|tx| {
+        let tenant_row = store::ensure_tenant(tx, &tenant, now_ms)?;
+        let existing: Option<i64> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT id FROM users WHERE email = ?1 AND tenant_id = ?2",
+            rusqlite::params![DEMO_LOGIN_EMAIL, tenant_row],
+            |r| r.get(0),
+        ))?;
+        match existing {
+            Some(user) => {
+                tx.execute(
+                    "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                    rusqlite::params![hash, user],
+                )?;
+                tx.execute(
+                    "UPDATE auth_families SET revoked_ms = ?1, revoked_why = 'demo restarted'
+                     WHERE user_id = ?2 AND revoked_ms IS NULL",
+                    rusqlite::params![store::to_i64(now_ms), user],
+                )?;
+            }
+            None => {
+                store::add_user(
+                    tx,
+                    tenant_row,
+                    DEMO_LOGIN_EMAIL,
+                    "Demo head coach",
+                    &hash,
+                    crate::accounts::Role::GymAdmin.as_str(),
+                    None,
+                    now_ms,
+                )?;
+            }
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(password)
+}
+
+fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete], password: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let riders: Vec<String> = gym
@@ -357,7 +414,10 @@ fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete]) {
          - here: every cue the athletes hear, as it happens (name, time into the ride, severity, text)\n  \
          - http://{http}/metrics: frames received and stored, cue latency, sessions open\n  \
          - {db}: sessions, samples, cues and summaries, e.g.\n    \
-           sqlite3 {db} \"SELECT session_id, status, summary_json FROM sessions\"\n",
+           sqlite3 {db} \"SELECT session_id, status, summary_json FROM sessions\"\n  \
+         - http://{http}/api/v1: the API, logged in as the gym's head coach:\n    \
+           email {email}  password {password}  (new at every demo start)\n",
+        email = DEMO_LOGIN_EMAIL,
         count = gym.len(),
         riders = riders.join(", "),
         http = gateway.http,

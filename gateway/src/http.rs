@@ -1,5 +1,5 @@
-//! The HTTP side: health, readiness and Prometheus metrics (the API and web UI build on
-//! this router). Every error is JSON: `{"error":{"code","message"}}`.
+//! The HTTP side: health, readiness, Prometheus metrics, and the API ([`crate::api`])
+//! under `/api/v1`. Every error is JSON: `{"error":{"code","message"}}`.
 
 use std::sync::Arc;
 
@@ -22,14 +22,15 @@ pub struct HttpState {
     pub registry: Arc<Registry>,
 }
 
-/// The router.
-pub fn router(state: HttpState) -> Router {
+/// The router: health, metrics, and the API under `/api/v1`.
+pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
     Router::new()
         .route("/health/live", get(health_live))
         .route("/health/ready", get(health_ready))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(state)
+        .nest("/api/v1", crate::api::router(api))
 }
 
 /// A JSON error response.

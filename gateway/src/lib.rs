@@ -14,10 +14,14 @@
 //! key; tokens only as digests; neither is ever logged. Every query of tenant data names
 //! its tenant.
 
+pub mod accounts;
+pub mod api;
 pub mod broker;
 pub mod clock;
+pub mod connections;
 pub mod demo;
 pub mod downlink;
+pub mod export;
 pub mod http;
 pub mod live;
 pub mod metrics;

@@ -41,16 +41,48 @@ use paceline_schemas::{
 };
 
 use crate::clock::GatewayClock;
+use crate::connections::Connections;
 use crate::downlink::{Downlink, Route};
 use crate::metrics::{Metrics, RejectReason, Transport, TransportLabel};
 use crate::store::secrets::token_matches;
 use crate::store::writer::{Committed, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue};
 use crate::store::{DeviceRecord, Store};
+use tokio::sync::broadcast;
 
 /// How long a device looked up in the database stays cached.
 const DEVICE_CACHE_TTL: Duration = Duration::from_secs(30);
 /// A refusal of one reason is logged at most this often.
 const REJECT_LOG_EVERY: Duration = Duration::from_secs(5);
+/// Live events buffered for each subscriber; one that falls this far behind is told it
+/// lagged (and the API drops it).
+const LIVE_EVENT_BUFFER: usize = 8192;
+
+/// What live boards and session screens are sent: every new sample, cue and coach
+/// status of every session, with the ids that scope it.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    /// The tenant's row.
+    pub tenant_row: i64,
+    /// The athlete's row.
+    pub athlete_row: i64,
+    /// The session's row.
+    pub session_row: i64,
+    /// What happened.
+    pub body: LiveEventBody,
+}
+
+/// The content of a [`LiveEvent`].
+#[derive(Debug, Clone)]
+pub enum LiveEventBody {
+    /// New samples (a frame's worth).
+    Samples(Arc<[SampleRow]>),
+    /// A cue the coach gave.
+    Cue(Arc<paceline_schemas::Cue>),
+    /// The coach's state: zones, W′ balance, step, target.
+    Status(Arc<paceline_schemas::engine::SessionStatus>),
+    /// The session ended.
+    Ended,
+}
 
 /// Where a frame came from.
 pub enum Origin<'a> {
@@ -100,6 +132,7 @@ struct CachedDevice {
 struct SessionEntry {
     row: i64,
     tenant_row: i64,
+    athlete_row: i64,
     tenant: TenantId,
     device: DeviceId,
     key: DeviceKey,
@@ -132,6 +165,8 @@ pub struct Live {
     shutting_down: AtomicBool,
     reject_log: Mutex<HashMap<RejectReason, (Instant, u64)>>,
     session_idle: Duration,
+    events: broadcast::Sender<LiveEvent>,
+    connections: Arc<Connections>,
 }
 
 impl Live {
@@ -160,7 +195,63 @@ impl Live {
             shutting_down: AtomicBool::new(false),
             reject_log: Mutex::new(HashMap::new()),
             session_idle,
+            events: broadcast::channel(LIVE_EVENT_BUFFER).0,
+            connections: Arc::new(Connections::default()),
         }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> GatewayClock {
+        self.clock
+    }
+
+    /// The open device connections (the transports register theirs).
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+
+    /// Live events from now on. Sending never waits for a subscriber: one that falls
+    /// behind by more than the buffer gets `Lagged`.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: impl FnOnce() -> LiveEvent) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event());
+        }
+    }
+
+    /// Forgets a revoked device and closes its connections (its frames are refused from
+    /// now on: the cache no longer vouches for it).
+    pub fn revoke_device(&self, device: &DeviceId) {
+        if let Ok(mut cache) = self.devices.lock() {
+            cache.remove(device);
+        }
+        let closed = self.connections.revoke(device);
+        tracing::info!(closed, "device revoked");
+    }
+
+    /// Hands a command to the coach of session `session_row`; false if the session is not
+    /// being coached in this process.
+    pub fn command_session(&self, session_row: i64, command: Command) -> bool {
+        let engine_id = self.sessions.lock().ok().and_then(|sessions| {
+            let entry = sessions.by_row.get(&session_row)?;
+            entry.coached.then(|| entry.engine_id.clone())
+        });
+        let Some(engine_id) = engine_id else {
+            return false;
+        };
+        let ends = command == Command::End;
+        self.engine.send(EngineRecord::Session(SessionInput {
+            session: engine_id,
+            now_ms: self.clock.now_ms(),
+            event: SessionEvent::Command(SessionCommand { command }),
+        }));
+        if ends {
+            self.mark_ending(session_row);
+        }
+        true
     }
 
     /// The metrics.
@@ -340,10 +431,14 @@ impl Live {
                 Err(entry.acked_seq)
             } else {
                 let forward = entry.coached && entry.forwarded.insert(header.seq);
-                Ok((entry.tenant_row, forward.then(|| entry.engine_id.clone())))
+                Ok((
+                    entry.tenant_row,
+                    entry.athlete_row,
+                    forward.then(|| entry.engine_id.clone()),
+                ))
             }
         };
-        let (tenant_row, engine_id) = match decision {
+        let (tenant_row, athlete_row, engine_id) = match decision {
             Err(acked_seq) => {
                 self.metrics.frames_duplicate.inc();
                 self.send_down(
@@ -372,6 +467,15 @@ impl Live {
             // Never store (and so never ack) a frame whose body would not be kept whole.
             return self.refuse(RejectReason::Malformed);
         };
+        let samples: Vec<SampleRow> = samples;
+        if engine_id.is_some() && !samples.is_empty() {
+            self.publish(|| LiveEvent {
+                tenant_row,
+                athlete_row,
+                session_row,
+                body: LiveEventBody::Samples(samples.clone().into()),
+            });
+        }
         let write = WriteOp::Frame(FrameWrite {
             tenant_row,
             device_row: device.row,
@@ -509,6 +613,7 @@ impl Live {
             SessionEntry {
                 row,
                 tenant_row: device.tenant_row,
+                athlete_row: device.athlete_row,
                 tenant: device.tenant.clone(),
                 device: device.device.clone(),
                 key: device.key.clone(),
@@ -582,10 +687,11 @@ impl Live {
         };
         let found = self.sessions.lock().ok().and_then(|mut sessions| {
             let entry = sessions.by_row.get_mut(&row)?;
-            if !matches!(output.output, OutputBody::Cue(_)) {
+            if !matches!(output.output, OutputBody::Cue(_) | OutputBody::Status(_)) {
                 entry.coached = false;
             }
             Some((
+                entry.athlete_row,
                 entry.tenant_row,
                 entry.route.clone(),
                 entry.tenant.clone(),
@@ -595,9 +701,16 @@ impl Live {
                 entry.last_frame,
             ))
         });
-        let Some((tenant_row, route, tenant, device, key, device_session, last_frame)) = found
+        let Some((athlete_row, tenant_row, route, tenant, device, key, device_session, last_frame)) =
+            found
         else {
             return;
+        };
+        let event = |body| LiveEvent {
+            tenant_row,
+            athlete_row,
+            session_row: row,
+            body,
         };
         let now_ms = self.clock.now_ms();
         match output.output {
@@ -610,6 +723,7 @@ impl Live {
                     now_ms,
                 });
                 cue.session = device_session.clone();
+                self.publish(|| event(LiveEventBody::Cue(Arc::new(cue.clone()))));
                 if self.seal_and_send(
                     &route,
                     &tenant,
@@ -624,8 +738,12 @@ impl Live {
                         .observe(last_frame.elapsed().as_secs_f64());
                 }
             }
+            OutputBody::Status(status) => {
+                self.publish(|| event(LiveEventBody::Status(Arc::new(status))));
+            }
             OutputBody::Summary(mut summary) => {
                 self.metrics.sessions_open.dec();
+                self.publish(|| event(LiveEventBody::Ended));
                 summary.session = device_session;
                 let _ = self.writes.send(WriteOp::EndSession {
                     tenant_row,

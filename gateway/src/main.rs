@@ -41,7 +41,8 @@ enum Commands {
 #[derive(Args, Clone, Default)]
 struct CommonArgs {
     /// TOML config file with any of: data_dir, http, mqtt, quic, engine_workers,
-    /// session_idle_s, writer_batch, mqtt_max_connections.
+    /// session_idle_s, writer_batch, mqtt_max_connections, access_token_ttl_s,
+    /// admin_tenant.
     #[arg(long, env = "PACELINE_CONFIG")]
     config: Option<PathBuf>,
     /// Data folder [default: ./paceline-data].
@@ -62,6 +63,12 @@ struct CommonArgs {
     /// End a session after this many seconds without a frame [default: 300].
     #[arg(long, env = "PACELINE_SESSION_IDLE_S")]
     session_idle_s: Option<u64>,
+    /// Lifetime of API access tokens, s [default: 900].
+    #[arg(long, env = "PACELINE_ACCESS_TOKEN_TTL_S")]
+    access_token_ttl_s: Option<u64>,
+    /// Tenant of the administrator made on first start [default: default].
+    #[arg(long, env = "PACELINE_ADMIN_TENANT")]
+    admin_tenant: Option<String>,
 }
 
 impl CommonArgs {
@@ -77,6 +84,8 @@ impl CommonArgs {
             quic: self.quic,
             engine_workers: self.engine_workers,
             session_idle_s: self.session_idle_s,
+            access_token_ttl_s: self.access_token_ttl_s,
+            admin_tenant: self.admin_tenant.clone(),
             ..SettingsLayer::default()
         };
         Ok(Settings::resolve(file.overlaid_by(flags))?)

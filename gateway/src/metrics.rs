@@ -85,6 +85,13 @@ pub struct Metrics {
     pub db_batch_ops: Histogram,
     /// Sessions being coached.
     pub sessions_open: Gauge,
+    /// Password verifications at login, a real account's or the dummy one (the two must
+    /// cost the same: an unknown email is not cheaper to try).
+    pub login_password_checks: Counter,
+    /// Failed logins.
+    pub login_failures: Counter,
+    /// Live WebSocket clients dropped for falling behind.
+    pub live_clients_dropped: Counter,
 }
 
 impl Metrics {
@@ -102,6 +109,9 @@ impl Metrics {
             db_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             db_batch_ops: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
             sessions_open: Gauge::default(),
+            login_password_checks: Counter::default(),
+            login_failures: Counter::default(),
+            live_clients_dropped: Counter::default(),
         };
         let mut registry = Registry::with_prefix("paceline");
         registry.register(
@@ -158,6 +168,21 @@ impl Metrics {
             "sessions_open",
             "Sessions being coached",
             metrics.sessions_open.clone(),
+        );
+        registry.register(
+            "login_password_checks",
+            "Argon2id verifications at login (real account or dummy)",
+            metrics.login_password_checks.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Failed logins",
+            metrics.login_failures.clone(),
+        );
+        registry.register(
+            "live_clients_dropped",
+            "Live WebSocket clients dropped for falling behind",
+            metrics.live_clients_dropped.clone(),
         );
         (metrics, registry)
     }

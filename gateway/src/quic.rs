@@ -122,6 +122,7 @@ async fn serve_stream(
         );
         return;
     }
+    let mut revocation = live.connections().watch(&hello.device);
     let (down_tx, mut down_rx) = mpsc::channel::<Vec<u8>>(DOWNLINK_QUEUE);
     let route = Route::Quic(down_tx);
     let writer = tokio::spawn(async move {
@@ -161,7 +162,14 @@ async fn serve_stream(
                 }
             }
         }
-        match recv.read(&mut buffer).await {
+        let read = tokio::select! {
+            read = recv.read(&mut buffer) => read,
+            () = revocation.revoked() => {
+                connection.close(VarInt::from_u32(CLOSE_UNAUTHORIZED), b"device revoked");
+                break;
+            }
+        };
+        match read {
             Ok(Some(n)) => reader.push(buffer.get(..n).unwrap_or_default()),
             Ok(None) | Err(_) => break,
         }

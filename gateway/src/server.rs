@@ -11,6 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use paceline_engine::dataflow::{LiveConfig, LiveEngine};
 
+use crate::accounts::tokens::{SIGNING_KEY_NAME, TokenKeys};
+use crate::accounts::{FirstAdmin, bootstrap_admin};
+use crate::api::{Api, ApiState, Connectivity};
 use crate::clock::GatewayClock;
 use crate::downlink::Downlink;
 use crate::http::{self, HttpState};
@@ -24,6 +27,8 @@ use crate::{broker, quic};
 
 /// Records the engine and writer queues hold before senders wait.
 const QUEUE_CAPACITY: usize = 65_536;
+/// How often each session's coach status goes to live boards, ms of input time.
+const STATUS_EVERY_MS: u64 = 1000;
 
 /// A running gateway.
 pub struct Gateway {
@@ -41,6 +46,8 @@ pub struct Gateway {
     pub cert_fingerprint: String,
     /// Whether the certificate was made at this start.
     pub cert_created: bool,
+    /// The administrator made at this start (a new database), with its one-time password.
+    pub first_admin: Option<FirstAdmin>,
     writes: WriteQueue,
     writer: Option<Writer>,
     engine: Option<LiveEngine>,
@@ -68,6 +75,7 @@ impl Gateway {
             LiveConfig {
                 workers: settings.engine_workers,
                 queue_capacity: QUEUE_CAPACITY,
+                status_every_ms: Some(STATUS_EVERY_MS),
                 ..LiveConfig::default()
             },
             clock.for_engine(),
@@ -102,7 +110,6 @@ impl Gateway {
             Arc::clone(&live_cell),
         )
         .context("starting the MQTT broker")?;
-        tokio::spawn(broker::serve_front(front, private));
         let live = Arc::new(Live::new(
             Arc::clone(&store),
             writes.clone(),
@@ -113,6 +120,11 @@ impl Gateway {
             settings.session_idle,
         ));
         let _ = live_cell.set(Arc::clone(&live));
+        tokio::spawn(broker::serve_front(
+            front,
+            private,
+            Arc::clone(live.connections()),
+        ));
         broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
 
         let for_outputs = Arc::clone(&live);
@@ -156,16 +168,42 @@ impl Gateway {
             .with_context(|| format!("HTTP listen address {}", settings.http))?;
         let http_addr = listener.local_addr().context("the HTTP address")?;
         let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = http::router(HttpState {
-            live: Arc::clone(&live),
-            registry: Arc::new(registry),
-        });
+        let now_ms = clock.now_ms();
+        let signing_key = store
+            .write(|tx| {
+                crate::store::server_secret(tx, &store.server_key(), SIGNING_KEY_NAME, now_ms)
+            })
+            .context("the API token key")?;
+        let first_admin =
+            tokio::task::block_in_place(|| bootstrap_admin(&store, &settings.admin_tenant, now_ms))
+                .context("creating the first administrator")?;
+        let api = ApiState(Arc::new(Api::new(
+            Arc::clone(&live),
+            TokenKeys::from_secret(&signing_key),
+            settings.access_token_ttl.as_secs(),
+            Connectivity {
+                mqtt: mqtt_addr,
+                quic: quic_addr,
+                quic_cert_sha256: cert.fingerprint(),
+            },
+        )));
+        drop(signing_key);
+        let app = http::router(
+            HttpState {
+                live: Arc::clone(&live),
+                registry: Arc::new(registry),
+            },
+            api,
+        );
         tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
             if let Err(err) = served {
                 tracing::error!(error = %err, "the HTTP server stopped");
             }
@@ -179,6 +217,7 @@ impl Gateway {
             data_dir,
             cert_fingerprint: cert.fingerprint(),
             cert_created: cert.created,
+            first_admin,
             writes,
             writer: Some(writer),
             engine: Some(engine),
@@ -236,6 +275,7 @@ pub fn print_banner(gateway: &Gateway) {
          HTTP   http://{http}  (/health/live, /health/ready, /metrics)\n  \
          MQTT   {mqtt}\n  \
          QUIC   {quic}  certificate SHA-256 {fp}{new}\n\
+         API    http://{http}/api/v1  (OpenAPI: /api/v1/openapi.json)\n\
          Pair a device: paceline device add --tenant T --athlete A\n\
          Stop with Ctrl-C (frames received are committed and acknowledged first).",
         data = gateway.data_dir.display(),
@@ -245,6 +285,18 @@ pub fn print_banner(gateway: &Gateway) {
         fp = gateway.cert_fingerprint,
         new = if gateway.cert_created { " (new)" } else { "" },
     );
+    if let Some(admin) = &gateway.first_admin {
+        let _ = writeln!(
+            out,
+            "First start: an administrator of tenant {tenant} was created. Log in with\n  \
+             email     {email}\n  \
+             password  {password}\n\
+             This password is shown only now.",
+            tenant = admin.tenant,
+            email = admin.email,
+            password = admin.password,
+        );
+    }
     let _ = out.flush();
 }
 

@@ -69,6 +69,10 @@ pub struct SettingsLayer {
     pub writer_batch: Option<usize>,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: Option<usize>,
+    /// Lifetime of API access tokens, s.
+    pub access_token_ttl_s: Option<u64>,
+    /// The tenant (slug) of the administrator account made on first start.
+    pub admin_tenant: Option<String>,
 }
 
 impl SettingsLayer {
@@ -95,6 +99,8 @@ impl SettingsLayer {
             session_idle_s: over.session_idle_s.or(self.session_idle_s),
             writer_batch: over.writer_batch.or(self.writer_batch),
             mqtt_max_connections: over.mqtt_max_connections.or(self.mqtt_max_connections),
+            access_token_ttl_s: over.access_token_ttl_s.or(self.access_token_ttl_s),
+            admin_tenant: over.admin_tenant.or(self.admin_tenant),
         }
     }
 }
@@ -118,6 +124,10 @@ pub struct Settings {
     pub writer_batch: usize,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: usize,
+    /// Lifetime of API access tokens.
+    pub access_token_ttl: Duration,
+    /// The tenant of the first administrator.
+    pub admin_tenant: paceline_schemas::TenantId,
 }
 
 impl Settings {
@@ -144,7 +154,26 @@ impl Settings {
             session_idle: Duration::from_secs(layer.session_idle_s.unwrap_or(300)),
             writer_batch: layer.writer_batch.unwrap_or(2048),
             mqtt_max_connections: layer.mqtt_max_connections.unwrap_or(20_000),
+            access_token_ttl: Duration::from_secs(
+                layer
+                    .access_token_ttl_s
+                    .unwrap_or(crate::accounts::tokens::ACCESS_TTL_S),
+            ),
+            admin_tenant: paceline_schemas::TenantId::new(
+                layer.admin_tenant.unwrap_or_else(|| "default".to_owned()),
+            )
+            .map_err(|e| SettingsError::Invalid {
+                name: "admin_tenant",
+                reason: e.to_string(),
+            })?,
         };
+        let ttl_s = settings.access_token_ttl.as_secs();
+        if !(1..=86_400).contains(&ttl_s) {
+            return Err(SettingsError::Invalid {
+                name: "access_token_ttl_s",
+                reason: format!("{ttl_s} is outside 1..=86400"),
+            });
+        }
         check_range("engine_workers", settings.engine_workers, 1, 64)?;
         check_range("writer_batch", settings.writer_batch, 1, 100_000)?;
         check_range(

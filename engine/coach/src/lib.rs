@@ -43,4 +43,5 @@ pub mod zones;
 
 pub use coach::{Coach, CoachError, LiveStatus, Output, StepStatus, TargetUpdate};
 pub use config::CoachConfig;
+pub use signal::HrQuality;
 pub use target::EffectiveTarget;

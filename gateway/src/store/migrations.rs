@@ -107,4 +107,85 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX modifications_by_session ON modifications(session_row);
     "#,
+    // 2: accounts, tenant membership, invitations, coach links, refresh-token families,
+    // the audit log, session commands, sealed server secrets; indexes the API reads by.
+    r#"
+    CREATE TABLE users (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        email          TEXT NOT NULL UNIQUE,
+        name           TEXT NOT NULL,
+        password_hash  TEXT NOT NULL,
+        role           TEXT NOT NULL CHECK (role IN ('athlete', 'coach', 'gym-admin')),
+        athlete_id     INTEGER REFERENCES athletes(id),
+        created_ms     INTEGER NOT NULL,
+        disabled_ms    INTEGER
+    );
+    CREATE INDEX users_by_tenant ON users(tenant_id);
+    CREATE TABLE invitations (
+        id            INTEGER PRIMARY KEY,
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+        code_sha256   BLOB NOT NULL UNIQUE,
+        role          TEXT NOT NULL CHECK (role IN ('athlete', 'coach', 'gym-admin')),
+        athlete_id    INTEGER REFERENCES athletes(id),
+        created_by    INTEGER NOT NULL REFERENCES users(id),
+        created_ms    INTEGER NOT NULL,
+        expires_ms    INTEGER NOT NULL,
+        used_ms       INTEGER,
+        used_by       INTEGER REFERENCES users(id)
+    );
+    CREATE INDEX invitations_by_tenant ON invitations(tenant_id);
+    CREATE TABLE coach_athletes (
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        coach_user_id  INTEGER NOT NULL REFERENCES users(id),
+        athlete_id     INTEGER NOT NULL REFERENCES athletes(id),
+        created_ms     INTEGER NOT NULL,
+        PRIMARY KEY (coach_user_id, athlete_id)
+    );
+    CREATE INDEX coach_athletes_by_athlete ON coach_athletes(tenant_id, athlete_id);
+    CREATE TABLE auth_families (
+        id           INTEGER PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        created_ms   INTEGER NOT NULL,
+        revoked_ms   INTEGER,
+        revoked_why  TEXT
+    );
+    CREATE INDEX auth_families_by_user ON auth_families(user_id);
+    CREATE TABLE refresh_tokens (
+        id            INTEGER PRIMARY KEY,
+        family_id     INTEGER NOT NULL REFERENCES auth_families(id),
+        token_sha256  BLOB NOT NULL UNIQUE,
+        issued_ms     INTEGER NOT NULL,
+        expires_ms    INTEGER NOT NULL,
+        used_ms       INTEGER
+    );
+    CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family_id);
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+        user_id     INTEGER REFERENCES users(id),
+        action      TEXT NOT NULL,
+        target      TEXT,
+        detail_json TEXT,
+        at_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX audit_by_tenant ON audit_log(tenant_id, id);
+    CREATE TABLE session_commands (
+        id            INTEGER PRIMARY KEY,
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+        session_row   INTEGER NOT NULL REFERENCES sessions(id),
+        user_id       INTEGER REFERENCES users(id),
+        command_json  TEXT NOT NULL,
+        at_ms         INTEGER NOT NULL
+    );
+    CREATE INDEX session_commands_by_session ON session_commands(tenant_id, session_row);
+    CREATE TABLE server_secrets (
+        name        TEXT PRIMARY KEY,
+        sealed      BLOB NOT NULL,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_tenant_id ON sessions(tenant_id, id);
+    CREATE INDEX sessions_by_athlete ON sessions(tenant_id, athlete_id, id);
+    CREATE INDEX devices_by_athlete ON devices(tenant_id, athlete_id);
+    "#,
 ];

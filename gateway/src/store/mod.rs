@@ -171,6 +171,8 @@ pub struct Store {
     path: PathBuf,
     server_key: Arc<ServerKey>,
     readers: Mutex<Vec<Connection>>,
+    /// The connection the API's writes share (the frame writer has its own thread).
+    api_writer: Mutex<Option<Connection>>,
 }
 
 impl Store {
@@ -188,6 +190,7 @@ impl Store {
             path,
             server_key,
             readers: Mutex::new(vec![conn]),
+            api_writer: Mutex::new(None),
         })
     }
 
@@ -218,6 +221,47 @@ impl Store {
             pool.push(conn);
         }
         result
+    }
+
+    /// Runs `read` on a pooled read connection, with the caller's error type.
+    pub fn read_as<T, E: From<StoreError>>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path)?,
+        };
+        let result = read(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < READERS
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Runs `write` in an IMMEDIATE transaction on the API's write connection, committing
+    /// if it returns `Ok` (administrative writes: accounts, pairings, plans; frames go
+    /// through [`writer`]).
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut slot = self.api_writer.lock().map_err(|_| StoreError::WriterGone)?;
+        if slot.is_none() {
+            *slot = Some(connect(&self.path)?);
+        }
+        let Some(conn) = slot.as_mut() else {
+            return Err(StoreError::WriterGone.into());
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = write(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
     }
 
     /// Looks a device up by id (ids are unique across tenants).
@@ -491,6 +535,68 @@ pub fn add_device(
         token,
         athlete_row,
     })
+}
+
+/// The named server secret (32 random bytes), created and stored sealed on first use.
+pub fn server_secret(
+    conn: &Connection,
+    server_key: &ServerKey,
+    name: &str,
+    now_ms: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+    let stored: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT sealed FROM server_secrets WHERE name = ?1",
+            params![name],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(sealed) = stored {
+        return Ok(server_key.open_secret(name, &sealed)?);
+    }
+    let mut secret = zeroize::Zeroizing::new(vec![0u8; 32]);
+    getrandom::fill(secret.as_mut_slice()).map_err(|_| SecretError::Seal)?;
+    let sealed = server_key.seal_secret(name, &secret)?;
+    conn.execute(
+        "INSERT INTO server_secrets (name, sealed, created_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO NOTHING",
+        params![name, sealed, to_i64(now_ms)],
+    )?;
+    // Another process may have won the race: read back what is stored.
+    let sealed: Vec<u8> = conn.query_row(
+        "SELECT sealed FROM server_secrets WHERE name = ?1",
+        params![name],
+        |row| row.get(0),
+    )?;
+    Ok(server_key.open_secret(name, &sealed)?)
+}
+
+/// Creates a user account (the password already hashed). Returns its row.
+#[allow(clippy::too_many_arguments)]
+pub fn add_user(
+    conn: &Connection,
+    tenant_row: i64,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: &str,
+    athlete_row: Option<i64>,
+    now_ms: u64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO users (tenant_id, email, name, password_hash, role, athlete_id, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            tenant_row,
+            email,
+            name,
+            password_hash,
+            role,
+            athlete_row,
+            to_i64(now_ms)
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// An unsigned count or time as SQLite's integer (saturating).

@@ -139,6 +139,48 @@ impl ServerKey {
         Ok(out)
     }
 
+    /// Seals a named server secret (the API's token-signing key) for the
+    /// `server_secrets` table; the name is bound in as associated data.
+    pub fn seal_secret(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>, SecretError> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = format!("secret:{name}");
+        let mut out = nonce.to_vec();
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| SecretError::Seal)?;
+        out.extend(sealed);
+        Ok(out)
+    }
+
+    /// Opens a secret sealed by [`ServerKey::seal_secret`] under the same name.
+    pub fn open_secret(
+        &self,
+        name: &str,
+        stored: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        let (nonce, sealed) = stored
+            .split_at_checked(NONCE_BYTES)
+            .ok_or(SecretError::Unseal)?;
+        let aad = format!("secret:{name}");
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| SecretError::Unseal)
+    }
+
     /// Opens a device key stored by [`ServerKey::seal_device_key`].
     pub fn open_device_key(
         &self,

@@ -118,7 +118,7 @@ impl Gateway {
             .args(self.args())
             .env("PACELINE_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(self.stdout_log())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start paceline serve");
@@ -130,6 +130,21 @@ impl Gateway {
                 .map(|_| ())
         })
         .await;
+    }
+
+    /// Where the process's standard output goes (appended across restarts).
+    fn stdout_log(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("gateway-stdout.log"))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
+    }
+
+    /// What the process printed on standard output so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("gateway-stdout.log")).unwrap_or_default()
     }
 
     /// Kills the process with SIGKILL (no chance to flush anything).
@@ -445,6 +460,8 @@ pub struct MqttDevice {
     /// What it hears.
     pub inbox: Inbox,
     creds: Creds,
+    /// Connection errors its event loop has seen (each a lost connection).
+    pub connection_errors: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl MqttDevice {
@@ -473,6 +490,8 @@ impl MqttDevice {
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
         let (tx, rx) = mpsc::unbounded_channel();
         let for_loop = creds.clone();
+        let connection_errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let errors = Arc::clone(&connection_errors);
         tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
@@ -482,7 +501,10 @@ impl MqttDevice {
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(_) => {
+                        errors.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             }
         });
@@ -500,6 +522,7 @@ impl MqttDevice {
                 heard: Vec::new(),
             },
             creds: creds.clone(),
+            connection_errors,
         }
     }
 

@@ -9,10 +9,20 @@
 //!   certificate pinned, and over MQTT: every frame acknowledged and stored once.
 //! - `hostile`: garbage, oversize, wrongly sealed, misaddressed and replayed frames are
 //!   refused and counted while a well-behaved rider's cues keep flowing.
+//! - `auth`: the first administrator, wrong passwords and unknown accounts, forged,
+//!   `alg:none`, wrong-audience and expired tokens, refresh rotation with reuse
+//!   revocation, logout, lockout and the per-address limit.
+//! - `isolation`: another tenant gets 404 on every route with this tenant's ids and sees
+//!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
+//! - `flow`: the whole product through the API only, with the edge agent riding.
 
+mod api;
 mod harness;
 
 mod acks;
 mod agent;
+mod auth;
+mod flow;
 mod hostile;
+mod isolation;
 mod live;

@@ -1,0 +1,349 @@
+//! The tenant, its users, invitations and audit log.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{TenantView, UserView, user_view};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, audit, require_admin};
+use crate::accounts::Role;
+use crate::accounts::tokens::{digest, new_refresh_token};
+use crate::store::to_i64;
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant",
+    responses((status = 200, body = TenantView)), security(("bearer" = [])))]
+pub async fn tenant(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<TenantView>, ApiError> {
+    let (_, tenant) = state.read(move |conn| user_view(conn, p.user_row)).await?;
+    Ok(Json(tenant))
+}
+
+/// `POST /invitations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    /// The role the invited person gets. Coaches may invite athletes only.
+    pub role: Role,
+    /// For an athlete: the existing athlete record the account will own (else one is made).
+    pub athlete_id: Option<i64>,
+    /// Lifetime, s (default 7 days, at most 30 days).
+    pub expires_in_s: Option<u64>,
+}
+
+/// An invitation as created: the code is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewInvitation {
+    /// Id.
+    pub id: i64,
+    /// The code to give to the invited person (for `POST /auth/register`).
+    pub code: String,
+    /// Role.
+    pub role: Role,
+    /// Expiry, ms since the epoch.
+    pub expires_ms: i64,
+}
+
+/// An invitation, listed (without its code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    /// Id.
+    pub id: i64,
+    /// Role.
+    pub role: Role,
+    /// Athlete record, if any.
+    pub athlete_id: Option<i64>,
+    /// Created, ms.
+    pub created_ms: i64,
+    /// Expiry, ms.
+    pub expires_ms: i64,
+    /// Used, ms.
+    pub used_ms: Option<i64>,
+}
+
+/// Invite someone into the tenant (gym-admin; coaches may invite athletes).
+#[utoipa::path(post, path = "/api/v1/invitations", tag = "tenant",
+    request_body = InvitationRequest,
+    responses((status = 201, body = NewInvitation), (status = 403, description = "role too low")),
+    security(("bearer" = [])))]
+pub async fn create_invitation(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<InvitationRequest>,
+) -> Result<Response, ApiError> {
+    match (p.role, body.role) {
+        (Role::GymAdmin, _) | (Role::Coach, Role::Athlete) => {}
+        _ => {
+            return Err(ApiError::forbidden(
+                "your role cannot invite into that role",
+            ));
+        }
+    }
+    if body.athlete_id.is_some() && body.role != Role::Athlete {
+        return Err(ApiError::bad_request(
+            "invalid_invitation",
+            "only an athlete invitation names an athlete",
+        ));
+    }
+    let lifetime_s = body
+        .expires_in_s
+        .unwrap_or(7 * 24 * 3600)
+        .clamp(60, 30 * 24 * 3600);
+    let now = state.now_ms();
+    let expires_ms = to_i64(now + lifetime_s * 1000);
+    let code = new_refresh_token()
+        .ok_or_else(ApiError::internal)?
+        .replacen("plr_", "pli_", 1);
+    let stored = digest(&code).to_vec();
+    let role = body.role;
+    let athlete_id = body.athlete_id;
+    let id = state
+        .write(move |tx| {
+            if let Some(athlete) = athlete_id
+                && !super::athlete_visible(tx, &p, athlete)?
+            {
+                return Err(ApiError::not_found("athlete"));
+            }
+            tx.execute(
+                "INSERT INTO invitations (tenant_id, code_sha256, role, athlete_id, created_by, created_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![p.tenant_row, stored, role.as_str(), athlete_id, p.user_row, to_i64(now), expires_ms],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit(tx, p.tenant_row, Some(p.user_row), "invitation.create", Some(&format!("invitation:{id}")),
+                Some(&serde_json::json!({"role": role.as_str()})), now)?;
+            Ok(id)
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewInvitation {
+            id,
+            code,
+            role,
+            expires_ms,
+        }),
+    )
+        .into_response())
+}
+
+/// The tenant's invitations (gym-admin).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "tenant",
+    responses((status = 200, body = [InvitationView])), security(("bearer" = [])))]
+pub async fn list_invitations(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<InvitationView>>, ApiError> {
+    require_admin(&p)?;
+    let list = state
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, role, athlete_id, created_ms, expires_ms, used_ms FROM invitations
+                 WHERE tenant_id = ?1 ORDER BY id DESC LIMIT 500",
+            )?;
+            let rows = stmt
+                .query_map(params![p.tenant_row], |r| {
+                    Ok(InvitationView {
+                        id: r.get(0)?,
+                        role: Role::parse(&r.get::<_, String>(1)?).unwrap_or(Role::Athlete),
+                        athlete_id: r.get(2)?,
+                        created_ms: r.get(3)?,
+                        expires_ms: r.get(4)?,
+                        used_ms: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+/// The tenant's users (gym-admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "tenant",
+    responses((status = 200, body = [UserView])), security(("bearer" = [])))]
+pub async fn list_users(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    require_admin(&p)?;
+    let users = state
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, email, name, role, tenant_id, athlete_id, disabled_ms IS NOT NULL
+                 FROM users WHERE tenant_id = ?1 ORDER BY id LIMIT 5000",
+            )?;
+            let rows = stmt
+                .query_map(params![p.tenant_row], |r| {
+                    Ok(UserView {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        name: r.get(2)?,
+                        role: Role::parse(&r.get::<_, String>(3)?).unwrap_or(Role::Athlete),
+                        tenant_id: r.get(4)?,
+                        athlete_id: r.get(5)?,
+                        disabled: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(Json(users))
+}
+
+/// `PATCH /users/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// A new role (an athlete account stays tied to its athlete record).
+    pub role: Option<Role>,
+    /// Disable (true) or enable (false) the account; disabling ends its logins.
+    pub disabled: Option<bool>,
+}
+
+/// Change a user's role or disable the account (gym-admin; not yourself).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "tenant",
+    params(("id" = i64, Path, description = "user id")),
+    request_body = UserUpdate,
+    responses((status = 200, body = UserView), (status = 404, description = "no such user in this tenant")),
+    security(("bearer" = [])))]
+pub async fn update_user(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UserUpdate>,
+) -> Result<Json<UserView>, ApiError> {
+    require_admin(&p)?;
+    if id == p.user_row {
+        return Err(ApiError::bad_request(
+            "own_account",
+            "a gym-admin cannot change their own account here",
+        ));
+    }
+    let now = state.now_ms();
+    let user = state
+        .write(move |tx| {
+            let exists = tx
+                .query_row(
+                    "SELECT id FROM users WHERE tenant_id = ?1 AND id = ?2",
+                    params![p.tenant_row, id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            if exists.is_none() {
+                return Err(ApiError::not_found("user"));
+            }
+            if let Some(role) = body.role {
+                tx.execute(
+                    "UPDATE users SET role = ?1 WHERE tenant_id = ?2 AND id = ?3",
+                    params![role.as_str(), p.tenant_row, id],
+                )?;
+            }
+            if let Some(disabled) = body.disabled {
+                tx.execute(
+                    "UPDATE users SET disabled_ms = CASE WHEN ?1 THEN ?2 ELSE NULL END
+                     WHERE tenant_id = ?3 AND id = ?4",
+                    params![disabled, to_i64(now), p.tenant_row, id],
+                )?;
+                if disabled {
+                    tx.execute(
+                        "UPDATE auth_families SET revoked_ms = ?1, revoked_why = 'account disabled'
+                         WHERE user_id = ?2 AND revoked_ms IS NULL",
+                        params![to_i64(now), id],
+                    )?;
+                }
+            }
+            audit(tx, p.tenant_row, Some(p.user_row), "user.update", Some(&format!("user:{id}")),
+                Some(&serde_json::json!({"role": body.role.map(Role::as_str), "disabled": body.disabled})), now)?;
+            Ok(user_view(tx, id)?.0)
+        })
+        .await?;
+    Ok(Json(user))
+}
+
+/// `GET /audit` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries with ids below this (the `next_before_id` of the previous page).
+    pub before_id: Option<i64>,
+    /// Page size, 1–500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: i64,
+    /// Who did it.
+    pub user_id: Option<i64>,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub target: Option<String>,
+    /// Details.
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before_id` for the next page; absent at the end.
+    pub next_before_id: Option<i64>,
+}
+
+/// The tenant's audit log (gym-admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "tenant", params(AuditQuery),
+    responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
+pub async fn audit_log(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    require_admin(&p)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let before = q.before_id.unwrap_or(i64::MAX);
+    let page = state
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, user_id, action, target, detail_json, at_ms FROM audit_log
+                 WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let items = stmt
+                .query_map(params![p.tenant_row, before, limit], |r| {
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        action: r.get(2)?,
+                        target: r.get(3)?,
+                        detail: r
+                            .get::<_, Option<String>>(4)?
+                            .and_then(|s| serde_json::from_str(&s).ok()),
+                        at_ms: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_before_id = (items.len() == limit as usize)
+                .then(|| items.last().map(|e| e.id))
+                .flatten();
+            Ok(AuditPage {
+                items,
+                next_before_id,
+            })
+        })
+        .await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,275 @@
+//! The live WebSockets: `/live/sessions/{id}` (one session) and `/live/board` (every
+//! session the caller may see). Authenticated like REST (or `?access_token=`).
+//!
+//! Server → client, JSON text messages with a `type`:
+//! - `hello`: the open sessions in view (`sessions: [{session_id, athlete_id, athlete_name}]`);
+//! - `sample`: the latest values of a session (`t_ms`, `heart_rate`, `power_w`, `cadence`,
+//!   `speed_mps`), thinned to `rate_hz` per session (default 2, 0.2–10);
+//! - `status`: the coach's state (zones, % HRmax, W′ balance, step, target, quality);
+//! - `cue`: a cue (`severity`, `code`, `text`, `t_s`), sent at once, never thinned;
+//! - `ended`: the session ended.
+//!
+//! Every message names `session_id` and `athlete_id`. A client that cannot keep up (its
+//! socket does not take a message within 2 s, or it falls behind the live event buffer)
+//! is sent `{"type":"lagged"}` when possible and disconnected: the engine never waits for
+//! a browser.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
+
+use super::sessions::visible_session;
+use super::{ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, Auth, named, visibility};
+use crate::accounts::Principal;
+use crate::live::{LiveEvent, LiveEventBody};
+
+/// How long one message may take to go out before the client counts as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a board re-reads which athletes its user may see.
+const VISIBILITY_REFRESH: Duration = Duration::from_secs(5);
+
+/// Live stream options.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LiveQuery {
+    /// Sample messages per session per second (0.2–10, default 2).
+    pub rate_hz: Option<f64>,
+    /// The access token, for clients that cannot send headers on a WebSocket.
+    pub access_token: Option<String>,
+}
+
+enum Scope {
+    Session(i64),
+    Board(HashSet<i64>),
+}
+
+fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    ws.map_err(|_| ApiError::bad_request("websocket_required", "open this route as a WebSocket"))
+}
+
+/// One session's live stream.
+#[utoipa::path(get, path = "/api/v1/live/sessions/{id}", tag = "live",
+    params(("id" = i64, Path, description = "session id"), LiveQuery),
+    responses((status = 101, description = "WebSocket: hello, sample, status, cue, ended messages"),
+        (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn live_session(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<LiveQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let check = p.clone();
+    let session = state
+        .read(move |conn| visible_session(conn, &check, id))
+        .await?;
+    let ws = upgrade(ws)?;
+    let hello = json!({"type": "hello", "sessions": if session.status == "open" {
+        vec![json!({"session_id": session.id, "athlete_id": session.athlete_id, "athlete_name": session.athlete_name})]
+    } else { Vec::new() }});
+    let rate = rate_of(&q);
+    Ok(ws.on_upgrade(move |socket| serve(socket, state, p, Scope::Session(id), hello, rate)))
+}
+
+/// Every live session the caller may see.
+#[utoipa::path(get, path = "/api/v1/live/board", tag = "live", params(LiveQuery),
+    responses((status = 101, description = "WebSocket: hello, sample, status, cue, ended messages")),
+    security(("bearer" = [])))]
+pub async fn live_board(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<LiveQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let (visible, open) = board_view(&state, &p).await?;
+    let ws = upgrade(ws)?;
+    let hello = json!({"type": "hello", "sessions": open});
+    let rate = rate_of(&q);
+    Ok(ws.on_upgrade(move |socket| serve(socket, state, p, Scope::Board(visible), hello, rate)))
+}
+
+fn rate_of(q: &LiveQuery) -> Duration {
+    let hz = q
+        .rate_hz
+        .filter(|r| r.is_finite())
+        .unwrap_or(2.0)
+        .clamp(0.2, 10.0);
+    Duration::from_secs_f64(1.0 / hz)
+}
+
+async fn board_view(
+    state: &ApiState,
+    p: &Principal,
+) -> Result<(HashSet<i64>, Vec<Value>), ApiError> {
+    let p = p.clone();
+    state
+        .read(move |conn| {
+            let values = visibility(&p);
+            let sql = format!("SELECT a.id FROM athletes a WHERE {ATHLETE_VISIBLE}");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let visible = stmt
+                .query_map(named(&values).as_slice(), |r| r.get::<_, i64>(0))?
+                .collect::<Result<HashSet<_>, _>>()?;
+            let sql = format!(
+                "SELECT s.id, s.athlete_id, a.name FROM sessions s JOIN athletes a ON a.id = s.athlete_id
+                 WHERE s.tenant_id = :tenant AND s.status = 'open' AND {ATHLETE_VISIBLE}
+                 ORDER BY a.name LIMIT 1000"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let open = stmt
+                .query_map(named(&values).as_slice(), |r| {
+                    Ok(json!({"session_id": r.get::<_, i64>(0)?, "athlete_id": r.get::<_, i64>(1)?,
+                        "athlete_name": r.get::<_, String>(2)?}))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((visible, open))
+        })
+        .await
+}
+
+/// The latest values of a session, merged from its samples since the last message.
+#[derive(Default)]
+struct Pending {
+    athlete_row: i64,
+    t_ms: u64,
+    heart_rate: Option<u16>,
+    power_w: Option<f64>,
+    cadence: Option<f64>,
+    speed_mps: Option<f64>,
+}
+
+async fn send(socket: &mut WebSocket, value: &Value) -> bool {
+    let text = value.to_string();
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    state: ApiState,
+    principal: Principal,
+    mut scope: Scope,
+    hello: Value,
+    every: Duration,
+) {
+    // Subscribe before the hello so nothing falls between them.
+    let mut events = state.live.subscribe();
+    if !send(&mut socket, &hello).await {
+        return;
+    }
+    let mut pending: HashMap<i64, Pending> = HashMap::new();
+    let mut flush = tokio::time::interval(every);
+    let mut refresh = tokio::time::interval(VISIBILITY_REFRESH);
+    refresh.tick().await;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if let Some(message) = admit(&principal, &scope, &event, &mut pending)
+                        && !send(&mut socket, &message).await
+                    {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    state.live.metrics().live_clients_dropped.inc();
+                    let _ = send(&mut socket, &json!({"type": "lagged"})).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = flush.tick() => {
+                for (session_row, p) in pending.drain() {
+                    let message = json!({"type": "sample", "session_id": session_row,
+                        "athlete_id": p.athlete_row, "t_ms": p.t_ms, "heart_rate": p.heart_rate,
+                        "power_w": p.power_w, "cadence": p.cadence, "speed_mps": p.speed_mps});
+                    if !send(&mut socket, &message).await {
+                        return;
+                    }
+                }
+            }
+            _ = refresh.tick() => {
+                if let Scope::Board(visible) = &mut scope {
+                    match board_view(&state, &principal).await {
+                        Ok((now_visible, _)) => *visible = now_visible,
+                        Err(_) => return,
+                    }
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// The message for `event` if this client may see it (samples are merged into `pending`
+/// instead, for the next flush).
+fn admit(
+    principal: &Principal,
+    scope: &Scope,
+    event: &LiveEvent,
+    pending: &mut HashMap<i64, Pending>,
+) -> Option<Value> {
+    if event.tenant_row != principal.tenant_row {
+        return None;
+    }
+    let in_scope = match scope {
+        Scope::Session(row) => event.session_row == *row,
+        Scope::Board(visible) => visible.contains(&event.athlete_row),
+    };
+    if !in_scope {
+        return None;
+    }
+    let ids = |mut value: Value| {
+        if let Some(object) = value.as_object_mut() {
+            object.insert("session_id".into(), json!(event.session_row));
+            object.insert("athlete_id".into(), json!(event.athlete_row));
+        }
+        value
+    };
+    match &event.body {
+        LiveEventBody::Samples(samples) => {
+            let p = pending.entry(event.session_row).or_default();
+            p.athlete_row = event.athlete_row;
+            for s in samples.iter() {
+                p.t_ms = p.t_ms.max(s.t_ms);
+                p.heart_rate = s.heart_rate.or(p.heart_rate);
+                p.power_w = s.power_w.or(p.power_w);
+                p.cadence = s.cadence.or(p.cadence);
+                p.speed_mps = s.speed_mps.or(p.speed_mps);
+            }
+            None
+        }
+        LiveEventBody::Cue(cue) => {
+            let severity = serde_json::to_value(cue.severity).unwrap_or(Value::Null);
+            let code = serde_json::to_value(cue.code).unwrap_or(Value::Null);
+            Some(ids(
+                json!({"type": "cue", "severity": severity, "code": code,
+                "text": cue.text, "t_s": cue.t_s}),
+            ))
+        }
+        LiveEventBody::Status(status) => {
+            let mut value = serde_json::to_value(status.as_ref()).unwrap_or(Value::Null);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("type".into(), json!("status"));
+            }
+            Some(ids(value))
+        }
+        LiveEventBody::Ended => Some(ids(json!({"type": "ended"}))),
+    }
+}

@@ -1,0 +1,545 @@
+//! The HTTP API under `/api/v1`: accounts, athletes, devices, plans, sessions, the audit
+//! log, and the live WebSockets. Its OpenAPI document is generated from these handlers
+//! ([`openapi`]) and served at `/api/v1/openapi.json`.
+//!
+//! Every handler that reads tenant data takes an [`Auth`] and names the caller's tenant in
+//! each query; an id of another tenant (or of an athlete the caller may not see) is
+//! answered 404, exactly like an id that does not exist. Errors are JSON
+//! `{"error":{"code","message"}}`; request bodies are limited in size; each user has a
+//! request budget per minute, and logins are limited per account and per address.
+
+pub mod admin;
+pub mod athletes;
+pub mod auth;
+pub mod devices;
+pub mod live_ws;
+pub mod openapi;
+pub mod plans;
+pub mod sessions;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::accounts::limiter::WindowLimiter;
+use crate::accounts::tokens::{TokenError, TokenKeys};
+use crate::accounts::{Principal, Role};
+use crate::live::Live;
+use crate::store::StoreError;
+
+/// Largest request body, bytes (plans are the largest bodies).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests one user may make per minute.
+pub const USER_REQUESTS_PER_MINUTE: u32 = 1200;
+/// Failed logins per account per 15 minutes before the account is locked for the rest
+/// of the window.
+pub const ACCOUNT_FAILURES: u32 = 5;
+/// Login attempts per address per minute.
+pub const ADDRESS_ATTEMPTS_PER_MINUTE: u32 = 30;
+
+/// Where devices connect, handed out with a pairing.
+#[derive(Debug, Clone)]
+pub struct Connectivity {
+    /// MQTT address.
+    pub mqtt: SocketAddr,
+    /// QUIC address.
+    pub quic: SocketAddr,
+    /// The QUIC certificate's SHA-256 fingerprint.
+    pub quic_cert_sha256: String,
+}
+
+/// What the API handlers share.
+pub struct Api {
+    /// The live loop (store, commands, live events).
+    pub live: Arc<Live>,
+    /// The token keys.
+    pub keys: TokenKeys,
+    /// Access-token lifetime, s.
+    pub access_ttl_s: u64,
+    /// Where devices connect.
+    pub connectivity: Connectivity,
+    account_failures: WindowLimiter<String>,
+    address_attempts: WindowLimiter<IpAddr>,
+    user_requests: WindowLimiter<i64>,
+}
+
+/// The API's state, cheap to clone.
+#[derive(Clone)]
+pub struct ApiState(pub Arc<Api>);
+
+impl std::ops::Deref for ApiState {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.0
+    }
+}
+
+impl Api {
+    /// The API over the live loop.
+    pub fn new(
+        live: Arc<Live>,
+        keys: TokenKeys,
+        access_ttl_s: u64,
+        connectivity: Connectivity,
+    ) -> Api {
+        Api {
+            live,
+            keys,
+            access_ttl_s,
+            connectivity,
+            account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
+            address_attempts: WindowLimiter::new(
+                ADDRESS_ATTEMPTS_PER_MINUTE,
+                Duration::from_secs(60),
+            ),
+            user_requests: WindowLimiter::new(USER_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
+        }
+    }
+
+    /// Now, ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.live.clock().now_ms()
+    }
+}
+
+impl ApiState {
+    /// Runs a read on a pooled connection, off the async threads.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || api.live.store().read_as(read))
+            .await
+            .map_err(|_| ApiError::internal())?
+    }
+
+    /// Runs a write transaction, off the async threads.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || api.live.store().write(write))
+            .await
+            .map_err(|_| ApiError::internal())?
+    }
+}
+
+/// The `/api/v1` router (paths relative to it).
+pub fn router(state: ApiState) -> Router {
+    use axum::routing::{delete, get, post, put};
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/tenant", get(admin::tenant))
+        .route(
+            "/invitations",
+            post(admin::create_invitation).get(admin::list_invitations),
+        )
+        .route("/users", get(admin::list_users))
+        .route("/users/{id}", axum::routing::patch(admin::update_user))
+        .route("/audit", get(admin::audit_log))
+        .route(
+            "/athletes",
+            get(athletes::list_athletes).post(athletes::create_athlete),
+        )
+        .route("/athletes/{id}", get(athletes::get_athlete))
+        .route("/athletes/{id}/profile", put(athletes::put_profile))
+        .route("/athletes/{id}/next-plan", put(athletes::assign_next_plan))
+        .route(
+            "/athletes/{id}/coaches/{user_id}",
+            put(athletes::link_coach).delete(athletes::unlink_coach),
+        )
+        .route(
+            "/athletes/{id}/devices",
+            post(devices::pair_device).get(devices::list_athlete_devices),
+        )
+        .route("/devices", get(devices::list_devices))
+        .route("/devices/{device_id}", delete(devices::revoke_device))
+        .route("/plans", get(plans::list_plans).post(plans::upload_plan))
+        .route("/plans/{id}", get(plans::get_plan))
+        .route("/sessions", get(sessions::list_sessions))
+        .route("/sessions/{id}", get(sessions::get_session))
+        .route("/sessions/{id}/samples", get(sessions::session_samples))
+        .route("/sessions/{id}/cues", get(sessions::session_cues))
+        .route("/sessions/{id}/summary", get(sessions::session_summary))
+        .route("/sessions/{id}/commands", post(sessions::send_command))
+        .route("/sessions/{id}/export.csv", get(sessions::export_csv))
+        .route("/sessions/{id}/export.fit", get(sessions::export_fit))
+        .route("/live/sessions/{id}", get(live_ws::live_session))
+        .route("/live/board", get(live_ws::live_board))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// An API error: a status and a JSON body `{"error":{"code","message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// A stable, machine-readable code.
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// Seconds to wait, for 429.
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    /// An error.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
+
+    /// 404 for `what` (also for other tenants' ids).
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 403: the caller's role does not allow this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 401.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 409.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, wait: Duration) -> ApiError {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+        e.retry_after_s = Some(wait.as_secs().max(1));
+        e
+    }
+
+    /// 500 (the cause is logged, not sent).
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response();
+        if let Some(wait) = self.retry_after_s
+            && let Ok(value) = HeaderValue::from_str(&wait.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        tracing::error!(error = %err, "API database error");
+        ApiError::internal()
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> ApiError {
+        ApiError::from(StoreError::from(err))
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`].
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            rejection.body_text(),
+        ),
+    }
+}
+
+/// Path parameters whose rejection is an [`ApiError`].
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|e: PathRejection| {
+                // A malformed id cannot name anything.
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.body_text())
+            })
+    }
+}
+
+/// Query parameters whose rejection is an [`ApiError`].
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// The authenticated caller. Taken from `Authorization: Bearer <access token>`; the live
+/// WebSocket routes also take `?access_token=` (browsers cannot set headers on a
+/// WebSocket).
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<ApiState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts).ok_or_else(|| {
+            ApiError::unauthorized(
+                "unauthenticated",
+                "send an access token: Authorization: Bearer <token>",
+            )
+        })?;
+        let claims = state.keys.verify(&token).map_err(|e| match e {
+            TokenError::Expired => {
+                ApiError::unauthorized("token_expired", "the access token has expired: refresh it")
+            }
+            _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+        })?;
+        let user_row: i64 = claims.sub.parse().map_err(|_| {
+            ApiError::unauthorized("invalid_token", "the access token is not valid")
+        })?;
+        let family_row = claims.fam;
+        let found = state
+            .read(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT u.tenant_id, u.role, u.athlete_id,
+                                u.disabled_ms IS NULL AND f.revoked_ms IS NULL
+                         FROM users u JOIN auth_families f ON f.user_id = u.id
+                         WHERE u.id = ?1 AND f.id = ?2",
+                        params![user_row, family_row],
+                        |row| {
+                            Ok((
+                                row.get::<_, i64>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, Option<i64>>(2)?,
+                                row.get::<_, bool>(3)?,
+                            ))
+                        },
+                    )
+                    .optional()?)
+            })
+            .await?;
+        let revoked =
+            || ApiError::unauthorized("session_revoked", "this login has ended: log in again");
+        let Some((tenant_row, role, athlete_row, active)) = found else {
+            return Err(revoked());
+        };
+        let role = Role::parse(&role).ok_or_else(ApiError::internal)?;
+        if !active || tenant_row != claims.tid {
+            return Err(revoked());
+        }
+        if let Err(wait) = state.user_requests.hit(&user_row) {
+            return Err(ApiError::too_many(
+                "rate_limited",
+                "too many requests: slow down",
+                wait,
+            ));
+        }
+        Ok(Auth(Principal {
+            user_row,
+            tenant_row,
+            role,
+            athlete_row,
+            family_row,
+        }))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().ok()?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))?;
+        return Some(token.trim().to_owned());
+    }
+    if parts.uri.path().contains("/live/") {
+        let query = parts.uri.query()?;
+        for pair in query.split('&') {
+            if let Some(token) = pair.strip_prefix("access_token=") {
+                return Some(token.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// SQL that holds when the athlete `a` is visible to the caller. Uses the named
+/// parameters `:tenant`, `:role`, `:user` and `:athlete` (see [`visibility`]).
+pub const ATHLETE_VISIBLE: &str = "(a.tenant_id = :tenant AND (
+        :role = 'gym-admin'
+        OR (:role = 'coach' AND EXISTS (SELECT 1 FROM coach_athletes ca
+            WHERE ca.tenant_id = :tenant AND ca.athlete_id = a.id AND ca.coach_user_id = :user))
+        OR (:role = 'athlete' AND a.id = :athlete)))";
+
+/// The values of [`ATHLETE_VISIBLE`]'s parameters for a caller.
+pub fn visibility(p: &Principal) -> [(&'static str, rusqlite::types::Value); 4] {
+    use rusqlite::types::Value;
+    [
+        (":tenant", Value::Integer(p.tenant_row)),
+        (":role", Value::Text(p.role.as_str().to_owned())),
+        (":user", Value::Integer(p.user_row)),
+        (
+            ":athlete",
+            p.athlete_row.map_or(Value::Null, Value::Integer),
+        ),
+    ]
+}
+
+/// Named parameters for rusqlite from owned values.
+pub fn named<'a>(
+    values: &'a [(&'static str, rusqlite::types::Value)],
+) -> Vec<(&'a str, &'a dyn rusqlite::ToSql)> {
+    values
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect()
+}
+
+/// Whether the caller may see athlete `athlete_row`.
+pub fn athlete_visible(
+    conn: &Connection,
+    p: &Principal,
+    athlete_row: i64,
+) -> Result<bool, ApiError> {
+    let mut values = visibility(p).to_vec();
+    values.push((":id", rusqlite::types::Value::Integer(athlete_row)));
+    let sql =
+        format!("SELECT EXISTS (SELECT 1 FROM athletes a WHERE a.id = :id AND {ATHLETE_VISIBLE})");
+    Ok(conn.query_row(&sql, named(&values).as_slice(), |row| row.get(0))?)
+}
+
+/// Records an action in the tenant's audit log (no secrets, no personal data beyond ids).
+pub fn audit(
+    conn: &Connection,
+    tenant_row: i64,
+    user_row: Option<i64>,
+    action: &str,
+    target: Option<&str>,
+    detail: Option<&serde_json::Value>,
+    now_ms: u64,
+) -> Result<(), ApiError> {
+    conn.execute(
+        "INSERT INTO audit_log (tenant_id, user_id, action, target, detail_json, at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            tenant_row,
+            user_row,
+            action,
+            target,
+            detail.map(serde_json::Value::to_string),
+            crate::store::to_i64(now_ms)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Requires a staff role (coach or gym-admin).
+pub fn require_staff(p: &Principal) -> Result<(), ApiError> {
+    if p.role.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this needs a coach or gym-admin"))
+    }
+}
+
+/// Requires the gym-admin role.
+pub fn require_admin(p: &Principal) -> Result<(), ApiError> {
+    if p.role == Role::GymAdmin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this needs a gym-admin"))
+    }
+}

@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, athletes, auth, devices, live_ws, plans, sessions};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Paceline API",
+        description = "Accounts, athletes, devices, plans, sessions and live streams of a Paceline gateway. \
+            Errors are JSON {\"error\":{\"code\",\"message\"}}.",
+    ),
+    paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        admin::tenant, admin::create_invitation, admin::list_invitations, admin::list_users,
+        admin::update_user, admin::audit_log,
+        athletes::list_athletes, athletes::create_athlete, athletes::get_athlete,
+        athletes::put_profile, athletes::assign_next_plan, athletes::link_coach,
+        athletes::unlink_coach,
+        devices::pair_device, devices::list_athlete_devices, devices::list_devices,
+        devices::revoke_device,
+        plans::upload_plan, plans::list_plans, plans::get_plan,
+        sessions::list_sessions, sessions::get_session, sessions::session_samples,
+        sessions::session_cues, sessions::session_summary, sessions::send_command,
+        sessions::export_csv, sessions::export_fit,
+        live_ws::live_session, live_ws::live_board,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Register, log in, refresh, log out"),
+        (name = "tenant", description = "The gym or team: users, invitations, audit log"),
+        (name = "athletes", description = "Athletes, profiles, coaches, next plans"),
+        (name = "devices", description = "Pairing and revoking edge agents"),
+        (name = "plans", description = "Workout plans"),
+        (name = "sessions", description = "Recorded and live sessions, exports, commands"),
+        (name = "live", description = "Live WebSockets"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,555 @@
+//! Sessions: list with filters and pagination, detail, samples, cues, summary, exports,
+//! and commands to a live session's coach.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use paceline_schemas::{Command, codec};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    ATHLETE_VISIBLE, ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, audit, named, visibility,
+};
+use crate::accounts::{Principal, Role};
+use crate::export;
+use crate::store::to_i64;
+
+/// A session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Id.
+    pub id: i64,
+    /// The athlete.
+    pub athlete_id: i64,
+    /// Their name.
+    pub athlete_name: String,
+    /// The device that streamed it.
+    pub device: String,
+    /// The id the device gave the session.
+    pub session_id: String,
+    /// `open`, `ended` or `rejected`.
+    pub status: String,
+    /// First frame, ms since the epoch.
+    pub started_ms: i64,
+    /// Latest frame, ms.
+    pub last_frame_ms: i64,
+    /// Ended, ms.
+    pub ended_ms: Option<i64>,
+    /// The plan it followed.
+    pub plan_id: Option<i64>,
+}
+
+/// A page of sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    /// Newest first.
+    pub items: Vec<SessionView>,
+    /// Pass as `before_id` for the next page; absent on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /sessions` filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SessionQuery {
+    /// Only this athlete's.
+    pub athlete_id: Option<i64>,
+    /// Only sessions in this state: `open`, `ended`, `rejected`.
+    pub status: Option<String>,
+    /// Started at or after, ms since the epoch.
+    pub since_ms: Option<i64>,
+    /// Started before, ms.
+    pub until_ms: Option<i64>,
+    /// Sessions with ids below this (the previous page's `next_before_id`).
+    pub before_id: Option<i64>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+}
+
+const SESSION_COLUMNS: &str = "s.id, s.athlete_id, a.name, d.device_id, s.session_id, s.status,
+    s.started_ms, s.last_frame_ms, s.ended_ms, s.plan_id";
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionView> {
+    Ok(SessionView {
+        id: r.get(0)?,
+        athlete_id: r.get(1)?,
+        athlete_name: r.get(2)?,
+        device: r.get(3)?,
+        session_id: r.get(4)?,
+        status: r.get(5)?,
+        started_ms: r.get(6)?,
+        last_frame_ms: r.get(7)?,
+        ended_ms: r.get(8)?,
+        plan_id: r.get(9)?,
+    })
+}
+
+/// The session `id` if the caller may see it.
+pub(crate) fn visible_session(
+    conn: &Connection,
+    p: &Principal,
+    id: i64,
+) -> Result<SessionView, ApiError> {
+    let mut values = visibility(p).to_vec();
+    values.push((":id", rusqlite::types::Value::Integer(id)));
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s
+         JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
+         WHERE s.tenant_id = :tenant AND s.id = :id AND {ATHLETE_VISIBLE}"
+    );
+    conn.query_row(&sql, named(&values).as_slice(), session_row)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("session"))
+}
+
+/// Sessions the caller may see, newest first, filtered and paginated.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(SessionQuery),
+    responses((status = 200, body = SessionPage), (status = 400, description = "bad filter")),
+    security(("bearer" = [])))]
+pub async fn list_sessions(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> Result<Json<SessionPage>, ApiError> {
+    if let Some(status) = &q.status
+        && !matches!(status.as_str(), "open" | "ended" | "rejected")
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "status is one of open, ended, rejected",
+        ));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let page = state
+        .read(move |conn| {
+            use rusqlite::types::Value;
+            let opt = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+            let mut values = visibility(&p).to_vec();
+            values.extend([
+                (":athlete_id", opt(q.athlete_id)),
+                (":status", q.status.clone().map_or(Value::Null, Value::Text)),
+                (":since", opt(q.since_ms)),
+                (":until", opt(q.until_ms)),
+                (":before", Value::Integer(q.before_id.unwrap_or(i64::MAX))),
+                (":limit", Value::Integer(i64::from(limit))),
+            ]);
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions s
+                 JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
+                 WHERE s.tenant_id = :tenant AND s.id < :before AND {ATHLETE_VISIBLE}
+                   AND (:athlete_id IS NULL OR s.athlete_id = :athlete_id)
+                   AND (:status IS NULL OR s.status = :status)
+                   AND (:since IS NULL OR s.started_ms >= :since)
+                   AND (:until IS NULL OR s.started_ms < :until)
+                 ORDER BY s.id DESC LIMIT :limit"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let items = stmt
+                .query_map(named(&values).as_slice(), session_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_before_id = if items.len() == limit as usize {
+                items.last().map(|s| s.id)
+            } else {
+                None
+            };
+            Ok(SessionPage {
+                items,
+                next_before_id,
+            })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// A session with its summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDetail {
+    /// The session.
+    #[serde(flatten)]
+    pub session: SessionView,
+    /// The summary once it ended (SPEC §4 metrics).
+    #[schema(value_type = Object)]
+    pub summary: Option<serde_json::Value>,
+    /// Samples stored.
+    pub samples: i64,
+    /// Cues given.
+    pub cues: i64,
+}
+
+/// One session.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, body = SessionDetail), (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn get_session(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<SessionDetail>, ApiError> {
+    let detail = state
+        .read(move |conn| {
+            let session = visible_session(conn, &p, id)?;
+            let (summary, samples, cues) = conn.query_row(
+                "SELECT summary_json,
+                        (SELECT COUNT(*) FROM samples WHERE tenant_id = ?1 AND session_row = ?2),
+                        (SELECT COUNT(*) FROM cues WHERE tenant_id = ?1 AND session_row = ?2)
+                 FROM sessions WHERE tenant_id = ?1 AND id = ?2",
+                params![p.tenant_row, id],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            Ok(SessionDetail {
+                session,
+                summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                samples,
+                cues,
+            })
+        })
+        .await?;
+    Ok(Json(detail))
+}
+
+/// One stored sample.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SampleView {
+    /// Sensor time, ms from the session's start on the device.
+    pub t_ms: i64,
+    /// `heart_rate`, `cycling_power`, `running_speed_cadence`, `speed_cadence`,
+    /// `indoor_bike`, `treadmill`.
+    pub kind: String,
+    /// bpm.
+    pub heart_rate: Option<i64>,
+    /// W.
+    pub power_w: Option<f64>,
+    /// rpm or steps/min.
+    pub cadence: Option<f64>,
+    /// m/s.
+    pub speed_mps: Option<f64>,
+}
+
+/// A page of samples.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamplePage {
+    /// In storage order.
+    pub items: Vec<SampleView>,
+    /// Pass as `after` for the next page; absent at the end.
+    pub next_after: Option<i64>,
+}
+
+/// `GET /sessions/{id}/samples` paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SampleQuery {
+    /// The previous page's `next_after`.
+    pub after: Option<i64>,
+    /// Page size, 1–10000 (default 5000).
+    pub limit: Option<u32>,
+}
+
+/// A session's samples.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/samples", tag = "sessions",
+    params(("id" = i64, Path, description = "session id"), SampleQuery),
+    responses((status = 200, body = SamplePage), (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn session_samples(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<SampleQuery>,
+) -> Result<Json<SamplePage>, ApiError> {
+    let limit = q.limit.unwrap_or(5000).clamp(1, 10_000);
+    let page = state
+        .read(move |conn| {
+            visible_session(conn, &p, id)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid, t_ms, kind, heart_rate, power_w, cadence, speed_mps FROM samples
+                 WHERE tenant_id = ?1 AND session_row = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4",
+            )?;
+            let mut last = None;
+            let items = stmt
+                .query_map(
+                    params![p.tenant_row, id, q.after.unwrap_or(0), limit],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            SampleView {
+                                t_ms: r.get(1)?,
+                                kind: r.get(2)?,
+                                heart_rate: r.get(3)?,
+                                power_w: r.get(4)?,
+                                cadence: r.get(5)?,
+                                speed_mps: r.get(6)?,
+                            },
+                        ))
+                    },
+                )?
+                .map(|row| {
+                    row.map(|(rowid, sample)| {
+                        last = Some(rowid);
+                        sample
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_after = if items.len() == limit as usize {
+                last
+            } else {
+                None
+            };
+            Ok(SamplePage { items, next_after })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// A cue the coach gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CueView {
+    /// Position among the session's outputs.
+    pub output_seq: i64,
+    /// Seconds into the session.
+    pub t_s: f64,
+    /// `info`, `advice`, `warning`, `safety`.
+    pub severity: String,
+    /// Stable cue code.
+    pub code: String,
+    /// What the athlete heard.
+    pub text: String,
+    /// The workout change it carried, if any.
+    #[schema(value_type = Object)]
+    pub modification: Option<serde_json::Value>,
+    /// Stored, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A session's cues, in order.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/cues", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, body = [CueView]), (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn session_cues(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<CueView>>, ApiError> {
+    let cues = state
+        .read(move |conn| {
+            visible_session(conn, &p, id)?;
+            load_cues(conn, p.tenant_row, id)
+        })
+        .await?;
+    Ok(Json(cues))
+}
+
+pub(crate) fn load_cues(
+    conn: &Connection,
+    tenant_row: i64,
+    id: i64,
+) -> Result<Vec<CueView>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT output_seq, t_s, severity, code, text, modification_json, created_ms FROM cues
+         WHERE tenant_id = ?1 AND session_row = ?2 ORDER BY output_seq LIMIT 10000",
+    )?;
+    let cues = stmt
+        .query_map(params![tenant_row, id], |r| {
+            Ok(CueView {
+                output_seq: r.get(0)?,
+                t_s: r.get(1)?,
+                severity: r.get(2)?,
+                code: r.get(3)?,
+                text: r.get(4)?,
+                modification: r
+                    .get::<_, Option<String>>(5)?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
+                created_ms: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(cues)
+}
+
+/// A finished session's summary.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/summary", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, body = Object, description = "the summary (SPEC §4 metrics)"),
+        (status = 404, description = "not visible, or not ended yet")),
+    security(("bearer" = [])))]
+pub async fn session_summary(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = state
+        .read(move |conn| {
+            visible_session(conn, &p, id)?;
+            let text: Option<String> = conn.query_row(
+                "SELECT summary_json FROM sessions WHERE tenant_id = ?1 AND id = ?2",
+                params![p.tenant_row, id],
+                |r| r.get(0),
+            )?;
+            text.and_then(|s| serde_json::from_str(&s).ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "no_summary",
+                        "the session has not ended yet",
+                    )
+                })
+        })
+        .await?;
+    Ok(Json(summary))
+}
+
+/// What became of a command.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandReceipt {
+    /// The command's log id.
+    pub id: i64,
+    /// Whether the live coach took it (false only if the session closed meanwhile).
+    pub delivered: bool,
+}
+
+/// Send a command to a live session's coach: `{"kind":"override_target","target":…,
+/// "duration_s":…}`, `{"kind":"time_left","minutes":35}`, `{"kind":"pause"}`,
+/// `{"kind":"resume"}`, `{"kind":"skip_step"}`, `{"kind":"end"}`. Coaches and gym-admins
+/// may send any; the athlete every one but `override_target`. The safety governor applies
+/// to overrides like to the plan.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/commands", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    request_body(content = Object, description = "a command"),
+    responses((status = 202, body = CommandReceipt), (status = 409, description = "the session is not live"),
+        (status = 422, description = "not a command")),
+    security(("bearer" = [])))]
+pub async fn send_command(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(&body).map_err(|_| ApiError::internal())?;
+    let command: Command = codec::from_json(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_command",
+            e.to_string(),
+        )
+    })?;
+    if p.role == Role::Athlete && matches!(command, Command::OverrideTarget(_)) {
+        return Err(ApiError::forbidden("only a coach can override the target"));
+    }
+    let now = state.now_ms();
+    let json = codec::to_json(&command).map_err(|_| ApiError::internal())?;
+    let (session, log_id) = state
+        .write(move |tx| {
+            let session = visible_session(tx, &p, id)?;
+            if session.status != "open" {
+                return Err(ApiError::conflict(
+                    "session_not_live",
+                    "the session has ended",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO session_commands (tenant_id, session_row, user_id, command_json, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![p.tenant_row, id, p.user_row, json, to_i64(now)],
+            )?;
+            let log_id = tx.last_insert_rowid();
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "session.command",
+                Some(&format!("session:{id}")),
+                serde_json::from_str::<serde_json::Value>(&json)
+                    .ok()
+                    .as_ref(),
+                now,
+            )?;
+            Ok((session, log_id))
+        })
+        .await?;
+    let delivered = state.live.command_session(session.id, command);
+    if !delivered {
+        return Err(ApiError::conflict(
+            "session_not_live",
+            "the session is not being coached right now (its device is silent)",
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandReceipt {
+            id: log_id,
+            delivered,
+        }),
+    )
+        .into_response())
+}
+
+/// The samples of a session as CSV: `t_ms,kind,heart_rate_bpm,power_w,cadence,speed_mps`.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/export.csv", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn export_csv(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let (session, rows) = state
+        .read(move |conn| {
+            let session = visible_session(conn, &p, id)?;
+            Ok((session, export::load_samples(conn, p.tenant_row, id)?))
+        })
+        .await?;
+    let csv = export::samples_csv(&rows).map_err(|_| ApiError::internal())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"paceline-session-{}.csv\"",
+                    session.id
+                ),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// The session as a FIT activity file (records of heart rate, power, cadence, speed).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/export.fit", tag = "sessions",
+    params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, content_type = "application/vnd.ant.fit", body = Vec<u8>),
+        (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn export_fit(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let (session, rows) = state
+        .read(move |conn| {
+            let session = visible_session(conn, &p, id)?;
+            Ok((session, export::load_samples(conn, p.tenant_row, id)?))
+        })
+        .await?;
+    let start_ms = u64::try_from(session.started_ms).unwrap_or(0);
+    let fit = export::activity_fit(start_ms, &rows);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.ant.fit".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"paceline-session-{}.fit\"",
+                    session.id
+                ),
+            ),
+        ],
+        fit,
+    )
+        .into_response())
+}

@@ -1,0 +1,320 @@
+//! Accounts and tokens against a real gateway: the first administrator, wrong passwords
+//! and unknown accounts, tampered / `alg:none` / wrong-audience / expired tokens, refresh
+//! rotation with reuse revocation, logout, lockout and the per-address limit.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use paceline_gateway::accounts::tokens::SIGNING_KEY_NAME;
+use paceline_gateway::store::secrets::ServerKey;
+use serde_json::{Value, json};
+
+use crate::api::*;
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    // The banner follows readiness by a moment.
+    let out = wait_until("the banner with the admin password", || {
+        let out = gateway.stdout();
+        out.contains("shown only now").then_some(out)
+    })
+    .await;
+    let password = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no admin password in the banner:\n{out}"))
+        .to_owned();
+    assert!(out.contains("admin@paceline.local"), "{out}");
+    let reply = api.login("admin@paceline.local", &password).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.json["user"]["role"], "gym-admin");
+    assert_eq!(reply.json["tenant"]["slug"], "default");
+    // Stored only as an Argon2id hash.
+    let hash: String = gateway
+        .db()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains(&password));
+    // A restart makes no new admin and prints no password.
+    gateway.restart().await;
+    let again = wait_until("the second banner", || {
+        let again = gateway.stdout();
+        (again.matches("Paceline gateway running").count() == 2).then_some(again)
+    })
+    .await;
+    assert_eq!(
+        again.matches("password ").count(),
+        out.matches("password ").count()
+    );
+    let users: i64 = gateway
+        .db()
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_and_an_unknown_account_answer_alike_and_cost_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    api.register_gym("owner@riverside.example", "Riverside")
+        .await;
+    let checks_before = gateway.counter("paceline_login_password_checks_total", "");
+    let wrong = api
+        .login("owner@riverside.example", "not the password at all")
+        .await;
+    let unknown = api
+        .login("nobody@riverside.example", "not the password at all")
+        .await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(wrong.json, unknown.json, "the same error for both");
+    assert_eq!(code(&wrong), "invalid_credentials");
+    // Both ran one Argon2id verification (the unknown account against a dummy hash): the
+    // same work, so the same time class.
+    let checks_after = gateway.counter("paceline_login_password_checks_total", "");
+    assert_eq!(checks_after - checks_before, 2.0);
+    // The right password works; the email is case-insensitive.
+    let ok = api.login("Owner@Riverside.example", PASSWORD).await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    // Registering the same email again is refused.
+    let dup = api
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "owner@riverside.example", "password": PASSWORD, "name": "X", "tenant": "Other"}),
+        )
+        .await;
+    assert_eq!((dup.status, code(&dup)), (409, "email_taken"));
+    // A weak password is refused with a reason.
+    let weak = api
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "new@x.example", "password": "short", "name": "X", "tenant": "Short"}),
+        )
+        .await;
+    assert_eq!((weak.status, code(&weak)), (400, "weak_password"));
+}
+
+fn sign_with(dir: &std::path::Path, claims: &Value) -> String {
+    // The test has the data folder, so it can read the signing key the way the gateway
+    // does: sealed in the database under the server key.
+    let server_key = ServerKey::load_or_create(dir).unwrap();
+    let conn = rusqlite::Connection::open(dir.join("paceline.db")).unwrap();
+    let sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT sealed FROM server_secrets WHERE name = ?1",
+            [SIGNING_KEY_NAME],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let secret = server_key.open_secret(SIGNING_KEY_NAME, &sealed).unwrap();
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_alg_none_wrong_audience_and_expired_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &["--access-token-ttl-s", "2"]).await;
+    let api = Api::of(&gateway);
+    let pair = api.register_gym("owner@tokens.example", "Tokens").await;
+    let token = access(&pair);
+    assert_eq!(api.get("/auth/me", &token).await.status, 200);
+
+    let no_token = api.call(reqwest::Method::GET, "/auth/me", None, None).await;
+    assert_eq!((no_token.status, code(&no_token)), (401, "unauthenticated"));
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    // Tampered: a higher role in the payload, the old signature.
+    let mut forged = claims.clone();
+    forged["sub"] = json!("999");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged.to_string()),
+        parts[2]
+    );
+    let reply = api.get("/auth/me", &tampered).await;
+    assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
+    // alg: none, unsigned.
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    let reply = api.get("/auth/me", &none).await;
+    assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
+    // Signed with the real key, but for another audience or issuer.
+    claims["aud"] = json!("another-service");
+    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
+    claims["aud"] = json!("paceline-api");
+    claims["iss"] = json!("someone-else");
+    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
+    // The same key and claims as the server's own verify (so the refusals above were
+    // about the audience and issuer, not the test's signing).
+    claims["iss"] = json!("paceline");
+    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+
+    // Expired: the token lives 2 s here.
+    let api_ref = api.clone();
+    let expired = wait_until_async(|| {
+        let api = api_ref.clone();
+        let token = token.clone();
+        async move {
+            let reply = api.get("/auth/me", &token).await;
+            (reply.status == 401).then(|| code(&reply).to_owned())
+        }
+    })
+    .await;
+    assert_eq!(expired, "token_expired");
+}
+
+/// Polls an async condition until the deadline.
+async fn wait_until_async<T, F: std::future::Future<Output = Option<T>>>(
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = f().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    let first = api.register_gym("owner@refresh.example", "Refresh").await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let second = api
+        .post("/auth/refresh", None, json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    let r2 = second.json["refresh_token"].as_str().unwrap().to_owned();
+    let a2 = access(&second.json);
+    assert_ne!(r1, r2);
+    assert_eq!(api.get("/auth/me", &a2).await.status, 200);
+    // A second login is a separate family and survives the first one's revocation.
+    let other = api.login("owner@refresh.example", PASSWORD).await;
+    assert_eq!(other.status, 200);
+
+    // r1 again: someone copied it. The family dies: r2 and its access token too.
+    let reuse = api
+        .post("/auth/refresh", None, json!({"refresh_token": r1}))
+        .await;
+    assert_eq!((reuse.status, code(&reuse)), (401, "refresh_token_reused"));
+    let after = api
+        .post("/auth/refresh", None, json!({"refresh_token": r2}))
+        .await;
+    assert_eq!((after.status, code(&after)), (401, "invalid_refresh_token"));
+    let me = api.get("/auth/me", &a2).await;
+    assert_eq!((me.status, code(&me)), (401, "session_revoked"));
+    assert_eq!(api.get("/auth/me", &access(&other.json)).await.status, 200);
+    // The reuse is in the audit log.
+    let audit = api.get("/audit", &access(&other.json)).await;
+    assert!(
+        audit.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "auth.refresh_reuse_detected"),
+        "{}",
+        audit.json
+    );
+    // An unknown token.
+    let unknown = api
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": "plr_nonsense"}),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, code(&unknown)),
+        (401, "invalid_refresh_token")
+    );
+
+    // Logout ends the other login: its access and refresh tokens stop working.
+    let other_access = access(&other.json);
+    let out = api
+        .call(
+            reqwest::Method::POST,
+            "/auth/logout",
+            Some(&other_access),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    assert_eq!(api.get("/auth/me", &other_access).await.status, 401);
+    let refresh_after_logout = api
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": other.json["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refresh_after_logout.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_lock_the_account_and_an_address_is_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    api.register_gym("owner@lock.example", "Lock").await;
+    for _ in 0..5 {
+        let reply = api.login("owner@lock.example", "wrong password here").await;
+        assert_eq!(reply.status, 401);
+    }
+    // Locked: even the right password waits.
+    let locked = api.login("owner@lock.example", PASSWORD).await;
+    assert_eq!((locked.status, code(&locked)), (429, "account_locked"));
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900, "retry after {retry} s");
+    // Another account is not locked.
+    api.register_gym("other@lock.example", "Lock Two").await;
+    assert_eq!(api.login("other@lock.example", PASSWORD).await.status, 200);
+    // The address: 30 attempts a minute, whatever the account (7 used so far).
+    let mut limited = None;
+    for i in 0..40 {
+        let reply = api
+            .login(&format!("spray{i}@lock.example"), "guess guess guess")
+            .await;
+        if reply.status == 429 {
+            limited = Some((i, code(&reply).to_owned()));
+            break;
+        }
+        assert_eq!(reply.status, 401);
+    }
+    let (at, why) = limited.expect("the address is limited");
+    assert_eq!(why, "rate_limited");
+    assert_eq!(at, 23, "30 attempts per minute from one address");
+}
