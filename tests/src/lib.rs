@@ -1,5 +1,6 @@
-//! Paceline's cross-crate integration tests (not yet built; later issues add them).
-//!
-//! It will hold one integration test binary (`tests/tests.rs`, a commented `mod` list with
-//! shared helpers) that starts real processes — gateway, edge agents, broker clients — on
-//! ephemeral loopback ports and waits on conditions with deadlines, never on sleeps.
+//! Paceline's cross-crate system tests. The library is empty: everything lives in the one
+//! integration test binary, `tests/system/main.rs` (`cargo test -p paceline-tests --test
+//! system`), which starts the real `paceline` gateway process on ephemeral loopback ports,
+//! rides edge agents against it and injects faults: SIGKILLs, a fault proxy, delayed
+//! heart rate. It must never sleep to wait for something: every wait is a condition with
+//! a deadline.

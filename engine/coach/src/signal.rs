@@ -77,6 +77,9 @@ pub struct HeartRateSignal {
     config: SignalConfig,
     last_arrival_ms: Option<u64>,
     last_usable_arrival_ms: Option<u64>,
+    /// The smallest lead of coach time over sensor time seen (`now_ms − t_ms`): the
+    /// clock offset plus the quickest transit.
+    min_lead_ms: Option<i128>,
     contact_off: bool,
     accepted_bpm: Option<f64>,
     accepted_t_ms: u64,
@@ -95,6 +98,7 @@ impl HeartRateSignal {
             config: config.clone(),
             last_arrival_ms: None,
             last_usable_arrival_ms: None,
+            min_lead_ms: None,
             contact_off: false,
             accepted_bpm: None,
             accepted_t_ms: 0,
@@ -107,9 +111,26 @@ impl HeartRateSignal {
         }
     }
 
+    /// When a reading measured at sensor time `t_ms` would have arrived without a hold-up
+    /// on the way, in coach time: `t_ms` plus the smallest lead seen, never after `now_ms`.
+    /// A reading that was delayed (a resend after an outage, a slow network) is as old as
+    /// its measurement, not as its arrival: it cannot make the signal fresh (SPEC §4,
+    /// "fresh: sample ≤ 3 s old").
+    fn measured_arrival_ms(&mut self, now_ms: u64, t_ms: u64) -> u64 {
+        let lead = i128::from(now_ms) - i128::from(t_ms);
+        let min_lead = self.min_lead_ms.map_or(lead, |seen| seen.min(lead));
+        self.min_lead_ms = Some(min_lead);
+        let at = (i128::from(t_ms) + min_lead).clamp(0, i128::from(now_ms));
+        u64::try_from(at).unwrap_or(now_ms)
+    }
+
     /// Takes one reading that arrived at `now_ms`, measured at `t_ms` (sensor time).
     pub fn on_reading(&mut self, now_ms: u64, t_ms: u64, bpm: u16, contact: Contact) -> HrReading {
-        self.last_arrival_ms = Some(now_ms);
+        let arrived_ms = self.measured_arrival_ms(now_ms, t_ms);
+        self.last_arrival_ms = Some(
+            self.last_arrival_ms
+                .map_or(arrived_ms, |at| at.max(arrived_ms)),
+        );
         if contact == Contact::Off {
             self.contact_off = true;
             self.pending = None;
@@ -128,7 +149,7 @@ impl HeartRateSignal {
                 let agreeing = pending.agreeing.saturating_add(1);
                 if agreeing >= self.config.artifact_confirm_samples {
                     self.pending = None;
-                    return self.accept(now_ms, t_ms, bpm);
+                    return self.accept(now_ms, arrived_ms, t_ms, bpm);
                 }
                 self.pending = Some(PendingJump {
                     bpm: pending.bpm,
@@ -140,7 +161,7 @@ impl HeartRateSignal {
                 && (bpm - before).abs() <= agree
             {
                 self.pending = None;
-                self.accept(now_ms, t_ms, bpm);
+                self.accept(now_ms, arrived_ms, t_ms, bpm);
                 return HrReading::ArtifactRejected(bpm);
             }
             self.pending = Some(PendingJump { bpm, agreeing: 0 });
@@ -162,10 +183,10 @@ impl HeartRateSignal {
                 return HrReading::Suspect;
             }
         }
-        self.accept(now_ms, t_ms, bpm)
+        self.accept(now_ms, arrived_ms, t_ms, bpm)
     }
 
-    fn accept(&mut self, now_ms: u64, t_ms: u64, bpm: f64) -> HrReading {
+    fn accept(&mut self, now_ms: u64, arrived_ms: u64, t_ms: u64, bpm: f64) -> HrReading {
         let gap_ms = self
             .last_usable_arrival_ms
             .map_or(u64::MAX, |at| now_ms.saturating_sub(at));
@@ -182,7 +203,10 @@ impl HeartRateSignal {
         self.ema_t_ms = t_ms;
         self.accepted_bpm = Some(bpm);
         self.accepted_t_ms = t_ms;
-        self.last_usable_arrival_ms = Some(now_ms);
+        self.last_usable_arrival_ms = Some(
+            self.last_usable_arrival_ms
+                .map_or(arrived_ms, |at| at.max(arrived_ms)),
+        );
         HrReading::Accepted(bpm)
     }
 

@@ -1,0 +1,179 @@
+//! Riders over MQTT through the [`FaultProxy`]: the uplink is delayed, its publishes are
+//! dropped, the path is blackholed, and connections are cut, in turn.
+//!
+//! The same checks as a crash: every frame stored exactly once, the database sound, and
+//! after each fault every session hears from its coach again (the `hr_signal_back` that
+//! follows the `hr_signal_lost` of a silence longer than 5 s, or any later cue).
+
+use std::time::{Duration, Instant};
+
+use paceline_edge::agent::GatewayConfig;
+
+use crate::crash_restart::{Schedule, pair_many, rider};
+use crate::gateway::{DEADLINE, GatewayProcess, unix_ms, wait_for};
+use crate::proxy::{Fault, FaultProxy};
+use crate::queue;
+use crate::riders::Riders;
+
+/// A profile well clear of the riders' heart rate (cap 176).
+pub const PROFILE: &str = r#"{"name":"Net Rider","age":38,"sex":"female","weight_kg":64.0,
+"hr_max":186,"hr_rest":52,"lthr":168,"hr_cap":176,"ftp":240,"cp":250,"w_prime_j":18000,
+"rpe_only":false}"#;
+
+const ATHLETES: usize = 24;
+
+/// Waits until every device has heard a cue at or after `since`.
+async fn cues_resume(riders: &Riders, since: Instant, what: &str) {
+    wait_for(what, DEADLINE, || {
+        let ledger = riders.ledger();
+        let silent = ledger.without_cue_since(&riders.devices, since);
+        if silent.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} sessions without one, e.g. {}",
+                silent.len(),
+                silent[0]
+            ))
+        }
+    })
+    .await;
+}
+
+/// Waits until every device's acks reach past what it had spooled at the call.
+async fn acks_progress(riders: &Riders, what: &str) {
+    let targets: Vec<((String, String), u64)> = {
+        let ledger = riders.ledger();
+        let mut highest = std::collections::HashMap::new();
+        for (device, session, seq) in ledger.spooled.keys() {
+            let entry = highest
+                .entry((device.clone(), session.clone()))
+                .or_insert(0);
+            *entry = (*entry).max(*seq);
+        }
+        highest.into_iter().collect()
+    };
+    wait_for(what, DEADLINE, || {
+        let ledger = riders.ledger();
+        let behind = targets
+            .iter()
+            .filter(|(key, seq)| ledger.acked.get(key).copied().unwrap_or(0) < *seq)
+            .count();
+        if behind == 0 {
+            Ok(())
+        } else {
+            Err(format!("{behind} sessions behind"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
+    let seed = unix_ms();
+    let mut schedule = Schedule::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = GatewayProcess::new(&dir.path().join("gateway"));
+    std::fs::create_dir_all(&gateway.data_dir).unwrap();
+    let creds = pair_many(&gateway, "net-gym", ATHLETES, PROFILE);
+    gateway.start().await;
+    let proxy = FaultProxy::start(gateway.mqtt).await;
+
+    let mut riders = Riders::new();
+    let athletes = creds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), rider(1_000 + i as u64)))
+        .collect();
+    riders
+        .add_hub(
+            GatewayConfig::mqtt(proxy.addr),
+            &dir.path().join("hub"),
+            athletes,
+            |c| {
+                c.resend_after_ms = 2_000;
+                c.reconnect_min_ms = 50;
+                c.reconnect_max_ms = 1_000;
+                c.shutdown_wait_ms = u64::try_from(DEADLINE.as_millis()).unwrap();
+            },
+        )
+        .await;
+    acks_progress(&riders, "the first acks").await;
+
+    // Each long fault silences the uplink for more than the coach's 5 s "lost" limit;
+    // 16 s apart at least, since a code is spoken at most once per 15 s.
+    let faults = [
+        ("a 7 s delay", Fault::Delay(Duration::from_secs(7)), 1_000),
+        ("dropped publishes", Fault::DropPublishes, 7_000),
+        ("a blackhole", Fault::Blackhole, 7_000),
+        ("a 6 s delay", Fault::Delay(Duration::from_secs(6)), 1_000),
+    ];
+    let mut last_fault = Instant::now();
+    for (name, fault, hold_ms) in faults {
+        // A few cuts at random moments between the long faults.
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(500 + schedule.below(2_000))).await;
+            proxy.cut();
+            acks_progress(&riders, "acks after a cut").await;
+        }
+        if let Some(wait) = Duration::from_secs(16).checked_sub(last_fault.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        last_fault = Instant::now();
+        proxy.set(fault);
+        tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+        proxy.set(Fault::Pass);
+        if fault == Fault::Blackhole {
+            // The network is back; the stale connections are gone (as a roaming client
+            // finds them), so the agents reconnect.
+            proxy.cut();
+        }
+        let healed = Instant::now();
+        acks_progress(&riders, &format!("acks after {name}")).await;
+        cues_resume(
+            &riders,
+            healed,
+            &format!("a cue for every session after {name}"),
+        )
+        .await;
+    }
+
+    let ledger = riders.shutdown().await;
+    assert_eq!(ledger.lagged, 0, "the ledger missed events");
+    assert_eq!(ledger.spooled_twice, 0, "an agent spooled a seq twice");
+    let unacked: usize = ledger.stopped.values().sum();
+    assert_eq!(unacked, 0, "frames left unacknowledged at the end");
+    let report = queue::check(&ledger, &gateway.db());
+    gateway.terminate().await;
+    let integrity = gateway.integrity_check();
+    let counters = &proxy.counters;
+    let summary = format!(
+        "network faults (seed {seed}): {ATHLETES} athletes, {} proxy connections, {} cut, {} \
+         blackholed, {} publishes dropped, {} packets delayed; {} sends, {} connects; {report}; \
+         integrity {integrity}",
+        counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+        counters.cut.load(std::sync::atomic::Ordering::Relaxed),
+        counters
+            .blackholed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        counters
+            .dropped_publishes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        counters.delayed.load(std::sync::atomic::Ordering::Relaxed),
+        ledger.sends,
+        ledger.connects,
+    );
+    crate::report(&summary);
+    assert!(report.exactly_once(), "{summary}");
+    assert!(
+        counters
+            .dropped_publishes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "{summary}"
+    );
+    assert!(ledger.sends > report.sent, "nothing was resent: {summary}");
+    assert_eq!(integrity, "ok", "{summary}");
+}
