@@ -265,6 +265,7 @@ pub async fn update_user(
             Ok(user_view(tx, id)?.0)
         })
         .await?;
+    state.forget_logins();
     Ok(Json(user))
 }
 

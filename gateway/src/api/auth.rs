@@ -545,6 +545,10 @@ pub async fn refresh(
             Ok(issue_pair(&api, tx, user_row, family, now))
         })
         .await?;
+    if outcome.is_err() {
+        // A reuse revoked a login (an invalid token changed nothing; forgetting is cheap).
+        state.forget_logins();
+    }
     outcome.map(Json)
 }
 
@@ -571,6 +575,7 @@ pub async fn logout(State(state): State<ApiState>, Auth(p): Auth) -> Result<Stat
             )
         })
         .await?;
+    state.forget_logins();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -71,7 +71,15 @@ pub struct Api {
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     user_requests: WindowLimiter<i64>,
+    /// Callers recently read from the database, by (user, login). Every change to users
+    /// or logins goes through this process's API, which clears it ([`Api::forget_logins`]),
+    /// so a revoked login or a changed role applies at the next request all the same.
+    principals:
+        std::sync::Mutex<std::collections::HashMap<(i64, i64), (Principal, std::time::Instant)>>,
 }
+
+/// How long a caller read from the database is trusted without reading it again.
+const PRINCIPAL_TTL: Duration = Duration::from_secs(10);
 
 /// The API's state, cheap to clone.
 #[derive(Clone)]
@@ -103,6 +111,32 @@ impl Api {
                 Duration::from_secs(60),
             ),
             user_requests: WindowLimiter::new(USER_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
+            principals: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Forgets every cached caller: call after any change to users or logins.
+    pub fn forget_logins(&self) {
+        if let Ok(mut cache) = self.principals.lock() {
+            cache.clear();
+        }
+    }
+
+    fn cached_principal(&self, user_row: i64, family_row: i64) -> Option<Principal> {
+        let cache = self.principals.lock().ok()?;
+        let (principal, at) = cache.get(&(user_row, family_row))?;
+        (at.elapsed() < PRINCIPAL_TTL).then(|| principal.clone())
+    }
+
+    fn cache_principal(&self, principal: &Principal) {
+        if let Ok(mut cache) = self.principals.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(
+                (principal.user_row, principal.family_row),
+                (principal.clone(), std::time::Instant::now()),
+            );
         }
     }
 
@@ -186,7 +220,28 @@ pub fn router(state: ApiState) -> Router {
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_announced_oversize))
         .with_state(state)
+}
+
+/// Answers 413 at once to a request whose `Content-Length` is over the limit, without
+/// waiting for its body (bodies without a length are cut off by the body limit as they
+/// arrive).
+async fn refuse_announced_oversize(request: Request, next: axum::middleware::Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn api_not_found() -> ApiError {
@@ -390,36 +445,14 @@ impl FromRequestParts<ApiState> for Auth {
             ApiError::unauthorized("invalid_token", "the access token is not valid")
         })?;
         let family_row = claims.fam;
-        let found = state
-            .read(move |conn| {
-                Ok(conn
-                    .query_row(
-                        "SELECT u.tenant_id, u.role, u.athlete_id,
-                                u.disabled_ms IS NULL AND f.revoked_ms IS NULL
-                         FROM users u JOIN auth_families f ON f.user_id = u.id
-                         WHERE u.id = ?1 AND f.id = ?2",
-                        params![user_row, family_row],
-                        |row| {
-                            Ok((
-                                row.get::<_, i64>(0)?,
-                                row.get::<_, String>(1)?,
-                                row.get::<_, Option<i64>>(2)?,
-                                row.get::<_, bool>(3)?,
-                            ))
-                        },
-                    )
-                    .optional()?)
-            })
-            .await?;
-        let revoked =
-            || ApiError::unauthorized("session_revoked", "this login has ended: log in again");
-        let Some((tenant_row, role, athlete_row, active)) = found else {
-            return Err(revoked());
+        let principal = match state.cached_principal(user_row, family_row) {
+            Some(principal) if principal.tenant_row == claims.tid => principal,
+            _ => {
+                let principal = load_principal(state, user_row, family_row, claims.tid).await?;
+                state.cache_principal(&principal);
+                principal
+            }
         };
-        let role = Role::parse(&role).ok_or_else(ApiError::internal)?;
-        if !active || tenant_row != claims.tid {
-            return Err(revoked());
-        }
         if let Err(wait) = state.user_requests.hit(&user_row) {
             return Err(ApiError::too_many(
                 "rate_limited",
@@ -427,14 +460,54 @@ impl FromRequestParts<ApiState> for Auth {
                 wait,
             ));
         }
-        Ok(Auth(Principal {
-            user_row,
-            tenant_row,
-            role,
-            athlete_row,
-            family_row,
-        }))
+        Ok(Auth(principal))
     }
+}
+
+/// The caller as the database has them now, or 401.
+async fn load_principal(
+    state: &ApiState,
+    user_row: i64,
+    family_row: i64,
+    token_tenant: i64,
+) -> Result<Principal, ApiError> {
+    let found = state
+        .read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT u.tenant_id, u.role, u.athlete_id,
+                                u.disabled_ms IS NULL AND f.revoked_ms IS NULL
+                         FROM users u JOIN auth_families f ON f.user_id = u.id
+                         WHERE u.id = ?1 AND f.id = ?2",
+                    params![user_row, family_row],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, Option<i64>>(2)?,
+                            row.get::<_, bool>(3)?,
+                        ))
+                    },
+                )
+                .optional()?)
+        })
+        .await?;
+    let revoked =
+        || ApiError::unauthorized("session_revoked", "this login has ended: log in again");
+    let Some((tenant_row, role, athlete_row, active)) = found else {
+        return Err(revoked());
+    };
+    let role = Role::parse(&role).ok_or_else(ApiError::internal)?;
+    if !active || tenant_row != token_tenant {
+        return Err(revoked());
+    }
+    Ok(Principal {
+        user_row,
+        tenant_row,
+        role,
+        athlete_row,
+        family_row,
+    })
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {
@@ -486,6 +559,36 @@ pub fn named<'a>(
         .iter()
         .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
         .collect()
+}
+
+/// SQL saying that the athlete in column `column` is visible to the caller, specialised
+/// to the caller's role so the planner can use the indexes (the caller adds
+/// `tenant_id = :tenant`), with its named parameters (`:tenant` always among them).
+/// Equivalent to [`ATHLETE_VISIBLE`] for athletes of the caller's tenant.
+pub fn athlete_scope(
+    p: &Principal,
+    column: &str,
+) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
+    use rusqlite::types::Value;
+    let mut values = vec![(":tenant", Value::Integer(p.tenant_row))];
+    let sql = match p.role {
+        Role::GymAdmin => "1 = 1".to_owned(),
+        Role::Coach => {
+            values.push((":user", Value::Integer(p.user_row)));
+            format!(
+                "{column} IN (SELECT athlete_id FROM coach_athletes
+                   WHERE tenant_id = :tenant AND coach_user_id = :user)"
+            )
+        }
+        Role::Athlete => {
+            values.push((
+                ":athlete",
+                p.athlete_row.map_or(Value::Null, Value::Integer),
+            ));
+            format!("{column} = :athlete")
+        }
+    };
+    (sql, values)
 }
 
 /// Whether the caller may see athlete `athlete_row`.

@@ -10,9 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{
-    ATHLETE_VISIBLE, ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, audit, named, visibility,
-};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_scope, audit, named};
 use crate::accounts::{Principal, Role};
 use crate::export;
 use crate::store::to_i64;
@@ -93,14 +91,15 @@ pub(crate) fn visible_session(
     p: &Principal,
     id: i64,
 ) -> Result<SessionView, ApiError> {
-    let mut values = visibility(p).to_vec();
+    let (scope, mut values) = athlete_scope(p, "s.athlete_id");
     values.push((":id", rusqlite::types::Value::Integer(id)));
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s
          JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
-         WHERE s.tenant_id = :tenant AND s.id = :id AND {ATHLETE_VISIBLE}"
+         WHERE s.tenant_id = :tenant AND s.id = :id AND {scope}"
     );
-    conn.query_row(&sql, named(&values).as_slice(), session_row)
+    conn.prepare_cached(&sql)?
+        .query_row(named(&values).as_slice(), session_row)
         .optional()?
         .ok_or_else(|| ApiError::not_found("session"))
 }
@@ -126,25 +125,34 @@ pub async fn list_sessions(
     let page = state
         .read(move |conn| {
             use rusqlite::types::Value;
-            let opt = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
-            let mut values = visibility(&p).to_vec();
-            values.extend([
-                (":athlete_id", opt(q.athlete_id)),
-                (":status", q.status.clone().map_or(Value::Null, Value::Text)),
-                (":since", opt(q.since_ms)),
-                (":until", opt(q.until_ms)),
-                (":before", Value::Integer(q.before_id.unwrap_or(i64::MAX))),
-                (":limit", Value::Integer(i64::from(limit))),
-            ]);
+            // Only the filters given go into the SQL, so the planner can use the
+            // (tenant, athlete, id) and (tenant, id) indexes.
+            let (scope, mut values) = athlete_scope(&p, "s.athlete_id");
+            let mut clauses = vec![scope, "s.id < :before".to_owned()];
+            values.push((":before", Value::Integer(q.before_id.unwrap_or(i64::MAX))));
+            values.push((":limit", Value::Integer(i64::from(limit))));
+            if let Some(athlete) = q.athlete_id {
+                clauses.push("s.athlete_id = :athlete_id".to_owned());
+                values.push((":athlete_id", Value::Integer(athlete)));
+            }
+            if let Some(status) = q.status.clone() {
+                clauses.push("s.status = :status".to_owned());
+                values.push((":status", Value::Text(status)));
+            }
+            if let Some(since) = q.since_ms {
+                clauses.push("s.started_ms >= :since".to_owned());
+                values.push((":since", Value::Integer(since)));
+            }
+            if let Some(until) = q.until_ms {
+                clauses.push("s.started_ms < :until".to_owned());
+                values.push((":until", Value::Integer(until)));
+            }
             let sql = format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions s
                  JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
-                 WHERE s.tenant_id = :tenant AND s.id < :before AND {ATHLETE_VISIBLE}
-                   AND (:athlete_id IS NULL OR s.athlete_id = :athlete_id)
-                   AND (:status IS NULL OR s.status = :status)
-                   AND (:since IS NULL OR s.started_ms >= :since)
-                   AND (:until IS NULL OR s.started_ms < :until)
-                 ORDER BY s.id DESC LIMIT :limit"
+                 WHERE s.tenant_id = :tenant AND {}
+                 ORDER BY s.id DESC LIMIT :limit",
+                clauses.join(" AND ")
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let items = stmt

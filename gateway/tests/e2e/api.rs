@@ -79,6 +79,13 @@ impl Api {
 
     /// A request with a raw body.
     pub async fn post_raw(&self, path: &str, token: &str, body: Vec<u8>) -> Reply {
+        self.try_post_raw(path, token, body)
+            .await
+            .expect("the API answers")
+    }
+
+    /// A request with a raw body; `None` if the connection failed before a reply.
+    pub async fn try_post_raw(&self, path: &str, token: &str, body: Vec<u8>) -> Option<Reply> {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
@@ -87,17 +94,17 @@ impl Api {
             .body(body)
             .send()
             .await
-            .expect("the API answers");
+            .ok()?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap().to_vec();
+        let bytes = response.bytes().await.ok()?.to_vec();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
+        Some(Reply {
             status,
             json,
             bytes,
             headers,
-        }
+        })
     }
 
     /// GET.
