@@ -31,6 +31,7 @@ pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .nest("/api/v1", crate::api::router(api))
+        .merge(crate::web::router())
 }
 
 /// A JSON error response.

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod athletes;
 pub mod auth;
+pub mod charts;
 pub mod devices;
 pub mod live_ws;
 pub mod openapi;
@@ -207,6 +208,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/devices/{device_id}", delete(devices::revoke_device))
         .route("/plans", get(plans::list_plans).post(plans::upload_plan))
         .route("/plans/{id}", get(plans::get_plan))
+        .route("/plans/{id}/chart.svg", get(charts::plan_chart))
         .route("/sessions", get(sessions::list_sessions))
         .route("/sessions/{id}", get(sessions::get_session))
         .route("/sessions/{id}/samples", get(sessions::session_samples))
@@ -215,6 +217,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/sessions/{id}/commands", post(sessions::send_command))
         .route("/sessions/{id}/export.csv", get(sessions::export_csv))
         .route("/sessions/{id}/export.fit", get(sessions::export_fit))
+        .route("/sessions/{id}/chart.svg", get(charts::session_chart))
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)

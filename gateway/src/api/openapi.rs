@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, athletes, auth, devices, live_ws, plans, sessions};
+use super::{admin, athletes, auth, charts, devices, live_ws, plans, sessions};
 
 struct BearerAuth;
 
@@ -44,6 +44,7 @@ impl Modify for BearerAuth {
         sessions::list_sessions, sessions::get_session, sessions::session_samples,
         sessions::session_cues, sessions::session_summary, sessions::send_command,
         sessions::export_csv, sessions::export_fit,
+        charts::session_chart, charts::plan_chart,
         live_ws::live_session, live_ws::live_board,
     ),
     modifiers(&BearerAuth),

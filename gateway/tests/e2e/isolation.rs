@@ -116,6 +116,7 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
         (Method::GET, format!("/athletes/{athlete}/devices"), None),
         (Method::DELETE, format!("/devices/{device_id}"), None),
         (Method::GET, format!("/plans/{plan_id}"), None),
+        (Method::GET, format!("/plans/{plan_id}/chart.svg"), None),
         (Method::GET, format!("/sessions/{session_row}"), None),
         (
             Method::GET,
@@ -136,6 +137,11 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
         (
             Method::GET,
             format!("/sessions/{session_row}/export.fit"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/sessions/{session_row}/chart.svg"),
             None,
         ),
         (
@@ -328,9 +334,11 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
     // The server answers 413 as soon as it sees the length, and may close the connection
     // before the client has sent it all: then the client sees a reset instead.
     let big = vec![b'x'; 2 * 1024 * 1024];
-    match api.try_post_raw("/plans?file_name=big.zwo", &admin, big).await {
-        Some(reply) => assert_eq!((reply.status, code(&reply)), (413, "body_too_large")),
-        None => {}
+    if let Some(reply) = api
+        .try_post_raw("/plans?file_name=big.zwo", &admin, big)
+        .await
+    {
+        assert_eq!((reply.status, code(&reply)), (413, "body_too_large"));
     }
     // Deterministically: announce 2 MiB and send none of it; the answer comes anyway.
     {
@@ -391,6 +399,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/plans", "get"),
         ("/api/v1/plans", "post"),
         ("/api/v1/plans/{id}", "get"),
+        ("/api/v1/plans/{id}/chart.svg", "get"),
         ("/api/v1/sessions", "get"),
         ("/api/v1/sessions/{id}", "get"),
         ("/api/v1/sessions/{id}/samples", "get"),
@@ -399,6 +408,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/sessions/{id}/commands", "post"),
         ("/api/v1/sessions/{id}/export.csv", "get"),
         ("/api/v1/sessions/{id}/export.fit", "get"),
+        ("/api/v1/sessions/{id}/chart.svg", "get"),
         ("/api/v1/live/sessions/{id}", "get"),
         ("/api/v1/live/board", "get"),
     ];

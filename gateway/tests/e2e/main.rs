@@ -15,6 +15,9 @@
 //! - `isolation`: another tenant gets 404 on every route with this tenant's ids and sees
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `flow`: the whole product through the API only, with the edge agent riding.
+//! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
+//!   board with a safety cue, a coach's commands from the athlete screen, a finished
+//!   session's chart and summary, the plan library; screenshots.
 
 mod api;
 mod harness;
@@ -22,6 +25,7 @@ mod harness;
 mod acks;
 mod agent;
 mod auth;
+mod browser;
 mod flow;
 mod hostile;
 mod isolation;

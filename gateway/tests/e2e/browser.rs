@@ -1,0 +1,463 @@
+//! The web UI in a real headless Chromium, driven over WebDriver (chromedriver +
+//! fantoccini): a coach logs in, watches the live board while four athletes ride (one
+//! through the heart-rate cap), sees the tiles update and the safety cue appear, opens an
+//! athlete's screen and gives "5 minutes left" and a target override, sees the board go
+//! stale when the riders stop, then opens the finished session with its chart and summary
+//! and the plan library with its step chart.
+//!
+//! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
+//! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use paceline_schemas::SessionId;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::*;
+use crate::harness::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver and a Chromium session on a fresh profile; both end on drop.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (Debian package chromium-driver)");
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1920,1080",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({"binary": CHROMIUM, "args": args}),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(
+                        start.elapsed() < DEADLINE,
+                        "chromedriver did not start Chromium: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Runs `script` (a function body that returns a value) until it returns something
+    /// other than null or false, or fails the test at the deadline.
+    async fn wait_js(&self, what: &str, script: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let value = self.client.execute(script, Vec::new()).await;
+            match value {
+                Ok(Value::Null | Value::Bool(false)) | Err(_) => {}
+                Ok(value) => return value,
+            }
+            if start.elapsed() > DEADLINE {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let text = self
+                    .client
+                    .execute("return document.body.innerText", Vec::new())
+                    .await;
+                panic!("timed out waiting for {what} at {url:?}; the page reads {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), &png).unwrap();
+        if std::env::var_os("PACELINE_UPDATE_SCREENSHOTS").is_some() {
+            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::write(docs.join(name), &png).unwrap();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Rides one second at a time until `stop` (at most 5 minutes); the next seq.
+async fn ride(
+    device: &MqttDevice,
+    session: &SessionId,
+    stop: &AtomicBool,
+    bpm: impl Fn(u64) -> u16,
+    power_w: impl Fn(u64) -> i16,
+) -> u64 {
+    let start = tokio::time::Instant::now();
+    let mut seq = 1;
+    for i in 0..300 {
+        tokio::time::sleep_until(start + Duration::from_secs(i)).await;
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        device
+            .send(session, seq, &ride_batch(i * 1000, bpm(i), power_w(i)))
+            .await;
+        seq += 1;
+    }
+    seq
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coach_watches_and_steers_a_class_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    let admin = access(
+        &api.register_gym("coach@browser.example", "Browser Cycling")
+            .await,
+    );
+    let zwo = include_bytes!("../../src/demo/demo-intervals.zwo").to_vec();
+    let plan = api
+        .post_raw("/plans?file_name=demo-intervals.zwo", &admin, zwo)
+        .await;
+    assert_eq!(plan.status, 201, "{}", plan.json);
+    let plan_id = plan.json["id"].as_i64().unwrap();
+
+    // Four athletes, each with a paired trainer and the plan for their next session.
+    let names = ["Ana Overheat", "Ben Steady", "Cleo Tempo", "Dev Easy"];
+    let mut riders = Vec::new();
+    for name in names {
+        let athlete = api.create_athlete(&admin, name).await;
+        let assigned = api
+            .call(
+                Method::PUT,
+                &format!("/athletes/{athlete}/next-plan"),
+                Some(&admin),
+                Some(json!({"plan_id": plan_id})),
+            )
+            .await;
+        assert_eq!(assigned.status, 200, "{}", assigned.json);
+        let creds = api.pair(&admin, athlete).await;
+        riders.push((athlete, MqttDevice::connect(&gateway, &creds).await));
+    }
+
+    // Log in.
+    let browser = Browser::start().await;
+    let base = format!("http://{}", gateway.http);
+    browser.client.goto(&format!("{base}/board")).await.unwrap();
+    browser
+        .wait_js(
+            "the login page",
+            "return location.pathname === '/login' && !!document.getElementById('email')",
+        )
+        .await;
+    browser.fill("#email", "coach@browser.example").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    browser
+        .wait_js(
+            "the board, live",
+            "return location.pathname === '/board' && document.getElementById('conn').textContent === 'live'",
+        )
+        .await;
+
+    // They ride: Ana through the cap (176 bpm) from her 4th second, the others steady.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut rides = Vec::new();
+    for (index, (_, device)) in riders.into_iter().enumerate() {
+        let stop = Arc::clone(&stop);
+        rides.push(tokio::spawn(async move {
+            let session = session_id(&format!("browser-{index}"));
+            let base_bpm = [150u16, 128, 146, 112][index];
+            let power = [190i16, 150, 210, 110][index];
+            let next = ride(
+                &device,
+                &session,
+                &stop,
+                move |i| {
+                    if index == 0 && (3..20).contains(&i) {
+                        182
+                    } else {
+                        base_bpm + u16::try_from(i % 5).unwrap()
+                    }
+                },
+                move |i| power + i16::try_from(i % 7).unwrap() * 3,
+            )
+            .await;
+            (device, session, next)
+        }));
+    }
+    let ana = names[0];
+
+    // The tiles fill in and update; Ana's shows the safety cue.
+    browser
+        .wait_js(
+            "four tiles with heart rate and power",
+            "const tiles = [...document.querySelectorAll('.tile')];
+             return tiles.length === 4 && tiles.every(t =>
+                 /^\\d+$/.test(t.querySelector('.bpm').textContent)
+                 && /^\\d+$/.test(t.querySelector('.power').textContent))",
+        )
+        .await;
+    let first = browser
+        .wait_js(
+            "a heart rate on Ana's tile",
+            &format!(
+                "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === '{ana}');
+                 return t && /^Z[1-5]$/.test(t.querySelector('.zone').textContent)
+                     && t.querySelector('.bpm').textContent"
+            ),
+        )
+        .await;
+    let cue = browser
+        .wait_js(
+            "the safety cue on Ana's tile",
+            &format!(
+                "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === '{ana}');
+                 const c = t && t.querySelector('.cue.safety');
+                 return c && t.classList.contains('alert') && c.textContent"
+            ),
+        )
+        .await;
+    assert!(cue.as_str().unwrap().contains("SAFETY"), "{cue}");
+    browser
+        .wait_js(
+            "Ana's heart rate to change on her tile",
+            &format!(
+                "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === '{ana}');
+                 return t.querySelector('.bpm').textContent !== {first}"
+            ),
+        )
+        .await;
+    browser
+        .wait_js(
+            "steps with time left on every tile",
+            "return [...document.querySelectorAll('.tile .step')].every(s => / left/.test(s.textContent))",
+        )
+        .await;
+    browser.screenshot("board.png").await;
+
+    // Her screen, from her tile (keyboard: the tile is a link).
+    let session_row: i64 = browser
+        .wait_js(
+            "Ana's session id",
+            &format!(
+                "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === '{ana}');
+                 return t && Number(t.dataset.session)"
+            ),
+        )
+        .await
+        .as_i64()
+        .unwrap();
+    browser
+        .click(&format!(".tile[data-session='{session_row}']"))
+        .await;
+    browser
+        .wait_js(
+            "her screen with live numbers and the coach's controls",
+            &format!(
+                "return location.pathname === '/live/{session_row}'
+                 && document.getElementById('athlete-name').textContent === '{ana}'
+                 && /^\\d+$/.test(document.getElementById('hr').textContent)
+                 && / left$/.test(document.getElementById('plan-left').textContent)
+                 && !document.getElementById('override').hidden
+                 && document.querySelector('#cues li.safety[data-code=hr_above_cap]') !== null"
+            ),
+        )
+        .await;
+    browser.fill("#time-left-minutes", "5").await;
+    browser.click("#time-left-submit").await;
+    let compressed = browser
+        .wait_js(
+            "the coach's time budget to take effect",
+            "const c = document.querySelector('#cues li[data-code=time_budget_compressed]');
+             return c && c.textContent",
+        )
+        .await;
+    assert!(
+        compressed.as_str().unwrap().contains("5 minutes left"),
+        "{compressed}"
+    );
+    browser
+        .wait_js(
+            "the plan clock at five minutes or less",
+            "const [m, s] = document.getElementById('plan-left').textContent.split(' ')[0].split(':').map(Number);
+             return m * 60 + s <= 300",
+        )
+        .await;
+    browser.fill("#override-low", "120").await;
+    browser.fill("#override-high", "130").await;
+    browser.click("#override-submit").await;
+    let overridden = browser
+        .wait_js(
+            "the coach's override to take effect",
+            "const c = document.querySelector('#cues li[data-code=coach_override]');
+             return c && document.getElementById('command-result').textContent.startsWith('Sent')
+                 && c.textContent",
+        )
+        .await;
+    assert!(overridden.as_str().unwrap().contains("120"), "{overridden}");
+    browser.screenshot("athlete.png").await;
+
+    // The riders stop: the board says so within seconds.
+    stop.store(true, Ordering::Relaxed);
+    let mut ended = Vec::new();
+    for ride in rides {
+        ended.push(ride.await.unwrap());
+    }
+    browser.client.goto(&format!("{base}/board")).await.unwrap();
+    browser
+        .wait_js(
+            "every tile to show its sensor as stale or lost",
+            "const tiles = [...document.querySelectorAll('.tile')];
+             return tiles.length === 4 && tiles.every(t =>
+                 /stale|lost/.test(t.querySelector('.sensor').textContent)
+                 && t.querySelector('.sensor').classList.contains('bad'))",
+        )
+        .await;
+    for (device, session, next) in &ended {
+        device.send(session, *next, &end()).await;
+    }
+    let conn = gateway.db();
+    for (device, session, next) in &mut ended {
+        device.inbox.wait_ack(session, *next).await;
+        wait_until("the session's summary", || {
+            session_status(&conn, session)
+                .filter(|(status, summary)| status == "ended" && summary.is_some())
+        })
+        .await;
+    }
+
+    // The finished session: in the list, with its summary, zones, chart and cues.
+    browser
+        .client
+        .goto(&format!("{base}/sessions"))
+        .await
+        .unwrap();
+    browser
+        .wait_js(
+            "the session in the list",
+            &format!(
+                "return document.querySelector('tr[data-session=\"{session_row}\"] a') !== null"
+            ),
+        )
+        .await;
+    browser
+        .click(&format!("tr[data-session='{session_row}'] a"))
+        .await;
+    browser
+        .wait_js(
+            "the session's summary, zones and chart",
+            "const img = document.querySelector('#chart img');
+             return location.pathname.startsWith('/sessions/')
+                 && document.querySelector('#summary [data-metric=max_hr_bpm] dd') !== null
+                 && document.querySelectorAll('#zones .bar').length === 5
+                 && document.querySelector('#cues li[data-code=hr_above_cap]') !== null
+                 && img !== null && img.complete && img.naturalWidth > 0",
+        )
+        .await;
+    let max_hr = browser
+        .wait_js(
+            "the max heart rate",
+            "return document.querySelector('#summary [data-metric=max_hr_bpm] dd').textContent",
+        )
+        .await;
+    assert_eq!(max_hr, "182 bpm");
+    browser.screenshot("session.png").await;
+
+    // The plan library: the step chart and assigning it.
+    browser.client.goto(&format!("{base}/plans")).await.unwrap();
+    browser
+        .wait_js(
+            "the plan in the library",
+            &format!("return document.querySelector('button[data-plan=\"{plan_id}\"]') !== null"),
+        )
+        .await;
+    browser
+        .click(&format!("button[data-plan='{plan_id}']"))
+        .await;
+    browser
+        .wait_js(
+            "the plan's step chart and steps",
+            "const img = document.querySelector('#plan-chart img');
+             return img !== null && img.complete && img.naturalWidth > 0
+                 && document.querySelectorAll('#plan-steps tr').length > 3",
+        )
+        .await;
+    browser.click("#assign-submit").await;
+    browser
+        .wait_js(
+            "the plan assigned",
+            "return document.getElementById('assign-result').textContent.startsWith('Assigned')",
+        )
+        .await;
+    browser.screenshot("plans.png").await;
+    browser.client.clone().close().await.unwrap();
+}
