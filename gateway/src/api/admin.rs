@@ -291,7 +291,7 @@ pub struct AuditEntry {
     /// To what.
     pub target: Option<String>,
     /// Details.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
     /// When, ms since the epoch.
     pub at_ms: i64,

@@ -40,7 +40,7 @@ pub struct CreateAthlete {
     /// Name, unique in the tenant.
     pub name: String,
     /// Profile (defaults apply to what is missing).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub profile: Option<serde_json::Value>,
 }
 

@@ -179,7 +179,7 @@ pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionView,
     /// The summary once it ended (SPEC §4 metrics).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub summary: Option<serde_json::Value>,
     /// Samples stored.
     pub samples: i64,
@@ -325,7 +325,7 @@ pub struct CueView {
     /// What the athlete heard.
     pub text: String,
     /// The workout change it carried, if any.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub modification: Option<serde_json::Value>,
     /// Stored, ms since the epoch.
     pub created_ms: i64,
