@@ -5,7 +5,7 @@
 //! this process is the load generator. One bench athlete is one device with its own
 //! connection — MQTT (rumqttc, QoS 1, `TCP_NODELAY`) or QUIC (quinn, its own endpoint and
 //! one stream) — and its own paired credentials, sending sealed frames like an edge agent:
-//! heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s). Every 16 s,
+//! heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s). Every 20 s,
 //! staggered across devices, a device sends the athlete's "600 minutes left" command,
 //! which the coach answers at once with a `time_budget_compressed` cue.
 //!
@@ -51,7 +51,7 @@ const STEADY_PLAN: &str = r#"{"name":"Bench: steady hour","sport":"bike","steps"
 /// The athletes' profile.
 const PROFILE: &str = r#"{"age":38,"hr_max":186,"hr_rest":52,"lthr":168,"hr_cap":176,"ftp":240,"cp":250,"w_prime_j":18000}"#;
 /// How often each device says how many minutes it has left.
-const COMMAND_EVERY: Duration = Duration::from_secs(16);
+const COMMAND_EVERY: Duration = Duration::from_secs(20);
 /// How long all devices together may take to connect.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(180);
 /// Devices connecting at the same time.
@@ -135,6 +135,9 @@ pub struct ServerInternal {
     pub ops_per_commit: f64,
     /// `paceline_downlink_dropped_total`.
     pub downlink_dropped: f64,
+    /// Uplink leg, device send → server receipt (`received_ms − sent_ms` of the stored
+    /// frames, ms resolution, wall clock of the same machine): p50, p99, max in ms.
+    pub uplink_ms: [u64; 3],
 }
 
 impl ServerInternal {
@@ -161,6 +164,7 @@ impl ServerInternal {
             commit_mean_ms: mean("paceline_db_commit_seconds") * 1000.0,
             ops_per_commit: mean("paceline_db_batch_ops"),
             downlink_dropped: value("paceline_downlink_dropped_total"),
+            uplink_ms: [0; 3],
         }
     }
 }
@@ -191,6 +195,7 @@ impl RunFigures {
             "server_commit_mean_ms": self.server_internal.commit_mean_ms,
             "server_ops_per_commit": self.server_internal.ops_per_commit,
             "server_downlink_dropped": self.server_internal.downlink_dropped,
+            "uplink_ms_p50_p99_max": self.server_internal.uplink_ms,
             "fell_over": self.fell_over,
         })
     }
@@ -900,10 +905,12 @@ pub fn run(
         server_after.as_ref().map_or((f64::NAN, f64::NAN), |s| {
             (s.rss_kib as f64 / 1024.0, s.peak_rss_kib as f64 / 1024.0)
         });
-    let server_internal = ServerInternal::read(server.http);
+    let mut server_internal = ServerInternal::read(server.http);
     let frames_stored = if running {
         server.terminate()?;
-        count_stored(&data_dir)?
+        let (stored, uplink_ms) = count_stored(&data_dir)?;
+        server_internal.uplink_ms = uplink_ms;
+        stored
     } else {
         drop(server);
         0
@@ -955,12 +962,25 @@ pub fn run(
     })
 }
 
-fn count_stored(data_dir: &Path) -> anyhow::Result<u64> {
+/// The frames stored, and the uplink leg's p50, p99 and max (ms).
+fn count_stored(data_dir: &Path) -> anyhow::Result<(u64, [u64; 3])> {
     let conn = rusqlite::Connection::open_with_flags(
         data_dir.join("paceline.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .context("opening the server's database")?;
     let n: i64 = conn.query_row("SELECT count(*) FROM frames", [], |row| row.get(0))?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
+    let mut statement = conn.prepare("SELECT max(received_ms - sent_ms, 0) FROM frames")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let ms: i64 = row.get(0)?;
+        histogram.saturating_record(u64::try_from(ms).unwrap_or(0).max(1));
+    }
+    let uplink_ms = [
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.99),
+        histogram.max(),
+    ];
+    Ok((u64::try_from(n).unwrap_or(0), uplink_ms))
 }

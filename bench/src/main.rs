@@ -248,17 +248,35 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         match (options.quick, transport) {
             (true, Transport::Mqtt) => (&[(100, 1), (500, 1)], 2, 6),
             (true, Transport::Quic) => (&[(100, 1)], 2, 6),
+            // The warm-up covers the start, when every device opens its session at once
+            // (the ingress waits for each session's row to be committed).
             (false, Transport::Mqtt) => (
-                &[(100, 3), (1000, 3), (2000, 3), (5000, 1), (10_000, 1)],
-                5,
-                30,
+                &[(100, 3), (1000, 1), (2000, 3), (5000, 1), (10_000, 1)],
+                12,
+                20,
             ),
             (false, Transport::Quic) => (
                 &[(100, 1), (1000, 1), (2000, 1), (5000, 1), (10_000, 1)],
-                5,
-                30,
+                12,
+                20,
             ),
         };
+    // `PACELINE_BENCH_ATHLETES=1000,2000` sweeps those N instead, one run each (for
+    // profiling one load).
+    let chosen: Vec<(usize, usize)> = std::env::var("PACELINE_BENCH_ATHLETES")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .map(|n| (n, 1))
+                .collect()
+        })
+        .unwrap_or_default();
+    let counts = if chosen.is_empty() {
+        counts
+    } else {
+        &chosen[..]
+    };
     let mut sweep = Sweep {
         transport,
         points: Vec::new(),
@@ -307,11 +325,11 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
     let name = transport.name().to_uppercase();
     let mut body = format!(
         "{name}. The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
-         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s); every 16 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
+         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s); every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
          {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
-         Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
+         The server's own figures come from its `/metrics` at the end of the ride (frame in → cue out is from the session's latest frame reaching the gateway to the cue leaving it) and the uplink leg from the stored frames' `received_ms − sent_ms` (whole ride, ms resolution). Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
     );
-    body.push_str("| athletes | runs | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cues / commands | frames sent | stored | lost | acked | server CPU % | server RSS MiB (peak) | load generator CPU % | server: frame in → cue out, mean ms | server: commit mean ms, ops/commit | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    body.push_str("| athletes | runs | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cues / commands | frames sent | stored | lost | acked | server CPU % | server RSS MiB (peak) | load generator CPU % | server: frame in → cue out, mean ms | server: commit mean ms, ops/commit | uplink leg ms p50 / p99 | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
     for (athletes, runs) in &sweep.points {
         let ms = |figure: fn(&RunFigures) -> u64| {
@@ -329,7 +347,7 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         let loadgen = Sweep::median(runs, |r| r.loadgen_cpu_pct);
         let notes: Vec<String> = runs.iter().filter_map(|r| r.fell_over.clone()).collect();
         body.push_str(&format!(
-            "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} |\n",
+            "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} / {} | {} |\n",
             runs.len(),
             ms(|r| r.p50_us),
             ms(|r| r.p90_us),
@@ -349,6 +367,8 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
             Sweep::median(runs, |r| r.server_internal.cue_mean_ms).median,
             Sweep::median(runs, |r| r.server_internal.commit_mean_ms).median,
             Sweep::median(runs, |r| r.server_internal.ops_per_commit).median,
+            Sweep::median(runs, |r| r.server_internal.uplink_ms[0] as f64).median,
+            Sweep::median(runs, |r| r.server_internal.uplink_ms[1] as f64).median,
             if notes.is_empty() { "–".to_owned() } else { format!("fell over: {}", notes.join("; ")) }
         ));
         rows.push(serde_json::json!({"athletes": athletes, "runs": runs.iter().map(RunFigures::json).collect::<Vec<_>>()}));
