@@ -88,8 +88,11 @@ fn run() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .try_init();
     }
+    let athletes_env = std::env::var("PACELINE_BENCH_ATHLETES")
+        .map(|list| format!("PACELINE_BENCH_ATHLETES={list} "))
+        .unwrap_or_default();
     let command = format!(
-        "cargo run --release -p paceline-bench -- {}",
+        "{athletes_env}cargo run --release -p paceline-bench -- {}",
         args.join(" ")
     );
     let options = Options {
