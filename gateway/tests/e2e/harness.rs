@@ -462,6 +462,16 @@ pub struct MqttDevice {
     creds: Creds,
     /// Connection errors its event loop has seen (each a lost connection).
     pub connection_errors: Arc<std::sync::atomic::AtomicUsize>,
+    /// Its event loop, stopped when the device is dropped: a dropped device that kept
+    /// reconnecting under the same client id would take turns with its successor and
+    /// hear the successor's acks.
+    event_loop: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MqttDevice {
+    fn drop(&mut self) {
+        self.event_loop.abort();
+    }
 }
 
 impl MqttDevice {
@@ -492,12 +502,14 @@ impl MqttDevice {
         let for_loop = creds.clone();
         let connection_errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let errors = Arc::clone(&connection_errors);
-        tokio::spawn(async move {
+        let event_loop = tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        if let Some(h) = heard(&for_loop, &publish.payload) {
-                            let _ = tx.send(h);
+                        if let Some(h) = heard(&for_loop, &publish.payload)
+                            && tx.send(h).is_err()
+                        {
+                            return; // the device is gone
                         }
                     }
                     Ok(_) => {}
@@ -523,6 +535,7 @@ impl MqttDevice {
             },
             creds: creds.clone(),
             connection_errors,
+            event_loop,
         }
     }
 
