@@ -36,8 +36,8 @@ use paceline_schemas::hello::DeviceToken;
 use paceline_schemas::sample::SampleValue;
 use paceline_schemas::topic::{Direction, Topic};
 use paceline_schemas::{
-    Ack, Command, DeviceId, DeviceKey, Frame, FrameHeader, FrameKind, MAX_FRAME_BYTES, Payload,
-    SessionId, TenantId, seal,
+    Ack, Command, DeviceId, DeviceKey, DeviceStatus, Frame, FrameHeader, FrameKind,
+    MAX_FRAME_BYTES, Payload, SessionId, TenantId, seal,
 };
 
 use crate::clock::GatewayClock;
@@ -78,8 +78,16 @@ pub enum LiveEventBody {
     Samples(Arc<[SampleRow]>),
     /// A cue the coach gave.
     Cue(Arc<paceline_schemas::Cue>),
-    /// The coach's state: zones, W′ balance, step, target.
-    Status(Arc<paceline_schemas::engine::SessionStatus>),
+    /// The coach's state: zones, W′ balance, step, target; with the device's latest
+    /// sensor status, if it sent one.
+    Status {
+        /// The coach's state.
+        coach: Arc<paceline_schemas::engine::SessionStatus>,
+        /// The latest device status of the session.
+        sensors: Option<Arc<DeviceStatus>>,
+    },
+    /// The device's sensors changed (connected, battery): its new device status.
+    Sensors(Arc<DeviceStatus>),
     /// The session ended.
     Ended,
 }
@@ -143,6 +151,9 @@ struct SessionEntry {
     forwarded: BTreeSet<u64>,
     last_frame: Instant,
     route: Route,
+    /// The device's latest sensor status and the seq of its frame (held in memory only:
+    /// the frame itself is stored like any other).
+    sensors: Option<(u64, Arc<DeviceStatus>)>,
 }
 
 #[derive(Default)]
@@ -385,7 +396,10 @@ impl Live {
                 (*route).clone()
             }
         };
-        if !matches!(header.kind, FrameKind::Samples | FrameKind::Command) {
+        if !matches!(
+            header.kind,
+            FrameKind::Samples | FrameKind::Command | FrameKind::DeviceStatus
+        ) {
             return self.refuse(RejectReason::WrongKind);
         }
         let device = match self.device(&header.device) {
@@ -461,6 +475,13 @@ impl Live {
                 batch.samples().iter().map(sample_row).collect(),
             ),
             Payload::Command(command) => ("command", codec::encode_binary(command), Vec::new()),
+            Payload::DeviceStatus(status) => {
+                let body = codec::encode_binary(status);
+                if body.is_ok() {
+                    self.note_sensors(session_row, header.seq, status);
+                }
+                ("device_status", body, Vec::new())
+            }
             Payload::Ack(_) | Payload::Cue(_) => return self.refuse(RejectReason::WrongKind),
         };
         let Ok(body) = body else {
@@ -520,8 +541,37 @@ impl Live {
                     self.mark_ending(session_row);
                 }
             }
-            Payload::Ack(_) | Payload::Cue(_) => {}
+            Payload::Ack(_) | Payload::Cue(_) | Payload::DeviceStatus(_) => {}
         }
+    }
+
+    /// Keeps a session's device status if it is newer than the one held, and tells the
+    /// live boards.
+    fn note_sensors(&self, session_row: i64, seq: u64, status: &DeviceStatus) {
+        let noted = self.sessions.lock().ok().and_then(|mut sessions| {
+            let entry = sessions.by_row.get_mut(&session_row)?;
+            if entry.sensors.as_ref().is_some_and(|(held, _)| *held > seq) {
+                return None;
+            }
+            let status = Arc::new(status.clone());
+            entry.sensors = Some((seq, Arc::clone(&status)));
+            Some((entry.tenant_row, entry.athlete_row, status))
+        });
+        if let Some((tenant_row, athlete_row, status)) = noted {
+            self.publish(|| LiveEvent {
+                tenant_row,
+                athlete_row,
+                session_row,
+                body: LiveEventBody::Sensors(status),
+            });
+        }
+    }
+
+    /// The latest device status of a session, if its device sent one.
+    pub fn sensors(&self, session_row: i64) -> Option<Arc<DeviceStatus>> {
+        let sessions = self.sessions.lock().ok()?;
+        let (_, status) = sessions.by_row.get(&session_row)?.sensors.as_ref()?;
+        Some(Arc::clone(status))
     }
 
     fn mark_ending(&self, session_row: i64) {
@@ -624,6 +674,7 @@ impl Live {
                 forwarded,
                 last_frame: Instant::now(),
                 route: Route::None,
+                sensors: None,
             },
         );
         drop(sessions);
@@ -739,7 +790,12 @@ impl Live {
                 }
             }
             OutputBody::Status(status) => {
-                self.publish(|| event(LiveEventBody::Status(Arc::new(status))));
+                self.publish(|| {
+                    event(LiveEventBody::Status {
+                        coach: Arc::new(status),
+                        sensors: self.sensors(row),
+                    })
+                });
             }
             OutputBody::Summary(mut summary) => {
                 self.metrics.sessions_open.dec();

@@ -112,6 +112,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             Payload::Cue(cue) => codec::to_json(cue)?,
             Payload::Samples(batch) => codec::to_json(batch)?,
             Payload::Command(command) => codec::to_json(command)?,
+            Payload::DeviceStatus(status) => codec::to_json(status)?,
         };
         println!("## Down: {:?} frame, {size} bytes: {json}", payload.kind());
     }

@@ -201,3 +201,32 @@ pub(crate) mod finite_opt {
         Ok(value)
     }
 }
+
+/// `#[serde(with = "crate::bounded::percent_opt")]`: an optional whole percentage, 0–100.
+pub(crate) mod percent_opt {
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    const MAX_PCT: u8 = 100;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<u8>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if value.is_some_and(|v| v > MAX_PCT) {
+            return Err(S::Error::custom("a percentage is over 100"));
+        }
+        value.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u8>, D::Error> {
+        let value = Option::<u8>::deserialize(deserializer)?;
+        if value.is_some_and(|v| v > MAX_PCT) {
+            return Err(D::Error::custom("a percentage is over 100"));
+        }
+        Ok(value)
+    }
+}

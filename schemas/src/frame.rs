@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
 use crate::cue::Cue;
+use crate::device_status::DeviceStatus;
 use crate::ids::{DeviceId, SessionId, TenantId};
 use crate::sample::SampleBatch;
 
@@ -29,6 +30,9 @@ pub enum FrameKind {
     /// Up: a [`Command`] from the athlete at the device ("35 minutes left", pause, end).
     /// Shares the session's uplink seq with sample frames and is acked the same way.
     Command,
+    /// Up: a [`DeviceStatus`] (sensors connected, battery levels), sent when it changes.
+    /// Shares the session's uplink seq with sample frames and is acked the same way.
+    DeviceStatus,
 }
 
 /// The clear part of a frame. On the wire it is the bytes after the version byte, and the
@@ -84,6 +88,8 @@ pub enum Payload {
     Cue(Cue),
     /// A command from the athlete at the device.
     Command(Command),
+    /// The state of the device's sensors.
+    DeviceStatus(DeviceStatus),
 }
 
 impl Payload {
@@ -94,6 +100,7 @@ impl Payload {
             Payload::Ack(_) => FrameKind::Ack,
             Payload::Cue(_) => FrameKind::Cue,
             Payload::Command(_) => FrameKind::Command,
+            Payload::DeviceStatus(_) => FrameKind::DeviceStatus,
         }
     }
 }

@@ -1,15 +1,15 @@
 //! Paceline's wire types and their encodings: every byte that crosses a process boundary.
 //!
-//! - [`frame`]: [`Frame`] and its header, [`Payload`] ([`SampleBatch`] up; [`Ack`] and
-//!   [`Cue`] down).
+//! - [`frame`]: [`Frame`] and its header, [`Payload`] ([`SampleBatch`], [`Command`] and
+//!   [`DeviceStatus`] up; [`Ack`] and [`Cue`] down).
 //! - [`seal`]: ChaCha20-Poly1305 sealing of frame bodies with the device key.
 //! - [`codec`]: the binary form (bincode 1.3.3, behind this module only) and JSON, with the
 //!   bounds every decoder enforces ([`MAX_FRAME_BYTES`], [`MAX_SAMPLES_PER_BATCH`],
 //!   [`MAX_RR_PER_SAMPLE`]).
 //! - [`topic`] and [`stream`]: MQTT topic names and length-prefixed frames for QUIC;
 //!   [`hello`]: the device token and the [`DeviceHello`] that opens a QUIC stream.
-//! - [`sample`], [`cue`], [`command`], [`plan`], [`profile`], [`summary`]: the types, with
-//!   the JSON forms of SPEC §3–§4.
+//! - [`sample`], [`cue`], [`command`], [`device_status`], [`plan`], [`profile`],
+//!   [`summary`]: the types, with the JSON forms of SPEC §3–§4.
 //!
 //! **This crate knows nothing of sockets, files, clocks or coaching.** It defines bytes and
 //! checks them; every decoder returns a value or a typed error for any input and never
@@ -43,6 +43,7 @@ mod tagged;
 pub mod codec;
 pub mod command;
 pub mod cue;
+pub mod device_status;
 pub mod engine;
 pub mod frame;
 pub mod hello;
@@ -58,6 +59,7 @@ pub mod topic;
 pub use codec::{DecodeError, EncodeError, JsonError, MAX_FRAME_BYTES, WIRE_VERSION};
 pub use command::Command;
 pub use cue::{CompressStrategy, Cue, CueCode, Modification, Severity};
+pub use device_status::{DeviceStatus, MAX_SENSORS_PER_STATUS, SensorKind, SensorReport};
 pub use frame::{Ack, Frame, FrameHeader, FrameKind, Payload};
 pub use hello::{DeviceHello, DeviceToken};
 pub use ids::{DeviceId, IdError, SessionId, TenantId};

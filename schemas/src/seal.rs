@@ -143,6 +143,7 @@ pub fn seal_with_nonce(
         Payload::Ack(ack) => codec::encode_binary(ack)?,
         Payload::Cue(cue) => codec::encode_binary(cue)?,
         Payload::Command(command) => codec::encode_binary(command)?,
+        Payload::DeviceStatus(status) => codec::encode_binary(status)?,
     };
     let aad = associated_data(&header)?;
     let sealed = key
@@ -186,5 +187,8 @@ pub fn open(key: &DeviceKey, frame: &Frame) -> Result<Payload, OpenError> {
         FrameKind::Ack => Payload::Ack(codec::decode_binary(&body).map_err(body_error)?),
         FrameKind::Cue => Payload::Cue(codec::decode_binary(&body).map_err(body_error)?),
         FrameKind::Command => Payload::Command(codec::decode_binary(&body).map_err(body_error)?),
+        FrameKind::DeviceStatus => {
+            Payload::DeviceStatus(codec::decode_binary(&body).map_err(body_error)?)
+        }
     })
 }

@@ -5,7 +5,11 @@
 //! - `hello`: the open sessions in view (`sessions: [{session_id, athlete_id, athlete_name}]`);
 //! - `sample`: the latest values of a session (`t_ms`, `heart_rate`, `power_w`, `cadence`,
 //!   `speed_mps`), thinned to `rate_hz` per session (default 2, 0.2–10);
-//! - `status`: the coach's state (zones, % HRmax, W′ balance, step, target, quality);
+//! - `status`: the coach's state (zones, % HRmax, W′ balance, step, target, quality), with
+//!   `sensors`: the device's latest sensor list (`kind`, `connected`, `battery_pct`) or
+//!   null if it sent none;
+//! - `sensors`: the device's sensors changed (a sensor connected or dropped, a new battery
+//!   level): `t_ms` and `sensors`, at once;
 //! - `cue`: a cue (`severity`, `code`, `text`, `t_s`), sent at once, never thinned;
 //! - `ended`: the session ended.
 //!
@@ -59,7 +63,7 @@ fn upgrade(
 /// One session's live stream.
 #[utoipa::path(get, path = "/api/v1/live/sessions/{id}", tag = "live",
     params(("id" = i64, Path, description = "session id"), LiveQuery),
-    responses((status = 101, description = "WebSocket: hello, sample, status, cue, ended messages"),
+    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages"),
         (status = 404, description = "not visible")),
     security(("bearer" = [])))]
 pub async fn live_session(
@@ -83,7 +87,7 @@ pub async fn live_session(
 
 /// Every live session the caller may see.
 #[utoipa::path(get, path = "/api/v1/live/board", tag = "live", params(LiveQuery),
-    responses((status = 101, description = "WebSocket: hello, sample, status, cue, ended messages")),
+    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages")),
     security(("bearer" = [])))]
 pub async fn live_board(
     State(state): State<ApiState>,
@@ -263,10 +267,22 @@ fn admit(
                 "text": cue.text, "t_s": cue.t_s}),
             ))
         }
-        LiveEventBody::Status(status) => {
-            let mut value = serde_json::to_value(status.as_ref()).unwrap_or(Value::Null);
+        LiveEventBody::Status { coach, sensors } => {
+            let mut value = serde_json::to_value(coach.as_ref()).unwrap_or(Value::Null);
             if let Some(object) = value.as_object_mut() {
                 object.insert("type".into(), json!("status"));
+                let sensors = sensors.as_ref().map(|s| &s.sensors);
+                object.insert(
+                    "sensors".into(),
+                    serde_json::to_value(sensors).unwrap_or(Value::Null),
+                );
+            }
+            Some(ids(value))
+        }
+        LiveEventBody::Sensors(status) => {
+            let mut value = serde_json::to_value(status.as_ref()).unwrap_or(Value::Null);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("type".into(), json!("sensors"));
             }
             Some(ids(value))
         }

@@ -143,6 +143,30 @@ pub fn safety_cue() -> Cue {
     }
 }
 
+/// A strap on a low battery, a power meter without a Battery service, a trainer gone.
+pub fn device_status() -> DeviceStatus {
+    DeviceStatus {
+        t_ms: 3_600_500,
+        sensors: vec![
+            SensorReport {
+                kind: SensorKind::HeartRate,
+                connected: true,
+                battery_pct: Some(18),
+            },
+            SensorReport {
+                kind: SensorKind::Power,
+                connected: true,
+                battery_pct: None,
+            },
+            SensorReport {
+                kind: SensorKind::Trainer,
+                connected: false,
+                battery_pct: Some(100),
+            },
+        ],
+    }
+}
+
 /// The golden frames: (file name, header, payload).
 pub fn golden_frames() -> Vec<(&'static str, FrameHeader, Payload)> {
     vec![
@@ -165,6 +189,11 @@ pub fn golden_frames() -> Vec<(&'static str, FrameHeader, Payload)> {
             "frame_command.bin",
             header(FrameKind::Command, 18),
             Payload::Command(Command::TimeLeft(TimeLeft { minutes: 35 })),
+        ),
+        (
+            "frame_device_status.bin",
+            header(FrameKind::DeviceStatus, 19),
+            Payload::DeviceStatus(device_status()),
         ),
     ]
 }
@@ -432,4 +461,39 @@ fn the_shared_profile_reads() {
     let err = codec::from_json::<AthleteProfile>(br#"{"hr_mx": 190}"#).unwrap_err();
     expect![[r#"invalid JSON at line 1, column 8: unknown field `hr_mx`, expected one of `name`, `age`, `sex`, `weight_kg`, `hr_max`, `hr_rest`, `lthr`, `hr_cap`, `ftp`, `cp`, `w_prime_j`, `rpe_only`, `hr_zone_model`, `zone_overrides`"#]]
     .assert_eq(&err.to_string());
+}
+
+#[test]
+fn device_status_json_contract() {
+    check_json(
+        &device_status(),
+        expect![[r#"
+            {
+              "t_ms": 3600500,
+              "sensors": [
+                {
+                  "kind": "heart_rate",
+                  "connected": true,
+                  "battery_pct": 18
+                },
+                {
+                  "kind": "power",
+                  "connected": true,
+                  "battery_pct": null
+                },
+                {
+                  "kind": "trainer",
+                  "connected": false,
+                  "battery_pct": 100
+                }
+              ]
+            }"#]],
+    );
+    // The new kind is appended: index 4, after command; older kinds keep their bytes.
+    let aad = seal::associated_data(&header(FrameKind::DeviceStatus, 19)).unwrap();
+    assert_eq!(&aad[1..5], &4u32.to_le_bytes());
+    assert_eq!(
+        codec::to_json(&FrameKind::DeviceStatus).unwrap(),
+        r#""device_status""#
+    );
 }

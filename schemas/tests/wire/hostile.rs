@@ -44,6 +44,7 @@ fn every_decoder(bytes: &[u8]) -> Result<(), TestCaseError> {
     binary_is_canonical::<Ack>(bytes)?;
     binary_is_canonical::<Cue>(bytes)?;
     binary_is_canonical::<Command>(bytes)?;
+    binary_is_canonical::<DeviceStatus>(bytes)?;
     binary_is_canonical::<WorkoutPlan>(bytes)?;
     binary_is_canonical::<AthleteProfile>(bytes)?;
     binary_is_canonical::<SessionSummary>(bytes)?;
@@ -57,6 +58,7 @@ fn every_decoder(bytes: &[u8]) -> Result<(), TestCaseError> {
     let _ = codec::from_json::<SampleBatch>(bytes);
     let _ = codec::from_json::<Cue>(bytes);
     let _ = codec::from_json::<Command>(bytes);
+    let _ = codec::from_json::<DeviceStatus>(bytes);
     let _ = codec::from_json::<WorkoutPlan>(bytes);
     let _ = codec::from_json::<AthleteProfile>(bytes);
     let _ = codec::from_json::<SessionSummary>(bytes);
@@ -141,6 +143,7 @@ fn seeds() -> Vec<Vec<u8>> {
             Payload::Ack(ack) => codec::encode_binary(ack).unwrap(),
             Payload::Cue(cue) => codec::encode_binary(cue).unwrap(),
             Payload::Command(command) => codec::encode_binary(command).unwrap(),
+            Payload::DeviceStatus(status) => codec::encode_binary(status).unwrap(),
         });
         seeds.push(
             match &payload {
@@ -148,6 +151,7 @@ fn seeds() -> Vec<Vec<u8>> {
                 Payload::Ack(ack) => codec::to_json(ack),
                 Payload::Cue(cue) => codec::to_json(cue),
                 Payload::Command(command) => codec::to_json(command),
+                Payload::DeviceStatus(status) => codec::to_json(status),
             }
             .unwrap()
             .into_bytes(),

@@ -70,6 +70,11 @@ proptest! {
     }
 
     #[test]
+    fn device_statuses_round_trip(status in device_status()) {
+        assert_round_trips(&status);
+    }
+
+    #[test]
     fn plans_round_trip(plan in plan()) {
         assert_round_trips(&plan);
     }
@@ -134,7 +139,8 @@ proptest! {
                 FrameKind::Samples => FrameKind::Cue,
                 FrameKind::Ack => FrameKind::Samples,
                 FrameKind::Cue => FrameKind::Command,
-                FrameKind::Command => FrameKind::Ack,
+                FrameKind::Command => FrameKind::DeviceStatus,
+                FrameKind::DeviceStatus => FrameKind::Ack,
             },
             1 => changed.tenant = TenantId::new(format!("{other_id}x")).unwrap_or(changed.tenant.clone()),
             2 => changed.device = DeviceId::new(format!("{other_id}x")).unwrap_or(changed.device.clone()),

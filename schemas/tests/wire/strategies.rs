@@ -341,12 +341,35 @@ pub fn ack() -> impl Strategy<Value = Ack> {
     any::<u64>().prop_map(|committed_seq| Ack { committed_seq })
 }
 
+pub fn device_status() -> impl Strategy<Value = DeviceStatus> {
+    let kind = prop_oneof![
+        Just(SensorKind::HeartRate),
+        Just(SensorKind::Power),
+        Just(SensorKind::Cadence),
+        Just(SensorKind::Footpod),
+        Just(SensorKind::Trainer),
+    ];
+    let report = (kind, any::<bool>(), proptest::option::of(0u8..=100)).prop_map(
+        |(kind, connected, battery_pct)| SensorReport {
+            kind,
+            connected,
+            battery_pct,
+        },
+    );
+    (
+        any::<u64>(),
+        proptest::collection::vec(report, 0..=MAX_SENSORS_PER_STATUS),
+    )
+        .prop_map(|(t_ms, sensors)| DeviceStatus { t_ms, sensors })
+}
+
 pub fn payload() -> BoxedStrategy<Payload> {
     prop_oneof![
         batch().prop_map(Payload::Samples),
         ack().prop_map(Payload::Ack),
         cue().prop_map(Payload::Cue),
         command().prop_map(Payload::Command),
+        device_status().prop_map(Payload::DeviceStatus),
     ]
     .boxed()
 }
