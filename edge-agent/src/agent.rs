@@ -29,7 +29,8 @@
 //! Per device: a **recorder** task takes samples from the source, batches those available
 //! at the same moment (or within `batch_ms`), assigns the next seq of the session, seals,
 //! and appends to the [`Spool`] — a frame gets its seq only when the spool holds it, so
-//! seqs have no gaps. An **uplink** task (MQTT or QUIC) sends the spool's frames in order
+//! seqs have no gaps. The source's sensor reports (connects, drops, battery levels) become
+//! a device status frame whenever the [`SensorTable`] changes, spooled the same way. An **uplink** task (MQTT or QUIC) sends the spool's frames in order
 //! from a cursor; on every (re)connect the cursor goes back to the oldest unacknowledged
 //! frame, and also when acks make no progress for `resend_after_ms`. Acks release frames
 //! from the spool. At the end of a ride (source finished, or [`AgentHandle::shutdown`]) the
@@ -50,7 +51,9 @@ use paceline_schemas::{
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::ble::SensorStatus;
 use crate::credentials::DeviceCredentials;
+use crate::sensors::SensorTable;
 use crate::session::{new_session_id, unix_ms_now};
 use crate::simulator::SimulatorConfig;
 use crate::source::{self, BleSensors};
@@ -244,7 +247,7 @@ pub enum AgentEvent {
         session: SessionId,
         /// Its seq.
         seq: u64,
-        /// Samples in it (0 for a command).
+        /// Samples in it (0 for a command or a device status).
         samples: usize,
         /// When it was sealed; it is handed to the uplink right after.
         sent_at: Instant,
@@ -576,13 +579,16 @@ impl Agent {
                 session: session.clone(),
             });
             let (samples_tx, samples_rx) = mpsc::channel(4096);
+            // Sensor status changes are rare (connects, drops, a battery percent): unbounded.
+            let (statuses_tx, statuses_rx) = mpsc::unbounded_channel();
             if matches!(athlete.source, Source::Push) {
                 handle.pushers.insert(device_id.clone(), samples_tx);
             } else {
                 let device_for_source = device.clone();
                 let source = athlete.source.clone();
                 let reporter_device = device.clone();
-                let report: crate::ble::SensorReporter = Arc::new(move |status| {
+                let report: crate::ble::SensorReporter = Arc::new(move |status: SensorStatus| {
+                    let _ = statuses_tx.send(status.clone());
                     reporter_device.emit(AgentEvent::SensorStatus {
                         device: reporter_device.credentials.device.clone(),
                         status,
@@ -602,6 +608,7 @@ impl Agent {
                 device.clone(),
                 session.clone(),
                 samples_rx,
+                statuses_rx,
                 config.batch_ms,
                 phase_rx.clone(),
             )));
@@ -722,6 +729,12 @@ struct Recorder {
     session: SessionId,
     next_seq: u64,
     last_full_warning: Option<Instant>,
+    /// The athlete's sensors as last reported.
+    sensors: SensorTable,
+    /// The table changed and its device status is not spooled yet (the spool was full).
+    sensors_unsent: bool,
+    /// The latest sample time spooled, ms (device time, the clock of device statuses).
+    last_t_ms: u64,
 }
 
 impl Recorder {
@@ -801,15 +814,36 @@ impl Recorder {
         }
     }
 
+    /// Takes a sensor's status change; spools the device status if the table changed.
+    fn sensor_status(&mut self, status: &SensorStatus) {
+        if self.sensors.apply(status) {
+            self.sensors_unsent = true;
+        }
+        self.spool_sensors();
+    }
+
+    /// Spools the sensor table if it has changed since it was last spooled.
+    fn spool_sensors(&mut self) {
+        if self.sensors_unsent {
+            let status = self.sensors.status(self.last_t_ms);
+            self.sensors_unsent = !self.spool(Payload::DeviceStatus(status), 0);
+        }
+    }
+
     fn flush(&mut self, pending: &mut Vec<Sample>) {
         while !pending.is_empty() {
             let take = pending.len().min(MAX_SAMPLES_PER_BATCH);
             let samples: Vec<Sample> = pending.drain(..take).collect();
             let count = samples.len();
+            if let Some(t_ms) = samples.iter().map(|s| s.t_ms).max() {
+                self.last_t_ms = self.last_t_ms.max(t_ms);
+            }
             if let Ok(batch) = SampleBatch::new(samples) {
                 self.spool(Payload::Samples(batch), count);
             }
         }
+        // A status the full spool refused goes as soon as there is room again.
+        self.spool_sensors();
     }
 }
 
@@ -818,6 +852,7 @@ async fn record(
     device: Arc<Device>,
     session: SessionId,
     mut samples: mpsc::Receiver<Sample>,
+    mut statuses: mpsc::UnboundedReceiver<SensorStatus>,
     batch_ms: u64,
     mut phase: watch::Receiver<Phase>,
 ) {
@@ -826,7 +861,12 @@ async fn record(
         session,
         next_seq: 1,
         last_full_warning: None,
+        sensors: SensorTable::default(),
+        sensors_unsent: false,
+        last_t_ms: 0,
     };
+    // A source without sensor reports (push, file) drops its sender at once.
+    let mut statuses_open = true;
     let mut pending: Vec<Sample> = Vec::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
     loop {
@@ -867,6 +907,10 @@ async fn record(
                 recorder.flush(&mut pending);
                 flush_at = None;
             }
+            status = statuses.recv(), if statuses_open => match status {
+                Some(status) => recorder.sensor_status(&status),
+                None => statuses_open = false,
+            },
             changed = phase.changed() => {
                 if changed.is_err() {
                     break;

@@ -17,7 +17,7 @@ use btleplug::api::bleuuid::{BleUuid, uuid_from_u16};
 use btleplug::api::{Central, Manager as _, Peripheral as _, ScanFilter};
 use btleplug::platform::{Adapter, Manager, Peripheral};
 use futures::StreamExt;
-use paceline_schemas::Sample;
+use paceline_schemas::{Sample, SensorKind};
 use tokio::sync::mpsc;
 
 use crate::gatt;
@@ -64,6 +64,29 @@ pub const SENSOR_SERVICES: [(u16, &str, &[u16]); 5] = [
         &[gatt::INDOOR_BIKE_DATA, gatt::TREADMILL_DATA],
     ),
 ];
+
+/// The kind of sensor a service's sensor is, as device status frames name it.
+pub fn sensor_kind(service: u16) -> Option<SensorKind> {
+    match service {
+        HEART_RATE_SERVICE => Some(SensorKind::HeartRate),
+        CYCLING_POWER_SERVICE => Some(SensorKind::Power),
+        CSC_SERVICE => Some(SensorKind::Cadence),
+        RSC_SERVICE => Some(SensorKind::Footpod),
+        FTMS_SERVICE => Some(SensorKind::Trainer),
+        _ => None,
+    }
+}
+
+/// The service a sensor of `kind` offers.
+pub fn service_of(kind: SensorKind) -> u16 {
+    match kind {
+        SensorKind::HeartRate => HEART_RATE_SERVICE,
+        SensorKind::Power => CYCLING_POWER_SERVICE,
+        SensorKind::Cadence => CSC_SERVICE,
+        SensorKind::Footpod => RSC_SERVICE,
+        SensorKind::Trainer => FTMS_SERVICE,
+    }
+}
 
 /// A bound on every call into the Bluetooth stack.
 const STACK_TIMEOUT: Duration = Duration::from_secs(10);

@@ -6,6 +6,8 @@
 //!   counters (16/32-bit rollover).
 //! - [`simulator`]: deterministic synthetic athletes on virtual time.
 //! - [`spool`]: the crash-safe, bounded, append-only store of frames until acked.
+//! - [`sensors`]: the athlete's sensors (connected, battery) folded into the device status
+//!   the gateway is sent whenever it changes.
 //! - [`agent`]: [`agent::Agent::start`] runs athletes' sources, spools and uplinks in the
 //!   current tokio runtime and reports [`agent::AgentEvent`]s; [`uplink`] holds MQTT and
 //!   QUIC; [`source`] and [`ble`] the sample sources; [`credentials`] and [`session`] the
@@ -48,6 +50,7 @@ pub mod credentials;
 pub mod cue_output;
 pub mod gatt;
 pub mod revolutions;
+pub mod sensors;
 pub mod session;
 pub mod simulator;
 pub mod source;

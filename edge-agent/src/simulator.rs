@@ -14,7 +14,11 @@
 
 use paceline_schemas::plan::{PlanStep, Step, Target};
 use paceline_schemas::sample::{Contact, CyclingPower, HeartRate, IndoorBike, SpeedCadence};
-use paceline_schemas::{AthleteProfile, Sample, SampleValue, WorkoutPlan};
+use paceline_schemas::{AthleteProfile, Sample, SampleValue, SensorKind, WorkoutPlan};
+
+/// How fast a simulated sensor's battery runs down: one percent per this much ride time, ms.
+/// Far faster than a real coin cell, so that demos and tests see it move.
+pub const BATTERY_MS_PER_PCT: u64 = 120_000;
 
 /// A scripted ride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -271,6 +275,30 @@ impl SimulatedAthlete {
             due = Some(due.map_or(self.next_power_ms, |d| d.min(self.next_power_ms)));
         }
         due.filter(|&t| t < self.duration_ms)
+    }
+
+    /// The sensors worn, by kind, each with its battery level at `t_ms`, %: it starts
+    /// between 10 and 100 % (from the seed, per sensor) and loses one percent every
+    /// [`BATTERY_MS_PER_PCT`] of ride time, down to 1 %.
+    pub fn batteries_at(&self, t_ms: u64) -> Vec<(SensorKind, u8)> {
+        let sensors = self.config.sensors;
+        [
+            (SensorKind::HeartRate, sensors.heart_rate),
+            (SensorKind::Power, sensors.power),
+            (SensorKind::Cadence, sensors.speed_cadence),
+            (SensorKind::Trainer, sensors.indoor_bike),
+        ]
+        .into_iter()
+        .zip(1u64..)
+        .filter(|((_, worn), _)| *worn)
+        .map(|((kind, _), index)| {
+            let mut draw = Noise(self.config.seed ^ index.wrapping_mul(0xBA77_E4F0_0D5E_ED01));
+            let start_pct = 10 + draw.next_u64() % 91;
+            let used_pct = t_ms / BATTERY_MS_PER_PCT;
+            let pct = start_pct.saturating_sub(used_pct).max(1);
+            (kind, u8::try_from(pct).unwrap_or(100))
+        })
+        .collect()
     }
 
     /// The athlete's true (noise-free) heart rate now, bpm.

@@ -48,8 +48,25 @@ pub(crate) async fn run(
         Source::Simulator { config, speed } => {
             let mut athlete = SimulatedAthlete::new(config);
             let start = tokio::time::Instant::now();
+            let mut batteries = Vec::new();
             while let Some(due_ms) = athlete.next_due_ms() {
                 tokio::time::sleep_until(start + scaled(due_ms, speed)).await;
+                // The simulated sensors connect at the start and report each new battery
+                // level, as a BLE sensor's Battery Level would.
+                let now = athlete.batteries_at(due_ms);
+                if now != batteries {
+                    for &(kind, battery_pct) in now.iter().filter(|b| !batteries.contains(b)) {
+                        report(crate::ble::SensorStatus {
+                            service: crate::ble::service_of(kind),
+                            sensor: "simulated".to_owned(),
+                            state: crate::ble::SensorState::Connected {
+                                name: Some("Simulated".to_owned()),
+                                battery_pct: Some(battery_pct),
+                            },
+                        });
+                    }
+                    batteries = now;
+                }
                 for sample in athlete.samples_at(due_ms) {
                     if samples.send(sample).await.is_err() {
                         return Ok(());

@@ -193,3 +193,47 @@ fn all_sensors_produce_their_kinds() {
         );
     }
 }
+
+#[test]
+fn batteries_start_by_seed_and_fall_slowly() {
+    use paceline_edge::simulator::BATTERY_MS_PER_PCT;
+    use paceline_schemas::SensorKind;
+
+    let athlete = |seed, sensors| {
+        SimulatedAthlete::new(SimulatorConfig {
+            seed,
+            sensors,
+            ..SimulatorConfig::default()
+        })
+    };
+    let default = athlete(3, SimulatedSensors::default());
+    let kinds: Vec<SensorKind> = default.batteries_at(0).iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [SensorKind::HeartRate, SensorKind::Power],
+        "only what is worn"
+    );
+    let all = athlete(3, SimulatedSensors::ALL).batteries_at(0);
+    assert_eq!(all.len(), 4);
+    assert_eq!(
+        all[..2],
+        default.batteries_at(0)[..],
+        "same seed, same batteries"
+    );
+
+    let mut starts = Vec::new();
+    for seed in 0..200 {
+        let rider = athlete(seed, SimulatedSensors::default());
+        for (i, &(kind, start)) in rider.batteries_at(0).iter().enumerate() {
+            assert!((10..=100).contains(&start), "{kind:?} starts at {start}");
+            starts.push(start);
+            // One percent per step of ride time, never below 1 %.
+            let later = rider.batteries_at(5 * BATTERY_MS_PER_PCT + 1)[i].1;
+            assert_eq!(later, start.saturating_sub(5).max(1));
+            assert_eq!(rider.batteries_at(BATTERY_MS_PER_PCT - 1)[i].1, start);
+            assert_eq!(rider.batteries_at(u64::MAX)[i].1, 1);
+        }
+    }
+    assert!(starts.iter().any(|&s| s < 20), "some riders start low");
+    assert!(starts.iter().any(|&s| s > 90), "and some full");
+}
