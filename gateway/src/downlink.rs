@@ -1,5 +1,6 @@
 //! Where a device's downlink frames (acks, cues) go: the MQTT `down` topic through the
-//! embedded broker, or the QUIC stream the device's latest frame came on.
+//! embedded broker (or the client of an external one, whose own request queue stands in
+//! for the thread below), or the QUIC stream the device's latest frame came on.
 //!
 //! **MQTT frames go through a thread of their own** (`mqtt-downlink`). [`Downlink::send`]
 //! only queues the frame, so the threads that send (the writer's commit report, the
@@ -33,9 +34,17 @@ pub enum Route {
     Quic(tokio_mpsc::Sender<Vec<u8>>),
 }
 
+/// Where MQTT downlink frames go.
+enum MqttOut {
+    /// To the `mqtt-downlink` thread, for the embedded broker's link.
+    Embedded(SyncSender<(String, Vec<u8>)>),
+    /// Through the gateway's client of an external broker (its own queue).
+    External(rumqttc::AsyncClient),
+}
+
 /// Sends downlink frames.
 pub struct Downlink {
-    mqtt: Option<SyncSender<(String, Vec<u8>)>>,
+    mqtt: Option<MqttOut>,
 }
 
 impl Downlink {
@@ -49,7 +58,7 @@ impl Downlink {
                 .name("mqtt-downlink".to_owned())
                 .spawn(move || publish_batches(link, &rx))
             {
-                Ok(_) => Some(tx),
+                Ok(_) => Some(MqttOut::Embedded(tx)),
                 Err(err) => {
                     tracing::error!(error = %err, "starting the MQTT downlink thread failed");
                     None
@@ -57,6 +66,14 @@ impl Downlink {
             }
         });
         Downlink { mqtt }
+    }
+
+    /// A downlink publishing MQTT frames through the client of an external broker
+    /// ([`crate::external_broker`]).
+    pub fn external(client: rumqttc::AsyncClient) -> Downlink {
+        Downlink {
+            mqtt: Some(MqttOut::External(client)),
+        }
     }
 
     /// Sends one encoded frame; false if it could not be handed on (no route, a full
@@ -75,9 +92,16 @@ impl Downlink {
                     return false;
                 };
                 let topic = Topic::down(tenant, device).to_string();
-                match queue.try_send((topic, frame)) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                match queue {
+                    MqttOut::Embedded(queue) => match queue.try_send((topic, frame)) {
+                        Ok(()) => true,
+                        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                    },
+                    // At most once, like the embedded link's publishes: a device that
+                    // misses an ack resends, and hears the ack again.
+                    MqttOut::External(client) => client
+                        .try_publish(topic, rumqttc::QoS::AtMostOnce, false, frame)
+                        .is_ok(),
                 }
             }
             Route::Quic(stream) => stream.try_send(frame).is_ok(),

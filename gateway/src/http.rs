@@ -20,6 +20,8 @@ pub struct HttpState {
     pub live: Arc<Live>,
     /// The metrics registry.
     pub registry: Arc<Registry>,
+    /// With an external broker: whether the gateway is subscribed to the uplinks there.
+    pub mqtt_subscribed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The router: health, metrics, and the API under `/api/v1`.
@@ -53,6 +55,15 @@ async fn health_ready(State(state): State<HttpState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the gateway is stopping",
+        );
+    }
+    if let Some(subscribed) = &state.mqtt_subscribed
+        && !subscribed.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker_unavailable",
+            "not subscribed to the uplinks at the MQTT broker yet",
         );
     }
     let live = Arc::clone(&state.live);

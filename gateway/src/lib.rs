@@ -22,6 +22,7 @@ pub mod connections;
 pub mod demo;
 pub mod downlink;
 pub mod export;
+pub mod external_broker;
 pub mod http;
 pub mod live;
 pub mod metrics;

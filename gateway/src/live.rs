@@ -21,7 +21,7 @@
 //! the plan starts over).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,9 @@ use crate::connections::Connections;
 use crate::downlink::{Downlink, Route};
 use crate::metrics::{Metrics, RejectReason, Transport, TransportLabel};
 use crate::store::secrets::token_matches;
-use crate::store::writer::{Committed, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue};
+use crate::store::writer::{
+    CommitReport, Committed, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue,
+};
 use crate::store::{DeviceRecord, Store};
 use tokio::sync::broadcast;
 
@@ -139,6 +141,7 @@ struct CachedDevice {
 
 struct SessionEntry {
     row: i64,
+    device_row: i64,
     tenant_row: i64,
     athlete_row: i64,
     tenant: TenantId,
@@ -172,6 +175,8 @@ pub struct Live {
     downlink: Downlink,
     devices: Mutex<HashMap<DeviceId, CachedDevice>>,
     sessions: Mutex<Sessions>,
+    /// The row the next new session gets.
+    next_session_row: AtomicI64,
     down_seq: AtomicU64,
     shutting_down: AtomicBool,
     reject_log: Mutex<HashMap<RejectReason, (Instant, u64)>>,
@@ -181,7 +186,8 @@ pub struct Live {
 }
 
 impl Live {
-    /// The live loop over these parts.
+    /// The live loop over these parts (new sessions are numbered after the highest row
+    /// stored).
     pub fn new(
         store: Arc<Store>,
         writes: WriteQueue,
@@ -190,10 +196,11 @@ impl Live {
         metrics: Arc<Metrics>,
         downlink: Downlink,
         session_idle: Duration,
-    ) -> Live {
+    ) -> Result<Live, crate::store::StoreError> {
+        let max_session_row = store.max_session_row()?;
         // Downlink seqs only grow, across restarts too: they start from the clock in µs.
         let down_seq = AtomicU64::new(clock.now_ms().saturating_mul(1000));
-        Live {
+        Ok(Live {
             store,
             writes,
             engine,
@@ -202,13 +209,14 @@ impl Live {
             downlink,
             devices: Mutex::new(HashMap::new()),
             sessions: Mutex::new(Sessions::default()),
+            next_session_row: AtomicI64::new(max_session_row + 1),
             down_seq,
             shutting_down: AtomicBool::new(false),
             reject_log: Mutex::new(HashMap::new()),
             session_idle,
             events: broadcast::channel(LIVE_EVENT_BUFFER).0,
             connections: Arc::new(Connections::default()),
-        }
+        })
     }
 
     /// The clock.
@@ -309,6 +317,18 @@ impl Live {
         !record.revoked
             && tenant.is_none_or(|t| *t == record.tenant)
             && token_matches(&token, &record.token_sha256)
+    }
+
+    /// The tenant of a known, unrevoked device (for the external broker's topic checks).
+    pub fn device_tenant(&self, device: &DeviceId) -> Option<TenantId> {
+        match self.device(device) {
+            Ok(Some(record)) if !record.revoked => Some(record.tenant.clone()),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, "device lookup failed during a topic check");
+                None
+            }
+        }
     }
 
     fn device(
@@ -623,26 +643,21 @@ impl Live {
                 )
             }
             None => {
+                // A new session: its row is chosen here and its open queued ahead of its
+                // frames, so nothing waits for the commit (the writer's module docs).
                 let plan = setup.as_ref().and_then(|s| s.next_plan.clone());
-                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                let row = self.next_session_row.fetch_add(1, Ordering::Relaxed);
                 self.writes
                     .send(WriteOp::OpenSession {
+                        session_row: row,
                         tenant_row: device.tenant_row,
                         device_row: device.row,
                         athlete_row: device.athlete_row,
                         session_id: session.as_str().to_owned(),
                         plan_row: plan.as_ref().map(|(row, _)| *row),
                         now_ms: self.clock.now_ms(),
-                        reply,
                     })
                     .map_err(|_| RejectReason::StoreUnavailable)?;
-                let row = answer
-                    .recv()
-                    .map_err(|_| RejectReason::StoreUnavailable)?
-                    .map_err(|reason| {
-                        tracing::error!(%reason, "opening a session failed");
-                        RejectReason::StoreUnavailable
-                    })?;
                 (row, 0, Vec::new(), true, plan.map(|(_, plan)| plan))
             }
         };
@@ -652,7 +667,8 @@ impl Live {
             .lock()
             .map_err(|_| RejectReason::StoreUnavailable)?;
         if let Some(row) = sessions.by_device.get(&key) {
-            // Another transport opened it meanwhile.
+            // Another transport opened it meanwhile (a second open of ours, if queued, is
+            // refused by the writer as a taken session id and reported not opened).
             return Ok(*row);
         }
         let mut forwarded = BTreeSet::new();
@@ -662,6 +678,7 @@ impl Live {
             row,
             SessionEntry {
                 row,
+                device_row: device.row,
                 tenant_row: device.tenant_row,
                 athlete_row: device.athlete_row,
                 tenant: device.tenant.clone(),
@@ -690,6 +707,47 @@ impl Live {
             }));
         }
         Ok(row)
+    }
+
+    /// The writer's report of a transaction: forget the sessions it could not open, and
+    /// acknowledge what is now stored.
+    pub fn on_commit_report(&self, report: CommitReport<'_>) {
+        if !report.not_opened.is_empty() {
+            self.forget_unopened(report.not_opened);
+        }
+        if !report.committed.is_empty() {
+            self.on_committed(report.committed);
+        }
+    }
+
+    /// Forgets sessions whose open the writer did not make, and ends their coaches: the
+    /// device's next frame opens the session again (or finds the row that holds it).
+    fn forget_unopened(&self, rows: &[i64]) {
+        let mut coached = Vec::new();
+        if let Ok(mut sessions) = self.sessions.lock() {
+            for row in rows {
+                if let Some(entry) = sessions.by_row.remove(row) {
+                    let key = (entry.device_row, entry.device_session.clone());
+                    if sessions.by_device.get(&key) == Some(row) {
+                        sessions.by_device.remove(&key);
+                    }
+                    if entry.coached {
+                        coached.push(entry.engine_id);
+                    }
+                }
+            }
+        }
+        for engine_id in coached {
+            // Its summary finds no session and goes nowhere.
+            self.metrics.sessions_open.dec();
+            self.engine.send(EngineRecord::Session(SessionInput {
+                session: engine_id,
+                now_ms: self.clock.now_ms(),
+                event: SessionEvent::Command(SessionCommand {
+                    command: Command::End,
+                }),
+            }));
+        }
     }
 
     /// The writer committed: acknowledge what is now stored.

@@ -42,7 +42,8 @@ enum Commands {
 struct CommonArgs {
     /// TOML config file with any of: data_dir, http, mqtt, quic, engine_workers,
     /// session_idle_s, writer_batch, mqtt_max_connections, access_token_ttl_s,
-    /// admin_tenant.
+    /// admin_tenant, mqtt_broker, mqtt_broker_user, mqtt_broker_password,
+    /// mqtt_subscription, mqtt_hook_secret.
     #[arg(long, env = "PACELINE_CONFIG")]
     config: Option<PathBuf>,
     /// Data folder [default: ./paceline-data].
@@ -69,6 +70,16 @@ struct CommonArgs {
     /// Tenant of the administrator made on first start [default: default].
     #[arg(long, env = "PACELINE_ADMIN_TENANT")]
     admin_tenant: Option<String>,
+    /// host:port of an external MQTT broker (e.g. EMQX) to use instead of the embedded one.
+    #[arg(long, env = "PACELINE_MQTT_BROKER")]
+    mqtt_broker: Option<String>,
+    /// The gateway's user name at the external broker [default: paceline-gateway].
+    #[arg(long, env = "PACELINE_MQTT_BROKER_USER")]
+    mqtt_broker_user: Option<String>,
+    /// The uplink subscription at the external broker
+    /// [default: $share/paceline/pl/v1/+/+/up].
+    #[arg(long, env = "PACELINE_MQTT_SUBSCRIPTION")]
+    mqtt_subscription: Option<String>,
 }
 
 impl CommonArgs {
@@ -86,10 +97,25 @@ impl CommonArgs {
             session_idle_s: self.session_idle_s,
             access_token_ttl_s: self.access_token_ttl_s,
             admin_tenant: self.admin_tenant.clone(),
+            mqtt_broker: self.mqtt_broker.clone(),
+            mqtt_broker_user: self.mqtt_broker_user.clone(),
+            mqtt_subscription: self.mqtt_subscription.clone(),
+            // Secrets only from the environment or the file, never from the command line
+            // (which every local user can read).
+            mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),
+            mqtt_hook_secret: secret_from_env("PACELINE_MQTT_HOOK_SECRET"),
             ..SettingsLayer::default()
         };
         Ok(Settings::resolve(file.overlaid_by(flags))?)
     }
+}
+
+/// A secret setting from the environment, if set and not empty.
+fn secret_from_env(name: &str) -> Option<paceline_gateway::settings::Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .map(paceline_gateway::settings::Secret::new)
 }
 
 #[derive(Args)]

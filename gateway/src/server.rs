@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::writer::{WriteQueue, Writer};
 use crate::tls::ServerCert;
-use crate::{broker, quic};
+use crate::{broker, external_broker, quic};
 
 /// Records the engine and writer queues hold before senders wait.
 const QUEUE_CAPACITY: usize = 65_536;
@@ -36,8 +36,10 @@ pub struct Gateway {
     pub live: Arc<Live>,
     /// Where HTTP listens.
     pub http: SocketAddr,
-    /// Where MQTT listens.
+    /// Where MQTT listens (the external broker's address, resolved, if there is one).
     pub mqtt: SocketAddr,
+    /// The external MQTT broker, as configured, if the gateway uses one.
+    pub mqtt_broker: Option<String>,
     /// Where QUIC listens.
     pub quic: SocketAddr,
     /// The data folder.
@@ -90,42 +92,78 @@ impl Gateway {
             settings.writer_batch,
             QUEUE_CAPACITY,
             Arc::clone(&metrics),
-            Box::new(move |committed| {
+            Box::new(move |report| {
                 if let Some(live) = for_writer.get() {
-                    live.on_committed(committed);
+                    live.on_commit_report(report);
                 }
             }),
         )
         .context("starting the database writer")?;
         let writes = writer.queue();
 
-        let front = broker::bind_front(settings.mqtt)
-            .await
-            .context("starting the MQTT broker")?;
-        let mqtt_addr = front.local_addr().context("the MQTT address")?;
-        let private = broker::private_addr().context("starting the MQTT broker")?;
-        let (link_tx, link_rx) = broker::start(
-            private,
-            settings.mqtt_max_connections,
-            Arc::clone(&live_cell),
-        )
-        .context("starting the MQTT broker")?;
-        let live = Arc::new(Live::new(
-            Arc::clone(&store),
-            writes.clone(),
-            engine_input,
-            clock,
-            Arc::clone(&metrics),
-            Downlink::new(Some(link_tx)),
-            settings.session_idle,
-        ));
+        // The embedded broker behind its front door, or the client of an external one.
+        let (mqtt_addr, downlink, embedded, mqtt_subscribed) = match &settings.external_broker {
+            None => {
+                let front = broker::bind_front(settings.mqtt)
+                    .await
+                    .context("starting the MQTT broker")?;
+                let mqtt_addr = front.local_addr().context("the MQTT address")?;
+                let private = broker::private_addr().context("starting the MQTT broker")?;
+                let (link_tx, link_rx) = broker::start(
+                    private,
+                    settings.mqtt_max_connections,
+                    Arc::clone(&live_cell),
+                )
+                .context("starting the MQTT broker")?;
+                (
+                    mqtt_addr,
+                    Downlink::new(Some(link_tx)),
+                    Some((front, private, link_rx)),
+                    None,
+                )
+            }
+            Some(external) => {
+                let mqtt_addr = tokio::net::lookup_host(external.address.as_str())
+                    .await
+                    .ok()
+                    .and_then(|mut found| found.next())
+                    .with_context(|| {
+                        format!(
+                            "mqtt_broker {}: the name does not resolve",
+                            external.address
+                        )
+                    })?;
+                let broker = external_broker::start(external, Arc::clone(&live_cell))
+                    .context("starting the external MQTT broker's client")?;
+                (
+                    mqtt_addr,
+                    Downlink::external(broker.client),
+                    None,
+                    Some(broker.subscribed),
+                )
+            }
+        };
+        let live = Arc::new(
+            Live::new(
+                Arc::clone(&store),
+                writes.clone(),
+                engine_input,
+                clock,
+                Arc::clone(&metrics),
+                downlink,
+                settings.session_idle,
+            )
+            .context("reading the last session's row")?,
+        );
         let _ = live_cell.set(Arc::clone(&live));
-        tokio::spawn(broker::serve_front(
-            front,
-            private,
-            Arc::clone(live.connections()),
-        ));
-        broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
+        if let Some((front, private, link_rx)) = embedded {
+            tokio::spawn(broker::serve_front(
+                front,
+                private,
+                Arc::clone(live.connections()),
+            ));
+            broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
+        }
 
         let for_outputs = Arc::clone(&live);
         thread::Builder::new()
@@ -188,13 +226,21 @@ impl Gateway {
             },
         )));
         drop(signing_key);
-        let app = http::router(
+        let mut app = http::router(
             HttpState {
                 live: Arc::clone(&live),
                 registry: Arc::new(registry),
+                mqtt_subscribed,
             },
             api,
         );
+        if let Some(hooks) = settings
+            .external_broker
+            .as_ref()
+            .and_then(|external| external_broker::hooks_router(Arc::clone(&live), external))
+        {
+            app = app.merge(hooks);
+        }
         tokio::spawn(async move {
             let served = axum::serve(
                 listener,
@@ -213,6 +259,10 @@ impl Gateway {
             live,
             http: http_addr,
             mqtt: mqtt_addr,
+            mqtt_broker: settings
+                .external_broker
+                .as_ref()
+                .map(|external| external.address.clone()),
             quic: quic_addr,
             data_dir,
             cert_fingerprint: cert.fingerprint(),
@@ -273,7 +323,7 @@ pub fn print_banner(gateway: &Gateway) {
         "Paceline gateway running\n  \
          data   {data} (database paceline.db)\n  \
          HTTP   http://{http}  (/health/live, /health/ready, /metrics)\n  \
-         MQTT   {mqtt}\n  \
+         MQTT   {mqtt}{external}\n  \
          QUIC   {quic}  certificate SHA-256 {fp}{new}\n\
          API    http://{http}/api/v1  (OpenAPI: /api/v1/openapi.json)\n\
          Pair a device: paceline device add --tenant T --athlete A\n\
@@ -281,6 +331,10 @@ pub fn print_banner(gateway: &Gateway) {
         data = gateway.data_dir.display(),
         http = gateway.http,
         mqtt = gateway.mqtt,
+        external = match &gateway.mqtt_broker {
+            Some(broker) => format!("  (external broker {broker})"),
+            None => String::new(),
+        },
         quic = gateway.quic,
         fp = gateway.cert_fingerprint,
         new = if gateway.cert_created { " (new)" } else { "" },

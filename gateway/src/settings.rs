@@ -73,7 +73,62 @@ pub struct SettingsLayer {
     pub access_token_ttl_s: Option<u64>,
     /// The tenant (slug) of the administrator account made on first start.
     pub admin_tenant: Option<String>,
+    /// `host:port` of an external MQTT broker to use instead of the embedded one.
+    pub mqtt_broker: Option<String>,
+    /// The gateway's user name at the external broker.
+    pub mqtt_broker_user: Option<String>,
+    /// The gateway's password at the external broker.
+    pub mqtt_broker_password: Option<Secret>,
+    /// The filter the gateway subscribes to the uplinks with at the external broker.
+    pub mqtt_subscription: Option<String>,
+    /// The secret the external broker calls the device-authentication hooks with.
+    pub mqtt_hook_secret: Option<Secret>,
 }
+
+/// A secret setting: never printed (its `Debug` is redacted).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret.
+    pub fn new(text: String) -> Secret {
+        Secret(text)
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Where the external MQTT broker is and how the gateway uses it
+/// ([`crate::external_broker`]).
+#[derive(Debug, Clone)]
+pub struct ExternalBroker {
+    /// `host:port`.
+    pub address: String,
+    /// The gateway's user name there.
+    pub user: String,
+    /// The gateway's password there, if the broker asks for one.
+    pub password: Option<Secret>,
+    /// The uplink subscription (a shared one by default).
+    pub subscription: String,
+    /// The secret the broker proves itself with when it calls the hooks.
+    pub hook_secret: Option<Secret>,
+}
+
+/// The default uplink subscription at an external broker: every device's uplink, shared
+/// among the gateways of the group `paceline`.
+pub const DEFAULT_MQTT_SUBSCRIPTION: &str = "$share/paceline/pl/v1/+/+/up";
+/// The gateway's default user name at an external broker.
+pub const DEFAULT_MQTT_BROKER_USER: &str = "paceline-gateway";
 
 impl SettingsLayer {
     /// Reads a TOML settings file.
@@ -101,6 +156,11 @@ impl SettingsLayer {
             mqtt_max_connections: over.mqtt_max_connections.or(self.mqtt_max_connections),
             access_token_ttl_s: over.access_token_ttl_s.or(self.access_token_ttl_s),
             admin_tenant: over.admin_tenant.or(self.admin_tenant),
+            mqtt_broker: over.mqtt_broker.or(self.mqtt_broker),
+            mqtt_broker_user: over.mqtt_broker_user.or(self.mqtt_broker_user),
+            mqtt_broker_password: over.mqtt_broker_password.or(self.mqtt_broker_password),
+            mqtt_subscription: over.mqtt_subscription.or(self.mqtt_subscription),
+            mqtt_hook_secret: over.mqtt_hook_secret.or(self.mqtt_hook_secret),
         }
     }
 }
@@ -128,12 +188,15 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     /// The tenant of the first administrator.
     pub admin_tenant: paceline_schemas::TenantId,
+    /// The external MQTT broker, if the gateway uses one instead of its embedded broker.
+    pub external_broker: Option<ExternalBroker>,
 }
 
 impl Settings {
     /// The defaults overlaid by `layer`, checked.
     pub fn resolve(layer: SettingsLayer) -> Result<Settings, SettingsError> {
         let parse = |text: &str| text.parse::<SocketAddr>().ok();
+        let external_broker = external_broker(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -166,6 +229,7 @@ impl Settings {
                 name: "admin_tenant",
                 reason: e.to_string(),
             })?,
+            external_broker,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -190,6 +254,53 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// The external broker's settings, checked; `None` without `mqtt_broker`.
+fn external_broker(layer: &SettingsLayer) -> Result<Option<ExternalBroker>, SettingsError> {
+    let Some(address) = layer.mqtt_broker.clone() else {
+        let unused = [
+            ("mqtt_broker_user", layer.mqtt_broker_user.is_some()),
+            ("mqtt_broker_password", layer.mqtt_broker_password.is_some()),
+            ("mqtt_subscription", layer.mqtt_subscription.is_some()),
+            ("mqtt_hook_secret", layer.mqtt_hook_secret.is_some()),
+        ];
+        if let Some((name, _)) = unused.iter().find(|(_, set)| *set) {
+            return Err(SettingsError::Invalid {
+                name,
+                reason: "only applies with mqtt_broker (an external broker)".to_owned(),
+            });
+        }
+        return Ok(None);
+    };
+    let subscription = layer
+        .mqtt_subscription
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MQTT_SUBSCRIPTION.to_owned());
+    if !subscription.ends_with("/up") || !subscription.contains("pl/v1/") {
+        return Err(SettingsError::Invalid {
+            name: "mqtt_subscription",
+            reason: format!("{subscription:?} is not a filter over pl/v1/…/up topics"),
+        });
+    }
+    if let Some(secret) = &layer.mqtt_hook_secret
+        && secret.expose().len() < 16
+    {
+        return Err(SettingsError::Invalid {
+            name: "mqtt_hook_secret",
+            reason: "must be at least 16 characters".to_owned(),
+        });
+    }
+    Ok(Some(ExternalBroker {
+        address,
+        user: layer
+            .mqtt_broker_user
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MQTT_BROKER_USER.to_owned()),
+        password: layer.mqtt_broker_password.clone(),
+        subscription,
+        hook_secret: layer.mqtt_hook_secret.clone(),
+    }))
 }
 
 fn invalid(name: &'static str) -> SettingsError {
@@ -243,5 +354,52 @@ mod tests {
         };
         let err = Settings::resolve(zero).unwrap_err().to_string();
         assert_eq!(err, "setting engine_workers: 0 is outside 1..=64");
+    }
+
+    #[test]
+    fn an_external_broker_takes_its_defaults_and_hides_its_secrets() {
+        let layer: SettingsLayer = toml::from_str(
+            "mqtt_broker = \"emqx:1883\"\nmqtt_broker_password = \"gateway-password\"\n\
+             mqtt_hook_secret = \"a-hook-secret-of-32-characters!!\"\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(layer).unwrap();
+        let broker = settings.external_broker.clone().unwrap();
+        assert_eq!(broker.address, "emqx:1883");
+        assert_eq!(broker.user, DEFAULT_MQTT_BROKER_USER);
+        assert_eq!(broker.subscription, DEFAULT_MQTT_SUBSCRIPTION);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("gateway-password"), "{printed}");
+        assert!(!printed.contains("a-hook-secret"), "{printed}");
+        assert!(
+            Settings::resolve(SettingsLayer::default())
+                .unwrap()
+                .external_broker
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn external_broker_settings_without_a_broker_or_out_of_shape_are_refused() {
+        let stray = SettingsLayer {
+            mqtt_subscription: Some("pl/v1/+/+/up".to_owned()),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(stray).unwrap_err().to_string();
+        assert!(err.contains("only applies with mqtt_broker"), "{err}");
+        let wrong_filter = SettingsLayer {
+            mqtt_broker: Some("emqx:1883".to_owned()),
+            mqtt_subscription: Some("#".to_owned()),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(wrong_filter).unwrap_err().to_string();
+        assert!(err.contains("not a filter over pl/v1"), "{err}");
+        let short_secret = SettingsLayer {
+            mqtt_broker: Some("emqx:1883".to_owned()),
+            mqtt_hook_secret: Some(Secret::new("short".to_owned())),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(short_secret).unwrap_err().to_string();
+        assert!(err.contains("at least 16"), "{err}");
     }
 }

@@ -299,6 +299,18 @@ impl Store {
         }))
     }
 
+    /// The highest session row stored, 0 if there is none: the live loop numbers new
+    /// sessions from the next one (it is the only place that creates sessions).
+    pub fn max_session_row(&self) -> Result<i64, StoreError> {
+        self.read(|conn| {
+            Ok(
+                conn.query_row("SELECT coalesce(max(id), 0) FROM sessions", [], |row| {
+                    row.get(0)
+                })?,
+            )
+        })
+    }
+
     /// A device's session by the id the device gave it.
     pub fn session(
         &self,

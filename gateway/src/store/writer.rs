@@ -10,8 +10,17 @@
 //! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
 //! a resent frame is stored once. A failed transaction is rolled back and reported; its
 //! frames are not acknowledged and the device resends them.
+//!
+//! **Sessions are opened without a round trip.** The live loop picks a new session's row
+//! itself ([`WriteOp::OpenSession`] carries it) and queues the session's frames right
+//! behind the open, so the ingress never waits for a commit to learn a row: the writer
+//! applies the queue in order, so the open always precedes the frames that name it. An
+//! open that does not happen (its id or `(device, session id)` already taken, or its
+//! transaction rolled back) is reported in [`CommitReport::not_opened`]; from then on the
+//! writer skips every frame, cue and ending that names that row (none is acknowledged),
+//! and the live loop forgets the session so that the device's next frame opens it again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -78,8 +87,11 @@ pub enum SessionEnding {
 /// A write for the writer thread.
 #[derive(Debug)]
 pub enum WriteOp {
-    /// Creates a session; takes the plan off the athlete's "next session" if one is given.
+    /// Creates a session with the row the live loop chose; takes the plan off the
+    /// athlete's "next session" if one is given.
     OpenSession {
+        /// The session's row, unused so far.
+        session_row: i64,
         /// The tenant's row.
         tenant_row: i64,
         /// The device's row.
@@ -92,8 +104,6 @@ pub enum WriteOp {
         plan_row: Option<i64>,
         /// Now, ms since the epoch.
         now_ms: u64,
-        /// The session's row, after the commit.
-        reply: SyncSender<Result<i64, String>>,
     },
     /// Stores a frame.
     Frame(FrameWrite),
@@ -135,6 +145,19 @@ pub enum WriteOp {
     Flush(SyncSender<()>),
 }
 
+impl WriteOp {
+    /// The session row the write is about, if it is about one that must be open.
+    fn session_row(&self) -> Option<i64> {
+        match self {
+            WriteOp::Frame(frame) => Some(frame.session_row),
+            WriteOp::Cue { session_row, .. } | WriteOp::EndSession { session_row, .. } => {
+                Some(*session_row)
+            }
+            WriteOp::OpenSession { .. } | WriteOp::EndStale { .. } | WriteOp::Flush(_) => None,
+        }
+    }
+}
+
 /// What a commit made durable for one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {
@@ -144,8 +167,17 @@ pub struct Committed {
     pub acked_seq: u64,
 }
 
-/// Called after each commit with the sessions whose frames it held.
-pub type CommitListener = Box<dyn FnMut(&[Committed]) + Send>;
+/// What one transaction did, told to the [`CommitListener`] after it.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitReport<'a> {
+    /// The sessions whose frames it stored, with how far each is now stored.
+    pub committed: &'a [Committed],
+    /// Session rows it was asked to open and did not (see the module docs).
+    pub not_opened: &'a [i64],
+}
+
+/// Called after each transaction that stored frames or failed to open a session.
+pub type CommitListener = Box<dyn FnMut(CommitReport<'_>) + Send>;
 
 /// The handle to the writer thread.
 pub struct Writer {
@@ -195,6 +227,7 @@ impl Writer {
                 let mut state = WriterState {
                     conn,
                     acks: HashMap::new(),
+                    not_opened: HashSet::new(),
                     metrics,
                     listener,
                 };
@@ -251,13 +284,13 @@ impl AckState {
 struct WriterState {
     conn: Connection,
     acks: HashMap<i64, AckState>,
+    /// Rows whose open did not happen: what names them is skipped.
+    not_opened: HashSet<i64>,
     metrics: Arc<Metrics>,
     listener: CommitListener,
 }
 
 enum Reply {
-    Session(SyncSender<Result<i64, String>>, i64),
-    SessionFailed(SyncSender<Result<i64, String>>, String),
     Flushed(SyncSender<()>),
 }
 
@@ -284,11 +317,20 @@ impl WriterState {
         let mut touched: HashMap<i64, u64> = HashMap::new();
         let mut stored = 0u64;
         let mut duplicates = 0u64;
+        // Sessions this batch opens, and those it was asked to open and did not.
+        let mut opened: Vec<i64> = Vec::new();
+        let mut not_opened: Vec<i64> = Vec::new();
         let outcome = (|| -> Result<(), StoreError> {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for op in ops {
+                if op
+                    .session_row()
+                    .is_some_and(|row| self.not_opened.contains(&row))
+                {
+                    continue;
+                }
                 match op {
                     WriteOp::Frame(frame) => {
                         let acks = match self.acks.entry(frame.session_row) {
@@ -309,25 +351,34 @@ impl WriterState {
                         *latest = (*latest).max(frame.received_ms);
                     }
                     WriteOp::OpenSession {
+                        session_row,
                         tenant_row,
                         device_row,
                         athlete_row,
                         session_id,
                         plan_row,
                         now_ms,
-                        reply,
-                    } => match open_session(
-                        &tx,
-                        tenant_row,
-                        device_row,
-                        athlete_row,
-                        &session_id,
-                        plan_row,
-                        now_ms,
-                    ) {
-                        Ok(row) => replies.push(Reply::Session(reply, row)),
-                        Err(e) => replies.push(Reply::SessionFailed(reply, e.to_string())),
-                    },
+                    } => {
+                        let open = OpenSession {
+                            session_row,
+                            tenant_row,
+                            device_row,
+                            athlete_row,
+                            session_id: &session_id,
+                            plan_row,
+                            now_ms,
+                        };
+                        if open_session(&tx, &open)? {
+                            opened.push(session_row);
+                        } else {
+                            tracing::warn!(
+                                session_row,
+                                "a session's row or id was taken; not opened"
+                            );
+                            self.not_opened.insert(session_row);
+                            not_opened.push(session_row);
+                        }
+                    }
                     WriteOp::Cue {
                         tenant_row,
                         session_row,
@@ -391,11 +442,11 @@ impl WriterState {
             .db_commit_seconds
             .observe(started.elapsed().as_secs_f64());
         self.metrics.db_batch_ops.observe(count as f64);
-        match outcome {
+        let committed: Vec<Committed> = match outcome {
             Ok(()) => {
                 self.metrics.frames_stored.inc_by(stored);
                 self.metrics.frames_duplicate.inc_by(duplicates);
-                let committed: Vec<Committed> = touched
+                touched
                     .keys()
                     .filter_map(|row| {
                         self.acks.get(row).map(|acks| Committed {
@@ -403,10 +454,7 @@ impl WriterState {
                             acked_seq: acks.contiguous,
                         })
                     })
-                    .collect();
-                if !committed.is_empty() {
-                    (self.listener)(&committed);
-                }
+                    .collect()
             }
             Err(err) => {
                 tracing::error!(error = %err, ops = count, "database commit failed; its frames stay unacknowledged");
@@ -414,21 +462,21 @@ impl WriterState {
                 for row in touched.keys() {
                     self.acks.remove(row);
                 }
-                for reply in &mut replies {
-                    if let Reply::Session(tx, _) = reply {
-                        *reply = Reply::SessionFailed(tx.clone(), err.to_string());
-                    }
-                }
+                // The sessions it opened are gone with it: the frames queued behind
+                // their opens must not reach the database either.
+                self.not_opened.extend(opened.iter().copied());
+                not_opened.extend(opened);
+                Vec::new()
             }
+        };
+        if !committed.is_empty() || !not_opened.is_empty() {
+            (self.listener)(CommitReport {
+                committed: &committed,
+                not_opened: &not_opened,
+            });
         }
         for reply in replies {
             match reply {
-                Reply::Session(tx, row) => {
-                    let _ = tx.send(Ok(row));
-                }
-                Reply::SessionFailed(tx, reason) => {
-                    let _ = tx.send(Err(reason));
-                }
                 Reply::Flushed(tx) => {
                     let _ = tx.send(());
                 }
@@ -508,44 +556,48 @@ fn load_ack_state(tx: &Transaction<'_>, session_row: i64) -> Result<AckState, St
     Ok(state)
 }
 
-fn open_session(
-    tx: &Transaction<'_>,
+/// A session to open, as [`WriteOp::OpenSession`] gives it.
+struct OpenSession<'a> {
+    session_row: i64,
     tenant_row: i64,
     device_row: i64,
     athlete_row: i64,
-    session_id: &str,
+    session_id: &'a str,
     plan_row: Option<i64>,
     now_ms: u64,
-) -> Result<i64, StoreError> {
-    tx.execute(
+}
+
+/// Inserts the session with its chosen row; false (and nothing written) if the row or
+/// the device's session id is taken already.
+fn open_session(tx: &Transaction<'_>, open: &OpenSession<'_>) -> Result<bool, StoreError> {
+    let inserted = tx.execute(
         "INSERT INTO sessions
-           (tenant_id, device_row, athlete_id, session_id, plan_id, status, started_ms,
+           (id, tenant_id, device_row, athlete_id, session_id, plan_id, status, started_ms,
             last_frame_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6)
-         ON CONFLICT (device_row, session_id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7)
+         ON CONFLICT DO NOTHING",
         params![
-            tenant_row,
-            device_row,
-            athlete_row,
-            session_id,
-            plan_row,
-            to_i64(now_ms)
+            open.session_row,
+            open.tenant_row,
+            open.device_row,
+            open.athlete_row,
+            open.session_id,
+            open.plan_row,
+            to_i64(open.now_ms)
         ],
     )?;
-    let row: i64 = tx.query_row(
-        "SELECT id FROM sessions WHERE tenant_id = ?1 AND device_row = ?2 AND session_id = ?3",
-        params![tenant_row, device_row, session_id],
-        |row| row.get(0),
-    )?;
-    if let Some(plan_row) = plan_row {
+    if inserted == 0 {
+        return Ok(false);
+    }
+    if let Some(plan_row) = open.plan_row {
         // The plan was for the athlete's next session: this one.
         tx.execute(
             "UPDATE athletes SET next_plan_id = NULL
              WHERE tenant_id = ?1 AND id = ?2 AND next_plan_id = ?3",
-            params![tenant_row, athlete_row, plan_row],
+            params![open.tenant_row, open.athlete_row, plan_row],
         )?;
     }
-    Ok(row)
+    Ok(true)
 }
 
 fn insert_cue(
@@ -609,6 +661,135 @@ fn json_word<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Store, add_device, ensure_athlete, ensure_tenant};
+    use paceline_schemas::TenantId;
+    use std::sync::Mutex;
+
+    fn frame(tenant_row: i64, device_row: i64, session_row: i64, seq: u64) -> WriteOp {
+        WriteOp::Frame(FrameWrite {
+            tenant_row,
+            device_row,
+            session_row,
+            seq,
+            kind: "samples",
+            sent_ms: 1_000,
+            received_ms: 1_000,
+            send_time: "plausible",
+            body: vec![1, 2, 3],
+            samples: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn an_open_that_does_not_happen_is_reported_and_what_names_its_row_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tenant = TenantId::new("gym-1").unwrap();
+        let (tenant_row, device_row, athlete_row) = store
+            .write(|tx| -> Result<_, StoreError> {
+                let tenant_row = ensure_tenant(tx, &tenant, 0)?;
+                let athlete_row = ensure_athlete(tx, tenant_row, "ana", None, 0)?;
+                let device =
+                    add_device(tx, &store.server_key(), &tenant, tenant_row, athlete_row, 0)?;
+                let device_row: i64 = tx.query_row(
+                    "SELECT id FROM devices WHERE device_id = ?1",
+                    [device.device.as_str()],
+                    |row| row.get(0),
+                )?;
+                Ok((tenant_row, device_row, athlete_row))
+            })
+            .unwrap();
+        let (metrics, _registry) = Metrics::new();
+        type Reports = Vec<(Vec<Committed>, Vec<i64>)>;
+        let reports: Arc<Mutex<Reports>> = Arc::default();
+        let heard = Arc::clone(&reports);
+        let writer = Writer::start(
+            store.path(),
+            100,
+            100,
+            Arc::new(metrics),
+            Box::new(move |report| {
+                heard
+                    .lock()
+                    .unwrap()
+                    .push((report.committed.to_vec(), report.not_opened.to_vec()));
+            }),
+        )
+        .unwrap();
+        let open = |session_row: i64, session_id: &str| WriteOp::OpenSession {
+            session_row,
+            tenant_row,
+            device_row,
+            athlete_row,
+            session_id: session_id.to_owned(),
+            plan_row: None,
+            now_ms: 1_000,
+        };
+        let queue = writer.queue();
+        // Row 1 opens; row 2 names the same session id and does not; row 3 opens. All in
+        // one transaction, with frames right behind their opens.
+        for op in [
+            open(1, "ride"),
+            frame(tenant_row, device_row, 1, 1),
+            open(2, "ride"),
+            frame(tenant_row, device_row, 2, 1),
+            WriteOp::Cue {
+                tenant_row,
+                session_row: 2,
+                output_seq: 1,
+                cue: paceline_schemas::Cue {
+                    session: paceline_schemas::SessionId::new("ride").unwrap(),
+                    t_s: 1.0,
+                    severity: paceline_schemas::Severity::Info,
+                    code: paceline_schemas::CueCode::StepStart,
+                    text: "go".to_owned(),
+                    modification: None,
+                },
+                now_ms: 1_000,
+            },
+            open(3, "ride-2"),
+            frame(tenant_row, device_row, 3, 1),
+        ] {
+            queue.send(op).unwrap();
+        }
+        queue.flush().unwrap();
+        // A later frame for the row that was not opened is skipped too.
+        queue.send(frame(tenant_row, device_row, 2, 2)).unwrap();
+        queue.send(frame(tenant_row, device_row, 1, 2)).unwrap();
+        queue.flush().unwrap();
+
+        let reports = reports.lock().unwrap().clone();
+        let not_opened: Vec<i64> = reports.iter().flat_map(|(_, n)| n.clone()).collect();
+        assert_eq!(not_opened, vec![2]);
+        let mut acked: Vec<(i64, u64)> = reports
+            .iter()
+            .flat_map(|(c, _)| c.iter().map(|c| (c.session_row, c.acked_seq)))
+            .collect();
+        acked.sort_unstable();
+        assert_eq!(acked, vec![(1, 1), (1, 2), (3, 1)], "no ack for row 2");
+        let rows: Vec<(i64, String, i64)> = store
+            .read(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT s.id, s.session_id, count(f.seq) FROM sessions s
+                     LEFT JOIN frames f ON f.session_row = s.id GROUP BY s.id ORDER BY s.id",
+                )?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![(1, "ride".to_owned(), 2), (3, "ride-2".to_owned(), 1)]
+        );
+        let cues: i64 = store
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM cues", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(cues, 0, "the cue of the row not opened is skipped");
+        drop(queue);
+        writer.stop();
+    }
 
     #[test]
     fn acks_advance_only_over_contiguous_seqs() {

@@ -7,6 +7,9 @@
 //!   resumes acking; resent frames are stored once; gaps hold the ack back.
 //! - `agent`: the edge agent (in-process) rides simulated athletes over QUIC, with the
 //!   certificate pinned, and over MQTT: every frame acknowledged and stored once.
+//! - `external_broker`: the gateway on a real Mosquitto process instead of its embedded
+//!   broker (shared subscription, ride coached and acknowledged, forged frames refused),
+//!   and the HTTP hooks a broker cluster calls to authenticate devices and check topics.
 //! - `hostile`: garbage, oversize, wrongly sealed, misaddressed and replayed frames are
 //!   refused and counted while a well-behaved rider's cues keep flowing.
 //! - `auth`: the first administrator, wrong passwords and unknown accounts, forged,
@@ -26,6 +29,7 @@ mod acks;
 mod agent;
 mod auth;
 mod browser;
+mod external_broker;
 mod flow;
 mod hostile;
 mod isolation;
