@@ -20,7 +20,9 @@
 //! HTTP, in the shape of EMQX's HTTP authenticator and authorizer:
 //! `POST /internal/mqtt/auth` with `{"clientid","username","password"}` and
 //! `POST /internal/mqtt/acl` with `{"clientid","username","topic","action"}`, each answered
-//! `{"result":"allow"}` or `{"result":"deny"}`. The broker proves itself with
+//! `{"result":"allow"}` or `{"result":"deny"}` — or `{"result":"ignore"}` for a device
+//! this gateway does not know, so that a broker with one hook per gateway (tenant shards,
+//! each gateway with its own database) asks the next one. The broker proves itself with
 //! `Authorization: Bearer <mqtt_hook_secret>`; without that setting the hooks are not
 //! served at all. A device may connect with client id = username = its device id and its
 //! token as the password, publish only on its own `up` topic and subscribe only to its
@@ -35,14 +37,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use paceline_schemas::MAX_FRAME_BYTES;
 use paceline_schemas::topic::{Direction, Topic};
-use paceline_schemas::{DeviceId, MAX_FRAME_BYTES};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::live::{Live, Origin};
+use crate::live::{DeviceStanding, Live, Origin};
 use crate::settings::ExternalBroker;
 
 /// Requests to the broker queued before publishing fails (and the frame is counted as
@@ -217,7 +219,11 @@ fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 fn decision(allow: bool) -> Response {
-    axum::Json(json!({"result": if allow { "allow" } else { "deny" }})).into_response()
+    answer(if allow { "allow" } else { "deny" })
+}
+
+fn answer(result: &str) -> Response {
+    axum::Json(json!({ "result": result })).into_response()
 }
 
 fn caller_is_broker(state: &HookState, headers: &HeaderMap) -> bool {
@@ -266,13 +272,17 @@ async fn auth(
     }
     // As at the embedded broker: the client id is the device's own id.
     let live = Arc::clone(&state.live);
-    let allow = tokio::task::spawn_blocking(move || {
-        request.clientid == request.username
-            && live.authenticate(None, &request.username, &request.password)
+    let verdict = tokio::task::spawn_blocking(move || {
+        if live.device_standing(&request.username) == DeviceStanding::Unknown {
+            return "ignore";
+        }
+        let allow = request.clientid == request.username
+            && live.authenticate(None, &request.username, &request.password);
+        if allow { "allow" } else { "deny" }
     })
     .await
-    .unwrap_or(false);
-    decision(allow)
+    .unwrap_or("deny");
+    answer(verdict)
 }
 
 async fn acl(
@@ -296,24 +306,22 @@ async fn acl(
         "subscribe" => Direction::Down,
         _ => return decision(false),
     };
-    let Ok(device) = DeviceId::new(&request.username) else {
-        return decision(false);
-    };
-    if request.clientid != request.username {
-        return decision(false);
-    }
     let live = Arc::clone(&state.live);
-    let tenant = tokio::task::spawn_blocking(move || live.device_tenant(&device))
+    let username = request.username.clone();
+    let standing = tokio::task::spawn_blocking(move || live.device_standing(&username))
         .await
-        .ok()
-        .flatten();
-    let allow = tenant.is_some_and(|tenant| {
-        Topic::parse(&request.topic).is_ok_and(|topic| {
+        .unwrap_or(DeviceStanding::Revoked);
+    let tenant = match standing {
+        DeviceStanding::Unknown => return answer("ignore"),
+        DeviceStanding::Revoked => return decision(false),
+        DeviceStanding::Active(tenant) => tenant,
+    };
+    let allow = request.clientid == request.username
+        && Topic::parse(&request.topic).is_ok_and(|topic| {
             topic.tenant == tenant
                 && topic.device.as_str() == request.username
                 && topic.direction == wanted
-        })
-    });
+        });
     decision(allow)
 }
 

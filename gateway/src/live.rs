@@ -94,6 +94,17 @@ pub enum LiveEventBody {
     Ended,
 }
 
+/// What this gateway knows of a device id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceStanding {
+    /// Not a device of this gateway's database.
+    Unknown,
+    /// Known but revoked (or not readable now): refused.
+    Revoked,
+    /// Known and in good standing, in this tenant.
+    Active(TenantId),
+}
+
 /// Where a frame came from.
 pub enum Origin<'a> {
     /// Published on an MQTT topic.
@@ -319,14 +330,19 @@ impl Live {
             && token_matches(&token, &record.token_sha256)
     }
 
-    /// The tenant of a known, unrevoked device (for the external broker's topic checks).
-    pub fn device_tenant(&self, device: &DeviceId) -> Option<TenantId> {
-        match self.device(device) {
-            Ok(Some(record)) if !record.revoked => Some(record.tenant.clone()),
-            Ok(_) => None,
+    /// Whether a device is this gateway's, and if so its tenant unless it is revoked (for
+    /// the external broker's hooks, which leave unknown devices to other gateways).
+    pub fn device_standing(&self, device: &str) -> DeviceStanding {
+        let Ok(device) = DeviceId::new(device) else {
+            return DeviceStanding::Unknown;
+        };
+        match self.device(&device) {
+            Ok(Some(record)) if record.revoked => DeviceStanding::Revoked,
+            Ok(Some(record)) => DeviceStanding::Active(record.tenant.clone()),
+            Ok(None) => DeviceStanding::Unknown,
             Err(err) => {
-                tracing::warn!(error = %err, "device lookup failed during a topic check");
-                None
+                tracing::warn!(error = %err, "device lookup failed during a broker hook");
+                DeviceStanding::Revoked
             }
         }
     }

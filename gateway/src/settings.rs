@@ -346,6 +346,24 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_files_are_valid_settings() {
+        for (name, text) in [
+            (
+                "deploy/gateway/paceline.toml",
+                include_str!("../../deploy/gateway/paceline.toml"),
+            ),
+            (
+                "deploy/cluster/paceline.toml",
+                include_str!("../../deploy/cluster/paceline.toml"),
+            ),
+        ] {
+            let layer: SettingsLayer =
+                toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Settings::resolve(layer).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<SettingsLayer>("htp = \"x\"").is_err());
         let zero = SettingsLayer {

@@ -197,6 +197,11 @@ async fn the_broker_hooks_let_a_device_in_to_its_own_topics_only() {
         result(&connect(auth("x", "paceline-gateway", "guess")).await),
         "deny"
     );
+    // A device of no tenant here is left to the broker's next hook (another gateway).
+    assert_eq!(
+        result(&connect(auth("d-000000000000", "d-000000000000", &token)).await),
+        "ignore"
+    );
 
     // Topics: publish on its own uplink, subscribe to its own downlink, nothing else.
     let acl = |topic: String, action: &str| {
@@ -215,6 +220,12 @@ async fn the_broker_hooks_let_a_device_in_to_its_own_topics_only() {
     assert_eq!(
         result(&acl("pl/v1/+/+/up".to_owned(), "subscribe").await),
         "deny"
+    );
+    let stranger = json!({"clientid": "d-000000000000", "username": "d-000000000000",
+        "topic": up(&ana), "action": "publish"});
+    assert_eq!(
+        result(&hook(&gateway, "/internal/mqtt/acl", Some(HOOK_SECRET), stranger).await),
+        "ignore"
     );
     let gateway_acl = json!({"clientid": "x", "username": "paceline-gateway",
         "topic": "$share/paceline/pl/v1/+/+/up", "action": "subscribe"});
