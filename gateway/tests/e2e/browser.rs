@@ -3,7 +3,10 @@
 //! through the heart-rate cap), sees the tiles update and the safety cue appear, opens an
 //! athlete's screen and gives "5 minutes left" and a target override, sees the board go
 //! stale when the riders stop, then opens the finished session with its chart and summary
-//! and the plan library with its step chart.
+//! and the plan library with its step chart. Every tile shows its strap's battery (one
+//! low). An edge agent's simulated rider's battery reaches its tile, and a plan uploaded
+//! through the page's file input shows its chart. An athlete sees only their own ride,
+//! no plans and no coach controls, and another athlete's session is not found.
 //!
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
 //! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use paceline_schemas::SessionId;
+use paceline_schemas::{DeviceStatus, Payload, SensorKind, SensorReport, SessionId};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -151,16 +154,38 @@ impl Drop for Browser {
     }
 }
 
-/// Rides one second at a time until `stop` (at most 5 minutes); the next seq.
+/// A strap and a power meter, connected, the strap's battery at `hr_battery_pct`.
+fn sensors(hr_battery_pct: u8) -> Payload {
+    Payload::DeviceStatus(DeviceStatus {
+        t_ms: 0,
+        sensors: vec![
+            SensorReport {
+                kind: SensorKind::HeartRate,
+                connected: true,
+                battery_pct: Some(hr_battery_pct),
+            },
+            SensorReport {
+                kind: SensorKind::Power,
+                connected: true,
+                battery_pct: None,
+            },
+        ],
+    })
+}
+
+/// Sends the device's sensor status as seq 1, then rides one second at a time until
+/// `stop` (at most 5 minutes); the next seq.
 async fn ride(
     device: &MqttDevice,
     session: &SessionId,
     stop: &AtomicBool,
+    hr_battery_pct: u8,
     bpm: impl Fn(u64) -> u16,
     power_w: impl Fn(u64) -> i16,
 ) -> u64 {
+    device.send(session, 1, &sensors(hr_battery_pct)).await;
     let start = tokio::time::Instant::now();
-    let mut seq = 1;
+    let mut seq = 2;
     for i in 0..300 {
         tokio::time::sleep_until(start + Duration::from_secs(i)).await;
         if stop.load(Ordering::Relaxed) {
@@ -173,6 +198,9 @@ async fn ride(
     }
     seq
 }
+
+/// The straps' battery levels of the four riders, %: Ben's is low.
+const BATTERIES_PCT: [u8; 4] = [64, 15, 88, 41];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coach_watches_and_steers_a_class_in_the_browser() {
@@ -241,6 +269,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
                 &device,
                 &session,
                 &stop,
+                BATTERIES_PCT[index],
                 move |i| {
                     if index == 0 && (3..20).contains(&i) {
                         182
@@ -255,6 +284,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
         }));
     }
     let ana = names[0];
+    let ben = names[1];
 
     // The tiles fill in and update; Ana's shows the safety cue.
     browser
@@ -302,6 +332,28 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
             "return [...document.querySelectorAll('.tile .step')].every(s => / left/.test(s.textContent))",
         )
         .await;
+    // Each tile shows its strap's battery in words; Ben's, under 20 %, says it is low.
+    for (name, pct) in names.iter().zip(BATTERIES_PCT) {
+        let low = if pct < 20 { " (low)" } else { "" };
+        let battery = browser
+            .wait_js(
+                &format!("{name}'s battery on the tile"),
+                &format!(
+                    "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === '{name}');
+                     const b = t && t.querySelector('.battery');
+                     return b && b.textContent.startsWith('HR battery {pct} %{low} · power connected')
+                         && b.classList.contains('bad') === {bad} && b.textContent",
+                    bad = pct < 20,
+                ),
+            )
+            .await;
+        assert_eq!(
+            battery,
+            format!("HR battery {pct} %{low} · power connected"),
+            "{name}"
+        );
+    }
+    assert!(BATTERIES_PCT[1] < 20, "{ben}'s strap is the low one");
     browser.screenshot("board.png").await;
 
     // Her screen, from her tile (keyboard: the tile is a link).
@@ -459,5 +511,327 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
         )
         .await;
     browser.screenshot("plans.png").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+impl Browser {
+    /// Logs in at `/login` and waits for the live board.
+    async fn log_in(&self, base: &str, email: &str) {
+        self.client.goto(&format!("{base}/login")).await.unwrap();
+        self.wait_js(
+            "the login page",
+            "return !!document.getElementById('email')",
+        )
+        .await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("#login-submit").await;
+        self.wait_js(
+            "the board, live",
+            "return location.pathname === '/board' && document.getElementById('conn').textContent === 'live'",
+        )
+        .await;
+    }
+}
+
+/// The text of the navigation links, in order.
+const NAV_LINKS: &str =
+    "return [...document.querySelectorAll('#top nav a')].map(a => a.textContent)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the_page() {
+    use paceline_edge::agent::{Agent, AgentConfig, AthleteConfig, GatewayConfig, Source};
+    use paceline_edge::credentials::DeviceCredentials;
+    use paceline_edge::simulator::{SimulatedAthlete, SimulatorConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    api.register_gym("coach@battery.example", "Battery Cycling")
+        .await;
+    let admin = access(&api.login("coach@battery.example", PASSWORD).await.json);
+    let athlete = api.create_athlete(&admin, "Sim Rider").await;
+    let creds = api.pair(&admin, athlete).await;
+
+    // The edge agent's simulator, seeded so that its strap starts on a low battery.
+    let config = (1..)
+        .map(|seed| SimulatorConfig {
+            seed,
+            duration_s: Some(240),
+            ..SimulatorConfig::default()
+        })
+        .find(|config| {
+            SimulatedAthlete::new(config.clone())
+                .batteries_at(0)
+                .iter()
+                .any(|&(kind, pct)| kind == SensorKind::HeartRate && pct < 20)
+        })
+        .unwrap();
+    let batteries = SimulatedAthlete::new(config.clone()).batteries_at(0);
+    let pct_of = |kind| {
+        batteries
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, pct)| *pct)
+            .unwrap()
+    };
+    let (hr_pct, power_pct) = (pct_of(SensorKind::HeartRate), pct_of(SensorKind::Power));
+    let spool = dir.path().join("agent-spool");
+    let agent = Agent::start(AgentConfig::new(
+        GatewayConfig::mqtt(gateway.mqtt),
+        spool,
+        vec![AthleteConfig {
+            name: "sim".to_owned(),
+            credentials: DeviceCredentials {
+                tenant: creds.tenant.clone(),
+                device: creds.device.clone(),
+                key: creds.key.clone(),
+                token: creds.token.clone(),
+            },
+            source: Source::Simulator { config, speed: 1.0 },
+        }],
+    ))
+    .await
+    .unwrap();
+
+    let browser = Browser::start().await;
+    let base = format!("http://{}", gateway.http);
+    browser.log_in(&base, "coach@battery.example").await;
+    let expected = format!("HR battery {hr_pct} % (low) · power battery {power_pct} %");
+    let battery = browser
+        .wait_js(
+            "the simulated rider's batteries on the tile",
+            "const t = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === 'Sim Rider');
+             const b = t && t.querySelector('.battery');
+             return b && b.textContent !== '' && b.classList.contains('bad') && b.textContent",
+        )
+        .await;
+    let battery = battery.as_str().unwrap().to_owned();
+    assert!(
+        battery.starts_with(&expected),
+        "the tile reads {battery:?}, the simulator set {expected:?}"
+    );
+    // Stored like any other frame: the device status frame is in the session's frames.
+    let conn = gateway.db();
+    wait_until("the device status frame stored", || {
+        conn.query_row(
+            "SELECT count(*) FROM frames WHERE kind = 'device_status'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .ok()
+        .filter(|n| *n >= 1)
+    })
+    .await;
+    agent.shutdown().await;
+
+    // A plan uploaded through the page's file input, then its chart and steps.
+    let plan_path = dir.path().join("threshold-upload.zwo");
+    std::fs::write(
+        &plan_path,
+        include_bytes!("../../src/demo/demo-threshold.zwo"),
+    )
+    .unwrap();
+    browser.client.goto(&format!("{base}/plans")).await.unwrap();
+    browser
+        .wait_js(
+            "the plans page",
+            "return !!document.getElementById('plan-file')",
+        )
+        .await;
+    browser
+        .client
+        .find(Locator::Css("#plan-file"))
+        .await
+        .unwrap()
+        .send_keys(&plan_path.display().to_string())
+        .await
+        .unwrap();
+    browser.click("#upload-submit").await;
+    let result = browser
+        .wait_js(
+            "the upload's result",
+            "const r = document.getElementById('upload-result').textContent;
+             return r !== '' && r !== 'Uploading…' && r",
+        )
+        .await;
+    assert!(
+        result.as_str().unwrap().starts_with("Uploaded "),
+        "{result}"
+    );
+    browser
+        .wait_js(
+            "the uploaded plan's chart and steps",
+            "const img = document.querySelector('#plan-chart img');
+             return !document.getElementById('plan-detail').hidden
+                 && document.querySelectorAll('#plans button[data-plan]').length === 1
+                 && img !== null && img.complete && img.naturalWidth > 0
+                 && document.querySelectorAll('#plan-steps tr').length > 1",
+        )
+        .await;
+    let plans = api.get("/plans", &admin).await;
+    assert_eq!(
+        plans.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        plans.json
+    );
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@own.example", "Own Rides").await);
+    let ana = api.create_athlete(&admin, "Ana Own").await;
+    let ben = api.create_athlete(&admin, "Ben Other").await;
+    api.invite_and_register(&admin, "athlete", "ana@own.example", Some(ana))
+        .await;
+    api.invite_and_register(&admin, "athlete", "ben@own.example", Some(ben))
+        .await;
+    let ana_device = MqttDevice::connect(&gateway, &api.pair(&admin, ana).await).await;
+    let mut ben_device = MqttDevice::connect(&gateway, &api.pair(&admin, ben).await).await;
+
+    // Both ride; Ben's frames are stored before Ana looks at the board.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ana_ride = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let session = session_id("own-ana");
+            let next = ride(&ana_device, &session, &stop, 70, |_| 130, |_| 160).await;
+            (ana_device, session, next)
+        })
+    };
+    let ben_session = session_id("own-ben");
+    let ben_next = ride_mqtt(&ben_device, &ben_session, 1, 3, |_| 140).await;
+    ben_device.inbox.wait_ack(&ben_session, ben_next - 1).await;
+    let conn = gateway.db();
+    let ben_row: i64 = conn
+        .query_row(
+            "SELECT id FROM sessions WHERE session_id = ?1",
+            [ben_session.as_str()],
+            |row| row.get(0),
+        )
+        .unwrap();
+
+    let browser = Browser::start().await;
+    let base = format!("http://{}", gateway.http);
+    browser.log_in(&base, "ana@own.example").await;
+    let nav = browser.wait_js("the navigation", NAV_LINKS).await;
+    assert_eq!(
+        nav,
+        json!(["Live board", "Sessions"]),
+        "no plans for an athlete"
+    );
+    let who = browser
+        .wait_js(
+            "who is logged in",
+            "return document.querySelector('#top .who').textContent",
+        )
+        .await;
+    assert!(who.as_str().unwrap().contains("athlete"), "{who}");
+    browser
+        .wait_js(
+            "Ana's tile with her heart rate",
+            "const tiles = [...document.querySelectorAll('.tile')];
+             return tiles.length === 1 && tiles[0].querySelector('.name').textContent === 'Ana Own'
+                 && tiles[0].querySelector('.bpm').textContent === '130'",
+        )
+        .await;
+    // Ben keeps riding: his samples never reach her board.
+    let ben_next = ride_mqtt(&ben_device, &ben_session, ben_next, 3, |_| 141).await;
+    ben_device.inbox.wait_ack(&ben_session, ben_next - 1).await;
+    let tiles = browser
+        .wait_js(
+            "the board's tiles",
+            "return [...document.querySelectorAll('.tile .name')].map(n => n.textContent)",
+        )
+        .await;
+    assert_eq!(tiles, json!(["Ana Own"]));
+
+    // Her own screen: the live numbers, no coach controls.
+    browser.click(".tile").await;
+    browser
+        .wait_js(
+            "her screen without coach controls",
+            "return location.pathname.startsWith('/live/')
+                 && /^\\d+$/.test(document.getElementById('hr').textContent)
+                 && document.querySelectorAll('.staff-only').length > 0
+                 && [...document.querySelectorAll('.staff-only')].every(f => f.hidden)
+                 && document.getElementById('override').hidden",
+        )
+        .await;
+    let visible_buttons = browser
+        .wait_js(
+            "the buttons she can see",
+            "return [...document.querySelectorAll('button')].filter(b => b.offsetParent !== null).map(b => b.id)",
+        )
+        .await;
+    // Her own ride's controls (as from her device), not the coach's override or time
+    // budget.
+    assert_eq!(
+        visible_buttons,
+        json!(["logout", "pause", "resume", "skip", "end"]),
+        "no coach controls"
+    );
+    let battery = browser
+        .wait_js(
+            "her coach's status and her strap's battery",
+            "const b = document.getElementById('battery');
+             return /^Z[1-5]$/.test(document.getElementById('hr-zone').textContent)
+                 && !b.hidden && b.textContent",
+        )
+        .await;
+    assert_eq!(battery, "HR battery 70 % · power connected");
+    browser.screenshot("athlete-own.png").await;
+
+    // Only her session in the history; Ben's session page is not found.
+    browser
+        .client
+        .goto(&format!("{base}/sessions"))
+        .await
+        .unwrap();
+    let rows = browser
+        .wait_js(
+            "her sessions",
+            "const rows = [...document.querySelectorAll('tr[data-session]')];
+             return rows.length > 0 && rows.map(r => r.textContent)",
+        )
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].as_str().unwrap().contains("Ana Own"), "{rows:?}");
+    browser
+        .client
+        .goto(&format!("{base}/sessions/{ben_row}"))
+        .await
+        .unwrap();
+    let title = browser
+        .wait_js(
+            "Ben's session page to answer",
+            "const t = document.getElementById('title').textContent;
+             return /\\(\\d{3}\\)$/.test(t) && t",
+        )
+        .await;
+    assert!(
+        title.as_str().unwrap().ends_with("(404)"),
+        "another athlete's session is not found: {title}"
+    );
+    let page = browser
+        .wait_js(
+            "the page without the session's parts",
+            "return [...document.querySelectorAll('main > :not(#title)')].every(p => p.offsetParent === null)
+                && document.body.innerText",
+        )
+        .await;
+    assert!(!page.as_str().unwrap().contains("Ben Other"), "{page}");
+    assert!(!page.as_str().unwrap().contains("Export"), "{page}");
+
+    stop.store(true, Ordering::Relaxed);
+    let (ana_device, ana_session, next) = ana_ride.await.unwrap();
+    ana_device.send(&ana_session, next, &end()).await;
+    ben_device.send(&ben_session, ben_next, &end()).await;
     browser.client.clone().close().await.unwrap();
 }

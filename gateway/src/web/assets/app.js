@@ -122,6 +122,27 @@ function targetText(t) {
 function quality(q) { return (q || "unknown").replace("_", " "); }
 function qualityBad(q) { return q && q !== "fresh"; }
 
+// The device's sensors in words: "HR battery 64 % · power battery 15 % (low)".
+const SENSOR_LABELS = { heart_rate: "HR", power: "power", cadence: "cadence", footpod: "footpod", trainer: "trainer" };
+const LOW_BATTERY_PCT = 20;
+function sensorsText(sensors) {
+  return (sensors || []).map((s) => {
+    const label = SENSOR_LABELS[s.kind] || String(s.kind);
+    const battery = s.battery_pct === null || s.battery_pct === undefined ? ""
+      : " battery " + s.battery_pct + " %" + (s.battery_pct < LOW_BATTERY_PCT ? " (low)" : "");
+    return label + (s.connected ? battery || " connected" : " disconnected" + battery);
+  }).join(" · ");
+}
+function sensorsBad(sensors) {
+  return (sensors || []).some((s) => !s.connected || (s.battery_pct !== null && s.battery_pct !== undefined && s.battery_pct < LOW_BATTERY_PCT));
+}
+function showSensors(node, sensors) {
+  if (!sensors) return;
+  node.hidden = false;
+  node.textContent = sensorsText(sensors);
+  node.classList.toggle("bad", sensorsBad(sensors));
+}
+
 // The header: navigation for the caller's role, who is logged in, log out.
 function header(active) {
   const top = $("top");
@@ -202,9 +223,19 @@ function boardPage() {
     board.style.setProperty("--rows", Math.max(1, Math.ceil(n / cols)));
     $("board-empty").hidden = tiles.size > 0;
   };
+  // A tile made from a live message has no name yet: ask the API, again every 2 s until it
+  // answers (a session's first messages may come before its row is stored).
+  const fetchName = (t, sessionId) => {
+    if (t.named || Date.now() - t.nameAsked < 2000) return;
+    t.nameAsked = Date.now();
+    apiJson("/sessions/" + sessionId).then((s) => { t.name.textContent = s.athlete_name; t.named = true; }).catch(() => null);
+  };
   const tile = (sessionId, athleteId, name) => {
     let t = tiles.get(sessionId);
-    if (t) { if (name) t.name.textContent = name; return t; }
+    if (t) {
+      if (name) { t.name.textContent = name; t.named = true; } else fetchName(t, sessionId);
+      return t;
+    }
     const root = el("a", { class: "tile", href: "/live/" + sessionId, "data-session": sessionId, "data-athlete": athleteId });
     t = {
       root,
@@ -218,8 +249,11 @@ function boardPage() {
       step: el("div", { class: "step", text: "" }),
       cue: el("div", { class: "cue", text: "" }),
       sensor: el("div", { class: "sensor", text: "sensor: –" }),
+      battery: el("div", { class: "battery", text: "" }),
       last: Date.now(),
       hasStatus: false,
+      named: !!name,
+      nameAsked: 0,
     };
     const wbal = el("div", { class: "wbal", role: "meter", "aria-label": "W′ balance", "aria-valuemin": "0", "aria-valuemax": "100" }, t.wbar);
     t.wbal = wbal;
@@ -229,13 +263,11 @@ function boardPage() {
       el("div", { class: "nums" },
         el("span", {}, t.power, el("small", { text: " W" })),
         el("span", {}, t.cadence, el("small", { text: " rpm" }))),
-      wbal, t.step, t.cue, t.sensor);
+      wbal, t.step, t.cue, t.sensor, t.battery);
     tiles.set(sessionId, t);
     board.append(root);
     layout();
-    if (!name) {
-      apiJson("/sessions/" + sessionId).then((s) => { t.name.textContent = s.athlete_name; }).catch(() => null);
-    }
+    fetchName(t, sessionId);
     return t;
   };
   const onMessage = (m) => {
@@ -268,6 +300,9 @@ function boardPage() {
         : (m.paused ? "paused" : "free ride");
       t.sensor.textContent = "HR sensor: " + quality(m.hr_quality) + (m.raise_blocked ? " · raises held" : "");
       t.sensor.classList.toggle("bad", qualityBad(m.hr_quality));
+      showSensors(t.battery, m.sensors);
+    } else if (m.type === "sensors") {
+      showSensors(t.battery, m.sensors);
     } else if (m.type === "cue") {
       // A safety cue stays on the tile for 30 s: later, milder cues do not hide it.
       const safety = m.severity === "safety";
@@ -401,6 +436,9 @@ async function livePage() {
       $("next-step").textContent = next ? stepName(next) : "–";
       $("sensor").textContent = "HR sensor: " + quality(m.hr_quality);
       $("sensor").classList.toggle("bad", qualityBad(m.hr_quality));
+      showSensors($("battery"), m.sensors);
+    } else if (m.type === "sensors") {
+      showSensors($("battery"), m.sensors);
     } else if (m.type === "cue") {
       cues.prepend(cueItem(m));
     } else if (m.type === "ended") {
@@ -468,7 +506,11 @@ const SUMMARY_FIELDS = [
 async function sessionPage() {
   const id = Number(location.pathname.split("/").pop());
   const s = await apiJson("/sessions/" + id).catch((e) => { $("title").textContent = e.message; return null; });
-  if (!s) return;
+  if (!s) {
+    // Nothing to show or export: only the title with the API's answer stays.
+    for (const part of document.querySelectorAll("main > :not(#title)")) part.hidden = true;
+    return;
+  }
   $("title").textContent = s.athlete_name + " — " + fmtTime(s.started_ms);
   $("meta").textContent = "Status: " + s.status + " · " + s.samples + " samples · " + s.cues + " cues · device " + s.device;
   if (s.status === "open") { $("live-link").hidden = false; $("live-link").href = "/live/" + id; }
