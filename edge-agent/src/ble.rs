@@ -2,7 +2,8 @@
 //!
 //! Scans by service (0x180D heart rate, 0x1818 cycling power, 0x1814 RSC, 0x1816 CSC,
 //! 0x1826 FTMS), picks each configured sensor by name or address (or the first one seen
-//! offering the service), connects, reads the battery level, subscribes to the measurement
+//! offering the service), connects, reads the battery level (and follows it: notified, or
+//! read again every 5 minutes), subscribes to the measurement
 //! characteristic, and turns notifications into samples with [`crate::gatt`] (cadence and
 //! speed derived with [`Revolutions`]). A sensor that drops is reconnected with
 //! exponential backoff and jitter; each sensor's state is logged.
@@ -14,7 +15,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use btleplug::api::bleuuid::{BleUuid, uuid_from_u16};
-use btleplug::api::{Central, Manager as _, Peripheral as _, ScanFilter};
+use btleplug::api::{Central, CharPropFlags, Manager as _, Peripheral as _, ScanFilter};
 use btleplug::platform::{Adapter, Manager, Peripheral};
 use futures::StreamExt;
 use paceline_schemas::{Sample, SensorKind};
@@ -90,6 +91,9 @@ pub fn service_of(kind: SensorKind) -> u16 {
 
 /// A bound on every call into the Bluetooth stack.
 const STACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a connected sensor's Battery Level is read again (sensors that notify it
+/// report sooner).
+const BATTERY_REREAD: Duration = Duration::from_secs(300);
 
 /// Why Bluetooth could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -361,12 +365,18 @@ async fn follow(
         .collect();
     let characteristics = peripheral.characteristics();
     let mut battery_pct = None;
-    if let Some(battery) = characteristics
+    let battery = characteristics
         .iter()
         .find(|c| c.uuid.to_ble_u16() == Some(gatt::BATTERY_LEVEL))
-        && let Ok(level) = bounded("battery", peripheral.read(battery)).await
-    {
-        battery_pct = level.first().copied();
+        .cloned();
+    if let Some(battery) = &battery {
+        if let Ok(level) = bounded("battery", peripheral.read(battery)).await {
+            battery_pct = battery_level(&level);
+        }
+        // Best effort: a sensor that notifies its level reports changes at once.
+        if battery.properties.contains(CharPropFlags::NOTIFY) {
+            let _ = bounded("subscribe battery", peripheral.subscribe(battery)).await;
+        }
     }
     tracing::info!(sensor = %found.address, name = ?found.name, ?battery_pct, "sensor connected");
     let mut subscribed = 0;
@@ -393,10 +403,46 @@ async fn follow(
         },
     });
     let mut revolutions = Revolutions::default();
-    while let Some(notification) = notifications.next().await {
+    let connected = |battery_pct| SensorStatus {
+        service,
+        sensor: found.address.clone(),
+        state: SensorState::Connected {
+            name: found.name.clone(),
+            battery_pct,
+        },
+    };
+    let mut reread =
+        tokio::time::interval_at(tokio::time::Instant::now() + BATTERY_REREAD, BATTERY_REREAD);
+    loop {
+        let notification = tokio::select! {
+            notification = notifications.next() => match notification {
+                Some(notification) => notification,
+                None => break,
+            },
+            _ = reread.tick(), if battery.is_some() => {
+                if let Some(battery) = &battery
+                    && let Ok(level) = bounded("battery", peripheral.read(battery)).await
+                    && let Some(pct) = battery_level(&level)
+                    && battery_pct != Some(pct)
+                {
+                    battery_pct = Some(pct);
+                    report(connected(battery_pct));
+                }
+                continue;
+            }
+        };
         let Some(uuid) = notification.uuid.to_ble_u16() else {
             continue;
         };
+        if uuid == gatt::BATTERY_LEVEL {
+            if let Some(pct) = battery_level(&notification.value)
+                && battery_pct != Some(pct)
+            {
+                battery_pct = Some(pct);
+                report(connected(battery_pct));
+            }
+            continue;
+        }
         let t_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         match gatt::decode(uuid, &notification.value) {
             Ok(mut value) => {
@@ -413,4 +459,36 @@ async fn follow(
         }
     }
     Ok(found.address)
+}
+
+/// A Battery Level (0x2A19) value: one byte, 0–100 %; anything else is no reading.
+fn battery_level(value: &[u8]) -> Option<u8> {
+    match value {
+        [pct] if *pct <= paceline_schemas::device_status::MAX_BATTERY_PCT => Some(*pct),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn battery_levels_are_one_byte_up_to_100() {
+        assert_eq!(battery_level(&[0]), Some(0));
+        assert_eq!(battery_level(&[87]), Some(87));
+        assert_eq!(battery_level(&[100]), Some(100));
+        assert_eq!(battery_level(&[101]), None);
+        assert_eq!(battery_level(&[]), None);
+        assert_eq!(battery_level(&[50, 0]), None);
+    }
+
+    #[test]
+    fn every_sensor_service_maps_to_a_kind_and_back() {
+        for (service, _, _) in SENSOR_SERVICES {
+            let kind = sensor_kind(service).unwrap();
+            assert_eq!(service_of(kind), service);
+        }
+        assert_eq!(sensor_kind(BATTERY_SERVICE), None);
+    }
 }
