@@ -4,6 +4,16 @@
 //! The same checks as a crash: every frame stored exactly once, the database sound, and
 //! after each fault every session hears from its coach again (the `hr_signal_back` that
 //! follows the `hr_signal_lost` of a silence longer than 5 s, or any later cue).
+//!
+//! After the blackhole this is asserted like after every other fault. It was once only
+//! counted, as an open finding (5–6 of 24 sessions without a cue 20 s after a blackhole,
+//! seen on a loaded machine at a50b09a); it did not reproduce at 3dd8d87 in eight runs
+//! (alone, beside the safety test, beside a 100-athlete crash run, and against the gateway
+//! without the batched MQTT downlink of 46912e0), always 0 silent. A wait that fails says,
+//! for each silent session, every cue it heard and every connection it made or lost since
+//! the fault healed ([`Ledger::story_since`]), so a recurrence explains itself.
+//!
+//! [`Ledger::story_since`]: crate::riders::Ledger::story_since
 
 use std::time::{Duration, Instant};
 
@@ -30,29 +40,19 @@ async fn cues_resume(riders: &Riders, since: Instant, what: &str) {
         if silent.is_empty() {
             Ok(())
         } else {
+            let stories: Vec<String> = silent
+                .iter()
+                .take(3)
+                .map(|device| ledger.story_since(device, since))
+                .collect();
             Err(format!(
-                "{} sessions without one, e.g. {}",
+                "{} sessions without one; since the fault healed: {}",
                 silent.len(),
-                silent[0]
+                stories.join("; ")
             ))
         }
     })
     .await;
-}
-
-/// The sessions still without a cue since `since`, 20 s on.
-async fn silent_since(riders: &Riders, since: Instant) -> usize {
-    let until = since + Duration::from_secs(20);
-    loop {
-        let silent = riders
-            .ledger()
-            .without_cue_since(&riders.devices, since)
-            .len();
-        if silent == 0 || Instant::now() >= until {
-            return silent;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until every device's acks reach past what it had spooled at the call.
@@ -125,7 +125,6 @@ async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
         ("a 6 s delay", Fault::Delay(Duration::from_secs(6)), 1_000),
     ];
     let mut last_fault = Instant::now();
-    let mut silent_after_blackhole = 0;
     for (name, fault, hold_ms) in faults {
         // A few cuts at random moments between the long faults.
         for _ in 0..2 {
@@ -147,14 +146,8 @@ async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
         let healed = Instant::now();
         last_fault = healed;
         acks_progress(&riders, &format!("acks after {name}")).await;
-        if fault == Fault::Blackhole {
-            // Open finding (reported to the lead): after a blackhole and reconnect a few
-            // sessions stay silent (no `hr_signal_back`); counted, not yet asserted.
-            silent_after_blackhole = silent_since(&riders, healed).await;
-        } else {
-            let what = format!("a cue for every session after {name}");
-            cues_resume(&riders, healed, &what).await;
-        }
+        let what = format!("a cue for every session after {name}");
+        cues_resume(&riders, healed, &what).await;
     }
 
     let ledger = riders.shutdown().await;
@@ -169,7 +162,7 @@ async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
     let summary = format!(
         "network faults (seed {seed}): {ATHLETES} athletes, {} proxy connections, {} cut, {} \
          blackholed, {} publishes dropped, {} packets delayed; {} sends, {} connects; {report}; \
-         integrity {integrity}; {silent_after_blackhole} sessions silent after the blackhole",
+         integrity {integrity}; cues resumed after every fault",
         counters
             .connections
             .load(std::sync::atomic::Ordering::Relaxed),

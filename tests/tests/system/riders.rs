@@ -55,6 +55,8 @@ pub struct Ledger {
     pub stopped: HashMap<String, usize>,
     /// Events missed because a collector fell behind (the record is incomplete if > 0).
     pub lagged: u64,
+    /// Every connection made or lost, in order: when, the device, what happened.
+    pub links: Vec<(Instant, String, String)>,
 }
 
 impl Ledger {
@@ -96,14 +98,50 @@ impl Ledger {
                 sent_ms: frame_sent_ms,
                 cue,
             }),
-            AgentEvent::Connected { .. } => self.connects += 1,
-            AgentEvent::Disconnected { .. } => self.disconnects += 1,
+            AgentEvent::Connected { device } => {
+                self.connects += 1;
+                self.links
+                    .push((Instant::now(), device.to_string(), "connected".to_owned()));
+            }
+            AgentEvent::Disconnected { device, reason } => {
+                self.disconnects += 1;
+                self.links.push((
+                    Instant::now(),
+                    device.to_string(),
+                    format!("disconnected: {reason}"),
+                ));
+            }
             AgentEvent::DownFrameRejected { .. } => self.down_rejected += 1,
             AgentEvent::UplinkStopped { device, unacked } => {
                 self.stopped.insert(device.to_string(), unacked);
             }
             _ => {}
         }
+    }
+
+    /// What `device` heard and how its uplink fared from `since` on, one line (for the
+    /// message of a failed wait): each cue code and connection event, in seconds after
+    /// `since`.
+    pub fn story_since(&self, device: &str, since: Instant) -> String {
+        let after = |at: Instant| at.saturating_duration_since(since).as_secs_f64();
+        let mut events: Vec<(f64, String)> = self
+            .cues
+            .iter()
+            .filter(|c| c.device == device && c.at >= since)
+            .map(|c| (after(c.at), format!("cue {:?}", c.cue.code)))
+            .chain(
+                self.links
+                    .iter()
+                    .filter(|(at, d, _)| d == device && *at >= since)
+                    .map(|(at, _, what)| (after(*at), what.clone())),
+            )
+            .collect();
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let lines: Vec<String> = events
+            .into_iter()
+            .map(|(s, what)| format!("+{s:.1} s {what}"))
+            .collect();
+        format!("{device}: [{}]", lines.join(", "))
     }
 
     /// The devices among `devices` that heard no cue at or after `since`.
