@@ -19,8 +19,10 @@
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `flow`: the whole product through the API only, with the edge agent riding.
 //! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
-//!   board with a safety cue, a coach's commands from the athlete screen, a finished
-//!   session's chart and summary, the plan library; screenshots.
+//!   board with a safety cue and every sensor's battery, a coach's commands from the
+//!   athlete screen, a finished session's chart and summary, the plan library and a plan
+//!   uploaded through the file input, an edge agent's simulated rider on its tile, and an
+//!   athlete's own narrower view; screenshots.
 
 mod api;
 mod harness;
