@@ -25,6 +25,9 @@ use paceline_bench::plot::{self, Series};
 use paceline_bench::stats::Spread;
 use paceline_bench::{brokers, coach, dataflow, replay};
 
+/// Open files the e2e sweep's largest run needs, in the server process, with headroom.
+const OPEN_FILES_WANTED: u64 = 65_536;
+
 const USAGE: &str = "usage: paceline-bench <coach|replay|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
 
 fn main() -> ExitCode {
@@ -60,6 +63,15 @@ fn run() -> anyhow::Result<()> {
         }
         Some(brokers::RUMQTTD_PROCESS) => return brokers::rumqttd_process(&args[1..]),
         _ => {}
+    }
+    // Children inherit it: 10,000 MQTT devices are 10,000 sockets here and about 30,000
+    // descriptors in the server (its front door relays each device over loopback).
+    let open_files = paceline_gateway::server::raise_open_files_limit(OPEN_FILES_WANTED);
+    if open_files.is_some_and(|limit| limit < OPEN_FILES_WANTED) {
+        eprintln!(
+            "paceline-bench: the open-file limit is {} (wanted {OPEN_FILES_WANTED}); the largest e2e runs may not connect every device",
+            open_files.unwrap_or_default()
+        );
     }
     let mut bench = None;
     let mut quick = false;
@@ -251,8 +263,8 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         match (options.quick, transport) {
             (true, Transport::Mqtt) => (&[(100, 1), (500, 1)], 2, 6),
             (true, Transport::Quic) => (&[(100, 1)], 2, 6),
-            // The warm-up covers the start, when every device opens its session at once
-            // (the ingress waits for each session's row to be committed).
+            // The warm-up covers the start, when every device connects and opens its
+            // session at once.
             (false, Transport::Mqtt) => (
                 &[(100, 3), (1000, 1), (2000, 3), (5000, 1), (10_000, 1)],
                 12,

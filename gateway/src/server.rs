@@ -61,6 +61,9 @@ pub struct Gateway {
 impl Gateway {
     /// Starts everything. Must be called inside a multi-threaded tokio runtime.
     pub async fn start(settings: &Settings) -> anyhow::Result<Gateway> {
+        if settings.external_broker.is_none() {
+            raise_open_files_for_devices(settings.mqtt_max_connections);
+        }
         let data_dir = settings.data_dir.clone();
         crate::store::prepare_data_dir(&data_dir)
             .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
@@ -311,6 +314,57 @@ impl Drop for Gateway {
         if let Some(engine) = self.engine.take() {
             std::mem::forget(engine);
         }
+    }
+}
+
+/// Descriptors the embedded broker holds per device: the device's socket, and both ends
+/// of the front door's loopback relay to rumqttd.
+const FILES_PER_MQTT_DEVICE: u64 = 3;
+
+/// Raises the process's limit on open files towards `wanted`: the hard limit too if the
+/// process may (it has `CAP_SYS_RESOURCE`), else the soft limit up to the hard one.
+/// Returns the soft limit in force afterwards (`None`: unlimited).
+pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_none_or(|current| current >= wanted) {
+        return limit.current;
+    }
+    let beyond_hard = Rlimit {
+        current: Some(wanted),
+        maximum: Some(wanted),
+    };
+    if limit.maximum.is_some_and(|hard| hard < wanted)
+        && setrlimit(Resource::Nofile, beyond_hard).is_ok()
+    {
+        return Some(wanted);
+    }
+    let up_to_hard = Rlimit {
+        current: limit.maximum.map(|hard| hard.min(wanted)),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, up_to_hard) {
+        Ok(()) => up_to_hard.current,
+        Err(err) => {
+            tracing::warn!(error = %err, "raising the open-file limit failed");
+            limit.current
+        }
+    }
+}
+
+/// Raises the open-file limit for `max_connections` MQTT devices (the usual soft limit,
+/// 1,024, would hold a gym to about 300), and warns when the limit stays short of it.
+fn raise_open_files_for_devices(max_connections: usize) {
+    let needed = (max_connections as u64).saturating_mul(FILES_PER_MQTT_DEVICE) + 256;
+    if let Some(in_force) = raise_open_files_limit(needed)
+        && in_force < needed
+    {
+        tracing::warn!(
+            open_files = in_force,
+            mqtt_devices = in_force.saturating_sub(256) / FILES_PER_MQTT_DEVICE,
+            mqtt_max_connections = max_connections,
+            "the open-file limit holds fewer MQTT devices than mqtt_max_connections; raise it (LimitNOFILE in the systemd unit, ulimit -Hn)"
+        );
     }
 }
 
