@@ -545,11 +545,14 @@ impl Live {
             body,
             samples,
         });
-        if self.writes.send(write).is_err() {
-            return self.refuse(RejectReason::StoreUnavailable);
-        }
+        // The coach first: a writer behind on its disk (its queue full) must not hold the
+        // samples back from the engine. A frame coached but then not queued is not acked,
+        // so its device resends it, and the engine is not given its seq twice.
         if let Some(engine_id) = engine_id {
             self.forward(&engine_id, session_row, payload);
+        }
+        if self.writes.send(write).is_err() {
+            return self.refuse(RejectReason::StoreUnavailable);
         }
         FrameOutcome::Accepted
     }
@@ -839,29 +842,32 @@ impl Live {
         };
         let now_ms = self.clock.now_ms();
         match output.output {
-            OutputBody::Cue(mut cue) => {
-                let _ = self.writes.send(WriteOp::Cue {
-                    tenant_row,
-                    session_row: row,
-                    output_seq: output.seq,
-                    cue: cue.clone(),
-                    now_ms,
-                });
-                cue.session = device_session.clone();
-                self.publish(|| event(LiveEventBody::Cue(Arc::new(cue.clone()))));
+            OutputBody::Cue(cue) => {
+                // To the athlete first, then to the writer's queue (which waits while the
+                // writer is behind on its disk): a cue is for now.
+                let mut for_device = cue.clone();
+                for_device.session = device_session.clone();
+                self.publish(|| event(LiveEventBody::Cue(Arc::new(for_device.clone()))));
                 if self.seal_and_send(
                     &route,
                     &tenant,
                     &device,
                     &key,
                     &device_session,
-                    Payload::Cue(cue),
+                    Payload::Cue(for_device),
                 ) {
                     self.metrics.cues_sent.inc();
                     self.metrics
                         .cue_latency_seconds
                         .observe(last_frame.elapsed().as_secs_f64());
                 }
+                let _ = self.writes.send(WriteOp::Cue {
+                    tenant_row,
+                    session_row: row,
+                    output_seq: output.seq,
+                    cue,
+                    now_ms,
+                });
             }
             OutputBody::Status(status) => {
                 self.publish(|| {
