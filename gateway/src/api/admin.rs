@@ -67,6 +67,20 @@ pub struct InvitationView {
     pub used_ms: Option<i64>,
 }
 
+/// The checks an invitation's body must pass whoever sends it; its lifetime, s.
+pub(super) fn invitation_lifetime_s(body: &InvitationRequest) -> Result<u64, ApiError> {
+    if body.athlete_id.is_some() && body.role != Role::Athlete {
+        return Err(ApiError::bad_request(
+            "invalid_invitation",
+            "only an athlete invitation names an athlete",
+        ));
+    }
+    Ok(body
+        .expires_in_s
+        .unwrap_or(7 * 24 * 3600)
+        .clamp(60, 30 * 24 * 3600))
+}
+
 /// Invite someone into the tenant (gym-admin; coaches may invite athletes).
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "tenant",
     request_body = InvitationRequest,
@@ -85,16 +99,7 @@ pub async fn create_invitation(
             ));
         }
     }
-    if body.athlete_id.is_some() && body.role != Role::Athlete {
-        return Err(ApiError::bad_request(
-            "invalid_invitation",
-            "only an athlete invitation names an athlete",
-        ));
-    }
-    let lifetime_s = body
-        .expires_in_s
-        .unwrap_or(7 * 24 * 3600)
-        .clamp(60, 30 * 24 * 3600);
+    let lifetime_s = invitation_lifetime_s(&body)?;
     let now = state.now_ms();
     let expires_ms = to_i64(now + lifetime_s * 1000);
     let code = new_refresh_token()

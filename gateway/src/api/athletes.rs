@@ -52,7 +52,7 @@ pub struct NextPlan {
     pub plan_id: i64,
 }
 
-fn parse_profile(value: &serde_json::Value) -> Result<AthleteProfile, ApiError> {
+pub(super) fn parse_profile(value: &serde_json::Value) -> Result<AthleteProfile, ApiError> {
     let bytes = serde_json::to_vec(value).map_err(|_| ApiError::internal())?;
     codec::from_json::<AthleteProfile>(&bytes).map_err(|e| {
         ApiError::new(

@@ -139,6 +139,40 @@ pub(super) fn user_view(
     found.ok_or_else(|| ApiError::not_found("user"))
 }
 
+/// A registration's fields as checked before anything is stored.
+pub(super) struct CheckedRegistration {
+    /// The normalised email.
+    pub email: String,
+    /// The display name, trimmed.
+    pub name: String,
+    /// The new tenant's name (`None`: joining by invitation).
+    pub tenant_name: Option<String>,
+}
+
+/// The checks `register` makes on its body before it touches the database.
+pub(super) fn check_registration(body: &RegisterRequest) -> Result<CheckedRegistration, ApiError> {
+    let email = normalize_email(&body.email)?;
+    let name = check_name(&body.name, "name")?;
+    if let Some(why) = policy_violation(&body.password) {
+        return Err(ApiError::bad_request("weak_password", why));
+    }
+    let tenant_name = match (&body.tenant, &body.invitation) {
+        (Some(t), None) => Some(check_name(t, "tenant")?),
+        (None, Some(_)) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "tenant_or_invitation",
+                "give either `tenant` (to create a gym) or `invitation` (to join one)",
+            ));
+        }
+    };
+    Ok(CheckedRegistration {
+        email,
+        name,
+        tenant_name,
+    })
+}
+
 fn normalize_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
@@ -256,21 +290,11 @@ pub async fn register(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let email = normalize_email(&body.email)?;
-    let name = check_name(&body.name, "name")?;
-    if let Some(why) = policy_violation(&body.password) {
-        return Err(ApiError::bad_request("weak_password", why));
-    }
-    let tenant_name = match (&body.tenant, &body.invitation) {
-        (Some(t), None) => Some(check_name(t, "tenant")?),
-        (None, Some(_)) => None,
-        _ => {
-            return Err(ApiError::bad_request(
-                "tenant_or_invitation",
-                "give either `tenant` (to create a gym) or `invitation` (to join one)",
-            ));
-        }
-    };
+    let CheckedRegistration {
+        email,
+        name,
+        tenant_name,
+    } = check_registration(&body)?;
     let password = body.password;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await

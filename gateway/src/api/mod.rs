@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod athletes;
 pub mod auth;
+pub mod bodies;
 pub mod charts;
 pub mod devices;
 pub mod live_ws;

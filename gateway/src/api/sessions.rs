@@ -418,11 +418,24 @@ pub struct CommandReceipt {
     pub delivered: bool,
 }
 
+/// A command body as `send_command` reads it.
+pub(super) fn parse_command(body: &serde_json::Value) -> Result<Command, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|_| ApiError::internal())?;
+    codec::from_json(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_command",
+            e.to_string(),
+        )
+    })
+}
+
 /// Send a command to a live session's coach: `{"kind":"override_target","target":…,
 /// "duration_s":…}`, `{"kind":"time_left","minutes":35}`, `{"kind":"pause"}`,
 /// `{"kind":"resume"}`, `{"kind":"skip_step"}`, `{"kind":"end"}`. Coaches and gym-admins
 /// may send any; the athlete every one but `override_target`. The safety governor applies
 /// to overrides like to the plan.
+
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/commands", tag = "sessions",
     params(("id" = i64, Path, description = "session id")),
     request_body(content = Object, description = "a command"),
@@ -435,14 +448,7 @@ pub async fn send_command(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(&body).map_err(|_| ApiError::internal())?;
-    let command: Command = codec::from_json(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_command",
-            e.to_string(),
-        )
-    })?;
+    let command = parse_command(&body)?;
     if p.role == Role::Athlete && matches!(command, Command::OverrideTarget(_)) {
         return Err(ApiError::forbidden("only a coach can override the target"));
     }
