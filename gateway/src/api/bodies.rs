@@ -2,8 +2,9 @@
 //! before it reads the caller or the database: the JSON extractor ([`ApiJson`], by way of
 //! `axum::Json::from_bytes`, so the same deserialiser and the same rejections) and then
 //! each handler's own checks of the fields. [`check_body`] is the entry point of the
-//! gateway's fuzz target (`gateway/fuzz`, `api_bodies`): for any bytes it returns a value
-//! or an [`ApiError`], never panics.
+//! gateway's fuzz target (`gateway/fuzz`, `api_bodies`) and of a 20,000-input mutation test
+//! here that runs with every `cargo test`: for any bytes it returns a value or an
+//! [`ApiError`], never panics.
 //!
 //! [`ApiJson`]: super::ApiJson
 
@@ -170,5 +171,69 @@ mod tests {
             check_body(RequestBody::Login, &big).map_err(|e| e.code),
             Err("body_too_large")
         );
+    }
+
+    /// Real bodies (the e2e tests' and `.ci/fuzz`'s seeds) and hostile shapes.
+    const SEEDS: [&str; 12] = [
+        r#"{"email":"admin@riverside.example","password":"correct horse battery","name":"Gym Admin","tenant":"Riverside"}"#,
+        r#"{"email":"ana@riverside.example","password":"correct horse battery","name":"Ana","invitation":"pli_0123"}"#,
+        r#"{"refresh_token":"plr_0123456789abcdef"}"#,
+        r#"{"role":"athlete","athlete_id":3,"expires_in_s":86400}"#,
+        r#"{"role":"gym-admin","disabled":false}"#,
+        r#"{"name":"Ana","profile":{"name":"Ana","age":38,"sex":"female","weight_kg":64.0,"hr_max":186,"hr_rest":52,"lthr":168,"hr_cap":176,"ftp":240,"cp":250,"w_prime_j":18000,"rpe_only":false}}"#,
+        r#"{"plan_id":7}"#,
+        r#"{"kind":"override_target","target":{"kind":"power_w","low_w":300,"high_w":320},"duration_s":60}"#,
+        r#"{"kind":"time_left","minutes":35}"#,
+        r#"{"name":"Bad","profile":{"hr_max":"high","hr_rest":1e400,"age":-1}}"#,
+        r#"{"expires_in_s":18446744073709551615,"role":"athlete","athlete_id":-9223372036854775808}"#,
+        "<workout_file><workout><SteadyState Duration=\"60\" Power=\"0.5\"/></workout></workout_file>",
+    ];
+
+    /// The cheap, always-on half of the `api_bodies` fuzz target (which is opt-in in
+    /// `.ci/fuzz`, its build being long): 20,000 inputs mutated from [`SEEDS`] by a fixed
+    /// generator — bytes flipped, inserted, cut, spliced, nested deep — through every
+    /// route's decoder and checks. Failing means a panic, whose input the message names.
+    #[test]
+    fn twenty_thousand_mutated_bodies_never_panic() {
+        let mut state = 0x5eed_u64;
+        let mut next = move |bound: usize| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            usize::try_from((z ^ (z >> 31)) % bound.max(1) as u64).unwrap_or(0)
+        };
+        let alphabet = b"{}[]\":,.-+0123456789eE \\u00nulltruefalse\xff\x00\xc3";
+        for _ in 0..20_000 {
+            let mut body = SEEDS[next(SEEDS.len())].as_bytes().to_vec();
+            for _ in 0..=next(4) {
+                let at = next(body.len() + 1);
+                match next(6) {
+                    0 if at < body.len() => body[at] = alphabet[next(alphabet.len())],
+                    1 => body.insert(at, alphabet[next(alphabet.len())]),
+                    2 => body.truncate(at),
+                    3 => {
+                        let other = SEEDS[next(SEEDS.len())].as_bytes();
+                        let from = next(other.len());
+                        body.splice(at..at, other[from..].iter().copied());
+                    }
+                    4 => {
+                        let depth = next(5_000);
+                        let mut deep = vec![b'['; depth];
+                        deep.extend(std::iter::repeat_n(b']', depth));
+                        body.splice(at..at, deep);
+                    }
+                    _ => body.truncate(body.len().min(MAX_BODY_BYTES)),
+                }
+            }
+            for route in RequestBody::ALL {
+                let outcome = std::panic::catch_unwind(|| check_body(route, &body));
+                assert!(
+                    outcome.is_ok(),
+                    "{route:?} panicked on {:?}",
+                    String::from_utf8_lossy(&body)
+                );
+            }
+        }
     }
 }
