@@ -11,8 +11,8 @@
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
 //! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
 
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
