@@ -242,7 +242,16 @@ fn refused() -> Response {
     )
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+/// A hook's request, if the broker proved itself and the body is well-formed; the JSON
+/// error to answer otherwise.
+fn hook_request<T: serde::de::DeserializeOwned>(
+    state: &HookState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Box<Response>> {
+    if !caller_is_broker(state, headers) {
+        return Err(Box::new(refused()));
+    }
     serde_json::from_slice(body).map_err(|err| {
         Box::new(crate::http::error(
             StatusCode::BAD_REQUEST,
@@ -257,10 +266,7 @@ async fn auth(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !caller_is_broker(&state, &headers) {
-        return refused();
-    }
-    let request: AuthRequest = match parse(&body) {
+    let request: AuthRequest = match hook_request(&state, &headers, &body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -290,10 +296,7 @@ async fn acl(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !caller_is_broker(&state, &headers) {
-        return refused();
-    }
-    let request: AclRequest = match parse(&body) {
+    let request: AclRequest = match hook_request(&state, &headers, &body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
