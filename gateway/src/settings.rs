@@ -20,9 +20,9 @@ pub const DEFAULT_MQTT: &str = "127.0.0.1:1883";
 /// Default QUIC listen address.
 pub const DEFAULT_QUIC: &str = "127.0.0.1:4433";
 /// Default most writes per transaction. A commit costs one `fsync` whatever its size, so
-/// when the disk is slow the batches grow to carry the load: with 2,048 a 230 ms fsync
-/// (a busy shared disk) capped the writer at ~8,900 frames/s, under the 10,000/s of
-/// 2,000 athletes.
+/// when the disk is slow the batches must be free to grow to carry the load (at 2,000
+/// athletes, 10,000 frames/s, commits averaged 1,376 writes in
+/// `bench/results/2026-12-01-vm.md`; 2,048 left little room on a slower disk).
 pub const DEFAULT_WRITER_BATCH: usize = 8192;
 
 /// Why the settings could not be read.
