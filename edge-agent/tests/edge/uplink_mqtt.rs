@@ -84,17 +84,33 @@ fn spawn_broker(port: u16, device: &DeviceCredentials) -> std::process::Child {
     )
 }
 
+/// Whether the test gateway also sends, after the first frame it stores, an impossible
+/// ack (genuine key, far past anything sent) and a forged one (wrong key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acks {
+    Honest,
+    AlsoHostile,
+}
+
 /// The test gateway: subscribes to every uplink, stores, acks on the device's down topic,
-/// and sends a cue for every tenth stored frame plus one forged frame (wrong key) once.
-fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// and sends a cue for every tenth stored frame (and, with [`Acks::AlsoHostile`], the
+/// hostile acks once). Returns once the broker has granted its subscription, so no frame
+/// the agent publishes afterwards goes to nobody.
+async fn spawn_gateway(
+    port: u16,
+    store: Arc<Mutex<Store>>,
+    acks: Acks,
+) -> tokio::task::JoinHandle<()> {
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel::<()>();
+    let mut subscribed_tx = Some(subscribed_tx);
+    let gateway = tokio::spawn(async move {
         let mut options = MqttOptions::new(GATEWAY_USER, "127.0.0.1", port);
         options
             .set_credentials(GATEWAY_USER, GATEWAY_PASSWORD)
             .set_keep_alive(Duration::from_secs(5))
             .set_max_packet_size(70 * 1024, 70 * 1024);
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
-        let mut forged_sent = false;
+        let mut forged_sent = acks == Acks::Honest;
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -102,6 +118,11 @@ fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle
                         .subscribe("pl/v1/+/+/up", QoS::AtLeastOnce)
                         .await
                         .unwrap();
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(tx) = subscribed_tx.take() {
+                        let _ = tx.send(());
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let down = publish.topic.replace("/up", "/down");
@@ -155,7 +176,12 @@ fn spawn_gateway(port: u16, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
-    })
+    });
+    tokio::time::timeout(Duration::from_secs(20), subscribed)
+        .await
+        .expect("the test gateway's subscription is granted within 20 s")
+        .expect("the test gateway runs until it is subscribed");
+    gateway
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +192,7 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     wait_listening(port, Duration::from_secs(20)).await;
 
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
-    let gateway = spawn_gateway(port, store.clone());
+    let gateway = spawn_gateway(port, store.clone(), Acks::AlsoHostile).await;
 
     let spool_dir = std::env::temp_dir().join(format!("paceline-edge-mqtt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool_dir);
@@ -368,7 +394,7 @@ async fn simulate_command_rides_to_the_end_and_prints_cues() {
     let broker = spawn_broker(port, &device);
     wait_listening(port, Duration::from_secs(20)).await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
-    let gateway = spawn_gateway(port, store.clone());
+    let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
 
     let dir = std::env::temp_dir().join(format!("paceline-edge-simulate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -445,7 +471,7 @@ async fn run_command_replays_a_csv_file_through_the_config() {
     let broker = spawn_broker(port, &device);
     wait_listening(port, Duration::from_secs(20)).await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
-    let gateway = spawn_gateway(port, store.clone());
+    let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
 
     let dir = std::env::temp_dir().join(format!("paceline-edge-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -520,7 +546,7 @@ async fn a_frame_the_gateway_missed_is_resent_when_acks_stall() {
     wait_listening(port, Duration::from_secs(20)).await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
     store.lock().unwrap().lose_once = Some(5);
-    let gateway = spawn_gateway(port, store.clone());
+    let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
     let spool_dir = std::env::temp_dir().join(format!("paceline-edge-lost-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool_dir);
     let mut config = AgentConfig::new(
