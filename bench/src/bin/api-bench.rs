@@ -9,7 +9,7 @@
 //! of the body, hdrhistogram p50/p90/p99/p99.9/max per shape.
 //!
 //! Build the server first: `cargo build --release -p paceline-gateway`, then
-//! `cargo run --release -p paceline-bench --bin api-bench [-- --rate-per-client 10 --seconds 30]`.
+//! `cargo run --release -p paceline-bench --bin api-bench [-- --rate-per-client 10 --seconds 30 --runs 3]`.
 //! Writes `bench/results/<date>-<machine>-api.{md,json}`.
 
 use std::io::Write;
@@ -22,11 +22,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use paceline_bench::machine::Machine;
+use paceline_bench::stats::Spread;
 use paceline_gateway::accounts::Role;
 use paceline_gateway::accounts::tokens::{AUDIENCE, Claims, ISSUER, SIGNING_KEY_NAME, TokenKeys};
 use paceline_gateway::store::{self, Store};
 use paceline_schemas::TenantId;
 use rusqlite::params;
+use serde_json::Value;
 
 const SESSIONS: i64 = 10_000;
 const ATHLETES: i64 = 50;
@@ -35,12 +37,14 @@ const CLIENTS: usize = 100;
 struct Options {
     rate_per_client: f64,
     seconds: u64,
+    runs: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut options = Options {
         rate_per_client: 10.0,
         seconds: 30,
+        runs: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -48,7 +52,10 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--rate-per-client" => options.rate_per_client = value()?.parse()?,
             "--seconds" => options.seconds = value()?.parse()?,
-            other => bail!("unknown argument {other:?} (flags: --rate-per-client R --seconds S)"),
+            "--runs" => options.runs = value()?.parse::<usize>()?.max(1),
+            other => bail!(
+                "unknown argument {other:?} (flags: --rate-per-client R --seconds S --runs N)"
+            ),
         }
     }
     Ok(options)
@@ -139,6 +146,37 @@ fn seed(data_dir: &Path) -> anyhow::Result<Vec<String>> {
                 aud: AUDIENCE.to_owned(),
             })
             .map_err(anyhow::Error::from)
+        })
+        .collect()
+}
+
+/// Per shape, the median (min, max) of each figure over the runs.
+fn summarise(results: &[Value]) -> Vec<Value> {
+    Shape::ALL
+        .iter()
+        .map(|shape| {
+            let runs: Vec<&Value> = results
+                .iter()
+                .filter(|r| r["shape"] == shape.name())
+                .collect();
+            let spread =
+                |f: &dyn Fn(&Value) -> f64| Spread::of(runs.iter().map(|r| f(r)).collect()).json();
+            let figure =
+                |key: &'static str| spread(&|r: &Value| r[key].as_f64().unwrap_or(f64::NAN));
+            let sum = |key: &str| runs.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
+            serde_json::json!({
+                "shape": shape.name(),
+                "runs": runs.len(),
+                "requests": sum("requests"),
+                "errors": sum("errors"),
+                "p50_ms": figure("p50_ms"),
+                "p99_ms": figure("p99_ms"),
+                "p999_ms": figure("p999_ms"),
+                "server_cpu_us_per_request": spread(&|r: &Value| {
+                    let requests = r["requests"].as_f64().unwrap_or(f64::NAN);
+                    r["server_cpu_s"].as_f64().unwrap_or(f64::NAN) * 1e6 / requests
+                }),
+            })
         })
         .collect()
 }
@@ -258,7 +296,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mut results = Vec::new();
-    for shape in Shape::ALL {
+    // Runs interleave the shapes, so a burst of other work on the machine spreads over
+    // all of them rather than spoiling one.
+    for (run, shape) in (1..=options.runs).flat_map(|run| Shape::ALL.map(|shape| (run, shape))) {
         let interval = Duration::from_secs_f64(1.0 / options.rate_per_client);
         let tokens = Arc::new(tokens.clone());
         let mut tasks = Vec::new();
@@ -312,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
             (paceline_bench::process::cpu_ns(child.id()).unwrap_or(0) - cpu_before) as f64 / 1e9;
         let ms = |q: f64| total.value_at_quantile(q) as f64 / 1000.0;
         results.push(serde_json::json!({
+            "run": run,
             "shape": shape.name(),
             "requests": total.len(),
             "errors": errors,
@@ -322,7 +363,8 @@ async fn main() -> anyhow::Result<()> {
         }));
         let _ = writeln!(
             std::io::stdout().lock(),
-            "{}: {}",
+            "run {run}/{}, {}: {}",
+            options.runs,
             shape.name(),
             results.last().map(|r| r.to_string()).unwrap_or_default()
         );
@@ -332,25 +374,58 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&temp);
 
     let command = format!(
-        "cargo build --release -p paceline-gateway && cargo run --release -p paceline-bench --bin api-bench -- --rate-per-client {} --seconds {}",
-        options.rate_per_client, options.seconds
+        "cargo build --release -p paceline-gateway && cargo run --release -p paceline-bench --bin api-bench -- --rate-per-client {} --seconds {} --runs {}",
+        options.rate_per_client, options.seconds, options.runs
     );
     let stem = machine.result_stem(&root.join("bench/results"), "api");
+    let summary = summarise(&results);
     let mut md = format!(
         "# API: session list under load\n\n{}\n\nCommand: `{command}`\n\n\
          {SESSIONS} sessions of {ATHLETES} athletes in the tenant (and 1,000 of another tenant's), \
          {CLIENTS} concurrent clients, each its own gym-admin login, each at {} requests/s \
-         (open loop: latency counts from when a request was due), {} s per shape, against \
-         `target/release/paceline serve` in its own process on loopback. Target (issue 7): p99 ≤ 10 ms.\n\n\
-         | query | requests | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         (open loop: latency counts from when a request was due), {} s per shape and run, \
+         {} runs with the shapes interleaved, against `target/release/paceline serve` in its \
+         own process on loopback. Target (issue 7): p99 ≤ 10 ms.\n\n\
+         ## Median of {} runs (min–max)\n\n\
+         | query | requests | errors | p50 ms | p99 ms | p99.9 ms | server CPU per request µs |\n\
+         |---|---|---|---|---|---|---|\n",
         machine.markdown(),
         options.rate_per_client,
-        options.seconds
+        options.seconds,
+        options.runs,
+        options.runs,
+    );
+    let range = |s: &Value| {
+        format!(
+            "{:.2} ({:.2}–{:.2})",
+            s["median"].as_f64().unwrap_or(f64::NAN),
+            s["min"].as_f64().unwrap_or(f64::NAN),
+            s["max"].as_f64().unwrap_or(f64::NAN)
+        )
+    };
+    for r in &summary {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {:.0} |\n",
+            r["shape"].as_str().unwrap_or(""),
+            r["requests"],
+            r["errors"],
+            range(&r["p50_ms"]),
+            range(&r["p99_ms"]),
+            range(&r["p999_ms"]),
+            r["server_cpu_us_per_request"]["median"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+        ));
+    }
+    md.push_str(
+        "\n## Every run\n\n\
+         | run | query | requests | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &results {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |\n",
+            r["run"],
             r["shape"].as_str().unwrap_or(""),
             r["requests"],
             r["errors"],
@@ -366,7 +441,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(
         stem.with_extension("json"),
         serde_json::to_string_pretty(&serde_json::json!({
-            "bench": "api", "command": command, "machine": machine.json(), "results": results,
+            "bench": "api", "command": command, "machine": machine.json(),
+            "summary": summary, "results": results,
         }))?,
     )?;
     let _ = writeln!(
