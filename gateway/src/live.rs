@@ -649,16 +649,20 @@ impl Live {
         } else {
             None
         };
-        let (row, acked_seq, above, open, plan) = match stored {
+        let (row, acked_seq, above, open, plan, sensors) = match stored {
             Some(record) => {
                 // Resumed after a restart: a new coach, without the plan it had (which was
-                // taken off the athlete when the session opened).
+                // taken off the athlete when the session opened), and the batteries its
+                // device last reported.
                 (
                     record.row,
                     record.acked_seq,
                     record.stored_above,
                     record.open,
                     None,
+                    record
+                        .latest_status
+                        .map(|(seq, status)| (seq, Arc::new(status))),
                 )
             }
             None => {
@@ -677,7 +681,7 @@ impl Live {
                         now_ms: self.clock.now_ms(),
                     })
                     .map_err(|_| RejectReason::StoreUnavailable)?;
-                (row, 0, Vec::new(), true, plan.map(|(_, plan)| plan))
+                (row, 0, Vec::new(), true, plan.map(|(_, plan)| plan), None)
             }
         };
         let engine_id = SessionId::new(format!("s{row}")).map_err(|_| RejectReason::Malformed)?;
@@ -710,7 +714,7 @@ impl Live {
                 forwarded,
                 last_frame: Instant::now(),
                 route: Route::None,
-                sensors: None,
+                sensors,
             },
         );
         drop(sessions);

@@ -188,4 +188,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_by_athlete ON sessions(tenant_id, athlete_id, id);
     CREATE INDEX devices_by_athlete ON devices(tenant_id, athlete_id);
     "#,
+    // 3: the latest device status of a session, found without reading its other frames
+    // (a resumed session shows its batteries again at once).
+    r#"
+    CREATE INDEX frames_device_status ON frames(device_row, session_row, seq)
+        WHERE kind = 'device_status';
+    "#,
 ];

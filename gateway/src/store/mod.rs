@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paceline_schemas::hello::DeviceToken;
-use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId, WorkoutPlan, codec};
+use paceline_schemas::{
+    AthleteProfile, DeviceId, DeviceKey, DeviceStatus, TenantId, WorkoutPlan, codec,
+};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -28,6 +30,14 @@ pub const DATABASE_FILE: &str = "paceline.db";
 const READERS: usize = 4;
 /// Prepared statements kept per connection.
 const STATEMENTS_CACHED: usize = 128;
+/// The seqs a session holds above its contiguous ack.
+const STORED_ABOVE_SQL: &str = "SELECT seq FROM frames
+     WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
+     ORDER BY seq";
+/// A session's newest stored device status (through the partial index of migration 3).
+const LATEST_STATUS_SQL: &str = "SELECT seq, body FROM frames
+     WHERE device_row = ?1 AND session_row = ?2 AND kind = 'device_status' AND tenant_id = ?3
+     ORDER BY seq DESC LIMIT 1";
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +160,8 @@ pub struct SessionRecord {
     pub acked_seq: u64,
     /// Seqs stored above `acked_seq` (after a gap).
     pub stored_above: Vec<u64>,
+    /// The newest device status stored for it, with its seq.
+    pub latest_status: Option<(u64, DeviceStatus)>,
 }
 
 /// What a session is coached with.
@@ -346,19 +358,34 @@ impl Store {
             let Some((row, open, acked_seq)) = found else {
                 return Ok(None);
             };
-            let mut above = conn.prepare(
-                "SELECT seq FROM frames WHERE tenant_id = ?1 AND session_row = ?2 AND seq > ?3
-                 ORDER BY seq",
-            )?;
+            // Both through UNIQUE(device_row, session_row, seq): a resume reads only this
+            // session's frames, never the table.
+            let mut above = conn.prepare_cached(STORED_ABOVE_SQL)?;
             let stored_above = above
-                .query_map(params![tenant_row, row, acked_seq], |r| r.get::<_, i64>(0))?
+                .query_map(params![device_row, row, acked_seq, tenant_row], |r| {
+                    r.get::<_, i64>(0)
+                })?
                 .map(|seq| seq.map(to_u64))
                 .collect::<Result<Vec<_>, _>>()?;
+            let latest_status = conn
+                .prepare_cached(LATEST_STATUS_SQL)?
+                .query_row(params![device_row, row, tenant_row], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?
+                .and_then(|(seq, body)| match codec::decode_binary::<DeviceStatus>(&body) {
+                    Ok(status) => Some((to_u64(seq), status)),
+                    Err(err) => {
+                        tracing::warn!(error = %err, session_row = row, "a stored device status does not decode");
+                        None
+                    }
+                });
             Ok(Some(SessionRecord {
                 row,
                 open,
                 acked_seq: to_u64(acked_seq),
                 stored_above,
+                latest_status,
             }))
         })
     }
@@ -625,6 +652,37 @@ mod tests {
     use rusqlite::StatementStatus;
 
     use super::*;
+
+    #[test]
+    fn resuming_a_session_reads_its_own_frames_through_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for sql in [STORED_ABOVE_SQL, LATEST_STATUS_SQL] {
+            let plan: Vec<String> = store
+                .read(|conn| {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
+                    let details = stmt
+                        .query_map(rusqlite::params_from_iter(values), |r| {
+                            r.get::<_, String>(3)
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(details)
+                })
+                .unwrap();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("USING COVERING INDEX")
+                        || step.contains("USING INDEX")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_bound_limit_does_not_prepare_the_statement_again_on_every_run() {

@@ -245,3 +245,61 @@ async fn a_session_left_open_by_a_killed_gateway_is_ended_after_the_restart() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_session_shows_the_batteries_its_device_last_reported() {
+    use paceline_schemas::{DeviceStatus, Payload, SensorKind, SensorReport};
+
+    use crate::api::{Api, access};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    let api = Api::of(&gateway);
+    let admin = access(
+        &api.register_gym("head@battery.example", "Battery Gym")
+            .await,
+    );
+    let athlete = api.create_athlete(&admin, "Bea Battery").await;
+    let creds = api.pair(&admin, athlete).await;
+    let session = session_id("battery-resume");
+    let status = Payload::DeviceStatus(DeviceStatus {
+        t_ms: 1_000,
+        sensors: vec![SensorReport {
+            kind: SensorKind::HeartRate,
+            connected: true,
+            battery_pct: Some(37),
+        }],
+    });
+    {
+        let mut device = MqttDevice::connect(&gateway, &creds).await;
+        device.send(&session, 1, &ride_batch(0, 130, 150)).await;
+        device.send(&session, 2, &status).await;
+        device.send(&session, 3, &ride_batch(1_000, 131, 150)).await;
+        device.inbox.wait_ack(&session, 3).await;
+    }
+    gateway.restart().await; // SIGKILL, then start again on the same data and ports
+
+    // The device goes on with samples only: its sensors did not change, so it has no
+    // reason to send its status again.
+    let mut board = api.live("/live/board", &admin).await;
+    let mut device = MqttDevice::connect(&gateway, &creds).await;
+    for seq in 4..=8u64 {
+        device
+            .send(&session, seq, &ride_batch(seq * 1_000, 132, 150))
+            .await;
+    }
+    device.inbox.wait_ack(&session, 8).await;
+    let reported = |m: &serde_json::Value| {
+        m["sensors"].as_array().is_some_and(|sensors| {
+            sensors
+                .iter()
+                .any(|s| s["kind"] == "heart_rate" && s["battery_pct"] == 37)
+        })
+    };
+    let seen = board
+        .wait_for("the resumed session's strap battery on the board", |m| {
+            m["type"] == "status" && reported(m)
+        })
+        .await;
+    assert_eq!(seen["athlete_id"], athlete, "{seen}");
+}
