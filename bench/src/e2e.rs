@@ -5,7 +5,8 @@
 //! this process is the load generator. One bench athlete is one device with its own
 //! connection — MQTT (rumqttc, QoS 1, `TCP_NODELAY`) or QUIC (quinn, its own endpoint and
 //! one stream) — and its own paired credentials, sending sealed frames like an edge agent:
-//! heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s). Every 20 s,
+//! heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s), each device at
+//! its own phase of the 250 ms period ([`crate::sensor_phase`]). Every 20 s,
 //! staggered across devices, a device sends the athlete's "600 minutes left" command,
 //! which the coach answers at once with a `time_budget_compressed` cue.
 //!
@@ -708,7 +709,7 @@ async fn device(
     server: (SocketAddr, SocketAddr, quinn::ClientConfig),
     connecting: Arc<Semaphore>,
     mut schedule_rx: watch::Receiver<Option<Schedule>>,
-    command_offset: Duration,
+    (sensor_phase, command_offset): (Duration, Duration),
     latencies: Latencies,
     totals: Arc<Totals>,
 ) -> anyhow::Result<(u64, u64)> {
@@ -734,9 +735,11 @@ async fn device(
     let session = SessionId::new(format!("bench-{}", creds.device))?;
     let mut seq = 0u64;
     let mut tick = 0u64;
-    let mut next_command = schedule.start + command_offset;
+    // This device's own clock: its sensors tick at their phase of the period.
+    let own_start = schedule.start + sensor_phase;
+    let mut next_command = own_start + command_offset;
     loop {
-        let at = schedule.start + Duration::from_millis(250 * tick);
+        let at = own_start + crate::SENSOR_PERIOD * u32::try_from(tick).unwrap_or(u32::MAX);
         if at >= schedule.ride_until {
             break;
         }
@@ -818,7 +821,7 @@ pub fn run(
                 (server.mqtt, server.quic, quic_config.clone()),
                 Arc::clone(&connecting),
                 schedule_rx.clone(),
-                offset,
+                (crate::sensor_phase(index), offset),
                 latency_tx.clone(),
                 Arc::clone(&totals),
             )));

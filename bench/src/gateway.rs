@@ -125,7 +125,8 @@ pub async fn run(athletes: usize, warmup_s: u64, measure_s: u64) -> anyhow::Resu
         riders.push(tokio::spawn(ride(
             device,
             gateway.mqtt,
-            start,
+            // The device's own clock: its sensors tick at their phase of the period.
+            start + crate::sensor_phase(index),
             offset,
             (measure_from, ride_until),
             latency_tx.clone(),
@@ -274,7 +275,7 @@ async fn ride(
             .and_then(|frame| codec::encode_frame(&frame).ok())
     };
     loop {
-        let at = start + Duration::from_millis(250 * tick);
+        let at = start + crate::SENSOR_PERIOD * u32::try_from(tick).unwrap_or(u32::MAX);
         if at >= ride_until {
             break;
         }

@@ -30,6 +30,28 @@ pub mod process;
 pub mod replay;
 pub mod stats;
 
+/// The sensor period of a bench athlete: power at 4 Hz, heart rate on every fourth tick.
+pub const SENSOR_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Where in [`SENSOR_PERIOD`] bench athlete `index` sends its frames. Real athletes'
+/// sensors run on their own clocks, so their frames arrive spread over the period; the
+/// phases here are spread the same way (the golden-ratio sequence, so no two devices and
+/// no command offset line up). With `PACELINE_BENCH_ALIGNED_TICKS=1` every device sends at
+/// the same instants instead: a burst of N frames every 250 ms, the worst case (and how
+/// the runs before 2026-12-01 evening were made).
+pub fn sensor_phase(index: usize) -> std::time::Duration {
+    if aligned_ticks() {
+        return std::time::Duration::ZERO;
+    }
+    let golden = 0.618_033_988_749_894_9_f64;
+    SENSOR_PERIOD.mul_f64((index as f64 * golden).fract())
+}
+
+/// Whether `PACELINE_BENCH_ALIGNED_TICKS=1` asks for every device's frames at once.
+pub fn aligned_ticks() -> bool {
+    std::env::var("PACELINE_BENCH_ALIGNED_TICKS").is_ok_and(|v| v == "1")
+}
+
 /// Wall clock, ms since the Unix epoch (what frames carry as `sent_ms`).
 pub fn now_unix_ms() -> u64 {
     std::time::SystemTime::now()

@@ -103,8 +103,13 @@ fn run() -> anyhow::Result<()> {
     let athletes_env = std::env::var("PACELINE_BENCH_ATHLETES")
         .map(|list| format!("PACELINE_BENCH_ATHLETES={list} "))
         .unwrap_or_default();
+    let aligned_env = if paceline_bench::aligned_ticks() {
+        "PACELINE_BENCH_ALIGNED_TICKS=1 "
+    } else {
+        ""
+    };
     let command = format!(
-        "{athletes_env}cargo run --release -p paceline-bench -- {}",
+        "{athletes_env}{aligned_env}cargo run --release -p paceline-bench -- {}",
         args.join(" ")
     );
     let options = Options {
@@ -338,9 +343,10 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         }
     }
     let name = transport.name().to_uppercase();
+    let ticks = ticks_description();
     let mut body = format!(
         "{name}. The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
-         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s); every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
+         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s), {ticks}; every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
          {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
          The server's own figures come from its `/metrics` at the end of the ride (frame in → cue out is from the session's latest frame reaching the gateway to the cue leaving it) and the uplink leg from the stored frames' `received_ms − sent_ms` (whole ride, ms resolution). Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
     );
@@ -757,8 +763,9 @@ fn run_gateway(options: &Options) -> anyhow::Result<Section> {
         figures
             .push(runtime.block_on(paceline_bench::gateway::run(athletes, warmup_s, measure_s))?);
     }
+    let ticks = ticks_description();
     let mut body = format!(
-        "One process: the gateway (`paceline_gateway::server::Gateway`: rumqttd, engine, SQLite writer, acks) and N bench devices over loopback, each its own MQTT connection (rumqttc, QoS 1) with its own paired credentials, sending sealed frames: heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s per athlete). Every 16 s, staggered, each device sends the athlete's \"600 minutes left\" command, which its coach answers at once with a `time_budget_compressed` cue. Latency = cue opened at the device − command frame handed to the device's MQTT client (hdrhistogram, µs); the sensor frames are the load. {warmup_s} s warm-up, {measure_s} s measured. Target (SPEC §9) at 2,000 athletes: p50 ≤ 1 ms, p99 ≤ 5 ms, p99.9 ≤ 20 ms, 0 lost. The bench devices keep no spool, so a frame still unacknowledged 20 s after its device's ride ended is counted (an edge agent would keep and resend it); \"commands unanswered\" are measured commands whose cue never arrived.\n\n"
+        "One process: the gateway (`paceline_gateway::server::Gateway`: rumqttd, engine, SQLite writer, acks) and N bench devices over loopback, each its own MQTT connection (rumqttc, QoS 1) with its own paired credentials, sending sealed frames: heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s per athlete), {ticks}. Every 16 s, staggered, each device sends the athlete's \"600 minutes left\" command, which its coach answers at once with a `time_budget_compressed` cue. Latency = cue opened at the device − command frame handed to the device's MQTT client (hdrhistogram, µs); the sensor frames are the load. {warmup_s} s warm-up, {measure_s} s measured. Target (SPEC §9) at 2,000 athletes: p50 ≤ 1 ms, p99 ≤ 5 ms, p99.9 ≤ 20 ms, 0 lost. The bench devices keep no spool, so a frame still unacknowledged 20 s after its device's ride ended is counted (an edge agent would keep and resend it); \"commands unanswered\" are measured commands whose cue never arrived.\n\n"
     );
     body.push_str("| athletes | frames sent (measured) | cues measured | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | commands unanswered | frames unacked 20 s after the ride | frames stored | gateway-internal mean, ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
@@ -892,4 +899,13 @@ fn run_edge(options: &Options) -> anyhow::Result<Section> {
         body,
         json: serde_json::json!({"warmup_s": warmup_s, "measure_s": measure_s, "cases": rows}),
     })
+}
+
+/// How the bench devices' sensor frames are timed, for the results' method text.
+fn ticks_description() -> &'static str {
+    if paceline_bench::aligned_ticks() {
+        "every device's frames at the same instants (`PACELINE_BENCH_ALIGNED_TICKS=1`: a burst of N frames every 250 ms, the worst case)"
+    } else {
+        "each device at its own phase of the 250 ms period, as sensors on their own clocks are (`PACELINE_BENCH_ALIGNED_TICKS=1` aligns them into one burst of N frames every 250 ms)"
+    }
 }
