@@ -143,7 +143,7 @@ pub enum Source {
         /// 1.0 = as recorded.
         speed: f64,
     },
-    /// Bluetooth LE sensors (btleplug).
+    /// Bluetooth LE sensors, through [`AgentConfig::ble_stack`].
     Ble(BleSensors),
     /// Samples pushed through [`AgentHandle::sample_sender`] (tests, embedding).
     Push,
@@ -186,6 +186,9 @@ pub struct AgentConfig {
     pub reconnect_max_ms: u64,
     /// Capacity of the event channel ([`AgentHandle::subscribe`]).
     pub event_capacity: usize,
+    /// The Bluetooth stack for [`Source::Ble`] athletes; `None` (the default) refuses them
+    /// with [`crate::ble::BleError::Unavailable`].
+    pub ble_stack: Option<crate::ble::BleStack>,
 }
 
 impl AgentConfig {
@@ -204,6 +207,7 @@ impl AgentConfig {
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
             event_capacity: 65_536,
+            ble_stack: None,
         }
     }
 }
@@ -587,6 +591,7 @@ impl Agent {
                 let device_for_source = device.clone();
                 let source = athlete.source.clone();
                 let reporter_device = device.clone();
+                let ble_stack = config.ble_stack.clone();
                 let report: crate::ble::SensorReporter = Arc::new(move |status: SensorStatus| {
                     let _ = statuses_tx.send(status.clone());
                     reporter_device.emit(AgentEvent::SensorStatus {
@@ -595,7 +600,7 @@ impl Agent {
                     });
                 });
                 handle.sources.push(tokio::spawn(async move {
-                    if let Err(e) = source::run(source, samples_tx, report).await {
+                    if let Err(e) = source::run(source, samples_tx, report, ble_stack).await {
                         tracing::error!(device = %device_for_source.credentials.device, error = %e, "source failed");
                         device_for_source.emit(AgentEvent::SourceFailed {
                             device: device_for_source.credentials.device.clone(),

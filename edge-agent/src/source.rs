@@ -1,5 +1,6 @@
-//! Sample sources: the simulator and file replay, driven by tokio time, and BLE
-//! ([`crate::ble`]). Each sends samples on a channel until its ride ends.
+//! Sample sources: the simulator and file replay, driven by tokio time, and BLE through the
+//! [`BleStack`] the agent was given ([`crate::ble`]). Each sends samples on a channel until
+//! its ride ends.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use crate::agent::Source;
 use crate::simulator::SimulatedAthlete;
 
 pub use crate::ble::BleSensors;
+use crate::ble::{BleError, BleStack};
 
 /// Why a source stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,7 @@ pub(crate) async fn run(
     source: Source,
     samples: mpsc::Sender<Sample>,
     report: crate::ble::SensorReporter,
+    ble_stack: Option<BleStack>,
 ) -> Result<(), SourceError> {
     match source {
         Source::Simulator { config, speed } => {
@@ -100,7 +103,13 @@ pub(crate) async fn run(
             }
             Ok(())
         }
-        Source::Ble(sensors) => Ok(crate::ble::run(sensors, samples, report).await?),
+        Source::Ble(sensors) => match ble_stack {
+            Some(stack) => Ok(stack.run(sensors, samples, report).await?),
+            None => Err(BleError::Unavailable(
+                "this agent was built without a Bluetooth stack (the `ble` feature)".to_owned(),
+            )
+            .into()),
+        },
         Source::Push => Ok(()),
     }
 }

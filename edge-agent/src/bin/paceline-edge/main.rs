@@ -13,11 +13,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use paceline_edge::agent::{Agent, AgentConfig, AthleteConfig, Source};
-use paceline_edge::ble::{self, BleError};
+use paceline_edge::ble::{self, BleError, FoundSensor};
 use paceline_edge::config::{ConfigFile, CueSettings, GatewaySection};
 use paceline_edge::credentials::read_credentials_file;
 use paceline_edge::simulator::{Scenario, SimulatedSensors, SimulatorConfig};
 use paceline_edge::{cue_output, gatt, status_page};
+
+#[cfg(feature = "ble")]
+mod bluez;
 
 /// The Paceline edge agent: reads heart-rate straps, power meters, footpods and smart
 /// trainers (or simulated athletes), sends their samples to a Paceline gateway over MQTT
@@ -245,7 +248,7 @@ async fn run_async(command: Command) -> anyhow::Result<ExitCode> {
                 .athletes
                 .iter()
                 .any(|a| matches!(a.source, Source::Ble(_)));
-            if uses_ble && let Err(BleError::Unavailable(reason)) = ble::adapter().await {
+            if uses_ble && let Err(BleError::Unavailable(reason)) = bluetooth_available().await {
                 eprintln!("paceline-edge: Bluetooth is not available on this machine ({reason})");
                 return Ok(ExitCode::from(EXIT_NO_BLUETOOTH));
             }
@@ -311,7 +314,7 @@ async fn run_async(command: Command) -> anyhow::Result<ExitCode> {
             };
             ride(config, &cues).await
         }
-        Command::Scan { seconds } => match ble::scan(Duration::from_secs(seconds.max(1))).await {
+        Command::Scan { seconds } => match scan(Duration::from_secs(seconds.max(1))).await {
             Ok(found) if found.is_empty() => {
                 println!(
                     "no sensors seen in {seconds} s (are they awake? a strap needs skin contact)"
@@ -355,8 +358,51 @@ async fn run_async(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The Bluetooth stack this build has: btleplug with the `ble` feature, else none.
+fn ble_stack() -> Option<ble::BleStack> {
+    #[cfg(feature = "ble")]
+    {
+        Some(bluez::stack())
+    }
+    #[cfg(not(feature = "ble"))]
+    {
+        None
+    }
+}
+
+/// Whether Bluetooth can be used: an adapter answers (never, without the `ble` feature).
+async fn bluetooth_available() -> Result<(), BleError> {
+    #[cfg(feature = "ble")]
+    {
+        bluez::adapter().await.map(drop)
+    }
+    #[cfg(not(feature = "ble"))]
+    {
+        Err(no_ble_feature())
+    }
+}
+
+/// Scans for sensors for `duration`.
+async fn scan(duration: Duration) -> Result<Vec<FoundSensor>, BleError> {
+    #[cfg(feature = "ble")]
+    {
+        bluez::scan(duration).await
+    }
+    #[cfg(not(feature = "ble"))]
+    {
+        let _ = duration;
+        Err(no_ble_feature())
+    }
+}
+
+#[cfg(not(feature = "ble"))]
+fn no_ble_feature() -> BleError {
+    BleError::Unavailable("this paceline-edge was built without the `ble` feature".to_owned())
+}
+
 /// Runs the agent with its cue outputs until the rides end or a signal comes.
-async fn ride(config: AgentConfig, cues: &CueSettings) -> anyhow::Result<ExitCode> {
+async fn ride(mut config: AgentConfig, cues: &CueSettings) -> anyhow::Result<ExitCode> {
+    config.ble_stack = ble_stack();
     let names: HashMap<_, _> = config
         .athletes
         .iter()
