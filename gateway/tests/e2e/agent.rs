@@ -1,12 +1,9 @@
 //! The edge agent itself (in this test process) against a real `paceline serve`: simulated
 //! athletes over QUIC with the certificate pinned by fingerprint, and over MQTT.
 
-use paceline_edge::agent::{
-    Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, QuicTrust, Source,
-};
-use paceline_edge::credentials::DeviceCredentials;
+use paceline_edge::agent::{AgentEvent, GatewayConfig};
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
-use paceline_edge::uplink::quic::certificate_fingerprint;
+use paceline_testkit::riders;
 
 use crate::harness::*;
 
@@ -16,26 +13,16 @@ async fn ride_with_the_agent(
     creds: &Creds,
     spool: &std::path::Path,
 ) {
-    let athlete = AthleteConfig {
-        name: "ana".to_owned(),
-        credentials: DeviceCredentials {
-            tenant: creds.tenant.clone(),
-            device: creds.device.clone(),
-            key: creds.key.clone(),
-            token: creds.token.clone(),
+    let athlete = riders::simulated(
+        "ana",
+        creds.clone(),
+        SimulatorConfig {
+            scenario: Scenario::Overheat,
+            duration_s: Some(12),
+            ..SimulatorConfig::default()
         },
-        source: Source::Simulator {
-            config: SimulatorConfig {
-                scenario: Scenario::Overheat,
-                duration_s: Some(12),
-                ..SimulatorConfig::default()
-            },
-            speed: 1.0,
-        },
-    };
-    let mut agent = Agent::start(AgentConfig::new(config, spool.to_owned(), vec![athlete]))
-        .await
-        .unwrap();
+    );
+    let mut agent = riders::start_agent(config, spool, vec![athlete], |_| {}).await;
     let mut events = agent.subscribe();
     tokio::time::timeout(DEADLINE, agent.wait_finished())
         .await
@@ -67,7 +54,7 @@ async fn ride_with_the_agent(
     );
     let session = session.unwrap();
     let conn = gateway.db();
-    let (status, summary) = wait_until("the agent's session to be ended", || {
+    let (status, summary) = wait_until("the agent's session to be ended", DEADLINE, async || {
         session_status(&conn, &session).filter(|(status, _)| status == "ended")
     })
     .await;
@@ -85,19 +72,18 @@ async fn ride_with_the_agent(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_agent_rides_over_quic_with_a_pinned_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ana");
-    let pin = certificate_fingerprint(&gateway.cert_der());
-    let config = GatewayConfig::quic(gateway.quic, QuicTrust::Fingerprint(pin));
-    ride_with_the_agent(&gateway, config, &creds, &dir.path().join("spool-quic")).await;
+    let config = gateway.quic_uplink_pinned();
+    let spool = gateway.data_dir.join("spool-quic");
+    ride_with_the_agent(&gateway, config, &creds, &spool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_agent_rides_over_mqtt() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ben");
-    let config = GatewayConfig::mqtt(gateway.mqtt);
-    ride_with_the_agent(&gateway, config, &creds, &dir.path().join("spool-mqtt")).await;
+    let config = gateway.mqtt_uplink();
+    let spool = gateway.data_dir.join("spool-mqtt");
+    ride_with_the_agent(&gateway, config, &creds, &spool).await;
 }

@@ -8,16 +8,16 @@ use paceline_gateway::accounts::tokens::SIGNING_KEY_NAME;
 use paceline_gateway::store::secrets::ServerKey;
 use serde_json::{Value, json};
 
-use crate::api::*;
+use paceline_testkit::api::*;
+
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    let mut gateway = paceline().start().await;
     let api = Api::of(&gateway);
     // The banner follows readiness by a moment.
-    let out = wait_until("the banner with the admin password", || {
+    let out = wait_until("the banner with the admin password", DEADLINE, async || {
         let out = gateway.stdout();
         out.contains("shown only now").then_some(out)
     })
@@ -45,7 +45,7 @@ async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
     assert!(!hash.contains(&password));
     // A restart makes no new admin and prints no password.
     gateway.restart().await;
-    let again = wait_until("the second banner", || {
+    let again = wait_until("the second banner", DEADLINE, async || {
         let again = gateway.stdout();
         (again.matches("Paceline gateway running").count() == 2).then_some(again)
     })
@@ -63,12 +63,13 @@ async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_an_unknown_account_answer_alike_and_cost_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     api.register_gym("owner@riverside.example", "Riverside")
         .await;
-    let checks_before = gateway.counter("paceline_login_password_checks_total", "");
+    let checks_before = gateway
+        .counter("paceline_login_password_checks_total", "")
+        .await;
     let wrong = api
         .login("owner@riverside.example", "not the password at all")
         .await;
@@ -80,7 +81,9 @@ async fn a_wrong_password_and_an_unknown_account_answer_alike_and_cost_alike() {
     assert_eq!(code(&wrong), "invalid_credentials");
     // Both ran one Argon2id verification (the unknown account against a dummy hash): the
     // same work, so the same time class.
-    let checks_after = gateway.counter("paceline_login_password_checks_total", "");
+    let checks_after = gateway
+        .counter("paceline_login_password_checks_total", "")
+        .await;
     assert_eq!(checks_after - checks_before, 2.0);
     // The right password works; the email is case-insensitive.
     let ok = api.login("Owner@Riverside.example", PASSWORD).await;
@@ -129,8 +132,10 @@ fn sign_with(dir: &std::path::Path, claims: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_alg_none_wrong_audience_and_expired_tokens_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &["--access-token-ttl-s", "2"]).await;
+    let gateway = paceline()
+        .args(&["--access-token-ttl-s", "2"])
+        .start()
+        .await;
     let api = Api::of(&gateway);
     let pair = api.register_gym("owner@tokens.example", "Tokens").await;
     let token = access(&pair);
@@ -163,50 +168,40 @@ async fn tampered_alg_none_wrong_audience_and_expired_tokens_are_refused() {
     assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
     // Signed with the real key, but for another audience or issuer.
     claims["aud"] = json!("another-service");
-    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    let reply = api
+        .get("/auth/me", &sign_with(&gateway.data_dir, &claims))
+        .await;
     assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
     claims["aud"] = json!("paceline-api");
     claims["iss"] = json!("someone-else");
-    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    let reply = api
+        .get("/auth/me", &sign_with(&gateway.data_dir, &claims))
+        .await;
     assert_eq!((reply.status, code(&reply)), (401, "invalid_token"));
     // The same key and claims as the server's own verify (so the refusals above were
     // about the audience and issuer, not the test's signing).
     claims["iss"] = json!("paceline");
-    let reply = api.get("/auth/me", &sign_with(dir.path(), &claims)).await;
+    let reply = api
+        .get("/auth/me", &sign_with(&gateway.data_dir, &claims))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
 
     // Expired: the token lives 2 s here.
-    let api_ref = api.clone();
-    let expired = wait_until_async(|| {
-        let api = api_ref.clone();
-        let token = token.clone();
-        async move {
-            let reply = api.get("/auth/me", &token).await;
-            (reply.status == 401).then(|| code(&reply).to_owned())
+    let expired = wait_until("the access token to expire", DEADLINE, async || {
+        let reply = api.get("/auth/me", &token).await;
+        if reply.status == 401 {
+            Ok(code(&reply).to_owned())
+        } else {
+            Err(format!("/auth/me answers {}", reply.status))
         }
     })
     .await;
     assert_eq!(expired, "token_expired");
 }
 
-/// Polls an async condition until the deadline.
-async fn wait_until_async<T, F: std::future::Future<Output = Option<T>>>(
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = f().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_login() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let first = api.register_gym("owner@refresh.example", "Refresh").await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
@@ -282,8 +277,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_lock_the_account_and_an_address_is_rate_limited() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     api.register_gym("owner@lock.example", "Lock").await;
     for _ in 0..5 {

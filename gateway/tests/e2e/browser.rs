@@ -11,153 +11,51 @@
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
 //! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use paceline_schemas::{DeviceStatus, Payload, SensorKind, SensorReport, SessionId};
+use paceline_testkit::api::*;
+use paceline_testkit::browser::Browser;
+use paceline_testkit::riders;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::api::*;
 use crate::harness::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver and a Chromium session on a fresh profile; both end on drop.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // In a process group of its own, so that dropping the browser (a failed test too)
-        // ends Chromium's processes with chromedriver, not only chromedriver.
-        let driver = Command::new("chromedriver")
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver (Debian package chromium-driver)");
-        let profile = tempfile::tempdir().unwrap();
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1920,1080",
-        ]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .chain([format!("--user-data-dir={}", profile.path().display())])
-        .collect::<Vec<_>>();
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({"binary": CHROMIUM, "args": args}),
-        );
-        let url = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
-                Err(e) => {
-                    assert!(
-                        start.elapsed() < DEADLINE,
-                        "chromedriver did not start Chromium: {e}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        };
-        Browser {
-            client,
-            driver,
-            _profile: profile,
-        }
-    }
-
-    /// Runs `script` (a function body that returns a value) until it returns something
-    /// other than null or false, or fails the test at the deadline.
-    async fn wait_js(&self, what: &str, script: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let value = self.client.execute(script, Vec::new()).await;
-            match value {
-                Ok(Value::Null | Value::Bool(false)) | Err(_) => {}
-                Ok(value) => return value,
-            }
-            if start.elapsed() > DEADLINE {
-                let url = self.client.current_url().await.map(|u| u.to_string());
-                let text = self
-                    .client
-                    .execute("return document.body.innerText", Vec::new())
-                    .await;
-                panic!("timed out waiting for {what} at {url:?}; the page reads {text:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let field = self.client.find(Locator::Css(css)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), &png).unwrap();
-        if std::env::var_os("PACELINE_UPDATE_SCREENSHOTS").is_some() {
-            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-            std::fs::create_dir_all(&docs).unwrap();
-            std::fs::write(docs.join(name), &png).unwrap();
-        }
+/// Takes a screenshot into `$CARGO_TARGET_TMPDIR/screenshots/`, and into
+/// `docs/screenshots/` too with `PACELINE_UPDATE_SCREENSHOTS=1`.
+async fn screenshot(browser: &Browser, name: &str) {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    if std::env::var_os("PACELINE_UPDATE_SCREENSHOTS").is_some() {
+        browser.screenshot(name, &[&tmp, &docs]).await;
+    } else {
+        browser.screenshot(name, &[&tmp]).await;
     }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let group = rustix::process::Pid::from_child(&self.driver);
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
+/// Logs in at `/login` and waits for the live board.
+async fn log_in(browser: &Browser, base: &str, email: &str) {
+    browser.client.goto(&format!("{base}/login")).await.unwrap();
+    browser
+        .wait_js(
+            "the login page",
+            "return !!document.getElementById('email')",
+        )
+        .await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    browser
+        .wait_js(
+            "the board, live",
+            "return location.pathname === '/board' && document.getElementById('conn').textContent === 'live'",
+        )
+        .await;
 }
 
 /// A strap and a power meter, connected, the strap's battery at `hr_battery_pct`.
@@ -210,8 +108,7 @@ const BATTERIES_PCT: [u8; 4] = [64, 15, 88, 41];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coach_watches_and_steers_a_class_in_the_browser() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(
         &api.register_gym("coach@browser.example", "Browser Cycling")
@@ -360,7 +257,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
         );
     }
     assert!(BATTERIES_PCT[1] < 20, "{ben}'s strap is the low one");
-    browser.screenshot("board.png").await;
+    screenshot(&browser, "board.png").await;
 
     // Her screen, from her tile (keyboard: the tile is a link).
     let session_row: i64 = browser
@@ -422,7 +319,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
         )
         .await;
     assert!(overridden.as_str().unwrap().contains("120"), "{overridden}");
-    browser.screenshot("athlete.png").await;
+    screenshot(&browser, "athlete.png").await;
 
     // The riders stop: the board says so within seconds.
     stop.store(true, Ordering::Relaxed);
@@ -446,7 +343,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
     let conn = gateway.db();
     for (device, session, next) in &mut ended {
         device.inbox.wait_ack(session, *next).await;
-        wait_until("the session's summary", || {
+        wait_until("the session's summary", DEADLINE, async || {
             session_status(&conn, session)
                 .filter(|(status, summary)| status == "ended" && summary.is_some())
         })
@@ -488,7 +385,7 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
         )
         .await;
     assert_eq!(max_hr, "182 bpm");
-    browser.screenshot("session.png").await;
+    screenshot(&browser, "session.png").await;
 
     // The plan library: the step chart and assigning it.
     browser.client.goto(&format!("{base}/plans")).await.unwrap();
@@ -516,28 +413,8 @@ async fn a_coach_watches_and_steers_a_class_in_the_browser() {
             "return document.getElementById('assign-result').textContent.startsWith('Assigned')",
         )
         .await;
-    browser.screenshot("plans.png").await;
+    screenshot(&browser, "plans.png").await;
     browser.client.clone().close().await.unwrap();
-}
-
-impl Browser {
-    /// Logs in at `/login` and waits for the live board.
-    async fn log_in(&self, base: &str, email: &str) {
-        self.client.goto(&format!("{base}/login")).await.unwrap();
-        self.wait_js(
-            "the login page",
-            "return !!document.getElementById('email')",
-        )
-        .await;
-        self.fill("#email", email).await;
-        self.fill("#password", PASSWORD).await;
-        self.click("#login-submit").await;
-        self.wait_js(
-            "the board, live",
-            "return location.pathname === '/board' && document.getElementById('conn').textContent === 'live'",
-        )
-        .await;
-    }
 }
 
 /// The text of the navigation links, in order.
@@ -546,12 +423,9 @@ const NAV_LINKS: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the_page() {
-    use paceline_edge::agent::{Agent, AgentConfig, AthleteConfig, GatewayConfig, Source};
-    use paceline_edge::credentials::DeviceCredentials;
     use paceline_edge::simulator::{SimulatedAthlete, SimulatorConfig};
 
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     api.register_gym("coach@battery.example", "Battery Cycling")
         .await;
@@ -582,27 +456,13 @@ async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the
             .unwrap()
     };
     let (hr_pct, power_pct) = (pct_of(SensorKind::HeartRate), pct_of(SensorKind::Power));
-    let spool = dir.path().join("agent-spool");
-    let agent = Agent::start(AgentConfig::new(
-        GatewayConfig::mqtt(gateway.mqtt),
-        spool,
-        vec![AthleteConfig {
-            name: "sim".to_owned(),
-            credentials: DeviceCredentials {
-                tenant: creds.tenant.clone(),
-                device: creds.device.clone(),
-                key: creds.key.clone(),
-                token: creds.token.clone(),
-            },
-            source: Source::Simulator { config, speed: 1.0 },
-        }],
-    ))
-    .await
-    .unwrap();
+    let spool = gateway.data_dir.join("agent-spool");
+    let sim = riders::simulated("sim", creds, config);
+    let agent = riders::start_agent(gateway.mqtt_uplink(), &spool, vec![sim], |_| {}).await;
 
     let browser = Browser::start().await;
     let base = format!("http://{}", gateway.http);
-    browser.log_in(&base, "coach@battery.example").await;
+    log_in(&browser, &base, "coach@battery.example").await;
     let expected = format!("HR battery {hr_pct} % (low) · power battery {power_pct} %");
     let battery = browser
         .wait_js(
@@ -619,7 +479,7 @@ async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the
     );
     // Stored like any other frame: the device status frame is in the session's frames.
     let conn = gateway.db();
-    wait_until("the device status frame stored", || {
+    wait_until("the device status frame stored", DEADLINE, async || {
         conn.query_row(
             "SELECT count(*) FROM frames WHERE kind = 'device_status'",
             [],
@@ -632,7 +492,7 @@ async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the
     agent.shutdown().await;
 
     // A plan uploaded through the page's file input, then its chart and steps.
-    let plan_path = dir.path().join("threshold-upload.zwo");
+    let plan_path = gateway.data_dir.join("threshold-upload.zwo");
     std::fs::write(
         &plan_path,
         include_bytes!("../../src/demo/demo-threshold.zwo"),
@@ -687,8 +547,7 @@ async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("admin@own.example", "Own Rides").await);
     let ana = api.create_athlete(&admin, "Ana Own").await;
@@ -724,7 +583,7 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
 
     let browser = Browser::start().await;
     let base = format!("http://{}", gateway.http);
-    browser.log_in(&base, "ana@own.example").await;
+    log_in(&browser, &base, "ana@own.example").await;
     let nav = browser.wait_js("the navigation", NAV_LINKS).await;
     assert_eq!(
         nav,
@@ -791,7 +650,7 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
         )
         .await;
     assert_eq!(battery, "HR battery 70 % · power connected");
-    browser.screenshot("athlete-own.png").await;
+    screenshot(&browser, "athlete-own.png").await;
 
     // Only her session in the history; Ben's session page is not found.
     browser

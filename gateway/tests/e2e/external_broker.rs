@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
+use paceline_testkit::ports::{free_tcp_port, listening, loopback};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -20,7 +21,7 @@ struct Mosquitto {
 
 impl Mosquitto {
     async fn start(dir: &std::path::Path) -> Mosquitto {
-        let port = free_ports().0;
+        let port = free_tcp_port();
         let config = dir.join("mosquitto.conf");
         std::fs::write(
             &config,
@@ -38,9 +39,9 @@ impl Mosquitto {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start mosquitto (the Debian package `mosquitto`)");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_until("mosquitto to listen", || {
-            std::net::TcpStream::connect(addr).ok().map(|_| ())
+        let addr = loopback(port);
+        wait_until("mosquitto to listen", DEADLINE, async || {
+            listening(addr).await
         })
         .await;
         Mosquitto { child, addr }
@@ -66,9 +67,11 @@ async fn gateway_on(dir: &std::path::Path, broker: SocketAddr) -> Gateway {
     )
     .unwrap();
     let config = config.display().to_string();
-    let data_dir = dir.join("gateway");
-    std::fs::create_dir_all(&data_dir).unwrap();
-    Gateway::start(&data_dir, &["--config", &config]).await
+    paceline()
+        .data_dir(dir.join("gateway"))
+        .args(&["--config", &config])
+        .start()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,8 +117,11 @@ async fn a_ride_through_an_external_mosquitto_is_coached_stored_and_acknowledged
             &ride_batch(next * 1000, 150, 200),
         ))
         .await;
-    wait_until("the forged frame to be refused", || {
-        (gateway.counter("paceline_frames_rejected_total", "reason=\"BadSeal\"") >= 1.0)
+    wait_until("the forged frame to be refused", DEADLINE, async || {
+        (gateway
+            .counter("paceline_frames_rejected_total", "reason=\"BadSeal\"")
+            .await
+            >= 1.0)
             .then_some(())
     })
     .await;

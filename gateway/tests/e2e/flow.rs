@@ -2,19 +2,18 @@
 //! device, upload and assign a plan, ride with the edge agent, watch live on the
 //! WebSockets, command the session, read the session, its summary and its exports.
 
-use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, Source};
-use paceline_edge::credentials::DeviceCredentials;
+use paceline_edge::agent::AgentEvent;
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
+use paceline_testkit::riders;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api::*;
 use crate::harness::*;
+use paceline_testkit::api::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coach_runs_a_ride_through_the_api_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("head@flow.example", "Flow Cycling").await);
     let coach = access(
@@ -54,28 +53,17 @@ async fn a_coach_runs_a_ride_through_the_api_only() {
     board
         .wait_for("the board's hello", |m| m["type"] == "hello")
         .await;
-    let agent_config = AgentConfig::new(
-        GatewayConfig::mqtt(gateway.mqtt),
-        dir.path().join("spool"),
-        vec![AthleteConfig {
-            name: "ana".to_owned(),
-            credentials: DeviceCredentials {
-                tenant: creds.tenant.clone(),
-                device: creds.device.clone(),
-                key: creds.key.clone(),
-                token: creds.token.clone(),
-            },
-            source: Source::Simulator {
-                config: SimulatorConfig {
-                    scenario: Scenario::Overheat,
-                    duration_s: Some(14),
-                    ..SimulatorConfig::default()
-                },
-                speed: 1.0,
-            },
-        }],
+    let ana = riders::simulated(
+        "ana",
+        creds,
+        SimulatorConfig {
+            scenario: Scenario::Overheat,
+            duration_s: Some(14),
+            ..SimulatorConfig::default()
+        },
     );
-    let mut agent = Agent::start(agent_config).await.unwrap();
+    let spool = gateway.data_dir.join("spool");
+    let mut agent = riders::start_agent(gateway.mqtt_uplink(), &spool, vec![ana], |_| {}).await;
     let mut agent_events = agent.subscribe();
     let status = board
         .wait_for("a status with a step of the plan", |m| {
@@ -150,15 +138,15 @@ async fn a_coach_runs_a_ride_through_the_api_only() {
         .await;
 
     // The session, read back.
-    let api2 = api.clone();
-    let coach2 = coach.clone();
-    let detail = loop {
-        let detail = api2.get(&format!("/sessions/{session}"), &coach2).await;
+    let detail = wait_until("the session ended with its summary", DEADLINE, async || {
+        let detail = api.get(&format!("/sessions/{session}"), &coach).await;
         if detail.json["status"] == "ended" && detail.json["summary"].is_object() {
-            break detail;
+            Ok(detail)
+        } else {
+            Err(format!("the session reads {}", detail.json))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert_eq!(detail.json["athlete_id"], athlete);
     assert_eq!(detail.json["plan_id"], plan_id);
     assert!(

@@ -1,307 +1,55 @@
-//! Shared helpers: a real `paceline` process on ephemeral loopback ports, device pairing
-//! through its CLI, raw device clients over MQTT (rumqttc) and QUIC (quinn) that seal and
-//! open frames themselves, and read-only looks into the gateway's database.
+//! The e2e suite's own pieces, on top of the test kit (`paceline-testkit`, which starts
+//! the gateway, pairs devices, reads metrics and the database, and waits): raw device
+//! clients over MQTT (rumqttc) and QUIC (quinn) that seal and open frames themselves, the
+//! payloads they send, and the questions the tests ask of the database.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+pub use paceline_edge::credentials::DeviceCredentials as Creds;
 use paceline_schemas::hello::{DeviceHello, DeviceToken, encode_hello};
 use paceline_schemas::sample::{Contact, CyclingPower, HeartRate};
 use paceline_schemas::stream::{FrameReader, write_frame};
 use paceline_schemas::{
-    Command as PlCommand, Cue, DeviceId, DeviceKey, FrameHeader, Payload, Sample, SampleBatch,
-    SampleValue, SessionId, TenantId, Topic, codec, seal,
+    Command as PlCommand, Cue, DeviceKey, FrameHeader, Payload, Sample, SampleBatch, SampleValue,
+    SessionId, Topic, codec, seal,
+};
+pub use paceline_testkit::gateway::http_get;
+pub use paceline_testkit::{
+    DEADLINE, Gateway, GatewayBuilder, PROFILE, unix_ms as now_ms, wait_until,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 
-/// How long any wait in these tests may take before it fails.
-pub const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The shared athlete profile (hr_cap 176, ftp 240).
-pub const PROFILE: &str = r#"{"name":"Test Rider","age":38,"sex":"female","weight_kg":64.0,
-"hr_max":186,"hr_rest":52,"lthr":168,"hr_cap":176,"ftp":240,"cp":250,"w_prime_j":18000,
-"rpe_only":false}"#;
-
-/// Waits for `condition` to hold, polling, until [`DEADLINE`].
-pub async fn wait_until<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = condition() {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// A gateway of this package's own `paceline` binary, to start (with
+/// [`GatewayBuilder::start`]) on a fresh data folder and ephemeral ports.
+pub fn paceline() -> GatewayBuilder {
+    Gateway::builder().binary(env!("CARGO_BIN_EXE_paceline"))
 }
 
-/// A free loopback port for TCP and for UDP.
-pub fn free_ports() -> (u16, u16, u16) {
-    let tcp = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let udp = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    (tcp(), tcp(), udp)
-}
-
-/// Wall clock, ms since the epoch.
-pub fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-/// A gateway process.
-pub struct Gateway {
-    child: Option<Child>,
-    /// Its data folder.
-    pub data_dir: PathBuf,
-    /// HTTP address.
-    pub http: SocketAddr,
-    /// MQTT address.
-    pub mqtt: SocketAddr,
-    /// QUIC address.
-    pub quic: SocketAddr,
-    extra: Vec<String>,
-}
-
-impl Gateway {
-    /// Starts `paceline serve` on fresh ports with its data in `data_dir`.
-    pub async fn start(data_dir: &Path, extra: &[&str]) -> Gateway {
-        let (http, mqtt, quic) = free_ports();
-        let mut gateway = Gateway {
-            child: None,
-            data_dir: data_dir.to_owned(),
-            http: SocketAddr::from(([127, 0, 0, 1], http)),
-            mqtt: SocketAddr::from(([127, 0, 0, 1], mqtt)),
-            quic: SocketAddr::from(([127, 0, 0, 1], quic)),
-            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
-        };
-        gateway.spawn().await;
-        gateway
-    }
-
-    fn args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--data-dir".to_owned(),
-            self.data_dir.display().to_string(),
-            "--http".to_owned(),
-            self.http.to_string(),
-            "--mqtt".to_owned(),
-            self.mqtt.to_string(),
-            "--quic".to_owned(),
-            self.quic.to_string(),
-        ];
-        args.extend(self.extra.iter().cloned());
-        args
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_paceline"))
-            .arg("serve")
-            .args(self.args())
-            .env("PACELINE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(self.stdout_log())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start paceline serve");
-        self.child = Some(child);
-        let http = self.http;
-        wait_until("the gateway to be ready", || {
-            http_get(http, "/health/ready")
-                .filter(|(status, _)| *status == 200)
-                .map(|_| ())
-        })
-        .await;
-    }
-
-    /// Where the process's standard output goes (appended across restarts).
-    fn stdout_log(&self) -> Stdio {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.data_dir.join("gateway-stdout.log"))
-            .map(Stdio::from)
-            .unwrap_or_else(|_| Stdio::null())
-    }
-
-    /// What the process printed on standard output so far.
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("gateway-stdout.log")).unwrap_or_default()
-    }
-
-    /// Kills the process with SIGKILL (no chance to flush anything).
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Sends SIGTERM and waits for a clean exit.
-    pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
-        wait_until("the gateway to exit", || child.try_wait().ok().flatten()).await
-    }
-
-    /// Starts the process again with the same ports and data.
-    pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn().await;
-    }
-
-    /// Runs an administration command (`paceline <args> <this gateway's settings>`) and
-    /// returns its standard output; a failure fails the test with its message.
-    fn admin(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(env!("CARGO_BIN_EXE_paceline"))
-            .args(args)
-            .args(self.args())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-
-    /// Pairs a device for a new athlete with the shared profile.
-    pub fn pair(&self, tenant: &str, athlete: &str) -> Creds {
-        let profile = self.data_dir.join(format!("{athlete}-profile.json"));
-        std::fs::write(&profile, PROFILE).unwrap();
-        let profile = profile.display().to_string();
-        let stdout = self.admin(&[
-            "device",
-            "add",
-            "--json",
-            "--tenant",
-            tenant,
-            "--athlete",
-            athlete,
-            "--profile",
-            &profile,
-        ]);
-        let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
-        let text = |k: &str| json[k].as_str().unwrap().to_owned();
-        Creds {
-            tenant: TenantId::new(text("tenant")).unwrap(),
-            device: DeviceId::new(text("device")).unwrap(),
-            key: DeviceKey::from_hex(&text("key")).unwrap(),
-            token: DeviceToken::from_hex(&text("token")).unwrap(),
-        }
-    }
-
-    /// Assigns a JSON plan to the athlete's next session.
-    pub fn assign_plan(&self, tenant: &str, athlete: &str, plan_json: &str) {
-        let path = self.data_dir.join(format!("{athlete}-plan.json"));
-        std::fs::write(&path, plan_json).unwrap();
-        let path = path.display().to_string();
-        self.admin(&[
-            "plan",
-            "assign",
-            "--tenant",
-            tenant,
-            "--athlete",
-            athlete,
-            &path,
-        ]);
-    }
-
-    /// The value of a Prometheus counter (summed over its label sets that contain
-    /// `labels`), 0 if absent.
-    pub fn counter(&self, name: &str, labels: &str) -> f64 {
-        let (_, text) = http_get(self.http, "/metrics").unwrap_or_default();
-        text.lines()
-            .filter(|line| line.starts_with(name) && line.contains(labels))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    /// A read-only connection to the database.
-    pub fn db(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.data_dir.join("paceline.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn
-    }
-
-    /// The QUIC certificate (DER).
-    pub fn cert_der(&self) -> Vec<u8> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        CertificateDer::from_pem_file(self.data_dir.join("quic-cert.pem"))
-            .unwrap()
-            .to_vec()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A plain HTTP/1.1 GET; the status and body.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Some((status, body))
-}
-
-/// A device's credentials, as pairing printed them.
-#[derive(Clone)]
-pub struct Creds {
-    /// Tenant.
-    pub tenant: TenantId,
-    /// Device id.
-    pub device: DeviceId,
-    /// Sealing key.
-    pub key: DeviceKey,
-    /// Connection token.
-    pub token: DeviceToken,
-}
-
-impl Creds {
+/// A device sealing and opening its own frames with its paired credentials.
+pub trait Sealing {
     /// Seals one uplink frame.
-    pub fn frame(&self, session: &SessionId, seq: u64, payload: &Payload) -> Vec<u8> {
+    fn frame(&self, session: &SessionId, seq: u64, payload: &Payload) -> Vec<u8>;
+    /// Seals one uplink frame with some key (the wrong one, for the hostile tests).
+    fn frame_as(
+        &self,
+        key: &DeviceKey,
+        session: &SessionId,
+        seq: u64,
+        payload: &Payload,
+    ) -> Vec<u8>;
+    /// Opens a downlink frame.
+    fn open(&self, bytes: &[u8]) -> Option<(FrameHeader, Payload)>;
+}
+
+impl Sealing for Creds {
+    fn frame(&self, session: &SessionId, seq: u64, payload: &Payload) -> Vec<u8> {
         self.frame_as(&self.key, session, seq, payload)
     }
 
-    /// Seals one uplink frame with some key (the wrong one, for the hostile tests).
-    pub fn frame_as(
+    fn frame_as(
         &self,
         key: &DeviceKey,
         session: &SessionId,
@@ -319,8 +67,7 @@ impl Creds {
         codec::encode_frame(&seal::seal(key, header, payload).unwrap()).unwrap()
     }
 
-    /// Opens a downlink frame.
-    pub fn open(&self, bytes: &[u8]) -> Option<(FrameHeader, Payload)> {
+    fn open(&self, bytes: &[u8]) -> Option<(FrameHeader, Payload)> {
         let frame = codec::decode_frame(bytes).ok()?;
         let payload = seal::open(&self.key, &frame).ok()?;
         Some((frame.header, payload))
@@ -379,19 +126,14 @@ impl Inbox {
 
     /// Waits until an ack of at least `seq` for `session` arrives.
     pub async fn wait_ack(&mut self, session: &SessionId, seq: u64) {
-        let start = Instant::now();
-        loop {
-            self.drain();
-            if self.acked(session) >= seq {
-                return;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "no ack of {seq} for {session}; highest {}",
-                self.acked(session)
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let what = format!("an ack of {seq} for {session}");
+        wait_until(what, DEADLINE, async || {
+            let highest = self.acked(session);
+            (highest >= seq)
+                .then_some(())
+                .ok_or_else(|| format!("the highest is {highest}"))
+        })
+        .await;
     }
 
     /// The highest ack heard for `session`.
@@ -421,18 +163,14 @@ impl Inbox {
 
     /// Waits for a cue whose JSON code is `code`.
     pub async fn wait_cue(&mut self, code: &str) -> Cue {
-        let start = Instant::now();
-        loop {
-            if let Some(cue) = self.cues().into_iter().find(|c| code_of(c) == code) {
-                return cue;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "no {code} cue; heard {:?}",
-                self.cues().iter().map(code_of).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until(format!("a {code} cue"), DEADLINE, async || {
+            let cues = self.cues();
+            cues.iter()
+                .find(|c| code_of(c) == code)
+                .cloned()
+                .ok_or_else(|| format!("heard {:?}", cues.iter().map(code_of).collect::<Vec<_>>()))
+        })
+        .await
     }
 }
 

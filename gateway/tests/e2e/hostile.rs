@@ -32,8 +32,7 @@ fn mosquitto_pub(gateway: &Gateway, creds: Option<&Creds>, topic: &str, payload:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_frames_are_refused_and_counted_while_a_good_rider_is_coached() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let ana = gateway.pair("gym-1", "ana");
     let mallory = gateway.pair("gym-1", "mallory");
     let other_gym = gateway.pair("gym-2", "olga");
@@ -44,11 +43,8 @@ async fn hostile_frames_are_refused_and_counted_while_a_good_rider_is_coached() 
     let riding = {
         let session = session.clone();
         tokio::spawn(async move {
-            let mut good = good;
             let next = ride_mqtt(&good, &session, 1, 12, through_the_cap).await;
-            good.inbox.wait_cue("hr_above_cap").await;
-            good.inbox.wait_ack(&session, next - 1).await;
-            good
+            (good, next)
         })
     };
 
@@ -102,32 +98,32 @@ async fn hostile_frames_are_refused_and_counted_while_a_good_rider_is_coached() 
         assert!(mosquitto_pub(&gateway, Some(&mallory), &ana_up, &genuine));
     }
 
-    let mut good = riding.await.unwrap();
+    let (mut good, next) = riding.await.unwrap();
+    good.inbox.wait_cue("hr_above_cap").await;
+    good.inbox.wait_ack(&session, next - 1).await;
     let heard: Vec<String> = good.inbox.cues().iter().map(code_of).collect();
     assert!(heard.contains(&"hr_above_cap".to_owned()), "{heard:?}");
 
-    let count = |reason: &str| {
-        gateway.counter(
-            "paceline_frames_rejected_total",
-            &format!("reason=\"{reason}\""),
-        )
+    let count = async |reason: &str| {
+        gateway
+            .counter(
+                "paceline_frames_rejected_total",
+                &format!("reason=\"{reason}\""),
+            )
+            .await
     };
-    let counts = || {
-        (
-            count("Malformed"),
-            count("Oversize"),
-            count("BadCredentials"),
-            count("BadSeal"),
-            count("TopicMismatch"),
-            count("UnknownDevice"),
-            gateway.counter("paceline_frames_duplicate_total", ""),
-        )
-    };
-    let start = std::time::Instant::now();
-    loop {
-        let c = counts();
-        // The impostor's CONNECT reaches the auth handler; one without credentials is
-        // refused by rumqttd before it.
+    // The impostor's CONNECT reaches the auth handler; one without credentials is refused
+    // by rumqttd before it.
+    wait_until("every refusal to be counted", DEADLINE, async || {
+        let c = (
+            count("Malformed").await,
+            count("Oversize").await,
+            count("BadCredentials").await,
+            count("BadSeal").await,
+            count("TopicMismatch").await,
+            count("UnknownDevice").await,
+            gateway.counter("paceline_frames_duplicate_total", "").await,
+        );
         if c.0 >= 1.0
             && c.1 >= 1.0
             && c.2 >= 1.0
@@ -136,14 +132,14 @@ async fn hostile_frames_are_refused_and_counted_while_a_good_rider_is_coached() 
             && c.5 >= 2.0
             && c.6 >= 2.0
         {
-            break;
+            Ok(())
+        } else {
+            Err(format!(
+                "(malformed, oversize, credentials, seal, topic, unknown, duplicate) = {c:?}"
+            ))
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "refusals not all counted: (malformed, oversize, credentials, seal, topic, unknown, duplicate) = {c:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     let conn = gateway.db();
     assert_eq!(
         stored_counts(&conn, &evil),

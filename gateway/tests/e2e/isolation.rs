@@ -5,13 +5,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::*;
 use crate::harness::*;
+use paceline_testkit::api::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenant_sees_nothing_and_roles_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let a_admin = access(&api.register_gym("admin@a.example", "Gym A").await);
     let b_admin = access(&api.register_gym("admin@b.example", "Gym B").await);
@@ -79,7 +78,7 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
     device.send(&session, next, &end()).await;
     device.inbox.wait_ack(&session, next).await;
     let conn = gateway.db();
-    wait_until("the session to end", || {
+    wait_until("the session to end", DEADLINE, async || {
         session_status(&conn, &session).filter(|(status, _)| status == "ended")
     })
     .await;
@@ -306,8 +305,7 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("admin@errors.example", "Errors").await);
     // Unknown route, wrong method, malformed id, bad JSON, wrong field, too large.
@@ -446,8 +444,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_device_closes_its_connections_and_refuses_it() {
     use std::sync::atomic::Ordering;
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("admin@revoke.example", "Revoke").await);
     let athlete = api.create_athlete(&admin, "Rae").await;
@@ -471,23 +468,26 @@ async fn revoking_a_device_closes_its_connections_and_refuses_it() {
         )
         .await;
     assert_eq!(reply.status, 204, "{}", reply.json);
-    wait_until("the MQTT connection to be closed", || {
+    wait_until("the MQTT connection to be closed", DEADLINE, async || {
         (mqtt.connection_errors.load(Ordering::SeqCst) > 0).then_some(())
     })
     .await;
-    wait_until("the QUIC connection to be closed", || {
+    wait_until("the QUIC connection to be closed", DEADLINE, async || {
         quic.connection.close_reason()
     })
     .await;
     // It cannot come back: CONNECT is refused, and so are its frames.
-    let before = gateway.counter("paceline_frames_stored_total", "");
+    let before = gateway.counter("paceline_frames_stored_total", "").await;
     let again = MqttDevice::connect(&gateway, &creds).await;
     again.send(&session, 2, &ride_batch(1000, 121, 150)).await;
-    wait_until("the reconnect to be refused", || {
+    wait_until("the reconnect to be refused", DEADLINE, async || {
         (again.connection_errors.load(Ordering::SeqCst) > 0).then_some(())
     })
     .await;
-    assert_eq!(gateway.counter("paceline_frames_stored_total", ""), before);
+    assert_eq!(
+        gateway.counter("paceline_frames_stored_total", "").await,
+        before
+    );
     let devices = api
         .get(&format!("/athletes/{athlete}/devices"), &admin)
         .await;

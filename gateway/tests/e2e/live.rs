@@ -1,11 +1,12 @@
 //! A whole ride, over MQTT and over QUIC.
 
+use paceline_testkit::ports::{free_tcp_port, free_udp_port};
+
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ride_over_mqtt_is_coached_stored_and_summarised() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ana");
     gateway.assign_plan("gym-1", "ana", SHORT_PLAN);
     let mut device = MqttDevice::connect(&gateway, &creds).await;
@@ -28,7 +29,7 @@ async fn a_ride_over_mqtt_is_coached_stored_and_summarised() {
     device.send(&session, next, &end()).await;
     device.inbox.wait_ack(&session, next).await;
     let conn = gateway.db();
-    let (status, summary) = wait_until("the session to end with a summary", || {
+    let (status, summary) = wait_until("the session to end with a summary", DEADLINE, async || {
         session_status(&conn, &session)
             .filter(|(status, summary)| status == "ended" && summary.is_some())
     })
@@ -76,13 +77,12 @@ async fn a_ride_over_mqtt_is_coached_stored_and_summarised() {
         modifications >= 1,
         "the cap cue lowers intensity: a modification is stored"
     );
-    assert!(gateway.counter("paceline_frames_stored_total", "") >= 13.0);
+    assert!(gateway.counter("paceline_frames_stored_total", "").await >= 13.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ride_over_quic_is_coached_and_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ben");
     let mut device = QuicDevice::connect(&gateway, &creds, &creds.token).await;
     let session = session_id("quic-ride");
@@ -103,18 +103,22 @@ async fn a_ride_over_quic_is_coached_and_acknowledged() {
     device.send(&session, 11, &end()).await;
     device.inbox.wait_ack(&session, 11).await;
     let conn = gateway.db();
-    wait_until("the QUIC session to end", || {
+    wait_until("the QUIC session to end", DEADLINE, async || {
         session_status(&conn, &session).filter(|(status, _)| status == "ended")
     })
     .await;
     assert_eq!(stored_counts(&conn, &session), (11, 11, 20));
-    assert!(gateway.counter("paceline_frames_received_total", "transport=\"Quic\"") >= 11.0);
+    assert!(
+        gateway
+            .counter("paceline_frames_received_total", "transport=\"Quic\"")
+            .await
+            >= 11.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quic_hello_with_a_wrong_token_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &[]).await;
+    let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "cleo");
     let wrong = paceline_schemas::hello::DeviceToken::generate();
     let device = QuicDevice::connect(&gateway, &creds, &wrong).await;
@@ -125,19 +129,23 @@ async fn a_quic_hello_with_a_wrong_token_is_refused() {
         matches!(&reason, quinn::ConnectionError::ApplicationClosed(close) if close.error_code == quinn::VarInt::from_u32(1)),
         "{reason:?}"
     );
-    assert!(gateway.counter("paceline_frames_rejected_total", "BadCredentials") >= 1.0);
+    assert!(
+        gateway
+            .counter("paceline_frames_rejected_total", "BadCredentials")
+            .await
+            >= 1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_session_is_closed_after_the_idle_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(dir.path(), &["--session-idle-s", "2"]).await;
+    let gateway = paceline().args(&["--session-idle-s", "2"]).start().await;
     let creds = gateway.pair("gym-1", "dev");
     let device = MqttDevice::connect(&gateway, &creds).await;
     let session = session_id("idle");
     ride_mqtt(&device, &session, 1, 3, |_| 140).await;
     let conn = gateway.db();
-    let (_, summary) = wait_until("the silent session to be ended", || {
+    let (_, summary) = wait_until("the silent session to be ended", DEADLINE, async || {
         session_status(&conn, &session).filter(|(status, _)| status == "ended")
     })
     .await;
@@ -149,13 +157,12 @@ async fn a_silent_session_is_closed_after_the_idle_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_cleanly_and_health_answers_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    let mut gateway = paceline().start().await;
     assert_eq!(
-        http_get(gateway.http, "/health/live").map(|(s, _)| s),
+        http_get(gateway.http, "/health/live").await.map(|(s, _)| s),
         Some(200)
     );
-    let (status, body) = http_get(gateway.http, "/no/such/route").unwrap();
+    let (status, body) = http_get(gateway.http, "/no/such/route").await.unwrap();
     assert_eq!(status, 404);
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["error"]["code"], "not_found");
@@ -166,7 +173,7 @@ async fn sigterm_stops_cleanly_and_health_answers_before() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_gym_rides_and_is_coached() {
     let dir = tempfile::tempdir().unwrap();
-    let (http, mqtt, quic) = free_ports();
+    let (http, mqtt, quic) = (free_tcp_port(), free_tcp_port(), free_udp_port());
     let out = tokio::task::spawn_blocking({
         let data_dir = dir.path().to_owned();
         move || {
@@ -222,8 +229,7 @@ async fn the_demo_gym_rides_and_is_coached() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_left_open_by_a_killed_gateway_is_ended_after_the_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut gateway = Gateway::start(dir.path(), &["--session-idle-s", "1"]).await;
+    let mut gateway = paceline().args(&["--session-idle-s", "1"]).start().await;
     let creds = gateway.pair("gym-1", "elif");
     let session = session_id("orphan");
     {
@@ -240,7 +246,7 @@ async fn a_session_left_open_by_a_killed_gateway_is_ended_after_the_restart() {
     drop(conn);
     gateway.restart().await;
     let conn = gateway.db();
-    wait_until("the orphaned session to be ended", || {
+    wait_until("the orphaned session to be ended", DEADLINE, async || {
         session_status(&conn, &session).filter(|(status, _)| status == "ended")
     })
     .await;
@@ -250,10 +256,9 @@ async fn a_session_left_open_by_a_killed_gateway_is_ended_after_the_restart() {
 async fn a_resumed_session_shows_the_batteries_its_device_last_reported() {
     use paceline_schemas::{DeviceStatus, Payload, SensorKind, SensorReport};
 
-    use crate::api::{Api, access};
+    use paceline_testkit::api::{Api, access};
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut gateway = Gateway::start(dir.path(), &[]).await;
+    let mut gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(
         &api.register_gym("head@battery.example", "Battery Gym")

@@ -1,5 +1,7 @@
 //! End-to-end tests of the gateway: a real `paceline serve` process on ephemeral loopback
-//! ports, devices talking to it over real MQTT and QUIC, the database read back.
+//! ports, devices talking to it over real MQTT and QUIC, the database read back. The
+//! process, the API client, the edge agent's riders, the browser and every wait come from
+//! the test kit (`paceline-testkit`); `harness` holds this suite's own raw device clients.
 //!
 //! - `live`: a ride over MQTT and over QUIC → cues back at the device, session, samples
 //!   and cues stored, summary written when the session ends.
@@ -24,7 +26,6 @@
 //!   uploaded through the file input, an edge agent's simulated rider on its tile, and an
 //!   athlete's own narrower view; screenshots.
 
-mod api;
 mod harness;
 
 mod acks;
