@@ -1,6 +1,6 @@
 //! `paceline serve` as a child process on ephemeral loopback ports.
 //!
-//! ```ignore
+//! ```text
 //! let gateway = Gateway::start().await; // a fresh data folder, ready
 //! let ana = gateway.pair("gym-1", "ana");
 //! ```

@@ -2,7 +2,7 @@
 //! Bluetooth) riding simulated athletes (`Source::Simulator`, real time) against a
 //! gateway, as a phone or a gym's hub would.
 //!
-//! ```ignore
+//! ```text
 //! let ana = gateway.pair("gym-1", "ana");
 //! let mut agent = riders::start_agent(
 //!     gateway.mqtt_uplink(),

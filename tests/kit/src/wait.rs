@@ -1,6 +1,6 @@
 //! Waiting on a condition with a deadline: the only way a test waits.
 //!
-//! ```ignore
+//! ```text
 //! let (status, _) = wait_until("the session to end", DEADLINE, async || {
 //!     session_status(&conn, &session).filter(|(status, _)| status == "ended")
 //! })
