@@ -644,3 +644,57 @@ proptest! {
         }
     }
 }
+
+/// The properties above judge some branches only in some cases (floors only when the budget
+/// allows them, a shortened rep only when keep-intensity cuts one short). Drawn from the
+/// same generator, a sample of 2,000 cases must reach each of them often, or the
+/// properties could pass without judging anything.
+#[test]
+#[allow(
+    clippy::print_stderr,
+    reason = "the counts reached are worth a line in the log"
+)]
+fn the_cases_reach_every_branch_the_properties_judge() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut compressed, mut floors_allowed, mut partial_rep, mut dropped) = (0, 0, 0, 0);
+    let cases = 2_000;
+    for _ in 0..cases {
+        let (steps, budget) = case().new_tree(&mut runner).expect("a case").current();
+        if budget < remaining_s(&steps) {
+            compressed += 1;
+        }
+        let needs = Needs::of(&steps);
+        if u64::from(budget) >= needs.sum_s(&steps) && budget < remaining_s(&steps) {
+            floors_allowed += 1;
+        }
+        let c = compress(
+            &steps,
+            budget,
+            CompressStrategy::KeepIntensity,
+            &BudgetFloors::default(),
+        );
+        let work = (0..steps.len()).filter(|&i| steps[i].intent == StepIntent::Work);
+        if work
+            .clone()
+            .any(|i| c.kept_s[i] > 0 && c.kept_s[i] < rest(&steps[i]))
+        {
+            partial_rep += 1;
+        }
+        if work
+            .clone()
+            .any(|i| c.kept_s[i] == 0 && rest(&steps[i]) > 0)
+        {
+            dropped += 1;
+        }
+    }
+    let counts = format!(
+        "compressed {compressed}, floors allowed {floors_allowed}, partial rep {partial_rep}, \
+         dropped work {dropped} of {cases}"
+    );
+    eprintln!("budget properties' cases: {counts}");
+    assert!(compressed >= cases / 2, "{counts}");
+    assert!(floors_allowed >= cases / 20, "{counts}");
+    assert!(partial_rep >= cases / 20, "{counts}");
+    assert!(dropped >= cases / 20, "{counts}");
+}

@@ -209,6 +209,30 @@ impl HrWitness {
 struct Checker {
     previous: EffectiveTarget,
     last_spoken_ms: std::collections::BTreeMap<CueCode, f64>,
+    reached: Reached,
+}
+
+/// How often a run reached the branches the invariants are about: without these counts a
+/// generator that never made heart rate unsafe would pass vacuously.
+#[derive(Debug, Default, Clone, Copy)]
+struct Reached {
+    /// Sessions the coach accepted (a random profile may be refused).
+    sessions: u64,
+    /// Target changes judged while heart rate was unsafe.
+    unsafe_targets: u64,
+    /// Of those, changes that lowered intensity (the governor easing off).
+    unsafe_lowered: u64,
+    /// Cues judged while heart rate was unsafe.
+    unsafe_cues: u64,
+}
+
+impl std::ops::AddAssign for Reached {
+    fn add_assign(&mut self, other: Self) {
+        self.sessions += other.sessions;
+        self.unsafe_targets += other.unsafe_targets;
+        self.unsafe_lowered += other.unsafe_lowered;
+        self.unsafe_cues += other.unsafe_cues;
+    }
 }
 
 impl Checker {
@@ -240,12 +264,17 @@ impl Checker {
                             self.previous,
                             update.target
                         );
+                        self.reached.unsafe_targets += 1;
+                        if after < before {
+                            self.reached.unsafe_lowered += 1;
+                        }
                     }
                     self.previous = update.target;
                 }
                 Output::Cue(cue) => {
                     if unsafe_now {
                         prop_assert_ne!(cue.code, CueCode::BelowTarget, "urged on while HR unsafe");
+                        self.reached.unsafe_cues += 1;
                     }
                     if cue.severity != Severity::Safety && cue.code != CueCode::SessionEnd {
                         if let Some(last) = self.last_spoken_ms.get(&cue.code) {
@@ -269,15 +298,19 @@ fn run_session(
     profile: &AthleteProfile,
     plan: Option<&WorkoutPlan>,
     segments: &[Segment],
-) -> Result<(), TestCaseError> {
+) -> Result<Reached, TestCaseError> {
     let session = SessionId::new("prop").expect("valid id");
     let Ok(mut coach) = Coach::new(session, profile, plan, CoachConfig::default()) else {
-        return Ok(()); // an inconsistent random profile is refused, which is fine
+        return Ok(Reached::default()); // an inconsistent random profile is refused: fine
     };
     let mut witness = HrWitness::default();
     let mut checker = Checker {
         previous: EffectiveTarget::Open { rpe: None },
         last_spoken_ms: Default::default(),
+        reached: Reached {
+            sessions: 1,
+            ..Reached::default()
+        },
     };
     let mut now: u64 = 5_000;
     for segment in segments {
@@ -349,20 +382,54 @@ fn run_session(
     }
     coach.handle_command(now, &Command::End);
     checker.check(&mut coach, now, &witness)?;
-    Ok(())
+    Ok(checker.reached)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: SESSION_CASES, failure_persistence: None, ..ProptestConfig::default() })]
-
-    #[test]
-    fn no_output_raises_intensity_while_heart_rate_is_unsafe(
-        profile in profile(),
-        plan in plan(),
-        segments in proptest::collection::vec(segment(), 1..10),
-    ) {
-        run_session(&profile, plan.as_ref(), &segments)?;
+#[test]
+#[allow(
+    clippy::print_stderr,
+    reason = "the counts reached are worth a line in the log"
+)]
+fn no_output_raises_intensity_while_heart_rate_is_unsafe() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: SESSION_CASES,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let reached = std::cell::Cell::new(Reached::default());
+    let strategy = (
+        profile(),
+        plan(),
+        proptest::collection::vec(segment(), 1..10),
+    );
+    let result = runner.run(&strategy, |(profile, plan, segments)| {
+        let mut total = reached.get();
+        total += run_session(&profile, plan.as_ref(), &segments)?;
+        reached.set(total);
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
+    // The invariant must have been tested, not merely never met: most sessions accepted,
+    // and many outputs judged while heart rate was unsafe, some of them easing off.
+    // (Shrinking a failure re-runs cases, so these are totals over every run, at least.)
+    let reached = reached.get();
+    let cases = u64::from(SESSION_CASES);
+    assert!(
+        reached.sessions * 2 >= cases,
+        "only {} of {cases} sessions accepted: {reached:?}",
+        reached.sessions
+    );
+    assert!(
+        reached.unsafe_targets >= cases && reached.unsafe_lowered >= cases / 2,
+        "too few target changes judged while HR was unsafe: {reached:?}"
+    );
+    assert!(
+        reached.unsafe_cues >= cases,
+        "too few cues judged while HR was unsafe: {reached:?}"
+    );
+    eprintln!("safety property over {cases} sessions: {reached:?}");
 }
 
 proptest! {
