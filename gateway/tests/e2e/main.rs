@@ -20,6 +20,8 @@
 //! - `isolation`: another tenant gets 404 on every route with this tenant's ids and sees
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `flow`: the whole product through the API only, with the edge agent riding.
+//! - `linkage`: the `paceline` binary loads only the C runtime and holds no Bluetooth
+//!   stack (ldd, and a search of its symbols).
 //! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
 //!   board with a safety cue and every sensor's battery, a coach's commands from the
 //!   athlete screen, a finished session's chart and summary, the plan library and a plan
@@ -36,4 +38,5 @@ mod external_broker;
 mod flow;
 mod hostile;
 mod isolation;
+mod linkage;
 mod live;
