@@ -11,11 +11,12 @@
 
 use std::time::{Duration, Instant};
 
-use paceline_edge::agent::{GatewayConfig, QuicTrust};
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
 
-use crate::gateway::{DEADLINE, GatewayProcess, unix_ms, wait_for};
+use paceline_testkit::{Gateway, unix_ms, wait_until};
+
+use crate::DEADLINE;
 use crate::queue;
 use crate::riders::Riders;
 
@@ -70,13 +71,13 @@ pub fn rider(seed: u64) -> SimulatorConfig {
 
 /// Pairs `count` devices in `tenant`, each for its own athlete.
 pub fn pair_many(
-    gateway: &GatewayProcess,
+    gateway: &Gateway,
     tenant: &str,
     count: usize,
     profile: &str,
 ) -> Vec<DeviceCredentials> {
     (0..count)
-        .map(|i| gateway.pair(tenant, &format!("rider-{i:03}"), profile))
+        .map(|i| gateway.pair_with_profile(tenant, &format!("rider-{i:03}"), profile))
         .collect()
 }
 
@@ -87,17 +88,16 @@ async fn every_frame_is_stored_once_across_repeated_sigkills() {
     let seed = env_number("PACELINE_CRASH_SEED", unix_ms());
     let mut schedule = Schedule::new(seed);
     let dir = tempfile::tempdir().unwrap();
-    let mut gateway = GatewayProcess::new(&dir.path().join("gateway"));
-    std::fs::create_dir_all(&gateway.data_dir).unwrap();
+    let mut gateway = Gateway::builder().build();
     let creds = pair_many(&gateway, "crash-gym", athletes, LOW_CAP_PROFILE);
-    gateway.start().await;
+    gateway.launch().await;
 
     let mut riders = Riders::new();
     for (hub, chunk) in creds.chunks(PER_HUB).enumerate() {
         let config = if hub % 2 == 0 {
-            GatewayConfig::mqtt(gateway.mqtt)
+            gateway.mqtt_uplink()
         } else {
-            GatewayConfig::quic(gateway.quic, QuicTrust::CaFile(gateway.cert_pem()))
+            gateway.quic_uplink()
         };
         let athletes = chunk
             .iter()
@@ -123,10 +123,10 @@ async fn every_frame_is_stored_once_across_repeated_sigkills() {
     let mut restarted_at = Instant::now();
     for kill in 0..=kills {
         // Cues from this process reach every session before the next kill.
-        wait_for(
+        wait_until(
             &format!("a cue for every session from gateway process {}", kill + 1),
             DEADLINE,
-            || {
+            async || {
                 let ledger = riders.ledger();
                 let silent = ledger.without_cue_since(&devices, restarted_at);
                 if silent.is_empty() {
@@ -149,7 +149,7 @@ async fn every_frame_is_stored_once_across_repeated_sigkills() {
         gateway.wal_bytes();
         gateway.kill();
         gateway.wal_bytes();
-        gateway.start().await;
+        gateway.launch().await;
         restarted_at = Instant::now();
     }
 
@@ -163,7 +163,8 @@ async fn every_frame_is_stored_once_across_repeated_sigkills() {
     let conn = gateway.db();
     let report = queue::check(&ledger, &conn);
     drop(conn);
-    gateway.terminate().await;
+    let stopped = gateway.terminate().await;
+    assert!(stopped.success(), "the gateway stopped with {stopped}");
     let integrity = gateway.integrity_check();
     let summary = format!(
         "crash/restart (seed {seed}): {athletes} athletes, {kills} SIGKILLs survived, \

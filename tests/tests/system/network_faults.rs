@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use paceline_edge::agent::GatewayConfig;
 
 use crate::crash_restart::{Schedule, pair_many, rider};
-use crate::gateway::{DEADLINE, GatewayProcess, unix_ms, wait_for};
+use paceline_testkit::{Gateway, unix_ms, wait_until};
+
+use crate::DEADLINE;
 use crate::proxy::{Fault, FaultProxy};
 use crate::queue;
 use crate::riders::Riders;
@@ -34,7 +36,7 @@ const ATHLETES: usize = 24;
 
 /// Waits until every device has heard a cue at or after `since`.
 async fn cues_resume(riders: &Riders, since: Instant, what: &str) {
-    wait_for(what, DEADLINE, || {
+    wait_until(what, DEADLINE, async || {
         let ledger = riders.ledger();
         let silent = ledger.without_cue_since(&riders.devices, since);
         if silent.is_empty() {
@@ -68,7 +70,7 @@ async fn acks_progress(riders: &Riders, what: &str) {
         }
         highest.into_iter().collect()
     };
-    wait_for(what, DEADLINE, || {
+    wait_until(what, DEADLINE, async || {
         let ledger = riders.ledger();
         let behind = targets
             .iter()
@@ -88,10 +90,9 @@ async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
     let seed = unix_ms();
     let mut schedule = Schedule::new(seed);
     let dir = tempfile::tempdir().unwrap();
-    let mut gateway = GatewayProcess::new(&dir.path().join("gateway"));
-    std::fs::create_dir_all(&gateway.data_dir).unwrap();
+    let mut gateway = Gateway::builder().build();
     let creds = pair_many(&gateway, "net-gym", ATHLETES, PROFILE);
-    gateway.start().await;
+    gateway.launch().await;
     let proxy = FaultProxy::start(gateway.mqtt).await;
 
     let mut riders = Riders::new();
@@ -156,7 +157,8 @@ async fn every_frame_is_stored_once_through_delays_drops_blackholes_and_cuts() {
     let unacked: usize = ledger.stopped.values().sum();
     assert_eq!(unacked, 0, "frames left unacknowledged at the end");
     let report = queue::check(&ledger, &gateway.db());
-    gateway.terminate().await;
+    let stopped = gateway.terminate().await;
+    assert!(stopped.success(), "the gateway stopped with {stopped}");
     let integrity = gateway.integrity_check();
     let counters = &proxy.counters;
     let summary = format!(

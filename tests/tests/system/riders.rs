@@ -7,12 +7,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use paceline_edge::agent::{
-    Agent, AgentConfig, AgentEvent, AgentHandle, AthleteConfig, GatewayConfig, Source,
-};
+use paceline_edge::agent::{AgentConfig, AgentEvent, AgentHandle, AthleteConfig, GatewayConfig};
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::simulator::SimulatorConfig;
 use paceline_schemas::Cue;
+use paceline_testkit::riders;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
@@ -199,17 +198,12 @@ impl Riders {
         let athletes: Vec<AthleteConfig> = athletes
             .into_iter()
             .map(|(credentials, config)| {
-                self.devices.push(credentials.device.to_string());
-                AthleteConfig {
-                    name: credentials.device.to_string(),
-                    credentials,
-                    source: Source::Simulator { config, speed: 1.0 },
-                }
+                let name = credentials.device.to_string();
+                self.devices.push(name.clone());
+                riders::simulated(&name, credentials, config)
             })
             .collect();
-        let mut config = AgentConfig::new(gateway, spool_dir.to_owned(), athletes);
-        tune(&mut config);
-        let mut hub = Agent::start(config).await.expect("start the agent");
+        let mut hub = riders::start_agent(gateway, spool_dir, athletes, tune).await;
         let mut events = hub.events_from_start().expect("the first receiver");
         let ledger = self.ledger.clone();
         self.collectors.push(tokio::spawn(async move {

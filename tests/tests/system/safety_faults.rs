@@ -22,7 +22,9 @@ use paceline_edge::agent::GatewayConfig;
 use paceline_edge::simulator::SimulatorConfig;
 use paceline_schemas::{Cue, CueCode, Modification, WorkoutPlan, codec};
 
-use crate::gateway::{DEADLINE, GatewayProcess};
+use paceline_testkit::Gateway;
+
+use crate::DEADLINE;
 use crate::network_faults::PROFILE;
 use crate::proxy::{Fault, FaultProxy};
 use crate::queue;
@@ -140,16 +142,15 @@ fn raises_intensity(cue: &Cue, first_step: bool) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cue_raises_intensity_while_heart_rate_frames_are_delayed_or_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let mut gateway = GatewayProcess::new(&dir.path().join("gateway"));
-    std::fs::create_dir_all(&gateway.data_dir).unwrap();
+    let mut gateway = Gateway::builder().build();
     let mut athletes = Vec::new();
     for i in 0..ATHLETES {
         let name = format!("ramp-{i}");
-        let creds = gateway.pair("safe-gym", &name, PROFILE);
+        let creds = gateway.pair_with_profile("safe-gym", &name, PROFILE);
         let plan_json = ramp(i);
         let plan_path = dir.path().join(format!("{name}.json"));
         std::fs::write(&plan_path, &plan_json).unwrap();
-        gateway.assign_plan("safe-gym", &name, &plan_path);
+        gateway.assign_plan_file("safe-gym", &name, &plan_path);
         let plan: WorkoutPlan = codec::from_json(plan_json.as_bytes()).unwrap();
         let config = SimulatorConfig {
             seed: 7_000 + i as u64,
@@ -160,7 +161,7 @@ async fn no_cue_raises_intensity_while_heart_rate_frames_are_delayed_or_dropped(
         };
         athletes.push((creds, config));
     }
-    gateway.start().await;
+    gateway.launch().await;
     let proxy = FaultProxy::start(gateway.mqtt).await;
     let mut riders = Riders::new();
     let started = Instant::now();
@@ -225,7 +226,8 @@ async fn no_cue_raises_intensity_while_heart_rate_frames_are_delayed_or_dropped(
         }
     }
     let report = queue::check(&ledger, &gateway.db());
-    gateway.terminate().await;
+    let stopped = gateway.terminate().await;
+    assert!(stopped.success(), "the gateway stopped with {stopped}");
     let summary = format!(
         "safety under faults: {ATHLETES} athletes, {} cues heard, {} silences, \
          {held_while_unsafe} step changes held while heart rate was stale, \
