@@ -6,9 +6,13 @@
 //! read back) and assigns the plans again.
 //!
 //! The riders are the edge agent's simulated athletes (`paceline_edge`), run in this
-//! process as one gym-hub agent over MQTT to the gateway's own broker: one athlete rides
-//! hot (the `overheat` scenario drives heart rate through the cap), one has flaky sensors
-//! (`dropout`), the others ride their plan. When a ride ends, the gym starts the next.
+//! process as one gym-hub agent over MQTT to the gateway's own broker. Each has a
+//! [`Role`] that makes the Coach speak within the first two minutes: one rides hot (heart
+//! rate through the cap), one starts too hard, one too easy, one has flaky sensors, the
+//! others ride their plan. When a ride ends, the gym starts the next.
+//!
+//! Stdout is the demo's live view: a short block saying where to look, then one line per
+//! cue. The gateway's own logs go to stderr.
 
 use paceline_coach::plan_import::import_plan;
 use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, Source};
@@ -24,18 +28,99 @@ use crate::store::{self, Store, StoreError};
 /// The demo tenant.
 pub const DEMO_TENANT: &str = "demo-gym";
 
-/// The plans the demo athletes ride, in turn: short enough that a newcomer sees steps
-/// change, intervals and cues within minutes.
-const DEMO_PLANS: &[(&str, &str)] = &[
-    (
-        "demo-intervals.zwo",
-        include_str!("demo/demo-intervals.zwo"),
-    ),
-    (
-        "demo-threshold.zwo",
-        include_str!("demo/demo-threshold.zwo"),
-    ),
+/// The plans assigned to the demo athletes: short enough that a newcomer sees steps
+/// change, intervals and cues within the first two minutes.
+const DEMO_PLANS: &[(&str, &str)] = &[INTERVALS, THRESHOLD];
+
+const INTERVALS: (&str, &str) = (
+    "demo-intervals.zwo",
+    include_str!("demo/demo-intervals.zwo"),
+);
+const THRESHOLD: (&str, &str) = (
+    "demo-threshold.zwo",
+    include_str!("demo/demo-threshold.zwo"),
+);
+
+/// What the rider who starts too hard actually rides of [`THRESHOLD`].
+const RIDE_TOO_HARD: (&str, &str) = ("ride-too-hard.zwo", include_str!("demo/ride-too-hard.zwo"));
+/// What the rider who starts too easy actually rides of [`INTERVALS`].
+const RIDE_HOLDING_BACK: (&str, &str) = (
+    "ride-holding-back.zwo",
+    include_str!("demo/ride-holding-back.zwo"),
+);
+
+/// How a demo athlete rides. Each role but [`Role::OnPlan`] makes the Coach speak early
+/// with a kind of cue of its own; the demo data (plans, profiles, the simulator's
+/// settings) is tuned so that each does within the first two minutes of a ride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Rides the assigned plan: step cues only.
+    OnPlan,
+    /// Rides most of the warm-up far above its target: "ease off".
+    TooHard,
+    /// Rides most of the warm-up far below its target: "bring it up".
+    HoldingBack,
+    /// Rides hot: cardiac drift of 15 bpm a minute, then the simulator's heat on top,
+    /// drive heart rate through a cap set low: safety cues.
+    Overheating,
+    /// Heart-rate and power sensors drop out for 20 s a minute in (and every 3 minutes
+    /// after): signal lost and back.
+    FlakySensors,
+}
+
+/// The roles of the demo athletes, by index (repeating after eight), with the plan each
+/// is assigned.
+const ROLES: [(Role, (&str, &str)); 8] = [
+    (Role::OnPlan, INTERVALS),
+    (Role::TooHard, THRESHOLD),
+    (Role::Overheating, THRESHOLD),
+    (Role::HoldingBack, INTERVALS),
+    (Role::OnPlan, THRESHOLD),
+    (Role::FlakySensors, INTERVALS),
+    (Role::OnPlan, THRESHOLD),
+    (Role::OnPlan, INTERVALS),
 ];
+
+/// The overheating rider's cardiac drift, bpm per hour (15 bpm a minute: a hot room).
+const OVERHEATING_DRIFT_BPM_PER_H: f64 = 900.0;
+
+/// The role and assigned plan of demo athlete `index`.
+fn role_of(index: usize) -> (Role, (&'static str, &'static str)) {
+    ROLES[index % ROLES.len()]
+}
+
+impl Role {
+    /// What the start banner says about the rider.
+    fn about(self) -> &'static str {
+        match self {
+            Role::OnPlan => "rides the plan",
+            Role::TooHard => "starts too hard",
+            Role::HoldingBack => "starts too easy",
+            Role::Overheating => "rides hot: heart rate climbs through the cap",
+            Role::FlakySensors => {
+                "flaky sensors: 20 s of silence a minute in, then every 3 minutes"
+            }
+        }
+    }
+
+    /// The ride the simulator plays, when it is not the assigned plan.
+    fn ridden(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Role::TooHard => Some(RIDE_TOO_HARD),
+            Role::HoldingBack => Some(RIDE_HOLDING_BACK),
+            Role::OnPlan | Role::Overheating | Role::FlakySensors => None,
+        }
+    }
+
+    /// The simulator's scenario (heat and dropouts; the power follows the ridden plan).
+    fn scenario(self) -> Scenario {
+        match self {
+            Role::Overheating => Scenario::Overheat,
+            Role::FlakySensors => Scenario::Dropout,
+            Role::OnPlan | Role::TooHard | Role::HoldingBack => Scenario::Steady,
+        }
+    }
+}
 
 /// First names of the demo athletes (numbered after the list runs out).
 const NAMES: &[&str] = &[
@@ -60,20 +145,28 @@ pub struct DemoAthlete {
     pub token: DeviceToken,
     /// The plan assigned to the next session.
     pub plan_name: String,
+    /// How they ride.
+    pub role: Role,
 }
 
-/// The profile of demo athlete `index`: varied fitness, so that some hit their limits.
+/// The profile of demo athlete `index`: varied fitness; the overheating rider's cap is
+/// set 14 bpm under their maximum, the others' 8 to 22 bpm over their threshold.
 pub fn demo_profile(index: usize, name: &str) -> AthleteProfile {
     let step = u16::try_from(index % 8).unwrap_or(0);
+    let hr_max = 182 + step * 2;
+    let hr_cap = match role_of(index).0 {
+        Role::Overheating => hr_max - 14,
+        _ => 174 + step * 2,
+    };
     AthleteProfile {
         name: Some(name.to_owned()),
         age: Some(u8::try_from(25 + (index * 7) % 30).unwrap_or(40)),
         sex: None,
         weight_kg: Some(60.0 + f32::from(step) * 3.0),
-        hr_max: Some(182 + step * 2),
+        hr_max: Some(hr_max),
         hr_rest: Some(50 + step),
         lthr: Some(162 + step * 2),
-        hr_cap: Some(174 + step * 2),
+        hr_cap: Some(hr_cap),
         ftp: Some(200 + step * 15),
         cp: Some(210 + step * 15),
         w_prime_j: Some(16_000 + u32::from(step) * 1_000),
@@ -101,10 +194,17 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
             row: 0,
             reason: e.to_string(),
         })?;
+        let plan_json = codec::to_json(&plan).map_err(|e| StoreError::Corrupt {
+            what: "demo plan",
+            row: 0,
+            reason: e.to_string(),
+        })?;
+        // The same plan as stored by an earlier demo start, unless the plan changed since.
         let existing: Option<i64> = tx
             .query_row(
-                "SELECT id FROM plans WHERE tenant_id = ?1 AND name = ?2",
-                params![tenant_row, plan.name],
+                "SELECT id FROM plans WHERE tenant_id = ?1 AND name = ?2 AND plan_json = ?3
+                 ORDER BY id DESC LIMIT 1",
+                params![tenant_row, plan.name, plan_json],
                 |row| row.get(0),
             )
             .optional()?;
@@ -112,7 +212,7 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
             Some(row) => row,
             None => store::add_plan(&tx, tenant_row, "zwo", &plan, now_ms)?,
         };
-        plan_rows.push((row, plan.name.clone()));
+        plan_rows.push((*file, row, plan.name.clone()));
     }
     let mut athletes = Vec::with_capacity(count);
     for index in 0..count {
@@ -122,7 +222,11 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
         };
         let profile = demo_profile(index, &name);
         let athlete_row = store::ensure_athlete(&tx, tenant_row, &name, Some(&profile), now_ms)?;
-        let Some((plan_row, plan_name)) = plan_rows.get(index % plan_rows.len().max(1)).cloned()
+        let (_, (plan_file, _)) = role_of(index);
+        let Some((_, plan_row, plan_name)) = plan_rows
+            .iter()
+            .find(|(file, _, _)| *file == plan_file)
+            .cloned()
         else {
             continue;
         };
@@ -137,6 +241,7 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
             key,
             token,
             plan_name,
+            role: role_of(index).0,
         });
     }
     tx.commit()?;
@@ -183,15 +288,22 @@ fn demo_device(
     }
 }
 
+/// MQTT connections the demo gateway takes beyond its simulated athletes' devices.
+const DEMO_SPARE_CONNECTIONS: usize = 1_000;
+
 /// Runs the gateway with the demo gym riding, until Ctrl-C or `duration`.
 pub async fn run(
-    settings: crate::settings::Settings,
+    mut settings: crate::settings::Settings,
     athletes: usize,
     duration: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
+    // Room for the gym and a few more devices, not a production gateway's 20,000: the
+    // demo's first screen has no warning to raise the open-file limit.
+    settings.mqtt_max_connections = settings
+        .mqtt_max_connections
+        .min(athletes.saturating_add(DEMO_SPARE_CONNECTIONS));
     let gateway = crate::server::Gateway::start(&settings).await?;
-    crate::server::print_banner(&gateway);
     let now_ms = crate::clock::GatewayClock::start().now_ms();
     let gym =
         prepare(gateway.live.store(), athletes.max(1), now_ms).context("preparing the demo gym")?;
@@ -242,7 +354,10 @@ impl Riders {
                     .iter()
                     .map(|a| (a.device.clone(), a.name.clone()))
                     .collect();
-                let events = agent.subscribe();
+                // From the start: the first cues come back before `start` returns.
+                let events = agent
+                    .events_from_start()
+                    .unwrap_or_else(|| agent.subscribe());
                 let printer = tokio::spawn(print_cues(events, names));
                 let finished = tokio::select! {
                     () = agent.wait_finished() => true,
@@ -285,14 +400,13 @@ fn agent_config(
         .iter()
         .enumerate()
         .map(|(index, athlete)| {
-            let scenario = match index % 8 {
-                2 => Scenario::Overheat,
-                5 => Scenario::Dropout,
-                _ => Scenario::Steady,
+            let (role, assigned) = role_of(index);
+            let (file, text) = role.ridden().unwrap_or(assigned);
+            let plan = import_plan(file, text.as_bytes()).ok();
+            let drift_bpm_per_h = match role {
+                Role::Overheating => OVERHEATING_DRIFT_BPM_PER_H,
+                _ => SimulatorConfig::default().drift_bpm_per_h,
             };
-            let plan = DEMO_PLANS
-                .get(index % DEMO_PLANS.len())
-                .and_then(|(file, text)| import_plan(file, text.as_bytes()).ok());
             AthleteConfig {
                 name: athlete.name.clone(),
                 credentials: DeviceCredentials {
@@ -304,9 +418,10 @@ fn agent_config(
                 source: Source::Simulator {
                     config: SimulatorConfig {
                         seed: ride * 1_000 + index as u64,
-                        scenario,
+                        scenario: role.scenario(),
                         plan,
                         profile: Some(athlete.profile.clone()),
+                        drift_bpm_per_h,
                         ..SimulatorConfig::default()
                     },
                     speed: 1.0,
@@ -317,32 +432,60 @@ fn agent_config(
     AgentConfig::new(GatewayConfig::mqtt(mqtt), spool_dir.to_owned(), athletes)
 }
 
-/// Prints every cue the riders hear, one line each (the demo's live view in a terminal).
+/// Prints every cue the riders hear, one line each (the demo's live view in a terminal):
+/// athlete, time into the ride, severity (safety in capitals), text. In colour only when
+/// stdout is a terminal.
 async fn print_cues(
     mut events: tokio::sync::broadcast::Receiver<AgentEvent>,
     names: std::collections::HashMap<DeviceId, String>,
 ) {
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
+    let colour = std::io::stdout().is_terminal();
     loop {
         match events.recv().await {
             Ok(AgentEvent::CueReceived { device, cue, .. }) => {
                 let name = names.get(&device).map_or("?", String::as_str);
-                let severity = codec::to_json(&cue.severity).unwrap_or_default();
+                let line = cue_line(name, &cue, colour);
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(
-                    out,
-                    "{name:<8} {minutes:>2}:{seconds:02}  {severity:<8} {text}",
-                    minutes = (cue.t_s / 60.0).floor(),
-                    seconds = (cue.t_s % 60.0).floor(),
-                    severity = severity.trim_matches('"'),
-                    text = cue.text,
-                );
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
             }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// The column headings above the cue lines.
+const CUE_HEADINGS: &str = "athlete    ride  level   cue";
+
+/// One cue as the demo prints it, e.g.
+/// `Chloe     1:32  SAFETY  Heart rate 173 is over your cap of 172: …`.
+fn cue_line(name: &str, cue: &paceline_schemas::Cue, colour: bool) -> String {
+    use paceline_schemas::Severity;
+    let (level, style) = match cue.severity {
+        Severity::Info => ("info", ""),
+        Severity::Warn => ("warn", "\x1b[33m"),
+        Severity::Safety => ("SAFETY", "\x1b[1;31m"),
+    };
+    let (on, off) = if colour && !style.is_empty() {
+        (style, "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a ride's seconds, clamped to 0..=359999 first"
+    )]
+    let t_s = cue.t_s.clamp(0.0, 359_999.0) as u32;
+    format!(
+        "{name:<8}  {minutes:>2}:{seconds:02}  {on}{level:<6}  {text}{off}",
+        minutes = t_s / 60,
+        seconds = t_s % 60,
+        text = cue.text,
+    )
 }
 
 /// Login email of the demo gym's head coach (a gym-admin of the demo tenant).
@@ -400,27 +543,59 @@ pub fn demo_login(store: &Store, now_ms: u64) -> Result<String, StoreError> {
     Ok(password)
 }
 
+/// How many riders the start banner names one by one.
+const BANNER_RIDERS: usize = 8;
+
+/// The demo's start block: where the live board is, how to log in, who rides, how to
+/// stop; then the headings of the cue lines.
 fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete], password: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let riders: Vec<String> = gym
-        .iter()
-        .map(|a| format!("{} ({})", a.name, a.plan_name))
-        .collect();
-    let _ = writeln!(
-        out,
-        "\nDemo gym {DEMO_TENANT}: {count} simulated athletes riding now: {riders}.\n\
-         Where to look:\n  \
-         - here: every cue the athletes hear, as it happens (name, time into the ride, severity, text)\n  \
-         - http://{http}/metrics: frames received and stored, cue latency, sessions open\n  \
-         - {db}: sessions, samples, cues and summaries, e.g.\n    \
-           sqlite3 {db} \"SELECT session_id, status, summary_json FROM sessions\"\n  \
-         - http://{http}/api/v1: the API, logged in as the gym's head coach:\n    \
-           email {email}  password {password}  (new at every demo start)\n",
-        email = DEMO_LOGIN_EMAIL,
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let http = gateway.http;
+    let mut block = format!(
+        "Demo gym {DEMO_TENANT}: {count} simulated athletes riding now.\n\n  \
+         Live board  http://{http}/board\n  \
+         Log in      email {DEMO_LOGIN_EMAIL}  password {password}  (new at every demo start)\n",
         count = gym.len(),
-        riders = riders.join(", "),
-        http = gateway.http,
+    );
+    if let Some(admin) = &gateway.first_admin {
+        let _ = writeln!(
+            block,
+            "  Server admin, made at this first start (tenant {tenant}, shown only now):\n              \
+             email {email}  password {admin_password}",
+            tenant = admin.tenant,
+            email = admin.email,
+            admin_password = admin.password,
+        );
+    }
+    let mut heading = "Riders";
+    for athlete in gym.iter().take(BANNER_RIDERS) {
+        let _ = writeln!(
+            block,
+            "  {heading:<10}  {name:<8}  {plan:<24}  {about}",
+            name = athlete.name,
+            plan = athlete.plan_name,
+            about = athlete.role.about(),
+        );
+        heading = "";
+    }
+    if gym.len() > BANNER_RIDERS {
+        let _ = writeln!(
+            block,
+            "              … and {} more, in the same roles in turn",
+            gym.len() - BANNER_RIDERS
+        );
+    }
+    let _ = write!(
+        block,
+        "  Stop        Ctrl-C (the rides end and what was received is stored first)\n  \
+         Also        http://{http}/metrics, the API at http://{http}/api/v1, the database\n              \
+         {db}\n              \
+         logs on stderr: warnings only, unless PACELINE_LOG asks for more (e.g. info)\n\n\
+         Cues as the athletes hear them:\n{CUE_HEADINGS}",
         db = gateway.data_dir.join(crate::store::DATABASE_FILE).display(),
     );
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{block}");
+    let _ = out.flush();
 }

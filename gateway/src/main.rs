@@ -202,12 +202,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Commands::Serve(args) => {
-            init_logging(args.log_json);
+            init_logging(args.log_json, SERVE_LOG);
             let settings = args.common.settings()?;
             runtime()?.block_on(serve(settings))
         }
         Commands::Demo(args) => {
-            init_logging(args.log_json);
+            init_logging(args.log_json, DEMO_LOG);
             let settings = args.common.settings()?;
             runtime()?.block_on(paceline_gateway::demo::run(
                 settings,
@@ -228,11 +228,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn init_logging(json: bool) {
+/// The log filter of `paceline serve` when `PACELINE_LOG` is not set.
+const SERVE_LOG: &str = "info,rumqttd=off";
+
+/// The log filter of `paceline demo` when `PACELINE_LOG` is not set: its stdout is the
+/// cues, so the routine logs (connections, sessions, resends) stay out of the way.
+const DEMO_LOG: &str = "warn,rumqttd=off";
+
+/// Logs to stderr, filtered by `PACELINE_LOG` or else `default_filter`; in colour only
+/// when stderr is a terminal.
+fn init_logging(json: bool, default_filter: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PACELINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
