@@ -34,6 +34,7 @@ mod acks;
 mod agent;
 mod auth;
 mod browser;
+mod demo;
 mod external_broker;
 mod flow;
 mod hostile;
