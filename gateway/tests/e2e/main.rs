@@ -20,6 +20,9 @@
 //! - `isolation`: another tenant gets 404 on every route with this tenant's ids and sees
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `flow`: the whole product through the API only, with the edge agent riding.
+//! - `demo`: `paceline demo` prints the board, the login and one line per cue, with
+//!   every promised kind of cue (the overheating rider's safety cue included) within two
+//!   minutes, and no log lines or colour escapes.
 //! - `linkage`: the `paceline` binary loads only the C runtime and holds no Bluetooth
 //!   stack (ldd, and a search of its symbols).
 //! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
