@@ -1,11 +1,8 @@
-//! Shared pieces of the tests: credentials, ports, child processes (the test binary
-//! re-run as a broker or a spool writer), waiting on conditions, and a minimal "gateway"
-//! that stores frames the way the real one must (contiguous seqs, duplicates dropped) and
-//! says what it acknowledges.
+//! The edge suite's own pieces (ports, child processes and waits come from the test kit,
+//! `paceline-testkit`): credentials, and a minimal "gateway" that stores frames the way
+//! the real one must (contiguous seqs, duplicates dropped) and says what it acknowledges.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::session::unix_ms_now;
@@ -21,69 +18,6 @@ pub fn credentials(name: &str) -> DeviceCredentials {
         device: DeviceId::new(name).unwrap(),
         key: DeviceKey::generate(),
         token: DeviceToken::generate(),
-    }
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A loopback UDP port that was free a moment ago.
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs this test binary again as the test `name`, with `env`: the child roles
-/// (`broker_process`, `spool_writer_process`) do their work only when their variable is set.
-pub fn spawn_role(name: &str, env: &[(&str, String)], stdout: Stdio) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .stdin(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-/// Kills a child (SIGKILL on Unix) and reaps it.
-pub fn kill(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
-
-/// Waits for `condition` to hold, checking every 10 ms, failing after `limit`.
-pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Waits until something accepts TCP connections on the loopback port.
-pub async fn wait_listening(port: u16, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -14,7 +14,7 @@ use paceline_schemas::{
     SessionId, TenantId, codec, seal,
 };
 
-use crate::harness::{kill, spawn_role};
+use paceline_testkit::process::{kill, spawn_role};
 
 /// Kill-and-reopen iterations (the issue asks for a loop; the closing note quotes this).
 pub const KILL_ITERATIONS: u64 = 60;

@@ -15,9 +15,11 @@ use paceline_schemas::cue::{Cue, CueCode, Severity};
 use paceline_schemas::{Command, DeviceKey, FrameKind, Payload, codec};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-use crate::harness::{
-    Store, credentials, free_tcp_port, kill, spawn_role, wait_listening, wait_until,
-};
+use paceline_testkit::ports::{free_tcp_port, listening, loopback};
+use paceline_testkit::process::{kill, spawn_role};
+use paceline_testkit::wait_until;
+
+use crate::harness::{Store, credentials};
 
 const BROKER_PORT_ENV: &str = "PACELINE_EDGE_TEST_BROKER_PORT";
 const BROKER_AUTH_ENV: &str = "PACELINE_EDGE_TEST_BROKER_AUTH";
@@ -189,7 +191,12 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     let port = free_tcp_port();
     let device = credentials("strap-mqtt");
     let mut broker = spawn_broker(port, &device);
-    wait_listening(port, Duration::from_secs(20)).await;
+    wait_until(
+        "the broker to listen",
+        Duration::from_secs(20),
+        async || listening(loopback(port)).await,
+    )
+    .await;
 
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
     let gateway = spawn_gateway(port, store.clone(), Acks::AlsoHostile).await;
@@ -255,11 +262,13 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     };
 
     push_for(Duration::from_secs(2), &mut pushed).await;
-    wait_until("acks before the outage", Duration::from_secs(20), || {
-        acked(&seen) >= 10
-    })
+    wait_until(
+        "acks before the outage",
+        Duration::from_secs(20),
+        async || acked(&seen) >= 10,
+    )
     .await;
-    wait_until("a cue", Duration::from_secs(20), || {
+    wait_until("a cue", Duration::from_secs(20), async || {
         seen.lock()
             .unwrap()
             .iter()
@@ -273,7 +282,7 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     push_for(Duration::from_millis(300), &mut pushed).await;
     let acked_at_outage = acked(&seen);
     let received_before = store.lock().unwrap().received.len();
-    wait_until("the agent notices", Duration::from_secs(10), || {
+    wait_until("the agent notices", Duration::from_secs(10), async || {
         seen.lock()
             .unwrap()
             .iter()
@@ -286,7 +295,12 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     )
     .await;
     broker = spawn_broker(port, &device);
-    wait_listening(port, Duration::from_secs(20)).await;
+    wait_until(
+        "the broker to listen",
+        Duration::from_secs(20),
+        async || listening(loopback(port)).await,
+    )
+    .await;
     push_for(Duration::from_secs(2), &mut pushed).await;
 
     // The ride ends: the End command is spooled and everything must be acknowledged.
@@ -304,12 +318,16 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     };
     agent.shutdown().await;
     // The collector drains the channel in the background: wait for the last event.
-    wait_until("the uplink's stop event", Duration::from_secs(10), || {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
-    })
+    wait_until(
+        "the uplink's stop event",
+        Duration::from_secs(10),
+        async || {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
+        },
+    )
     .await;
     let last_seq = spooled_last();
     let end_seq = seen.lock().unwrap().iter().find_map(|e| match e {
@@ -392,7 +410,12 @@ async fn simulate_command_rides_to_the_end_and_prints_cues() {
     let port = free_tcp_port();
     let device = credentials("strap-cli");
     let broker = spawn_broker(port, &device);
-    wait_listening(port, Duration::from_secs(20)).await;
+    wait_until(
+        "the broker to listen",
+        Duration::from_secs(20),
+        async || listening(loopback(port)).await,
+    )
+    .await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
     let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
 
@@ -469,7 +492,12 @@ async fn run_command_replays_a_csv_file_through_the_config() {
     let port = free_tcp_port();
     let device = credentials("bike-file");
     let broker = spawn_broker(port, &device);
-    wait_listening(port, Duration::from_secs(20)).await;
+    wait_until(
+        "the broker to listen",
+        Duration::from_secs(20),
+        async || listening(loopback(port)).await,
+    )
+    .await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
     let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
 
@@ -543,7 +571,12 @@ async fn a_frame_the_gateway_missed_is_resent_when_acks_stall() {
     let port = free_tcp_port();
     let device = credentials("strap-lost");
     let broker = spawn_broker(port, &device);
-    wait_listening(port, Duration::from_secs(20)).await;
+    wait_until(
+        "the broker to listen",
+        Duration::from_secs(20),
+        async || listening(loopback(port)).await,
+    )
+    .await;
     let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
     store.lock().unwrap().lose_once = Some(5);
     let gateway = spawn_gateway(port, store.clone(), Acks::Honest).await;
@@ -563,24 +596,34 @@ async fn a_frame_the_gateway_missed_is_resent_when_acks_stall() {
     let agent = Agent::start(config).await.unwrap();
     let session = agent.sessions()[&device.device].clone();
     let push = agent.sample_sender(&device.device).unwrap();
-    // Frames keep flowing every 100 ms, faster than the stall check: it must still fire.
-    let mut athlete = SimulatedAthlete::new(SimulatorConfig::default());
-    let mut resent_while_flowing = false;
-    for second in 1..=150u64 {
-        for sample in athlete.samples_at(second * 1000) {
-            push.send(sample).await.unwrap();
+    // Frames keep flowing every 100 ms (for 15 s at least), faster than the stall check:
+    // it must still fire, and the acks pass the lost frame while they flow.
+    let feeder = tokio::spawn(async move {
+        let mut athlete = SimulatedAthlete::new(SimulatorConfig::default());
+        for second in 1..=150u64 {
+            for sample in athlete.samples_at(second * 1000) {
+                push.send(sample).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if store.lock().unwrap().committed_of(&session) >= 25 {
-            resent_while_flowing = true;
-            break;
-        }
-    }
-    assert!(
-        resent_while_flowing,
-        "acks stalled at the lost frame while frames kept flowing"
-    );
-    drop(push);
+    });
+    wait_until(
+        "acks past the lost frame while frames keep flowing",
+        Duration::from_secs(20),
+        async || {
+            let committed = store.lock().unwrap().committed_of(&session);
+            assert!(
+                committed >= 25 || !feeder.is_finished(),
+                "acks stalled at the lost frame while frames kept flowing (committed {committed})"
+            );
+            (committed >= 25)
+                .then_some(())
+                .ok_or_else(|| format!("committed {committed}"))
+        },
+    )
+    .await;
+    feeder.abort();
+    let _ = feeder.await; // ends the pushes
     agent.shutdown().await;
     let store = store.lock().unwrap();
     let last = store.stored.last().unwrap().seq;

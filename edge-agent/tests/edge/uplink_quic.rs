@@ -17,7 +17,10 @@ use paceline_schemas::stream::{FrameReader, write_frame};
 use paceline_schemas::{FrameKind, Sample, SampleValue};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::harness::{Store, credentials, free_udp_port, wait_until};
+use paceline_testkit::ports::free_udp_port;
+use paceline_testkit::wait_until;
+
+use crate::harness::{Store, credentials};
 
 struct TestCertificate {
     der: CertificateDer<'static>,
@@ -181,9 +184,11 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     };
 
     push_for(Duration::from_secs(2), &mut pushed).await;
-    wait_until("acks before the outage", Duration::from_secs(20), || {
-        acked(&seen) >= 10
-    })
+    wait_until(
+        "acks before the outage",
+        Duration::from_secs(20),
+        async || acked(&seen) >= 10,
+    )
     .await;
 
     // The gateway's endpoint goes away for 10 s; the ride goes on.
@@ -192,7 +197,7 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     let outage_started = Instant::now();
     let received_before = store.lock().unwrap().received.len();
     let acked_at_outage = acked(&seen);
-    wait_until("the agent notices", Duration::from_secs(10), || {
+    wait_until("the agent notices", Duration::from_secs(10), async || {
         seen.lock()
             .unwrap()
             .iter()
@@ -210,12 +215,16 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
 
     drop(push);
     agent.shutdown().await;
-    wait_until("the uplink's stop event", Duration::from_secs(10), || {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
-    })
+    wait_until(
+        "the uplink's stop event",
+        Duration::from_secs(10),
+        async || {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, AgentEvent::UplinkStopped { .. }))
+        },
+    )
     .await;
     let last_seq = seen
         .lock()
@@ -359,9 +368,11 @@ async fn the_gateway_certificate_as_a_pem_file_is_trusted() {
         .await
         .unwrap();
     }
-    wait_until("frames stored over QUIC", Duration::from_secs(20), || {
-        store.lock().unwrap().committed_of(&session) >= 1
-    })
+    wait_until(
+        "frames stored over QUIC",
+        Duration::from_secs(20),
+        async || store.lock().unwrap().committed_of(&session) >= 1,
+    )
     .await;
     drop(push);
     agent.shutdown().await;
