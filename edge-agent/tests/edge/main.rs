@@ -8,8 +8,10 @@
 //! - `uplink_mqtt`: a real rumqttd broker down for 10 s mid-session: nothing lost.
 //! - `uplink_quic`: a real quinn endpoint restarted after 10 s: nothing lost; the pin.
 //!
-//! Child roles: some tests re-run this binary as a child process (`harness::spawn_role`)
-//! to be a broker or a spool writer; those tests do nothing unless their variable is set.
+//! Child roles: some tests re-run this binary as a child process (the kit's `spawn_role`)
+//! to be a broker or a spool writer. With its variable set, a role test plays the role;
+//! run as a plain test, it does the same work in-process and checks it (the broker takes
+//! the right password and refuses wrong ones; the writer's spool holds what it reported).
 #![allow(
     clippy::unwrap_used,
     clippy::print_stdout,

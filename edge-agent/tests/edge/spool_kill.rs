@@ -21,7 +21,7 @@ pub const KILL_ITERATIONS: u64 = 60;
 const DIR_ENV: &str = "PACELINE_EDGE_TEST_SPOOL_DIR";
 const SESSION_ENV: &str = "PACELINE_EDGE_TEST_SPOOL_SESSION";
 const KEY_ENV: &str = "PACELINE_EDGE_TEST_SPOOL_KEY";
-/// Small enough that the writer meets compaction and the full spool.
+/// Small enough that the writer's frames outgrow it many times: the spool compacts.
 const MAX_BYTES: u64 = 200_000;
 
 fn frame(key: &DeviceKey, session: &SessionId, seq: u64) -> Vec<u8> {
@@ -53,16 +53,17 @@ fn frame_of(key: &DeviceKey, session: &SessionId, seq: u64, count: u64) -> Vec<u
     codec::encode_frame(&seal::seal(key, header, &payload).unwrap()).unwrap()
 }
 
-/// The child: appends frames forever, acknowledging all but the last few now and then,
-/// and reports each append and ack on stdout after it returned.
-#[test]
-fn spool_writer_process() {
-    let Ok(dir) = std::env::var(DIR_ENV) else {
-        return; // Only a role for `spool_survives_sigkill_mid_write`.
-    };
-    let session = SessionId::new(std::env::var(SESSION_ENV).unwrap()).unwrap();
-    let key = DeviceKey::from_hex(&std::env::var(KEY_ENV).unwrap()).unwrap();
-    let (mut spool, _) = Spool::open(Path::new(&dir), MAX_BYTES, 1_000).unwrap();
+/// The child's work: appends frames, acknowledging all but the last few now and then (and
+/// everything when the spool is full), and reports each append and ack through `report`
+/// after it returned; forever, or until `appends` frames are in.
+fn write_frames(
+    dir: &Path,
+    session: &SessionId,
+    key: &DeviceKey,
+    appends: Option<u64>,
+    mut report: impl FnMut(String),
+) {
+    let (mut spool, _) = Spool::open(dir, MAX_BYTES, 1_000).unwrap();
     // Earlier sessions' leftovers are acknowledged in full (as a gateway would).
     let mut leftovers: Vec<(SessionId, u64)> = Vec::new();
     for entry in spool.entries() {
@@ -75,24 +76,71 @@ fn spool_writer_process() {
         spool.ack(&old, max).unwrap();
     }
     let mut seq = 1;
-    loop {
-        match spool.append(&session, seq, &frame(&key, &session, seq)) {
+    while appends.is_none_or(|appends| seq <= appends) {
+        match spool.append(session, seq, &frame(key, session, seq)) {
             Ok(_) => {
-                println!("appended {seq}");
+                report(format!("appended {seq}"));
                 seq += 1;
             }
             Err(SpoolError::Full { .. }) => {
-                spool.ack(&session, seq - 1).unwrap();
-                println!("acked {}", seq - 1);
+                spool.ack(session, seq - 1).unwrap();
+                report(format!("acked {} (full)", seq - 1));
                 continue;
             }
             Err(e) => panic!("{e}"),
         }
         if seq % 5 == 0 && seq > 3 {
-            spool.ack(&session, seq - 3).unwrap();
-            println!("acked {}", seq - 3);
+            spool.ack(session, seq - 3).unwrap();
+            report(format!("acked {}", seq - 3));
         }
     }
+}
+
+/// The child role of `spool_survives_sigkill_mid_write` (with its variables set): appends
+/// forever, reporting on stdout. Run as a plain test, it does the same work in-process
+/// for 2,000 frames (several times the spool's bound, so it compacts) and checks what it
+/// reported against the reopened spool, so the writer the kill test relies on is itself
+/// tested.
+#[test]
+fn spool_writer_process() {
+    if let Ok(dir) = std::env::var(DIR_ENV) {
+        let session = SessionId::new(std::env::var(SESSION_ENV).unwrap()).unwrap();
+        let key = DeviceKey::from_hex(&std::env::var(KEY_ENV).unwrap()).unwrap();
+        write_frames(Path::new(&dir), &session, &key, None, |line| {
+            println!("{line}")
+        });
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let session = SessionId::new("in-process").unwrap();
+    let key = DeviceKey::generate();
+    let mut lines = Vec::new();
+    write_frames(dir.path(), &session, &key, Some(2_000), |line| {
+        lines.push(line)
+    });
+    let appended = lines.iter().filter(|l| l.starts_with("appended ")).count();
+    let acked: u64 = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("acked "))
+        .map(|rest| rest.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(appended, 2_000, "every frame appended");
+    let written: usize = (1..=2_000)
+        .map(|seq| frame(&key, &session, seq).len())
+        .sum();
+    assert!(
+        written > 2 * usize::try_from(MAX_BYTES).unwrap(),
+        "the frames must outgrow the spool's bound, so that it compacts ({written} bytes)"
+    );
+    let (spool, _) = Spool::open(dir.path(), MAX_BYTES, 1_000).unwrap();
+    let seqs: Vec<u64> = spool.entries().map(|e| e.seq).collect();
+    let expected: Vec<u64> = (acked + 1..=2_000).collect();
+    assert_eq!(
+        seqs, expected,
+        "the spool holds exactly the unacknowledged frames"
+    );
+    assert!(spool.file_len() <= MAX_BYTES);
 }
 
 #[test]
@@ -124,7 +172,8 @@ fn spool_survives_sigkill_mid_write() {
         let note = |line: &str, appended: &mut Vec<u64>, acked: &mut u64| {
             if let Some(seq) = line.strip_prefix("appended ") {
                 appended.push(seq.parse::<u64>().unwrap());
-            } else if let Some(seq) = line.strip_prefix("acked ") {
+            } else if let Some(rest) = line.strip_prefix("acked ") {
+                let seq = rest.split(' ').next().unwrap();
                 *acked = (*acked).max(seq.parse().unwrap());
             }
         };

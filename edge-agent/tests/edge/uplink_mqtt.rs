@@ -26,21 +26,8 @@ const BROKER_AUTH_ENV: &str = "PACELINE_EDGE_TEST_BROKER_AUTH";
 const GATEWAY_USER: &str = "test-gateway";
 const GATEWAY_PASSWORD: &str = "gateway-password";
 
-/// The child: a rumqttd broker on the given port, with username/password auth.
-#[test]
-fn broker_process() {
-    let Ok(port) = std::env::var(BROKER_PORT_ENV) else {
-        return; // Only a role for the outage test.
-    };
-    let port: u16 = port.parse().unwrap();
-    let auth: HashMap<String, String> = std::env::var(BROKER_AUTH_ENV)
-        .unwrap()
-        .split(',')
-        .map(|pair| {
-            let (user, password) = pair.split_once('=').unwrap();
-            (user.to_owned(), password.to_owned())
-        })
-        .collect();
+/// The broker of the outage test: rumqttd on `port`, with username/password `auth`.
+fn broker_config(port: u16, auth: HashMap<String, String>) -> rumqttd::Config {
     let connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 5_000,
         max_payload_size: 70 * 1024,
@@ -56,7 +43,7 @@ fn broker_process() {
         next_connection_delay_ms: 1,
         connections,
     };
-    let config = rumqttd::Config {
+    rumqttd::Config {
         id: 0,
         router: rumqttd::RouterConfig {
             max_connections: 100,
@@ -69,8 +56,74 @@ fn broker_process() {
         },
         v4: Some(HashMap::from([("1".to_owned(), server)])),
         ..rumqttd::Config::default()
-    };
-    rumqttd::Broker::new(config).start().unwrap();
+    }
+}
+
+/// The child role of the outage test (with its variables set): the broker, until killed.
+/// Run as a plain test, it starts the same broker in-process and checks that it accepts
+/// the right password and refuses a wrong one, so the broker the outage test kills and
+/// restarts is itself tested.
+#[test]
+fn broker_process() {
+    if let Ok(port) = std::env::var(BROKER_PORT_ENV) {
+        let auth: HashMap<String, String> = std::env::var(BROKER_AUTH_ENV)
+            .unwrap()
+            .split(',')
+            .map(|pair| {
+                let (user, password) = pair.split_once('=').unwrap();
+                (user.to_owned(), password.to_owned())
+            })
+            .collect();
+        rumqttd::Broker::new(broker_config(port.parse().unwrap(), auth))
+            .start()
+            .unwrap();
+        return;
+    }
+    let port = free_tcp_port();
+    let auth = HashMap::from([("strap-1".to_owned(), "right".to_owned())]);
+    // The broker runs until this test binary exits.
+    std::thread::spawn(move || {
+        if let Err(e) = rumqttd::Broker::new(broker_config(port, auth)).start() {
+            panic!("the in-process broker stopped: {e}");
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        wait_until(
+            "the broker to listen",
+            Duration::from_secs(20),
+            async || listening(loopback(port)).await,
+        )
+        .await;
+        assert_eq!(connect(port, "strap-1", "right").await, Ok(()));
+        assert!(connect(port, "strap-1", "wrong").await.is_err());
+        assert!(connect(port, "nobody", "right").await.is_err());
+    });
+}
+
+/// Connects as `user`: Ok on an accepting CONNACK, else why not.
+async fn connect(port: u16, user: &str, password: &str) -> Result<(), String> {
+    let mut options = MqttOptions::new(user, "127.0.0.1", port);
+    options.set_credentials(user, password);
+    let (_client, mut events) = AsyncClient::new(options, 10);
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.poll())
+            .await
+            .expect("the broker answers within 10 s");
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                return match ack.code {
+                    rumqttc::ConnectReturnCode::Success => Ok(()),
+                    refused => Err(format!("{refused:?}")),
+                };
+            }
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 fn spawn_broker(port: u16, device: &DeviceCredentials) -> std::process::Child {
