@@ -52,10 +52,16 @@ fn the_server_links_only_the_c_runtime_and_no_bluetooth_stack() {
             .args(["-q", "-a", "-F", "-e", needle, binary])
             .status()
             .expect("grep runs");
-        assert!(status.code().is_some_and(|code| code <= 1), "grep {needle}: {status}");
+        assert!(
+            status.code().is_some_and(|code| code <= 1),
+            "grep {needle}: {status}"
+        );
         status.success()
     };
-    assert!(contains("rumqttd"), "the symbol search found nothing it should");
+    assert!(
+        contains("rumqttd"),
+        "the symbol search found nothing it should"
+    );
     for needle in ["dbus_connection_", "btleplug", "bluez_async"] {
         assert!(!contains(needle), "the server binary contains {needle}");
     }
