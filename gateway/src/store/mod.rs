@@ -30,6 +30,10 @@ pub const DATABASE_FILE: &str = "paceline.db";
 const READERS: usize = 4;
 /// Prepared statements kept per connection.
 const STATEMENTS_CACHED: usize = 128;
+
+/// The most a WAL file keeps on disk after a checkpoint, bytes (64 MiB): without a limit
+/// it stays as large as the longest burst made it.
+const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// The seqs a session holds above its contiguous ack.
 const STORED_ABOVE_SQL: &str = "SELECT seq FROM frames
      WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
@@ -98,6 +102,8 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Checkpoint often enough that the WAL stays small under a steady stream of commits.
     conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+    // And truncate it back after a checkpoint once a burst has made it large.
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES)?;
     // Without the query planner stability guarantee SQLite plans `LIMIT :limit` with the
     // value bound, and so prepares the statement again on every run: 14 % of the server's
     // CPU under the session-list bench. The schema has no ANALYZE statistics for bound
@@ -708,5 +714,26 @@ mod tests {
             assert_eq!(ids.len(), usize::try_from(limit).unwrap());
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    fn journal_size_limit(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "journal_size_limit", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_connection_caps_the_wal_left_on_disk_after_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let direct = connect(store.path()).unwrap();
+        assert_eq!(journal_size_limit(&direct), JOURNAL_SIZE_LIMIT_BYTES);
+        let pooled = store.read(|conn| Ok(journal_size_limit(conn))).unwrap();
+        assert_eq!(pooled, JOURNAL_SIZE_LIMIT_BYTES);
     }
 }
