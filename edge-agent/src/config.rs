@@ -19,7 +19,7 @@
 //! [cues]
 //! console = true
 //! speech = true                         # through espeak-ng, when installed
-//! status_addr = "127.0.0.1:8088"        # a small status page for a screen
+//! status_addr = "8088"                  # a status page for a screen, on 127.0.0.1
 //!
 //! [[athlete]]
 //! name = "Ana"
@@ -189,9 +189,23 @@ pub struct CueSettings {
     /// Speak cues through `espeak-ng` when it is installed.
     #[serde(default = "yes")]
     pub speech: bool,
-    /// Serve a status page on this address.
+    /// Serve a status page on this address: a port alone (`"8088"`) is on
+    /// [`STATUS_PAGE_HOST`], this machine only; `HOST:PORT` binds where it says.
     #[serde(default)]
     pub status_addr: Option<String>,
+}
+
+/// Where the status page listens when only a port is given: loopback, since the page has
+/// no authentication.
+pub const STATUS_PAGE_HOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// The status page's address from `status_addr`: a port alone (`8088` or `:8088`) is on
+/// [`STATUS_PAGE_HOST`]; `HOST:PORT` is resolved as written.
+pub fn status_page_addr(text: &str) -> Result<SocketAddr, ConfigError> {
+    match text.strip_prefix(':').unwrap_or(text).parse::<u16>() {
+        Ok(port) => Ok(SocketAddr::new(STATUS_PAGE_HOST, port)),
+        Err(_) => resolve(text),
+    }
 }
 
 fn yes() -> bool {
@@ -497,5 +511,43 @@ impl ConfigFile {
         config.fsync_interval_ms = self.spool.fsync_interval_ms;
         config.batch_ms = self.batch_ms;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_page_listens_on_loopback_unless_told_a_host() {
+        assert_eq!(STATUS_PAGE_HOST.to_string(), "127.0.0.1");
+        for port_only in ["8088", ":8088"] {
+            let addr = status_page_addr(port_only).unwrap();
+            assert!(addr.ip().is_loopback(), "{port_only} → {addr}");
+            assert_eq!(addr.port(), 8088);
+        }
+        assert!(
+            status_page_addr("localhost:8088")
+                .unwrap()
+                .ip()
+                .is_loopback()
+        );
+        let everywhere = status_page_addr("0.0.0.0:8088").unwrap();
+        assert!(everywhere.ip().is_unspecified(), "an explicit host is kept");
+        assert!(status_page_addr("no port").is_err());
+    }
+
+    #[test]
+    fn the_shipped_agent_configuration_keeps_the_status_page_on_loopback() {
+        let shipped: ConfigFile =
+            toml::from_str(include_str!("../../deploy/edge-agent/agent.toml")).unwrap();
+        let addr = shipped
+            .cues
+            .status_addr
+            .expect("the example serves a status page");
+        assert!(
+            status_page_addr(&addr).unwrap().ip().is_loopback(),
+            "{addr}"
+        );
     }
 }

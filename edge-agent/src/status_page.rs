@@ -168,6 +168,13 @@ pub async fn serve(addr: SocketAddr, board: Arc<Mutex<StatusBoard>>) -> std::io:
             }),
         );
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the status page has no authentication: anyone who can reach {addr} sees the \
+             athletes' names, heart rates and cues (give a port alone to keep it on 127.0.0.1)"
+        );
+    }
     tracing::info!(%addr, "status page: http://{addr}/");
     axum::serve(listener, app).await
 }

@@ -154,8 +154,9 @@ struct OutputArgs {
     /// Do not speak cues.
     #[arg(long)]
     no_speech: bool,
-    /// Serve a status page for a screen on this address (e.g. 127.0.0.1:8088).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Serve a status page for a screen: a port alone (8088) listens on 127.0.0.1 only;
+    /// HOST:PORT listens there (the page has no authentication).
+    #[arg(long, value_name = "[HOST:]PORT")]
     status_addr: Option<String>,
 }
 
@@ -415,7 +416,7 @@ async fn ride(mut config: AgentConfig, cues: &CueSettings) -> anyhow::Result<Exi
         .unwrap_or_else(|| agent.subscribe());
     let board = cue_output::start(cues, events, names).await;
     if let Some(addr) = &cues.status_addr {
-        let addr = paceline_edge::config::resolve(addr)?;
+        let addr = paceline_edge::config::status_page_addr(addr)?;
         let board = board.clone();
         tokio::spawn(async move {
             if let Err(e) = status_page::serve(addr, board).await {
