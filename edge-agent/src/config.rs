@@ -458,10 +458,18 @@ impl ConfigFile {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Toml {
+        let file: ConfigFile = toml::from_str(&text).map_err(|source| ConfigError::Toml {
             path: path.display().to_string(),
             source,
-        })
+        })?;
+        if file
+            .athletes
+            .iter()
+            .any(|a| a.key.is_some() || a.token.is_some())
+        {
+            crate::credentials::warn_if_loose(path);
+        }
+        Ok(file)
     }
 
     /// The agent configuration it describes.

@@ -137,6 +137,29 @@ struct PairingJson {
     token: String,
 }
 
+/// The permission bits of a file of secrets when group or others may read or write it
+/// (`mode & 0o077 != 0`); `None` when only its owner may, or when it cannot be looked at.
+pub fn loose_permissions(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Warns, naming the file and the fix, when a file holding device keys or tokens may be
+/// read by others than its owner.
+pub fn warn_if_loose(path: &Path) {
+    if let Some(mode) = loose_permissions(path) {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "{} holds device keys and tokens and is readable by others than its owner: \
+             run `chmod 600 {}`",
+            path.display(),
+            path.display(),
+        );
+    }
+}
+
 /// Reads a credentials file: TOML `[[device]]` tables (tenant, device, key, token), the
 /// `[device]` table pairing prints, or JSON lines as `paceline device add --json` prints
 /// them (one device per line).
@@ -145,6 +168,7 @@ pub fn read_credentials_file(path: &Path) -> Result<Vec<DeviceCredentials>, Cred
         path: path.display().to_string(),
         source,
     })?;
+    warn_if_loose(path);
     if text.trim_start().starts_with('{') {
         let mut out = Vec::new();
         for (number, line) in text.lines().enumerate() {
@@ -233,5 +257,24 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_credentials_file_others_may_read_is_found_loose() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("devices.toml");
+        std::fs::write(&file, "").unwrap();
+        for (mode, loose) in [
+            (0o644, Some(0o644)),
+            (0o640, Some(0o640)),
+            (0o604, Some(0o604)),
+            (0o600, None),
+            (0o400, None),
+        ] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(loose_permissions(&file), loose, "mode {mode:o}");
+        }
+        assert_eq!(loose_permissions(&dir.path().join("absent.toml")), None);
     }
 }
