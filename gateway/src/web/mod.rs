@@ -8,6 +8,7 @@
 //! from the API is put into the page as text, never as markup.
 
 use axum::Router;
+use axum::extract::Query;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -65,11 +66,35 @@ fn serve(asset: &'static Asset) -> Response {
         .into_response()
 }
 
+/// Whether `next` (the login page's `?next=`, decoded) is a path on this site: it starts
+/// with one `/`, not `//` or `/\` (which browsers read as `//`, another host), and holds
+/// no backslash or control character anywhere (browsers drop tabs and newlines, so
+/// `/\t/evil.example` would become `//evil.example`).
+pub fn is_local_path(next: &str) -> bool {
+    let mut chars = next.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !next.chars().any(|c| c == '\\' || c.is_control())
+}
+
+/// The login page; with a `next` that is not a path on this site, a redirect to the login
+/// page without it, so the page's script never sees it (the script checks it again).
+async fn login(Query(query): Query<Vec<(String, String)>>) -> Response {
+    let leaves = query
+        .iter()
+        .any(|(key, value)| key == "next" && !is_local_path(value));
+    if leaves {
+        Redirect::to("/login").into_response()
+    } else {
+        serve(&LOGIN)
+    }
+}
+
 /// The UI's routes (no state: the pages talk to `/api/v1` themselves).
 pub fn router() -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/board") }))
-        .route("/login", get(|| async { serve(&LOGIN) }))
+        .route("/login", get(login))
         .route("/board", get(|| async { serve(&BOARD) }))
         .route("/live/{session}", get(|| async { serve(&LIVE) }))
         .route("/sessions", get(|| async { serve(&SESSIONS) }))
@@ -77,4 +102,39 @@ pub fn router() -> Router {
         .route("/plans", get(|| async { serve(&PLANS) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed_after_login() {
+        for local in [
+            "/",
+            "/board",
+            "/live/s-1?x=1",
+            "/sessions/7#cues",
+            "/a//b",
+            "/%2F%5C",
+        ] {
+            assert!(is_local_path(local), "{local:?} is a path on this site");
+        }
+        for elsewhere in [
+            "",
+            "board",
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/x\\y",
+            " /board",
+        ] {
+            assert!(!is_local_path(elsewhere), "{elsewhere:?} leaves the site");
+        }
+    }
 }

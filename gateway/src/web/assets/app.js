@@ -192,6 +192,15 @@ function connState(state) {
 }
 
 // ---- Login ----------------------------------------------------------------------------
+// Where to go after logging in: `next` only if it is a path on this site, the same rule
+// as the server's `web::is_local_path` (one "/", not "//" or "/\", no "\" or control
+// characters, which browsers would turn into another host); else the board.
+function localPath(next) {
+  const local = typeof next === "string" && next[0] === "/" && next[1] !== "/" &&
+    next[1] !== "\\" && !/[\\\u0000-\u001f\u007f]/.test(next);
+  return local ? next : "/board";
+}
+
 function loginPage() {
   $("login").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -207,8 +216,7 @@ function loginPage() {
       return;
     }
     saveLogin(body);
-    const next = new URLSearchParams(location.search).get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/board";
+    location.href = localPath(new URLSearchParams(location.search).get("next"));
   });
 }
 
