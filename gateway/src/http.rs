@@ -1,11 +1,12 @@
 //! The HTTP side: health, readiness, Prometheus metrics, and the API ([`crate::api`])
-//! under `/api/v1`. Every error is JSON: `{"error":{"code","message"}}`.
+//! under `/api/v1`. Every error is JSON: `{"error":{"code","message"}}`. Every response
+//! carries the security headers of [`SECURITY_HEADERS`].
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
@@ -24,7 +25,23 @@ pub struct HttpState {
     pub mqtt_subscribed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
-/// The router: health, metrics, and the API under `/api/v1`.
+/// The headers every response carries. The web UI's pages load only their own script and
+/// stylesheet (no inline script or style, no plugins, no `<base>`), are never framed, and
+/// send no referrer; charts are `blob:` images.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+];
+
+/// The router: health, metrics, the API under `/api/v1` and the web UI, every response
+/// with the [`SECURITY_HEADERS`].
 pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
     Router::new()
         .route("/health/live", get(health_live))
@@ -34,6 +51,15 @@ pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
         .with_state(state)
         .nest("/api/v1", crate::api::router(api))
         .merge(crate::web::router())
+        .layer(axum::middleware::map_response(add_security_headers))
+}
+
+async fn add_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// A JSON error response.

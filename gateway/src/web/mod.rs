@@ -1,6 +1,8 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
-//! `/sessions/{id}` and `/plans`, with the assets under `/assets/`.
+//! `/sessions/{id}` and `/plans`, with the assets under `/assets/`. The security headers
+//! (CSP without inline scripts, no framing) are added to every response by
+//! [`crate::http::router`].
 //!
 //! **Invariants.** The pages are static: they hold no tenant data and need no login to be
 //! fetched. Everything they show comes from `/api/v1` with the access token the login page
@@ -59,7 +61,6 @@ fn serve(asset: &'static Asset) -> Response {
         [
             (header::CONTENT_TYPE, asset.content_type),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         asset.body,
     )

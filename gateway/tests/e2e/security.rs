@@ -1,15 +1,98 @@
-//! The web's security rules against a real gateway: the login page drops a `next` that
-//! leaves the site.
+//! The web's security rules against a real gateway: every page, asset, API answer and error
+//! carries the security headers; the login page drops a `next` that leaves the site.
 
 use reqwest::redirect::Policy;
 
 use crate::harness::*;
+
+/// The headers every response must carry, and a part of each value that must be there.
+const HEADERS: [(&str, &[&str]); 4] = [
+    (
+        "content-security-policy",
+        &[
+            "default-src 'self'",
+            "script-src 'self';",
+            "style-src 'self';",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ],
+    ),
+    ("x-frame-options", &["DENY"]),
+    ("referrer-policy", &["no-referrer"]),
+    ("x-content-type-options", &["nosniff"]),
+];
 
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_asset_and_api_answer_carries_the_security_headers() {
+    let gateway = paceline().start().await;
+    let client = plain_client();
+    let mut checked = 0;
+    for (path, status) in [
+        ("/", 307),
+        ("/login", 200),
+        ("/board", 200),
+        ("/live/s-1", 200),
+        ("/plans", 200),
+        ("/assets/app.js", 200),
+        ("/api/v1/openapi.json", 200),
+        ("/api/v1/athletes", 401),
+        ("/health/ready", 200),
+        ("/no/such/page", 404),
+    ] {
+        let reply = client
+            .get(format!("http://{}{path}", gateway.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), status, "GET {path}");
+        for (name, parts) in HEADERS {
+            let value = reply
+                .headers()
+                .get(name)
+                .unwrap_or_else(|| panic!("GET {path}: no {name}"))
+                .to_str()
+                .unwrap();
+            for part in parts {
+                assert!(value.contains(part), "GET {path}: {name}: {value}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 40);
+    // The pages load their script and styles from files: inline ones would be refused.
+    for page in [
+        "/login",
+        "/board",
+        "/live/s-1",
+        "/sessions",
+        "/sessions/1",
+        "/plans",
+    ] {
+        let html = client
+            .get(format!("http://{}{page}", gateway.http))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(r#"<script src="/assets/app.js"></script>"#),
+            "{page}"
+        );
+        assert_eq!(html.matches("<script").count(), 1, "{page}: {html}");
+        for inline in ["style=", "<style", " onclick=", " onload=", "javascript:"] {
+            assert!(!html.contains(inline), "{page} has {inline}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

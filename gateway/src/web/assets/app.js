@@ -535,7 +535,9 @@ async function sessionPage() {
     const zones = s.summary.time_in_hr_zone_s || [];
     const total = zones.reduce((a, b) => a + b, 0) || 1;
     for (let i = 0; i < zones.length; i++) {
-      const fill = el("div", { class: "fill", style: "width:" + (100 * zones[i] / total).toFixed(1) + "%;background:var(--z" + (i + 1) + ")" });
+      const fill = el("div", { class: "fill" });
+      fill.style.width = (100 * zones[i] / total).toFixed(1) + "%";
+      fill.style.background = "var(--z" + (i + 1) + ")";
       $("zones").append(el("div", { class: "bar" },
         el("span", { class: "zone z" + (i + 1), text: "Z" + (i + 1) }),
         el("div", {}, fill),
