@@ -65,6 +65,35 @@ pub struct InvitationView {
     pub expires_ms: i64,
     /// Used, ms.
     pub used_ms: Option<i64>,
+    /// Revoked, ms.
+    pub revoked_ms: Option<i64>,
+    /// `open`, `used`, `revoked` or `expired` (as of the request).
+    pub state: InvitationState,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationState {
+    /// Can still be used to register.
+    Open,
+    /// Someone registered with it.
+    Used,
+    /// A gym-admin revoked it.
+    Revoked,
+    /// Its lifetime ran out.
+    Expired,
+}
+
+impl InvitationState {
+    fn of(used_ms: Option<i64>, revoked_ms: Option<i64>, expires_ms: i64, now_ms: i64) -> Self {
+        match (used_ms, revoked_ms) {
+            (Some(_), _) => InvitationState::Used,
+            (None, Some(_)) => InvitationState::Revoked,
+            (None, None) if expires_ms <= now_ms => InvitationState::Expired,
+            (None, None) => InvitationState::Open,
+        }
+    }
 }
 
 /// The checks an invitation's body must pass whoever sends it; its lifetime, s.
@@ -146,21 +175,25 @@ pub async fn list_invitations(
     Auth(p): Auth,
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
     require_admin(&p)?;
+    let now = to_i64(state.now_ms());
     let list = state
         .read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, role, athlete_id, created_ms, expires_ms, used_ms FROM invitations
-                 WHERE tenant_id = ?1 ORDER BY id DESC LIMIT 500",
+                "SELECT id, role, athlete_id, created_ms, expires_ms, used_ms, revoked_ms
+                 FROM invitations WHERE tenant_id = ?1 ORDER BY id DESC LIMIT 500",
             )?;
             let rows = stmt
                 .query_map(params![p.tenant_row], |r| {
+                    let (expires_ms, used_ms, revoked_ms) = (r.get(4)?, r.get(5)?, r.get(6)?);
                     Ok(InvitationView {
                         id: r.get(0)?,
                         role: Role::parse(&r.get::<_, String>(1)?).unwrap_or(Role::Athlete),
                         athlete_id: r.get(2)?,
                         created_ms: r.get(3)?,
-                        expires_ms: r.get(4)?,
-                        used_ms: r.get(5)?,
+                        expires_ms,
+                        used_ms,
+                        revoked_ms,
+                        state: InvitationState::of(used_ms, revoked_ms, expires_ms, now),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -168,6 +201,60 @@ pub async fn list_invitations(
         })
         .await?;
     Ok(Json(list))
+}
+
+/// Revoke an invitation so no one can register with it (gym-admin). Revoking a revoked
+/// invitation again changes nothing; a used one cannot be revoked (disable the account).
+#[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "tenant",
+    params(("id" = i64, Path, description = "invitation id")),
+    responses((status = 204, description = "revoked"),
+        (status = 403, description = "role too low"),
+        (status = 404, description = "no such invitation in this tenant"),
+        (status = 409, description = "already used")),
+    security(("bearer" = [])))]
+pub async fn revoke_invitation(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&p)?;
+    let now = state.now_ms();
+    state
+        .write(move |tx| {
+            let found = tx
+                .query_row(
+                    "SELECT used_ms IS NOT NULL, revoked_ms IS NOT NULL FROM invitations
+                     WHERE tenant_id = ?1 AND id = ?2",
+                    params![p.tenant_row, id],
+                    |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?)),
+                )
+                .optional()?;
+            match found {
+                None => Err(ApiError::not_found("invitation")),
+                Some((true, _)) => Err(ApiError::conflict(
+                    "invitation_used",
+                    "the invitation was used already: disable the account instead",
+                )),
+                Some((false, true)) => Ok(()),
+                Some((false, false)) => {
+                    tx.execute(
+                        "UPDATE invitations SET revoked_ms = ?1 WHERE tenant_id = ?2 AND id = ?3",
+                        params![to_i64(now), p.tenant_row, id],
+                    )?;
+                    audit(
+                        tx,
+                        p.tenant_row,
+                        Some(p.user_row),
+                        "invitation.revoke",
+                        Some(&format!("invitation:{id}")),
+                        None,
+                        now,
+                    )
+                }
+            }
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tenant's users (gym-admin).

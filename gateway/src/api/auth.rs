@@ -333,7 +333,7 @@ pub async fn register(
                 let code = invitation.unwrap_or_default();
                 let found = tx
                     .query_row(
-                        "SELECT id, tenant_id, role, athlete_id FROM invitations
+                        "SELECT id, tenant_id, role, athlete_id, revoked_ms IS NOT NULL FROM invitations
                          WHERE code_sha256 = ?1 AND used_ms IS NULL AND expires_ms > ?2",
                         params![digest(&code).to_vec(), to_i64(now)],
                         |r| {
@@ -342,16 +342,23 @@ pub async fn register(
                                 r.get::<_, i64>(1)?,
                                 r.get::<_, String>(2)?,
                                 r.get::<_, Option<i64>>(3)?,
+                                r.get::<_, bool>(4)?,
                             ))
                         },
                     )
                     .optional()?;
-                let Some((invite_row, tenant_row, role, athlete_row)) = found else {
+                let Some((invite_row, tenant_row, role, athlete_row, revoked)) = found else {
                     return Err(ApiError::bad_request(
                         "invalid_invitation",
                         "the invitation is unknown, used or expired",
                     ));
                 };
+                if revoked {
+                    return Err(ApiError::bad_request(
+                        "invitation_revoked",
+                        "the invitation was revoked: ask the gym for a new one",
+                    ));
+                }
                 tx.execute(
                     "UPDATE invitations SET used_ms = ?1 WHERE id = ?2",
                     params![to_i64(now), invite_row],

@@ -187,6 +187,7 @@ pub fn router(state: ApiState) -> Router {
             "/invitations",
             post(admin::create_invitation).get(admin::list_invitations),
         )
+        .route("/invitations/{id}", delete(admin::revoke_invitation))
         .route("/users", get(admin::list_users))
         .route("/users/{id}", axum::routing::patch(admin::update_user))
         .route("/audit", get(admin::audit_log))

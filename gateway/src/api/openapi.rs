@@ -33,7 +33,8 @@ impl Modify for BearerAuth {
     ),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
-        admin::tenant, admin::create_invitation, admin::list_invitations, admin::list_users,
+        admin::tenant, admin::create_invitation, admin::list_invitations,
+        admin::revoke_invitation, admin::list_users,
         admin::update_user, admin::audit_log,
         athletes::list_athletes, athletes::create_athlete, athletes::get_athlete,
         athletes::put_profile, athletes::assign_next_plan, athletes::link_coach,

@@ -194,4 +194,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX frames_device_status ON frames(device_row, session_row, seq)
         WHERE kind = 'device_status';
     "#,
+    // 4: invitations a gym-admin has revoked (`DELETE /invitations/{id}`) admit no one.
+    r#"
+    ALTER TABLE invitations ADD COLUMN revoked_ms INTEGER;
+    "#,
 ];

@@ -380,6 +380,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/tenant", "get"),
         ("/api/v1/invitations", "post"),
         ("/api/v1/invitations", "get"),
+        ("/api/v1/invitations/{id}", "delete"),
         ("/api/v1/users", "get"),
         ("/api/v1/users/{id}", "patch"),
         ("/api/v1/audit", "get"),

@@ -1,9 +1,13 @@
 //! The web's security rules against a real gateway: every page, asset, API answer and error
-//! carries the security headers; the login page drops a `next` that leaves the site.
+//! carries the security headers; the login page drops a `next` that leaves the site;
+//! invitations can be revoked, tenant-scoped and audited, and a revoked one admits no one.
 
+use reqwest::Method;
 use reqwest::redirect::Policy;
+use serde_json::json;
 
 use crate::harness::*;
+use paceline_testkit::api::*;
 
 /// The headers every response must carry, and a part of each value that must be there.
 const HEADERS: [(&str, &[&str]); 4] = [
@@ -126,4 +130,88 @@ async fn the_login_page_drops_a_next_that_leaves_the_site() {
         let reply = get(query).await;
         assert_eq!(reply.status().as_u16(), 200, "/login?{query}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_invitation_admits_no_one_and_only_its_gym_admin_revokes_it() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(
+        &api.register_gym("admin@revoke-inv.example", "Revoking Gym")
+            .await,
+    );
+    let other_admin = access(&api.register_gym("admin@other.example", "Other Gym").await);
+    let coach = access(
+        &api.invite_and_register(&admin, "coach", "coach@revoke-inv.example", None)
+            .await,
+    );
+    let invite = api
+        .post("/invitations", Some(&admin), json!({"role": "athlete"}))
+        .await;
+    assert_eq!(invite.status, 201, "{}", invite.json);
+    let id = invite.json["id"].as_i64().unwrap();
+    let path = format!("/invitations/{id}");
+
+    // Another tenant's admin does not see it; a coach may not revoke.
+    let foreign = api
+        .call(Method::DELETE, &path, Some(&other_admin), None)
+        .await;
+    assert_eq!((foreign.status, code(&foreign)), (404, "not_found"));
+    let by_coach = api.call(Method::DELETE, &path, Some(&coach), None).await;
+    assert_eq!((by_coach.status, code(&by_coach)), (403, "forbidden"));
+
+    let revoked = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.json);
+    let again = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(again.status, 204, "revoking twice changes nothing");
+
+    let register = api
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "late@revoke-inv.example", "password": PASSWORD,
+                "name": "Late", "invitation": invite.json["code"]}),
+        )
+        .await;
+    assert_eq!(register.status, 400, "{}", register.json);
+    assert_eq!(code(&register), "invitation_revoked");
+    let users = api.get("/users", &admin).await;
+    assert!(
+        !users.json.to_string().contains("late@revoke-inv.example"),
+        "{}",
+        users.json
+    );
+
+    // The list shows its state; the audit log names who revoked it, once.
+    let list = api.get("/invitations", &admin).await;
+    let listed = list.json.as_array().unwrap();
+    let mine = listed.iter().find(|i| i["id"] == id).unwrap();
+    assert_eq!(mine["state"], "revoked", "{mine}");
+    assert!(mine["revoked_ms"].as_i64().is_some(), "{mine}");
+    assert!(
+        listed.iter().any(|i| i["state"] == "used"),
+        "the coach's invitation: {}",
+        list.json
+    );
+    let audit = api.get("/audit", &admin).await;
+    let revokes: Vec<_> = audit.json["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("audit: {}", audit.json))
+        .iter()
+        .filter(|e| e["action"] == "invitation.revoke")
+        .collect();
+    assert_eq!(revokes.len(), 1, "{}", audit.json);
+    assert_eq!(revokes[0]["target"], format!("invitation:{id}"));
+
+    // A used invitation cannot be revoked.
+    let used = listed.iter().find(|i| i["state"] == "used").unwrap();
+    let late = api
+        .call(
+            Method::DELETE,
+            &format!("/invitations/{}", used["id"]),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((late.status, code(&late)), (409, "invitation_used"));
 }
