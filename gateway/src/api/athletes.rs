@@ -181,11 +181,28 @@ pub async fn get_athlete(
     Ok(Json(view))
 }
 
-/// Replace an athlete's profile (their coach, a gym-admin, or the athlete themself).
+/// The heart-rate limits a profile puts in force, bpm: (cap, maximum), as the coach derives
+/// them (a missing value from the others, e.g. `hr_max` from age); `None` for a profile the
+/// coach would refuse.
+fn heart_rate_limits(profile: &AthleteProfile) -> Option<(u16, u16)> {
+    let physiology = paceline_coach::zones::Physiology::from_profile(
+        profile,
+        &paceline_coach::zones::PhysiologyDefaults::default(),
+    )
+    .ok()?;
+    Some((physiology.hr_cap_bpm, physiology.hr_max_bpm))
+}
+
+/// Replace an athlete's profile (their coach, a gym-admin, or the athlete themself). The
+/// heart-rate cap and maximum are safety limits their coach or gym set: an athlete may
+/// lower them but not raise them (403 `safety_limit`). Every change is audited with the
+/// limits before and after.
 #[utoipa::path(put, path = "/api/v1/athletes/{id}/profile", tag = "athletes",
     params(("id" = i64, Path, description = "athlete id")),
     request_body(content = Object, description = "the athlete profile (SPEC §4)"),
-    responses((status = 200, body = AthleteView), (status = 422, description = "inconsistent profile")),
+    responses((status = 200, body = AthleteView),
+        (status = 403, description = "an athlete raising their heart-rate cap or maximum"),
+        (status = 422, description = "inconsistent profile")),
     security(("bearer" = [])))]
 pub async fn put_profile(
     State(state): State<ApiState>,
@@ -200,18 +217,44 @@ pub async fn put_profile(
             if !athlete_visible(tx, &p, id)? {
                 return Err(ApiError::not_found("athlete"));
             }
+            let stored: String = tx.query_row(
+                "SELECT profile_json FROM athletes WHERE tenant_id = ?1 AND id = ?2",
+                params![p.tenant_row, id],
+                |r| r.get(0),
+            )?;
+            let before = codec::from_json::<AthleteProfile>(stored.as_bytes())
+                .ok()
+                .and_then(|old| heart_rate_limits(&old));
+            let after = heart_rate_limits(&profile);
+            if p.role == Role::Athlete {
+                let raises = match (before, after) {
+                    (Some((cap, max)), Some((new_cap, new_max))) => new_cap > cap || new_max > max,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if raises {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "safety_limit",
+                        "an athlete cannot raise their own heart-rate cap or maximum: ask your coach",
+                    ));
+                }
+            }
             let json = codec::to_json(&profile).map_err(|_| ApiError::internal())?;
             tx.execute(
                 "UPDATE athletes SET profile_json = ?1 WHERE tenant_id = ?2 AND id = ?3",
                 params![json, p.tenant_row, id],
             )?;
+            let limits = |l: Option<(u16, u16)>| {
+                l.map(|(cap, max)| serde_json::json!({"hr_cap_bpm": cap, "hr_max_bpm": max}))
+            };
             audit(
                 tx,
                 p.tenant_row,
                 Some(p.user_row),
                 "athlete.profile",
                 Some(&format!("athlete:{id}")),
-                None,
+                Some(&serde_json::json!({"before": limits(before), "after": limits(after)})),
                 now,
             )?;
             athlete_view(tx, p.tenant_row, id)?.ok_or_else(|| ApiError::not_found("athlete"))

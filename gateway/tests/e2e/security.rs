@@ -1,6 +1,7 @@
 //! The web's security rules against a real gateway: every page, asset, API answer and error
 //! carries the security headers; the login page drops a `next` that leaves the site;
-//! invitations can be revoked, tenant-scoped and audited, and a revoked one admits no one.
+//! invitations can be revoked, tenant-scoped and audited, and a revoked one admits no one;
+//! an athlete cannot raise their own heart-rate limits.
 
 use reqwest::Method;
 use reqwest::redirect::Policy;
@@ -214,4 +215,68 @@ async fn a_revoked_invitation_admits_no_one_and_only_its_gym_admin_revokes_it() 
         )
         .await;
     assert_eq!((late.status, code(&late)), (409, "invitation_used"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_athlete_may_lower_but_not_raise_their_heart_rate_limits() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@limits.example", "Limits Gym").await);
+    let created = api
+        .post(
+            "/athletes",
+            Some(&admin),
+            json!({"name": "Ana", "profile": {"hr_max": 190, "hr_cap": 175}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let athlete = created.json["id"].as_i64().unwrap();
+    let ana = access(
+        &api.invite_and_register(&admin, "athlete", "ana@limits.example", Some(athlete))
+            .await,
+    );
+    let path = format!("/athletes/{athlete}/profile");
+    let put = async |token: &str, profile: serde_json::Value| {
+        api.call(Method::PUT, &path, Some(token), Some(profile))
+            .await
+    };
+    for raised in [
+        json!({"hr_max": 190, "hr_cap": 185}),
+        json!({"hr_max": 200, "hr_cap": 175}),
+    ] {
+        let reply = put(&ana, raised.clone()).await;
+        assert_eq!(
+            (reply.status, code(&reply)),
+            (403, "safety_limit"),
+            "{raised}"
+        );
+    }
+    let lowered = put(
+        &ana,
+        json!({"hr_max": 190, "hr_cap": 170, "weight_kg": 60.0}),
+    )
+    .await;
+    assert_eq!(lowered.status, 200, "{}", lowered.json);
+    // Leaving the cap out would put the default (92 % of 190 = 174) above the 170 in force.
+    let unset = put(&ana, json!({"hr_max": 190})).await;
+    assert_eq!((unset.status, code(&unset)), (403, "safety_limit"));
+    // The gym-admin may raise them.
+    let by_admin = put(&admin, json!({"hr_max": 190, "hr_cap": 180})).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.json);
+    let stored = api.get(&format!("/athletes/{athlete}"), &admin).await;
+    assert_eq!(stored.json["profile"]["hr_cap"], 180, "{}", stored.json);
+
+    // Both changes that went through are audited with the limits before and after.
+    let audit = api.get("/audit", &admin).await;
+    let changes: Vec<_> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "athlete.profile")
+        .collect();
+    assert_eq!(changes.len(), 2, "{}", audit.json);
+    assert_eq!(changes[0]["detail"]["before"]["hr_cap_bpm"], 170);
+    assert_eq!(changes[0]["detail"]["after"]["hr_cap_bpm"], 180);
+    assert_eq!(changes[1]["detail"]["before"]["hr_cap_bpm"], 175);
+    assert_eq!(changes[1]["detail"]["after"]["hr_cap_bpm"], 170);
 }
