@@ -455,6 +455,9 @@ impl Live {
         if header.seq == 0 {
             return self.refuse(RejectReason::Malformed);
         }
+        if matches!(payload, Payload::Command(Command::OverrideTarget(_))) {
+            return self.refuse(RejectReason::CoachOnlyCommand);
+        }
         let send_time = match header.check_send_time(received_ms, SendTimeLimits::default()) {
             SendTimeCheck::Plausible => "plausible",
             SendTimeCheck::Stale { .. } => "stale",

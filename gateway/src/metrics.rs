@@ -44,6 +44,9 @@ pub enum RejectReason {
     StoreUnavailable,
     /// A connection whose credentials did not check out.
     BadCredentials,
+    /// A command only a coach may give (`override_target`), sent by a device: devices are
+    /// the athlete's, and coaches command through the API.
+    CoachOnlyCommand,
 }
 
 /// Label set of frame counters.

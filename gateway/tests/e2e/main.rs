@@ -21,7 +21,8 @@
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `security`: the security headers on every response, the login page's `next` kept
 //!   on the site, invitations revoked by their gym-admin only and then admitting no one,
-//!   an athlete's heart-rate limits never raised by the athlete.
+//!   an athlete's heart-rate limits never raised by the athlete, no coach's command from
+//!   a device.
 //! - `flow`: the whole product through the API only, with the edge agent riding.
 //! - `demo`: `paceline demo` prints the board, the login and one line per cue, with
 //!   every promised kind of cue (the overheating rider's safety cue included) within two

@@ -1,8 +1,10 @@
 //! The web's security rules against a real gateway: every page, asset, API answer and error
 //! carries the security headers; the login page drops a `next` that leaves the site;
 //! invitations can be revoked, tenant-scoped and audited, and a revoked one admits no one;
-//! an athlete cannot raise their own heart-rate limits.
+//! an athlete cannot raise their own heart-rate limits, nor their device give a coach's
+//! command.
 
+use paceline_schemas::{Command, Payload};
 use reqwest::Method;
 use reqwest::redirect::Policy;
 use serde_json::json;
@@ -279,4 +281,42 @@ async fn an_athlete_may_lower_but_not_raise_their_heart_rate_limits() {
     assert_eq!(changes[0]["detail"]["after"]["hr_cap_bpm"], 180);
     assert_eq!(changes[1]["detail"]["before"]["hr_cap_bpm"], 175);
     assert_eq!(changes[1]["detail"]["after"]["hr_cap_bpm"], 170);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_give_a_coach_only_command() {
+    let gateway = paceline().start().await;
+    let creds = gateway.pair("gym-1", "ana");
+    let mut device = MqttDevice::connect(&gateway, &creds).await;
+    let session = session_id("override");
+    device.send(&session, 1, &ride_batch(0, 150, 200)).await;
+    device.inbox.wait_ack(&session, 1).await;
+    let command: Command = serde_json::from_value(json!({
+        "kind": "override_target",
+        "target": {"kind": "power_w", "low_w": 400, "high_w": 420},
+        "duration_s": 600,
+    }))
+    .unwrap();
+    device.send(&session, 2, &Payload::Command(command)).await;
+    wait_until("the override to be refused", DEADLINE, async || {
+        let refused = gateway
+            .counter(
+                "paceline_frames_rejected_total",
+                "reason=\"CoachOnlyCommand\"",
+            )
+            .await;
+        refused >= 1.0
+    })
+    .await;
+    let commands: i64 = gateway
+        .db()
+        .query_row(
+            "SELECT count(*) FROM frames f JOIN sessions s ON s.id = f.session_row
+             WHERE s.session_id = ?1 AND f.kind = 'command'",
+            [session.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(commands, 0, "the override is not stored");
+    assert_eq!(device.inbox.acked(&session), 1, "nor acknowledged");
 }
