@@ -434,7 +434,10 @@ pub async fn login(
         ));
     }
     let email = body.email.trim().to_lowercase();
-    if let Err(wait) = state.account_failures.check(&email) {
+    // The attempt is counted against the account before its password is checked, in the
+    // same step as the limit is read: concurrent guesses cannot all pass a check made
+    // before any of them was counted. A successful login clears the count.
+    if let Err(wait) = state.account_failures.hit(&email) {
         return Err(ApiError::too_many(
             "account_locked",
             "too many failed logins for this account: wait and try again",
@@ -474,7 +477,6 @@ pub async fn login(
     .map_err(|_| ApiError::internal())?;
     let now = state.now_ms();
     let Some((user_row, tenant_row, _, _)) = user.clone().filter(|_| ok) else {
-        let _ = state.account_failures.hit(&email);
         state.live.metrics().login_failures.inc();
         if let Some((user_row, tenant_row, _, _)) = user {
             state

@@ -312,3 +312,39 @@ async fn failed_logins_lock_the_account_and_an_address_is_rate_limited() {
     assert_eq!(why, "rate_limited");
     assert_eq!(at, 23, "30 attempts per minute from one address");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_cannot_race_past_the_lockout() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    api.register_gym("owner@race.example", "Race").await;
+    let checks_before = gateway
+        .counter("paceline_login_password_checks_total", "")
+        .await;
+    // The limit (5) and five more, all at once.
+    let shared = std::sync::Arc::new(Api::of(&gateway));
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let api = shared.clone();
+        attempts.spawn(async move { api.login("owner@race.example", "wrong password here").await });
+    }
+    let replies = attempts.join_all().await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == 429 && code(r) == "account_locked")
+        .count();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(refused, 5, "{statuses:?}");
+    // Only the limit's worth of guesses reached Argon2.
+    let checks_after = gateway
+        .counter("paceline_login_password_checks_total", "")
+        .await;
+    assert_eq!(checks_after - checks_before, 5.0);
+    let locked = api.login("owner@race.example", PASSWORD).await;
+    assert_eq!((locked.status, code(&locked)), (429, "account_locked"));
+}
