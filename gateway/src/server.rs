@@ -227,6 +227,7 @@ impl Gateway {
                 quic: quic_addr,
                 quic_cert_sha256: cert.fingerprint(),
             },
+            settings.trusted_proxies.clone(),
         )));
         drop(signing_key);
         let mut app = http::router(

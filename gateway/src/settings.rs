@@ -88,6 +88,8 @@ pub struct SettingsLayer {
     pub mqtt_subscription: Option<String>,
     /// The secret the external broker calls the device-authentication hooks with.
     pub mqtt_hook_secret: Option<Secret>,
+    /// Reverse proxies (addresses or blocks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -166,6 +168,7 @@ impl SettingsLayer {
             mqtt_broker_password: over.mqtt_broker_password.or(self.mqtt_broker_password),
             mqtt_subscription: over.mqtt_subscription.or(self.mqtt_subscription),
             mqtt_hook_secret: over.mqtt_hook_secret.or(self.mqtt_hook_secret),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
         }
     }
 }
@@ -195,6 +198,9 @@ pub struct Settings {
     pub admin_tenant: paceline_schemas::TenantId,
     /// The external MQTT broker, if the gateway uses one instead of its embedded broker.
     pub external_broker: Option<ExternalBroker>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (none by default: the header
+    /// is ignored and the TCP peer is the client).
+    pub trusted_proxies: Vec<crate::accounts::address::IpBlock>,
 }
 
 impl Settings {
@@ -235,6 +241,18 @@ impl Settings {
                 reason: e.to_string(),
             })?,
             external_broker,
+            trusted_proxies: layer
+                .trusted_proxies
+                .unwrap_or_default()
+                .iter()
+                .map(|text| text.parse())
+                .collect::<Result<_, _>>()
+                .map_err(
+                    |e: crate::accounts::address::IpBlockError| SettingsError::Invalid {
+                        name: "trusted_proxies",
+                        reason: e.to_string(),
+                    },
+                )?,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -377,6 +395,9 @@ mod tests {
         };
         let err = Settings::resolve(zero).unwrap_err().to_string();
         assert_eq!(err, "setting engine_workers: 0 is outside 1..=64");
+        let proxies: SettingsLayer = toml::from_str("trusted_proxies = [\"10.0.0.0/40\"]").unwrap();
+        let err = Settings::resolve(proxies).unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! rotates on every use, with reuse detection ([`tokens`]). Failed logins are limited per
 //! account and per address ([`limiter`]).
 
+pub mod address;
 pub mod limiter;
 pub mod password;
 pub mod tokens;

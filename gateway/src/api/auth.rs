@@ -424,9 +424,11 @@ fn new_athlete_for(
 pub async fn login(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    if let Err(wait) = state.address_attempts.hit(&peer.ip()) {
+    let address = state.address_key(peer.ip(), &headers);
+    if let Err(wait) = state.address_attempts.hit(&address) {
         return Err(ApiError::too_many(
             "rate_limited",
             "too many login attempts from this address: wait and try again",

@@ -72,6 +72,8 @@ pub struct Api {
     pub connectivity: Connectivity,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<crate::accounts::address::IpBlock>,
     user_requests: WindowLimiter<i64>,
     /// Callers recently read from the database, by (user, login). Every change to users
     /// or logins goes through this process's API, which clears it ([`Api::forget_logins`]),
@@ -101,6 +103,7 @@ impl Api {
         keys: TokenKeys,
         access_ttl_s: u64,
         connectivity: Connectivity,
+        trusted_proxies: Vec<crate::accounts::address::IpBlock>,
     ) -> Api {
         Api {
             live,
@@ -113,8 +116,24 @@ impl Api {
                 Duration::from_secs(60),
             ),
             user_requests: WindowLimiter::new(USER_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
+            trusted_proxies,
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The key a request's per-address limits count under: the client's address (the
+    /// TCP peer, or what a trusted proxy forwarded for), an IPv6 one by its /64.
+    pub fn address_key(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        let forwarded_for: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        crate::accounts::address::limit_key(crate::accounts::address::client_address(
+            peer,
+            &forwarded_for,
+            &self.trusted_proxies,
+        ))
     }
 
     /// Forgets every cached caller: call after any change to users or logins.

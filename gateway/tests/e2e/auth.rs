@@ -348,3 +348,58 @@ async fn concurrent_wrong_passwords_cannot_race_past_the_lockout() {
     let locked = api.login("owner@race.example", PASSWORD).await;
     assert_eq!((locked.status, code(&locked)), (429, "account_locked"));
 }
+
+/// Unknown-account logins, each claiming `X-Forwarded-For: forwarded(i)`, until one is
+/// refused for its address; the number answered before that, or `None` within `tries`.
+async fn logins_until_address_limited(
+    gateway: &Gateway,
+    tries: usize,
+    forwarded: impl Fn(usize) -> String,
+) -> Option<usize> {
+    let client = reqwest::Client::new();
+    for i in 0..tries {
+        let reply = client
+            .post(format!("http://{}/api/v1/auth/login", gateway.http))
+            .header("x-forwarded-for", forwarded(i))
+            .json(
+                &json!({"email": format!("spray{i}@xff.example"), "password": "guess guess guess"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        match reply.status().as_u16() {
+            401 => {}
+            429 => return Some(i),
+            other => panic!("login {i}: status {other}"),
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_counts_only_from_a_trusted_proxy_and_ipv6_by_its_64() {
+    // No trusted proxy (the default): the header is ignored, the peer is limited.
+    let plain = paceline().start().await;
+    let spoofed = logins_until_address_limited(&plain, 40, |i| format!("198.51.100.{i}")).await;
+    assert_eq!(
+        spoofed,
+        Some(30),
+        "a forged X-Forwarded-For escaped the limit"
+    );
+    drop(plain);
+    // Behind a trusted proxy (loopback here), each forwarded client has its own count…
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("paceline.toml");
+    std::fs::write(&path, "trusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    let proxied = paceline()
+        .args(&["--config", path.to_str().unwrap()])
+        .start()
+        .await;
+    let distinct = logins_until_address_limited(&proxied, 40, |i| format!("198.51.100.{i}")).await;
+    assert_eq!(distinct, None, "distinct forwarded clients share a limit");
+    // …and IPv6 clients of one /64 share one, whatever their last 64 bits.
+    let one_64 =
+        logins_until_address_limited(&proxied, 40, |i| format!("6.6.6.6, 2001:db8:0:7::{i:x}"))
+            .await;
+    assert_eq!(one_64, Some(30));
+}
