@@ -561,11 +561,11 @@ fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete], pass
     if let Some(admin) = &gateway.first_admin {
         let _ = writeln!(
             block,
-            "  Server admin, made at this first start (tenant {tenant}, shown only now):\n              \
-             email {email}  password {admin_password}",
+            "  Server admin, made at this first start (tenant {tenant}):\n              \
+             email {email}  password in {file} (mode 0600)",
             tenant = admin.tenant,
             email = admin.email,
-            admin_password = admin.password,
+            file = admin.password_file.display(),
         );
     }
     let mut heading = "Riders";

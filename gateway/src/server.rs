@@ -215,9 +215,10 @@ impl Gateway {
                 crate::store::server_secret(tx, &store.server_key(), SIGNING_KEY_NAME, now_ms)
             })
             .context("the API token key")?;
-        let first_admin =
-            tokio::task::block_in_place(|| bootstrap_admin(&store, &settings.admin_tenant, now_ms))
-                .context("creating the first administrator")?;
+        let first_admin = tokio::task::block_in_place(|| {
+            bootstrap_admin(&store, &settings.admin_tenant, &settings.data_dir, now_ms)
+        })
+        .context("creating the first administrator")?;
         let api = ApiState(Arc::new(Api::new(
             Arc::clone(&live),
             TokenKeys::from_secret(&signing_key),
@@ -398,12 +399,12 @@ pub fn print_banner(gateway: &Gateway) {
         let _ = writeln!(
             out,
             "First start: an administrator of tenant {tenant} was created. Log in with\n  \
-             email     {email}\n  \
-             password  {password}\n\
-             This password is shown only now.",
+             email          {email}\n  \
+             password file  {file}\n\
+             The file (mode 0600) holds the one-time password: read it, log in and delete it.",
             tenant = admin.tenant,
             email = admin.email,
-            password = admin.password,
+            file = admin.password_file.display(),
         );
     }
     let _ = out.flush();

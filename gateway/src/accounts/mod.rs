@@ -74,8 +74,9 @@ pub struct Principal {
 pub struct FirstAdmin {
     /// Its login email.
     pub email: String,
-    /// Its password, shown once.
-    pub password: String,
+    /// The file (mode 0600, in the data folder) holding its one-time password: never
+    /// printed and never logged.
+    pub password_file: std::path::PathBuf,
     /// Its tenant's slug.
     pub tenant: String,
 }
@@ -83,11 +84,16 @@ pub struct FirstAdmin {
 /// Login email of the first administrator.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@paceline.local";
 
+/// The file in the data folder the first administrator's password is written to.
+pub const FIRST_ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
+
 /// Creates the first administrator (gym-admin of `tenant`, created if new) if the database
-/// has no user yet, and returns its one-time password.
+/// has no user yet, writing its one-time password to [`FIRST_ADMIN_PASSWORD_FILE`] in
+/// `data_dir` (mode 0600) before the account is committed.
 pub fn bootstrap_admin(
     store: &crate::store::Store,
     tenant: &paceline_schemas::TenantId,
+    data_dir: &std::path::Path,
     now_ms: u64,
 ) -> Result<Option<FirstAdmin>, crate::store::StoreError> {
     let any: bool = store.read(|conn| {
@@ -96,14 +102,22 @@ pub fn bootstrap_admin(
     if any {
         return Ok(None);
     }
-    let password = password::generate_password();
+    let corrupt = |what: &'static str, reason: String| crate::store::StoreError::Corrupt {
+        what,
+        row: 0,
+        reason,
+    };
+    let password = zeroize::Zeroizing::new(password::generate_password());
     let hash =
-        password::hash_password(&password).map_err(|e| crate::store::StoreError::Corrupt {
-            what: "password hash",
-            row: 0,
-            reason: e.to_string(),
-        })?;
-    store.write(|tx| {
+        password::hash_password(&password).map_err(|e| corrupt("password hash", e.to_string()))?;
+    let password_file = data_dir.join(FIRST_ADMIN_PASSWORD_FILE);
+    write_owner_only(&password_file, &format!("{}\n", password.as_str())).map_err(|e| {
+        corrupt(
+            "admin password file",
+            format!("{}: {e}", password_file.display()),
+        )
+    })?;
+    let made = store.write(|tx| {
         let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
         if exists {
             return Ok(None);
@@ -121,8 +135,28 @@ pub fn bootstrap_admin(
         )?;
         Ok(Some(FirstAdmin {
             email: FIRST_ADMIN_EMAIL.to_owned(),
-            password: password.clone(),
+            password_file: password_file.clone(),
             tenant: tenant.as_str().to_owned(),
         }))
-    })
+    });
+    if !matches!(made, Ok(Some(_))) {
+        let _ = std::fs::remove_file(&password_file);
+    }
+    made
+}
+
+/// Writes `text` to `path`, readable and writable by the owner only (mode 0600, also
+/// when the file existed with another mode).
+fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }

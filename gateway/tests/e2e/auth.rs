@@ -13,21 +13,31 @@ use paceline_testkit::api::*;
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
+async fn first_start_writes_a_one_time_admin_password_to_an_owner_only_file_that_logs_in() {
+    use std::os::unix::fs::PermissionsExt as _;
     let mut gateway = paceline().start().await;
     let api = Api::of(&gateway);
-    // The banner follows readiness by a moment.
-    let out = wait_until("the banner with the admin password", DEADLINE, async || {
-        let out = gateway.stdout();
-        out.contains("shown only now").then_some(out)
-    })
+    // The banner follows readiness by a moment; it names the file, not the password.
+    let out = wait_until(
+        "the banner naming the password file",
+        DEADLINE,
+        async || {
+            let out = gateway.stdout();
+            out.contains("password file").then_some(out)
+        },
+    )
     .await;
-    let password = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password"))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no admin password in the banner:\n{out}"))
-        .to_owned();
+    let file = gateway.data_dir.join("admin-password.txt");
+    assert!(out.contains(&file.display().to_string()), "{out}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert_eq!(password.len(), 20, "{password}");
+    assert!(!out.contains(&password), "the password is printed:\n{out}");
+    assert!(
+        !gateway.log_tail(1).contains(&password),
+        "the password is logged"
+    );
     assert!(out.contains("admin@paceline.local"), "{out}");
     let reply = api.login("admin@paceline.local", &password).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
@@ -51,8 +61,13 @@ async fn first_start_prints_a_one_time_admin_password_that_logs_in() {
     })
     .await;
     assert_eq!(
-        again.matches("password ").count(),
-        out.matches("password ").count()
+        again.matches("password file").count(),
+        out.matches("password file").count()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        password,
+        "a restart rewrote the file"
     );
     let users: i64 = gateway
         .db()
