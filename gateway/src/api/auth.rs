@@ -285,11 +285,26 @@ fn issue_pair(
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses((status = 201, body = TokenPair), (status = 400, description = "invalid input"),
-        (status = 409, description = "email or tenant taken")))]
+        (status = 409, description = "email or tenant taken"),
+        (status = 429, description = "too many registrations from this address")))]
 pub async fn register(
     State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
+    // Every attempt counts, valid or not, before any work: this bounds both Argon2 work
+    // and probing which emails have accounts.
+    let address = state.address_key(peer.ip(), &headers);
+    if let Err(wait) = state.address_registrations.hit(&address) {
+        return Err(ApiError::too_many(
+            "rate_limited",
+            "too many registrations from this address: wait and try again",
+            wait,
+        ));
+    }
+    // The cheap checks come before the Argon2 hash; whether the email is taken is read
+    // only after it, so a taken email costs the same time as a fresh one.
     let CheckedRegistration {
         email,
         name,

@@ -48,6 +48,8 @@ pub const USER_REQUESTS_PER_MINUTE: u32 = 1200;
 pub const ACCOUNT_FAILURES: u32 = 5;
 /// Login attempts per address per minute.
 pub const ADDRESS_ATTEMPTS_PER_MINUTE: u32 = 30;
+/// Registration attempts per address per hour (a gym's invitees may share one address).
+pub const ADDRESS_REGISTRATIONS_PER_HOUR: u32 = 30;
 
 /// Where devices connect, handed out with a pairing.
 #[derive(Debug, Clone)]
@@ -72,6 +74,7 @@ pub struct Api {
     pub connectivity: Connectivity,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
+    address_registrations: WindowLimiter<IpAddr>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<crate::accounts::address::IpBlock>,
     user_requests: WindowLimiter<i64>,
@@ -114,6 +117,10 @@ impl Api {
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
                 Duration::from_secs(60),
+            ),
+            address_registrations: WindowLimiter::new(
+                ADDRESS_REGISTRATIONS_PER_HOUR,
+                Duration::from_secs(60 * 60),
             ),
             user_requests: WindowLimiter::new(USER_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
             trusted_proxies,

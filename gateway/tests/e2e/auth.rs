@@ -418,3 +418,42 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy_and_ipv6_by_its_64() {
             .await;
     assert_eq!(one_64, Some(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_are_limited_per_address_and_checked_before_hashing() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    // Thirty attempts an hour from one address, counted valid or not; the malformed ones
+    // are refused by the cheap checks (email, name, password length) before Argon2.
+    for i in 0..30 {
+        let body = match i % 3 {
+            0 => json!({"email": "no-at-sign", "password": PASSWORD, "name": "X", "tenant": "T"}),
+            1 => {
+                json!({"email": format!("r{i}@reg.example"), "password": "short", "name": "X", "tenant": "T"})
+            }
+            _ => {
+                json!({"email": format!("r{i}@reg.example"), "password": PASSWORD, "name": "", "tenant": "T"})
+            }
+        };
+        let reply = api.post("/auth/register", None, body).await;
+        assert_eq!(reply.status, 400, "attempt {i}: {}", reply.json);
+    }
+    let limited = api
+        .post(
+            "/auth/register",
+            None,
+            json!({"email": "fresh@reg.example", "password": PASSWORD, "name": "Fresh", "tenant": "Fresh Gym"}),
+        )
+        .await;
+    assert_eq!((limited.status, code(&limited)), (429, "rate_limited"));
+    assert!(limited.headers.contains_key("retry-after"));
+    let users: i64 = gateway
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM users WHERE email LIKE '%@reg.example'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(users, 0);
+}
