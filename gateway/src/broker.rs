@@ -4,12 +4,16 @@
 //! password; rumqttd's auth handler checks both against the database before CONNACK. The
 //! gateway itself is a local link of the broker subscribed to every uplink topic
 //! (`pl/v1/+/+/up`); it publishes acks and cues on the devices' `down` topics through the
-//! same link. The broker is not trusted with anything else (it has no topic ACLs): every
-//! frame is still checked against the key of the device it names.
+//! same link. rumqttd itself has no topic ACLs: the front door below enforces them
+//! ([`crate::mqtt_acl`]: a device publishes only on its own uplink topic, without retain,
+//! and subscribes only to its own downlink topic), and every frame is still checked
+//! against the key of the device it names.
 //!
-//! Limits are set here on purpose: payloads up to one frame ([`MAX_FRAME_BYTES`]) plus
-//! MQTT overhead, 100 in-flight publishes per connection, 5 s to send CONNECT, and the
-//! router's connection cap from the settings. The router hands a link at most 2,000
+//! Limits are set here on purpose: packets up to one frame ([`MAX_FRAME_BYTES`]) plus
+//! MQTT overhead ([`MAX_PACKET_BYTES`]), 100 in-flight publishes per connection, 5 s to
+//! send CONNECT, no filters made on the fly by a device's publish (`dynamic_filters`
+//! off: an uplink matches the gateway's own subscription), and the router's connection
+//! cap from the settings. The router hands a link at most 2,000
 //! packets before it must say it is ready again: with 200 the gateway's one link, which
 //! carries every uplink frame, was parked and woken dozens of times a second at 1,000
 //! athletes (5,000 frames/s), and frames waited in the router (e2e bench, 1,000 athletes:
@@ -21,6 +25,14 @@
 //! the public MQTT address with `TCP_NODELAY`, and relays each connection over loopback
 //! to rumqttd on a private port, acknowledging rumqttd's bytes at once (`TCP_QUICKACK`
 //! after every read) so that its Nagle never holds a packet back.
+//!
+//! The front door also reads what devices send, packet by packet (rumqttc's MQTT 3.1.1
+//! codec): the CONNECT whole before anything reaches rumqttd (its client id registers the
+//! connection for revocation first), then each packet held until it is whole and allowed
+//! by the topic ACLs. A denied packet never reaches rumqttd: the connection is closed both
+//! ways and counted (`paceline_mqtt_acl_denied_total{reason}`). What rumqttd sends back is
+//! relayed as bytes, unparsed. The cost per packet: its fixed header read twice, its topic
+//! copied into a `String` and compared, and a split of the read buffer (no payload copy).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,8 +44,9 @@ use paceline_schemas::topic::all_uplinks_filter;
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
 
-use crate::live::{Live, Origin};
-use crate::metrics::RejectReason;
+use crate::live::{DeviceStanding, Live, Origin};
+use crate::metrics::{AclDenial, RejectReason};
+use crate::mqtt_acl::{DeviceAcl, PacketGate};
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -109,11 +122,13 @@ pub fn start(
 pub fn config(addr: SocketAddr, max_connections: usize) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 5_000,
-        max_payload_size: MAX_FRAME_BYTES + 1024,
+        max_payload_size: MAX_PACKET_BYTES,
         max_inflight_count: 100,
         auth: None,
         external_auth: None,
-        dynamic_filters: true,
+        // A device's publish must match an existing filter (the gateway's `pl/v1/+/+/up`):
+        // none creates a new one in the router.
+        dynamic_filters: false,
     };
     let server = ServerSettings {
         name: "paceline-mqtt".to_owned(),
@@ -187,14 +202,29 @@ pub async fn bind_front(addr: SocketAddr) -> Result<tokio::net::TcpListener, Bro
         .map_err(|source| BrokerError::Bind { addr, source })
 }
 
+/// The largest MQTT packet a device may send (remaining length): one frame and room for
+/// the topic and headers, as rumqttd's `max_payload_size`.
+pub const MAX_PACKET_BYTES: usize = MAX_FRAME_BYTES + 1024;
+
+/// How long a new connection has to send its whole CONNECT (as rumqttd's own timeout).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why the front door closed a connection.
+#[derive(Debug, thiserror::Error)]
+enum FrontError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("no whole CONNECT within {CONNECT_TIMEOUT:?}")]
+    ConnectTimeout,
+    #[error("the topic ACLs deny a packet: {0:?}")]
+    Denied(AclDenial),
+}
+
 /// Accepts device connections on the public address and relays each to rumqttd at
-/// `broker` (see the module docs). Each relay registers under the client id of its
-/// CONNECT (peeked, not consumed), so that revoking the device closes it.
-pub async fn serve_front(
-    listener: tokio::net::TcpListener,
-    broker: SocketAddr,
-    connections: Arc<crate::connections::Connections>,
-) {
+/// `broker` (see the module docs), through the topic ACLs of [`crate::mqtt_acl`]. Each
+/// relay registers under the client id of its CONNECT before that CONNECT is forwarded,
+/// so that revoking the device closes it.
+pub async fn serve_front(listener: tokio::net::TcpListener, broker: SocketAddr, live: Arc<Live>) {
     loop {
         let (device, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -205,77 +235,106 @@ pub async fn serve_front(
                 continue;
             }
         };
-        let connections = Arc::clone(&connections);
+        let live = Arc::clone(&live);
         tokio::spawn(async move {
-            let mut watch = peek_client_id(&device)
-                .await
-                .and_then(|id| paceline_schemas::DeviceId::new(id).ok())
-                .map(|id| connections.watch(&id));
-            let revoked = async {
-                match watch.as_mut() {
-                    Some(watch) => watch.revoked().await,
-                    None => std::future::pending().await,
+            match front_connection(device, broker, &live).await {
+                Err(FrontError::Denied(reason)) => {
+                    live.metrics().acl_denied(reason);
+                    tracing::debug!(?reason, "MQTT connection closed by the topic ACLs");
                 }
-            };
-            tokio::select! {
-                relayed = relay(device, broker) => {
-                    if let Err(err) = relayed {
-                        tracing::debug!(error = %err, "MQTT relay closed");
-                    }
-                }
-                () = revoked => tracing::debug!("MQTT connection of a revoked device closed"),
+                Err(err) => tracing::debug!(error = %err, "MQTT relay closed"),
+                Ok(()) => {}
             }
         });
     }
 }
 
-/// The client id of the CONNECT a new connection starts with, read with `peek` (the
-/// bytes stay for the relay). Gives up after 5 s, or on 4 KiB that hold no CONNECT.
-async fn peek_client_id(device: &tokio::net::TcpStream) -> Option<String> {
-    let mut buffer = vec![0u8; 4096];
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut seen = 0;
-    loop {
-        let n = tokio::time::timeout_at(deadline, device.peek(&mut buffer))
+/// One device connection: its CONNECT read whole (nothing reaches rumqttd before), the
+/// device's revocation watched from then on, then the relay.
+async fn front_connection(
+    mut device: tokio::net::TcpStream,
+    broker: SocketAddr,
+    live: &Arc<Live>,
+) -> Result<(), FrontError> {
+    use tokio::io::AsyncReadExt;
+    device.set_nodelay(true)?;
+    let mut gate = PacketGate::new(MAX_PACKET_BYTES);
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let connect = loop {
+        if let Some(connect) = gate.next_connect().map_err(FrontError::Denied)? {
+            break connect;
+        }
+        let n = tokio::time::timeout_at(deadline, device.read_buf(gate.buffer()))
             .await
-            .ok()?
-            .ok()?;
+            .map_err(|_| FrontError::ConnectTimeout)??;
         if n == 0 {
-            return None;
+            return Ok(());
         }
-        if let Some(id) = crate::connections::mqtt_connect_client_id(buffer.get(..n)?) {
-            return Some(id);
+    };
+    let device_id = paceline_schemas::DeviceId::new(connect.client_id).ok();
+    // Watched before the CONNECT goes on: a revocation from here on closes the relay,
+    // and one before is in the database when rumqttd's auth handler reads it.
+    let mut watch = device_id.as_ref().map(|id| live.connections().watch(id));
+    let acl = match device_id {
+        Some(id) => {
+            let for_lookup = Arc::clone(live);
+            let lookup = id.clone();
+            let standing =
+                tokio::task::spawn_blocking(move || for_lookup.device_standing(lookup.as_str()))
+                    .await
+                    .unwrap_or(DeviceStanding::Revoked);
+            match standing {
+                DeviceStanding::Active(tenant) => Some(DeviceAcl::new(&tenant, &id)),
+                DeviceStanding::Unknown | DeviceStanding::Revoked => None,
+            }
         }
-        if n == buffer.len() {
-            return None;
+        None => None,
+    };
+    gate.connected(acl);
+    let revoked = async {
+        match watch.as_mut() {
+            Some(watch) => watch.revoked().await,
+            None => std::future::pending().await,
         }
-        if n == seen {
-            // Nothing new yet: peek returns at once while bytes wait, so pause.
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    tokio::select! {
+        relayed = relay(device, broker, connect.raw, gate) => relayed,
+        () = revoked => {
+            tracing::debug!("MQTT connection of a revoked device closed");
+            Ok(())
         }
-        seen = n;
     }
 }
 
-async fn relay(device: tokio::net::TcpStream, broker: SocketAddr) -> std::io::Result<()> {
+/// Relays a connection whose CONNECT (`connect`) has been read: device→broker packet by
+/// packet through `gate`, each held until whole and allowed; broker→device as bytes.
+async fn relay(
+    device: tokio::net::TcpStream,
+    broker: SocketAddr,
+    connect: bytes::Bytes,
+    mut gate: PacketGate,
+) -> Result<(), FrontError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    device.set_nodelay(true)?;
     let inner = tokio::net::TcpStream::connect(broker).await?;
     inner.set_nodelay(true)?;
     let (mut device_rx, mut device_tx) = device.into_split();
     let (mut broker_rx, mut broker_tx) = inner.into_split();
     let up = async {
-        let mut buffer = vec![0u8; 16 * 1024];
+        broker_tx.write_all(&connect).await?;
         loop {
-            let n = device_rx.read(&mut buffer).await?;
+            while let Some(packet) = gate.next_allowed().map_err(FrontError::Denied)? {
+                broker_tx.write_all(&packet).await?;
+            }
+            // The gate refuses a packet larger than MAX_PACKET_BYTES from its header, so
+            // the buffer holds at most one packet and one read.
+            gate.buffer().reserve(16 * 1024);
+            let n = device_rx.read_buf(gate.buffer()).await?;
             if n == 0 {
                 break;
             }
-            broker_tx
-                .write_all(buffer.get(..n).unwrap_or_default())
-                .await?;
         }
-        broker_tx.shutdown().await
+        broker_tx.shutdown().await?;
+        Ok::<(), FrontError>(())
     };
     let down = async {
         let mut buffer = vec![0u8; 16 * 1024];
@@ -290,9 +349,11 @@ async fn relay(device: tokio::net::TcpStream, broker: SocketAddr) -> std::io::Re
                 .write_all(buffer.get(..n).unwrap_or_default())
                 .await?;
         }
-        device_tx.shutdown().await
+        device_tx.shutdown().await?;
+        Ok::<(), FrontError>(())
     };
-    // Either side closing ends the relay (the other direction is then dropped).
+    // Either side closing, or a denied packet, ends the relay: both directions are
+    // dropped, and so both sockets closed.
     tokio::select! {
         result = up => result,
         result = down => result,

@@ -26,6 +26,7 @@ pub mod external_broker;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod mqtt_acl;
 pub mod quic;
 pub mod server;
 pub mod settings;

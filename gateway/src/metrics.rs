@@ -2,8 +2,8 @@
 //!
 //! Frames received, stored, duplicated and rejected (by reason), cues sent, cue latency
 //! (from the frame that reached the gateway to the cue leaving it), database commit time
-//! and batch size, open sessions. Labels never hold ids or names: only transports and
-//! fixed reasons.
+//! and batch size, open sessions, MQTT connections closed by the topic ACLs. Labels never
+//! hold ids or names: only transports and fixed reasons.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -47,6 +47,28 @@ pub enum RejectReason {
     /// A command only a coach may give (`override_target`), sent by a device: devices are
     /// the athlete's, and coaches command through the API.
     CoachOnlyCommand,
+}
+
+/// Why the MQTT front door closed a device's connection (see `mqtt_acl`).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum AclDenial {
+    /// A PUBLISH on a topic other than the device's own uplink topic.
+    PublishTopic,
+    /// A SUBSCRIBE to anything but exactly the device's own downlink topic, or to more
+    /// filters at once than a device needs.
+    SubscribeFilter,
+    /// A PUBLISH with the retain flag.
+    Retain,
+    /// Not a well-formed MQTT 3.1.1 packet, too large, not a CONNECT first, a second
+    /// CONNECT, or a packet only a server sends.
+    Malformed,
+}
+
+/// Label set of the MQTT ACL counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AclLabel {
+    /// The reason.
+    pub reason: AclDenial,
 }
 
 /// Label set of frame counters.
@@ -95,6 +117,8 @@ pub struct Metrics {
     pub login_failures: Counter,
     /// Live WebSocket clients dropped for falling behind.
     pub live_clients_dropped: Counter,
+    /// MQTT connections closed by the front door's topic ACLs, by reason.
+    pub mqtt_acl_denied: Family<AclLabel, Counter>,
 }
 
 impl Metrics {
@@ -115,6 +139,7 @@ impl Metrics {
             login_password_checks: Counter::default(),
             login_failures: Counter::default(),
             live_clients_dropped: Counter::default(),
+            mqtt_acl_denied: Family::default(),
         };
         let mut registry = Registry::with_prefix("paceline");
         registry.register(
@@ -187,6 +212,11 @@ impl Metrics {
             "Live WebSocket clients dropped for falling behind",
             metrics.live_clients_dropped.clone(),
         );
+        registry.register(
+            "mqtt_acl_denied",
+            "MQTT connections closed for a packet the topic ACLs deny, by reason",
+            metrics.mqtt_acl_denied.clone(),
+        );
         (metrics, registry)
     }
 
@@ -194,6 +224,13 @@ impl Metrics {
     pub fn reject(&self, reason: RejectReason) {
         self.frames_rejected
             .get_or_create(&RejectLabel { reason })
+            .inc();
+    }
+
+    /// Counts an MQTT connection closed by the topic ACLs.
+    pub fn acl_denied(&self, reason: AclDenial) {
+        self.mqtt_acl_denied
+            .get_or_create(&AclLabel { reason })
             .inc();
     }
 }

@@ -160,11 +160,7 @@ impl Gateway {
         );
         let _ = live_cell.set(Arc::clone(&live));
         if let Some((front, private, link_rx)) = embedded {
-            tokio::spawn(broker::serve_front(
-                front,
-                private,
-                Arc::clone(live.connections()),
-            ));
+            tokio::spawn(broker::serve_front(front, private, Arc::clone(&live)));
             broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
         }
 

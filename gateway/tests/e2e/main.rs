@@ -14,6 +14,10 @@
 //!   and the HTTP hooks a broker cluster calls to authenticate devices and check topics.
 //! - `hostile`: garbage, oversize, wrongly sealed, misaddressed and replayed frames are
 //!   refused and counted while a well-behaved rider's cues keep flowing.
+//! - `broker_acl`: the embedded broker's topic ACLs at its front door: another tenant's
+//!   device subscribing to `#` or `pl/v1/+/+/up` hears nothing and is disconnected, one
+//!   publishing on another device's uplink or with the retain flag likewise, each counted;
+//!   the owner rides on.
 //! - `auth`: the first administrator, wrong passwords and unknown accounts, forged,
 //!   `alg:none`, wrong-audience and expired tokens, refresh rotation with reuse
 //!   revocation, logout, lockout and the per-address limit.
@@ -40,6 +44,7 @@ mod harness;
 mod acks;
 mod agent;
 mod auth;
+mod broker_acl;
 mod browser;
 mod demo;
 mod external_broker;

@@ -1,0 +1,285 @@
+//! The embedded broker's topic ACLs, enforced by its front door: a device of another tenant
+//! that subscribes to `#` or `pl/v1/+/+/up` hears nothing of a rider and is disconnected,
+//! one that publishes on another device's uplink topic is disconnected and its frame never
+//! arrives while the owner rides on, and a retained publish on a device's own topic is
+//! refused; each closing is counted by reason.
+
+use std::process::{Command, ExitStatus, Stdio};
+
+use bytes::BytesMut;
+use paceline_schemas::Topic;
+use rumqttc::mqttbytes::v4::{Connect, Login, Packet, Publish, Subscribe};
+use rumqttc::mqttbytes::{QoS, check};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::*;
+
+/// A device speaking MQTT byte by byte, to see exactly what the gateway answers.
+struct RawDevice {
+    stream: TcpStream,
+    received: BytesMut,
+}
+
+impl RawDevice {
+    /// Connects with the device's real credentials and waits for a CONNACK that accepts.
+    async fn connect(gateway: &Gateway, creds: &Creds) -> RawDevice {
+        let stream = TcpStream::connect(gateway.mqtt).await.unwrap();
+        let mut device = RawDevice {
+            stream,
+            received: BytesMut::new(),
+        };
+        let mut connect = Connect::new(creds.device.as_str());
+        connect.login = Some(Login::new(creds.device.as_str(), creds.token.expose_hex()));
+        device.send(Packet::Connect(connect)).await;
+        match device.next_packet().await {
+            Some(Packet::ConnAck(ack)) => {
+                assert_eq!(ack.code, rumqttc::mqttbytes::v4::ConnectReturnCode::Success)
+            }
+            other => panic!("expected a CONNACK, got {other:?}"),
+        }
+        device
+    }
+
+    async fn send(&mut self, packet: Packet) {
+        let mut bytes = BytesMut::new();
+        packet.write(&mut bytes, 1 << 20).unwrap();
+        self.stream.write_all(&bytes).await.unwrap();
+    }
+
+    /// The next packet from the gateway, or `None` once it closed the connection.
+    async fn next_packet(&mut self) -> Option<Packet> {
+        tokio::time::timeout(DEADLINE, async {
+            loop {
+                match check(self.received.iter(), 1 << 20) {
+                    Ok(_) => return Some(Packet::read(&mut self.received, 1 << 20).unwrap()),
+                    Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+                    Err(err) => panic!("the gateway sent a malformed packet: {err}"),
+                }
+                match self.stream.read_buf(&mut self.received).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .expect("the gateway answers or closes the connection within the deadline")
+    }
+
+    /// Every packet the gateway sends until it closes the connection.
+    async fn packets_until_closed(&mut self) -> Vec<Packet> {
+        let mut packets = Vec::new();
+        while let Some(packet) = self.next_packet().await {
+            packets.push(packet);
+        }
+        packets
+    }
+}
+
+/// A publish of `payload` on `topic` at QoS 1.
+fn publish(topic: &str, payload: Vec<u8>, retain: bool) -> Packet {
+    let mut publish = Publish::new(topic, QoS::AtLeastOnce, payload);
+    publish.pkid = 1;
+    publish.retain = retain;
+    Packet::Publish(publish)
+}
+
+fn subscribe(filter: &str) -> Packet {
+    let mut subscribe = Subscribe::new(filter, QoS::AtLeastOnce);
+    subscribe.pkid = 1;
+    Packet::Subscribe(subscribe)
+}
+
+fn mosquitto_args(gateway: &Gateway, creds: &Creds, command: &mut Command) {
+    command
+        .args(["-h", "127.0.0.1", "-p", &gateway.mqtt.port().to_string()])
+        .args(["-i", creds.device.as_str(), "-u", creds.device.as_str()])
+        .args(["-P", &creds.token.expose_hex()]);
+}
+
+/// Waits for `child` to exit within the deadline, killing it if it does not.
+async fn exit_of(mut child: std::process::Child) -> Option<ExitStatus> {
+    let start = tokio::time::Instant::now();
+    let status = wait_until("the client to exit", DEADLINE * 2, async || {
+        if start.elapsed() > DEADLINE {
+            return Some(None);
+        }
+        child.try_wait().unwrap().map(Some)
+    })
+    .await;
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
+async fn denied(gateway: &Gateway, reason: &str) -> f64 {
+    gateway
+        .counter(
+            "paceline_mqtt_acl_denied_total",
+            &format!("reason=\"{reason}\""),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_subscribing_to_every_topic_hears_nothing_and_is_disconnected() {
+    let gateway = paceline().start().await;
+    let ana = gateway.pair("gym-a", "ana");
+    let bob = gateway.pair("gym-b", "bob");
+    let bea = gateway.pair("gym-b", "bea");
+    let session = session_id("watched");
+
+    // Bob listens to everything with mosquitto_sub while ana rides.
+    let heard = tempfile::NamedTempFile::new().unwrap();
+    let mut command = Command::new("mosquitto_sub");
+    mosquitto_args(&gateway, &bob, &mut command);
+    let listener = command
+        .args(["-t", "#", "-v", "-q", "1"])
+        .stdout(Stdio::from(heard.reopen().unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub (Debian mosquitto-clients) is installed");
+    wait_until("bob's subscription to be denied", DEADLINE, async || {
+        denied(&gateway, "SubscribeFilter").await >= 1.0
+    })
+    .await;
+
+    let rider = MqttDevice::connect(&gateway, &ana).await;
+    let riding = {
+        let session = session.clone();
+        tokio::spawn(async move {
+            let next = ride_mqtt(&rider, &session, 1, 8, through_the_cap).await;
+            (rider, next)
+        })
+    };
+    // Bea asks for every uplink: no SUBACK, the connection closed.
+    let mut bea_raw = RawDevice::connect(&gateway, &bea).await;
+    bea_raw.send(subscribe("pl/v1/+/+/up")).await;
+    assert_eq!(bea_raw.packets_until_closed().await, vec![]);
+
+    let (mut rider, next) = riding.await.unwrap();
+    rider.inbox.wait_cue("hr_above_cap").await;
+    rider.inbox.wait_ack(&session, next - 1).await;
+    let (frames, _, _) = stored_counts(&gateway.db(), &session);
+    assert_eq!(frames, 8, "ana's ride was stored whole");
+
+    wait_until("both subscriptions to be denied", DEADLINE, async || {
+        denied(&gateway, "SubscribeFilter").await >= 2.0
+    })
+    .await;
+    // mosquitto_sub reconnects and is refused again; it never heard a message.
+    if let Some(status) = exit_of_now(listener) {
+        assert!(!status.success(), "mosquitto_sub exited 0");
+    }
+    let heard = std::fs::read_to_string(heard.path()).unwrap();
+    assert_eq!(heard, "", "bob heard ana's uplink");
+}
+
+/// Ends a long-running client: its exit status if it had already exited.
+fn exit_of_now(mut child: std::process::Child) -> Option<ExitStatus> {
+    let exited = child.try_wait().unwrap();
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    exited
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_on_another_devices_uplink_is_refused_while_its_owner_rides_on() {
+    let gateway = paceline().start().await;
+    let ana = gateway.pair("gym-a", "ana");
+    let bob = gateway.pair("gym-b", "bob");
+    let bea = gateway.pair("gym-b", "bea");
+    let session = session_id("owner");
+    let forged = session_id("forged");
+    let ana_up = Topic::up(&ana.tenant, &ana.device).to_string();
+
+    let rider = MqttDevice::connect(&gateway, &ana).await;
+    let riding = {
+        let session = session.clone();
+        tokio::spawn(async move {
+            let next = ride_mqtt(&rider, &session, 1, 8, through_the_cap).await;
+            (rider, next)
+        })
+    };
+
+    // Ana's own genuine frame, of a session she never rode, replayed by bob on her topic:
+    // without the ACL the gateway would store it.
+    let frame = ana.frame(&forged, 1, &ride_batch(0, 150, 100));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &frame).unwrap();
+    let mut command = Command::new("mosquitto_pub");
+    mosquitto_args(&gateway, &bob, &mut command);
+    let child = command
+        .args(["-t", &ana_up, "-q", "1", "-f"])
+        .arg(file.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_pub (Debian mosquitto-clients) is installed");
+    if let Some(status) = exit_of(child).await {
+        assert!(!status.success(), "mosquitto_pub exited 0");
+    }
+    // The same byte by byte: no PUBACK, the connection closed.
+    let mut bea_raw = RawDevice::connect(&gateway, &bea).await;
+    bea_raw.send(publish(&ana_up, frame.clone(), false)).await;
+    assert_eq!(bea_raw.packets_until_closed().await, vec![]);
+    wait_until("both publishes to be denied", DEADLINE, async || {
+        denied(&gateway, "PublishTopic").await >= 2.0
+    })
+    .await;
+
+    let (mut rider, next) = riding.await.unwrap();
+    rider.inbox.wait_cue("hr_above_cap").await;
+    rider.inbox.wait_ack(&session, next - 1).await;
+    let db = gateway.db();
+    assert_eq!(
+        stored_counts(&db, &session).0,
+        8,
+        "ana's ride was stored whole"
+    );
+    assert_eq!(
+        stored_counts(&db, &forged),
+        (0, 0, 0),
+        "the replay was stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_publish_on_the_devices_own_uplink_is_refused() {
+    let gateway = paceline().start().await;
+    let ana = gateway.pair("gym-a", "ana");
+    let session = session_id("retained");
+    let ana_up = Topic::up(&ana.tenant, &ana.device).to_string();
+    let ana_down = Topic::down(&ana.tenant, &ana.device).to_string();
+
+    let mut raw = RawDevice::connect(&gateway, &ana).await;
+    // Its own downlink: granted.
+    raw.send(subscribe(&ana_down)).await;
+    match raw.next_packet().await {
+        Some(Packet::SubAck(ack)) => assert_eq!(ack.pkid, 1),
+        other => panic!("expected a SUBACK, got {other:?}"),
+    }
+    let frame = ana.frame(&session, 1, &ride_batch(0, 150, 100));
+    raw.send(publish(&ana_up, frame, true)).await;
+    assert_eq!(raw.packets_until_closed().await, vec![]);
+    wait_until("the retained publish to be denied", DEADLINE, async || {
+        denied(&gateway, "Retain").await >= 1.0
+    })
+    .await;
+
+    // Without the flag, the same frame is taken and acknowledged.
+    let mut raw = RawDevice::connect(&gateway, &ana).await;
+    raw.send(subscribe(&ana_down)).await;
+    assert!(matches!(raw.next_packet().await, Some(Packet::SubAck(_))));
+    let frame = ana.frame(&session, 1, &ride_batch(0, 150, 100));
+    raw.send(publish(&ana_up, frame, false)).await;
+    assert!(matches!(raw.next_packet().await, Some(Packet::PubAck(_))));
+    wait_until("the frame to be stored", DEADLINE, async || {
+        stored_counts(&gateway.db(), &session).0 == 1
+    })
+    .await;
+}
