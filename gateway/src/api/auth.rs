@@ -461,13 +461,17 @@ pub async fn login(
             wait,
         ));
     }
+    let now = state.now_ms();
+    // A disabled account, or a temporary password past its time, never logs in.
     let lookup = email.clone();
     let user = state
         .read(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT id, tenant_id, password_hash, disabled_ms IS NOT NULL FROM users WHERE email = ?1",
-                    params![lookup],
+                    "SELECT id, tenant_id, password_hash,
+                            disabled_ms IS NOT NULL OR COALESCE(password_expires_ms <= ?2, 0)
+                     FROM users WHERE email = ?1",
+                    params![lookup, to_i64(now)],
                     |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
@@ -492,7 +496,6 @@ pub async fn login(
     })
     .await
     .map_err(|_| ApiError::internal())?;
-    let now = state.now_ms();
     let Some((user_row, tenant_row, _, _)) = user.clone().filter(|_| ok) else {
         state.live.metrics().login_failures.inc();
         if let Some((user_row, tenant_row, _, _)) = user {

@@ -14,8 +14,10 @@ use serde::de::DeserializeOwned;
 use super::admin::{InvitationRequest, UserUpdate, invitation_lifetime_s};
 use super::athletes::{CreateAthlete, NextPlan, parse_profile};
 use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, check_name, check_registration};
+use super::passwords::PasswordChange;
 use super::sessions::parse_command;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
+use crate::accounts::password::policy_violation;
 use crate::accounts::tokens::digest;
 
 /// A route that takes a body.
@@ -41,11 +43,13 @@ pub enum RequestBody {
     Command,
     /// `POST /plans` (a plan file, not JSON: `.zwo`, FIT workout or plan JSON).
     PlanUpload,
+    /// `POST /me/password`.
+    PasswordChange,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 10] = [
+    pub const ALL: [RequestBody; 11] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -56,6 +60,7 @@ impl RequestBody {
         RequestBody::NextPlan,
         RequestBody::Command,
         RequestBody::PlanUpload,
+        RequestBody::PasswordChange,
     ];
 }
 
@@ -102,6 +107,12 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         RequestBody::Command => {
             parse_command(&json::<serde_json::Value>(bytes)?)?;
         }
+        RequestBody::PasswordChange => {
+            let body = json::<PasswordChange>(bytes)?;
+            if let Some(why) = policy_violation(&body.new_password) {
+                return Err(ApiError::bad_request("weak_password", why));
+            }
+        }
         RequestBody::PlanUpload => {
             for file_name in ["upload", "plan.zwo", "plan.fit", "plan.json"] {
                 if PlanFormat::detect(file_name, bytes).is_some() {
@@ -146,6 +157,10 @@ mod tests {
             (RequestBody::Profile, r#"{"name":"Bo","hr_max":190}"#),
             (RequestBody::NextPlan, r#"{"plan_id":3}"#),
             (RequestBody::Command, r#"{"kind":"time_left","minutes":35}"#),
+            (
+                RequestBody::PasswordChange,
+                r#"{"current_password":"x","new_password":"correct horse battery"}"#,
+            ),
         ];
         for (route, body) in good {
             assert_eq!(

@@ -16,6 +16,7 @@ pub mod charts;
 pub mod devices;
 pub mod live_ws;
 pub mod openapi;
+pub mod passwords;
 pub mod plans;
 pub mod sessions;
 
@@ -208,6 +209,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/me/password", post(passwords::change_password))
         .route("/tenant", get(admin::tenant))
         .route(
             "/invitations",
@@ -216,6 +218,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/invitations/{id}", delete(admin::revoke_invitation))
         .route("/users", get(admin::list_users))
         .route("/users/{id}", axum::routing::patch(admin::update_user))
+        .route(
+            "/users/{id}/password-reset",
+            post(passwords::reset_password),
+        )
         .route("/audit", get(admin::audit_log))
         .route(
             "/athletes",

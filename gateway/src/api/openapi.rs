@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, athletes, auth, charts, devices, live_ws, plans, sessions};
+use super::{admin, athletes, auth, charts, devices, live_ws, passwords, plans, sessions};
 
 struct BearerAuth;
 
@@ -36,6 +36,7 @@ impl Modify for BearerAuth {
         admin::tenant, admin::create_invitation, admin::list_invitations,
         admin::revoke_invitation, admin::list_users,
         admin::update_user, admin::audit_log,
+        passwords::change_password, passwords::reset_password,
         athletes::list_athletes, athletes::create_athlete, athletes::get_athlete,
         athletes::put_profile, athletes::assign_next_plan, athletes::link_coach,
         athletes::unlink_coach,

@@ -198,4 +198,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE invitations ADD COLUMN revoked_ms INTEGER;
     "#,
+    // 5: a temporary password from a gym-admin's reset stops working at this time (NULL:
+    // the user chose their password, which does not expire).
+    r#"
+    ALTER TABLE users ADD COLUMN password_expires_ms INTEGER;
+    "#,
 ];

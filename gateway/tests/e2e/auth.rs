@@ -457,3 +457,138 @@ async fn registrations_are_limited_per_address_and_checked_before_hashing() {
         .unwrap();
     assert_eq!(users, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_password_checks_the_old_one_and_ends_every_login() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let first = api.register_gym("owner@change.example", "Change").await;
+    let second = api.login("owner@change.example", PASSWORD).await.json;
+    let token = access(&first);
+    let new_password = "a brand new passphrase";
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let wrong = api
+        .post(
+            "/me/password",
+            Some(&token),
+            change("not the password", new_password),
+        )
+        .await;
+    assert_eq!((wrong.status, code(&wrong)), (401, "invalid_credentials"));
+    let weak = api
+        .post("/me/password", Some(&token), change(PASSWORD, "short"))
+        .await;
+    assert_eq!((weak.status, code(&weak)), (400, "weak_password"));
+    let anonymous = api
+        .post("/me/password", None, change(PASSWORD, new_password))
+        .await;
+    assert_eq!(anonymous.status, 401);
+    let changed = api
+        .post("/me/password", Some(&token), change(PASSWORD, new_password))
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.json);
+    // Both logins ended: their access and refresh tokens are refused.
+    for pair in [&first, &second] {
+        assert_eq!(api.get("/auth/me", &access(pair)).await.status, 401);
+        let refreshed = api
+            .post(
+                "/auth/refresh",
+                None,
+                json!({"refresh_token": pair["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(refreshed.status, 401, "{}", refreshed.json);
+    }
+    assert_eq!(
+        api.login("owner@change.example", PASSWORD).await.status,
+        401
+    );
+    let admin = api.access_token("owner@change.example", new_password).await;
+    let audit = api.get("/audit", &admin).await;
+    assert!(
+        audit.json.to_string().contains("user.password_changed"),
+        "{}",
+        audit.json
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gym_admin_resets_a_password_to_a_temporary_one_shown_once() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("owner@reset.example", "Reset").await);
+    let coach_pair = api
+        .invite_and_register(&admin, "coach", "coach@reset.example", None)
+        .await;
+    let coach = access(&coach_pair);
+    let coach_id = coach_pair["user"]["id"].as_i64().unwrap();
+    let admin_id = api.get("/auth/me", &admin).await.json["user"]["id"]
+        .as_i64()
+        .unwrap();
+    // Only a gym-admin, and not for their own account.
+    let by_coach = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/users/{admin_id}/password-reset"),
+            Some(&coach),
+            None,
+        )
+        .await;
+    assert_eq!(by_coach.status, 403, "{}", by_coach.json);
+    let own = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/users/{admin_id}/password-reset"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((own.status, code(&own)), (400, "own_account"));
+    let reset = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/users/{coach_id}/password-reset"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.json);
+    let temporary = reset.json["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(temporary.len(), 20);
+    let expires = reset.json["expires_ms"].as_u64().unwrap();
+    let in_a_day = now_ms() + 24 * 3600 * 1000;
+    assert!(
+        expires <= in_a_day && expires + 60_000 > in_a_day,
+        "{expires}"
+    );
+    // The coach's logins ended; the old password no longer works, the temporary one does.
+    assert_eq!(api.get("/auth/me", &coach).await.status, 401);
+    assert_eq!(api.login("coach@reset.example", PASSWORD).await.status, 401);
+    let fresh = api.access_token("coach@reset.example", &temporary).await;
+    // Changing it makes it the coach's own again (it no longer expires).
+    let changed = api
+        .post(
+            "/me/password",
+            Some(&fresh),
+            json!({"current_password": temporary, "new_password": "the coach's own phrase"}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.json);
+    let expiry: Option<i64> = gateway
+        .db()
+        .query_row(
+            "SELECT password_expires_ms FROM users WHERE id = ?1",
+            [coach_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(expiry, None);
+    // Audited, without the password.
+    let audit = api.get("/audit", &admin).await.json.to_string();
+    assert!(audit.contains("user.password_reset"), "{audit}");
+    assert!(!audit.contains(&temporary), "{audit}");
+}

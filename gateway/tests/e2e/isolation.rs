@@ -149,6 +149,11 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
             Some(json!({"kind": "pause"})),
         ),
         (
+            Method::POST,
+            format!("/users/{coach_id}/password-reset"),
+            None,
+        ),
+        (
             Method::PATCH,
             format!("/users/{coach_id}"),
             Some(json!({"disabled": true})),
@@ -383,6 +388,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/invitations/{id}", "delete"),
         ("/api/v1/users", "get"),
         ("/api/v1/users/{id}", "patch"),
+        ("/api/v1/users/{id}/password-reset", "post"),
+        ("/api/v1/me/password", "post"),
         ("/api/v1/audit", "get"),
         ("/api/v1/athletes", "get"),
         ("/api/v1/athletes", "post"),
