@@ -18,9 +18,11 @@
 //!   device subscribing to `#` or `pl/v1/+/+/up` hears nothing and is disconnected, one
 //!   publishing on another device's uplink or with the retain flag likewise, each counted;
 //!   the owner rides on.
-//! - `auth`: the first administrator, wrong passwords and unknown accounts, forged,
-//!   `alg:none`, wrong-audience and expired tokens, refresh rotation with reuse
-//!   revocation, logout, lockout and the per-address limit.
+//! - `auth`: the first administrator (its password in a 0600 file), wrong passwords and
+//!   unknown accounts, forged, `alg:none`, wrong-audience and expired tokens, refresh
+//!   rotation with reuse revocation, logout, lockout (also under concurrent guesses), the
+//!   per-address limits (`X-Forwarded-For` only from a trusted proxy, IPv6 by /64) on
+//!   logins and registrations, password change and a gym-admin's reset.
 //! - `isolation`: another tenant gets 404 on every route with this tenant's ids and sees
 //!   nothing on the live board; roles hold; errors are JSON; OpenAPI covers every route.
 //! - `security`: the security headers on every response, the login page's `next` kept
