@@ -430,6 +430,23 @@ fn new_athlete_for(
     ))
 }
 
+/// The account a login names: its row, tenant, password hash, and whether it is refused
+/// whatever the password (disabled, or a temporary password past its time).
+fn login_record(
+    conn: &Connection,
+    email: &str,
+    now_ms: u64,
+) -> rusqlite::Result<Option<(i64, i64, String, bool)>> {
+    conn.query_row(
+        "SELECT id, tenant_id, password_hash,
+                disabled_ms IS NOT NULL OR COALESCE(password_expires_ms <= ?2, 0)
+         FROM users WHERE email = ?1",
+        params![email, to_i64(now_ms)],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+}
+
 /// Log in: a new token pair. Wrong password and unknown account answer alike, in the
 /// same time.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
@@ -462,27 +479,9 @@ pub async fn login(
         ));
     }
     let now = state.now_ms();
-    // A disabled account, or a temporary password past its time, never logs in.
     let lookup = email.clone();
     let user = state
-        .read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, tenant_id, password_hash,
-                            disabled_ms IS NOT NULL OR COALESCE(password_expires_ms <= ?2, 0)
-                     FROM users WHERE email = ?1",
-                    params![lookup, to_i64(now)],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, bool>(3)?,
-                        ))
-                    },
-                )
-                .optional()?)
-        })
+        .read(move |conn| Ok(login_record(conn, &lookup, now)?))
         .await?;
     let password = body.password;
     let checked = user.clone();
@@ -652,6 +651,53 @@ mod tests {
         );
         assert_eq!(tenant_slug("  ÄBC  12 ").as_deref(), Some("bc-12"));
         assert_eq!(tenant_slug("!!!"), None);
+    }
+
+    #[test]
+    fn a_disabled_account_or_an_expired_temporary_password_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::store::prepare_data_dir(dir.path()).unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let tenant = paceline_schemas::TenantId::new("gym".to_owned()).unwrap();
+        let refused = |set: &str| {
+            let set = set.to_owned();
+            store
+                .write(|tx| -> Result<_, crate::store::StoreError> {
+                    if tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? == 0
+                    {
+                        let tenant_row = crate::store::ensure_tenant(tx, &tenant, 0)?;
+                        crate::store::add_user(
+                            tx,
+                            tenant_row,
+                            "a@b.example",
+                            "A",
+                            "hash",
+                            "coach",
+                            None,
+                            0,
+                        )?;
+                    }
+                    tx.execute(&format!("UPDATE users SET {set}"), [])?;
+                    Ok(login_record(tx, "a@b.example", 1_000)?.map(|found| found.3))
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            refused("password_expires_ms = NULL, disabled_ms = NULL"),
+            Some(false)
+        );
+        assert_eq!(refused("password_expires_ms = 1001"), Some(false));
+        assert_eq!(refused("password_expires_ms = 1000"), Some(true));
+        assert_eq!(
+            refused("password_expires_ms = NULL, disabled_ms = 5"),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .read(|conn| Ok(login_record(conn, "nobody@b.example", 1_000)?))
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
