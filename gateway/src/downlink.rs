@@ -77,7 +77,8 @@ impl Downlink {
     }
 
     /// Sends one encoded frame; false if it could not be handed on (no route, a full
-    /// queue, a full or closed stream). Never waits.
+    /// queue, a full or closed stream; the caller counts it in `downlink_dropped`, and a
+    /// full queue is logged at warn here). Never waits.
     pub fn send(
         &self,
         route: &Route,
@@ -95,7 +96,13 @@ impl Downlink {
                 match queue {
                     MqttOut::Embedded(queue) => match queue.try_send((topic, frame)) {
                         Ok(()) => true,
-                        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                        Err(TrySendError::Full(_)) => {
+                            tracing::warn!(
+                                "the MQTT downlink queue is full: a frame to a device was dropped"
+                            );
+                            false
+                        }
+                        Err(TrySendError::Disconnected(_)) => false,
                     },
                     // At most once, like the embedded link's publishes: a device that
                     // misses an ack resends, and hears the ack again.
@@ -104,7 +111,16 @@ impl Downlink {
                         .is_ok(),
                 }
             }
-            Route::Quic(stream) => stream.try_send(frame).is_ok(),
+            Route::Quic(stream) => match stream.try_send(frame) {
+                Ok(()) => true,
+                Err(tokio_mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        "a device's QUIC downlink queue is full: a frame to it was dropped"
+                    );
+                    false
+                }
+                Err(tokio_mpsc::error::TrySendError::Closed(_)) => false,
+            },
         }
     }
 }

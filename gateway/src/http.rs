@@ -23,6 +23,8 @@ pub struct HttpState {
     pub registry: Arc<Registry>,
     /// With an external broker: whether the gateway is subscribed to the uplinks there.
     pub mqtt_subscribed: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Whether the database writer and the engine work.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// The headers every response carries. The web UI's pages load only their own script and
@@ -81,6 +83,13 @@ async fn health_ready(State(state): State<HttpState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the gateway is stopping",
+        );
+    }
+    if let Some(failure) = state.health.failure() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            failure.code,
+            &failure.message,
         );
     }
     if let Some(subscribed) = &state.mqtt_subscribed

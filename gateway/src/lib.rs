@@ -23,6 +23,7 @@ pub mod demo;
 pub mod downlink;
 pub mod export;
 pub mod external_broker;
+pub mod health;
 pub mod http;
 pub mod live;
 pub mod metrics;

@@ -108,6 +108,8 @@ pub struct Metrics {
     pub db_commit_seconds: Histogram,
     /// Operations per database commit.
     pub db_batch_ops: Histogram,
+    /// Cues and session endings lost with a failed commit.
+    pub db_writes_lost: Counter,
     /// Sessions being coached.
     pub sessions_open: Gauge,
     /// Password verifications at login, a real account's or the dummy one (the two must
@@ -135,6 +137,7 @@ impl Metrics {
             cue_latency_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
             db_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             db_batch_ops: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            db_writes_lost: Counter::default(),
             sessions_open: Gauge::default(),
             login_password_checks: Counter::default(),
             login_failures: Counter::default(),
@@ -191,6 +194,11 @@ impl Metrics {
             "db_batch_ops",
             "Operations per database commit",
             metrics.db_batch_ops.clone(),
+        );
+        registry.register(
+            "db_writes_lost",
+            "Cues and session endings lost with a failed database commit",
+            metrics.db_writes_lost.clone(),
         );
         registry.register(
             "sessions_open",

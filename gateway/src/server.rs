@@ -75,6 +75,7 @@ impl Gateway {
         let (metrics, registry) = Metrics::new();
         let metrics = Arc::new(metrics);
         let clock = GatewayClock::start();
+        let health = Arc::new(crate::health::Health::default());
 
         let (engine, outputs) = LiveEngine::start(
             LiveConfig {
@@ -95,6 +96,7 @@ impl Gateway {
             settings.writer_batch,
             QUEUE_CAPACITY,
             Arc::clone(&metrics),
+            Arc::clone(&health),
             Box::new(move |report| {
                 if let Some(live) = for_writer.get() {
                     live.on_commit_report(report);
@@ -165,12 +167,19 @@ impl Gateway {
         }
 
         let for_outputs = Arc::clone(&live);
+        let engine_health = Arc::clone(&health);
         thread::Builder::new()
             .name("engine-outputs".to_owned())
             .spawn(move || {
                 for output in outputs {
                     for_outputs.on_output(output);
                 }
+                // Every worker is gone (stopped or panicked): nothing is coached any more.
+                engine_health.fail(
+                    crate::health::Part::Engine,
+                    "engine_stopped",
+                    "the engine's workers stopped",
+                );
             })
             .context("starting the engine output thread")?;
 
@@ -232,6 +241,7 @@ impl Gateway {
                 live: Arc::clone(&live),
                 registry: Arc::new(registry),
                 mqtt_subscribed,
+                health,
             },
             api,
         );

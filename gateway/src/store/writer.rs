@@ -9,7 +9,11 @@
 //!
 //! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
 //! a resent frame is stored once. A failed transaction is rolled back and reported; its
-//! frames are not acknowledged and the device resends them.
+//! frames are not acknowledged and the device resends them. Its cues and session
+//! endings are lost with it: they are counted in `db_writes_lost` and logged. After
+//! [`WRITER_FAILURES_BEFORE_UNREADY`] failed commits in a row, and for good once the
+//! thread has stopped, the shared [`Health`] says the writer has failed (`/health/ready`
+//! answers 503).
 //!
 //! **Sessions are opened without a round trip.** The live loop picks a new session's row
 //! itself ([`WriteOp::OpenSession`] carries it) and queues the session's frames right
@@ -31,6 +35,7 @@ use paceline_schemas::{Cue, SessionSummary, codec};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{StoreError, connect, to_i64, to_u64};
+use crate::health::{Health, Part, WRITER_FAILURES_BEFORE_UNREADY};
 use crate::metrics::Metrics;
 
 /// One sample as a row of the `samples` table.
@@ -211,24 +216,41 @@ impl WriteQueue {
 }
 
 impl Writer {
-    /// Starts the writer on the database at `path`.
+    /// Starts the writer on the database at `path`; it tells `health` when its commits
+    /// keep failing or it stops.
     pub fn start(
         path: &Path,
         batch: usize,
         queue: usize,
         metrics: Arc<Metrics>,
+        health: Arc<Health>,
         listener: CommitListener,
     ) -> Result<Writer, StoreError> {
-        let conn = connect(path)?;
+        Writer::start_on(connect(path)?, batch, queue, metrics, health, listener)
+    }
+
+    /// Starts the writer on an open connection.
+    fn start_on(
+        conn: Connection,
+        batch: usize,
+        queue: usize,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        listener: CommitListener,
+    ) -> Result<Writer, StoreError> {
         let (sender, receiver) = mpsc::sync_channel(queue.max(1));
         let thread = thread::Builder::new()
             .name("db-writer".to_owned())
             .spawn(move || {
+                // Set however the thread ends, a panic included.
+                let _stopped = StoppedGuard(Arc::clone(&health));
                 let mut state = WriterState {
                     conn,
                     acks: HashMap::new(),
                     not_opened: HashSet::new(),
                     metrics,
+                    health,
+                    failures_in_a_row: 0,
                     listener,
                 };
                 state.run(&receiver, batch.max(1));
@@ -260,6 +282,19 @@ impl Writer {
     }
 }
 
+/// Marks the writer failed when its thread ends.
+struct StoppedGuard(Arc<Health>);
+
+impl Drop for StoppedGuard {
+    fn drop(&mut self) {
+        self.0.fail(
+            Part::Writer,
+            "database_writer_stopped",
+            "the database writer stopped",
+        );
+    }
+}
+
 /// Per-session acknowledgement state: everything up to `contiguous` is stored, and so are
 /// the seqs in `above`.
 #[derive(Debug, Default)]
@@ -287,6 +322,9 @@ struct WriterState {
     /// Rows whose open did not happen: what names them is skipped.
     not_opened: HashSet<i64>,
     metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    /// Commits failed since the last one that succeeded.
+    failures_in_a_row: u32,
     listener: CommitListener,
 }
 
@@ -312,7 +350,30 @@ impl WriterState {
     fn commit(&mut self, ops: Vec<WriteOp>) {
         let started = Instant::now();
         let count = ops.len();
-        let mut replies = Vec::new();
+        // Flushes are answered once the batch is over, committed or not (a failed batch
+        // must not leave its flushers waiting, nor tell them the writer is gone).
+        let (flushes, ops): (Vec<WriteOp>, Vec<WriteOp>) = ops
+            .into_iter()
+            .partition(|op| matches!(op, WriteOp::Flush(_)));
+        let replies: Vec<Reply> = flushes
+            .into_iter()
+            .filter_map(|op| match op {
+                WriteOp::Flush(reply) => Some(Reply::Flushed(reply)),
+                _ => None,
+            })
+            .collect();
+        if ops.is_empty() {
+            for Reply::Flushed(tx) in replies {
+                let _ = tx.send(());
+            }
+            return;
+        }
+        // Cues and session endings: a failed commit loses them (frames are resent).
+        let not_resent = ops
+            .iter()
+            .filter(|op| matches!(op, WriteOp::Cue { .. } | WriteOp::EndSession { .. }))
+            .count();
+        let not_resent = u64::try_from(not_resent).unwrap_or(u64::MAX);
         // Sessions whose frames this batch holds, with their latest receive time.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         let mut stored = 0u64;
@@ -418,7 +479,7 @@ impl WriterState {
                             params![to_i64(now_ms), to_i64(before_ms)],
                         )?;
                     }
-                    WriteOp::Flush(reply) => replies.push(Reply::Flushed(reply)),
+                    WriteOp::Flush(_) => {}
                 }
             }
             // One update per session per batch, not per frame.
@@ -444,6 +505,10 @@ impl WriterState {
         self.metrics.db_batch_ops.observe(count as f64);
         let committed: Vec<Committed> = match outcome {
             Ok(()) => {
+                if self.failures_in_a_row > 0 {
+                    self.failures_in_a_row = 0;
+                    self.health.recovered(Part::Writer);
+                }
                 self.metrics.frames_stored.inc_by(stored);
                 self.metrics.frames_duplicate.inc_by(duplicates);
                 touched
@@ -457,7 +522,19 @@ impl WriterState {
                     .collect()
             }
             Err(err) => {
-                tracing::error!(error = %err, ops = count, "database commit failed; its frames stay unacknowledged");
+                tracing::error!(error = %err, ops = count, lost = not_resent, "database commit failed; its frames stay unacknowledged, its cues and session endings are lost");
+                self.metrics.db_writes_lost.inc_by(not_resent);
+                self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+                if self.failures_in_a_row >= WRITER_FAILURES_BEFORE_UNREADY {
+                    self.health.fail(
+                        Part::Writer,
+                        "database_writer_failed",
+                        format!(
+                            "{} database commits in a row failed: {err}",
+                            self.failures_in_a_row
+                        ),
+                    );
+                }
                 // The in-memory ack state may hold seqs of the rolled-back batch.
                 for row in touched.keys() {
                     self.acks.remove(row);
@@ -708,6 +785,7 @@ mod tests {
             100,
             100,
             Arc::new(metrics),
+            Arc::default(),
             Box::new(move |report| {
                 heard
                     .lock()
@@ -789,6 +867,146 @@ mod tests {
         assert_eq!(cues, 0, "the cue of the row not opened is skipped");
         drop(queue);
         writer.stop();
+    }
+
+    #[test]
+    fn a_failed_commit_acks_nothing_counts_its_cues_and_turns_the_writer_unready() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tenant = TenantId::new("gym-1").unwrap();
+        let (tenant_row, device_row) = store
+            .write(|tx| -> Result<_, StoreError> {
+                let tenant_row = ensure_tenant(tx, &tenant, 0)?;
+                let athlete_row = ensure_athlete(tx, tenant_row, "ana", None, 0)?;
+                let device =
+                    add_device(tx, &store.server_key(), &tenant, tenant_row, athlete_row, 0)?;
+                let device_row: i64 = tx.query_row(
+                    "SELECT id FROM devices WHERE device_id = ?1",
+                    [device.device.as_str()],
+                    |row| row.get(0),
+                )?;
+                let open = OpenSession {
+                    session_row: 1,
+                    tenant_row,
+                    device_row,
+                    athlete_row,
+                    session_id: "ride",
+                    plan_row: None,
+                    now_ms: 1_000,
+                };
+                assert!(open_session(tx, &open)?);
+                Ok((tenant_row, device_row))
+            })
+            .unwrap();
+        // A full disk: the writer's connection may not grow the file by a page.
+        let conn = connect(store.path()).unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap();
+        let _: i64 = conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        let (metrics, _registry) = Metrics::new();
+        let metrics = Arc::new(metrics);
+        let health = Arc::new(Health::default());
+        let committed: Arc<Mutex<Vec<Committed>>> = Arc::default();
+        let heard = Arc::clone(&committed);
+        let writer = Writer::start_on(
+            conn,
+            100,
+            100,
+            Arc::clone(&metrics),
+            Arc::clone(&health),
+            Box::new(move |report| heard.lock().unwrap().extend_from_slice(report.committed)),
+        )
+        .unwrap();
+        let queue = writer.queue();
+        let session_row = 1;
+        // Each attempt alone in its batch, each too big for the pages left: a frame, a
+        // cue, a frame.
+        for attempt in 1..=WRITER_FAILURES_BEFORE_UNREADY {
+            assert_eq!(
+                health.failure(),
+                None,
+                "not failed before attempt {attempt}"
+            );
+            let op = if attempt == 2 {
+                WriteOp::Cue {
+                    tenant_row,
+                    session_row,
+                    output_seq: 1,
+                    cue: paceline_schemas::Cue {
+                        session: paceline_schemas::SessionId::new("ride").unwrap(),
+                        t_s: 1.0,
+                        severity: paceline_schemas::Severity::Info,
+                        code: paceline_schemas::CueCode::StepStart,
+                        text: "go".repeat(128 * 1024),
+                        modification: None,
+                    },
+                    now_ms: 1_000,
+                }
+            } else {
+                let WriteOp::Frame(mut big) =
+                    frame(tenant_row, device_row, session_row, u64::from(attempt))
+                else {
+                    unreachable!()
+                };
+                big.body = vec![7; 256 * 1024];
+                WriteOp::Frame(big)
+            };
+            queue.send(op).unwrap();
+            queue.flush().unwrap();
+        }
+        assert!(
+            committed.lock().unwrap().is_empty(),
+            "no commit report covers a frame of a failed commit"
+        );
+        assert_eq!(
+            health.failure().map(|f| f.code),
+            Some("database_writer_failed")
+        );
+        assert_eq!(
+            metrics.db_writes_lost.get(),
+            1,
+            "the failed batch's cue is counted"
+        );
+        let frames: i64 = store
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM frames", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(frames, 0);
+        drop(queue);
+        writer.stop();
+        assert_eq!(
+            health.failure().map(|f| f.code),
+            Some("database_writer_failed"),
+            "the first reason is kept"
+        );
+    }
+
+    #[test]
+    fn a_stopped_writer_is_reported_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (metrics, _registry) = Metrics::new();
+        let health = Arc::new(Health::default());
+        let writer = Writer::start(
+            store.path(),
+            10,
+            10,
+            Arc::new(metrics),
+            Arc::clone(&health),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        writer.queue().flush().unwrap();
+        assert_eq!(health.failure(), None);
+        writer.stop();
+        assert_eq!(
+            health.failure().map(|f| f.code),
+            Some("database_writer_stopped")
+        );
     }
 
     #[test]
