@@ -3,9 +3,12 @@
 //! reads it and answers 503 with the reason while either has failed.
 //!
 //! The writer's state is failed after [`WRITER_FAILURES_BEFORE_UNREADY`] commits in a row
-//! fail, healthy again after one succeeds; a stopped writer or engine stays failed.
+//! fail, healthy again after one succeeds; a stopped writer or engine stays failed. Once
+//! the engine has failed, commits are acknowledged no more ([`Health::ackable`]).
 
 use std::sync::Mutex;
+
+use crate::store::writer::CommitReport;
 
 /// Consecutive failed commits after which the writer is reported failed.
 pub const WRITER_FAILURES_BEFORE_UNREADY: u32 = 3;
@@ -69,6 +72,28 @@ impl Health {
         }
     }
 
+    /// Whether `part` has failed.
+    pub fn has_failed(&self, part: Part) -> bool {
+        self.slot(part)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// What of a commit report may be acknowledged: all of it while the engine works,
+    /// no frame once it has failed (nothing coaches them; the devices keep them until a
+    /// restarted gateway acks them). Sessions not opened are passed on either way.
+    pub fn ackable<'a>(&self, report: CommitReport<'a>) -> CommitReport<'a> {
+        if self.has_failed(Part::Engine) {
+            CommitReport {
+                committed: &[],
+                not_opened: report.not_opened,
+            }
+        } else {
+            report
+        }
+    }
+
     /// The first failure found, writer first; `None` while both work.
     pub fn failure(&self) -> Option<Failure> {
         [Part::Writer, Part::Engine].into_iter().find_map(|part| {
@@ -98,5 +123,25 @@ mod tests {
         );
         health.recovered(Part::Writer);
         assert_eq!(health.failure().map(|f| f.code), Some("engine_stopped"));
+    }
+
+    #[test]
+    fn no_frame_is_acked_once_the_engine_has_failed() {
+        let health = Health::default();
+        let committed = [crate::store::writer::Committed {
+            session_row: 1,
+            acked_seq: 7,
+        }];
+        let report = CommitReport {
+            committed: &committed,
+            not_opened: &[2],
+        };
+        assert_eq!(health.ackable(report).committed, &committed);
+        health.fail(Part::Writer, "database_writer_failed", "full");
+        assert_eq!(health.ackable(report).committed, &committed);
+        health.fail(Part::Engine, "engine_stopped", "gone");
+        let ackable = health.ackable(report);
+        assert!(ackable.committed.is_empty());
+        assert_eq!(ackable.not_opened, &[2]);
     }
 }

@@ -97,11 +97,14 @@ impl Gateway {
             QUEUE_CAPACITY,
             Arc::clone(&metrics),
             Arc::clone(&health),
-            Box::new(move |report| {
-                if let Some(live) = for_writer.get() {
-                    live.on_commit_report(report);
-                }
-            }),
+            {
+                let health = Arc::clone(&health);
+                Box::new(move |report| {
+                    if let Some(live) = for_writer.get() {
+                        live.on_commit_report(health.ackable(report));
+                    }
+                })
+            },
         )
         .context("starting the database writer")?;
         let writes = writer.queue();
