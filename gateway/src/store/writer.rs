@@ -10,7 +10,8 @@
 //! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
 //! a resent frame is stored once. A failed transaction is rolled back and reported; its
 //! frames are not acknowledged and the device resends them. Its cues and session
-//! endings are lost with it: they are counted in `db_writes_lost` and logged. After
+//! endings, which nobody resends, are kept and tried once more at the head of the next
+//! batch; if that one fails too they are lost, counted in `db_writes_lost` and logged. After
 //! [`WRITER_FAILURES_BEFORE_UNREADY`] failed commits in a row, and for good once the
 //! thread has stopped, the shared [`Health`] says the writer has failed (`/health/ready`
 //! answers 503).
@@ -151,6 +152,40 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// A copy of a cue or a session ending, kept to try again after a failed commit
+    /// (nobody resends those); `None` for the rest.
+    fn kept_copy(&self) -> Option<WriteOp> {
+        match self {
+            WriteOp::Cue {
+                tenant_row,
+                session_row,
+                output_seq,
+                cue,
+                now_ms,
+            } => Some(WriteOp::Cue {
+                tenant_row: *tenant_row,
+                session_row: *session_row,
+                output_seq: *output_seq,
+                cue: cue.clone(),
+                now_ms: *now_ms,
+            }),
+            WriteOp::EndSession {
+                tenant_row,
+                session_row,
+                ending,
+                summary,
+                now_ms,
+            } => Some(WriteOp::EndSession {
+                tenant_row: *tenant_row,
+                session_row: *session_row,
+                ending: *ending,
+                summary: summary.clone(),
+                now_ms: *now_ms,
+            }),
+            _ => None,
+        }
+    }
+
     /// The session row the write is about, if it is about one that must be open.
     fn session_row(&self) -> Option<i64> {
         match self {
@@ -251,6 +286,7 @@ impl Writer {
                     metrics,
                     health,
                     failures_in_a_row: 0,
+                    retry: Vec::new(),
                     listener,
                 };
                 state.run(&receiver, batch.max(1));
@@ -325,6 +361,8 @@ struct WriterState {
     health: Arc<Health>,
     /// Commits failed since the last one that succeeded.
     failures_in_a_row: u32,
+    /// Cues and session endings of the last failed batch, tried once more.
+    retry: Vec<WriteOp>,
     listener: CommitListener,
 }
 
@@ -362,18 +400,23 @@ impl WriterState {
                 _ => None,
             })
             .collect();
+        // The last failed batch's cues and endings go first, as they were queued first.
+        let retried = self.retry.len();
+        let ops: Vec<WriteOp> = std::mem::take(&mut self.retry)
+            .into_iter()
+            .chain(ops)
+            .collect();
         if ops.is_empty() {
             for Reply::Flushed(tx) in replies {
                 let _ = tx.send(());
             }
             return;
         }
-        // Cues and session endings: a failed commit loses them (frames are resent).
-        let not_resent = ops
+        // This batch's own cues and endings, kept if it fails (frames are resent).
+        let kept: Vec<WriteOp> = ops[retried..]
             .iter()
-            .filter(|op| matches!(op, WriteOp::Cue { .. } | WriteOp::EndSession { .. }))
-            .count();
-        let not_resent = u64::try_from(not_resent).unwrap_or(u64::MAX);
+            .filter_map(WriteOp::kept_copy)
+            .collect();
         // Sessions whose frames this batch holds, with their latest receive time.
         let mut touched: HashMap<i64, u64> = HashMap::new();
         let mut stored = 0u64;
@@ -522,8 +565,18 @@ impl WriterState {
                     .collect()
             }
             Err(err) => {
-                tracing::error!(error = %err, ops = count, lost = not_resent, "database commit failed; its frames stay unacknowledged, its cues and session endings are lost");
-                self.metrics.db_writes_lost.inc_by(not_resent);
+                tracing::error!(
+                    error = %err,
+                    ops = count,
+                    kept = kept.len(),
+                    lost = retried,
+                    "database commit failed; its frames stay unacknowledged, its cues and \
+                     session endings are tried once more (those already tried are lost)"
+                );
+                self.metrics
+                    .db_writes_lost
+                    .inc_by(u64::try_from(retried).unwrap_or(u64::MAX));
+                self.retry = kept;
                 self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
                 if self.failures_in_a_row >= WRITER_FAILURES_BEFORE_UNREADY {
                     self.health.fail(
@@ -870,7 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_commit_acks_nothing_counts_its_cues_and_turns_the_writer_unready() {
+    fn a_failed_commit_acks_nothing_and_turns_the_writer_unready() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let tenant = TenantId::new("gym-1").unwrap();
@@ -924,38 +977,20 @@ mod tests {
         .unwrap();
         let queue = writer.queue();
         let session_row = 1;
-        // Each attempt alone in its batch, each too big for the pages left: a frame, a
-        // cue, a frame.
+        // Each attempt alone in its batch, each frame too big for the pages left.
         for attempt in 1..=WRITER_FAILURES_BEFORE_UNREADY {
             assert_eq!(
                 health.failure(),
                 None,
                 "not failed before attempt {attempt}"
             );
-            let op = if attempt == 2 {
-                WriteOp::Cue {
-                    tenant_row,
-                    session_row,
-                    output_seq: 1,
-                    cue: paceline_schemas::Cue {
-                        session: paceline_schemas::SessionId::new("ride").unwrap(),
-                        t_s: 1.0,
-                        severity: paceline_schemas::Severity::Info,
-                        code: paceline_schemas::CueCode::StepStart,
-                        text: "go".repeat(128 * 1024),
-                        modification: None,
-                    },
-                    now_ms: 1_000,
-                }
-            } else {
-                let WriteOp::Frame(mut big) =
-                    frame(tenant_row, device_row, session_row, u64::from(attempt))
-                else {
-                    unreachable!()
-                };
-                big.body = vec![7; 256 * 1024];
-                WriteOp::Frame(big)
+            let WriteOp::Frame(mut big) =
+                frame(tenant_row, device_row, session_row, u64::from(attempt))
+            else {
+                unreachable!()
             };
+            big.body = vec![7; 256 * 1024];
+            let op = WriteOp::Frame(big);
             queue.send(op).unwrap();
             queue.flush().unwrap();
         }
@@ -966,11 +1001,6 @@ mod tests {
         assert_eq!(
             health.failure().map(|f| f.code),
             Some("database_writer_failed")
-        );
-        assert_eq!(
-            metrics.db_writes_lost.get(),
-            1,
-            "the failed batch's cue is counted"
         );
         let frames: i64 = store
             .read(|conn| Ok(conn.query_row("SELECT count(*) FROM frames", [], |r| r.get(0))?))
@@ -983,6 +1013,115 @@ mod tests {
             Some("database_writer_failed"),
             "the first reason is kept"
         );
+    }
+
+    #[test]
+    fn a_failed_batch_keeps_its_cues_and_endings_for_one_more_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tenant = TenantId::new("gym-1").unwrap();
+        let (tenant_row, device_row) = store
+            .write(|tx| -> Result<_, StoreError> {
+                let tenant_row = ensure_tenant(tx, &tenant, 0)?;
+                let athlete_row = ensure_athlete(tx, tenant_row, "ana", None, 0)?;
+                let device =
+                    add_device(tx, &store.server_key(), &tenant, tenant_row, athlete_row, 0)?;
+                let device_row: i64 = tx.query_row(
+                    "SELECT id FROM devices WHERE device_id = ?1",
+                    [device.device.as_str()],
+                    |row| row.get(0),
+                )?;
+                let open = OpenSession {
+                    session_row: 1,
+                    tenant_row,
+                    device_row,
+                    athlete_row,
+                    session_id: "ride",
+                    plan_row: None,
+                    now_ms: 1_000,
+                };
+                assert!(open_session(tx, &open)?);
+                Ok((tenant_row, device_row))
+            })
+            .unwrap();
+        let conn = connect(store.path()).unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap();
+        let _: i64 = conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        let (metrics, _registry) = Metrics::new();
+        let metrics = Arc::new(metrics);
+        let mut state = WriterState {
+            conn,
+            acks: HashMap::new(),
+            not_opened: HashSet::new(),
+            metrics: Arc::clone(&metrics),
+            health: Arc::default(),
+            failures_in_a_row: 0,
+            retry: Vec::new(),
+            listener: Box::new(|_| {}),
+        };
+        let cue = |output_seq: u64, text: String| WriteOp::Cue {
+            tenant_row,
+            session_row: 1,
+            output_seq,
+            cue: paceline_schemas::Cue {
+                session: paceline_schemas::SessionId::new("ride").unwrap(),
+                t_s: 1.0,
+                severity: paceline_schemas::Severity::Info,
+                code: paceline_schemas::CueCode::StepStart,
+                text,
+                modification: None,
+            },
+            now_ms: 1_000,
+        };
+        let big_frame = |seq: u64| {
+            let WriteOp::Frame(mut big) = frame(tenant_row, device_row, 1, seq) else {
+                unreachable!()
+            };
+            big.body = vec![7; 256 * 1024];
+            WriteOp::Frame(big)
+        };
+        let stored = |state: &WriterState| -> (i64, String) {
+            state
+                .conn
+                .query_row(
+                    "SELECT (SELECT count(*) FROM cues), status FROM sessions WHERE id = 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap()
+        };
+        // The frame fills the disk: the batch fails, its cue and ending are kept...
+        state.commit(vec![
+            cue(1, "go".to_owned()),
+            big_frame(1),
+            WriteOp::EndSession {
+                tenant_row,
+                session_row: 1,
+                ending: SessionEnding::Ended,
+                summary: None,
+                now_ms: 2_000,
+            },
+        ]);
+        assert_eq!(state.retry.len(), 2);
+        assert_eq!(stored(&state), (0, "open".to_owned()));
+        // ...and stored by the next batch.
+        state.commit(Vec::new());
+        assert_eq!(stored(&state), (1, "ended".to_owned()));
+        assert!(state.retry.is_empty());
+        assert_eq!(metrics.db_writes_lost.get(), 0);
+        // A cue that fails twice is lost, and counted.
+        state.commit(vec![cue(2, "go".repeat(128 * 1024))]);
+        assert_eq!(state.retry.len(), 1);
+        state.commit(Vec::new());
+        assert!(state.retry.is_empty());
+        assert_eq!(metrics.db_writes_lost.get(), 1);
+        assert_eq!(stored(&state), (1, "ended".to_owned()));
     }
 
     #[test]
