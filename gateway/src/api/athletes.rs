@@ -362,5 +362,6 @@ pub async fn unlink_coach(
                 Some(&serde_json::json!({"coach": user_id})), now)
         })
         .await?;
+    state.grants_changed();
     Ok(StatusCode::NO_CONTENT)
 }

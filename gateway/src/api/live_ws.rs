@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +31,10 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
 use super::sessions::visible_session;
-use super::{ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, Auth, named, visibility};
+use super::{
+    ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, LiveAuth, LiveSlot, load_principal,
+    named, visibility,
+};
 use crate::accounts::Principal;
 use crate::live::{LiveEvent, LiveEventBody};
 
@@ -39,6 +42,12 @@ use crate::live::{LiveEvent, LiveEventBody};
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often a board re-reads which athletes its user may see.
 const VISIBILITY_REFRESH: Duration = Duration::from_secs(5);
+/// Live sockets one user may have open at once.
+pub const LIVE_SOCKETS_PER_USER: usize = 8;
+/// The largest message (and frame) a client may send on a live socket, bytes.
+pub const MAX_INCOMING_BYTES: usize = 4096;
+/// The close code when access is lost (RFC 6455: policy violation).
+const POLICY_VIOLATION: u16 = 1008;
 
 /// Live stream options.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -57,22 +66,50 @@ enum Scope {
 fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<WebSocketUpgrade, ApiError> {
-    ws.map_err(|_| ApiError::bad_request("websocket_required", "open this route as a WebSocket"))
+    ws.map(|ws| {
+        ws.max_message_size(MAX_INCOMING_BYTES)
+            .max_frame_size(MAX_INCOMING_BYTES)
+    })
+    .map_err(|_| ApiError::bad_request("websocket_required", "open this route as a WebSocket"))
+}
+
+/// A slot for one more live socket of this user, or 429.
+fn slot(state: &ApiState, user_row: i64) -> Result<LiveSlot, ApiError> {
+    state
+        .live_slot(user_row, LIVE_SOCKETS_PER_USER)
+        .ok_or_else(|| {
+            ApiError::too_many(
+                "too_many_live_sockets",
+                format!("at most {LIVE_SOCKETS_PER_USER} live sockets per user: close one"),
+                Duration::from_secs(1),
+            )
+        })
+}
+
+/// What an open socket holds of its caller.
+struct Caller {
+    principal: Principal,
+    /// The access token's expiry, s since the epoch.
+    exp_s: u64,
+    _slot: LiveSlot,
+    grants: tokio::sync::watch::Receiver<u64>,
 }
 
 /// One session's live stream.
 #[utoipa::path(get, path = "/api/v1/live/sessions/{id}", tag = "live",
     params(("id" = i64, Path, description = "session id"), LiveQuery),
     responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages"),
-        (status = 404, description = "not visible")),
+        (status = 404, description = "not visible"),
+        (status = 429, description = "too many live sockets open for this user")),
     security(("bearer" = [])))]
 pub async fn live_session(
     State(state): State<ApiState>,
-    Auth(p): Auth,
+    LiveAuth(p, exp_s): LiveAuth,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let grants = state.watch_grants();
     let check = p.clone();
     let session = state
         .read(move |conn| visible_session(conn, &check, id))
@@ -82,24 +119,39 @@ pub async fn live_session(
         vec![json!({"session_id": session.id, "athlete_id": session.athlete_id, "athlete_name": session.athlete_name})]
     } else { Vec::new() }});
     let rate = rate_of(&q);
-    Ok(ws.on_upgrade(move |socket| serve(socket, state, p, Scope::Session(id), hello, rate)))
+    let caller = Caller {
+        _slot: slot(&state, p.user_row)?,
+        principal: p,
+        exp_s,
+        grants,
+    };
+    Ok(ws.on_upgrade(move |socket| serve(socket, state, caller, Scope::Session(id), hello, rate)))
 }
 
 /// Every live session the caller may see.
 #[utoipa::path(get, path = "/api/v1/live/board", tag = "live", params(LiveQuery),
-    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages")),
+    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages"),
+        (status = 429, description = "too many live sockets open for this user")),
     security(("bearer" = [])))]
 pub async fn live_board(
     State(state): State<ApiState>,
-    Auth(p): Auth,
+    LiveAuth(p, exp_s): LiveAuth,
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let grants = state.watch_grants();
     let (visible, open) = board_view(&state, &p).await?;
     let ws = upgrade(ws)?;
     let hello = json!({"type": "hello", "sessions": open});
     let rate = rate_of(&q);
-    Ok(ws.on_upgrade(move |socket| serve(socket, state, p, Scope::Board(visible), hello, rate)))
+    let caller = Caller {
+        _slot: slot(&state, p.user_row)?,
+        principal: p,
+        exp_s,
+        grants,
+    };
+    Ok(ws
+        .on_upgrade(move |socket| serve(socket, state, caller, Scope::Board(visible), hello, rate)))
 }
 
 fn rate_of(q: &LiveQuery) -> Duration {
@@ -160,19 +212,70 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
     )
 }
 
+/// Closes the socket for a policy violation (lost access), with `reason`.
+async fn close_for(socket: &mut WebSocket, reason: &'static str) {
+    let frame = CloseFrame {
+        code: POLICY_VIOLATION,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
+
+/// Re-reads the caller and what the scope may see; the reason to close if access is lost.
+async fn recheck(
+    state: &ApiState,
+    principal: &mut Principal,
+    scope: &mut Scope,
+) -> Result<(), &'static str> {
+    let now = load_principal(
+        state,
+        principal.user_row,
+        principal.family_row,
+        principal.tenant_row,
+    )
+    .await
+    .map_err(|_| "access revoked: log in again")?;
+    match scope {
+        Scope::Session(id) => {
+            let (check, id) = (now.clone(), *id);
+            state
+                .read(move |conn| visible_session(conn, &check, id))
+                .await
+                .map_err(|_| "this session is no longer visible to you")?;
+        }
+        Scope::Board(visible) => {
+            *visible = board_view(state, &now)
+                .await
+                .map_err(|_| "access revoked: log in again")?
+                .0;
+        }
+    }
+    *principal = now;
+    Ok(())
+}
+
 async fn serve(
     mut socket: WebSocket,
     state: ApiState,
-    principal: Principal,
+    caller: Caller,
     mut scope: Scope,
     hello: Value,
     every: Duration,
 ) {
+    let Caller {
+        mut principal,
+        exp_s,
+        _slot,
+        mut grants,
+    } = caller;
     // Subscribe before the hello so nothing falls between them.
     let mut events = state.live.subscribe();
     if !send(&mut socket, &hello).await {
         return;
     }
+    let left_ms = exp_s.saturating_mul(1000).saturating_sub(state.now_ms());
+    let expiry = tokio::time::sleep(Duration::from_millis(left_ms));
+    tokio::pin!(expiry);
     let mut pending: HashMap<i64, Pending> = HashMap::new();
     let mut flush = tokio::time::interval(every);
     let mut refresh = tokio::time::interval(VISIBILITY_REFRESH);
@@ -204,6 +307,23 @@ async fn serve(
                         return;
                     }
                 }
+            }
+            changed = grants.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                grants.borrow_and_update();
+                if let Err(reason) = recheck(&state, &mut principal, &mut scope).await {
+                    close_for(&mut socket, reason).await;
+                    return;
+                }
+                if let Scope::Board(visible) = &scope {
+                    pending.retain(|_, p| visible.contains(&p.athlete_row));
+                }
+            }
+            () = &mut expiry => {
+                close_for(&mut socket, "the access token has expired: refresh it and reconnect").await;
+                return;
             }
             _ = refresh.tick() => {
                 if let Scope::Board(visible) = &mut scope {

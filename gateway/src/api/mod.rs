@@ -84,10 +84,34 @@ pub struct Api {
     /// so a revoked login or a changed role applies at the next request all the same.
     principals:
         std::sync::Mutex<std::collections::HashMap<(i64, i64), (Principal, std::time::Instant)>>,
+    /// Bumped whenever users, logins or coach links change: every live socket listens and
+    /// re-checks its caller's access.
+    grants: tokio::sync::watch::Sender<u64>,
+    /// Open live sockets per user.
+    live_sockets: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
 }
 
 /// How long a caller read from the database is trusted without reading it again.
 const PRINCIPAL_TTL: Duration = Duration::from_secs(10);
+
+/// One open live socket of a user, counted until dropped.
+pub struct LiveSlot {
+    user_row: i64,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+}
+
+impl Drop for LiveSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(count) = open.get_mut(&self.user_row)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user_row);
+            }
+        }
+    }
+}
 
 /// The API's state, cheap to clone.
 #[derive(Clone)]
@@ -126,6 +150,8 @@ impl Api {
             user_requests: WindowLimiter::new(USER_REQUESTS_PER_MINUTE, Duration::from_secs(60)),
             trusted_proxies,
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
+            grants: tokio::sync::watch::Sender::new(0),
+            live_sockets: Arc::default(),
         }
     }
 
@@ -149,6 +175,33 @@ impl Api {
         if let Ok(mut cache) = self.principals.lock() {
             cache.clear();
         }
+        self.grants_changed();
+    }
+
+    /// Tells every live socket to re-check its caller's access (a user, login or coach
+    /// link changed).
+    pub fn grants_changed(&self) {
+        self.grants
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later [`Api::grants_changed`].
+    pub fn watch_grants(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.grants.subscribe()
+    }
+
+    /// A live-socket slot for `user_row`, or `None` when the user has `cap` open already.
+    pub fn live_slot(&self, user_row: i64, cap: usize) -> Option<LiveSlot> {
+        let mut open = self.live_sockets.lock().ok()?;
+        let count = open.entry(user_row).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(LiveSlot {
+            user_row,
+            open: Arc::clone(&self.live_sockets),
+        })
     }
 
     fn cached_principal(&self, user_row: i64, family_row: i64) -> Option<Principal> {
@@ -466,39 +519,59 @@ impl FromRequestParts<ApiState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts).ok_or_else(|| {
-            ApiError::unauthorized(
-                "unauthenticated",
-                "send an access token: Authorization: Bearer <token>",
-            )
-        })?;
-        let claims = state.keys.verify(&token).map_err(|e| match e {
-            TokenError::Expired => {
-                ApiError::unauthorized("token_expired", "the access token has expired: refresh it")
-            }
-            _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
-        })?;
-        let user_row: i64 = claims.sub.parse().map_err(|_| {
-            ApiError::unauthorized("invalid_token", "the access token is not valid")
-        })?;
-        let family_row = claims.fam;
-        let principal = match state.cached_principal(user_row, family_row) {
-            Some(principal) if principal.tenant_row == claims.tid => principal,
-            _ => {
-                let principal = load_principal(state, user_row, family_row, claims.tid).await?;
-                state.cache_principal(&principal);
-                principal
-            }
-        };
-        if let Err(wait) = state.user_requests.hit(&user_row) {
-            return Err(ApiError::too_many(
-                "rate_limited",
-                "too many requests: slow down",
-                wait,
-            ));
-        }
-        Ok(Auth(principal))
+        authenticate(parts, state).await.map(|(p, _)| Auth(p))
     }
+}
+
+/// The authenticated caller of a live WebSocket and when their access token expires
+/// (s since the epoch), at which the socket closes.
+pub struct LiveAuth(pub Principal, pub u64);
+
+impl FromRequestParts<ApiState> for LiveAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        authenticate(parts, state)
+            .await
+            .map(|(p, exp)| LiveAuth(p, exp))
+    }
+}
+
+/// The caller of a request and their access token's expiry, s since the epoch.
+async fn authenticate(parts: &Parts, state: &ApiState) -> Result<(Principal, u64), ApiError> {
+    let token = bearer_token(parts).ok_or_else(|| {
+        ApiError::unauthorized(
+            "unauthenticated",
+            "send an access token: Authorization: Bearer <token>",
+        )
+    })?;
+    let claims = state.keys.verify(&token).map_err(|e| match e {
+        TokenError::Expired => {
+            ApiError::unauthorized("token_expired", "the access token has expired: refresh it")
+        }
+        _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+    })?;
+    let user_row: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+    let family_row = claims.fam;
+    let principal = match state.cached_principal(user_row, family_row) {
+        Some(principal) if principal.tenant_row == claims.tid => principal,
+        _ => {
+            let principal = load_principal(state, user_row, family_row, claims.tid).await?;
+            state.cache_principal(&principal);
+            principal
+        }
+    };
+    if let Err(wait) = state.user_requests.hit(&user_row) {
+        return Err(ApiError::too_many(
+            "rate_limited",
+            "too many requests: slow down",
+            wait,
+        ));
+    }
+    Ok((principal, claims.exp))
 }
 
 /// The caller as the database has them now, or 401.

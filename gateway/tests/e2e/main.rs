@@ -55,4 +55,5 @@ mod hostile;
 mod isolation;
 mod linkage;
 mod live;
+mod live_access;
 mod security;

@@ -211,16 +211,33 @@ impl Api {
     /// Opens a live WebSocket (`/live/board` or `/live/sessions/{id}`) with the token in
     /// the query.
     pub async fn live(&self, path: &str, token: &str) -> Live {
+        self.try_live(path, token)
+            .await
+            .unwrap_or_else(|(status, body)| {
+                panic!("the live WebSocket opens: HTTP {status} {body}")
+            })
+    }
+
+    /// Opens a live WebSocket, or the HTTP status and JSON body it was refused with.
+    pub async fn try_live(&self, path: &str, token: &str) -> Result<Live, (u16, Value)> {
         let url = format!(
             "ws://{}/api/v1{path}?access_token={token}&rate_hz=5",
             self.http
         );
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("the live WebSocket opens");
-        Live {
-            socket,
-            seen: Vec::new(),
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => Ok(Live {
+                socket,
+                seen: Vec::new(),
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err((response.status().as_u16(), body))
+            }
+            Err(e) => panic!("the live WebSocket failed: {e}"),
         }
     }
 }
@@ -260,6 +277,35 @@ impl Live {
                 other => panic!("the live socket ended waiting for {what}: {other:?}"),
             }
         }
+    }
+
+    /// Reads until the server closes the socket (or fails the test after `within`): the
+    /// close frame's code and reason, `None` if the connection ended without one.
+    pub async fn wait_closed(&mut self, what: &str, within: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; saw {:?}", self.seen));
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    self.seen.push(serde_json::from_str(&text).unwrap());
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    }
+
+    /// Sends a text message of `len` bytes.
+    pub async fn send_text(&mut self, len: usize) -> bool {
+        self.socket
+            .send(Message::Text("x".repeat(len).into()))
+            .await
+            .is_ok()
     }
 
     /// Reads whatever arrives for `window` (to check what did *not* arrive).
