@@ -7,6 +7,8 @@
 //!   and cues stored, summary written when the session ends.
 //! - `acks`: acks never run ahead of the commit; after a SIGKILL the restarted gateway
 //!   resumes acking; resent frames are stored once; gaps hold the ack back.
+//! - `failures`: a database locked against the writer: nothing acked, `/health/ready`
+//!   503 after three failed commits; released, the resent frames are acked, ready again.
 //! - `agent`: the edge agent (in-process) rides simulated athletes over QUIC, with the
 //!   certificate pinned, and over MQTT: every frame acknowledged and stored once.
 //! - `external_broker`: the gateway on a real Mosquitto process instead of its embedded
@@ -50,6 +52,7 @@ mod broker_acl;
 mod browser;
 mod demo;
 mod external_broker;
+mod failures;
 mod flow;
 mod hostile;
 mod isolation;
