@@ -53,6 +53,7 @@ use tokio::task::JoinHandle;
 
 use crate::ble::SensorStatus;
 use crate::credentials::DeviceCredentials;
+use crate::cue_guard::CueGuard;
 use crate::sensors::SensorTable;
 use crate::session::{new_session_id, unix_ms_now};
 use crate::simulator::SimulatorConfig;
@@ -352,6 +353,9 @@ pub struct DeviceCounters {
     pub down_rejected: AtomicU64,
     /// Cues received.
     pub cues: AtomicU64,
+    /// Genuine cues dropped as replayed, stale, or bound to another ride (also counted
+    /// in `down_rejected`).
+    pub cues_dropped: AtomicU64,
 }
 
 /// Why the agent could not start.
@@ -394,6 +398,8 @@ pub(crate) struct Device {
     pub(crate) spooled: Notify,
     pub(crate) events: broadcast::Sender<AgentEvent>,
     pub(crate) counters: Arc<DeviceCounters>,
+    /// Which downlink cues may be spoken (the ride being recorded, fresh ones only).
+    pub(crate) cues: Mutex<CueGuard>,
 }
 
 impl Device {
@@ -439,6 +445,10 @@ impl Device {
         let session = frame.header.session.clone();
         match payload {
             Payload::Ack(ack) => {
+                self.cues
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .saw_frame(&frame.header);
                 let mut spool = self.spool();
                 // Nothing can be stored that was never sent: an ack beyond the highest
                 // seq sent would release frames the gateway cannot have.
@@ -473,6 +483,15 @@ impl Device {
                 None
             }
             Payload::Cue(cue) => {
+                let admitted = self
+                    .cues
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .admit(&frame.header, &cue);
+                if let Err(refusal) = admitted {
+                    self.counters.cues_dropped.fetch_add(1, Ordering::Relaxed);
+                    return reject(refusal.to_string());
+                }
                 self.counters.cues.fetch_add(1, Ordering::Relaxed);
                 self.emit(AgentEvent::CueReceived {
                     device: device.clone(),
@@ -566,18 +585,19 @@ impl Agent {
             }
             handle.syncer.add(spool.sync_target());
             let counters = Arc::new(DeviceCounters::default());
+            let session = new_session_id(unix_ms_now());
             let device = Arc::new(Device {
                 credentials,
                 spool: Mutex::new(spool),
                 spooled: Notify::new(),
                 events: events.clone(),
                 counters: counters.clone(),
+                cues: Mutex::new(CueGuard::new(session.clone())),
             });
             device.emit(AgentEvent::SpoolOpened {
                 device: device_id.clone(),
                 recovery,
             });
-            let session = new_session_id(unix_ms_now());
             device.emit(AgentEvent::SessionStarted {
                 device: device_id.clone(),
                 session: session.clone(),

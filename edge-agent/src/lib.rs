@@ -12,6 +12,7 @@
 //!   current tokio runtime and reports [`agent::AgentEvent`]s; [`uplink`] holds MQTT and
 //!   QUIC; [`source`] and [`ble`] the sample sources; [`credentials`] and [`session`] the
 //!   device's identity and ride ids.
+//! - [`cue_guard`]: which downlink cues may be spoken (the ride under way, fresh seqs only).
 //! - [`config`]: the TOML file; [`cue_output`]: console and `espeak-ng`;
 //!   [`status_page`]: a local page for a screen.
 //!
@@ -47,6 +48,7 @@ pub mod agent;
 pub mod ble;
 pub mod config;
 pub mod credentials;
+pub mod cue_guard;
 pub mod cue_output;
 pub mod gatt;
 pub mod revolutions;

@@ -42,6 +42,8 @@ pub struct Store {
     pub rejected: usize,
     /// Lose this seq the first time it arrives (as if the gateway had missed it).
     pub lose_once: Option<u64>,
+    /// Genuine cues sent (hostile copies not counted).
+    pub cues_sent: usize,
     down_seq: u64,
 }
 
@@ -54,6 +56,7 @@ impl Store {
             received: Vec::new(),
             rejected: 0,
             lose_once: None,
+            cues_sent: 0,
             down_seq: 0,
         }
     }
@@ -97,12 +100,17 @@ impl Store {
     /// Seals a downlink payload for the device and session of `to`.
     pub fn seal_down(&mut self, to: &Frame, payload: Payload) -> Vec<u8> {
         self.down_seq += 1;
+        self.seal_down_as(to, self.down_seq, payload)
+    }
+
+    /// Seals a downlink payload with a chosen seq (a stale one, say).
+    pub fn seal_down_as(&self, to: &Frame, seq: u64, payload: Payload) -> Vec<u8> {
         let header = FrameHeader {
             kind: payload.kind(),
             tenant: to.header.tenant.clone(),
             device: to.header.device.clone(),
             session: to.header.session.clone(),
-            seq: self.down_seq,
+            seq,
             sent_ms: unix_ms_now(),
         };
         codec::encode_frame(&seal::seal(&self.key, header, &payload).unwrap()).unwrap()

@@ -12,7 +12,7 @@ use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, Gatewa
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::simulator::{Scenario, SimulatedAthlete, SimulatorConfig};
 use paceline_schemas::cue::{Cue, CueCode, Severity};
-use paceline_schemas::{Command, DeviceKey, FrameKind, Payload, codec};
+use paceline_schemas::{Command, DeviceKey, FrameKind, Payload, SessionId, codec};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use paceline_testkit::ports::{free_tcp_port, listening, loopback};
@@ -198,7 +198,22 @@ async fn spawn_gateway(
                                     text: format!("cue after {stored} frames"),
                                     modification: None,
                                 };
-                                extra.push(store.seal_down(&frame, Payload::Cue(cue)));
+                                let genuine = store.seal_down(&frame, Payload::Cue(cue.clone()));
+                                store.cues_sent += 1;
+                                extra.push(genuine.clone());
+                                if acks == Acks::AlsoHostile && store.cues_sent == 1 {
+                                    // The same cue replayed, an older one released late,
+                                    // and one whose body names another ride: none spoken.
+                                    extra.push(genuine);
+                                    extra.push(store.seal_down_as(
+                                        &frame,
+                                        1,
+                                        Payload::Cue(cue.clone()),
+                                    ));
+                                    let mut unbound = cue;
+                                    unbound.session = SessionId::new("another-ride").unwrap();
+                                    extra.push(store.seal_down(&frame, Payload::Cue(unbound)));
+                                }
                             }
                             if !forged_sent {
                                 forged_sent = true;
@@ -329,6 +344,21 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
     })
     .await;
 
+    // The replayed, late and unbound copies of the first cue are dropped and counted.
+    wait_until(
+        "the three hostile cues to be dropped",
+        Duration::from_secs(20),
+        async || {
+            agent
+                .counters(&device.device)
+                .unwrap()
+                .cues_dropped
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 3
+        },
+    )
+    .await;
+
     // The broker dies for 10 s while the ride goes on.
     kill(broker);
     let outage_started = Instant::now();
@@ -436,6 +466,7 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
             .all(|r| !r.duplicate),
         "no resend before the outage"
     );
+    let cues_sent = store.cues_sent;
     drop(store);
     let events = seen.lock().unwrap();
     assert!(
@@ -444,6 +475,27 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
             .any(|e| matches!(e, AgentEvent::DownFrameRejected { .. })),
         "the forged ack was dropped"
     );
+    let cues_heard: Vec<&Cue> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::CueReceived { cue, .. } => Some(cue),
+            _ => None,
+        })
+        .collect();
+    let mut texts: Vec<&str> = cues_heard.iter().map(|c| c.text.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    assert!(!cues_heard.is_empty() && cues_heard.len() <= cues_sent);
+    assert_eq!(
+        texts.len(),
+        cues_heard.len(),
+        "no cue heard twice (the replayed and the late copy were dropped): {texts:?}"
+    );
+    assert!(
+        cues_heard.iter().all(|c| c.session == session),
+        "only cues of the ride under way are heard"
+    );
+
     assert!(
         events
             .iter()
