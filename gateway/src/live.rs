@@ -9,7 +9,10 @@
 //! samples go to the engine at once (coaching does not wait for the disk). The device is
 //! acknowledged from the writer's commit report ([`Live::on_committed`]), never before.
 //! A frame already covered by the session's ack is a duplicate: dropped, and answered with
-//! the ack again, since the device evidently missed it.
+//! the ack again (on the route it came by), since the device evidently missed it. Only a
+//! frame that is new for its device and session — seal verified, seq neither acked nor
+//! already taken — moves the session's downlink route or keeps the session alive, so a
+//! replayed capture cannot steal the cues or hold a session open.
 //!
 //! The engine's outputs come back through [`Live::on_output`]: cues are stored and sealed
 //! to the device on the route its latest frame came by; a summary closes the session.
@@ -162,7 +165,9 @@ struct SessionEntry {
     engine_id: SessionId,
     coached: bool,
     acked_seq: u64,
-    forwarded: BTreeSet<u64>,
+    /// Seqs above the ack that this process has taken (stored or queued, and coached if
+    /// the session is): a seq in here, or at most the ack, is not new.
+    taken: BTreeSet<u64>,
     last_frame: Instant,
     route: Route,
     /// The device's latest sensor status and the seq of its frame (held in memory only:
@@ -478,12 +483,20 @@ impl Live {
             let Some(entry) = sessions.by_row.get_mut(&session_row) else {
                 return self.refuse(RejectReason::StoreUnavailable);
             };
-            entry.route = route.clone();
-            entry.last_frame = received;
+            // Only a frame new for this device and session (its seal verified above) moves
+            // the session's route or keeps it alive: a replayed capture, already acked or
+            // already taken, is answered with the ack on the route it came by, stored at
+            // most once (the unique index counts the copy as a duplicate), and changes
+            // nothing else.
             if header.seq <= entry.acked_seq {
                 Err(entry.acked_seq)
             } else {
-                let forward = entry.coached && entry.forwarded.insert(header.seq);
+                let fresh = entry.taken.insert(header.seq);
+                if fresh {
+                    entry.route = route.clone();
+                    entry.last_frame = received;
+                }
+                let forward = entry.coached && fresh;
                 Ok((
                     entry.tenant_row,
                     entry.athlete_row,
@@ -697,8 +710,8 @@ impl Live {
             // refused by the writer as a taken session id and reported not opened).
             return Ok(*row);
         }
-        let mut forwarded = BTreeSet::new();
-        forwarded.extend(above);
+        let mut taken = BTreeSet::new();
+        taken.extend(above);
         sessions.by_device.insert(key, row);
         sessions.by_row.insert(
             row,
@@ -714,7 +727,7 @@ impl Live {
                 engine_id: engine_id.clone(),
                 coached: open,
                 acked_seq,
-                forwarded,
+                taken,
                 last_frame: Instant::now(),
                 route: Route::None,
                 sensors,
@@ -783,8 +796,8 @@ impl Live {
             for c in committed {
                 if let Some(entry) = sessions.by_row.get_mut(&c.session_row) {
                     entry.acked_seq = entry.acked_seq.max(c.acked_seq);
-                    let keep = entry.forwarded.split_off(&(entry.acked_seq + 1));
-                    entry.forwarded = keep;
+                    let keep = entry.taken.split_off(&(entry.acked_seq + 1));
+                    entry.taken = keep;
                     acks.push((
                         entry.route.clone(),
                         entry.tenant.clone(),

@@ -366,8 +366,14 @@ impl QuicDevice {
 
     /// Seals and sends one frame on the stream.
     pub async fn send(&mut self, session: &SessionId, seq: u64, payload: &Payload) {
+        let frame = self.creds.frame(session, seq, payload);
+        self.send_raw(&frame).await;
+    }
+
+    /// Sends an encoded frame as it is.
+    pub async fn send_raw(&mut self, frame: &[u8]) {
         let mut prefixed = Vec::new();
-        write_frame(&mut prefixed, &self.creds.frame(session, seq, payload)).unwrap();
+        write_frame(&mut prefixed, frame).unwrap();
         self.send.write_all(&prefixed).await.unwrap();
     }
 }

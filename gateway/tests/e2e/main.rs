@@ -16,6 +16,9 @@
 //!   and the HTTP hooks a broker cluster calls to authenticate devices and check topics.
 //! - `hostile`: garbage, oversize, wrongly sealed, misaddressed and replayed frames are
 //!   refused and counted while a well-behaved rider's cues keep flowing.
+//! - `replay`: a thousand replays of a device's captured frames (with its own broker
+//!   login) store nothing, move no route (the coach's cue still reaches its QUIC
+//!   connection) and keep no silent session alive.
 //! - `broker_acl`: the embedded broker's topic ACLs at its front door: another tenant's
 //!   device subscribing to `#` or `pl/v1/+/+/up` hears nothing and is disconnected, one
 //!   publishing on another device's uplink or with the retain flag likewise, each counted;
@@ -59,4 +62,5 @@ mod isolation;
 mod linkage;
 mod live;
 mod live_access;
+mod replay;
 mod security;
