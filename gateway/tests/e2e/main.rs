@@ -19,6 +19,8 @@
 //! - `replay`: a thousand replays of a device's captured frames (with its own broker
 //!   login) store nothing, move no route (the coach's cue still reaches its QUIC
 //!   connection) and keep no silent session alive.
+//! - `sweep`: the issue-19 sweep: another tenant's device subscribed to `#` hears nothing
+//!   of a 100-athlete demo gym; a hundred live sockets of revoked users close within 1 s.
 //! - `broker_acl`: the embedded broker's topic ACLs at its front door: another tenant's
 //!   device subscribing to `#` or `pl/v1/+/+/up` hears nothing and is disconnected, one
 //!   publishing on another device's uplink or with the retain flag likewise, each counted;
@@ -64,3 +66,4 @@ mod live;
 mod live_access;
 mod replay;
 mod security;
+mod sweep;

@@ -84,9 +84,17 @@ pub struct GatewayBuilder {
     data_dir: Option<PathBuf>,
     args: Vec<String>,
     log_filter: Option<String>,
+    demo_athletes: Option<usize>,
 }
 
 impl GatewayBuilder {
+    /// Runs `paceline demo --athletes N` (the demo gym riding) instead of `paceline
+    /// serve`; administration commands and the helpers work as with `serve`.
+    pub fn demo(mut self, athletes: usize) -> Self {
+        self.demo_athletes = Some(athletes);
+        self
+    }
+
     /// Runs this `paceline` binary (instead of [`paceline_bin`]).
     pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
         self.bin = Some(path.into());
@@ -137,6 +145,7 @@ impl GatewayBuilder {
                 .unwrap_or_else(|| "warn,paceline_gateway=info".to_owned()),
             starts: 0,
             max_wal_bytes: 0,
+            demo_athletes: self.demo_athletes,
         }
     }
 
@@ -169,6 +178,7 @@ pub struct Gateway {
     pub starts: u32,
     /// The largest `-wal` file seen by [`Gateway::wal_bytes`], bytes.
     pub max_wal_bytes: u64,
+    demo_athletes: Option<usize>,
 }
 
 impl Gateway {
@@ -218,8 +228,14 @@ impl Gateway {
             .append(true)
             .open(self.stdout_path())
             .expect("open the stdout log");
-        let child = Command::new(&self.bin)
-            .arg("serve")
+        let mut command = Command::new(&self.bin);
+        match self.demo_athletes {
+            Some(athletes) => command
+                .arg("demo")
+                .args(["--athletes", &athletes.to_string()]),
+            None => command.arg("serve"),
+        };
+        let child = command
             .args(self.settings())
             .env("PACELINE_LOG", &self.log_filter)
             .stdin(Stdio::null())
