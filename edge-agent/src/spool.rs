@@ -11,11 +11,26 @@
 //!         ack:   u8 session length, session, u64 LE committed seq
 //! ```
 //!
-//! Reopening reads the records in order and stops at the first one that is torn (shorter
-//! than its length), too long, or fails its checksum: the file is truncated there, so a
-//! process killed mid-write loses at most the record it was writing, never an earlier one,
-//! and no corrupt entry is ever returned. Frames whose seq an ack record covers are
+//! Reopening reads the records in order. A record that is torn (shorter than its length),
+//! too long, fails its checksum or is not a well-formed frame or ack is a bad region: the
+//! reader resyncs, scanning forward byte by byte for the next offset where a whole record
+//! parses, and goes on from there. So damage in the middle of the file (a torn write the
+//! filesystem left behind later data, a bad sector, a flipped bit) loses only the records
+//! it touches, never the acked-later frames after it. Bytes after the last good record (a
+//! process killed mid-write) are cut off; if a region in the middle was skipped, the file
+//! is rewritten as compaction does (only the unacknowledged frames, fsync, rename), so the
+//! bad bytes do not outlive the reopen. [`Recovery`] counts both, and they are logged at
+//! warn. No corrupt entry is ever returned. Frames whose seq an ack record covers are
 //! dropped on reopen.
+//!
+//! A false resync (garbage taken for a record) would need, at one offset, a length of at
+//! most one largest record that also fits in the file (for random bytes about one chance
+//! in 2^16), a kind byte of 1 or 2 (2^-7), a body shaped like that kind, a CRC-32 matching
+//! the bytes it covers (2^-32) and a valid session id: together about one offset in 2^55.
+//! Frame bodies are sealed (ciphertext), so a good record does not embed another record's
+//! bytes by accident either. The scan is bounded: every offset is tried at most once and costs at
+//! most one checksum of a record (the file is bounded by `max_bytes`), and the structural
+//! checks run before the checksum, so nearly every offset costs a few comparisons.
 //!
 //! The spool is bounded: an append that would take the file past `max_bytes` first
 //! compacts (rewrites only the unacknowledged frames to a new file, fsyncs it and renames
@@ -198,8 +213,13 @@ pub struct Recovery {
     pub records: u64,
     /// Unacknowledged frames recovered.
     pub unacked_frames: usize,
-    /// Bytes cut off the end (a torn or corrupt tail).
+    /// Bytes cut off the end (a torn or corrupt tail: nothing after it parsed).
     pub truncated_bytes: u64,
+    /// Bytes skipped in the middle of the file (corrupt regions with good records after
+    /// them); the file was rewritten without them.
+    pub skipped_bytes: u64,
+    /// Corrupt regions skipped in the middle of the file.
+    pub skipped_regions: u64,
 }
 
 /// A device's spool. Not shared between processes.
@@ -257,7 +277,8 @@ struct Record<'a> {
     tail: &'a [u8],
 }
 
-/// Parses the record at the start of `bytes`; `None` if it is torn or corrupt.
+/// Parses the record at the start of `bytes`; `None` if it is torn or corrupt. The cheap
+/// structural checks come before the checksum, so resyncing over garbage is fast.
 fn parse_record(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
     let (len, rest) = bytes.split_first_chunk::<4>()?;
     let len = u32::from_le_bytes(*len) as usize;
@@ -266,26 +287,27 @@ fn parse_record(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
     }
     let (crc, rest) = rest.split_first_chunk::<4>()?;
     let payload = rest.get(..len)?;
-    if crc32fast::hash(payload) != u32::from_le_bytes(*crc) {
+    let (&kind, body) = payload.split_first()?;
+    if kind != KIND_FRAME && kind != KIND_ACK {
         return None;
     }
-    let (&kind, body) = payload.split_first()?;
     let (&session_len, body) = body.split_first()?;
     let session = body.get(..usize::from(session_len))?;
-    let body = &body[usize::from(session_len)..];
-    let session = SessionId::new(std::str::from_utf8(session).ok()?).ok()?;
-    let (number, tail) = body.split_first_chunk::<8>()?;
-    let number = u64::from_le_bytes(*number);
+    let (number, tail) = body[usize::from(session_len)..].split_first_chunk::<8>()?;
     match kind {
         KIND_FRAME if !tail.is_empty() => {}
         KIND_ACK if tail.is_empty() => {}
         _ => return None,
     }
+    if crc32fast::hash(payload) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    let session = SessionId::new(std::str::from_utf8(session).ok()?).ok()?;
     Some((
         Record {
             kind,
             session,
-            number,
+            number: u64::from_le_bytes(*number),
             tail,
         },
         8 + len,
@@ -294,7 +316,8 @@ fn parse_record(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
 
 impl Spool {
     /// Opens (or creates) the spool in folder `dir`, recovering what a previous process
-    /// left: a torn or corrupt tail is cut off, acknowledged frames are dropped.
+    /// left: corrupt regions in the middle are skipped (and the file rewritten without
+    /// them), a torn or corrupt tail is cut off, acknowledged frames are dropped.
     pub fn open(
         dir: &Path,
         max_bytes: u64,
@@ -329,11 +352,20 @@ impl Spool {
         let mut recovery = Recovery::default();
         let mut frames: Vec<(SessionId, u64, Arc<[u8]>)> = Vec::new();
         let mut committed: HashMap<SessionId, u64> = HashMap::new();
+        // `end`: just past the last good record; `bad`: where the region being skipped began.
         let mut offset = 0usize;
+        let mut end = 0usize;
+        let mut bad: Option<usize> = None;
         while offset < bytes.len() {
             let Some((record, used)) = parse_record(&bytes[offset..]) else {
-                break;
+                bad.get_or_insert(offset);
+                offset += 1;
+                continue;
             };
+            if let Some(start) = bad.take() {
+                recovery.skipped_bytes += (offset - start) as u64;
+                recovery.skipped_regions += 1;
+            }
             recovery.records += 1;
             match record.kind {
                 KIND_FRAME => frames.push((record.session, record.number, Arc::from(record.tail))),
@@ -343,22 +375,27 @@ impl Spool {
                 }
             }
             offset += used;
+            end = offset;
         }
-        if offset < bytes.len() {
-            recovery.truncated_bytes = (bytes.len() - offset) as u64;
+        recovery.truncated_bytes = (bytes.len() - end) as u64;
+        if recovery.skipped_regions > 0 || recovery.truncated_bytes > 0 {
             tracing::warn!(
                 path = %path.display(),
-                bytes = recovery.truncated_bytes,
-                "spool: cutting off a torn or corrupt tail"
+                skipped_regions = recovery.skipped_regions,
+                skipped_bytes = recovery.skipped_bytes,
+                truncated_bytes = recovery.truncated_bytes,
+                "spool: skipping corrupt regions and cutting off a torn or corrupt tail"
             );
-            file.set_len(offset as u64).map_err(io_error(&path))?;
+        }
+        if recovery.skipped_regions == 0 && recovery.truncated_bytes > 0 {
+            file.set_len(end as u64).map_err(io_error(&path))?;
             file.sync_all().map_err(io_error(&path))?;
         }
         let sync_target = Arc::new(Mutex::new(file.try_clone().map_err(io_error(&path))?));
         let mut spool = Self {
             path,
             file,
-            file_len: offset as u64,
+            file_len: end as u64,
             max_bytes,
             policy,
             last_sync: Instant::now(),
@@ -385,6 +422,11 @@ impl Spool {
             spool.push_entry(session, seq, frame);
         }
         recovery.unacked_frames = spool.entries.len();
+        if recovery.skipped_regions > 0 {
+            // The bad bytes must not outlive this reopen (nor be skipped again on the next):
+            // the unacknowledged frames go to a new file, as compaction does.
+            spool.compact()?;
+        }
         Ok((spool, recovery))
     }
 
@@ -611,6 +653,257 @@ impl Drop for Spool {
     fn drop(&mut self) {
         if let Err(e) = self.write_pending_acks() {
             tracing::warn!(error = %e, "spool: the last ack records were not written");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn session(name: &str) -> SessionId {
+        SessionId::new(name).unwrap()
+    }
+
+    /// A frame body no offset inside of which parses as a record.
+    fn body(seq: u64) -> Vec<u8> {
+        vec![0xA0 | (seq % 16) as u8; 40]
+    }
+
+    /// Where each record of `bytes` starts and ends (the file must be clean).
+    fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let (_, used) = parse_record(&bytes[offset..]).expect("a clean file");
+            found.push((offset, offset + used));
+            offset += used;
+        }
+        found
+    }
+
+    fn seqs(spool: &Spool) -> Vec<u64> {
+        spool.entries().map(|e| e.seq).collect()
+    }
+
+    /// Frames 1..=10 of one session, then an ack of 2 (written after them all).
+    fn ten_frames_then_an_ack(dir: &Path) -> Vec<u8> {
+        let s = session("mid");
+        let (mut spool, _) = Spool::open(dir, 1 << 20, 0).unwrap();
+        for seq in 1..=10 {
+            spool.append(&s, seq, &body(seq)).unwrap();
+        }
+        spool.ack(&s, 2).unwrap();
+        drop(spool);
+        fs::read(dir.join(SPOOL_FILE)).unwrap()
+    }
+
+    #[test]
+    fn a_corrupt_record_in_the_middle_loses_only_that_record() {
+        type Damage = fn(&mut Vec<u8>, (usize, usize));
+        // A frame record here is 9 + 1 + 3 ("mid") + 8 + 40 = 61 bytes.
+        let cases: [(&str, Damage, u64); 4] = [
+            (
+                "a flipped body byte",
+                |b, (s, e)| b[(s + e) / 2] ^= 0x40,
+                61,
+            ),
+            ("a flipped checksum byte", |b, (s, _)| b[s + 5] ^= 0x01, 61),
+            ("a length far too long", |b, (s, _)| b[s + 3] = 0x7F, 61),
+            // A torn write: the first half of record 5, then record 6 as if appended after.
+            (
+                "a torn record spliced",
+                |b, (s, e)| {
+                    b.drain(s + (e - s) / 2..e);
+                },
+                30,
+            ),
+        ];
+        for (name, damage, skipped) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let clean = ten_frames_then_an_ack(dir.path());
+            let spans = records(&clean);
+            assert_eq!(spans.len(), 11, "{name}");
+            let mut damaged = clean.clone();
+            damage(&mut damaged, spans[4]);
+            fs::write(dir.path().join(SPOOL_FILE), &damaged).unwrap();
+
+            let (spool, recovery) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+            // Frame 5 is lost; the ack after the bad region still releases 1 and 2.
+            assert_eq!(seqs(&spool), [3, 4, 6, 7, 8, 9, 10], "{name}");
+            for entry in spool.entries() {
+                assert_eq!(*entry.frame, body(entry.seq)[..], "{name}");
+            }
+            assert_eq!(recovery.records, 10, "{name}");
+            assert_eq!(recovery.skipped_regions, 1, "{name}");
+            assert_eq!(recovery.skipped_bytes, skipped, "{name}");
+            assert_eq!(recovery.truncated_bytes, 0, "{name}");
+            assert_eq!(recovery.unacked_frames, 7, "{name}");
+            drop(spool);
+
+            // Rewritten clean: the next reopen finds the same frames and nothing to skip.
+            let rewritten = fs::read(dir.path().join(SPOOL_FILE)).unwrap();
+            assert_eq!(records(&rewritten).len(), 7, "{name}");
+            let (spool, recovery) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+            assert_eq!(seqs(&spool), [3, 4, 6, 7, 8, 9, 10], "{name}");
+            assert_eq!(
+                (recovery.skipped_bytes, recovery.skipped_regions),
+                (0, 0),
+                "{name}"
+            );
+            assert_eq!(recovery.truncated_bytes, 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_tail_is_still_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let clean = ten_frames_then_an_ack(dir.path());
+        let spans = records(&clean);
+        // The last frame record, then the ack record torn halfway.
+        let mut damaged = clean[..spans[10].0 + 10].to_vec();
+        damaged[spans[9].0 + 20] ^= 0x01;
+        fs::write(dir.path().join(SPOOL_FILE), &damaged).unwrap();
+        let (spool, recovery) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+        assert_eq!(seqs(&spool), (1..=9).collect::<Vec<_>>());
+        assert_eq!(recovery.truncated_bytes, 61 + 10);
+        assert_eq!((recovery.skipped_bytes, recovery.skipped_regions), (0, 0));
+        assert_eq!(spool.file_len(), spans[9].0 as u64);
+        assert_eq!(
+            fs::metadata(dir.path().join(SPOOL_FILE)).unwrap().len(),
+            spans[9].0 as u64
+        );
+    }
+
+    #[test]
+    fn two_corrupt_regions_are_counted_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let clean = ten_frames_then_an_ack(dir.path());
+        let spans = records(&clean);
+        let mut damaged = clean.clone();
+        damaged[spans[2].0 + 12] ^= 0x10;
+        damaged[spans[3].0 + 12] ^= 0x10;
+        damaged[spans[7].0] ^= 0x10;
+        fs::write(dir.path().join(SPOOL_FILE), &damaged).unwrap();
+        let (spool, recovery) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+        assert_eq!(seqs(&spool), [5, 6, 7, 9, 10]);
+        assert_eq!(recovery.skipped_regions, 2);
+        assert_eq!(recovery.skipped_bytes, 3 * 61);
+    }
+
+    /// One spool written by the property test: frames of two sessions, acks among them.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Frame { second: bool, len: usize },
+        Ack { second: bool },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (any::<bool>(), 1usize..120).prop_map(|(second, len)| Step::Frame { second, len }),
+            1 => any::<bool>().prop_map(|second| Step::Ack { second }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Damage anywhere (bytes overwritten, or cut out as by a torn write) never panics
+        /// nor returns a frame that was not appended or that an intact ack covers, and
+        /// every frame whose record lies wholly outside the damage (and no ack covers) is
+        /// recovered, in order; the rewritten file reopens the same, with nothing skipped.
+        #[test]
+        fn damage_loses_only_the_records_it_touches(
+            steps in prop::collection::vec(step(), 1..40),
+            start in any::<prop::sample::Index>(),
+            len in 1usize..200,
+            fill in prop::collection::vec(any::<u8>(), 200),
+            splice in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let names = [session("a"), session("b")];
+            let mut appended: HashMap<(SessionId, u64), Vec<u8>> = HashMap::new();
+            {
+                let (mut spool, _) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+                let mut next = [1u64, 1];
+                for (n, step) in steps.iter().enumerate() {
+                    match *step {
+                        Step::Frame { second, len } => {
+                            let i = usize::from(second);
+                            let frame: Vec<u8> = (0..len).map(|k| (k * 31 + n).to_le_bytes()[0]).collect();
+                            spool.append(&names[i], next[i], &frame).unwrap();
+                            appended.insert((names[i].clone(), next[i]), frame);
+                            next[i] += 1;
+                        }
+                        Step::Ack { second } => {
+                            let i = usize::from(second);
+                            spool.ack(&names[i], next[i] / 2).unwrap();
+                            // One record per ack, in order (none coalesced).
+                            spool.sync().unwrap();
+                        }
+                    }
+                }
+            }
+            let path = dir.path().join(SPOOL_FILE);
+            let clean = fs::read(&path).unwrap();
+            prop_assume!(!clean.is_empty());
+            let from = start.index(clean.len());
+            let to = (from + len).min(clean.len());
+            let mut damaged = clean.clone();
+            if splice {
+                // A torn write: the bytes are gone and what followed comes right after.
+                damaged.drain(from..to);
+            } else {
+                damaged[from..to].copy_from_slice(&fill[..to - from]);
+            }
+            fs::write(&path, &damaged).unwrap();
+
+            let (spool, recovery) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+            // `acked`: by the acks outside the damage, which must apply; `maybe_acked`: by
+            // any ack (a damaged one may still be read back: a splice can put its bytes
+            // back together exactly).
+            let mut acked: HashMap<SessionId, u64> = HashMap::new();
+            let mut maybe_acked: HashMap<SessionId, u64> = HashMap::new();
+            let mut kept = Vec::new();
+            for (s, e) in records(&clean) {
+                let (record, _) = parse_record(&clean[s..]).unwrap();
+                let outside = e <= from || s >= to;
+                if record.kind == KIND_ACK {
+                    let a = maybe_acked.entry(record.session.clone()).or_insert(0);
+                    *a = (*a).max(record.number);
+                    if outside {
+                        let a = acked.entry(record.session.clone()).or_insert(0);
+                        *a = (*a).max(record.number);
+                    }
+                } else if outside {
+                    kept.push((record.session, record.number));
+                }
+            }
+            let covered = |s: &SessionId, seq: u64| acked.get(s).is_some_and(|&a| seq <= a);
+            let maybe_covered =
+                |s: &SessionId, seq: u64| maybe_acked.get(s).is_some_and(|&a| seq <= a);
+            let got: Vec<(SessionId, u64)> =
+                spool.entries().map(|e| (e.session.clone(), e.seq)).collect();
+            for entry in spool.entries() {
+                let original = appended.get(&(entry.session.clone(), entry.seq));
+                prop_assert_eq!(original.map(Vec::as_slice), Some(&*entry.frame));
+                prop_assert!(!covered(&entry.session, entry.seq));
+            }
+            for (s, seq) in kept.iter().filter(|(s, seq)| !maybe_covered(s, *seq)) {
+                prop_assert!(got.contains(&(s.clone(), *seq)), "lost {s} {seq}: {recovery:?}");
+            }
+            for name in &names {
+                let mine: Vec<u64> = got.iter().filter(|(s, _)| s == name).map(|e| e.1).collect();
+                prop_assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+            }
+            drop(spool);
+            let (again, second) = Spool::open(dir.path(), 1 << 20, 0).unwrap();
+            let again: Vec<(SessionId, u64)> =
+                again.entries().map(|e| (e.session.clone(), e.seq)).collect();
+            prop_assert_eq!(again, got);
+            prop_assert_eq!((second.skipped_bytes, second.truncated_bytes), (0, 0));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Arbitrary bytes as a spool file left by an earlier run (torn by a crash, or damaged on
 //! disk): `Spool::open` recovers a spool or returns an error, never panics, and recovery
-//! is idempotent — reopening what it left finds the same frames and nothing more to cut.
+//! is idempotent — reopening what it left (corrupt regions skipped and rewritten away, a
+//! torn tail cut) finds the same frames and nothing more to skip or cut.
 #![no_main]
 
 use std::path::PathBuf;
@@ -46,5 +47,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(
         recovery.truncated_bytes, 0,
         "a recovered spool was cut again"
+    );
+    assert_eq!(
+        (recovery.skipped_bytes, recovery.skipped_regions),
+        (0, 0),
+        "a recovered spool still had corrupt regions"
     );
 });

@@ -4,7 +4,8 @@
 //! - `simulator`: determinism, HR kinetics, overheat through the cap, dropouts, plans.
 //! - `gatt_vectors`: hand-built notifications for every flag field; the `decode` command.
 //! - `gatt_hostile`: 10,000 random payloads per decoder.
-//! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a full spool.
+//! - `spool_kill`: SIGKILL a writer process mid-write in a loop; torn tails; a corrupt
+//!   record in the middle; a full spool.
 //! - `uplink_mqtt`: a real rumqttd broker down for 10 s mid-session: nothing lost.
 //! - `uplink_quic`: a real quinn endpoint restarted after 10 s: nothing lost; the pin.
 //!
