@@ -26,6 +26,7 @@ pub mod external_broker;
 pub mod health;
 pub mod http;
 pub mod live;
+pub mod live_channels;
 pub mod metrics;
 pub mod mqtt_acl;
 pub mod quic;

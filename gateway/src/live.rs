@@ -46,6 +46,7 @@ use paceline_schemas::{
 use crate::clock::GatewayClock;
 use crate::connections::Connections;
 use crate::downlink::{Downlink, Route};
+use crate::live_channels::LiveChannels;
 use crate::metrics::{Metrics, RejectReason, Transport, TransportLabel};
 use crate::store::secrets::token_matches;
 use crate::store::writer::{
@@ -197,7 +198,7 @@ pub struct Live {
     shutting_down: AtomicBool,
     reject_log: Mutex<HashMap<RejectReason, (Instant, u64)>>,
     session_idle: Duration,
-    events: broadcast::Sender<LiveEvent>,
+    events: LiveChannels,
     connections: Arc<Connections>,
 }
 
@@ -230,7 +231,7 @@ impl Live {
             shutting_down: AtomicBool::new(false),
             reject_log: Mutex::new(HashMap::new()),
             session_idle,
-            events: broadcast::channel(LIVE_EVENT_BUFFER).0,
+            events: LiveChannels::new(LIVE_EVENT_BUFFER),
             connections: Arc::new(Connections::default()),
         })
     }
@@ -245,16 +246,23 @@ impl Live {
         &self.connections
     }
 
-    /// Live events from now on. Sending never waits for a subscriber: one that falls
+    /// The live events of tenant `tenant_row` from now on, and of no other tenant (each
+    /// tenant has its own channel). Sending never waits for a subscriber: one that falls
     /// behind by more than the buffer gets `Lagged`.
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.events.subscribe()
+    pub fn subscribe(&self, tenant_row: i64) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe(tenant_row)
     }
 
-    fn publish(&self, event: impl FnOnce() -> LiveEvent) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(event());
-        }
+    /// Publishes to the tenant's channel; `body` is built only if someone watches.
+    fn publish(
+        &self,
+        tenant_row: i64,
+        athlete_row: i64,
+        session_row: i64,
+        body: impl FnOnce() -> LiveEventBody,
+    ) {
+        self.events
+            .publish(tenant_row, athlete_row, session_row, body);
     }
 
     /// Forgets a revoked device and closes its connections (its frames are refused from
@@ -542,11 +550,8 @@ impl Live {
         };
         let samples: Vec<SampleRow> = samples;
         if engine_id.is_some() && !samples.is_empty() {
-            self.publish(|| LiveEvent {
-                tenant_row,
-                athlete_row,
-                session_row,
-                body: LiveEventBody::Samples(samples.clone().into()),
+            self.publish(tenant_row, athlete_row, session_row, || {
+                LiveEventBody::Samples(samples.clone().into())
             });
         }
         let write = WriteOp::Frame(FrameWrite {
@@ -613,11 +618,8 @@ impl Live {
             Some((entry.tenant_row, entry.athlete_row, status))
         });
         if let Some((tenant_row, athlete_row, status)) = noted {
-            self.publish(|| LiveEvent {
-                tenant_row,
-                athlete_row,
-                session_row,
-                body: LiveEventBody::Sensors(status),
+            self.publish(tenant_row, athlete_row, session_row, || {
+                LiveEventBody::Sensors(status)
             });
         }
     }
@@ -854,12 +856,6 @@ impl Live {
         else {
             return;
         };
-        let event = |body| LiveEvent {
-            tenant_row,
-            athlete_row,
-            session_row: row,
-            body,
-        };
         let now_ms = self.clock.now_ms();
         match output.output {
             OutputBody::Cue(cue) => {
@@ -867,7 +863,9 @@ impl Live {
                 // writer is behind on its disk): a cue is for now.
                 let mut for_device = cue.clone();
                 for_device.session = device_session.clone();
-                self.publish(|| event(LiveEventBody::Cue(Arc::new(for_device.clone()))));
+                self.publish(tenant_row, athlete_row, row, || {
+                    LiveEventBody::Cue(Arc::new(for_device.clone()))
+                });
                 if self.seal_and_send(
                     &route,
                     &tenant,
@@ -890,16 +888,14 @@ impl Live {
                 });
             }
             OutputBody::Status(status) => {
-                self.publish(|| {
-                    event(LiveEventBody::Status {
-                        coach: Arc::new(status),
-                        sensors: self.sensors(row),
-                    })
+                self.publish(tenant_row, athlete_row, row, || LiveEventBody::Status {
+                    coach: Arc::new(status),
+                    sensors: self.sensors(row),
                 });
             }
             OutputBody::Summary(mut summary) => {
                 self.metrics.sessions_open.dec();
-                self.publish(|| event(LiveEventBody::Ended));
+                self.publish(tenant_row, athlete_row, row, || LiveEventBody::Ended);
                 summary.session = device_session;
                 let _ = self.writes.send(WriteOp::EndSession {
                     tenant_row,

@@ -1,5 +1,26 @@
 //! The live WebSockets: `/live/sessions/{id}` (one session) and `/live/board` (every
-//! session the caller may see). Authenticated like REST (or `?access_token=`).
+//! session the caller may see).
+//!
+//! Authentication, two ways, never with the token in the URL (a query naming
+//! `access_token` is refused with 400 `token_in_url` before the upgrade, since URLs end up
+//! in logs and browser histories):
+//! - `Authorization: Bearer <access token>` (non-browser clients): every check is
+//!   answered before the upgrade — 401, 404 for a session the caller may not see, 429
+//!   `too_many_live_sockets` past 8 sockets per user;
+//! - no header (browsers cannot set one on a WebSocket): the socket is upgraded and its
+//!   first text message must be `{"type":"auth","access_token":"…"}` within 5 s. Nothing is
+//!   sent before that succeeds. Otherwise it is closed with 1008 and a reason
+//!   (`authenticate with a first message …`, `authentication timed out`,
+//!   `invalid or expired token`, `access revoked …` for a login that has ended,
+//!   `not visible: …` for a session the caller may not see), or 1013
+//!   `too many live sockets …` past the per-user cap (`too many requests …` past the
+//!   request budget). At most 256 sockets may be waiting for their auth message at once
+//!   (more get 429 `too_many_unauthenticated_sockets` before the upgrade).
+//!
+//! Either way the socket then re-checks its caller on every grant change and closes with
+//! 1008 at the access token's expiry. Its events come from its tenant's own channel
+//! ([`crate::live_channels`]): another tenant's events never reach it; within the tenant
+//! it passes on only the athletes (or the session) the caller may see.
 //!
 //! Server → client, JSON text messages with a `type`:
 //! - `hello`: the open sessions in view (`sessions: [{session_id, athlete_id, athlete_name}]`);
@@ -27,13 +48,14 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
 use super::sessions::visible_session;
 use super::{
-    ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, LiveAuth, LiveSlot, load_principal,
-    named, visibility,
+    ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, LiveAuth, LiveSlot, authenticate_token,
+    load_principal, named, visibility,
 };
 use crate::accounts::Principal;
 use crate::live::{LiveEvent, LiveEventBody};
@@ -46,16 +68,43 @@ const VISIBILITY_REFRESH: Duration = Duration::from_secs(5);
 pub const LIVE_SOCKETS_PER_USER: usize = 8;
 /// The largest message (and frame) a client may send on a live socket, bytes.
 pub const MAX_INCOMING_BYTES: usize = 4096;
-/// The close code when access is lost (RFC 6455: policy violation).
+/// How long a socket opened without `Authorization` has to send its auth message.
+pub const AUTH_MESSAGE_WITHIN: Duration = Duration::from_secs(5);
+/// Sockets that may wait for their auth message at once (in the whole gateway); more are
+/// refused with 429 before the upgrade.
+pub const LIVE_SOCKETS_AWAITING_AUTH: usize = 256;
+/// The close code when access is refused or lost (RFC 6455: policy violation).
 const POLICY_VIOLATION: u16 = 1008;
+/// The close code when a limit is reached (RFC 6455: try again later).
+const TRY_AGAIN_LATER: u16 = 1013;
+/// The close code when the server failed (RFC 6455: internal error).
+const INTERNAL_ERROR: u16 = 1011;
+/// The close for a first message that is not an auth message.
+const FIRST_MESSAGE: (u16, &str) = (
+    POLICY_VIOLATION,
+    "authenticate with a first message {type:auth,access_token}",
+);
 
-/// Live stream options.
+/// Live stream options. The access token is never taken from the URL: a request with
+/// `access_token` in its query is refused (400 `token_in_url`).
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LiveQuery {
     /// Sample messages per session per second (0.2–10, default 2).
     pub rate_hz: Option<f64>,
-    /// The access token, for clients that cannot send headers on a WebSocket.
-    pub access_token: Option<String>,
+}
+
+/// What a client sends first on a socket opened without `Authorization`.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FirstMessage {
+    Auth { access_token: String },
+}
+
+/// What a socket asks to watch.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Session(i64),
+    Board,
 }
 
 enum Scope {
@@ -95,63 +144,192 @@ struct Caller {
     grants: tokio::sync::watch::Receiver<u64>,
 }
 
+/// A socket's caller admitted to its target: what it sees and its first message.
+struct Admitted {
+    caller: Caller,
+    scope: Scope,
+    hello: Value,
+}
+
+/// The checks every socket passes once its caller is known, whichever way they
+/// authenticated: the session is visible (else 404), the user has a socket slot left
+/// (else 429). `grants` must have been taken before the caller was read, so a change
+/// in between is not missed.
+async fn admit_caller(
+    state: &ApiState,
+    principal: Principal,
+    exp_s: u64,
+    target: Target,
+    grants: tokio::sync::watch::Receiver<u64>,
+) -> Result<Admitted, ApiError> {
+    let (scope, hello) = match target {
+        Target::Session(id) => {
+            let check = principal.clone();
+            let session = state
+                .read(move |conn| visible_session(conn, &check, id))
+                .await?;
+            let hello = json!({"type": "hello", "sessions": if session.status == "open" {
+                vec![json!({"session_id": session.id, "athlete_id": session.athlete_id, "athlete_name": session.athlete_name})]
+            } else { Vec::new() }});
+            (Scope::Session(id), hello)
+        }
+        Target::Board => {
+            let (visible, open) = board_view(state, &principal).await?;
+            (
+                Scope::Board(visible),
+                json!({"type": "hello", "sessions": open}),
+            )
+        }
+    };
+    let caller = Caller {
+        _slot: slot(state, principal.user_row)?,
+        principal,
+        exp_s,
+        grants,
+    };
+    Ok(Admitted {
+        caller,
+        scope,
+        hello,
+    })
+}
+
 /// One session's live stream.
 #[utoipa::path(get, path = "/api/v1/live/sessions/{id}", tag = "live",
     params(("id" = i64, Path, description = "session id"), LiveQuery),
-    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages"),
+    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages. Without Authorization, the first message must be {\"type\":\"auth\",\"access_token\":…} within 5 s"),
+        (status = 400, description = "not a WebSocket request, or a token in the URL (token_in_url)"),
+        (status = 401, description = "the Authorization header's token is not valid"),
         (status = 404, description = "not visible"),
-        (status = 429, description = "too many live sockets open for this user")),
-    security(("bearer" = [])))]
+        (status = 429, description = "too many live sockets open for this user, or awaiting authentication")),
+    security(("bearer" = []), ()))]
 pub async fn live_session(
     State(state): State<ApiState>,
-    LiveAuth(p, exp_s): LiveAuth,
+    LiveAuth(caller): LiveAuth,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let grants = state.watch_grants();
-    let check = p.clone();
-    let session = state
-        .read(move |conn| visible_session(conn, &check, id))
-        .await?;
-    let ws = upgrade(ws)?;
-    let hello = json!({"type": "hello", "sessions": if session.status == "open" {
-        vec![json!({"session_id": session.id, "athlete_id": session.athlete_id, "athlete_name": session.athlete_name})]
-    } else { Vec::new() }});
-    let rate = rate_of(&q);
-    let caller = Caller {
-        _slot: slot(&state, p.user_row)?,
-        principal: p,
-        exp_s,
-        grants,
-    };
-    Ok(ws.on_upgrade(move |socket| serve(socket, state, caller, Scope::Session(id), hello, rate)))
+    connect(state, caller, Target::Session(id), &q, ws).await
 }
 
 /// Every live session the caller may see.
 #[utoipa::path(get, path = "/api/v1/live/board", tag = "live", params(LiveQuery),
-    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages"),
-        (status = 429, description = "too many live sockets open for this user")),
-    security(("bearer" = [])))]
+    responses((status = 101, description = "WebSocket: hello, sample, status, sensors, cue, ended messages. Without Authorization, the first message must be {\"type\":\"auth\",\"access_token\":…} within 5 s"),
+        (status = 400, description = "not a WebSocket request, or a token in the URL (token_in_url)"),
+        (status = 401, description = "the Authorization header's token is not valid"),
+        (status = 429, description = "too many live sockets open for this user, or awaiting authentication")),
+    security(("bearer" = []), ()))]
 pub async fn live_board(
     State(state): State<ApiState>,
-    LiveAuth(p, exp_s): LiveAuth,
+    LiveAuth(caller): LiveAuth,
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    connect(state, caller, Target::Board, &q, ws).await
+}
+
+/// With an `Authorization` header every check is answered before the upgrade; without
+/// one the socket is upgraded and must authenticate with its first message.
+async fn connect(
+    state: ApiState,
+    caller: Option<(Principal, u64)>,
+    target: Target,
+    q: &LiveQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let rate = rate_of(q);
+    match caller {
+        Some((principal, exp_s)) => {
+            let grants = state.watch_grants();
+            let admitted = admit_caller(&state, principal, exp_s, target, grants).await?;
+            let ws = upgrade(ws)?;
+            Ok(ws.on_upgrade(move |socket| serve(socket, state, admitted, rate)))
+        }
+        None => {
+            let ws = upgrade(ws)?;
+            let waiting = state.live_auth_slot().ok_or_else(|| {
+                ApiError::too_many(
+                    "too_many_unauthenticated_sockets",
+                    "too many live sockets are waiting to authenticate: try again",
+                    Duration::from_secs(1),
+                )
+            })?;
+            Ok(ws.on_upgrade(move |socket| {
+                authenticate_then_serve(socket, state, target, rate, waiting)
+            }))
+        }
+    }
+}
+
+/// Waits for the first message's token, then admits the caller like a header would have;
+/// sends nothing before that, and closes with a reason if refused.
+async fn authenticate_then_serve(
+    mut socket: WebSocket,
+    state: ApiState,
+    target: Target,
+    rate: Duration,
+    waiting: OwnedSemaphorePermit,
+) {
     let grants = state.watch_grants();
-    let (visible, open) = board_view(&state, &p).await?;
-    let ws = upgrade(ws)?;
-    let hello = json!({"type": "hello", "sessions": open});
-    let rate = rate_of(&q);
-    let caller = Caller {
-        _slot: slot(&state, p.user_row)?,
-        principal: p,
-        exp_s,
-        grants,
+    let admitted = match first_message(&mut socket, &state, target, grants).await {
+        Ok(admitted) => admitted,
+        Err(Some((code, reason))) => {
+            close_with(&mut socket, code, reason).await;
+            return;
+        }
+        Err(None) => return,
     };
-    Ok(ws
-        .on_upgrade(move |socket| serve(socket, state, caller, Scope::Board(visible), hello, rate)))
+    drop(waiting);
+    serve(socket, state, admitted, rate).await;
+}
+
+/// The caller admitted from the socket's first message; `Err(Some(close))` to refuse,
+/// `Err(None)` if the client left.
+async fn first_message(
+    socket: &mut WebSocket,
+    state: &ApiState,
+    target: Target,
+    grants: tokio::sync::watch::Receiver<u64>,
+) -> Result<Admitted, Option<(u16, &'static str)>> {
+    let deadline = tokio::time::Instant::now() + AUTH_MESSAGE_WITHIN;
+    let token = loop {
+        let incoming = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .map_err(|_| Some((POLICY_VIOLATION, "authentication timed out")))?;
+        match incoming {
+            Some(Ok(Message::Text(text))) => {
+                match serde_json::from_str::<FirstMessage>(text.as_str()) {
+                    Ok(FirstMessage::Auth { access_token }) => break access_token,
+                    Err(_) => return Err(Some(FIRST_MESSAGE)),
+                }
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Binary(_))) => return Err(Some(FIRST_MESSAGE)),
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(None),
+        }
+    };
+    let (principal, exp_s) = authenticate_token(state, &token)
+        .await
+        .map_err(|e| Some(refusal(&e)))?;
+    admit_caller(state, principal, exp_s, target, grants)
+        .await
+        .map_err(|e| Some(refusal(&e)))
+}
+
+/// The close code and reason for what the header path answers with `error`.
+fn refusal(error: &ApiError) -> (u16, &'static str) {
+    match error.code {
+        "not_found" => (POLICY_VIOLATION, "not visible: no such session"),
+        "too_many_live_sockets" => (
+            TRY_AGAIN_LATER,
+            "too many live sockets for this user: close one",
+        ),
+        "rate_limited" => (TRY_AGAIN_LATER, "too many requests: slow down"),
+        "session_revoked" => (POLICY_VIOLATION, "access revoked: log in again"),
+        "token_expired" | "invalid_token" => (POLICY_VIOLATION, "invalid or expired token"),
+        _ => (INTERNAL_ERROR, "the server could not open the stream"),
+    }
 }
 
 fn rate_of(q: &LiveQuery) -> Duration {
@@ -214,8 +392,13 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
 
 /// Closes the socket for a policy violation (lost access), with `reason`.
 async fn close_for(socket: &mut WebSocket, reason: &'static str) {
+    close_with(socket, POLICY_VIOLATION, reason).await;
+}
+
+/// Closes the socket with `code` and `reason`.
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code: POLICY_VIOLATION,
+        code,
         reason: reason.into(),
     };
     let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
@@ -254,22 +437,21 @@ async fn recheck(
     Ok(())
 }
 
-async fn serve(
-    mut socket: WebSocket,
-    state: ApiState,
-    caller: Caller,
-    mut scope: Scope,
-    hello: Value,
-    every: Duration,
-) {
-    let Caller {
-        mut principal,
-        exp_s,
-        _slot,
-        mut grants,
-    } = caller;
-    // Subscribe before the hello so nothing falls between them.
-    let mut events = state.live.subscribe();
+async fn serve(mut socket: WebSocket, state: ApiState, admitted: Admitted, every: Duration) {
+    let Admitted {
+        caller:
+            Caller {
+                mut principal,
+                exp_s,
+                _slot,
+                mut grants,
+            },
+        mut scope,
+        hello,
+    } = admitted;
+    // Subscribe before the hello so nothing falls between them; only this tenant's
+    // events ever arrive (each tenant has its own channel).
+    let mut events = state.live.subscribe(principal.tenant_row);
     if !send(&mut socket, &hello).await {
         return;
     }
@@ -349,6 +531,7 @@ fn admit(
     event: &LiveEvent,
     pending: &mut HashMap<i64, Pending>,
 ) -> Option<Value> {
+    // The channel carries only the caller's tenant: this check is belt and braces.
     if event.tenant_row != principal.tenant_row {
         return None;
     }

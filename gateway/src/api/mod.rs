@@ -89,6 +89,8 @@ pub struct Api {
     grants: tokio::sync::watch::Sender<u64>,
     /// Open live sockets per user.
     live_sockets: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
+    /// Live sockets upgraded but not yet authenticated by their first message.
+    live_awaiting_auth: Arc<tokio::sync::Semaphore>,
 }
 
 /// How long a caller read from the database is trusted without reading it again.
@@ -152,6 +154,9 @@ impl Api {
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
             grants: tokio::sync::watch::Sender::new(0),
             live_sockets: Arc::default(),
+            live_awaiting_auth: Arc::new(tokio::sync::Semaphore::new(
+                live_ws::LIVE_SOCKETS_AWAITING_AUTH,
+            )),
         }
     }
 
@@ -202,6 +207,14 @@ impl Api {
             user_row,
             open: Arc::clone(&self.live_sockets),
         })
+    }
+
+    /// A slot for one more live socket awaiting its first-message authentication, or
+    /// `None` when [`live_ws::LIVE_SOCKETS_AWAITING_AUTH`] are already waiting.
+    pub fn live_auth_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.live_awaiting_auth)
+            .try_acquire_owned()
+            .ok()
     }
 
     fn cached_principal(&self, user_row: i64, family_row: i64) -> Option<Principal> {
@@ -510,9 +523,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The authenticated caller. Taken from `Authorization: Bearer <access token>`; the live
-/// WebSocket routes also take `?access_token=` (browsers cannot set headers on a
-/// WebSocket).
+/// The authenticated caller, from `Authorization: Bearer <access token>` (never from the
+/// URL).
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<ApiState> for Auth {
@@ -523,18 +535,68 @@ impl FromRequestParts<ApiState> for Auth {
     }
 }
 
-/// The authenticated caller of a live WebSocket and when their access token expires
-/// (s since the epoch), at which the socket closes.
-pub struct LiveAuth(pub Principal, pub u64);
+/// The caller of a live WebSocket who sent `Authorization: Bearer`, and when their access
+/// token expires (s since the epoch), at which the socket closes; `None` without the
+/// header: the socket is then authenticated by its first message (browsers cannot set
+/// headers on a WebSocket). A token in the URL (`?access_token=`) is refused with 400
+/// `token_in_url` before anything else: URLs end up in logs and histories.
+pub struct LiveAuth(pub Option<(Principal, u64)>);
 
 impl FromRequestParts<ApiState> for LiveAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        if token_in_url(parts) {
+            return Err(ApiError::bad_request(
+                "token_in_url",
+                "never put the access token in the URL: send it in the first message \
+                 {\"type\":\"auth\",\"access_token\":\"…\"} or in Authorization: Bearer",
+            ));
+        }
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(LiveAuth(None));
+        }
         authenticate(parts, state)
             .await
-            .map(|(p, exp)| LiveAuth(p, exp))
+            .map(|caller| LiveAuth(Some(caller)))
     }
+}
+
+/// Whether the query names an `access_token` (however it is encoded).
+fn token_in_url(parts: &Parts) -> bool {
+    let Some(query) = parts.uri.query() else {
+        return false;
+    };
+    query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or("");
+        let key = key.replace('+', " ");
+        let decoded = percent_decode(&key);
+        decoded.trim().eq_ignore_ascii_case("access_token")
+    })
+}
+
+/// `%XX` sequences decoded (bytes that do not decode are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The caller of a request and their access token's expiry, s since the epoch.
@@ -545,7 +607,16 @@ async fn authenticate(parts: &Parts, state: &ApiState) -> Result<(Principal, u64
             "send an access token: Authorization: Bearer <token>",
         )
     })?;
-    let claims = state.keys.verify(&token).map_err(|e| match e {
+    authenticate_token(state, &token).await
+}
+
+/// The caller an access token names, as the database has them now, and the token's
+/// expiry, s since the epoch; counts against the caller's request budget.
+pub async fn authenticate_token(
+    state: &ApiState,
+    token: &str,
+) -> Result<(Principal, u64), ApiError> {
+    let claims = state.keys.verify(token).map_err(|e| match e {
         TokenError::Expired => {
             ApiError::unauthorized("token_expired", "the access token has expired: refresh it")
         }
@@ -621,22 +692,11 @@ async fn load_principal(
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let text = value.to_str().ok()?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))?;
-        return Some(token.trim().to_owned());
-    }
-    if parts.uri.path().contains("/live/") {
-        let query = parts.uri.query()?;
-        for pair in query.split('&') {
-            if let Some(token) = pair.strip_prefix("access_token=") {
-                return Some(token.to_owned());
-            }
-        }
-    }
-    None
+    let text = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
 }
 
 /// SQL that holds when the athlete `a` is visible to the caller. Uses the named

@@ -10,6 +10,9 @@ use paceline_schemas::{DeviceId, DeviceKey, DeviceToken, TenantId};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
 
 use crate::gateway::{Gateway, PROFILE};
 use crate::wait::DEADLINE;
@@ -209,7 +212,7 @@ impl Api {
     }
 
     /// Opens a live WebSocket (`/live/board` or `/live/sessions/{id}`) with the token in
-    /// the query.
+    /// an `Authorization: Bearer` header, at 5 samples a second.
     pub async fn live(&self, path: &str, token: &str) -> Live {
         self.try_live(path, token)
             .await
@@ -218,13 +221,42 @@ impl Api {
             })
     }
 
-    /// Opens a live WebSocket, or the HTTP status and JSON body it was refused with.
+    /// Opens a live WebSocket with `Authorization: Bearer`, or the HTTP status and JSON
+    /// body it was refused with.
     pub async fn try_live(&self, path: &str, token: &str) -> Result<Live, (u16, Value)> {
-        let url = format!(
-            "ws://{}/api/v1{path}?access_token={token}&rate_hz=5",
-            self.http
-        );
-        match tokio_tungstenite::connect_async(url).await {
+        self.open_live(&format!("{path}?rate_hz=5"), Some(token))
+            .await
+    }
+
+    /// Opens a live WebSocket without a header, as a browser does, and sends the token
+    /// as its first message `{"type":"auth","access_token":…}`; or the HTTP status and
+    /// JSON body the upgrade was refused with.
+    pub async fn try_live_first_message(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> Result<Live, (u16, Value)> {
+        let mut live = self.open_live(&format!("{path}?rate_hz=5"), None).await?;
+        live.send_json(&json!({"type": "auth", "access_token": token}))
+            .await;
+        Ok(live)
+    }
+
+    /// Opens a live WebSocket at `path_and_query` (as given), with the token in an
+    /// `Authorization: Bearer` header if any; or the HTTP status and JSON body it was
+    /// refused with.
+    pub async fn open_live(
+        &self,
+        path_and_query: &str,
+        token: Option<&str>,
+    ) -> Result<Live, (u16, Value)> {
+        let url = format!("ws://{}/api/v1{path_and_query}", self.http);
+        let mut request = url.into_client_request().expect("a WebSocket request");
+        if let Some(token) = token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a header");
+            request.headers_mut().insert(AUTHORIZATION, value);
+        }
+        match tokio_tungstenite::connect_async(request).await {
             Ok((socket, _)) => Ok(Live {
                 socket,
                 seen: Vec::new(),
@@ -298,6 +330,14 @@ impl Live {
                 None | Some(Err(_)) => return None,
             }
         }
+    }
+
+    /// Sends a JSON text message.
+    pub async fn send_json(&mut self, value: &Value) -> bool {
+        self.socket
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .is_ok()
     }
 
     /// Sends a text message of `len` bytes.

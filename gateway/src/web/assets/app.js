@@ -165,18 +165,24 @@ function header(active) {
   top.append(nav, who, out);
 }
 
-// A live WebSocket that reconnects with backoff and reports its state.
+// A live WebSocket that reconnects with backoff and reports its state. The access token
+// never goes in the URL (the server refuses that): it is the socket's first message, and
+// the server sends nothing until it has checked it.
 function liveSocket(path, onMessage, onState) {
   let delay = 1000;
-  let socket = null;
   const open = () => {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = scheme + "//" + location.host + "/api/v1" + path +
-      "?rate_hz=2&access_token=" + encodeURIComponent(token() || "");
-    socket = new WebSocket(url);
-    socket.onopen = () => { delay = 1000; onState("live"); };
-    socket.onmessage = (e) => { try { onMessage(JSON.parse(e.data)); } catch (_) { /* not JSON */ } };
-    socket.onclose = async () => {
+    const url = scheme + "//" + location.host + "/api/v1" + path + "?rate_hz=2";
+    const ws = new WebSocket(url);
+    let authenticated = false;
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "auth", access_token: token() || "" }));
+    };
+    ws.onmessage = (e) => {
+      if (!authenticated) { authenticated = true; delay = 1000; onState("live"); }
+      try { onMessage(JSON.parse(e.data)); } catch (_) { /* not JSON */ }
+    };
+    ws.onclose = async () => {
       onState("reconnecting in " + Math.round(delay / 1000) + " s");
       await refresh().catch(() => false);
       setTimeout(open, delay);
