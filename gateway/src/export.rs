@@ -5,6 +5,12 @@
 //! it follows the FIT protocol's file structure (14-byte header with its CRC, definition
 //! and data messages, a CRC over the whole file) and uses only the few messages and
 //! fields an activity needs. The tests read the result back with fitparser.
+//!
+//! Neither export holds a session's samples in memory: the CSV is written a page of rows
+//! at a time ([`samples_page`], [`csv_rows`]; the API streams the pages), and the FIT file
+//! folds the rows into one entry per second of the ride as they are read
+//! ([`FitActivity`]), so its memory follows the ride's duration (about 30 bytes a second),
+//! not its sample count.
 
 use std::collections::BTreeMap;
 
@@ -54,17 +60,67 @@ pub fn load_samples(
     Ok(rows)
 }
 
+/// Rows read per page of an export.
+pub const EXPORT_PAGE_ROWS: usize = 2048;
+
+/// A stored sample's place in an export: (t_ms, rowid).
+pub type SampleKey = (i64, i64);
+
+/// Where a page of samples starts: after this key, or at the beginning.
+pub type PageKey = Option<SampleKey>;
+
+/// Up to `limit` samples of a session of a tenant after `after`, by sensor time (the
+/// order of [`load_samples`]), each with its key; the last key starts the next page.
+pub fn samples_page(
+    conn: &Connection,
+    tenant_row: i64,
+    session_row: i64,
+    after: PageKey,
+    limit: usize,
+) -> Result<Vec<(SampleKey, ExportSample)>, StoreError> {
+    let (t_ms, rowid) = after.unwrap_or((i64::MIN, i64::MIN));
+    let mut stmt = conn.prepare_cached(
+        "SELECT t_ms, rowid, kind, heart_rate, power_w, cadence, speed_mps FROM samples
+         WHERE tenant_id = ?1 AND session_row = ?2 AND (t_ms, rowid) > (?3, ?4)
+         ORDER BY t_ms, rowid LIMIT ?5",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![tenant_row, session_row, t_ms, rowid, limit], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?),
+                ExportSample {
+                    t_ms: r.get(0)?,
+                    kind: r.get(2)?,
+                    heart_rate: r.get(3)?,
+                    power_w: r.get(4)?,
+                    cadence: r.get(5)?,
+                    speed_mps: r.get(6)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The CSV export's header line.
+pub fn csv_header() -> Vec<u8> {
+    b"t_ms,kind,heart_rate_bpm,power_w,cadence,speed_mps\n".to_vec()
+}
+
 /// CSV with a header row: `t_ms,kind,heart_rate_bpm,power_w,cadence,speed_mps`.
 pub fn samples_csv(samples: &[ExportSample]) -> Result<String, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "t_ms",
-        "kind",
-        "heart_rate_bpm",
-        "power_w",
-        "cadence",
-        "speed_mps",
-    ])?;
+    let mut bytes = csv_header();
+    bytes.extend(csv_rows(samples)?);
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// CSV lines of samples, without the header (each line stands alone, so pages written
+/// one after the other make the same file as one write).
+pub fn csv_rows(samples: &[ExportSample]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     let text = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
     for s in samples {
         writer.write_record([
@@ -76,8 +132,7 @@ pub fn samples_csv(samples: &[ExportSample]) -> Result<String, csv::Error> {
             text(s.speed_mps),
         ])?;
     }
-    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    writer.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
@@ -117,10 +172,50 @@ fn clamp_u16(v: f64) -> Option<u16> {
 
 /// A FIT activity file of the samples, starting at `start_ms` (Unix ms).
 pub fn activity_fit(start_ms: u64, samples: &[ExportSample]) -> Vec<u8> {
-    let mut seconds: BTreeMap<u32, Second> = BTreeMap::new();
+    let mut activity = FitActivity::default();
     for s in samples {
+        activity.add(s);
+    }
+    activity.finish(start_ms)
+}
+
+/// The FIT activity of a session of a tenant, its rows folded in as they are read.
+pub fn session_fit(
+    conn: &Connection,
+    tenant_row: i64,
+    session_row: i64,
+    start_ms: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t_ms, kind, heart_rate, power_w, cadence, speed_mps FROM samples
+         WHERE tenant_id = ?1 AND session_row = ?2 ORDER BY t_ms, rowid",
+    )?;
+    let mut rows = stmt.query(params![tenant_row, session_row])?;
+    let mut activity = FitActivity::default();
+    while let Some(r) = rows.next()? {
+        activity.add(&ExportSample {
+            t_ms: r.get(0)?,
+            kind: r.get(1)?,
+            heart_rate: r.get(2)?,
+            power_w: r.get(3)?,
+            cadence: r.get(4)?,
+            speed_mps: r.get(5)?,
+        });
+    }
+    Ok(activity.finish(start_ms))
+}
+
+/// A FIT activity being built: the latest value of each channel in each second.
+#[derive(Debug, Default)]
+pub struct FitActivity {
+    seconds: BTreeMap<u32, Second>,
+}
+
+impl FitActivity {
+    /// Adds one sample (samples are added by sensor time).
+    pub fn add(&mut self, s: &ExportSample) {
         let t_s = u32::try_from(s.t_ms.max(0) / 1000).unwrap_or(u32::MAX);
-        let second = seconds.entry(t_s).or_default();
+        let second = self.seconds.entry(t_s).or_default();
         if let Some(hr) = s
             .heart_rate
             .and_then(|v| u8::try_from(v).ok())
@@ -138,100 +233,106 @@ pub fn activity_fit(start_ms: u64, samples: &[ExportSample]) -> Vec<u8> {
             second.speed_mmps = Some(v);
         }
     }
-    let start = u32::try_from((start_ms / 1000).saturating_sub(FIT_EPOCH_OFFSET_S)).unwrap_or(0);
-    let duration_s = seconds.keys().next_back().copied().unwrap_or(0);
-    let end = start.saturating_add(duration_s);
-    let elapsed_ms = duration_s.saturating_mul(1000);
 
-    let mut body = Vec::new();
-    // file_id: type activity (4), manufacturer development (255), product 0, time created.
-    define(
-        &mut body,
-        0,
-        MESG_FILE_ID,
-        &[
+    /// The FIT file, starting at `start_ms` (Unix ms).
+    pub fn finish(self, start_ms: u64) -> Vec<u8> {
+        let seconds = self.seconds;
+        let start =
+            u32::try_from((start_ms / 1000).saturating_sub(FIT_EPOCH_OFFSET_S)).unwrap_or(0);
+        let duration_s = seconds.keys().next_back().copied().unwrap_or(0);
+        let end = start.saturating_add(duration_s);
+        let elapsed_ms = duration_s.saturating_mul(1000);
+
+        let mut body = Vec::new();
+        // file_id: type activity (4), manufacturer development (255), product 0, time created.
+        define(
+            &mut body,
+            0,
+            MESG_FILE_ID,
+            &[
+                (0, 1, BASE_ENUM),
+                (1, 2, BASE_UINT16),
+                (2, 2, BASE_UINT16),
+                (4, 4, BASE_UINT32),
+            ],
+        );
+        body.push(0);
+        body.push(4);
+        body.extend(255u16.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        body.extend(start.to_le_bytes());
+        // record: timestamp, heart_rate, cadence, speed (mm/s), power.
+        define(
+            &mut body,
+            1,
+            MESG_RECORD,
+            &[
+                (253, 4, BASE_UINT32),
+                (3, 1, BASE_UINT8),
+                (4, 1, BASE_UINT8),
+                (6, 2, BASE_UINT16),
+                (7, 2, BASE_UINT16),
+            ],
+        );
+        for (t_s, second) in &seconds {
+            body.push(1);
+            body.extend(start.saturating_add(*t_s).to_le_bytes());
+            body.push(second.heart_rate.unwrap_or(0xFF));
+            body.push(second.cadence.unwrap_or(0xFF));
+            body.extend(second.speed_mmps.unwrap_or(0xFFFF).to_le_bytes());
+            body.extend(second.power_w.unwrap_or(0xFFFF).to_le_bytes());
+        }
+        // lap and session: timestamp, event, event_type stop, start_time, elapsed, timer.
+        let summary_fields = [
+            (253, 4, BASE_UINT32),
             (0, 1, BASE_ENUM),
-            (1, 2, BASE_UINT16),
-            (2, 2, BASE_UINT16),
-            (4, 4, BASE_UINT32),
-        ],
-    );
-    body.push(0);
-    body.push(4);
-    body.extend(255u16.to_le_bytes());
-    body.extend(0u16.to_le_bytes());
-    body.extend(start.to_le_bytes());
-    // record: timestamp, heart_rate, cadence, speed (mm/s), power.
-    define(
-        &mut body,
-        1,
-        MESG_RECORD,
-        &[
-            (253, 4, BASE_UINT32),
-            (3, 1, BASE_UINT8),
-            (4, 1, BASE_UINT8),
-            (6, 2, BASE_UINT16),
-            (7, 2, BASE_UINT16),
-        ],
-    );
-    for (t_s, second) in &seconds {
+            (1, 1, BASE_ENUM),
+            (2, 4, BASE_UINT32),
+            (7, 4, BASE_UINT32),
+            (8, 4, BASE_UINT32),
+        ];
+        define(&mut body, 2, MESG_LAP, &summary_fields);
+        summary(&mut body, 2, end, 9, start, elapsed_ms);
+        let mut session_fields = summary_fields.to_vec();
+        session_fields.push((5, 1, BASE_ENUM));
+        define(&mut body, 3, MESG_SESSION, &session_fields);
+        summary(&mut body, 3, end, 8, start, elapsed_ms);
+        body.push(2); // sport: cycling
+        // activity: timestamp, total_timer_time, num_sessions, type manual, event activity, stop.
+        define(
+            &mut body,
+            4,
+            MESG_ACTIVITY,
+            &[
+                (253, 4, BASE_UINT32),
+                (0, 4, BASE_UINT32),
+                (1, 2, BASE_UINT16),
+                (2, 1, BASE_ENUM),
+                (3, 1, BASE_ENUM),
+                (4, 1, BASE_ENUM),
+            ],
+        );
+        body.push(4);
+        body.extend(end.to_le_bytes());
+        body.extend(elapsed_ms.to_le_bytes());
+        body.extend(1u16.to_le_bytes());
+        body.push(0);
+        body.push(26);
         body.push(1);
-        body.extend(start.saturating_add(*t_s).to_le_bytes());
-        body.push(second.heart_rate.unwrap_or(0xFF));
-        body.push(second.cadence.unwrap_or(0xFF));
-        body.extend(second.speed_mmps.unwrap_or(0xFFFF).to_le_bytes());
-        body.extend(second.power_w.unwrap_or(0xFFFF).to_le_bytes());
-    }
-    // lap and session: timestamp, event, event_type stop, start_time, elapsed, timer.
-    let summary_fields = [
-        (253, 4, BASE_UINT32),
-        (0, 1, BASE_ENUM),
-        (1, 1, BASE_ENUM),
-        (2, 4, BASE_UINT32),
-        (7, 4, BASE_UINT32),
-        (8, 4, BASE_UINT32),
-    ];
-    define(&mut body, 2, MESG_LAP, &summary_fields);
-    summary(&mut body, 2, end, 9, start, elapsed_ms);
-    let mut session_fields = summary_fields.to_vec();
-    session_fields.push((5, 1, BASE_ENUM));
-    define(&mut body, 3, MESG_SESSION, &session_fields);
-    summary(&mut body, 3, end, 8, start, elapsed_ms);
-    body.push(2); // sport: cycling
-    // activity: timestamp, total_timer_time, num_sessions, type manual, event activity, stop.
-    define(
-        &mut body,
-        4,
-        MESG_ACTIVITY,
-        &[
-            (253, 4, BASE_UINT32),
-            (0, 4, BASE_UINT32),
-            (1, 2, BASE_UINT16),
-            (2, 1, BASE_ENUM),
-            (3, 1, BASE_ENUM),
-            (4, 1, BASE_ENUM),
-        ],
-    );
-    body.push(4);
-    body.extend(end.to_le_bytes());
-    body.extend(elapsed_ms.to_le_bytes());
-    body.extend(1u16.to_le_bytes());
-    body.push(0);
-    body.push(26);
-    body.push(1);
 
-    let mut file = Vec::with_capacity(body.len() + 16);
-    file.push(14);
-    file.push(0x20);
-    file.extend(2132u16.to_le_bytes());
-    file.extend(u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    file.extend(b".FIT");
-    let header_crc = crc16(&file);
-    file.extend(header_crc.to_le_bytes());
-    file.extend(&body);
-    let file_crc = crc16(&file);
-    file.extend(file_crc.to_le_bytes());
-    file
+        let mut file = Vec::with_capacity(body.len() + 16);
+        file.push(14);
+        file.push(0x20);
+        file.extend(2132u16.to_le_bytes());
+        file.extend(u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
+        file.extend(b".FIT");
+        let header_crc = crc16(&file);
+        file.extend(header_crc.to_le_bytes());
+        file.extend(&body);
+        let file_crc = crc16(&file);
+        file.extend(file_crc.to_le_bytes());
+        file
+    }
 }
 
 fn define(out: &mut Vec<u8>, local: u8, global: u16, fields: &[(u8, u8, u8)]) {
@@ -348,6 +449,67 @@ mod tests {
         );
         assert_eq!(lines[1], "0,heart_rate,120,,,");
         assert_eq!(lines[2], "500,cycling_power,,200,90,8.5");
+    }
+
+    #[test]
+    fn pages_of_rows_make_the_same_csv_and_fit_as_the_whole_session() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        // The samples alone: their sessions and tenants are not what is tested here.
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        // Three sessions' samples mixed, several at the same time (ordered by rowid).
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO samples (session_row, tenant_id, frame_seq, t_ms, received_ms,
+                   kind, heart_rate, power_w, cadence, speed_mps)
+                 VALUES (?1, ?2, 1, ?3, 0, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .unwrap();
+        let ride = ride();
+        for i in 0..2500usize {
+            let s = &ride[i % ride.len()];
+            let t_ms = i64::try_from(i / 3).unwrap() * 10;
+            for (session_row, tenant_row) in [(1, 1), (2, 1), (1, 2)] {
+                insert
+                    .execute(params![
+                        session_row,
+                        tenant_row,
+                        t_ms,
+                        s.kind,
+                        s.heart_rate,
+                        s.power_w,
+                        s.cadence,
+                        s.speed_mps
+                    ])
+                    .unwrap();
+            }
+        }
+        drop(insert);
+        let whole = load_samples(&conn, 1, 1).unwrap();
+        assert_eq!(whole.len(), 2500);
+        let mut paged = csv_header();
+        let mut after = None;
+        let mut pages = 0;
+        loop {
+            let page = samples_page(&conn, 1, 1, after, 1000).unwrap();
+            pages += 1;
+            let samples: Vec<ExportSample> = page.iter().map(|(_, s)| s.clone()).collect();
+            paged.extend(csv_rows(&samples).unwrap());
+            if page.len() < 1000 {
+                break;
+            }
+            after = page.last().map(|(key, _)| *key);
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(
+            String::from_utf8(paged).unwrap(),
+            samples_csv(&whole).unwrap()
+        );
+        let start_ms = 1_764_590_400_000;
+        assert_eq!(
+            session_fit(&conn, 1, 1, start_ms).unwrap(),
+            activity_fit(start_ms, &whole)
+        );
     }
 
     #[test]

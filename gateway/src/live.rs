@@ -48,6 +48,7 @@ use crate::connections::Connections;
 use crate::downlink::{Downlink, Route};
 use crate::live_channels::LiveChannels;
 use crate::metrics::{Metrics, RejectReason, Transport, TransportLabel};
+use crate::quotas::{OverQuota, QuotaGate, QuotaLimits};
 use crate::store::secrets::token_matches;
 use crate::store::writer::{
     CommitReport, Committed, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue,
@@ -200,6 +201,7 @@ pub struct Live {
     session_idle: Duration,
     events: LiveChannels,
     connections: Arc<Connections>,
+    quotas: QuotaGate,
 }
 
 impl Live {
@@ -233,7 +235,56 @@ impl Live {
             session_idle,
             events: LiveChannels::new(LIVE_EVENT_BUFFER),
             connections: Arc::new(Connections::default()),
+            quotas: QuotaGate::default(),
         })
+    }
+
+    /// This live loop with these quotas (the defaults otherwise).
+    pub fn with_quotas(mut self, limits: QuotaLimits) -> Live {
+        self.quotas = QuotaGate::new(limits);
+        self
+    }
+
+    /// The quotas and what this process has counted against them.
+    pub fn quotas(&self) -> &QuotaGate {
+        &self.quotas
+    }
+
+    /// Counts and logs (at most every few seconds per quota) a refusal over a quota.
+    fn note_over_quota(&self, over: OverQuota) {
+        self.metrics.over_quota(over.quota);
+        if let Some(count) = self.quotas.note_refusal(self.clock.now_ms(), over.quota) {
+            tracing::warn!(
+                quota = over.quota.name(),
+                limit = over.limit,
+                count,
+                "over quota: frames refused (not acked)"
+            );
+        }
+    }
+
+    /// Samples per second of the device, storage of its tenant (the body as stored is
+    /// about what was sealed, less the 16-byte tag).
+    fn admit_frame(
+        &self,
+        device: &DeviceRecord,
+        header: &FrameHeader,
+        payload: &Payload,
+        sealed_bytes: usize,
+    ) -> Result<(), OverQuota> {
+        let now_ms = self.clock.now_ms();
+        let samples = match payload {
+            Payload::Samples(batch) => batch.samples().len(),
+            _ => 1,
+        };
+        let samples = u64::try_from(samples).unwrap_or(u64::MAX);
+        self.quotas
+            .admit_samples(now_ms, device.row, &header.session, header.seq, samples)?;
+        let bytes = u64::try_from(sealed_bytes.saturating_sub(16)).unwrap_or(u64::MAX);
+        self.quotas
+            .admit_storage(now_ms, device.tenant_row, bytes, || {
+                self.store.tenant_stored_bytes(device.tenant_row)
+            })
     }
 
     /// The clock.
@@ -471,6 +522,10 @@ impl Live {
         if matches!(payload, Payload::Command(Command::OverrideTarget(_))) {
             return self.refuse(RejectReason::CoachOnlyCommand);
         }
+        if let Err(over) = self.admit_frame(&device, header, &payload, frame.sealed.len()) {
+            self.note_over_quota(over);
+            return self.refuse(RejectReason::OverQuota);
+        }
         let send_time = match header.check_send_time(received_ms, SendTimeLimits::default()) {
             SendTimeCheck::Plausible => "plausible",
             SendTimeCheck::Stale { .. } => "stale",
@@ -655,6 +710,19 @@ impl Live {
                 tracing::error!(error = %err, "session lookup failed");
                 RejectReason::StoreUnavailable
             })?;
+        if stored.is_none() {
+            let opened = |since| {
+                self.store
+                    .sessions_opened_since(device.tenant_row, device.row, since)
+            };
+            if let Err(over) = self
+                .quotas
+                .admit_session(self.clock.now_ms(), device.row, opened)
+            {
+                self.note_over_quota(over);
+                return Err(RejectReason::OverQuota);
+            }
+        }
         let setup = if stored.as_ref().is_none_or(|s| s.open) {
             Some(
                 self.store

@@ -43,7 +43,8 @@ struct CommonArgs {
     /// TOML config file with any of: data_dir, http, mqtt, quic, engine_workers,
     /// session_idle_s, writer_batch, mqtt_max_connections, access_token_ttl_s,
     /// admin_tenant, mqtt_broker, mqtt_broker_user, mqtt_broker_password,
-    /// mqtt_subscription, mqtt_hook_secret.
+    /// mqtt_subscription, mqtt_hook_secret, device_sessions_per_day, device_samples_per_s,
+    /// device_samples_burst_s, tenant_devices, tenant_storage_bytes.
     #[arg(long, env = "PACELINE_CONFIG")]
     config: Option<PathBuf>,
     /// Data folder [default: ./paceline-data].
@@ -80,6 +81,21 @@ struct CommonArgs {
     /// [default: $share/paceline/pl/v1/+/+/up].
     #[arg(long, env = "PACELINE_MQTT_SUBSCRIPTION")]
     mqtt_subscription: Option<String>,
+    /// Quota: most sessions a device opens in 24 h [default: 48].
+    #[arg(long, env = "PACELINE_DEVICE_SESSIONS_PER_DAY")]
+    device_sessions_per_day: Option<u32>,
+    /// Quota: sustained samples per second of a device [default: 50].
+    #[arg(long, env = "PACELINE_DEVICE_SAMPLES_PER_S")]
+    device_samples_per_s: Option<u32>,
+    /// Quota: a device's burst, in seconds' worth of samples [default: 60].
+    #[arg(long, env = "PACELINE_DEVICE_SAMPLES_BURST_S")]
+    device_samples_burst_s: Option<u32>,
+    /// Quota: most devices of a tenant, revoked ones not counted [default: 500].
+    #[arg(long, env = "PACELINE_TENANT_DEVICES")]
+    tenant_devices: Option<u32>,
+    /// Quota: most bytes of frames a tenant stores [default: 2147483648].
+    #[arg(long, env = "PACELINE_TENANT_STORAGE_BYTES")]
+    tenant_storage_bytes: Option<u64>,
 }
 
 impl CommonArgs {
@@ -100,6 +116,11 @@ impl CommonArgs {
             mqtt_broker: self.mqtt_broker.clone(),
             mqtt_broker_user: self.mqtt_broker_user.clone(),
             mqtt_subscription: self.mqtt_subscription.clone(),
+            device_sessions_per_day: self.device_sessions_per_day,
+            device_samples_per_s: self.device_samples_per_s,
+            device_samples_burst_s: self.device_samples_burst_s,
+            tenant_devices: self.tenant_devices,
+            tenant_storage_bytes: self.tenant_storage_bytes,
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),
@@ -284,6 +305,14 @@ fn device_add(args: &DeviceAddArgs) -> anyhow::Result<ExitCode> {
     let now = now_ms();
     let tenant_row = store::ensure_tenant(&tx, &tenant, now)?;
     let athlete_row = store::ensure_athlete(&tx, tenant_row, &args.athlete, profile.as_ref(), now)?;
+    let devices = store::active_devices(&tx, tenant_row)?;
+    if !paceline_gateway::quotas::devices_within(devices, &settings.quotas) {
+        anyhow::bail!(
+            "quota_exceeded: tenant {tenant} has {devices} devices, its quota \
+             (tenant_devices = {}); revoke one or raise tenant_devices",
+            settings.quotas.tenant_devices
+        );
+    }
     let new = store::add_device(
         &tx,
         &store.server_key(),

@@ -2,7 +2,8 @@
 //!
 //! Frames received, stored, duplicated and rejected (by reason), cues sent, cue latency
 //! (from the frame that reached the gateway to the cue leaving it), database commit time
-//! and batch size, open sessions, MQTT connections closed by the topic ACLs. Labels never
+//! and batch size, open sessions, MQTT connections closed by the topic ACLs, refusals over
+//! a quota (by quota). Labels never
 //! hold ids or names: only transports and fixed reasons.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -11,6 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::quotas::Quota;
 
 /// How a frame reached the gateway.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -47,6 +50,9 @@ pub enum RejectReason {
     /// A command only a coach may give (`override_target`), sent by a device: devices are
     /// the athlete's, and coaches command through the API.
     CoachOnlyCommand,
+    /// The device or its tenant is over a quota (which one: `paceline_quota_exceeded`);
+    /// not acknowledged, so the device sends it again later.
+    OverQuota,
 }
 
 /// Why the MQTT front door closed a device's connection (see `mqtt_acl`).
@@ -76,6 +82,13 @@ pub struct AclLabel {
 pub struct TransportLabel {
     /// The transport.
     pub transport: Transport,
+}
+
+/// Label set of the quota counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaLabel {
+    /// The quota.
+    pub quota: Quota,
 }
 
 /// Label set of the rejection counter.
@@ -121,6 +134,8 @@ pub struct Metrics {
     pub live_clients_dropped: Counter,
     /// MQTT connections closed by the front door's topic ACLs, by reason.
     pub mqtt_acl_denied: Family<AclLabel, Counter>,
+    /// Frames and pairings refused for being over a quota, by quota.
+    pub quota_exceeded: Family<QuotaLabel, Counter>,
 }
 
 impl Metrics {
@@ -143,6 +158,7 @@ impl Metrics {
             login_failures: Counter::default(),
             live_clients_dropped: Counter::default(),
             mqtt_acl_denied: Family::default(),
+            quota_exceeded: Family::default(),
         };
         let mut registry = Registry::with_prefix("paceline");
         registry.register(
@@ -225,6 +241,11 @@ impl Metrics {
             "MQTT connections closed for a packet the topic ACLs deny, by reason",
             metrics.mqtt_acl_denied.clone(),
         );
+        registry.register(
+            "quota_exceeded",
+            "Frames and pairings refused for being over a quota, by quota",
+            metrics.quota_exceeded.clone(),
+        );
         (metrics, registry)
     }
 
@@ -232,6 +253,13 @@ impl Metrics {
     pub fn reject(&self, reason: RejectReason) {
         self.frames_rejected
             .get_or_create(&RejectLabel { reason })
+            .inc();
+    }
+
+    /// Counts a refusal for being over `quota`.
+    pub fn over_quota(&self, quota: Quota) {
+        self.quota_exceeded
+            .get_or_create(&QuotaLabel { quota })
             .inc();
     }
 

@@ -161,7 +161,8 @@ impl Gateway {
                 downlink,
                 settings.session_idle,
             )
-            .context("reading the last session's row")?,
+            .context("reading the last session's row")?
+            .with_quotas(settings.quotas),
         );
         let _ = live_cell.set(Arc::clone(&live));
         if let Some((front, private, link_rx)) = embedded {

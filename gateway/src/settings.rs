@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::quotas::QuotaLimits;
+
 /// Default data folder.
 pub const DEFAULT_DATA_DIR: &str = "paceline-data";
 /// Default HTTP listen address.
@@ -90,6 +92,16 @@ pub struct SettingsLayer {
     pub mqtt_hook_secret: Option<Secret>,
     /// Reverse proxies (addresses or blocks) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Most sessions a device opens in 24 h.
+    pub device_sessions_per_day: Option<u32>,
+    /// Sustained samples per second of a device.
+    pub device_samples_per_s: Option<u32>,
+    /// A device's burst, in seconds' worth of samples at the sustained rate.
+    pub device_samples_burst_s: Option<u32>,
+    /// Most devices of a tenant (revoked ones not counted).
+    pub tenant_devices: Option<u32>,
+    /// Most bytes of frames a tenant stores.
+    pub tenant_storage_bytes: Option<u64>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -169,6 +181,13 @@ impl SettingsLayer {
             mqtt_subscription: over.mqtt_subscription.or(self.mqtt_subscription),
             mqtt_hook_secret: over.mqtt_hook_secret.or(self.mqtt_hook_secret),
             trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
+            device_sessions_per_day: over
+                .device_sessions_per_day
+                .or(self.device_sessions_per_day),
+            device_samples_per_s: over.device_samples_per_s.or(self.device_samples_per_s),
+            device_samples_burst_s: over.device_samples_burst_s.or(self.device_samples_burst_s),
+            tenant_devices: over.tenant_devices.or(self.tenant_devices),
+            tenant_storage_bytes: over.tenant_storage_bytes.or(self.tenant_storage_bytes),
         }
     }
 }
@@ -201,6 +220,8 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` is believed (none by default: the header
     /// is ignored and the TCP peer is the client).
     pub trusted_proxies: Vec<crate::accounts::address::IpBlock>,
+    /// Per-device and per-tenant quotas ([`crate::quotas`]).
+    pub quotas: QuotaLimits,
 }
 
 impl Settings {
@@ -208,6 +229,7 @@ impl Settings {
     pub fn resolve(layer: SettingsLayer) -> Result<Settings, SettingsError> {
         let parse = |text: &str| text.parse::<SocketAddr>().ok();
         let external_broker = external_broker(&layer)?;
+        let quotas = quotas(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -253,6 +275,7 @@ impl Settings {
                         reason: e.to_string(),
                     },
                 )?,
+            quotas,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -324,6 +347,58 @@ fn external_broker(layer: &SettingsLayer) -> Result<Option<ExternalBroker>, Sett
         subscription,
         hook_secret: layer.mqtt_hook_secret.clone(),
     }))
+}
+
+/// The quotas, checked: each at least 1 (a quota of 0 would refuse everything).
+fn quotas(layer: &SettingsLayer) -> Result<QuotaLimits, SettingsError> {
+    let defaults = QuotaLimits::default();
+    let quotas = QuotaLimits {
+        device_sessions_per_day: layer
+            .device_sessions_per_day
+            .unwrap_or(defaults.device_sessions_per_day),
+        device_samples_per_s: layer
+            .device_samples_per_s
+            .unwrap_or(defaults.device_samples_per_s),
+        device_samples_burst_s: layer
+            .device_samples_burst_s
+            .unwrap_or(defaults.device_samples_burst_s),
+        tenant_devices: layer.tenant_devices.unwrap_or(defaults.tenant_devices),
+        tenant_storage_bytes: layer
+            .tenant_storage_bytes
+            .unwrap_or(defaults.tenant_storage_bytes),
+    };
+    let widen = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    check_range(
+        "device_sessions_per_day",
+        widen(quotas.device_sessions_per_day),
+        1,
+        100_000,
+    )?;
+    check_range(
+        "device_samples_per_s",
+        widen(quotas.device_samples_per_s),
+        1,
+        1_000_000,
+    )?;
+    check_range(
+        "device_samples_burst_s",
+        widen(quotas.device_samples_burst_s),
+        1,
+        86_400,
+    )?;
+    check_range(
+        "tenant_devices",
+        widen(quotas.tenant_devices),
+        1,
+        10_000_000,
+    )?;
+    if quotas.tenant_storage_bytes == 0 {
+        return Err(SettingsError::Invalid {
+            name: "tenant_storage_bytes",
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(quotas)
 }
 
 fn invalid(name: &'static str) -> SettingsError {
@@ -398,6 +473,28 @@ mod tests {
         let proxies: SettingsLayer = toml::from_str("trusted_proxies = [\"10.0.0.0/40\"]").unwrap();
         let err = Settings::resolve(proxies).unwrap_err().to_string();
         assert!(err.contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn quotas_take_their_defaults_and_refuse_zero() {
+        let settings = Settings::resolve(SettingsLayer::default()).unwrap();
+        assert_eq!(settings.quotas, QuotaLimits::default());
+        assert_eq!(settings.quotas.device_sessions_per_day, 48);
+        assert_eq!(settings.quotas.tenant_storage_bytes, 2 << 30);
+        let layer: SettingsLayer =
+            toml::from_str("device_samples_per_s = 5\ntenant_devices = 1\n").unwrap();
+        let settings = Settings::resolve(layer).unwrap();
+        assert_eq!(settings.quotas.device_samples_per_s, 5);
+        assert_eq!(settings.quotas.tenant_devices, 1);
+        let zero = SettingsLayer {
+            device_sessions_per_day: Some(0),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(zero).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "setting device_sessions_per_day: 0 is outside 1..=100000"
+        );
     }
 
     #[test]

@@ -25,6 +25,69 @@ pub async fn tenant(
     Ok(Json(tenant))
 }
 
+/// One quota's use: how much is used and the limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaUse {
+    /// Used now.
+    pub used: u64,
+    /// The limit.
+    pub limit: u64,
+}
+
+/// `GET /tenant/usage`: the tenant's use of its quotas, and the per-device limits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantUsage {
+    /// Devices not revoked, against `tenant_devices`.
+    pub devices: QuotaUse,
+    /// Bytes of stored frames, against `tenant_storage_bytes`.
+    pub storage_bytes: QuotaUse,
+    /// Whether the tenant's new frames are refused for storage (not acknowledged: devices
+    /// keep them until there is room).
+    pub storage_full: bool,
+    /// Most sessions a device opens in 24 h.
+    pub device_sessions_per_day: u32,
+    /// Sustained samples per second of a device.
+    pub device_samples_per_s: u32,
+    /// A device's burst, in seconds' worth of samples.
+    pub device_samples_burst_s: u32,
+}
+
+/// The caller's tenant's use of its quotas (gym-admins).
+#[utoipa::path(get, path = "/api/v1/tenant/usage", tag = "tenant",
+    responses((status = 200, body = TenantUsage), (status = 403, description = "not a gym-admin")),
+    security(("bearer" = [])))]
+pub async fn tenant_usage(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<TenantUsage>, ApiError> {
+    require_admin(&p)?;
+    let tenant_row = p.tenant_row;
+    let (devices, stored) = state
+        .read(move |conn| {
+            Ok((
+                crate::store::active_devices(conn, tenant_row)?,
+                crate::store::stored_bytes(conn, tenant_row)?,
+            ))
+        })
+        .await?;
+    let quotas = state.live.quotas();
+    let limits = *quotas.limits();
+    Ok(Json(TenantUsage {
+        devices: QuotaUse {
+            used: devices,
+            limit: u64::from(limits.tenant_devices),
+        },
+        storage_bytes: QuotaUse {
+            used: stored,
+            limit: limits.tenant_storage_bytes,
+        },
+        storage_full: stored >= limits.tenant_storage_bytes || quotas.storage_refused(tenant_row),
+        device_sessions_per_day: limits.device_sessions_per_day,
+        device_samples_per_s: limits.device_samples_per_s,
+        device_samples_burst_s: limits.device_samples_burst_s,
+    }))
+}
+
 /// `POST /invitations`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use super::{
     ATHLETE_VISIBLE, ApiError, ApiPath, ApiState, Auth, athlete_visible, audit, named, visibility,
 };
-use crate::store::{add_device, to_i64};
+use crate::quotas::{Quota, devices_within};
+use crate::store::{active_devices, add_device, to_i64};
 
 /// A device just paired: its secrets are shown only in this answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,10 +49,13 @@ pub struct DeviceView {
     pub revoked_ms: Option<i64>,
 }
 
-/// Pair a new device for an athlete (their coach, a gym-admin, or the athlete).
+/// Pair a new device for an athlete (their coach, a gym-admin, or the athlete). A tenant
+/// at its device quota (`tenant_devices`, revoked devices not counted) gets 409
+/// `quota_exceeded`.
 #[utoipa::path(post, path = "/api/v1/athletes/{id}/devices", tag = "devices",
     params(("id" = i64, Path, description = "athlete id")),
-    responses((status = 201, body = PairedDevice), (status = 404, description = "athlete not visible")),
+    responses((status = 201, body = PairedDevice), (status = 404, description = "athlete not visible"),
+        (status = 409, description = "quota_exceeded: the tenant has as many devices as its quota allows")),
     security(("bearer" = [])))]
 pub async fn pair_device(
     State(state): State<ApiState>,
@@ -60,10 +64,24 @@ pub async fn pair_device(
 ) -> Result<Response, ApiError> {
     let now = state.now_ms();
     let server_key = state.live.store().server_key();
+    let live = std::sync::Arc::clone(&state.live);
     let paired = state
         .write(move |tx| {
             if !athlete_visible(tx, &p, id)? {
                 return Err(ApiError::not_found("athlete"));
+            }
+            let limits = *live.quotas().limits();
+            let devices = active_devices(tx, p.tenant_row)?;
+            if !devices_within(devices, &limits) {
+                live.metrics().over_quota(Quota::TenantDevices);
+                return Err(ApiError::conflict(
+                    "quota_exceeded",
+                    format!(
+                        "the tenant has {devices} devices, its quota (tenant_devices = {}); \
+                         revoke one or raise the quota",
+                        limits.tenant_devices
+                    ),
+                ));
             }
             let slug: String = tx.query_row(
                 "SELECT slug FROM tenants WHERE id = ?1",

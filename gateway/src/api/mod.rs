@@ -277,6 +277,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/me/password", post(passwords::change_password))
         .route("/tenant", get(admin::tenant))
+        .route("/tenant/usage", get(admin::tenant_usage))
         .route(
             "/invitations",
             post(admin::create_invitation).get(admin::list_invitations),

@@ -33,7 +33,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
-        admin::tenant, admin::create_invitation, admin::list_invitations,
+        admin::tenant, admin::tenant_usage, admin::create_invitation, admin::list_invitations,
         admin::revoke_invitation, admin::list_users,
         admin::update_user, admin::audit_log,
         passwords::change_password, passwords::reset_password,

@@ -500,7 +500,9 @@ pub async fn send_command(
         .into_response())
 }
 
-/// The samples of a session as CSV: `t_ms,kind,heart_rate_bpm,power_w,cadence,speed_mps`.
+/// The samples of a session as CSV: `t_ms,kind,heart_rate_bpm,power_w,cadence,speed_mps`,
+/// streamed (chunked, without `Content-Length`) a page of rows at a time, so a long
+/// session never sits whole in memory.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/export.csv", tag = "sessions",
     params(("id" = i64, Path, description = "session id")),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, description = "not visible")),
@@ -510,13 +512,11 @@ pub async fn export_csv(
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let (session, rows) = state
-        .read(move |conn| {
-            let session = visible_session(conn, &p, id)?;
-            Ok((session, export::load_samples(conn, p.tenant_row, id)?))
-        })
+    let tenant_row = p.tenant_row;
+    let session = state
+        .read(move |conn| visible_session(conn, &p, id))
         .await?;
-    let csv = export::samples_csv(&rows).map_err(|_| ApiError::internal())?;
+    let csv = axum::body::Body::from_stream(csv_pages(state, tenant_row, id));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -544,14 +544,14 @@ pub async fn export_fit(
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let (session, rows) = state
+    let (session, fit) = state
         .read(move |conn| {
             let session = visible_session(conn, &p, id)?;
-            Ok((session, export::load_samples(conn, p.tenant_row, id)?))
+            let start_ms = u64::try_from(session.started_ms).unwrap_or(0);
+            let fit = export::session_fit(conn, p.tenant_row, id, start_ms)?;
+            Ok((session, fit))
         })
         .await?;
-    let start_ms = u64::try_from(session.started_ms).unwrap_or(0);
-    let fit = export::activity_fit(start_ms, &rows);
     Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.ant.fit".to_owned()),
@@ -566,4 +566,55 @@ pub async fn export_fit(
         fit,
     )
         .into_response())
+}
+
+/// The CSV export of a session, a page of rows per chunk: each page is read in its own
+/// short read (no read transaction is held while the client is slow), the next only when
+/// the client has taken the last. A failed read ends the body early (the client sees a
+/// broken transfer, not a short file that looks whole).
+fn csv_pages(
+    state: ApiState,
+    tenant_row: i64,
+    session_row: i64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    // `Some(key)`: the next page starts after `key` (`None` inside: the first page).
+    futures_util::stream::unfold(Some(None), move |next: Option<export::PageKey>| {
+        let state = state.clone();
+        async move {
+            let after = next?;
+            let page = state
+                .read(move |conn| {
+                    Ok(export::samples_page(
+                        conn,
+                        tenant_row,
+                        session_row,
+                        after,
+                        export::EXPORT_PAGE_ROWS,
+                    )?)
+                })
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(_) => {
+                    tracing::error!(session_row, "a session export's read failed");
+                    return Some((Err(std::io::Error::other("export read failed")), None));
+                }
+            };
+            let last = page.last().map(|(key, _)| *key);
+            let more = page.len() == export::EXPORT_PAGE_ROWS;
+            let samples: Vec<export::ExportSample> =
+                page.into_iter().map(|(_, sample)| sample).collect();
+            let mut bytes = if after.is_none() {
+                export::csv_header()
+            } else {
+                Vec::new()
+            };
+            match export::csv_rows(&samples) {
+                Ok(rows) => bytes.extend(rows),
+                Err(err) => return Some((Err(std::io::Error::other(err)), None)),
+            }
+            let next = if more { last.map(Some) } else { None };
+            Some((Ok(bytes::Bytes::from(bytes)), next))
+        }
+    })
 }

@@ -203,4 +203,14 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE users ADD COLUMN password_expires_ms INTEGER;
     "#,
+    // 6: the bytes of frames each tenant stores, kept by the writer in the transaction
+    // that stores them (the tenant-storage quota reads one row, never the frames).
+    r#"
+    CREATE TABLE tenant_usage (
+        tenant_id     INTEGER PRIMARY KEY REFERENCES tenants(id),
+        stored_bytes  INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO tenant_usage (tenant_id, stored_bytes)
+        SELECT tenant_id, sum(length(body)) FROM frames GROUP BY tenant_id;
+    "#,
 ];

@@ -396,6 +396,33 @@ impl Store {
         })
     }
 
+    /// When a device's sessions opened since `since_ms` (for the sessions-per-day quota).
+    pub fn sessions_opened_since(
+        &self,
+        tenant_row: i64,
+        device_row: i64,
+        since_ms: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT started_ms FROM sessions
+                 WHERE tenant_id = ?1 AND device_row = ?2 AND started_ms > ?3",
+            )?;
+            let opened = stmt
+                .query_map(params![tenant_row, device_row, to_i64(since_ms)], |r| {
+                    r.get::<_, i64>(0)
+                })?
+                .map(|t| t.map(to_u64))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(opened)
+        })
+    }
+
+    /// The bytes of frames a tenant stores (for the tenant-storage quota).
+    pub fn tenant_stored_bytes(&self, tenant_row: i64) -> Result<u64, StoreError> {
+        self.read(|conn| stored_bytes(conn, tenant_row))
+    }
+
     /// The profile of an athlete and the plan assigned to their next session.
     pub fn athlete_setup(
         &self,
@@ -540,6 +567,26 @@ pub fn assign_plan(
         });
     }
     Ok(())
+}
+
+/// The bytes of frames a tenant stores: the writer adds each stored frame's body to
+/// `tenant_usage` in the transaction that stores it.
+pub fn stored_bytes(conn: &Connection, tenant_row: i64) -> Result<u64, StoreError> {
+    let bytes = conn
+        .prepare_cached("SELECT stored_bytes FROM tenant_usage WHERE tenant_id = ?1")?
+        .query_row(params![tenant_row], |r| r.get::<_, i64>(0))
+        .optional()?;
+    Ok(bytes.map_or(0, to_u64))
+}
+
+/// The devices of a tenant that are not revoked (for the tenant-devices quota).
+pub fn active_devices(conn: &Connection, tenant_row: i64) -> Result<u64, StoreError> {
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM devices WHERE tenant_id = ?1 AND revoked_ms IS NULL",
+        params![tenant_row],
+        |r| r.get(0),
+    )?;
+    Ok(to_u64(count))
 }
 
 /// Creates a device for an athlete with a fresh id, key and token.

@@ -421,6 +421,8 @@ impl WriterState {
         let mut touched: HashMap<i64, u64> = HashMap::new();
         let mut stored = 0u64;
         let mut duplicates = 0u64;
+        // Bytes of frame bodies this batch stores, by tenant (the storage quota's count).
+        let mut stored_bytes: HashMap<i64, i64> = HashMap::new();
         // Sessions this batch opens, and those it was asked to open and did not.
         let mut opened: Vec<i64> = Vec::new();
         let mut not_opened: Vec<i64> = Vec::new();
@@ -445,6 +447,8 @@ impl WriterState {
                         };
                         if insert_frame(&tx, &frame)? {
                             stored += 1;
+                            *stored_bytes.entry(frame.tenant_row).or_insert(0) +=
+                                i64::try_from(frame.body.len()).unwrap_or(i64::MAX);
                             acks.stored(frame.seq);
                         } else {
                             // A resend that overtook the commit of its first copy (the
@@ -538,6 +542,14 @@ impl WriterState {
                     to_i64(*received_ms),
                     session_row
                 ])?;
+            }
+            for (tenant_row, bytes) in &stored_bytes {
+                tx.prepare_cached(
+                    "INSERT INTO tenant_usage (tenant_id, stored_bytes) VALUES (?1, ?2)
+                     ON CONFLICT (tenant_id) DO UPDATE
+                        SET stored_bytes = stored_bytes + excluded.stored_bytes",
+                )?
+                .execute(params![tenant_row, bytes])?;
             }
             tx.commit()?;
             Ok(())

@@ -136,8 +136,12 @@ async fn a_killed_gateway_resumes_acking_and_stores_resent_frames_once() {
 async fn a_burst_bigger_than_the_brokers_link_buffer_is_all_stored_and_acknowledged() {
     // 300 frames at once, each opening a session (a database round trip apiece), so that
     // rumqttd buffers more than 200 notifications for the gateway's link and unschedules
-    // it: the link must tell the router it is ready again, or ingest stops for good.
-    let gateway = paceline().start().await;
+    // it: the link must tell the router it is ready again, or ingest stops for good. (300
+    // sessions of one device: over the default sessions-per-day quota, so it is raised.)
+    let gateway = paceline()
+        .args(&["--device-sessions-per-day", "300"])
+        .start()
+        .await;
     let creds = gateway.pair("gym-1", "ana");
     let mut device = MqttDevice::connect(&gateway, &creds).await;
     let base = session_id("burst");

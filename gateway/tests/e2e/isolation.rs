@@ -383,6 +383,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/auth/me", "get"),
         ("/api/v1/tenant", "get"),
+        ("/api/v1/tenant/usage", "get"),
         ("/api/v1/invitations", "post"),
         ("/api/v1/invitations", "get"),
         ("/api/v1/invitations/{id}", "delete"),

@@ -40,6 +40,10 @@
 //! - `demo`: `paceline demo` prints the board, the login and one line per cue, with
 //!   every promised kind of cue (the overheating rider's safety cue included) within two
 //!   minutes, and no log lines or colour escapes.
+//! - `quotas`: a device over its samples per second or sessions per day, a tenant over
+//!   its storage: frames refused unacknowledged (and taken when sent again in time) and
+//!   counted by quota while another tenant rides on; pairing over the device quota gets
+//!   409 `quota_exceeded`; `GET /tenant/usage`; the CSV export streamed, byte-identical.
 //! - `linkage`: the `paceline` binary loads only the C runtime and holds no Bluetooth
 //!   stack (ldd, and a search of its symbols).
 //! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
@@ -64,6 +68,7 @@ mod isolation;
 mod linkage;
 mod live;
 mod live_access;
+mod quotas;
 mod replay;
 mod security;
 mod sweep;
