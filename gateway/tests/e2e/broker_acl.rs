@@ -2,7 +2,8 @@
 //! that subscribes to `#` or `pl/v1/+/+/up` hears nothing of a rider and is disconnected,
 //! one that publishes on another device's uplink topic is disconnected and its frame never
 //! arrives while the owner rides on, and a retained publish on a device's own topic is
-//! refused; each closing is counted by reason.
+//! refused; each closing is counted by reason. A CONNECT held back past 5 s gets no
+//! CONNACK, and a device revoked while its CONNECT trickles in is refused all the same.
 
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -282,4 +283,101 @@ async fn a_retained_publish_on_the_devices_own_uplink_is_refused() {
         stored_counts(&gateway.db(), &session).0 == 1
     })
     .await;
+}
+
+/// A device's CONNECT as bytes.
+fn connect_bytes(creds: &Creds) -> Vec<u8> {
+    let mut connect = Connect::new(creds.device.as_str());
+    connect.login = Some(Login::new(creds.device.as_str(), creds.token.expose_hex()));
+    let mut bytes = BytesMut::new();
+    Packet::Connect(connect).write(&mut bytes, 1 << 20).unwrap();
+    bytes.to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_held_back_is_dropped_after_five_seconds_and_gets_no_connack() {
+    let gateway = paceline().start().await;
+    let ana = gateway.pair("gym-a", "ana");
+    let connect = connect_bytes(&ana);
+    let mut raw = RawDevice {
+        stream: TcpStream::connect(gateway.mqtt).await.unwrap(),
+        received: BytesMut::new(),
+    };
+    // Half a CONNECT, and then nothing.
+    raw.stream
+        .write_all(&connect[..connect.len() / 2])
+        .await
+        .unwrap();
+    let opened = tokio::time::Instant::now();
+    assert_eq!(raw.packets_until_closed().await, vec![], "no CONNACK");
+    let held = opened.elapsed();
+    assert!(
+        held >= std::time::Duration::from_millis(4_500),
+        "closed after {held:?}, before the 5 s a CONNECT may take"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_revoked_while_its_connect_trickles_in_is_refused() {
+    let gateway = paceline().start().await;
+    let api = paceline_testkit::api::Api::of(&gateway);
+    let admin =
+        paceline_testkit::api::access(&api.register_gym("admin@trickle.example", "Gym T").await);
+    let athlete = api.create_athlete(&admin, "Ana").await;
+    let ana = api.pair(&admin, athlete).await;
+    let connect = connect_bytes(&ana);
+
+    // The CONNECT starts while the device is in good standing …
+    let mut raw = RawDevice {
+        stream: TcpStream::connect(gateway.mqtt).await.unwrap(),
+        received: BytesMut::new(),
+    };
+    raw.stream
+        .write_all(&connect[..connect.len() / 2])
+        .await
+        .unwrap();
+    // … its gym-admin revokes it meanwhile …
+    let revoked = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/devices/{}", ana.device),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        (200..300).contains(&revoked.status),
+        "revoke: {} {}",
+        revoked.status,
+        revoked.json
+    );
+    // … and the rest arrives within the 5 s: refused all the same.
+    raw.stream
+        .write_all(&connect[connect.len() / 2..])
+        .await
+        .unwrap();
+    let packets = raw.packets_until_closed().await;
+    assert!(
+        packets.iter().all(|p| !matches!(
+            p,
+            Packet::ConnAck(ack) if ack.code == rumqttc::mqttbytes::v4::ConnectReturnCode::Success
+        )),
+        "a revoked device was let in: {packets:?}"
+    );
+    // Its frames are not taken either way.
+    let session = session_id("revoked");
+    let mut again = RawDevice {
+        stream: TcpStream::connect(gateway.mqtt).await.unwrap(),
+        received: BytesMut::new(),
+    };
+    again.stream.write_all(&connect).await.unwrap();
+    let packets = again.packets_until_closed().await;
+    assert!(
+        !packets.iter().any(|p| matches!(
+            p,
+            Packet::ConnAck(ack) if ack.code == rumqttc::mqttbytes::v4::ConnectReturnCode::Success
+        )),
+        "{packets:?}"
+    );
+    assert_eq!(stored_counts(&gateway.db(), &session).0, 0);
 }
