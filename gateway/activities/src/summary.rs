@@ -9,9 +9,11 @@
 //! NP and load are taken over the filled seconds.
 //!
 //! Each value is computed from the points when they carry it, and otherwise taken from
-//! the totals the file states:
+//! the totals the file states, except ascent and energy, where a device's own total is
+//! believed first:
 //!
 //! - **duration** (elapsed): the seconds the timeline spans, `⌊last t_ms / 1000⌋ + 1`.
+//!   (Not the stated total first: TCX states timer time, which leaves pauses out.)
 //! - **moving time**: the filled seconds in motion, that is with speed above
 //!   [`MOVING_SPEED_MPS`] (0.5 m/s; the speed recorded, else the distance or position
 //!   change to the next point), power above 0 or cadence above 0. Seconds in a gap of
@@ -19,18 +21,20 @@
 //! - **distance**: the largest cumulative distance the points record; else speed
 //!   integrated over the filled seconds; else the great-circle length of the track
 //!   (haversine, mean Earth radius 6,371,008.8 m).
-//! - **ascent**: altitude gain with a hysteresis of [`ASCENT_HYSTERESIS_M`] (2 m): a rise
-//!   counts only once it reaches 2 m above the last low, and then all of it counts up to
-//!   the next high; wiggles smaller than 2 m count nothing.
-//! - **energy**: the stated kcal; else the mechanical work from power, with 1 kJ of work
-//!   taken as 1 kcal burned (a rider's gross efficiency, about 24 %, nearly cancels the
-//!   4.184 kJ per kcal).
+//! - **ascent**: the stated total; else altitude gain with a hysteresis of
+//!   [`ASCENT_HYSTERESIS_M`] (2 m): a rise counts only once it reaches 2 m above the last
+//!   low, and then all of it counts up to the next high; wiggles smaller than 2 m count
+//!   nothing. Devices smooth their barometric altitude better than 2 m of hysteresis can
+//!   clean GPS altitude (a Fenix 2 run: 64 m stated, 166 m from its points).
+//! - **energy**: the stated kcal when above 0; else, for cycling, the mechanical work from
+//!   power, with 1 kJ of work taken as 1 kcal burned (a rider's gross efficiency, about
+//!   24 %, nearly cancels the 4.184 kJ per kcal); else none.
 //! - **heart rate and power**: averages over the filled seconds with a value (zeros of
 //!   power included: coasting is riding); maxima over the points themselves.
 //! - **NP and load**: see [`crate::load`]. Power TSS when there is power and an FTP,
 //!   otherwise hrTSS when there is heart rate and the heart-rate thresholds.
 
-use paceline_formats::{Point, Recording};
+use paceline_formats::{Point, Recording, SportFamily};
 
 use crate::load::{Load, LoadThresholds, TrimpWeighting, power_load};
 
@@ -126,10 +130,13 @@ pub fn summarize(recording: &Recording, thresholds: &LoadThresholds) -> Summary 
             .or_else(|| (acc.speed_seconds > 0).then_some(acc.speed_distance_m))
             .or_else(|| track_length_m(points))
             .or(totals.distance_m),
-        ascent_m: ascent_m(points.iter().filter_map(|p| p.altitude_m)).or(totals.ascent_m),
-        energy_kcal: totals
-            .energy_kcal
-            .or_else(|| (acc.power_seconds > 0).then(|| acc.power_sum_w / 1000.0)),
+        ascent_m: totals
+            .ascent_m
+            .or_else(|| ascent_m(points.iter().filter_map(|p| p.altitude_m))),
+        energy_kcal: totals.energy_kcal.filter(|kcal| *kcal > 0.0).or_else(|| {
+            let cycling = recording.sport.family() == SportFamily::Cycling;
+            (cycling && acc.power_seconds > 0).then(|| acc.power_sum_w / 1000.0)
+        }),
         hr_avg_bpm: (acc.hr_seconds > 0).then(|| acc.hr_sum_bpm / f64::from(acc.hr_seconds)),
         hr_max_bpm: points
             .iter()
@@ -624,6 +631,38 @@ mod tests {
         assert_eq!(summary.distance_m, Some(12_000.0));
         assert_eq!(summary.energy_kcal, Some(400.0));
         assert_eq!(summary.ascent_m, Some(150.0));
+    }
+
+    #[test]
+    fn stated_ascent_and_energy_come_first() {
+        let points = every_second(600, |i| Point {
+            power_w: Some(250),
+            altitude_m: Some(if i % 2 == 0 { 100.0 } else { 103.0 }),
+            ..Point::default()
+        });
+        let mut ride = recording(points);
+        assert_eq!(
+            summarize(&ride, &LoadThresholds::default()).ascent_m,
+            Some(900.0)
+        );
+        assert_eq!(
+            summarize(&ride, &LoadThresholds::default()).energy_kcal,
+            Some(150.0)
+        );
+        ride.totals.ascent_m = Some(12.0);
+        ride.totals.energy_kcal = Some(0.0);
+        let summary = summarize(&ride, &LoadThresholds::default());
+        assert_eq!(summary.ascent_m, Some(12.0));
+        assert_eq!(
+            summary.energy_kcal,
+            Some(150.0),
+            "a stated 0 kcal is no measurement"
+        );
+        ride.sport = Sport::Running;
+        assert_eq!(
+            summarize(&ride, &LoadThresholds::default()).energy_kcal,
+            None
+        );
     }
 
     #[test]
