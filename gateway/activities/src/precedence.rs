@@ -2,15 +2,15 @@
 //!
 //! Sources are ranked by class, a [`SourceKind`] refined by the file's format:
 //!
-//! | class      | copies                                   | default rank |
-//! |------------|------------------------------------------|--------------|
-//! | `file_fit` | a device's FIT file, uploaded            | 1            |
-//! | `paceline` | a session Paceline coached live          | 2            |
-//! | `garmin`   | synced from Garmin Connect               | 3            |
-//! | `strava`   | synced from Strava                       | 4            |
-//! | `file_xml` | an uploaded TCX or GPX file              | 5            |
-//! | `file_csv` | an uploaded CSV file (or a file of unknown format) | 6  |
-//! | `manual`   | typed in by hand                         | 7            |
+//! | class      | copies                                           | default rank |
+//! |------------|--------------------------------------------------|--------------|
+//! | `file_fit` | an uploaded FIT file (a device's own recording)  | 1            |
+//! | `paceline` | a session Paceline coached live                  | 2            |
+//! | `garmin`   | synced from Garmin Connect                       | 3            |
+//! | `strava`   | synced from Strava                               | 4            |
+//! | `file_xml` | an uploaded TCX or GPX file                      | 5            |
+//! | `file_csv` | an uploaded CSV file, or a file of unknown format | 6           |
+//! | `manual`   | typed in by hand                                 | 7            |
 //!
 //! A device's own FIT file is the most complete record there is. A Paceline live session
 //! comes next: its samples are the sensors' own readings, but they crossed a radio link
