@@ -345,6 +345,35 @@ mod tests {
         }
 
         #[test]
+        fn skewed_copies_never_merge_and_merges_meet_the_rule(
+            starts in prop::collection::vec(-1_200_000i64..1_200_000, 1..8),
+            new_start in -1_200_000i64..1_200_000,
+            durations in prop::collection::vec(3000.0f64..4000.0, 8),
+        ) {
+            let stored: Vec<ActivityCopies> = starts.iter().zip(&durations).enumerate()
+                .map(|(i, (start, duration))| activity(i as i64, vec![copy(SourceKind::Garmin, Sport::Running, NOW_MS + start, *duration)]))
+                .collect();
+            let new = copy(SourceKind::Strava, Sport::Running, NOW_MS + new_start, 3600.0);
+            match merge_candidate(&stored, &new, NOW_MS) {
+                MatchDecision::MergeInto(id) => {
+                    prop_assert!(clock_skew(&new, NOW_MS).is_none());
+                    let target = stored.iter().find(|a| a.activity == id).unwrap();
+                    prop_assert!(target.copies.iter().all(|s| clock_skew(&s.copy, NOW_MS).is_none()));
+                    prop_assert!(target.copies.iter().any(|s| same_workout(&s.copy, &new)));
+                }
+                MatchDecision::Flagged(_) => prop_assert!(clock_skew(&new, NOW_MS).is_some()),
+                MatchDecision::New => {
+                    let no_target = stored.iter().all(|a| {
+                        a.copies.iter().any(|s| clock_skew(&s.copy, NOW_MS).is_some())
+                            || a.copies.iter().all(|s| !same_workout(&s.copy, &new))
+                    });
+                    prop_assert!(no_target);
+                }
+                MatchDecision::SameCopy { .. } => prop_assert!(false, "no ids or hashes here"),
+            }
+        }
+
+        #[test]
         fn a_decision_never_depends_on_the_order_of_activities(
             starts in prop::collection::vec(-400_000i64..400_000, 0..8),
             durations in prop::collection::vec(3400.0f64..3800.0, 8),
