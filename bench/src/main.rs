@@ -658,7 +658,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
     eprintln!("replay: {runs} runs per file, Paceline and fitdecode {version}…");
     let figures = replay::run(&paths, runs)?;
     let mut body = format!(
-        "Paceline: decode (fitparser via `paceline_engine::activity`) + coach (`CoachPool`, the VO2 plan), from bytes in memory. \
+        "Paceline: decode (fitparser via `paceline_formats::samples`) + coach (`CoachPool`, the VO2 plan), from bytes in memory. \
          fitdecode {version}: decode only (`FitReader` over every frame), from bytes in memory, timed inside Python. \
          Same machine, same run, {runs} runs each. Target (SPEC §9): ≥ 100× faster than fitdecode's decode alone.\n\n"
     );

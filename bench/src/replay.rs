@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use paceline_coach::CoachConfig;
-use paceline_engine::activity::decode_activity;
 use paceline_engine::pool::CoachPool;
 use paceline_engine::replay::session_records;
+use paceline_formats::samples::decode_activity;
 use paceline_schemas::{AthleteProfile, SessionId, WorkoutPlan};
 
 use crate::coach::{PLAN_JSON, PROFILE_JSON};

@@ -85,7 +85,7 @@ pub(crate) async fn run(
                     path: path.display().to_string(),
                     reason: e.to_string(),
                 })?;
-            let recorded = paceline_engine::activity::decode_activity(&bytes).map_err(|e| {
+            let recorded = paceline_formats::samples::decode_activity(&bytes).map_err(|e| {
                 SourceError::File {
                     path: path.display().to_string(),
                     reason: e.to_string(),

@@ -8,9 +8,9 @@
 use std::time::Instant;
 
 use paceline_coach::CoachConfig;
-use paceline_engine::activity::decode_activity;
 use paceline_engine::pool::CoachPool;
 use paceline_engine::replay::session_records;
+use paceline_formats::samples::decode_activity;
 use paceline_schemas::{AthleteProfile, SessionId};
 
 fn main() -> anyhow::Result<()> {
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         "{shared}athlete-profile.json"
     ))?)?;
     let plan_bytes = std::fs::read(format!("{shared}vo2-intervals-45.zwo"))?;
-    let plan = paceline_coach::plan_import::import_plan("vo2-intervals-45.zwo", &plan_bytes)?;
+    let plan = paceline_formats::plan_import::import_plan("vo2-intervals-45.zwo", &plan_bytes)?;
     let session = SessionId::new("cost")?;
     for _ in 0..runs {
         let started = Instant::now();

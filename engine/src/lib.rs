@@ -1,13 +1,11 @@
 //! The Paceline coaching engine: the [`Coach`](paceline_coach::Coach) in a timely dataflow,
 //! live and in batch, on one machine or many; and the replay job behind
-//! `paceline-engine replay`.
+//! `paceline-engine replay` (its recordings read by `paceline_formats::samples`).
 //!
 //! - [`dataflow`] — the dataflow and its two drivers, [`dataflow::run_batch`] and
 //!   [`dataflow::LiveEngine`].
 //! - [`pool`] — one worker's coaches; the driver shared by the dataflow and the parity tests.
 //! - [`routing`] — which worker owns a session (a stable hash of its id).
-//! - [`activity`] — FIT and CSV recordings as samples.
-//! - [`fit_records`] — the FIT reader behind [`activity`]: no map, no heap value per message.
 //! - [`replay`] — the replay job: inputs to records, outputs to files.
 //!
 //! **Invariants.** The coaching rules live in `paceline-coach` and nowhere else: this crate
@@ -15,9 +13,7 @@
 //! is kept end to end (one reader per session, FIFO channels, outputs numbered per
 //! session), so cues are identical whatever the number of workers or processes.
 
-pub mod activity;
 pub mod dataflow;
-pub mod fit_records;
 pub mod pool;
 pub mod replay;
 pub mod routing;

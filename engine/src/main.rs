@@ -224,7 +224,7 @@ fn load_job(args: &ReplayArgs) -> Result<ReplayJob, BadInput> {
             let bytes = read(path)?;
             let name = path.display().to_string();
             Some(
-                paceline_coach::plan_import::import_plan(&name, &bytes)
+                paceline_formats::plan_import::import_plan(&name, &bytes)
                     .map_err(|e| BadInput(e.to_string()))?,
             )
         }

@@ -18,8 +18,8 @@ use paceline_schemas::engine::{
 use paceline_schemas::sample::Sample;
 use paceline_schemas::{AthleteProfile, SessionId, SessionSummary, WorkoutPlan};
 
-use crate::activity::{MAX_ACTIVITY_BYTES, decode_activity};
 use crate::dataflow::{BatchRecords, BatchSource};
+use paceline_formats::samples::{MAX_ACTIVITY_BYTES, decode_activity};
 
 /// Where a session's samples come from.
 #[derive(Debug, Clone)]

@@ -14,10 +14,10 @@
 //! Stdout is the demo's live view: a short block saying where to look, then one line per
 //! cue. The gateway's own logs go to stderr.
 
-use paceline_coach::plan_import::import_plan;
 use paceline_edge::agent::{Agent, AgentConfig, AgentEvent, AthleteConfig, GatewayConfig, Source};
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
+use paceline_formats::plan_import::import_plan;
 use paceline_schemas::hello::DeviceToken;
 use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId, codec};
 use rusqlite::{OptionalExtension, params};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use paceline_coach::plan_import::import_plan;
+use paceline_formats::plan_import::import_plan;
 use paceline_gateway::settings::{Settings, SettingsLayer};
 use paceline_gateway::store::{self, Store};
 use paceline_gateway::tls::ServerCert;

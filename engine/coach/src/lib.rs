@@ -15,12 +15,11 @@
 //! | [`wbal`], [`decoupling`], [`load`] | W′ balance, aerobic decoupling, NP/IF/TSS/TRIMP |
 //! | [`budget`] | time-budget compression |
 //! | [`cues`] | the cue rate limit |
-//! | [`fit_file`] | a FIT walk that checks what fitparser would choke on |
-//! | [`plan_import`] | `.zwo`, FIT workout and JSON plans → [`WorkoutPlan`](paceline_schemas::WorkoutPlan) |
 //!
 //! **Invariants**
 //! - This crate knows nothing of the world: no clock, no threads, no sockets, no files.
-//!   Time is an argument (`now_ms`); plan files arrive as bytes with a name for errors.
+//!   Time is an argument (`now_ms`); plans arrive as values (`paceline-formats` imports
+//!   them from files).
 //! - No output raises intensity while heart rate is unknown, stale, lost, contact-off,
 //!   artifact-suspect or within 5 bpm of the cap, and no target ever exceeds the profile's
 //!   limits (see [`safety`] and `Coach::reconcile`).
@@ -31,9 +30,7 @@ pub mod coach;
 pub mod config;
 pub mod cues;
 pub mod decoupling;
-pub mod fit_file;
 pub mod load;
-pub mod plan_import;
 pub mod safety;
 pub mod signal;
 pub mod target;

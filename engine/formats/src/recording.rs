@@ -121,3 +121,48 @@ pub struct Recording {
     /// The recorded points, in time order.
     pub points: Vec<Point>,
 }
+
+impl Sport {
+    /// The sport a name stands for, as files and exports write it, case and punctuation
+    /// ignored: TCX's `Biking`/`Running`, GPX `<type>`s (`cycling`, `running`, Strava's
+    /// numbers), Strava's activity types (`Ride`, `VirtualRide`, `Run`, `WeightTraining`, …).
+    /// Anything unknown is [`Sport::Other`].
+    pub fn from_name(name: &str) -> Sport {
+        let key: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        match key.as_str() {
+            "biking" | "cycling" | "ride" | "road" | "roadcycling" | "bike" | "gravelride"
+            | "mountainbikeride" | "mountainbiking" | "ebikeride" | "1" => Sport::Cycling,
+            "indoorcycling" | "virtualride" | "indoorride" | "spinning" | "trainer" => {
+                Sport::IndoorCycling
+            }
+            "running" | "run" | "trailrun" | "trailrunning" | "9" => Sport::Running,
+            "treadmillrunning" | "virtualrun" | "treadmill" => Sport::TreadmillRunning,
+            "walking" | "walk" | "10" => Sport::Walking,
+            "hiking" | "hike" | "4" => Sport::Hiking,
+            "swimming" | "swim" | "poolswim" | "openwaterswimming" => Sport::Swimming,
+            "rowing" | "row" | "indoorrowing" => Sport::Rowing,
+            "strength" | "strengthtraining" | "weighttraining" | "workout" => Sport::Strength,
+            _ => Sport::Other,
+        }
+    }
+
+    /// The name TCX, GPX and CSV exports write, read back by [`Sport::from_name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Sport::Cycling => "cycling",
+            Sport::IndoorCycling => "indoor_cycling",
+            Sport::Running => "running",
+            Sport::TreadmillRunning => "treadmill_running",
+            Sport::Walking => "walking",
+            Sport::Hiking => "hiking",
+            Sport::Swimming => "swimming",
+            Sport::Rowing => "rowing",
+            Sport::Strength => "strength",
+            Sport::Other => "other",
+        }
+    }
+}

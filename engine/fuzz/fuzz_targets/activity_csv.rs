@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paceline_engine::activity::decode_csv;
+use paceline_formats::samples::decode_csv;
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_csv(data);

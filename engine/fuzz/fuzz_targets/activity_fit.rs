@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paceline_engine::activity::decode_fit;
+use paceline_formats::samples::decode_fit;
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_fit(data);

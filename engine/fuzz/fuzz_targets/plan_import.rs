@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paceline_coach::plan_import::{import_fit_workout, import_json, import_zwo};
+use paceline_formats::plan_import::{import_fit_workout, import_json, import_zwo};
 
 fuzz_target!(|data: &[u8]| {
     let _ = import_zwo("fuzz.zwo", data);

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use paceline_engine::activity::{decode_activity, decode_fit};
+use paceline_formats::samples::{decode_activity, decode_fit};
 use paceline_schemas::sample::SampleValue;
 
 use crate::shared;

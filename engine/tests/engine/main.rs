@@ -5,8 +5,6 @@
 //!   loopback give identical outputs.
 //! - `inputs`: every shared FIT file replays or fails clearly; decoded heart rates match
 //!   the reference CSVs; bad CSV rows are named by line.
-//! - `fit_reader`: Paceline's FIT reader gives what the fitparser walk gives, on the shared
-//!   files, cut, chained and mutated.
 //! - `live`: the live engine answers pushed samples and times out silent sessions.
 
 #![allow(
@@ -14,7 +12,6 @@
     reason = "test data are small numbers"
 )]
 
-mod fit_reader;
 mod inputs;
 mod live;
 mod parity;
@@ -35,5 +32,5 @@ pub fn profile() -> paceline_schemas::AthleteProfile {
 /// A shared plan, imported.
 pub fn plan(name: &str) -> paceline_schemas::WorkoutPlan {
     let bytes = std::fs::read(shared(&format!("plans/{name}"))).expect("plan readable");
-    paceline_coach::plan_import::import_plan(name, &bytes).expect("plan imports")
+    paceline_formats::plan_import::import_plan(name, &bytes).expect("plan imports")
 }

@@ -8,7 +8,7 @@
 //!
 //! [`ApiJson`]: super::ApiJson
 
-use paceline_coach::plan_import::{PlanFormat, import_plan};
+use paceline_formats::plan_import::{PlanFormat, import_plan};
 use serde::de::DeserializeOwned;
 
 use super::admin::{InvitationRequest, UserUpdate, invitation_lifetime_s};

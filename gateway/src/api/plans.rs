@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use paceline_coach::plan_import::{PlanFormat, import_plan};
+use paceline_formats::plan_import::{PlanFormat, import_plan};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -23,7 +23,7 @@ pub fn shared_plan(name: &str) -> WorkoutPlan {
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(&path).expect("the shared plan is readable");
-    paceline_coach::plan_import::import_plan(name, &bytes).expect("the shared plan imports")
+    paceline_formats::plan_import::import_plan(name, &bytes).expect("the shared plan imports")
 }
 
 /// A plan written as JSON in the test.

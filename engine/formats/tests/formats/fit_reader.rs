@@ -4,10 +4,10 @@
 //! framing instead of stopping at the checksum), and on one-record files built for every
 //! base type, size, byte order and invalid marker.
 
-use paceline_engine::activity::{
+use paceline_formats::fit::records::{self as fit_records, FitReadError, crc16};
+use paceline_formats::samples::{
     ActivityError, decode_fit, decode_fit_own_reader, decode_fit_reference,
 };
-use paceline_engine::fit_records::{self, FitReadError, crc16};
 use paceline_schemas::sample::Sample;
 
 use crate::shared;

@@ -1,5 +1,5 @@
-//! Recorded activities as samples: FIT activity files (via [`fit_records`], with fitparser
-//! as the reference) and CSV files with
+//! Recorded activities as samples, for replay: FIT activity files (via
+//! [`fit::records`](crate::fit::records), with fitparser as the reference) and CSV files with
 //! the header `time_s,heart_rate,power,cadence,speed` (an empty cell is a missing value).
 //!
 //! Every record with a heart rate becomes a heart-rate sample; power (with cadence and
@@ -10,14 +10,14 @@
 //! Decoding is all-or-nothing: a file that fails part-way gives an error naming the byte
 //! offset (FIT) or line (CSV) and no samples, so a replay never coaches half a file.
 
+use crate::fit::walk::{self as fit_file, DeveloperFields, FitWalkError};
 use fitparser::Value;
 use fitparser::profile::MesgNum;
-use paceline_coach::fit_file::{self, DeveloperFields, FitWalkError};
 use paceline_schemas::sample::{
     Contact, CyclingPower, HeartRate, RunningSpeedCadence, Sample, SampleValue, SpeedCadence,
 };
 
-use crate::fit_records::{self, ActivityFields};
+use crate::fit::records::{self as fit_records, ActivityFields};
 
 /// Largest activity file read, bytes (a 24-hour recording at 1 Hz is about 5 MB).
 pub const MAX_ACTIVITY_BYTES: usize = 256 * 1024 * 1024;
@@ -103,7 +103,7 @@ const SPORT_RUNNING: u64 = 1;
 /// rate, 4 cadence, 6 speed, 7 power, 73 enhanced speed; the sport of session, lap and
 /// sport messages), and compressed timestamps are resolved here.
 ///
-/// The reader is Paceline's own ([`fit_records`]). When it stops — bad bytes, or a case
+/// The reader is Paceline's own ([`fit::records`](crate::fit::records)). When it stops — bad bytes, or a case
 /// only fitparser can settle — the file is read again by [`decode_fit_reference`], which
 /// gives the result and words the error, so both readers always give the same answer.
 pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
@@ -111,7 +111,7 @@ pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
     decode_fit_own_reader(bytes).unwrap_or_else(|| decode_fit_reference(bytes))
 }
 
-/// Reads a FIT activity through fitparser ([`paceline_coach::fit_file::walk`]) into the
+/// Reads a FIT activity through fitparser ([`walk`](crate::fit::walk::walk)) into the
 /// same samples as [`decode_fit`]: the reference its reader is tested against, and what
 /// words its errors.
 pub fn decode_fit_reference(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {

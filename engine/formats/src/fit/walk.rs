@@ -1,5 +1,6 @@
-//! A careful walk over a FIT file's messages, shared by the FIT workout importer and the
-//! engine's activity reader.
+//! A careful walk over a FIT file's messages, shared by the FIT workout importer, the
+//! activity reader ([`read_recording`](crate::fit::read_recording)) and the replay reader's
+//! reference ([`samples::decode_fit_reference`](crate::samples::decode_fit_reference)).
 //!
 //! fitparser 0.10 frames the file (header, definitions, data messages, CRCs) well, but some
 //! malformed input makes it panic or print to stderr: a header size that runs past the

@@ -1,5 +1,5 @@
 //! A FIT record reader of Paceline's own, for activity files: the framing of fitparser 0.10
-//! as [`paceline_coach::fit_file::walk`] drives it, without building a map and heap values
+//! as [`walk`](crate::fit::walk::walk) drives it, without building a map and heap values
 //! for every message.
 //!
 //! It reads the file header (12 or 14 bytes, `.FIT`, the data size, the header CRC when
@@ -7,7 +7,7 @@
 //! definitions, developer field definitions), data messages with normal or
 //! compressed-timestamp headers, the data CRC (FIT's CRC-16) and chained files. Of each data
 //! message it hands over only the fields an activity needs, by number, each as fitparser
-//! would have given it to [`raw`](crate::activity): the last valid occurrence wins, FIT's
+//! would have given it to [`raw`](crate::samples): the last valid occurrence wins, FIT's
 //! invalid markers and arrays give no value, signed, float and string values count as
 //! present but give no number.
 //!
@@ -241,7 +241,7 @@ fn number_of(bytes: &[u8], big_endian: bool) -> u64 {
 }
 
 /// Whether one value of base type `base_type` (masked), `bytes` long, is valid to
-/// fitparser, and the number it gives [`raw`](crate::activity) if it is unsigned.
+/// fitparser, and the number it gives [`raw`](crate::samples) if it is unsigned.
 fn one_value(base_type: u8, value: u64) -> (bool, Option<u64>) {
     match base_type {
         // Enum, uint8, byte, and unknown types (read as uint8).
@@ -289,7 +289,7 @@ fn probe_value(probe: &Probe, bytes: &[u8], big_endian: bool) -> Option<Option<u
     any_valid.then_some(None)
 }
 
-/// Walks every data message of `bytes` in order, as [`paceline_coach::fit_file::walk`]
+/// Walks every data message of `bytes` in order, as [`walk`](crate::fit::walk::walk)
 /// with developer fields accepted would, calling `visit` on each.
 pub fn read<E>(
     bytes: &[u8],

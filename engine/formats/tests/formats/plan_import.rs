@@ -3,7 +3,7 @@
 //! Snapshots are expect-test; regenerate them with `UPDATE_EXPECT=1`.
 
 use expect_test::{Expect, expect};
-use paceline_coach::plan_import::{
+use paceline_formats::plan_import::{
     ImportReason, MAX_PLAN_FILE_BYTES, PlanFormat, PlanImportError, import_fit_workout,
     import_json, import_plan, import_zwo,
 };

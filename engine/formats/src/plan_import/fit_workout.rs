@@ -6,7 +6,7 @@
 //! how fitparser names sub-fields (it calls a repeat step's `target_value` `target_hr_zone`
 //! when the target type is heart rate), and away from its timestamp and accumulator
 //! arithmetic, which can panic on hostile values. The parts of fitparser that are used can
-//! also panic or print to stderr on some malformed input; [`crate::fit_file::walk`] checks
+//! also panic or print to stderr on some malformed input; [`crate::fit::walk::walk`] checks
 //! those bytes before fitparser sees them and refuses them itself.
 
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ use paceline_schemas::{PlanStep, Step, Target, WorkoutPlan};
 
 use super::bounds::{self, cut_text};
 use super::{ImportReason, PlanImportError, check_file_size, file_stem};
-use crate::fit_file::{self, DeveloperFields, FitWalkError};
+use crate::fit::walk::{self as fit_file, DeveloperFields, FitWalkError};
 
 /// How long a step that ends on a condition (lap press, distance, heart rate …) is
 /// planned to last, s.
@@ -116,7 +116,7 @@ struct WorkoutMessages {
     steps: Vec<Fields>,
 }
 
-/// Walks the file (see [`crate::fit_file`]), keeping the workout messages.
+/// Walks the file (see [`crate::fit::walk`]), keeping the workout messages.
 fn read_workout_messages(bytes: &[u8]) -> Result<WorkoutMessages, ImportReason> {
     let mut found = WorkoutMessages::default();
     let walked = fit_file::walk(bytes, DeveloperFields::Refuse, |message| {
