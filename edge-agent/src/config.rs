@@ -278,7 +278,7 @@ pub enum SourceSection {
         #[serde(default)]
         profile: Option<PathBuf>,
     },
-    /// A recorded FIT or CSV file.
+    /// A recorded FIT, TCX, GPX or CSV file.
     File {
         /// The file.
         path: PathBuf,

@@ -89,8 +89,8 @@ struct ReplayArgs {
     /// Write the session summaries here (one JSON object, or an array for several inputs).
     #[arg(long)]
     summary: Option<PathBuf>,
-    /// FIT activity files or CSV files (`time_s,heart_rate,power,cadence,speed`); each is
-    /// its own session.
+    /// FIT, TCX or GPX activity files, or CSV files (`time_s,heart_rate,power,cadence,speed`,
+    /// or as Paceline exports them); each is its own session.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }

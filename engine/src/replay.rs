@@ -24,7 +24,7 @@ use paceline_formats::samples::{MAX_ACTIVITY_BYTES, decode_activity};
 /// Where a session's samples come from.
 #[derive(Debug, Clone)]
 pub enum InputSource {
-    /// A FIT or CSV recording on disk.
+    /// A FIT, TCX, GPX or CSV recording on disk.
     File(PathBuf),
     /// Samples already in memory (tests, benchmarks).
     Samples(Vec<Sample>),

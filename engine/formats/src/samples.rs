@@ -7,6 +7,9 @@
 //! speed become a running sample and anything else a speed/cadence sample. Sample times
 //! are the record times in milliseconds.
 //!
+//! TCX and GPX activities, and CSV files as [`csv`](crate::csv) writes them, are read
+//! into a [`Recording`] and turned into samples the same way ([`from_recording`]).
+//!
 //! Decoding is all-or-nothing: a file that fails part-way gives an error naming the byte
 //! offset (FIT) or line (CSV) and no samples, so a replay never coaches half a file.
 
@@ -18,6 +21,7 @@ use paceline_schemas::sample::{
 };
 
 use crate::fit::records::{self as fit_records, ActivityFields};
+use crate::{Format, FormatError, Limits, Recording, SportFamily, gpx, tcx};
 
 /// Largest activity file read, bytes (a 24-hour recording at 1 Hz is about 5 MB).
 pub const MAX_ACTIVITY_BYTES: usize = 256 * 1024 * 1024;
@@ -53,18 +57,37 @@ pub enum ActivityError {
         /// Its size.
         bytes: usize,
     },
-    /// Neither FIT nor CSV.
-    #[error("neither a FIT file nor a CSV with the header time_s,heart_rate,power,cadence,speed")]
+    /// A TCX, GPX or exported CSV recording that does not read.
+    #[error("{0}")]
+    Recording(#[from] FormatError),
+    /// Neither FIT, TCX, GPX nor CSV.
+    #[error(
+        "neither a FIT, TCX or GPX file nor a CSV with the header time_s,heart_rate,power,cadence,speed"
+    )]
     UnknownFormat,
 }
 
-/// Reads a recording, FIT or CSV by its content.
+/// Reads a recording, FIT, TCX, GPX or CSV by its content.
 pub fn decode_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
     if bytes.len() > MAX_ACTIVITY_BYTES {
         return Err(ActivityError::TooLarge { bytes: bytes.len() });
     }
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = &text[text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len())..];
     if bytes.len() >= 12 && &bytes[8..12] == b".FIT" {
         decode_fit(bytes)
+    } else if text.starts_with(b"<") || text.starts_with(b"# ") {
+        let limits = Limits::default();
+        let recording = match crate::file::detect("", bytes) {
+            Some(Format::Tcx) => tcx::read_recording(bytes, &limits)?,
+            Some(Format::Gpx) => gpx::read_recording(bytes, &limits)?,
+            Some(Format::Csv) => crate::csv::read_recording(bytes, &limits)?,
+            _ => return Err(ActivityError::UnknownFormat),
+        };
+        Ok(from_recording(&recording))
     } else if bytes.starts_with(b"time_s") || bytes.starts_with(b"\xEF\xBB\xBFtime_s") {
         decode_csv(bytes)
     } else if bytes
@@ -400,6 +423,11 @@ pub fn decode_csv(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}'))
         .collect();
+    // The longer header of an exported recording ([`csv`](crate::csv)).
+    if names.len() > CSV_HEADER.len() && names.starts_with(&CSV_HEADER) {
+        let recording = crate::csv::read_recording(bytes, &Limits::default())?;
+        return Ok(from_recording(&recording));
+    }
     if names != CSV_HEADER {
         return Err(ActivityError::Csv {
             line: 1,
@@ -457,4 +485,30 @@ fn csv_error(line: u64, e: &csv::Error) -> ActivityError {
         line,
         reason: e.to_string(),
     }
+}
+
+/// A recording's points as samples, times in Unix ms, as a FIT file's would be: heart
+/// rate; power (with cadence and speed) as cycling power; without power, cadence and speed
+/// as a running sample on foot, else as speed and cadence.
+pub fn from_recording(recording: &Recording) -> Vec<Sample> {
+    let running = recording.sport.family() == SportFamily::Foot;
+    let mut samples = Vec::with_capacity(recording.points.len() * 2);
+    for p in &recording.points {
+        let t_ms = u64::try_from(
+            recording
+                .start_ms
+                .saturating_add(i64::try_from(p.t_ms).unwrap_or(i64::MAX)),
+        )
+        .unwrap_or(0);
+        let record = Record {
+            t_ms,
+            heart_rate: p.heart_rate_bpm.filter(|&b| b > 0 && b < 255),
+            power_w: p.power_w.and_then(|w| i16::try_from(w).ok()),
+            // A recording counts steps on foot; the samples' reckoning takes one leg's.
+            cadence: p.cadence_rpm.map(|c| if running { c / 2.0 } else { c }),
+            speed_mps: p.speed_mps,
+        };
+        push_samples(record, running, &mut samples);
+    }
+    samples
 }

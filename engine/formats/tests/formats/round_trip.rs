@@ -320,3 +320,23 @@ fn fitparser_reads_what_the_writer_writes() {
     assert_eq!(field("sport").as_deref(), Some("cycling"));
     assert_eq!(field("total_distance").as_deref(), Some("41339.38"));
 }
+
+#[test]
+fn replay_reads_every_written_format_as_the_fit_file_it_came_from() {
+    let mut checked = 0;
+    for (name, bytes) in shared_fit_files() {
+        let Ok(recording) = fit::read_recording(&bytes) else {
+            continue;
+        };
+        let expected = paceline_formats::samples::decode_fit(&bytes).expect("replays");
+        assert!(!expected.is_empty(), "{name}");
+        for format in [Format::Fit, Format::Tcx, Format::Gpx, Format::Csv] {
+            let written = write(format, &recording);
+            let samples = paceline_formats::samples::decode_activity(&written)
+                .unwrap_or_else(|e| panic!("{name} as {format:?}: {e}"));
+            assert_eq!(samples, expected, "{name} as {format:?}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}
