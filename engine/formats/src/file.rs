@@ -14,6 +14,10 @@
 //! control characters dropped); one that would climb out of the archive (`..`, absolute, a
 //! drive) is refused as an entry. One bad entry fails alone; the others are read.
 //!
+//! Of a zip, only entries named as activity files are read (`.fit`, `.tcx`, `.gpx`, their
+//! `.gz`, and `.csv` files whose content is a recording); media, profiles and other
+//! CSVs are passed over without an entry.
+//!
 //! A zip's `activities.csv` (Strava: `Activity ID`, `Activity Name`, `Activity Type`,
 //! `Filename`) gives the entry it names its external id, its name, and its sport where
 //! the file's is vaguer.

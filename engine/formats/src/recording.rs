@@ -166,3 +166,41 @@ impl Sport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sport_names_read_as_files_and_exports_write_them() {
+        for (name, sport) in [
+            ("Biking", Sport::Cycling),
+            ("Ride", Sport::Cycling),
+            ("VirtualRide", Sport::IndoorCycling),
+            ("indoor_cycling", Sport::IndoorCycling),
+            ("Running", Sport::Running),
+            ("Trail Run", Sport::Running),
+            ("9", Sport::Running),
+            ("WeightTraining", Sport::Strength),
+            ("Hike", Sport::Hiking),
+            ("Kitesurf", Sport::Other),
+            ("", Sport::Other),
+        ] {
+            assert_eq!(Sport::from_name(name), sport, "{name:?}");
+        }
+        for sport in [
+            Sport::Cycling,
+            Sport::IndoorCycling,
+            Sport::Running,
+            Sport::TreadmillRunning,
+            Sport::Walking,
+            Sport::Hiking,
+            Sport::Swimming,
+            Sport::Rowing,
+            Sport::Strength,
+            Sport::Other,
+        ] {
+            assert_eq!(Sport::from_name(sport.name()), sport, "{sport:?}");
+        }
+    }
+}

@@ -5,7 +5,8 @@
 //! - `record` (20): timestamp (253, compressed timestamps resolved), position (0, 1,
 //!   semicircles), altitude (2, or enhanced 78), heart rate (3), cadence (4, doubled to
 //!   steps per minute on foot, where FIT counts one leg), distance (5), speed (6, or
-//!   enhanced 73), power (7). Each record with a value is one [`Point`].
+//!   enhanced 73), power (7). Each record with a value is one [`Point`]. Compressed
+//!   speed and distance (field 8, old Forerunners) are not read.
 //! - `session` (18): start time (2), sport (5, 6), elapsed (7) and moving (59) time
 //!   (not the timer time, which counts slow riding too), distance (9), energy (11), ascent (22) — summed over a multisport file's
 //!   sessions. The start is the first session's start time, or the first record's.

@@ -4,7 +4,7 @@
 
 use std::io::Write as _;
 
-use paceline_formats::{FileEntry, Format, FormatError, Limits, Sport, fit, gpx, read_file, tcx};
+use paceline_formats::{FileEntry, Format, FormatError, Limits, fit, gpx, read_file, tcx};
 
 use crate::shared;
 
@@ -306,5 +306,50 @@ fn garbage_and_unknown_files_are_errors_never_panics() {
         read_file("notes.txt", b"hello", &limits).expect("opens")[0].result,
         Err(FormatError::UnknownFormat)
     );
-    let _ = Sport::from_name("Ride");
+}
+
+#[test]
+fn xml_past_the_node_limit_is_refused() {
+    let ride = fit::read_recording(&edge_ride()).expect("reads");
+    let read = |format: Format, bytes: &[u8], limits: &Limits| match format {
+        Format::Tcx => tcx::read_recording(bytes, limits),
+        _ => gpx::read_recording(bytes, limits),
+    };
+    let few_nodes = Limits {
+        max_xml_nodes: 200,
+        ..Limits::default()
+    };
+    for (format, bytes) in [
+        (Format::Tcx, tcx::write_recording(&ride)),
+        (Format::Gpx, gpx::write_recording(&ride)),
+    ] {
+        match read(format, &bytes, &few_nodes) {
+            Err(FormatError::Xml { reason, .. }) => {
+                assert!(reason.contains("nodes limit"), "{format:?}: {reason}");
+            }
+            other => panic!("{format:?}: {other:?}"),
+        }
+        let whole = read(format, &bytes, &Limits::default()).expect("reads within the defaults");
+        assert_eq!(whole.points.len(), 19, "{format:?}");
+        let few_points = Limits {
+            max_points: 5,
+            ..Limits::default()
+        };
+        assert_eq!(
+            read(format, &bytes, &few_points),
+            Err(FormatError::TooLarge {
+                what: "the number of points",
+                limit: 5
+            }),
+            "{format:?}"
+        );
+    }
+    let small = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        read_file("ride.gpx", &gpx::write_recording(&ride), &small),
+        Err(FormatError::TooLarge { limit: 100, .. })
+    ));
 }
