@@ -9,8 +9,8 @@ use paceline_activities::{
 };
 use paceline_coach::load::SessionLoad;
 use paceline_coach::zones::{Physiology, PhysiologyDefaults};
-use paceline_formats::Recording;
 use paceline_formats::fit::activity::read_recording;
+use paceline_formats::{Limits, Recording, csv, gpx, tcx};
 use paceline_schemas::profile::AthleteProfile;
 use sha2::{Digest, Sha256};
 
@@ -277,4 +277,59 @@ fn a_file_imported_twice_is_a_duplicate_and_its_strava_copy_merges() {
         merged.provenance[&paceline_activities::Field::Samples],
         CopyId(10)
     );
+}
+
+#[test]
+fn a_ride_exported_as_tcx_gpx_and_csv_merges_with_its_fit_file() {
+    let limits = Limits::default();
+    for name in ACTIVITIES {
+        let fit = file_copy(name);
+        let recording = recording(name);
+        let now_ms = fit.start_ms + 86_400_000;
+        let library = [ActivityCopies {
+            activity: ActivityId(1),
+            copies: vec![StoredCopy {
+                id: CopyId(1),
+                copy: fit.clone(),
+            }],
+        }];
+        let exports = [
+            (
+                FileFormat::Tcx,
+                tcx::read_recording(&tcx::write_recording(&recording), &limits),
+            ),
+            (
+                FileFormat::Gpx,
+                gpx::read_recording(&gpx::write_recording(&recording), &limits),
+            ),
+            (
+                FileFormat::Csv,
+                csv::read_recording(&csv::write_recording(&recording), &limits),
+            ),
+        ];
+        for (format, read_back) in exports {
+            let read_back = read_back.unwrap_or_else(|e| panic!("{name} as {format:?}: {e}"));
+            let copy = SourceCopy::from_recording(
+                SourceKind::File,
+                Some(format),
+                None,
+                Some([format as u8; 32]),
+                &read_back,
+                &THRESHOLDS,
+            );
+            assert_eq!(
+                merge_candidate(&library, &copy, now_ms),
+                MatchDecision::MergeInto(ActivityId(1)),
+                "{name} as {format:?}: {copy:?}"
+            );
+            assert_eq!(copy.duration_s, fit.duration_s, "{name} as {format:?}");
+            if fit.fields.np_w.is_some() && format != FileFormat::Gpx {
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b;
+                assert!(
+                    close(copy.fields.np_w.unwrap(), fit.fields.np_w.unwrap()),
+                    "{name} as {format:?}"
+                );
+            }
+        }
+    }
 }
