@@ -323,10 +323,10 @@ fn a_ride_exported_as_tcx_gpx_and_csv_merges_with_its_fit_file() {
                 "{name} as {format:?}: {copy:?}"
             );
             assert_eq!(copy.duration_s, fit.duration_s, "{name} as {format:?}");
-            if fit.fields.np_w.is_some() && format != FileFormat::Gpx {
-                let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b;
+            if let Some(fit_np_w) = fit.fields.np_w {
+                let np_w = copy.fields.np_w.unwrap();
                 assert!(
-                    close(copy.fields.np_w.unwrap(), fit.fields.np_w.unwrap()),
+                    (np_w - fit_np_w).abs() <= 1e-6 * fit_np_w,
                     "{name} as {format:?}"
                 );
             }
