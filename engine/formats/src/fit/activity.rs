@@ -1,5 +1,7 @@
-//! A FIT activity file read into a [`Recording`], through the careful fitparser
-//! [`walk`](super::walk::walk) (developer fields accepted, their values ignored).
+//! A FIT activity file read into a [`Recording`]: by Paceline's own reader
+//! ([`records`](super::records)), and where it stops (bad bytes, or a case only fitparser
+//! can settle) again through the careful fitparser [`walk`](super::walk::walk), which then
+//! gives the answer and words the error (developer fields accepted, their values ignored).
 //!
 //! What it reads, by message and field number:
 //! - `record` (20): timestamp (253, compressed timestamps resolved), position (0, 1,
@@ -23,6 +25,7 @@ use fitparser::Value;
 use fitparser::profile::MesgNum;
 use fitparser::profile::field_types::{GarminProduct, Manufacturer};
 
+use super::records::{self, ActivityFields};
 use super::walk::{DeveloperFields, FitWalkError, walk};
 use crate::{FormatError, Limits, Point, Recording, Sport, Totals};
 
@@ -50,14 +53,68 @@ pub fn read_recording_with(bytes: &[u8], limits: &Limits) -> Result<Recording, F
             limit: limits.max_bytes,
         });
     }
+    // The own reader has no known panic; should one appear, the reference still answers.
+    match std::panic::catch_unwind(|| read_own(bytes, limits)) {
+        Ok(Some(answer)) => answer,
+        Ok(None) | Err(_) => read_recording_reference(bytes, limits),
+    }
+}
+
+/// Reads a FIT activity through fitparser's [`walk`](super::walk::walk) alone: the
+/// reference [`read_recording_with`] is tested against, and what words its errors.
+pub fn read_recording_reference(bytes: &[u8], limits: &Limits) -> Result<Recording, FormatError> {
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits.max_bytes {
+        return Err(FormatError::TooLarge {
+            what: "the input, bytes,",
+            limit: limits.max_bytes,
+        });
+    }
     // The walk checks what is known to upset fitparser; a panic from anything else in it
     // is still an error, never a crash.
-    std::panic::catch_unwind(|| read(bytes, limits)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(|| read_walk(bytes, limits)).unwrap_or_else(|_| {
         Err(FormatError::Fit {
             offset: 0,
             reason: "the FIT decoder failed on this file".to_owned(),
         })
     })
+}
+
+/// [`read_recording_with`] without the reference: `None` where Paceline's reader stops and
+/// the walk would read the file again. For tests and benchmarks.
+pub fn read_recording_own_reader(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Option<Result<Recording, FormatError>> {
+    std::panic::catch_unwind(|| read_own(bytes, limits))
+        .ok()
+        .flatten()
+}
+
+/// The own reader's answer, or `None` where it stopped and the reference must answer.
+fn read_own(bytes: &[u8], limits: &Limits) -> Option<Result<Recording, FormatError>> {
+    let mut reading = Reading::default();
+    records::read(bytes, |message| {
+        let product_name = message
+            .fields
+            .product_name
+            .clone()
+            .and_then(|range| bytes.get(range))
+            .and_then(|name| std::str::from_utf8(name).ok());
+        reading.visit(
+            message.global,
+            message.time_offset,
+            message.offset,
+            &message.fields,
+            product_name,
+            limits,
+        )
+    })
+    .ok()?;
+    match reading.finish() {
+        Ok(recording) => Some(Ok(recording)),
+        Err(e @ FormatError::NotAnActivity { .. }) => Some(Err(e)),
+        Err(_) => None,
+    }
 }
 
 /// The FIT sport and sub-sport of a [`Sport`], as the writer puts them.
@@ -104,21 +161,61 @@ pub(crate) fn unsigned(fields: &HashMap<u8, Value>, number: u8) -> Option<u64> {
     }
 }
 
-fn signed(fields: &HashMap<u8, Value>, number: u8) -> Option<i64> {
+/// The bits of an `sint32` field, as the own reader gives them (any other type: none).
+fn sint32_bits(fields: &HashMap<u8, Value>, number: u8) -> Option<u64> {
     match fields.get(&number)? {
-        Value::SInt8(v) => Some(i64::from(*v)),
-        Value::SInt16(v) => Some(i64::from(*v)),
-        Value::SInt32(v) => Some(i64::from(*v)),
-        Value::SInt64(v) => Some(*v),
-        _ => unsigned(fields, number).and_then(|v| i64::try_from(v).ok()),
+        Value::SInt32(v) => Some(u64::from(u32::from_le_bytes(v.to_le_bytes()))),
+        _ => None,
     }
 }
 
-fn text(fields: &HashMap<u8, Value>, number: u8) -> Option<&str> {
-    match fields.get(&number)? {
-        Value::String(s) => Some(s.as_str()),
-        _ => None,
+/// The fields the reading needs, from the walk's map, as the own reader gives them.
+fn fields_of(global: u16, fields: &HashMap<u8, Value>) -> ActivityFields {
+    let get = |number| unsigned(fields, number);
+    let mut read = ActivityFields {
+        timestamp: get(FIELD_TIMESTAMP),
+        ..ActivityFields::default()
+    };
+    match global {
+        MESG_RECORD => {
+            read.heart_rate = get(3);
+            read.cadence = get(4);
+            read.speed = get(6);
+            read.power = get(7);
+            read.enhanced_speed = get(73);
+            read.position_lat = sint32_bits(fields, 0);
+            read.position_long = sint32_bits(fields, 1);
+            read.altitude = get(2);
+            read.enhanced_altitude = get(78);
+            read.distance = get(5);
+        }
+        MESG_SESSION => {
+            read.sport = get(5);
+            read.sub_sport = get(6);
+            read.start_time = get(2);
+            read.total_elapsed_time = get(7);
+            read.total_distance = get(9);
+            read.total_calories = get(11);
+            read.total_ascent = get(22);
+            read.total_moving_time = get(59);
+        }
+        MESG_SPORT => {
+            read.sport = get(0);
+            read.sub_sport = get(1);
+        }
+        MESG_ACTIVITY => read.local_timestamp = get(5),
+        MESG_FILE_ID => {
+            read.manufacturer = get(1);
+            read.product = get(2);
+        }
+        MESG_DEVICE_INFO => {
+            read.device_index = get(0);
+            read.manufacturer = get(2);
+            read.product = get(4);
+        }
+        _ => {}
     }
+    read
 }
 
 #[allow(
@@ -129,10 +226,10 @@ fn f32_of(v: f64) -> f32 {
     v as f32
 }
 
-/// Semicircles (2³¹ per 180°) as degrees.
-fn degrees(semicircles: i64) -> f64 {
-    // An i64 from an sint32 field is exact in f64.
-    f64::from(i32::try_from(semicircles).unwrap_or(0)) * (180.0 / 2_147_483_648.0)
+/// The bits of an sint32 in semicircles (2³¹ per 180°) as degrees.
+fn degrees(bits: u64) -> f64 {
+    let semicircles = i32::from_le_bytes(u32::try_from(bits).unwrap_or(0).to_le_bytes());
+    f64::from(semicircles) * (180.0 / 2_147_483_648.0)
 }
 
 /// Whole numbers of FIT fields (at most 2⁶⁴) as f64, for scaling.
@@ -193,10 +290,11 @@ impl Reading {
         global: u16,
         time_offset: Option<u8>,
         offset: usize,
-        fields: &HashMap<u8, Value>,
+        fields: &ActivityFields,
+        product_name: Option<&str>,
         limits: &Limits,
     ) -> Result<(), FormatError> {
-        if let Some(t) = unsigned(fields, FIELD_TIMESTAMP) {
+        if let Some(t) = fields.timestamp {
             self.base_timestamp = t;
         } else if let Some(time_offset) = time_offset {
             // A compressed timestamp: the low five bits roll over from the last full one.
@@ -217,33 +315,28 @@ impl Reading {
             MESG_RECORD => self.record(fields, limits)?,
             MESG_SESSION => {
                 if self.session_start.is_none() {
-                    self.session_start = unsigned(fields, 2).and_then(|t| i64::try_from(t).ok());
+                    self.session_start = fields.start_time.and_then(|t| i64::try_from(t).ok());
                 }
                 if self.session_sport.is_none() {
-                    self.session_sport = unsigned(fields, 5).map(|s| (s, unsigned(fields, 6)));
+                    self.session_sport = fields.sport.map(|s| (s, fields.sub_sport));
                 }
                 let totals = &mut self.totals;
-                add(
-                    &mut totals.elapsed_s,
-                    unsigned(fields, 7).map(|v| float(v) / 1000.0),
-                );
-                add(
-                    &mut totals.moving_s,
-                    unsigned(fields, 59).map(|v| float(v) / 1000.0),
-                );
+                let seconds = |ms: Option<u64>| ms.map(|v| float(v) / 1000.0);
+                add(&mut totals.elapsed_s, seconds(fields.total_elapsed_time));
+                add(&mut totals.moving_s, seconds(fields.total_moving_time));
                 add(
                     &mut totals.distance_m,
-                    unsigned(fields, 9).map(|v| float(v) / 100.0),
+                    fields.total_distance.map(|v| float(v) / 100.0),
                 );
-                add(&mut totals.energy_kcal, unsigned(fields, 11).map(float));
-                add(&mut totals.ascent_m, unsigned(fields, 22).map(float));
+                add(&mut totals.energy_kcal, fields.total_calories.map(float));
+                add(&mut totals.ascent_m, fields.total_ascent.map(float));
             }
             MESG_SPORT if self.sport_message.is_none() => {
-                self.sport_message = unsigned(fields, 0).map(|s| (s, unsigned(fields, 1)));
+                self.sport_message = fields.sport.map(|s| (s, fields.sub_sport));
             }
             MESG_ACTIVITY => {
-                let local = unsigned(fields, 5).and_then(|t| i64::try_from(t).ok());
-                let utc = unsigned(fields, FIELD_TIMESTAMP).and_then(|t| i64::try_from(t).ok());
+                let local = fields.local_timestamp.and_then(|t| i64::try_from(t).ok());
+                let utc = fields.timestamp.and_then(|t| i64::try_from(t).ok());
                 if let (Some(local), Some(utc)) = (local, utc) {
                     // Offsets beyond ±18 h are not offsets.
                     self.local_offset_s = i32::try_from(local - utc)
@@ -252,16 +345,16 @@ impl Reading {
                 }
             }
             MESG_FILE_ID if self.file_device.is_none() => {
-                self.file_device = text(fields, 8)
+                self.file_device = product_name
                     .and_then(|name| limits.text(name))
-                    .or_else(|| device_name(unsigned(fields, 1), unsigned(fields, 2)))
+                    .or_else(|| device_name(fields.manufacturer, fields.product))
                     .and_then(|name| limits.text(&name));
             }
             // The creator's device_info (index 0) when file_id names no device.
             MESG_DEVICE_INFO
-                if self.creator_device.is_none() && unsigned(fields, 0).unwrap_or(0) == 0 =>
+                if self.creator_device.is_none() && fields.device_index.unwrap_or(0) == 0 =>
             {
-                self.creator_device = device_name(unsigned(fields, 2), unsigned(fields, 4))
+                self.creator_device = device_name(fields.manufacturer, fields.product)
                     .and_then(|name| limits.text(&name));
             }
             _ => {}
@@ -269,29 +362,38 @@ impl Reading {
         Ok(())
     }
 
-    fn record(&mut self, fields: &HashMap<u8, Value>, limits: &Limits) -> Result<(), FormatError> {
+    fn record(&mut self, fields: &ActivityFields, limits: &Limits) -> Result<(), FormatError> {
         self.saw_record = true;
-        let lat = signed(fields, 0).map(degrees);
-        let lon = signed(fields, 1).map(degrees);
+        let lat = fields.position_lat.map(degrees);
+        let lon = fields.position_long.map(degrees);
         let (lat_deg, lon_deg) = match (lat, lon) {
             (Some(lat), Some(lon)) => (Some(lat), Some(lon)),
             _ => (None, None),
         };
         let point = Point {
             t_ms: 0,
-            heart_rate_bpm: unsigned(fields, 3)
+            heart_rate_bpm: fields
+                .heart_rate
                 .and_then(|b| u16::try_from(b).ok())
-                .filter(|&b| b > 0),
-            power_w: unsigned(fields, 7).and_then(|w| u16::try_from(w).ok()),
-            cadence_rpm: unsigned(fields, 4).map(|c| f32_of(float(c))),
-            speed_mps: unsigned(fields, 73)
-                .or_else(|| unsigned(fields, 6))
+                .filter(|&b| b > 0 && b < 255),
+            power_w: fields
+                .power
+                .and_then(|w| u16::try_from(w).ok())
+                .filter(|&w| w < u16::MAX),
+            cadence_rpm: fields
+                .cadence
+                .filter(|&c| c < 0xFF)
+                .map(|c| f32_of(float(c))),
+            speed_mps: fields
+                .enhanced_speed
+                .or(fields.speed)
                 .map(|mm_s| f32_of(float(mm_s) / 1000.0)),
-            distance_m: unsigned(fields, 5).map(|cm| float(cm) / 100.0),
+            distance_m: fields.distance.map(|cm| float(cm) / 100.0),
             lat_deg,
             lon_deg,
-            altitude_m: unsigned(fields, 78)
-                .or_else(|| unsigned(fields, 2))
+            altitude_m: fields
+                .enhanced_altitude
+                .or(fields.altitude)
                 .map(|v| f32_of(float(v) / 5.0 - 500.0)),
         };
         let empty = Point {
@@ -355,14 +457,20 @@ impl Reading {
     }
 }
 
-fn read(bytes: &[u8], limits: &Limits) -> Result<Recording, FormatError> {
+fn read_walk(bytes: &[u8], limits: &Limits) -> Result<Recording, FormatError> {
     let mut reading = Reading::default();
     let walked = walk(bytes, DeveloperFields::Accept, |message| {
+        let fields = fields_of(message.global, message.fields);
+        let product_name = match message.fields.get(&8) {
+            Some(Value::String(name)) if message.global == MESG_FILE_ID => Some(name.as_str()),
+            _ => None,
+        };
         reading.visit(
             message.global,
             message.time_offset,
             message.offset,
-            message.fields,
+            &fields,
+            product_name,
             limits,
         )
     });

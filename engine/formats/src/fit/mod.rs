@@ -7,5 +7,7 @@ pub mod records;
 pub mod walk;
 pub mod write;
 
-pub use activity::{read_recording, read_recording_with};
+pub use activity::{
+    read_recording, read_recording_own_reader, read_recording_reference, read_recording_with,
+};
 pub use write::write_recording;

@@ -26,17 +26,20 @@ use fitparser::profile::field_types::FitBaseType;
 use fitparser::{DeveloperFieldDescription, Value};
 
 /// Global message numbers the reader looks into.
+const MESG_FILE_ID: u16 = 0;
 const MESG_SPORT: u16 = 12;
 const MESG_SESSION: u16 = 18;
 const MESG_LAP: u16 = 19;
 const MESG_RECORD: u16 = 20;
+const MESG_DEVICE_INFO: u16 = 23;
+const MESG_ACTIVITY: u16 = 34;
 const MESG_FIELD_DESCRIPTION: u16 = 206;
 const MESG_DEVELOPER_DATA_ID: u16 = 207;
 /// The timestamp field, the same number in every message.
 const FIELD_TIMESTAMP: u8 = 253;
 
 /// The fields of one data message an activity reads, as raw unsigned values.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityFields {
     /// Field 253 (any message): seconds since the FIT epoch.
     pub timestamp: Option<u64>,
@@ -52,10 +55,45 @@ pub struct ActivityFields {
     pub enhanced_speed: Option<u64>,
     /// The sport: session field 5, lap field 25 or sport field 0.
     pub sport: Option<u64>,
+    /// Record fields 0 and 1, semicircles: the bits of an `sint32` value (a field of any
+    /// other type gives none).
+    pub position_lat: Option<u64>,
+    /// See [`position_lat`](ActivityFields::position_lat).
+    pub position_long: Option<u64>,
+    /// Record field 2, (m + 500) × 5.
+    pub altitude: Option<u64>,
+    /// Record field 78, (m + 500) × 5.
+    pub enhanced_altitude: Option<u64>,
+    /// Record field 5, cm.
+    pub distance: Option<u64>,
+    /// Session field 6 or sport field 1.
+    pub sub_sport: Option<u64>,
+    /// Session field 2, FIT seconds.
+    pub start_time: Option<u64>,
+    /// Session field 7, ms.
+    pub total_elapsed_time: Option<u64>,
+    /// Session field 9, cm.
+    pub total_distance: Option<u64>,
+    /// Session field 11, kcal.
+    pub total_calories: Option<u64>,
+    /// Session field 22, m.
+    pub total_ascent: Option<u64>,
+    /// Session field 59, ms.
+    pub total_moving_time: Option<u64>,
+    /// Activity field 5, FIT seconds in local time.
+    pub local_timestamp: Option<u64>,
+    /// File_id field 1 or device_info field 2.
+    pub manufacturer: Option<u64>,
+    /// File_id field 2 or device_info field 4.
+    pub product: Option<u64>,
+    /// Device_info field 0.
+    pub device_index: Option<u64>,
+    /// File_id field 8: where its bytes lie in the file (up to the first zero byte).
+    pub product_name: Option<std::ops::Range<usize>>,
 }
 
 /// One data message as handed to the visitor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DataMessage {
     /// Global message number (20 = record).
     pub global: u16,
@@ -102,6 +140,23 @@ enum Slot {
     Power,
     EnhancedSpeed,
     Sport,
+    PositionLat,
+    PositionLong,
+    Altitude,
+    EnhancedAltitude,
+    Distance,
+    SubSport,
+    StartTime,
+    TotalElapsedTime,
+    TotalDistance,
+    TotalCalories,
+    TotalAscent,
+    TotalMovingTime,
+    LocalTimestamp,
+    Manufacturer,
+    Product,
+    DeviceIndex,
+    ProductName,
 }
 
 /// The slot of field `number` of message `global`, if an activity reads it.
@@ -116,6 +171,23 @@ fn slot_of(global: u16, number: u8) -> Option<Slot> {
         (MESG_RECORD, 7) => Some(Slot::Power),
         (MESG_RECORD, 73) => Some(Slot::EnhancedSpeed),
         (MESG_SESSION, 5) | (MESG_LAP, 25) | (MESG_SPORT, 0) => Some(Slot::Sport),
+        (MESG_RECORD, 0) => Some(Slot::PositionLat),
+        (MESG_RECORD, 1) => Some(Slot::PositionLong),
+        (MESG_RECORD, 2) => Some(Slot::Altitude),
+        (MESG_RECORD, 78) => Some(Slot::EnhancedAltitude),
+        (MESG_RECORD, 5) => Some(Slot::Distance),
+        (MESG_SESSION, 6) | (MESG_SPORT, 1) => Some(Slot::SubSport),
+        (MESG_SESSION, 2) => Some(Slot::StartTime),
+        (MESG_SESSION, 7) => Some(Slot::TotalElapsedTime),
+        (MESG_SESSION, 9) => Some(Slot::TotalDistance),
+        (MESG_SESSION, 11) => Some(Slot::TotalCalories),
+        (MESG_SESSION, 22) => Some(Slot::TotalAscent),
+        (MESG_SESSION, 59) => Some(Slot::TotalMovingTime),
+        (MESG_ACTIVITY, 5) => Some(Slot::LocalTimestamp),
+        (MESG_FILE_ID, 1) | (MESG_DEVICE_INFO, 2) => Some(Slot::Manufacturer),
+        (MESG_FILE_ID, 2) | (MESG_DEVICE_INFO, 4) => Some(Slot::Product),
+        (MESG_DEVICE_INFO, 0) => Some(Slot::DeviceIndex),
+        (MESG_FILE_ID, 8) => Some(Slot::ProductName),
         _ => None,
     }
 }
@@ -130,10 +202,26 @@ struct Probe {
     slot: Slot,
     /// For one unsigned value (the usual case): the value that marks it invalid.
     unsigned_invalid: Option<u64>,
+    /// A valid value of this field leaves its slot empty (a position that is not an
+    /// `sint32`: fitparser's last valid occurrence, which gives no position).
+    clears: bool,
 }
 
 impl Probe {
     fn new(at: usize, size: u8, base_type: u8, slot: Slot) -> Probe {
+        let position = matches!(slot, Slot::PositionLat | Slot::PositionLong);
+        let sint32 = (base_type & 0x9F, size) == (0x85, 4);
+        if position && sint32 {
+            // The bits of the sint32, invalid at 0x7FFF_FFFF.
+            return Probe {
+                at,
+                size,
+                base_type,
+                slot,
+                unsigned_invalid: Some(0x7FFF_FFFF),
+                clears: false,
+            };
+        }
         let unsigned_invalid = match (base_type & 0x9F, size) {
             // Enum, uint8, byte, and unknown types (read as uint8).
             (0x00 | 0x02 | 0x0D, 1) => Some(0xFF),
@@ -150,6 +238,7 @@ impl Probe {
             base_type,
             slot,
             unsigned_invalid,
+            clears: position,
         }
     }
 
@@ -474,6 +563,17 @@ impl Reader<'_> {
         let mut fields = ActivityFields::default();
         for probe in &definition.probes {
             if let Some(raw) = probe.read(body, definition.big_endian) {
+                if probe.slot == Slot::ProductName {
+                    // A valid string: its bytes up to the first zero (a valid value of
+                    // another type is fitparser's last occurrence, and no name).
+                    let start = at + 1 + probe.at;
+                    let text = &body[probe.at..probe.at + usize::from(probe.size)];
+                    let len = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+                    fields.product_name =
+                        (probe.base_type & 0x9F == 0x07).then_some(start..start + len);
+                    continue;
+                }
+                let raw = if probe.clears { None } else { raw };
                 let slot = match probe.slot {
                     Slot::Timestamp => &mut fields.timestamp,
                     Slot::HeartRate => &mut fields.heart_rate,
@@ -482,6 +582,23 @@ impl Reader<'_> {
                     Slot::Power => &mut fields.power,
                     Slot::EnhancedSpeed => &mut fields.enhanced_speed,
                     Slot::Sport => &mut fields.sport,
+                    Slot::PositionLat => &mut fields.position_lat,
+                    Slot::PositionLong => &mut fields.position_long,
+                    Slot::Altitude => &mut fields.altitude,
+                    Slot::EnhancedAltitude => &mut fields.enhanced_altitude,
+                    Slot::Distance => &mut fields.distance,
+                    Slot::SubSport => &mut fields.sub_sport,
+                    Slot::StartTime => &mut fields.start_time,
+                    Slot::TotalElapsedTime => &mut fields.total_elapsed_time,
+                    Slot::TotalDistance => &mut fields.total_distance,
+                    Slot::TotalCalories => &mut fields.total_calories,
+                    Slot::TotalAscent => &mut fields.total_ascent,
+                    Slot::TotalMovingTime => &mut fields.total_moving_time,
+                    Slot::LocalTimestamp => &mut fields.local_timestamp,
+                    Slot::Manufacturer => &mut fields.manufacturer,
+                    Slot::Product => &mut fields.product,
+                    Slot::DeviceIndex => &mut fields.device_index,
+                    Slot::ProductName => continue,
                 };
                 *slot = raw;
             }

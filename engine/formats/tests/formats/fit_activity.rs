@@ -62,6 +62,26 @@ fn every_shared_fit_file_reads_or_fails_clearly() {
 }
 
 #[test]
+fn the_own_reader_answers_for_every_shared_file_as_the_walk_does() {
+    let mut answered = 0;
+    for (name, bytes) in shared_fit_files() {
+        let reference = fit::read_recording_reference(&bytes, &Limits::default());
+        match fit::read_recording_own_reader(&bytes, &Limits::default()) {
+            Some(own) => {
+                assert_eq!(own, reference, "{name}");
+                answered += 1;
+            }
+            // Only damaged files are left to the walk.
+            None => assert!(
+                matches!(reference, Err(FormatError::Fit { .. })),
+                "{name}: {reference:?}"
+            ),
+        }
+    }
+    assert_eq!(answered, 14, "9 activities and 5 files without records");
+}
+
+#[test]
 fn heart_rates_match_the_replay_reader() {
     for name in [
         "garmin-edge-500-activity.fit",

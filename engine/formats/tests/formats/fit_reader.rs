@@ -1,5 +1,5 @@
-//! Paceline's FIT reader against the fitparser walk it replaces: the same samples, and the
-//! same errors, on every shared FIT file, on the shared files cut at each message, and on
+//! Paceline's FIT reader against the fitparser walk it replaces: the same samples and
+//! recordings, and the same errors, on every shared FIT file, on the shared files cut at each message, and on
 //! thousands of mutated files whose CRCs are made right again (so that the bytes reach the
 //! framing instead of stopping at the checksum), and on one-record files built for every
 //! base type, size, byte order and invalid marker.
@@ -42,8 +42,18 @@ enum Agreement {
     Deferred,
 }
 
-/// Checks that the readers agree on `bytes`; panics with `label` if not.
+/// Checks that the readers agree on `bytes`, as samples and as recordings; panics with
+/// `label` if not.
 fn agree(label: &str, bytes: &[u8]) -> Agreement {
+    let recording = paceline_formats::fit::read_recording(bytes);
+    let recording_reference = paceline_formats::fit::read_recording_reference(
+        bytes,
+        &paceline_formats::Limits::default(),
+    );
+    assert_eq!(
+        recording, recording_reference,
+        "{label}: the recordings of the two readers differ"
+    );
     let reference = decode_fit_reference(bytes);
     let own = decode_fit_own_reader(bytes);
     assert_eq!(
