@@ -38,7 +38,7 @@ pub enum Format {
     Tcx,
     /// GPX.
     Gpx,
-    /// Paceline's CSV ([`csv`](crate::csv)).
+    /// Paceline's CSV ([`csv`]).
     Csv,
 }
 

@@ -8,7 +8,7 @@
 //! - [`fit`]: FIT files — the careful fitparser walk, Paceline's own fast record reader,
 //!   activities read into recordings and written from them.
 //! - [`tcx`], [`gpx`], [`csv`]: the other activity formats, read and written.
-//! - [`file`]: [`read_file`], any upload (gzip'd, or a zip of many) to its recordings.
+//! - [`file`](mod@file): [`read_file`], any upload (gzip'd, or a zip of many) to its recordings.
 //! - [`samples`]: FIT activities and CSV recordings as wire samples, for replay.
 //! - [`plan_import`]: `.zwo`, FIT workout and JSON plans →
 //!   [`WorkoutPlan`](paceline_schemas::WorkoutPlan).

@@ -1,6 +1,6 @@
 //! A FIT activity file read into a [`Recording`]: by Paceline's own reader
-//! ([`records`](super::records)), and where it stops (bad bytes, or a case only fitparser
-//! can settle) again through the careful fitparser [`walk`](super::walk::walk), which then
+//! ([`records`]), and where it stops (bad bytes, or a case only fitparser
+//! can settle) again through the careful fitparser [`walk`], which then
 //! gives the answer and words the error (developer fields accepted, their values ignored).
 //!
 //! What it reads, by message and field number:
@@ -60,7 +60,7 @@ pub fn read_recording_with(bytes: &[u8], limits: &Limits) -> Result<Recording, F
     }
 }
 
-/// Reads a FIT activity through fitparser's [`walk`](super::walk::walk) alone: the
+/// Reads a FIT activity through fitparser's [`walk`] alone: the
 /// reference [`read_recording_with`] is tested against, and what words its errors.
 pub fn read_recording_reference(bytes: &[u8], limits: &Limits) -> Result<Recording, FormatError> {
     if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits.max_bytes {

@@ -1,6 +1,6 @@
 //! FIT files: the careful fitparser [`walk`], Paceline's own fast [`records`] reader (checked
 //! against the walk, used by replay), activities read into a [`Recording`](crate::Recording)
-//! ([`activity`]) and written from one ([`write`]).
+//! ([`activity`]) and written from one ([`write`](mod@write)).
 
 pub mod activity;
 pub mod records;
