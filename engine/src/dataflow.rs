@@ -6,10 +6,16 @@
 //! worker 0, in one process or across a timely cluster) and [`LiveEngine`] (records pushed
 //! through a bounded queue, outputs out on a channel, ticks from the clock so sessions
 //! without samples still time out).
+//!
+//! A live worker that panics stops the whole live engine rather than leave it half
+//! working (its sessions' records would go nowhere and the others' progress would wait on
+//! it for ever): the panic is recorded in the [`EngineWatch`], every [`LiveSender`]
+//! refuses records from then on, the other workers stop, and the output channel closes.
+//! The owner reads why from [`EngineWatch::panicked`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -182,6 +188,75 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 pub struct LiveEngine {
     sender: Option<SyncSender<EngineRecord>>,
     guards: Option<timely::communication::WorkerGuards<()>>,
+    watch: EngineWatch,
+}
+
+/// A live worker that panicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerPanic {
+    /// The worker's index.
+    pub worker: usize,
+    /// The panic's message.
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct Watched {
+    failed: AtomicBool,
+    first: Mutex<Option<WorkerPanic>>,
+    /// Fault injection: 1 + the worker told to panic (0: none).
+    #[cfg(any(test, feature = "fault-injection"))]
+    panic_worker: AtomicU64,
+}
+
+/// Whether a live engine's workers are alive: shared by the workers, the senders and
+/// whoever watches the engine. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct EngineWatch(Arc<Watched>);
+
+impl EngineWatch {
+    /// The first worker that panicked, if one did.
+    pub fn panicked(&self) -> Option<WorkerPanic> {
+        self.0
+            .first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether a worker panicked (cheap: one atomic load).
+    pub fn has_failed(&self) -> bool {
+        self.0.failed.load(Ordering::Acquire)
+    }
+
+    fn worker_panicked(&self, worker: usize, payload: &(dyn std::any::Any + Send)) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|m| (*m).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let mut first = self
+            .0
+            .first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(WorkerPanic { worker, message });
+        }
+        self.0.failed.store(true, Ordering::Release);
+    }
+
+    /// Fault injection: panics here if worker `index` was told to.
+    #[cfg(any(test, feature = "fault-injection"))]
+    fn panic_if_told(&self, index: usize) {
+        if self.0.panic_worker.load(Ordering::Acquire) == index as u64 + 1 {
+            panic!("fault injection: engine worker {index} told to panic");
+        }
+    }
+
+    /// Without fault injection there is nothing to be told.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    fn panic_if_told(&self, _index: usize) {}
 }
 
 /// The input queue was full; the record is handed back.
@@ -190,18 +265,25 @@ pub struct QueueFull(pub Box<EngineRecord>);
 
 /// Puts records into a live engine. Cheap to clone.
 #[derive(Clone)]
-pub struct LiveSender(SyncSender<EngineRecord>);
+pub struct LiveSender {
+    queue: SyncSender<EngineRecord>,
+    watch: EngineWatch,
+}
 
 impl LiveSender {
     /// Queues a record, waiting while the queue is full (back-pressure). Returns false if
-    /// the engine has stopped.
+    /// the engine has stopped or one of its workers panicked: the record will not be
+    /// coached.
     pub fn send(&self, record: EngineRecord) -> bool {
-        self.0.send(record).is_ok()
+        !self.watch.has_failed() && self.queue.send(record).is_ok()
     }
 
-    /// Queues a record if there is room now.
+    /// Queues a record if there is room now (a stopped or failed engine has none).
     pub fn try_send(&self, record: EngineRecord) -> Result<(), QueueFull> {
-        match self.0.try_send(record) {
+        if self.watch.has_failed() {
+            return Err(QueueFull(Box::new(record)));
+        }
+        match self.queue.try_send(record) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => {
                 Err(QueueFull(Box::new(r)))
@@ -227,63 +309,84 @@ impl LiveEngine {
         let tick = Duration::from_millis(tick_ms);
         let coach = config.coach.clone();
         let status_every_ms = config.status_every_ms;
+        let watch = EngineWatch::default();
+        let workers_watch = watch.clone();
         let guards = timely::execute(timely_config, move |worker| {
             let index = worker.index();
-            let peers = worker.peers();
-            let out = out_tx.clone();
-            let coach = coach.clone();
-            let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
-                let probe = coaching(stream, coach, status_every_ms)
-                    .inspect(move |o: &SessionOutput| {
-                        // The receiver may be gone during shutdown; nothing to do then.
-                        let _ = out.send(o.clone());
-                    })
-                    .probe()
-                    .0;
-                (input, probe)
-            });
-            let queue = if index == 0 {
-                receiver.lock().ok().and_then(|mut r| r.take())
-            } else {
-                None
-            };
-            if let Some(queue) = queue {
-                let mut epoch = 0;
-                let mut last_tick = 0;
-                loop {
-                    let mut open = true;
-                    match queue.recv_timeout(tick) {
-                        Ok(record) => {
-                            input.send(routed(record, 0));
-                            for record in queue.try_iter().take(4095) {
+            let watch = &workers_watch;
+            // A panic is recorded before it goes on (the thread still ends in it, so
+            // `shutdown` reports it): the other workers see it and stop.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let peers = worker.peers();
+                let out = out_tx.clone();
+                let coach = coach.clone();
+                let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+                    let (input, stream) = scope.new_input::<Vec<(u64, EngineRecord)>>();
+                    let probe = coaching(stream, coach, status_every_ms)
+                        .inspect(move |o: &SessionOutput| {
+                            // The receiver may be gone during shutdown; nothing to do then.
+                            let _ = out.send(o.clone());
+                        })
+                        .probe()
+                        .0;
+                    (input, probe)
+                });
+                let queue = if index == 0 {
+                    receiver.lock().ok().and_then(|mut r| r.take())
+                } else {
+                    None
+                };
+                if let Some(queue) = queue {
+                    let mut epoch = 0;
+                    let mut last_tick = 0;
+                    loop {
+                        watch.panic_if_told(index);
+                        let mut open = true;
+                        match queue.recv_timeout(tick) {
+                            Ok(record) => {
                                 input.send(routed(record, 0));
+                                for record in queue.try_iter().take(4095) {
+                                    input.send(routed(record, 0));
+                                }
+                            }
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => open = false,
+                        }
+                        let now = clock();
+                        if now >= last_tick + tick_ms {
+                            last_tick = now;
+                            for w in 0..peers {
+                                input.send(routed(EngineRecord::Tick(Tick { now_ms: now }), w));
                             }
                         }
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => open = false,
-                    }
-                    let now = clock();
-                    if now >= last_tick + tick_ms {
-                        last_tick = now;
-                        for w in 0..peers {
-                            input.send(routed(EngineRecord::Tick(Tick { now_ms: now }), w));
+                        epoch += 1;
+                        input.advance_to(epoch);
+                        // Step until every worker has handled what was just sent: a single
+                        // step may leave records in the exchange, and they would then wait
+                        // for the next record or tick (up to `tick_ms`) before being
+                        // coached. A worker that panicked never will: stop then.
+                        worker.step_while(|| probe.less_than(&epoch) && !watch.has_failed());
+                        if !open || watch.has_failed() {
+                            break;
                         }
                     }
-                    epoch += 1;
-                    input.advance_to(epoch);
-                    // Step until every worker has handled what was just sent: a single
-                    // step may leave records in the exchange, and they would then wait
-                    // for the next record or tick (up to `tick_ms`) before being coached.
-                    worker.step_while(|| probe.less_than(&epoch));
-                    if !open {
-                        break;
+                }
+                input.close();
+                while !probe.done() && !watch.has_failed() {
+                    watch.panic_if_told(index);
+                    worker.step_or_park(Some(Duration::from_millis(50)));
+                }
+                if watch.has_failed() {
+                    // timely steps every dataflow to its end once this closure returns, and
+                    // one with a panicked worker never ends: the survivors drop theirs.
+                    for dataflow in worker.installed_dataflows() {
+                        worker.drop_dataflow(dataflow);
                     }
                 }
-            }
-            input.close();
-            while !probe.done() {
-                worker.step_or_park(Some(Duration::from_millis(50)));
+            }));
+            if let Err(panic) = run {
+                watch.worker_panicked(index, &*panic);
+                std::panic::resume_unwind(panic);
             }
         })
         .map_err(EngineError::Start)?;
@@ -291,6 +394,7 @@ impl LiveEngine {
             LiveEngine {
                 sender: Some(sender),
                 guards: Some(guards),
+                watch,
             },
             out_rx,
         ))
@@ -298,10 +402,29 @@ impl LiveEngine {
 
     /// A handle to put records in.
     pub fn sender(&self) -> Option<LiveSender> {
-        self.sender.clone().map(LiveSender)
+        self.sender.clone().map(|queue| LiveSender {
+            queue,
+            watch: self.watch.clone(),
+        })
+    }
+
+    /// A handle telling whether a worker panicked, and which.
+    pub fn watch(&self) -> EngineWatch {
+        self.watch.clone()
+    }
+
+    /// Fault injection (tests only, or the `fault-injection` feature): makes worker
+    /// `worker` panic at its next turn, as a bug in it would.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn inject_worker_panic(&self, worker: usize) {
+        self.watch
+            .0
+            .panic_worker
+            .store(worker as u64 + 1, Ordering::Release);
     }
 
     /// Stops taking records, lets the workers finish what is queued, and waits for them.
+    /// A worker that panicked is reported as [`EngineError::Worker`].
     /// Other [`LiveSender`]s must be dropped too for the workers to stop.
     pub fn shutdown(mut self) -> Result<(), EngineError> {
         self.sender = None;
@@ -311,5 +434,94 @@ impl LiveEngine {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for LiveEngine {
+    fn drop(&mut self) {
+        // timely's guards panic when dropped over a worker that panicked; that panic is in
+        // the watch (and `shutdown` reports it), so here the threads are just joined: after
+        // a panic every worker stops on its own.
+        if self.watch.has_failed()
+            && let Some(guards) = self.guards.take()
+        {
+            let _ = guards.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use paceline_schemas::SessionId;
+    use paceline_schemas::command::Command;
+    use paceline_schemas::engine::SessionCommand;
+    use paceline_schemas::engine::{SessionEvent, SessionInput};
+
+    use super::*;
+
+    fn end(session: &str) -> EngineRecord {
+        EngineRecord::Session(SessionInput {
+            session: SessionId::new(session).unwrap(),
+            now_ms: 1,
+            event: SessionEvent::Command(SessionCommand {
+                command: Command::End,
+            }),
+        })
+    }
+
+    /// Waits for the output channel to close (every worker gone), at most 30 s.
+    fn wait_closed(outputs: &Receiver<SessionOutput>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            assert!(!remaining.is_zero(), "the workers did not stop");
+            match outputs.recv_timeout(remaining) {
+                Err(RecvTimeoutError::Disconnected) => return,
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_live_engine_and_says_which() {
+        for (workers, victim) in [(3, 2), (3, 0), (1, 0)] {
+            let config = LiveConfig {
+                workers,
+                tick_ms: 10,
+                ..LiveConfig::default()
+            };
+            let (engine, outputs) = LiveEngine::start(config, Arc::new(|| 1)).unwrap();
+            let sender = engine.sender().unwrap();
+            let watch = engine.watch();
+            assert!(sender.send(end("before")));
+            assert_eq!(watch.panicked(), None);
+
+            engine.inject_worker_panic(victim);
+            wait_closed(&outputs);
+            let panic = watch.panicked().expect("the panic is recorded");
+            assert_eq!(panic.worker, victim, "{workers} workers");
+            assert!(panic.message.contains("told to panic"), "{}", panic.message);
+            assert!(watch.has_failed());
+            assert!(
+                !sender.send(end("after")),
+                "a failed engine takes no record"
+            );
+            assert!(sender.try_send(end("after")).is_err());
+            assert!(matches!(engine.shutdown(), Err(EngineError::Worker(_))));
+        }
+    }
+
+    #[test]
+    fn a_healthy_engine_reports_no_panic_and_shuts_down_cleanly() {
+        let (engine, _outputs) = LiveEngine::start(LiveConfig::default(), Arc::new(|| 1)).unwrap();
+        let sender = engine.sender().unwrap();
+        assert!(sender.send(end("s")));
+        let watch = engine.watch();
+        drop(sender);
+        engine.shutdown().unwrap();
+        assert_eq!(watch.panicked(), None);
+        assert!(!watch.has_failed());
     }
 }

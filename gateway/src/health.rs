@@ -3,10 +3,14 @@
 //! reads it and answers 503 with the reason while either has failed.
 //!
 //! The writer's state is failed after [`WRITER_FAILURES_BEFORE_UNREADY`] commits in a row
-//! fail, healthy again after one succeeds; a stopped writer or engine stays failed. Once
-//! the engine has failed, commits are acknowledged no more ([`Health::ackable`]).
+//! fail, healthy again after one succeeds; a stopped writer or engine stays failed. The
+//! engine has failed from the moment any one of its workers panics (read from its
+//! [`EngineWatch`], not only once its output channel closes), and for good. Once the
+//! engine has failed, commits are acknowledged no more ([`Health::ackable`]).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+
+use paceline_engine::dataflow::EngineWatch;
 
 use crate::store::writer::CommitReport;
 
@@ -25,7 +29,8 @@ pub enum Part {
 /// Why the gateway is not ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// A fixed code for the JSON error (`database_writer_failed`, `engine_stopped`).
+    /// A fixed code for the JSON error (`database_writer_failed`, `engine_stopped`,
+    /// `engine_worker_panicked`).
     pub code: &'static str,
     /// What happened, for people.
     pub message: String,
@@ -36,6 +41,7 @@ pub struct Failure {
 pub struct Health {
     writer: Mutex<Option<Failure>>,
     engine: Mutex<Option<Failure>>,
+    engine_watch: OnceLock<EngineWatch>,
 }
 
 impl Health {
@@ -72,12 +78,49 @@ impl Health {
         }
     }
 
+    /// Follows the live engine's workers: one that panics fails the engine at once.
+    pub fn watch_engine(&self, watch: EngineWatch) {
+        let _ = self.engine_watch.set(watch);
+    }
+
+    /// The engine's output channel has closed (every worker is gone): marks the engine
+    /// failed, `engine_worker_panicked` naming the worker if one panicked, else
+    /// `engine_stopped`. Returns whether a worker panicked.
+    pub fn engine_stopped(&self) -> bool {
+        match self.engine_panic() {
+            Some(panic) => {
+                self.fail(Part::Engine, panic.code, panic.message);
+                true
+            }
+            None => {
+                self.fail(
+                    Part::Engine,
+                    "engine_stopped",
+                    "the engine's workers stopped",
+                );
+                false
+            }
+        }
+    }
+
+    fn engine_panic(&self) -> Option<Failure> {
+        let panic = self.engine_watch.get()?.panicked()?;
+        Some(Failure {
+            code: "engine_worker_panicked",
+            message: format!("engine worker {} panicked: {}", panic.worker, panic.message),
+        })
+    }
+
     /// Whether `part` has failed.
     pub fn has_failed(&self, part: Part) -> bool {
-        self.slot(part)
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some()
+        let panicked =
+            part == Part::Engine && self.engine_watch.get().is_some_and(EngineWatch::has_failed);
+        panicked
+            || self
+                .slot(part)
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some()
     }
 
     /// What of a commit report may be acknowledged: all of it while the engine works,
@@ -94,14 +137,18 @@ impl Health {
         }
     }
 
-    /// The first failure found, writer first; `None` while both work.
+    /// The first failure found, writer first (a panicked engine worker before any other
+    /// engine failure); `None` while both work.
     pub fn failure(&self) -> Option<Failure> {
-        [Part::Writer, Part::Engine].into_iter().find_map(|part| {
+        let held = |part: Part| {
             self.slot(part)
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone()
-        })
+        };
+        held(Part::Writer)
+            .or_else(|| self.engine_panic())
+            .or_else(|| held(Part::Engine))
     }
 }
 
@@ -143,5 +190,82 @@ mod tests {
         let ackable = health.ackable(report);
         assert!(ackable.committed.is_empty());
         assert_eq!(ackable.not_opened, &[2]);
+    }
+
+    #[test]
+    fn a_panicked_engine_worker_makes_the_gateway_unready_and_acks_nothing() {
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+
+        use paceline_engine::dataflow::{LiveConfig, LiveEngine};
+        use paceline_schemas::SessionId;
+        use paceline_schemas::engine::{EngineRecord, SessionEvent, SessionInput};
+
+        let end = |session: &str| {
+            EngineRecord::Session(SessionInput {
+                session: SessionId::new(session).unwrap(),
+                now_ms: 1,
+                event: SessionEvent::Command(paceline_schemas::engine::SessionCommand {
+                    command: paceline_schemas::command::Command::End,
+                }),
+            })
+        };
+        let config = LiveConfig {
+            workers: 2,
+            tick_ms: 10,
+            ..LiveConfig::default()
+        };
+        let (engine, outputs) = LiveEngine::start(config, Arc::new(|| 1)).unwrap();
+        let health = Health::default();
+        health.watch_engine(engine.watch());
+        let sender = engine.sender().unwrap();
+        assert!(sender.send(end("before")));
+        let committed = [crate::store::writer::Committed {
+            session_row: 1,
+            acked_seq: 7,
+        }];
+        let report = CommitReport {
+            committed: &committed,
+            not_opened: &[],
+        };
+        assert_eq!(health.failure(), None);
+        assert_eq!(health.ackable(report).committed, &committed);
+
+        engine.inject_worker_panic(1);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !health.has_failed(Part::Engine) {
+            assert!(Instant::now() < deadline, "the panic was not seen");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Not ready, with the reason, and no frame acked, before the output channel closes.
+        let failure = health.failure().unwrap();
+        assert_eq!(failure.code, "engine_worker_panicked");
+        assert!(
+            failure.message.starts_with("engine worker 1 panicked"),
+            "{}",
+            failure.message
+        );
+        assert!(health.ackable(report).committed.is_empty());
+        assert!(
+            !sender.send(end("after")),
+            "nothing more reaches the engine"
+        );
+
+        // Then every worker stops and the output channel closes: the reason is kept.
+        for _ in outputs {}
+        assert!(health.engine_stopped(), "a panic, not a plain stop");
+        assert_eq!(
+            health.failure().map(|f| f.code),
+            Some("engine_worker_panicked")
+        );
+    }
+
+    #[test]
+    fn a_stopped_engine_without_a_panic_is_reported_stopped() {
+        let health = Health::default();
+        health.watch_engine(paceline_engine::dataflow::EngineWatch::default());
+        assert!(!health.has_failed(Part::Engine));
+        assert!(!health.engine_stopped());
+        assert_eq!(health.failure().map(|f| f.code), Some("engine_stopped"));
     }
 }

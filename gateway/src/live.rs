@@ -624,8 +624,12 @@ impl Live {
         // The coach first: a writer behind on its disk (its queue full) must not hold the
         // samples back from the engine. A frame coached but then not queued is not acked,
         // so its device resends it, and the engine is not given its seq twice.
-        if let Some(engine_id) = engine_id {
-            self.forward(&engine_id, session_row, payload);
+        // An engine that is gone (or whose worker panicked) refuses the frame before its
+        // write is queued: stored but never coached, it would be acked as if coached.
+        if let Some(engine_id) = engine_id
+            && !self.forward(&engine_id, session_row, payload)
+        {
+            return self.refuse(RejectReason::EngineUnavailable);
         }
         if self.writes.send(write).is_err() {
             return self.refuse(RejectReason::StoreUnavailable);
@@ -633,7 +637,9 @@ impl Live {
         FrameOutcome::Accepted
     }
 
-    fn forward(&self, engine_id: &SessionId, session_row: i64, payload: Payload) {
+    /// Gives the frame's samples or command to the engine; false if the engine took not
+    /// all of it (it has stopped, or one of its workers panicked).
+    fn forward(&self, engine_id: &SessionId, session_row: i64, payload: Payload) -> bool {
         let now_ms = self.clock.now_ms();
         let input = |event| {
             EngineRecord::Session(SessionInput {
@@ -643,20 +649,21 @@ impl Live {
             })
         };
         match payload {
-            Payload::Samples(batch) => {
-                for sample in batch.into_samples() {
-                    self.engine.send(input(SessionEvent::Sample(sample)));
-                }
-            }
+            Payload::Samples(batch) => batch
+                .into_samples()
+                .into_iter()
+                .all(|sample| self.engine.send(input(SessionEvent::Sample(sample)))),
             Payload::Command(command) => {
                 let ends = command == Command::End;
-                self.engine
+                let sent = self
+                    .engine
                     .send(input(SessionEvent::Command(SessionCommand { command })));
-                if ends {
+                if sent && ends {
                     self.mark_ending(session_row);
                 }
+                sent
             }
-            Payload::Ack(_) | Payload::Cue(_) | Payload::DeviceStatus(_) => {}
+            Payload::Ack(_) | Payload::Cue(_) | Payload::DeviceStatus(_) => true,
         }
     }
 

@@ -50,6 +50,9 @@ pub enum RejectReason {
     /// A command only a coach may give (`override_target`), sent by a device: devices are
     /// the athlete's, and coaches command through the API.
     CoachOnlyCommand,
+    /// The engine has stopped (or a worker of it panicked): the frame's samples cannot be
+    /// coached, so it is not acknowledged and its device keeps it.
+    EngineUnavailable,
     /// The device or its tenant is over a quota (which one: `paceline_quota_exceeded`);
     /// not acknowledged, so the device sends it again later.
     OverQuota,
@@ -123,6 +126,8 @@ pub struct Metrics {
     pub db_batch_ops: Histogram,
     /// Cues and session endings lost with a failed commit.
     pub db_writes_lost: Counter,
+    /// Live engine workers that panicked (the engine stops at the first).
+    pub engine_worker_panics: Counter,
     /// Sessions being coached.
     pub sessions_open: Gauge,
     /// Password verifications at login, a real account's or the dummy one (the two must
@@ -153,6 +158,7 @@ impl Metrics {
             db_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             db_batch_ops: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
             db_writes_lost: Counter::default(),
+            engine_worker_panics: Counter::default(),
             sessions_open: Gauge::default(),
             login_password_checks: Counter::default(),
             login_failures: Counter::default(),
@@ -215,6 +221,11 @@ impl Metrics {
             "db_writes_lost",
             "Cues and session endings lost with a failed database commit",
             metrics.db_writes_lost.clone(),
+        );
+        registry.register(
+            "engine_worker_panics",
+            "Live engine workers that panicked (the engine stops at the first)",
+            metrics.engine_worker_panics.clone(),
         );
         registry.register(
             "sessions_open",

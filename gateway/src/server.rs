@@ -88,6 +88,7 @@ impl Gateway {
         )
         .context("starting the engine")?;
         let engine_input = engine.sender().context("the engine has no input")?;
+        health.watch_engine(engine.watch());
 
         let live_cell: Arc<OnceLock<Arc<Live>>> = Arc::new(OnceLock::new());
         let for_writer = Arc::clone(&live_cell);
@@ -172,18 +173,18 @@ impl Gateway {
 
         let for_outputs = Arc::clone(&live);
         let engine_health = Arc::clone(&health);
+        let engine_metrics = Arc::clone(&metrics);
         thread::Builder::new()
             .name("engine-outputs".to_owned())
             .spawn(move || {
                 for output in outputs {
                     for_outputs.on_output(output);
                 }
-                // Every worker is gone (stopped or panicked): nothing is coached any more.
-                engine_health.fail(
-                    crate::health::Part::Engine,
-                    "engine_stopped",
-                    "the engine's workers stopped",
-                );
+                // Every worker is gone (stopped, or stopped because one panicked): nothing
+                // is coached any more.
+                if engine_health.engine_stopped() {
+                    engine_metrics.engine_worker_panics.inc();
+                }
             })
             .context("starting the engine output thread")?;
 
