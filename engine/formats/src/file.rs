@@ -9,8 +9,8 @@
 //! **Bounds.** Input and every decompressed file at most [`Limits::max_bytes`]; a gzip
 //! stream or zip entry expands at most [`Limits::max_ratio`] times its compressed size
 //! (decompression stops at the cap, whatever the archive declares); an archive's entries
-//! at most [`Limits::max_entries`] and [`Limits::max_archive_bytes`] in total, counted
-//! across nested zips. **Zip entry names are never paths**: they are only returned (cut,
+//! at most [`Limits::max_entries`] (the count it declares is checked before its directory
+//! is read) and [`Limits::max_archive_bytes`] in total, counted across nested zips. **Zip entry names are never paths**: they are only returned (cut,
 //! control characters dropped); one that would climb out of the archive (`..`, absolute, a
 //! drive) is refused as an entry. One bad entry fails alone; the others are read.
 //!
@@ -293,6 +293,14 @@ fn read_zip(
     depth: usize,
     out: &mut Vec<FileEntry>,
 ) -> Result<(), FormatError> {
+    // The count the archive declares is checked before the zip crate reads its directory
+    // (it holds a record per entry): a small file may not claim millions of entries.
+    if declared_entries(bytes) > u64::try_from(budget.entries_left).unwrap_or(u64::MAX) {
+        return Err(FormatError::TooLarge {
+            what: "the number of archive entries",
+            limit: u64::try_from(limits.max_entries).unwrap_or(u64::MAX),
+        });
+    }
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| zip_error(&e))?;
     if archive.len() > budget.entries_left {
         return Err(FormatError::TooLarge {
@@ -302,7 +310,7 @@ fn read_zip(
     }
     budget.entries_left -= archive.len();
     // The index first, wherever it sits in the archive.
-    let mut index: HashMap<String, IndexRow> = HashMap::new();
+    let mut index = Index::default();
     for i in 0..archive.len() {
         let Ok(file) = archive.by_index_raw(i) else {
             continue;
@@ -375,12 +383,46 @@ fn read_zip(
             continue;
         }
         let mut entry = read_single(shown, &content, limits);
-        if let Some(row) = lookup(&index, inner) {
+        if let Some(row) = index.lookup(inner) {
             apply_index(&mut entry, row);
         }
         out.push(entry);
     }
     Ok(())
+}
+
+/// The largest entry count any end-of-central-directory record in the archive's last 64 KiB
+/// declares (zip64's too), whichever of them a reader would believe.
+fn declared_entries(bytes: &[u8]) -> u64 {
+    let tail_from = bytes.len().saturating_sub(65_557);
+    let le16 = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let le64 = |at: usize| {
+        bytes.get(at..at + 8).map_or(0, |b| {
+            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        })
+    };
+    let mut most = 0;
+    for at in tail_from..bytes.len().saturating_sub(3) {
+        if &bytes[at..at + 4] != b"PK\x05\x06" {
+            continue;
+        }
+        // Entries on this disk (8) and in total (10).
+        most = most.max(le16(at + 8)).max(le16(at + 10));
+        // A zip64 locator just before it points at the zip64 record (counts at 24, 32).
+        if at >= 20 && &bytes[at - 20..at - 16] == b"PK\x06\x07" {
+            let record = usize::try_from(le64(at - 12)).unwrap_or(usize::MAX);
+            if bytes.get(record..record.saturating_add(4)) == Some(b"PK\x06\x06".as_slice()) {
+                most = most
+                    .max(le64(record.saturating_add(24)))
+                    .max(le64(record.saturating_add(32)));
+            }
+        }
+    }
+    most
 }
 
 fn failed(name: String, bytes: &[u8], error: FormatError) -> FileEntry {
@@ -418,12 +460,12 @@ fn entry_content(
 }
 
 /// `activities.csv`, by file name (as the CSV gives it, lower case).
-fn read_index(content: &[u8]) -> HashMap<String, IndexRow> {
+fn read_index(content: &[u8]) -> Index {
     let mut reader = ::csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(content);
     let Ok(header) = reader.headers().cloned() else {
-        return HashMap::new();
+        return Index::default();
     };
     let column = |name: &str| {
         header
@@ -436,37 +478,45 @@ fn read_index(content: &[u8]) -> HashMap<String, IndexRow> {
         column("Activity Name"),
         column("Activity Type"),
     ) else {
-        return HashMap::new();
+        return Index::default();
     };
     let limits = Limits::default();
-    let mut index = HashMap::new();
+    let mut index = Index::default();
     for row in reader.records().flatten() {
         let cell = |i: Option<usize>| i.and_then(|i| row.get(i)).and_then(|v| limits.text(v));
         let Some(path) = cell(Some(file)) else {
             continue;
         };
-        index.insert(
-            lower_name(&path),
-            IndexRow {
-                id: cell(id),
-                name: cell(title),
-                sport: cell(kind).map(|k| Sport::from_name(&k)),
-            },
-        );
+        let row = IndexRow {
+            id: cell(id),
+            name: cell(title),
+            sport: cell(kind).map(|k| Sport::from_name(&k)),
+        };
+        let path = lower_name(&path);
+        if let Some(base) = path.rsplit(['/', '\\']).next() {
+            index.by_base.insert(base.to_owned(), row.clone());
+        }
+        index.by_path.insert(path, row);
     }
     index
 }
 
-/// The index row of an entry: by its path in the archive, or by its base name.
-fn lookup<'a>(index: &'a HashMap<String, IndexRow>, entry: &str) -> Option<&'a IndexRow> {
-    let lower = lower_name(entry);
-    index.get(&lower).or_else(|| {
-        let base = lower.rsplit(['/', '\\']).next()?;
-        index
-            .iter()
-            .find(|(path, _)| path.rsplit(['/', '\\']).next() == Some(base))
-            .map(|(_, row)| row)
-    })
+/// `activities.csv` by the path it gives each file, and by the file's base name.
+#[derive(Default)]
+struct Index {
+    by_path: HashMap<String, IndexRow>,
+    by_base: HashMap<String, IndexRow>,
+}
+
+impl Index {
+    /// The row of an entry: by its path in the archive, or by its base name.
+    fn lookup(&self, entry: &str) -> Option<&IndexRow> {
+        let lower = lower_name(entry);
+        self.by_path.get(&lower).or_else(|| {
+            let base = lower.rsplit(['/', '\\']).next()?;
+            self.by_base.get(base)
+        })
+    }
 }
 
 fn apply_index(entry: &mut FileEntry, row: &IndexRow) {

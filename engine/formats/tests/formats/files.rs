@@ -262,6 +262,26 @@ fn too_many_entries_refuse_the_archive() {
 }
 
 #[test]
+fn an_archive_claiming_more_entries_than_allowed_is_refused_before_its_directory_is_read() {
+    let ride = edge_ride();
+    let mut archive = zip(&[("1.fit", &ride), ("2.fit", &ride)]);
+    // The end of central directory record closes the file (no comment): its entry counts
+    // sit at 8 and 10.
+    let eocd = archive.len() - 22;
+    assert_eq!(&archive[eocd..eocd + 4], b"PK\x05\x06");
+    for at in [eocd + 8, eocd + 10] {
+        archive[at..at + 2].copy_from_slice(&60_000u16.to_le_bytes());
+    }
+    assert_eq!(
+        read_file("claims.zip", &archive, &Limits::default()),
+        Err(FormatError::TooLarge {
+            what: "the number of archive entries",
+            limit: 20_000
+        })
+    );
+}
+
+#[test]
 fn a_zip_inside_a_zip_is_read_one_level_down_only() {
     let ride = edge_ride();
     let inner = zip(&[("ride.fit", &ride)]);
