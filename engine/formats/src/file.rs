@@ -43,6 +43,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order exports list them.
+    pub const ALL: [Format; 4] = [Format::Fit, Format::Tcx, Format::Gpx, Format::Csv];
+
     /// The usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
@@ -50,6 +53,33 @@ impl Format {
             Format::Tcx => "tcx",
             Format::Gpx => "gpx",
             Format::Csv => "csv",
+        }
+    }
+
+    /// The format an extension names (`fit`, `TCX`, …), if any.
+    pub fn from_extension(extension: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(extension))
+    }
+
+    /// The media type to serve it as.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Fit => "application/vnd.ant.fit",
+            Format::Tcx => "application/vnd.garmin.tcx+xml",
+            Format::Gpx => "application/gpx+xml",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// Writes `recording` in this format.
+    pub fn write(self, recording: &Recording) -> Vec<u8> {
+        match self {
+            Format::Fit => fit::write_recording(recording),
+            Format::Tcx => tcx::write_recording(recording),
+            Format::Gpx => gpx::write_recording(recording),
+            Format::Csv => csv::write_recording(recording),
         }
     }
 }
@@ -165,7 +195,7 @@ fn strip_suffix_ci<'a>(name: &'a str, suffix: &str) -> &'a str {
 pub fn detect(name: &str, bytes: &[u8]) -> Option<Format> {
     detect_content(bytes).or_else(|| {
         let lower = lower_name(name);
-        [Format::Fit, Format::Tcx, Format::Gpx, Format::Csv]
+        Format::ALL
             .into_iter()
             .find(|f| lower.ends_with(&format!(".{}", f.extension())))
     })

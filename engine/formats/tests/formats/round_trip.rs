@@ -61,12 +61,15 @@ const CSV: Precision = Precision {
 };
 
 fn write(format: Format, recording: &Recording) -> Vec<u8> {
-    match format {
+    let written = match format {
         Format::Fit => fit::write_recording(recording),
         Format::Tcx => tcx::write_recording(recording),
         Format::Gpx => gpx::write_recording(recording),
         Format::Csv => csv::write_recording(recording),
-    }
+    };
+    assert_eq!(format.write(recording), written, "{format:?}");
+    assert_eq!(Format::from_extension(format.extension()), Some(format));
+    written
 }
 
 /// Writes `recording` as `format` and reads it back through [`read_file`] (detection
