@@ -200,6 +200,12 @@ pub struct WorkerPanic {
     pub message: String,
 }
 
+/// Fault injection (tests, or the `fault-injection` feature): the environment variable
+/// naming a file that, once it holds a worker's index, makes that live worker panic (how
+/// end-to-end tests break the engine of a gateway process).
+#[cfg(any(test, feature = "fault-injection"))]
+pub const FAULT_PANIC_FILE_ENV: &str = "PACELINE_FAULT_ENGINE_PANIC_FILE";
+
 #[derive(Debug, Default)]
 struct Watched {
     failed: AtomicBool,
@@ -207,6 +213,9 @@ struct Watched {
     /// Fault injection: 1 + the worker told to panic (0: none).
     #[cfg(any(test, feature = "fault-injection"))]
     panic_worker: AtomicU64,
+    /// Fault injection: the file [`FAULT_PANIC_FILE_ENV`] names.
+    #[cfg(any(test, feature = "fault-injection"))]
+    panic_file: Option<std::path::PathBuf>,
 }
 
 /// Whether a live engine's workers are alive: shared by the workers, the senders and
@@ -246,12 +255,36 @@ impl EngineWatch {
         self.0.failed.store(true, Ordering::Release);
     }
 
-    /// Fault injection: panics here if worker `index` was told to.
+    /// Fault injection: a watch that also reads the file [`FAULT_PANIC_FILE_ENV`] names.
+    #[cfg(any(test, feature = "fault-injection"))]
+    fn from_env() -> EngineWatch {
+        EngineWatch(Arc::new(Watched {
+            panic_file: std::env::var_os(FAULT_PANIC_FILE_ENV).map(std::path::PathBuf::from),
+            ..Watched::default()
+        }))
+    }
+
+    /// Fault injection: panics here if worker `index` was told to (worker 0 also reads
+    /// the trigger file, if there is one, for the others).
     #[cfg(any(test, feature = "fault-injection"))]
     fn panic_if_told(&self, index: usize) {
+        if index == 0
+            && self.0.panic_worker.load(Ordering::Acquire) == 0
+            && let Some(file) = &self.0.panic_file
+            && let Ok(text) = std::fs::read_to_string(file)
+            && let Ok(worker) = text.trim().parse::<u64>()
+        {
+            self.0.panic_worker.store(worker + 1, Ordering::Release);
+        }
         if self.0.panic_worker.load(Ordering::Acquire) == index as u64 + 1 {
             panic!("fault injection: engine worker {index} told to panic");
         }
+    }
+
+    /// Without fault injection: a plain watch.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    fn from_env() -> EngineWatch {
+        EngineWatch::default()
     }
 
     /// Without fault injection there is nothing to be told.
@@ -309,7 +342,7 @@ impl LiveEngine {
         let tick = Duration::from_millis(tick_ms);
         let coach = config.coach.clone();
         let status_every_ms = config.status_every_ms;
-        let watch = EngineWatch::default();
+        let watch = EngineWatch::from_env();
         let workers_watch = watch.clone();
         let guards = timely::execute(timely_config, move |worker| {
             let index = worker.index();

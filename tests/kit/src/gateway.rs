@@ -85,6 +85,7 @@ pub struct GatewayBuilder {
     args: Vec<String>,
     log_filter: Option<String>,
     demo_athletes: Option<usize>,
+    envs: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
@@ -111,6 +112,12 @@ impl GatewayBuilder {
     /// (`--config FILE`, `--session-idle-s 2`, …).
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Sets an environment variable of the `paceline serve` process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -146,6 +153,7 @@ impl GatewayBuilder {
             starts: 0,
             max_wal_bytes: 0,
             demo_athletes: self.demo_athletes,
+            envs: self.envs,
         }
     }
 
@@ -179,6 +187,7 @@ pub struct Gateway {
     /// The largest `-wal` file seen by [`Gateway::wal_bytes`], bytes.
     pub max_wal_bytes: u64,
     demo_athletes: Option<usize>,
+    envs: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -238,6 +247,7 @@ impl Gateway {
         let child = command
             .args(self.settings())
             .env("PACELINE_LOG", &self.log_filter)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
