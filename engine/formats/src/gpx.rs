@@ -2,7 +2,7 @@
 //!
 //! Reads the first `trk`: its `name` (or the metadata's), `type` (the sport, as
 //! [`Sport::from_name`] reads it), the `gpx` element's `creator` (the device), and every
-//! `trkseg/trkpt`: `lat`/`lon`, `ele`, `time`, and in `extensions` Garmin's
+//! `trkseg/trkpt`: `lat`/`lon`, `ele`, `time`, `speed` (GPX 1.0), and in `extensions` Garmin's
 //! TrackPointExtension (`hr`, `cad`, `speed`, under any prefix) and power as `power`
 //! (Strava), `PowerInWatts` (Garmin's PowerExtension) or `watts`. A point without a time is
 //! skipped, and so is a position of exactly 0, 0 (what writers put where they have
@@ -149,6 +149,14 @@ fn read_trackpoint(
         point.speed_mps = value(&["speed"])?.filter(|s| *s >= 0.0).map(f32_of);
         point.power_w =
             value(&["power", "PowerInWatts", "watts"])?.and_then(|w| whole(w, u16::MAX));
+    }
+    // GPX 1.0 has speed as a child of the point.
+    if point.speed_mps.is_none() {
+        point.speed_mps = child_text(node, "speed")
+            .map(|text| parse("speed", text))
+            .transpose()?
+            .filter(|s| *s >= 0.0)
+            .map(f32_of);
     }
     Ok(Some((t, point)))
 }

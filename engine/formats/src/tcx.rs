@@ -167,7 +167,9 @@ fn read_trackpoint(
     point.altitude_m = value(node, "AltitudeMeters")?.map(f32_of);
     point.distance_m = value(node, "DistanceMeters")?.filter(|d| *d >= 0.0);
     if let Some(hr) = child(node, "HeartRateBpm") {
-        point.heart_rate_bpm = value(hr, "Value")?
+        point.heart_rate_bpm = child_text(hr, "Value")
+            .map(|text| number(FORMAT, &|| format!("{}: HeartRateBpm/Value", at()), text))
+            .transpose()?
             .and_then(|v| whole(v, 255))
             .filter(|&b| b > 0);
     }

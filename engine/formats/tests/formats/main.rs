@@ -6,6 +6,7 @@
 //! - `fit_reader`: Paceline's FIT reader gives what the fitparser walk gives, on the shared
 //!   files, cut, chained and mutated.
 //! - `round_trip`: recordings written as FIT, TCX, GPX and CSV read back the same.
+//! - `xml_files`: TCX and GPX as other tools write them, read to tables of points.
 //! - `plan_import`: the `.zwo`, FIT workout and JSON plan importers.
 
 #![allow(
@@ -18,6 +19,7 @@ mod fit_activity;
 mod fit_reader;
 mod plan_import;
 mod round_trip;
+mod xml_files;
 
 use std::path::PathBuf;
 
