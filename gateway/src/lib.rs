@@ -25,6 +25,7 @@ pub mod export;
 pub mod external_broker;
 pub mod health;
 pub mod http;
+pub mod library;
 pub mod live;
 pub mod live_channels;
 pub mod metrics;

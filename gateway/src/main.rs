@@ -34,6 +34,9 @@ enum Commands {
     /// Manage plans.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Import activity files (FIT, TCX, GPX, CSV, gzip'd, zip archives; folders walked)
+    /// into an athlete's library: one line per file, exit status 1 if any failed.
+    Import(ImportArgs),
 }
 
 /// Settings shared by every command (flags override `PACELINE_*` variables, which
@@ -44,7 +47,8 @@ struct CommonArgs {
     /// session_idle_s, writer_batch, mqtt_max_connections, access_token_ttl_s,
     /// admin_tenant, mqtt_broker, mqtt_broker_user, mqtt_broker_password,
     /// mqtt_subscription, mqtt_hook_secret, device_sessions_per_day, device_samples_per_s,
-    /// device_samples_burst_s, tenant_devices, tenant_storage_bytes.
+    /// device_samples_burst_s, tenant_devices, tenant_storage_bytes, import_max_file_bytes,
+    /// import_max_upload_bytes.
     #[arg(long, env = "PACELINE_CONFIG")]
     config: Option<PathBuf>,
     /// Data folder [default: ./paceline-data].
@@ -96,6 +100,12 @@ struct CommonArgs {
     /// Quota: most bytes of frames a tenant stores [default: 2147483648].
     #[arg(long, env = "PACELINE_TENANT_STORAGE_BYTES")]
     tenant_storage_bytes: Option<u64>,
+    /// Largest activity file imported, decompressed too [default: 67108864].
+    #[arg(long, env = "PACELINE_IMPORT_MAX_FILE_BYTES")]
+    import_max_file_bytes: Option<u64>,
+    /// Largest activity import upload, all its files [default: 268435456].
+    #[arg(long, env = "PACELINE_IMPORT_MAX_UPLOAD_BYTES")]
+    import_max_upload_bytes: Option<u64>,
 }
 
 impl CommonArgs {
@@ -121,6 +131,8 @@ impl CommonArgs {
             device_samples_burst_s: self.device_samples_burst_s,
             tenant_devices: self.tenant_devices,
             tenant_storage_bytes: self.tenant_storage_bytes,
+            import_max_file_bytes: self.import_max_file_bytes,
+            import_max_upload_bytes: self.import_max_upload_bytes,
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),
@@ -208,6 +220,18 @@ struct PlanAssignArgs {
     plan: PathBuf,
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The athlete's id (as the API shows it).
+    #[arg(long)]
+    athlete: i64,
+    /// Files and folders (walked recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -239,6 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Commands::Device(DeviceCommand::Add(args)) => device_add(&args),
         Commands::Plan(PlanCommand::Assign(args)) => plan_assign(&args),
+        Commands::Import(args) => import(&args),
     }
 }
 
@@ -285,6 +310,123 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 
 fn now_ms() -> u64 {
     paceline_gateway::clock::GatewayClock::start().now_ms()
+}
+
+/// Exit status of a usage error (as clap's).
+const USAGE_ERROR: u8 = 2;
+
+/// The files under `path`, folders walked recursively, in name order.
+fn files_under(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+    if meta.is_dir() {
+        let mut children: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("reading the folder {}", path.display()))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading the folder {}", path.display()))?;
+        children.sort();
+        for child in children {
+            files_under(&child, out)?;
+        }
+    } else {
+        out.push(path.to_owned());
+    }
+    Ok(())
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    use paceline_gateway::library::{self, Owner};
+    use std::io::IsTerminal;
+    let settings = args.common.settings()?;
+    let mut stderr = std::io::stderr().lock();
+    let mut files = Vec::new();
+    for path in &args.paths {
+        if let Err(e) = files_under(path, &mut files) {
+            let _ = writeln!(stderr, "paceline import: {e:#}");
+            return Ok(ExitCode::from(USAGE_ERROR));
+        }
+    }
+    let database = settings.data_dir.join(store::DATABASE_FILE);
+    if !database.exists() {
+        let _ = writeln!(
+            stderr,
+            "paceline import: no database in {} (start `paceline serve` once, or pass --data-dir)",
+            settings.data_dir.display()
+        );
+        return Ok(ExitCode::from(USAGE_ERROR));
+    }
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+    let tenant_row = store
+        .read(|conn| store::activities::athlete_tenant(conn, args.athlete))
+        .context("looking the athlete up")?;
+    let Some(tenant_row) = tenant_row else {
+        let _ = writeln!(
+            stderr,
+            "paceline import: no athlete with id {}",
+            args.athlete
+        );
+        return Ok(ExitCode::from(USAGE_ERROR));
+    };
+    let owner = Owner {
+        tenant_row,
+        athlete_row: args.athlete,
+    };
+    let terminal = std::io::stdout().is_terminal();
+    let bar = if terminal {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+        {
+            bar.set_style(style);
+        }
+        Some(bar)
+    } else {
+        None
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut any_failed = false;
+    for file in &files {
+        let name = file.display().to_string();
+        let outcomes = match std::fs::read(file) {
+            Ok(bytes) => library::import_file(
+                &store,
+                owner,
+                &name,
+                &bytes,
+                settings.import_limits,
+                now_ms(),
+            ),
+            Err(e) => vec![library::FileOutcome {
+                file: name.clone(),
+                result: Err(format!("cannot read it: {e}")),
+            }],
+        };
+        for outcome in outcomes {
+            let line = match &outcome.result {
+                Ok(imported) => format!("{}: {}", outcome.file, imported.status.as_str()),
+                Err(reason) => {
+                    any_failed = true;
+                    format!("{}: failed: {reason}", outcome.file)
+                }
+            };
+            match &bar {
+                Some(bar) => bar.println(line),
+                None => writeln!(stdout, "{line}").context("writing to stdout")?,
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(if any_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn device_add(args: &DeviceAddArgs) -> anyhow::Result<ExitCode> {

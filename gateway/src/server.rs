@@ -210,6 +210,13 @@ impl Gateway {
             })
             .context("starting the session sweeper")?;
 
+        let for_library = Arc::clone(&live);
+        let library_running = Arc::clone(&sweeping);
+        thread::Builder::new()
+            .name("library-job".to_owned())
+            .spawn(move || crate::library::run_job(&for_library, &library_running))
+            .context("starting the library job")?;
+
         let endpoint = quic::bind(settings.quic, &cert).context("starting QUIC")?;
         let quic_addr = endpoint.local_addr().context("the QUIC address")?;
         tokio::spawn(quic::serve(endpoint.clone(), Arc::clone(&live)));
@@ -229,17 +236,20 @@ impl Gateway {
             bootstrap_admin(&store, &settings.admin_tenant, &settings.data_dir, now_ms)
         })
         .context("creating the first administrator")?;
-        let api = ApiState(Arc::new(Api::new(
-            Arc::clone(&live),
-            TokenKeys::from_secret(&signing_key),
-            settings.access_token_ttl.as_secs(),
-            Connectivity {
-                mqtt: mqtt_addr,
-                quic: quic_addr,
-                quic_cert_sha256: cert.fingerprint(),
-            },
-            settings.trusted_proxies.clone(),
-        )));
+        let api = ApiState(Arc::new(
+            Api::new(
+                Arc::clone(&live),
+                TokenKeys::from_secret(&signing_key),
+                settings.access_token_ttl.as_secs(),
+                Connectivity {
+                    mqtt: mqtt_addr,
+                    quic: quic_addr,
+                    quic_cert_sha256: cert.fingerprint(),
+                },
+                settings.trusted_proxies.clone(),
+            )
+            .with_import_limits(settings.import_limits),
+        ));
         drop(signing_key);
         let mut app = http::router(
             HttpState {

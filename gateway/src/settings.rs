@@ -102,6 +102,10 @@ pub struct SettingsLayer {
     pub tenant_devices: Option<u32>,
     /// Most bytes of frames a tenant stores.
     pub tenant_storage_bytes: Option<u64>,
+    /// Largest activity file imported (and largest decompressed), bytes.
+    pub import_max_file_bytes: Option<u64>,
+    /// Largest activity import upload (all its files), bytes.
+    pub import_max_upload_bytes: Option<u64>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -188,6 +192,10 @@ impl SettingsLayer {
             device_samples_burst_s: over.device_samples_burst_s.or(self.device_samples_burst_s),
             tenant_devices: over.tenant_devices.or(self.tenant_devices),
             tenant_storage_bytes: over.tenant_storage_bytes.or(self.tenant_storage_bytes),
+            import_max_file_bytes: over.import_max_file_bytes.or(self.import_max_file_bytes),
+            import_max_upload_bytes: over
+                .import_max_upload_bytes
+                .or(self.import_max_upload_bytes),
         }
     }
 }
@@ -222,6 +230,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::accounts::address::IpBlock>,
     /// Per-device and per-tenant quotas ([`crate::quotas`]).
     pub quotas: QuotaLimits,
+    /// The size caps of activity imports.
+    pub import_limits: crate::api::activities::ImportLimits,
 }
 
 impl Settings {
@@ -230,6 +240,7 @@ impl Settings {
         let parse = |text: &str| text.parse::<SocketAddr>().ok();
         let external_broker = external_broker(&layer)?;
         let quotas = quotas(&layer)?;
+        let import_limits = import_limits(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -276,6 +287,7 @@ impl Settings {
                     },
                 )?,
             quotas,
+            import_limits,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -347,6 +359,33 @@ fn external_broker(layer: &SettingsLayer) -> Result<Option<ExternalBroker>, Sett
         subscription,
         hook_secret: layer.mqtt_hook_secret.clone(),
     }))
+}
+
+/// The import size caps, checked: each at least 1 KiB.
+fn import_limits(
+    layer: &SettingsLayer,
+) -> Result<crate::api::activities::ImportLimits, SettingsError> {
+    let defaults = crate::api::activities::ImportLimits::default();
+    let limits = crate::api::activities::ImportLimits {
+        max_file_bytes: layer
+            .import_max_file_bytes
+            .unwrap_or(defaults.max_file_bytes),
+        max_upload_bytes: layer
+            .import_max_upload_bytes
+            .unwrap_or(defaults.max_upload_bytes),
+    };
+    for (name, value) in [
+        ("import_max_file_bytes", limits.max_file_bytes),
+        ("import_max_upload_bytes", limits.max_upload_bytes),
+    ] {
+        if value < 1024 {
+            return Err(SettingsError::Invalid {
+                name,
+                reason: "must be at least 1024".to_owned(),
+            });
+        }
+    }
+    Ok(limits)
 }
 
 /// The quotas, checked: each at least 1 (a quota of 0 would refuse everything).

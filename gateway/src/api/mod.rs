@@ -8,6 +8,7 @@
 //! `{"error":{"code","message"}}`; request bodies are limited in size; each user has a
 //! request budget per minute, and logins are limited per account and per address.
 
+pub mod activities;
 pub mod admin;
 pub mod athletes;
 pub mod auth;
@@ -73,6 +74,8 @@ pub struct Api {
     pub access_ttl_s: u64,
     /// Where devices connect.
     pub connectivity: Connectivity,
+    /// The size caps of activity imports.
+    pub import_limits: activities::ImportLimits,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -140,6 +143,7 @@ impl Api {
             keys,
             access_ttl_s,
             connectivity,
+            import_limits: activities::ImportLimits::default(),
             account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
@@ -158,6 +162,12 @@ impl Api {
                 live_ws::LIVE_SOCKETS_AWAITING_AUTH,
             )),
         }
+    }
+
+    /// The API with these import size caps.
+    pub fn with_import_limits(mut self, limits: activities::ImportLimits) -> Api {
+        self.import_limits = limits;
+        self
     }
 
     /// The key a request's per-address limits count under: the client's address (the
@@ -319,6 +329,35 @@ pub fn router(state: ApiState) -> Router {
         .route("/sessions/{id}/export.csv", get(sessions::export_csv))
         .route("/sessions/{id}/export.fit", get(sessions::export_fit))
         .route("/sessions/{id}/chart.svg", get(charts::session_chart))
+        .route(
+            "/athletes/{id}/activities",
+            get(activities::list_activities).post(activities::create_manual),
+        )
+        .route(
+            "/athletes/{id}/activities/import",
+            // Imports have their own size caps (settings), checked by the handler.
+            post(activities::import_activities).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/activities/{id}",
+            get(activities::get_activity).delete(activities::delete_activity),
+        )
+        .route(
+            "/activities/{id}/unmerge",
+            post(activities::unmerge_activity),
+        )
+        .route(
+            "/activities/{id}/samples",
+            get(activities::activity_samples),
+        )
+        .route("/activities/{id}/export.fit", get(activities::export_fit))
+        .route("/activities/{id}/export.tcx", get(activities::export_tcx))
+        .route("/activities/{id}/export.gpx", get(activities::export_gpx))
+        .route("/activities/{id}/export.csv", get(activities::export_csv))
+        .route(
+            "/tenant/activity-precedence",
+            get(activities::get_precedence).put(activities::put_precedence),
+        )
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)
@@ -337,7 +376,9 @@ async fn refuse_announced_oversize(request: Request, next: axum::middleware::Nex
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    // Imports have their own, larger caps, checked by their handler.
+    let import = request.uri().path().ends_with("/activities/import");
+    if !import && announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

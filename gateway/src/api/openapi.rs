@@ -4,7 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, athletes, auth, charts, devices, live_ws, passwords, plans, sessions};
+use super::{
+    activities, admin, athletes, auth, charts, devices, live_ws, passwords, plans, sessions,
+};
 
 struct BearerAuth;
 
@@ -28,7 +30,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Paceline API",
-        description = "Accounts, athletes, devices, plans, sessions and live streams of a Paceline gateway. \
+        description = "Accounts, athletes, devices, plans, sessions, the activity library and live streams of a Paceline gateway. \
             Errors are JSON {\"error\":{\"code\",\"message\"}}.",
     ),
     paths(
@@ -48,6 +50,11 @@ impl Modify for BearerAuth {
         sessions::export_csv, sessions::export_fit,
         charts::session_chart, charts::plan_chart,
         live_ws::live_session, live_ws::live_board,
+        activities::import_activities, activities::list_activities, activities::create_manual,
+        activities::get_activity, activities::unmerge_activity, activities::delete_activity,
+        activities::export_fit, activities::export_tcx, activities::export_gpx,
+        activities::export_csv, activities::activity_samples, activities::get_precedence,
+        activities::put_precedence,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -58,6 +65,7 @@ impl Modify for BearerAuth {
         (name = "plans", description = "Workout plans"),
         (name = "sessions", description = "Recorded and live sessions, exports, commands"),
         (name = "live", description = "Live WebSockets"),
+        (name = "activities", description = "The activity library: imports, manual entries, merges, exports"),
     )
 )]
 pub struct ApiDoc;

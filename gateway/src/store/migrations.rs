@@ -213,4 +213,76 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO tenant_usage (tenant_id, stored_bytes)
         SELECT tenant_id, sum(length(body)) FROM frames GROUP BY tenant_id;
     "#,
+    // 7: the activity library: activities (the merged view, each field from the best
+    // copy, `provenance_json` naming which), their source copies (one row per imported
+    // copy, the samples as a FIT file written by paceline-formats), a tenant's source
+    // precedence, and which ended live sessions the library job has taken.
+    r#"
+    CREATE TABLE activities (
+        id              INTEGER PRIMARY KEY,
+        tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id      INTEGER NOT NULL REFERENCES athletes(id),
+        sport           TEXT NOT NULL,
+        start_ms        INTEGER NOT NULL,
+        local_offset_s  INTEGER,
+        duration_s      REAL NOT NULL,
+        moving_s        REAL,
+        distance_m      REAL,
+        ascent_m        REAL,
+        hr_avg_bpm      REAL,
+        hr_max_bpm      INTEGER,
+        power_avg_w     REAL,
+        power_max_w     INTEGER,
+        np_w            REAL,
+        tss             REAL,
+        intensity_factor REAL,
+        load_method     TEXT,
+        energy_kcal     REAL,
+        name            TEXT,
+        rpe             INTEGER,
+        note            TEXT,
+        flagged_reason  TEXT,
+        provenance_json TEXT NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL
+    );
+    CREATE INDEX activities_by_athlete_start
+        ON activities(tenant_id, athlete_id, start_ms DESC, id DESC);
+    CREATE TABLE activity_sources (
+        id                    INTEGER PRIMARY KEY,
+        activity_id           INTEGER NOT NULL REFERENCES activities(id),
+        tenant_id             INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id            INTEGER NOT NULL REFERENCES athletes(id),
+        kind                  TEXT NOT NULL,
+        format                TEXT,
+        external_id           TEXT,
+        content_sha256        BLOB,
+        sport                 TEXT NOT NULL,
+        start_ms              INTEGER NOT NULL,
+        local_offset_s        INTEGER,
+        duration_s            REAL NOT NULL,
+        fields_json           TEXT NOT NULL,
+        file_name             TEXT,
+        manual_original_json  TEXT,
+        samples_fit           BLOB,
+        created_ms            INTEGER NOT NULL
+    );
+    CREATE INDEX activity_sources_by_activity ON activity_sources(activity_id);
+    CREATE INDEX activity_sources_by_external_id
+        ON activity_sources(tenant_id, athlete_id, kind, external_id)
+        WHERE external_id IS NOT NULL;
+    CREATE INDEX activity_sources_by_sha256
+        ON activity_sources(tenant_id, athlete_id, content_sha256)
+        WHERE content_sha256 IS NOT NULL;
+    CREATE INDEX activity_sources_by_start
+        ON activity_sources(tenant_id, athlete_id, start_ms);
+    CREATE TABLE activity_precedence (
+        tenant_id    INTEGER PRIMARY KEY REFERENCES tenants(id),
+        order_json   TEXT NOT NULL,
+        updated_ms   INTEGER NOT NULL
+    );
+    ALTER TABLE sessions ADD COLUMN library_ms INTEGER;
+    CREATE INDEX sessions_for_library ON sessions(id)
+        WHERE status = 'ended' AND library_ms IS NULL;
+    "#,
 ];

@@ -7,6 +7,7 @@
 //! `paceline device add` command can write while the server runs. Every query that reads
 //! tenant data names its tenant.
 
+pub mod activities;
 pub mod migrations;
 pub mod secrets;
 pub mod writer;

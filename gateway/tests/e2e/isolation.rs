@@ -418,6 +418,19 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/sessions/{id}/chart.svg", "get"),
         ("/api/v1/live/sessions/{id}", "get"),
         ("/api/v1/live/board", "get"),
+        ("/api/v1/athletes/{id}/activities/import", "post"),
+        ("/api/v1/athletes/{id}/activities", "get"),
+        ("/api/v1/athletes/{id}/activities", "post"),
+        ("/api/v1/activities/{id}", "get"),
+        ("/api/v1/activities/{id}", "delete"),
+        ("/api/v1/activities/{id}/unmerge", "post"),
+        ("/api/v1/activities/{id}/samples", "get"),
+        ("/api/v1/activities/{id}/export.fit", "get"),
+        ("/api/v1/activities/{id}/export.tcx", "get"),
+        ("/api/v1/activities/{id}/export.gpx", "get"),
+        ("/api/v1/activities/{id}/export.csv", "get"),
+        ("/api/v1/tenant/activity-precedence", "get"),
+        ("/api/v1/tenant/activity-precedence", "put"),
     ];
     for (path, method) in expected {
         assert!(

@@ -51,10 +51,17 @@
 //!   athlete screen, a finished session's chart and summary, the plan library and a plan
 //!   uploaded through the file input, an edge agent's simulated rider on its tile, and an
 //!   athlete's own narrower view; screenshots.
+//! - `activities`: the activity library with real files: every shared FIT imported with
+//!   the device's totals, re-imported as duplicates, exported (FIT, TCX, GPX, CSV) and
+//!   imported into the same activity, gpsbabel's TCX and GPX merged and unmerged with the
+//!   provenance naming the FIT; manual entries in typed units; a zip with damaged and
+//!   hostile entries failing only those; another tenant and an unlinked coach 404;
+//!   `paceline import` on a folder; a live session that ends appearing as `paceline`.
 
 mod harness;
 
 mod acks;
+mod activities;
 mod agent;
 mod auth;
 mod broker_acl;
