@@ -27,6 +27,25 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
         .await;
     assert_eq!(plan.status, 201, "{}", plan.json);
     let plan_id = plan.json["id"].as_i64().unwrap();
+    let fit = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/fit/garmin-fenix-5-bike.fit"
+    ))
+    .unwrap();
+    let imported = api
+        .post_raw(
+            &format!("/athletes/{athlete}/activities/import?filename=bike.fit"),
+            &a_admin,
+            fit,
+        )
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.json);
+    let activity = imported.json["results"][0]["activity_id"].as_i64().unwrap();
+    let source = api
+        .get(&format!("/activities/{activity}"), &a_admin)
+        .await
+        .json["sources"][0]["id"]
+        .clone();
     let coach_pair = api
         .invite_and_register(&a_admin, "coach", "coach@a.example", None)
         .await;
@@ -158,6 +177,45 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
             format!("/users/{coach_id}"),
             Some(json!({"disabled": true})),
         ),
+        (Method::GET, format!("/athletes/{athlete}/activities"), None),
+        (
+            Method::POST,
+            format!("/athletes/{athlete}/activities"),
+            Some(json!({"sport": "running", "start": 1_765_000_000_000_i64, "duration": "30 min"})),
+        ),
+        (
+            Method::POST,
+            format!("/athletes/{athlete}/activities/import?filename=x.fit"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("/activities/{activity}"), None),
+        (Method::GET, format!("/activities/{activity}/samples"), None),
+        (
+            Method::GET,
+            format!("/activities/{activity}/export.fit"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/activities/{activity}/export.tcx"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/activities/{activity}/export.gpx"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/activities/{activity}/export.csv"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/activities/{activity}/unmerge"),
+            Some(json!({"source_id": source})),
+        ),
+        (Method::DELETE, format!("/activities/{activity}"), None),
         (Method::GET, format!("/live/sessions/{session_row}"), None),
     ];
     for (method, path, body) in &id_routes {
