@@ -4,6 +4,8 @@
 //! and runs every sample through a coach (the bare `CoachPool`, as one replay worker
 //! does); fitdecode's side only decodes (`fitdecode.FitReader` over the whole file, every
 //! frame). Both are timed in the same run, several times each; the medians give the ratio.
+//! Beside them, the whole `paceline-engine replay` process on the same file (start to exit,
+//! wall and CPU): what a batch job running one process per file pays.
 
 use std::path::Path;
 use std::process::Command;
@@ -34,6 +36,11 @@ pub struct ReplayFigures {
     pub decode_s: Spread,
     /// fitdecode: decode only, seconds.
     pub fitdecode_s: Spread,
+    /// The whole `paceline-engine replay` process on the file (start, read, decode, coach,
+    /// write the cues, exit): wall seconds.
+    pub process_wall_s: Spread,
+    /// Its CPU seconds (user + system) per run, from the children's times in /proc.
+    pub process_cpu_s: f64,
 }
 
 impl ReplayFigures {
@@ -41,6 +48,84 @@ impl ReplayFigures {
     pub fn ratio(&self) -> f64 {
         self.fitdecode_s.median / self.paceline_s.median
     }
+
+    /// How many times faster the whole replay process is than fitdecode's decode alone.
+    pub fn process_ratio(&self) -> f64 {
+        self.fitdecode_s.median / self.process_wall_s.median
+    }
+}
+
+/// CPU seconds of this process's waited-for children so far (`cutime + cstime` in
+/// /proc/self/stat, in clock ticks of 1/100 s).
+fn children_cpu_s() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The fields after the command's closing parenthesis; cutime and cstime are the 14th
+    // and 15th of them.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("an unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .context("an unexpected /proc/self/stat")
+    };
+    Ok((ticks(13)? + ticks(14)?) / 100.0)
+}
+
+/// The `paceline-engine` binary beside this bench's own.
+fn engine_binary() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let engine = exe
+        .parent()
+        .context("the bench binary's folder")?
+        .join("paceline-engine");
+    if !engine.exists() {
+        bail!(
+            "{} is missing: build it first with `cargo build --release -p paceline-engine`",
+            engine.display()
+        );
+    }
+    Ok(engine)
+}
+
+/// Runs `paceline-engine replay` on `path` `runs` times (after one warm-up): wall seconds
+/// of each run and CPU seconds per run.
+fn time_process(path: &Path, runs: usize) -> anyhow::Result<(Spread, f64)> {
+    let engine = engine_binary()?;
+    let profile = std::env::temp_dir().join("paceline-bench-replay-profile.json");
+    std::fs::write(&profile, PROFILE_JSON).context("writing the bench profile")?;
+    let out = std::env::temp_dir().join("paceline-bench-replay-cues.jsonl");
+    let run = || -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let status = Command::new(&engine)
+            .arg("replay")
+            .arg("--profile")
+            .arg(&profile)
+            .arg(path)
+            .arg("--out")
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("running paceline-engine replay")?;
+        if !status.success() {
+            bail!(
+                "paceline-engine replay failed on {}: {status}",
+                path.display()
+            );
+        }
+        Ok(started.elapsed().as_secs_f64())
+    };
+    run()?;
+    let cpu_before = children_cpu_s()?;
+    let mut walls = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        walls.push(run()?);
+    }
+    let cpu = (children_cpu_s()? - cpu_before) / runs as f64;
+    Ok((Spread::of(walls), cpu))
 }
 
 const FITDECODE_TIMER: &str = r#"
@@ -139,6 +224,7 @@ pub fn run(files: &[&Path], runs: usize) -> anyhow::Result<Vec<ReplayFigures>> {
         if theirs.is_empty() {
             bail!("fitdecode timer printed nothing usable: {text}");
         }
+        let (process_wall_s, process_cpu_s) = time_process(path, runs.max(20))?;
         figures.push(ReplayFigures {
             file: path
                 .file_name()
@@ -148,6 +234,8 @@ pub fn run(files: &[&Path], runs: usize) -> anyhow::Result<Vec<ReplayFigures>> {
             paceline_s: Spread::of(ours),
             decode_s: Spread::of(decode),
             fitdecode_s: Spread::of(theirs),
+            process_wall_s,
+            process_cpu_s,
         });
     }
     Ok(figures)
