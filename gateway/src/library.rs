@@ -10,7 +10,10 @@
 //! of the same format that is the same workout (same sport family, start ±5 min, duration
 //! ±5 %): our own FIT export of an activity imported from a FIT file hashes differently
 //! from the original but is the same recording again. A file of another format (a TCX
-//! made from the FIT) merges as a new copy.
+//! made from the FIT) merges as a new copy. And a file Paceline exported (its device
+//! field says `Paceline export of activity N`, see [`export_device`]) that matches
+//! activity `N` is a duplicate of it, whatever its format: exporting an activity and
+//! importing the file again changes nothing.
 //!
 //! **A file that names no sport** (a GPX without `<type>`, as gpsbabel writes it) reads as
 //! sport `other`; before matching, it takes the sport of a stored copy it matches by start
@@ -136,7 +139,7 @@ pub fn import_copy(
             });
         }
         MatchDecision::MergeInto(activity) => {
-            if holds_same_file(&near, activity, copy) {
+            if extras.exported_from == Some(activity.0) || holds_same_file(&near, activity, copy) {
                 return Ok(Imported {
                     status: ImportStatus::Duplicate,
                     activity_id: activity.0,
@@ -176,6 +179,26 @@ pub fn import_copy(
         status,
         activity_id,
     })
+}
+
+/// The device an export of activity `activity_id` names, after the device it was
+/// recorded with: `Paceline export of activity 12 (Garmin Edge 810)`.
+pub fn export_device(activity_id: i64, recorded_with: Option<&str>) -> String {
+    match recorded_with {
+        Some(device) if !device.starts_with(EXPORT_DEVICE) => {
+            format!("{EXPORT_DEVICE}{activity_id} ({device})")
+        }
+        _ => format!("{EXPORT_DEVICE}{activity_id}"),
+    }
+}
+
+const EXPORT_DEVICE: &str = "Paceline export of activity ";
+
+/// The activity a recording's device names it an export of, if it does.
+pub fn exported_from(recording: &Recording) -> Option<i64> {
+    let rest = recording.device.as_deref()?.strip_prefix(EXPORT_DEVICE)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// `copy`, with the sport of the first stored copy it matches by start and duration when
@@ -364,6 +387,7 @@ pub fn import_file(
                         file_name: Some(&entry.name),
                         manual_original: None,
                         samples_fit: fit.as_deref(),
+                        exported_from: exported_from(recording),
                     },
                     now_ms,
                 )

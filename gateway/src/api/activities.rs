@@ -869,7 +869,12 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let (record, recording) = state
         .read(move |conn| {
-            let (record, _, recording) = samples_recording(conn, &p, id)?;
+            let (record, _, mut recording) = samples_recording(conn, &p, id)?;
+            // Marked as this activity's export: imported again, it is a duplicate of it.
+            recording.device = Some(library::export_device(
+                record.id,
+                recording.device.as_deref(),
+            ));
             Ok((record, recording))
         })
         .await?;

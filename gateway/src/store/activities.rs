@@ -96,6 +96,9 @@ pub struct CopyExtras<'a> {
     pub manual_original: Option<&'a Value>,
     /// The samples, as a FIT file.
     pub samples_fit: Option<&'a [u8]>,
+    /// The activity this file is Paceline's export of, as its device field says (not
+    /// stored: it decides `duplicate`).
+    pub exported_from: Option<i64>,
 }
 
 fn corrupt(what: &'static str, row: i64, reason: impl ToString) -> StoreError {
