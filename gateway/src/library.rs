@@ -517,3 +517,188 @@ pub fn run_job(live: &crate::live::Live, running: &std::sync::atomic::AtomicBool
         std::thread::sleep(JOB_EVERY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use paceline_activities::FieldValues;
+    use rusqlite::params;
+
+    use super::*;
+    use crate::store::{ensure_athlete, ensure_tenant, prepare_data_dir};
+
+    const START_MS: i64 = 1_765_000_000_000;
+    const NOW_MS: u64 = 1_765_100_000_000;
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store
+            .read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    /// A store with an athlete and one ended session of 60 s of heart rate and power.
+    fn store_with_ended_session() -> (tempfile::TempDir, Store, Owner) {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let owner = store
+            .write(|tx| -> Result<Owner, StoreError> {
+                let tenant = paceline_schemas::TenantId::new("gym".to_owned()).unwrap();
+                let tenant_row = ensure_tenant(tx, &tenant, 1)?;
+                let athlete_row = ensure_athlete(tx, tenant_row, "Ana", None, 1)?;
+                tx.execute(
+                    "INSERT INTO devices (tenant_id, device_id, athlete_id, key_sealed, token_sha256, created_ms)
+                     VALUES (?1, 'd-1', ?2, x'00', x'00', 1)",
+                    params![tenant_row, athlete_row],
+                )?;
+                let device_row = tx.last_insert_rowid();
+                tx.execute(
+                    "INSERT INTO sessions (tenant_id, device_row, athlete_id, session_id, status,
+                         started_ms, last_frame_ms, ended_ms)
+                     VALUES (?1, ?2, ?3, 's-1', 'ended', ?4, ?4, ?4)",
+                    params![tenant_row, device_row, athlete_row, START_MS],
+                )?;
+                let session_row = tx.last_insert_rowid();
+                for i in 0..60_i64 {
+                    for (kind, hr, power) in [("heart_rate", Some(140), None), ("power", None, Some(200.0))] {
+                        tx.execute(
+                            "INSERT INTO samples (session_row, tenant_id, frame_seq, t_ms, received_ms,
+                                 kind, heart_rate, power_w)
+                             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+                            params![session_row, tenant_row, i, i * 1000, kind, hr, power],
+                        )?;
+                    }
+                }
+                Ok(Owner {
+                    tenant_row,
+                    athlete_row,
+                })
+            })
+            .unwrap();
+        (dir, store, owner)
+    }
+
+    #[test]
+    fn the_library_job_takes_an_ended_session_once() {
+        let (_dir, store, _) = store_with_ended_session();
+        assert_eq!(take_ended_sessions(&store, NOW_MS).unwrap(), 1);
+        assert_eq!(take_ended_sessions(&store, NOW_MS).unwrap(), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM activities"), 1);
+        let (kind, external_id, duration_s): (String, String, f64) = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT kind, external_id, duration_s FROM activity_sources",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?)
+            })
+            .unwrap();
+        assert_eq!((kind.as_str(), duration_s), ("paceline", 60.0));
+        // Taken again (as if its mark were lost): a duplicate, nothing new.
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.execute("UPDATE sessions SET library_ms = NULL", [])?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(take_ended_sessions(&store, NOW_MS).unwrap(), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM activities"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM activity_sources"), 1);
+        assert!(external_id.parse::<i64>().is_ok());
+    }
+
+    fn file(format: FileFormat, sha: u8, sport: Sport) -> SourceCopy {
+        SourceCopy {
+            kind: SourceKind::File,
+            format: Some(format),
+            external_id: None,
+            content_sha256: Some([sha; 32]),
+            sport,
+            start_ms: START_MS + 2000,
+            local_offset_s: None,
+            duration_s: 61.0,
+            fields: FieldValues::default(),
+        }
+    }
+
+    #[test]
+    fn files_of_the_same_workout_merge_once_per_format_and_exports_are_duplicates() {
+        let (_dir, store, owner) = store_with_ended_session();
+        take_ended_sessions(&store, NOW_MS).unwrap();
+        let import = |copy: SourceCopy, exported_from: Option<i64>| {
+            store
+                .write(|tx| {
+                    import_copy(
+                        tx,
+                        owner,
+                        &copy,
+                        CopyExtras {
+                            exported_from,
+                            ..CopyExtras::default()
+                        },
+                        NOW_MS,
+                    )
+                })
+                .unwrap()
+        };
+        let fit = import(file(FileFormat::Fit, 1, Sport::Cycling), None);
+        assert_eq!(fit.status, ImportStatus::Merged);
+        let table = [
+            // The same bytes again.
+            (
+                file(FileFormat::Fit, 1, Sport::Cycling),
+                None,
+                ImportStatus::Duplicate,
+            ),
+            // Another FIT of the same workout.
+            (
+                file(FileFormat::Fit, 2, Sport::Cycling),
+                None,
+                ImportStatus::Duplicate,
+            ),
+            // A GPX naming no sport takes the ride's, and merges.
+            (
+                file(FileFormat::Gpx, 3, Sport::Other),
+                None,
+                ImportStatus::Merged,
+            ),
+            // Our own TCX export of this activity.
+            (
+                file(FileFormat::Tcx, 4, Sport::Cycling),
+                Some(fit.activity_id),
+                ImportStatus::Duplicate,
+            ),
+            // A TCX from elsewhere.
+            (
+                file(FileFormat::Tcx, 5, Sport::Cycling),
+                None,
+                ImportStatus::Merged,
+            ),
+        ];
+        for (copy, exported_from, status) in table {
+            let imported = import(copy.clone(), exported_from);
+            assert_eq!(imported.status, status, "{copy:?}");
+            assert_eq!(imported.activity_id, fit.activity_id);
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM activities"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM activity_sources"), 4);
+        assert_eq!(
+            exported_from(&Recording {
+                device: Some(export_device(12, Some("Garmin Edge 810"))),
+                ..session_recording_stub()
+            }),
+            Some(12)
+        );
+    }
+
+    fn session_recording_stub() -> Recording {
+        Recording {
+            sport: Sport::Cycling,
+            start_ms: START_MS,
+            local_offset_s: None,
+            name: None,
+            device: None,
+            totals: Totals::default(),
+            points: Vec::new(),
+        }
+    }
+}

@@ -708,7 +708,14 @@ fn fields_from_json(text: &str) -> Option<FieldValues> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Store, ensure_athlete, ensure_tenant, prepare_data_dir};
+    use crate::store::{ensure_athlete, ensure_tenant, migrate};
+
+    /// An in-memory database with every migration run.
+    fn database() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn
+    }
 
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -723,30 +730,23 @@ mod tests {
 
     #[test]
     fn the_list_dedup_and_window_queries_use_their_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        prepare_data_dir(dir.path()).unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .read(|conn| {
-                for (sql, index) in [
-                    (LIST_SQL, "activities_by_athlete_start"),
-                    (SAME_EXTERNAL_ID_SQL, "activity_sources_by_external_id"),
-                    (SAME_SHA256_SQL, "activity_sources_by_sha256"),
-                    (WINDOW_SQL, "activity_sources_by_start"),
-                ] {
-                    let steps = plan(conn, sql);
-                    assert!(
-                        steps.iter().all(|s| !s.starts_with("SCAN")),
-                        "{sql}: {steps:?}"
-                    );
-                    assert!(
-                        steps.iter().any(|s| s.contains(index)),
-                        "{sql}: {steps:?} does not use {index}"
-                    );
-                }
-                Ok(())
-            })
-            .unwrap();
+        let conn = &database();
+        for (sql, index) in [
+            (LIST_SQL, "activities_by_athlete_start"),
+            (SAME_EXTERNAL_ID_SQL, "activity_sources_by_external_id"),
+            (SAME_SHA256_SQL, "activity_sources_by_sha256"),
+            (WINDOW_SQL, "activity_sources_by_start"),
+        ] {
+            let steps = plan(conn, sql);
+            assert!(
+                steps.iter().all(|s| !s.starts_with("SCAN")),
+                "{sql}: {steps:?}"
+            );
+            assert!(
+                steps.iter().any(|s| s.contains(index)),
+                "{sql}: {steps:?} does not use {index}"
+            );
+        }
     }
 
     fn copy(kind: SourceKind, start_ms: i64, sha: Option<u8>) -> SourceCopy {
@@ -776,69 +776,67 @@ mod tests {
 
     #[test]
     fn copies_round_trip_and_are_found_by_id_hash_window_and_page() {
-        let dir = tempfile::tempdir().unwrap();
-        prepare_data_dir(dir.path()).unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .write(|tx| -> Result<(), StoreError> {
-                let tenant = ensure_tenant(
-                    tx,
-                    &paceline_schemas::TenantId::new("t".to_owned()).unwrap(),
-                    1,
-                )?;
-                let athlete = ensure_athlete(tx, tenant, "Ana", None, 1)?;
-                let other = ensure_athlete(tx, tenant, "Ben", None, 1)?;
-                let start = 1_765_000_000_000;
-                let act = insert_activity(tx, tenant, athlete, start, None, 1)?;
-                let new = copy(SourceKind::File, start, Some(7));
-                let id = insert_source(tx, tenant, athlete, act, &new, CopyExtras::default(), 1)?;
-                let copies = copies_of(tx, tenant, act)?;
-                assert_eq!(copies.len(), 1);
-                assert_eq!(copies[0].copy, new);
-                let merged = paceline_activities::merge(&copies, &Precedence::default()).unwrap();
-                store_merged(tx, tenant, act, &merged, 2)?;
-                let record = activity(tx, tenant, act)?.unwrap();
-                assert_eq!(record.merged.fields.np_w, Some(210.5));
-                assert_eq!(record.merged.provenance[&Field::Np], CopyId(id));
-                assert_eq!(record.source_kinds, vec!["file".to_owned()]);
-                // Found again by hash, by external id, in the window; not for Ben.
-                let mut by_id = new.clone();
-                by_id.content_sha256 = None;
-                assert_eq!(
-                    find_same_copy(tx, tenant, athlete, &by_id)?,
-                    Some((ActivityId(act), CopyId(id)))
-                );
-                let mut by_hash = new.clone();
-                by_hash.external_id = None;
-                assert!(find_same_copy(tx, tenant, athlete, &by_hash)?.is_some());
-                assert!(find_same_copy(tx, tenant, other, &new)?.is_none());
-                assert_eq!(
-                    activities_near(tx, tenant, athlete, start - 1, start + 1)?.len(),
-                    1
-                );
-                assert!(activities_near(tx, tenant, athlete, start + 1, start + 2)?.is_empty());
-                let all = ListFilter {
-                    from_ms: 0,
-                    to_ms: i64::MAX,
-                    sport: None,
-                    after: None,
-                    limit: 10,
-                };
-                assert_eq!(list_activities(tx, tenant, athlete, &all)?.len(), 1);
-                let running = ListFilter {
-                    sport: Some("running".into()),
-                    ..all.clone()
-                };
-                assert!(list_activities(tx, tenant, athlete, &running)?.is_empty());
-                let after = ListFilter {
-                    after: Some((start, act)),
-                    ..all
-                };
-                assert!(list_activities(tx, tenant, athlete, &after)?.is_empty());
-                assert!(delete_activity(tx, tenant, act)?);
-                assert!(activity(tx, tenant, act)?.is_none());
-                Ok(())
-            })
-            .unwrap();
+        let mut conn = database();
+        let tx = conn.transaction().unwrap();
+        let check = |tx: &Connection| -> Result<(), StoreError> {
+            let tenant = ensure_tenant(
+                tx,
+                &paceline_schemas::TenantId::new("t".to_owned()).unwrap(),
+                1,
+            )?;
+            let athlete = ensure_athlete(tx, tenant, "Ana", None, 1)?;
+            let other = ensure_athlete(tx, tenant, "Ben", None, 1)?;
+            let start = 1_765_000_000_000;
+            let act = insert_activity(tx, tenant, athlete, start, None, 1)?;
+            let new = copy(SourceKind::File, start, Some(7));
+            let id = insert_source(tx, tenant, athlete, act, &new, CopyExtras::default(), 1)?;
+            let copies = copies_of(tx, tenant, act)?;
+            assert_eq!(copies.len(), 1);
+            assert_eq!(copies[0].copy, new);
+            let merged = paceline_activities::merge(&copies, &Precedence::default()).unwrap();
+            store_merged(tx, tenant, act, &merged, 2)?;
+            let record = activity(tx, tenant, act)?.unwrap();
+            assert_eq!(record.merged.fields.np_w, Some(210.5));
+            assert_eq!(record.merged.provenance[&Field::Np], CopyId(id));
+            assert_eq!(record.source_kinds, vec!["file".to_owned()]);
+            // Found again by hash, by external id, in the window; not for Ben.
+            let mut by_id = new.clone();
+            by_id.content_sha256 = None;
+            assert_eq!(
+                find_same_copy(tx, tenant, athlete, &by_id)?,
+                Some((ActivityId(act), CopyId(id)))
+            );
+            let mut by_hash = new.clone();
+            by_hash.external_id = None;
+            assert!(find_same_copy(tx, tenant, athlete, &by_hash)?.is_some());
+            assert!(find_same_copy(tx, tenant, other, &new)?.is_none());
+            assert_eq!(
+                activities_near(tx, tenant, athlete, start - 1, start + 1)?.len(),
+                1
+            );
+            assert!(activities_near(tx, tenant, athlete, start + 1, start + 2)?.is_empty());
+            let all = ListFilter {
+                from_ms: 0,
+                to_ms: i64::MAX,
+                sport: None,
+                after: None,
+                limit: 10,
+            };
+            assert_eq!(list_activities(tx, tenant, athlete, &all)?.len(), 1);
+            let running = ListFilter {
+                sport: Some("running".into()),
+                ..all.clone()
+            };
+            assert!(list_activities(tx, tenant, athlete, &running)?.is_empty());
+            let after = ListFilter {
+                after: Some((start, act)),
+                ..all
+            };
+            assert!(list_activities(tx, tenant, athlete, &after)?.is_empty());
+            assert!(delete_activity(tx, tenant, act)?);
+            assert!(activity(tx, tenant, act)?.is_none());
+            Ok(())
+        };
+        check(&tx).unwrap();
     }
 }

@@ -548,21 +548,44 @@ async fn a_zip_with_damaged_and_hostile_entries_fails_only_those() {
     let conn = gateway.db();
     assert_eq!(count(&conn, "SELECT count(*) FROM activities"), 2);
     assert_eq!(count(&conn, "SELECT count(*) FROM activity_sources"), 2);
-    // An upload over the cap: 413 with a clear code, before the body is read.
-    let over = gateway_with_small_caps_reply().await;
-    assert_eq!(over.0, 413, "{}", over.1);
-    assert_eq!(over.1["error"]["code"], "upload_too_large");
+    // The size caps: a file over its cap fails alone; an upload over its cap is 413.
+    uploads_over_their_caps().await;
 }
 
-/// A gateway whose uploads are capped at 64 KiB answers a 1 MiB upload.
-async fn gateway_with_small_caps_reply() -> (u16, Value) {
+/// A gateway with files capped at 5,000 bytes and uploads at 64 KiB.
+async fn uploads_over_their_caps() {
     let gateway = paceline()
-        .args(&["--import-max-upload-bytes", "65536"])
+        .args(&[
+            "--import-max-file-bytes",
+            "5000",
+            "--import-max-upload-bytes",
+            "65536",
+        ])
         .start()
         .await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("admin@caps.example", "Caps").await);
     let athlete = api.create_athlete(&admin, "Ana").await;
+    let small = fit_bytes("garmin-fenix-5-bike.fit");
+    let large = fit_bytes("garmin-fenix-5-run.fit");
+    assert!(small.len() < 5000 && large.len() > 5000);
+    let (status, body) = import_multipart(
+        &api,
+        &admin,
+        athlete,
+        &[("small.fit", &small), ("large.fit", &large)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "imported", "{body}");
+    assert_eq!(body["results"][1]["status"], "failed", "{body}");
+    assert!(
+        body["results"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 5000 bytes"),
+        "{body}"
+    );
     let reply = api
         .post_raw(
             &format!("/athletes/{athlete}/activities/import?filename=big.fit"),
@@ -570,7 +593,12 @@ async fn gateway_with_small_caps_reply() -> (u16, Value) {
             vec![0u8; 1024 * 1024],
         )
         .await;
-    (reply.status, reply.json)
+    assert_eq!(
+        (reply.status, code(&reply)),
+        (413, "upload_too_large"),
+        "{}",
+        reply.json
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
