@@ -36,7 +36,8 @@ use crate::store::{Store, StoreError};
 /// The size caps of imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportLimits {
-    /// Largest file (and largest file decompressed), bytes.
+    /// Largest file (and largest file decompressed, also inside an archive), bytes. A zip
+    /// archive itself may be as large as an upload.
     pub max_file_bytes: u64,
     /// Largest upload (all its files together, as sent), bytes.
     pub max_upload_bytes: u64,
@@ -47,6 +48,18 @@ impl Default for ImportLimits {
         ImportLimits {
             max_file_bytes: 64 * 1024 * 1024,
             max_upload_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl ImportLimits {
+    /// The cap of a file that starts with `head`: an upload's for a zip archive (a bulk
+    /// export), a file's otherwise.
+    pub fn cap_of(&self, head: &[u8]) -> u64 {
+        if head.starts_with(b"PK") {
+            self.max_upload_bytes.max(self.max_file_bytes)
+        } else {
+            self.max_file_bytes
         }
     }
 }
@@ -352,7 +365,7 @@ pub fn import_file(
         result: Err(error),
     };
     let format_limits = Limits {
-        max_bytes: limits.max_file_bytes,
+        max_bytes: limits.cap_of(bytes),
         ..Limits::default()
     };
     let entries = match paceline_formats::read_file(name, bytes, &format_limits) {
@@ -578,6 +591,16 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_may_be_as_large_as_an_upload_a_file_only_as_a_file() {
+        let limits = ImportLimits {
+            max_file_bytes: 10,
+            max_upload_bytes: 100,
+        };
+        assert_eq!(limits.cap_of(b"PK\x03\x04..."), 100);
+        assert_eq!(limits.cap_of(b".FIT"), 10);
+    }
+
+    #[test]
     fn the_library_job_takes_an_ended_session_once() {
         let (_dir, store, _) = store_with_ended_session();
         assert_eq!(take_ended_sessions(&store, NOW_MS).unwrap(), 1);
@@ -681,6 +704,25 @@ mod tests {
         }
         assert_eq!(count(&store, "SELECT count(*) FROM activities"), 1);
         assert_eq!(count(&store, "SELECT count(*) FROM activity_sources"), 4);
+        // A copy an hour in the future: flagged, its own activity, never merged.
+        let future = SourceCopy {
+            start_ms: crate::store::to_i64(NOW_MS) + 3_600_000,
+            ..file(FileFormat::Fit, 6, Sport::Cycling)
+        };
+        let flagged = import(future.clone(), None);
+        assert_eq!(flagged.status, ImportStatus::Flagged);
+        assert_ne!(flagged.activity_id, fit.activity_id);
+        let reason = store
+            .read(|c| rows::activity(c, owner.tenant_row, flagged.activity_id))
+            .unwrap()
+            .unwrap()
+            .flagged_reason;
+        assert_eq!(reason.as_deref(), Some("starts_in_future"));
+        let again = SourceCopy {
+            content_sha256: Some([7; 32]),
+            ..future
+        };
+        assert_eq!(import(again, None).status, ImportStatus::Flagged);
         assert_eq!(
             exported_from(&Recording {
                 device: Some(export_device(12, Some("Garmin Edge 810"))),

@@ -409,7 +409,12 @@ async fn multipart_files(
             if total > limits.max_upload_bytes {
                 return Err(too_large(limits));
             }
-            if over || (bytes.len() + chunk.len()) as u64 > limits.max_file_bytes {
+            let cap = if bytes.is_empty() {
+                limits.cap_of(&chunk)
+            } else {
+                limits.cap_of(&bytes)
+            };
+            if over || (bytes.len() + chunk.len()) as u64 > cap {
                 over = true;
                 bytes = Vec::new();
                 continue;
@@ -486,8 +491,7 @@ pub async fn import_activities(
             .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
         multipart_files(multipart, limits).await?
     } else {
-        let cap = usize::try_from(limits.max_upload_bytes.min(limits.max_file_bytes))
-            .unwrap_or(usize::MAX);
+        let cap = usize::try_from(limits.max_upload_bytes).unwrap_or(usize::MAX);
         let bytes = axum::body::to_bytes(request.into_body(), cap)
             .await
             .map_err(|_| too_large(limits))?;
