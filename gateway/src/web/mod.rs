@@ -1,6 +1,7 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
-//! `/sessions/{id}` and `/plans`, with the assets under `/assets/`. The security headers
+//! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library` and `/activities/{id}`,
+//! with the assets under `/assets/`. The security headers
 //! (CSP without inline scripts, no framing) are added to every response by
 //! [`crate::http::router`].
 //!
@@ -46,6 +47,14 @@ const SESSION: Asset = Asset {
 const PLANS: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/plans.html"),
+};
+const LIBRARY: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/library.html"),
+};
+const ACTIVITY: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/activity.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -101,6 +110,9 @@ pub fn router() -> Router {
         .route("/sessions", get(|| async { serve(&SESSIONS) }))
         .route("/sessions/{id}", get(|| async { serve(&SESSION) }))
         .route("/plans", get(|| async { serve(&PLANS) }))
+        .route("/library", get(|| async { serve(&LIBRARY) }))
+        .route("/athletes/{id}/library", get(|| async { serve(&LIBRARY) }))
+        .route("/activities/{id}", get(|| async { serve(&ACTIVITY) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

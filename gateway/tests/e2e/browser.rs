@@ -6,7 +6,12 @@
 //! and the plan library with its step chart. Every tile shows its strap's battery (one
 //! low). An edge agent's simulated rider's battery reaches its tile, and a plan uploaded
 //! through the page's file input shows its chart. An athlete sees only their own ride,
-//! no plans and no coach controls, and another athlete's session is not found.
+//! no plans and no coach controls, and another athlete's session is not found; her
+//! library is her own and another's is not found. A coach fills an athlete's activity
+//! library through the page: two shared FIT files through the file input (listed with a
+//! `file` badge), one again (`duplicate`), an entry by hand (a field-named error, then a
+//! `manual` badge), and opens the ride: summary, chart, sources with what each gave,
+//! export links, and a hand-typed copy merged into it split back out with "Unmerge".
 //!
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
 //! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
@@ -587,7 +592,7 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
     let nav = browser.wait_js("the navigation", NAV_LINKS).await;
     assert_eq!(
         nav,
-        json!(["Live board", "Sessions"]),
+        json!(["Live board", "Sessions", "Library"]),
         "no plans for an athlete"
     );
     let who = browser
@@ -694,9 +699,306 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
     assert!(!page.as_str().unwrap().contains("Ben Other"), "{page}");
     assert!(!page.as_str().unwrap().contains("Export"), "{page}");
 
+    // Her library is her own: the navigation's link goes there; Ben's is not found.
+    browser.click("#top nav a[href='/library']").await;
+    browser
+        .wait_js(
+            "her own library",
+            &format!(
+                "return location.pathname === '/athletes/{ana}/library'
+                     && document.getElementById('title').textContent === 'Activity library — Ana Own'
+                     && !document.getElementById('library').hidden"
+            ),
+        )
+        .await;
+    browser
+        .client
+        .goto(&format!("{base}/athletes/{ben}/library"))
+        .await
+        .unwrap();
+    let refused = browser
+        .wait_js(
+            "Ben's library to answer",
+            "const e = document.getElementById('library-error').textContent;
+             return e !== '' && document.getElementById('library').hidden && e",
+        )
+        .await;
+    assert!(refused.as_str().unwrap().ends_with("(404)"), "{refused}");
+
     stop.store(true, Ordering::Relaxed);
     let (ana_device, ana_session, next) = ana_ride.await.unwrap();
     ana_device.send(&ana_session, next, &end()).await;
     ben_device.send(&ben_session, ben_next, &end()).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+/// A shared FIT file, by name (`shared/data/fit`).
+const EDGE_810_FIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/fit/Edge810-Vector-2013-08-16-15-35-10.fit"
+);
+const FENIX_2_RUN_FIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/fit/activity-small-fenix2-run.fit"
+);
+
+/// Chooses `paths` in the file input `css` (canonical, one per line, as chromedriver
+/// takes several).
+async fn choose_files(browser: &Browser, css: &str, paths: &[&str]) {
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|e| panic!("{p}: {e}"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no file input {css}: {e}"))
+        .send_keys(&paths.join("\n"))
+        .await
+        .expect("choose the files");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coach_fills_an_athletes_activity_library_in_the_browser() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(
+        &api.register_gym("coach@library.example", "Library Cycling")
+            .await,
+    );
+    let athlete = api.create_athlete(&admin, "Lia Library").await;
+
+    let browser = Browser::start().await;
+    let base = format!("http://{}", gateway.http);
+    log_in(&browser, &base, "coach@library.example").await;
+
+    // The navigation's library: choose the athlete, an empty library says so.
+    browser.click("#top nav a[href='/library']").await;
+    browser
+        .wait_js(
+            "the athlete to choose",
+            &format!(
+                "return document.querySelector('#choose a[data-athlete=\"{athlete}\"]') !== null"
+            ),
+        )
+        .await;
+    browser
+        .click(&format!("#choose a[data-athlete='{athlete}']"))
+        .await;
+    let empty = browser
+        .wait_js(
+            "the empty library",
+            &format!(
+                "return location.pathname === '/athletes/{athlete}/library'
+                     && !document.getElementById('library').hidden
+                     && !document.getElementById('library-empty').hidden
+                     && document.getElementById('title').textContent"
+            ),
+        )
+        .await;
+    assert_eq!(empty, "Activity library — Lia Library");
+
+    // Two FIT files through the file input: each imported, listed with a `file` badge.
+    choose_files(
+        &browser,
+        "#activity-files",
+        &[EDGE_810_FIT, FENIX_2_RUN_FIT],
+    )
+    .await;
+    let imported = browser
+        .wait_js(
+            "both files imported",
+            "const done = [...document.querySelectorAll('#upload-results > li[data-state=done]')];
+             return done.length === 2
+                 && done.every(li => li.querySelectorAll('.result[data-status=imported]').length === 1)
+                 && done.map(li => li.dataset.file).sort()",
+        )
+        .await;
+    assert_eq!(
+        imported,
+        json!([
+            "Edge810-Vector-2013-08-16-15-35-10.fit",
+            "activity-small-fenix2-run.fit"
+        ])
+    );
+    let rows = browser
+        .wait_js(
+            "the two activities listed with a file badge",
+            "const rows = [...document.querySelectorAll('#activities tr[data-activity]')];
+             return rows.length === 2 && document.getElementById('library-empty').hidden
+                 && rows.map(r => [...r.querySelectorAll('.badge.source')].map(b => b.dataset.source))",
+        )
+        .await;
+    assert_eq!(rows, json!([["file"], ["file"]]));
+    let ride: i64 = browser
+        .wait_js(
+            "the ride's activity id",
+            "const li = document.querySelector('#upload-results > li[data-file=\"Edge810-Vector-2013-08-16-15-35-10.fit\"]');
+             const a = li && li.querySelector('.result a');
+             return a && Number(a.getAttribute('href').split('/').pop())",
+        )
+        .await
+        .as_i64()
+        .unwrap();
+
+    // The ride again: a duplicate, nothing new in the list.
+    choose_files(&browser, "#activity-files", &[EDGE_810_FIT]).await;
+    let again = browser
+        .wait_js(
+            "the second upload's result",
+            "const first = document.querySelector('#upload-results > li');
+             return document.querySelectorAll('#upload-results > li').length === 3
+                 && first.dataset.state === 'done'
+                 && [...first.querySelectorAll('.result')].map(r => r.dataset.status)",
+        )
+        .await;
+    assert_eq!(again, json!(["duplicate"]));
+    browser
+        .wait_js(
+            "still two activities",
+            "return document.querySelectorAll('#activities tr[data-activity]').length === 2",
+        )
+        .await;
+
+    // By hand: a duration that does not read names its field; then one that does.
+    browser
+        .client
+        .execute(
+            "document.getElementById('manual-sport').value = 'running'",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.fill("#manual-duration", "soon").await;
+    browser.fill("#manual-distance", "10 mi").await;
+    browser.fill("#manual-rpe", "6").await;
+    browser.fill("#manual-name", "Lunch run").await;
+    browser.click("#manual-submit").await;
+    let error = browser
+        .wait_js(
+            "the field-named error",
+            "const e = document.getElementById('manual-error').textContent;
+             return e !== ''
+                 && document.getElementById('manual-duration').getAttribute('aria-invalid') === 'true'
+                 && e",
+        )
+        .await;
+    assert!(error.as_str().unwrap().starts_with("duration:"), "{error}");
+    browser.fill("#manual-duration", "45 min").await;
+    browser.click("#manual-submit").await;
+    let manual = browser
+        .wait_js(
+            "the manual entry listed with a manual badge",
+            "const rows = [...document.querySelectorAll('#activities tr[data-activity]')];
+             const m = rows.find(r => r.querySelector('.badge.source[data-source=manual]'));
+             return rows.length === 3 && m
+                 && document.getElementById('manual-error').textContent === ''
+                 && [...m.querySelectorAll('td')].slice(1, 6).map(td => td.textContent)",
+        )
+        .await;
+    assert_eq!(
+        manual,
+        json!(["running", "Lunch run", "45:00", "16.09 km", "45 TSS (rpe)"])
+    );
+    screenshot(&browser, "library.png").await;
+
+    // The ride: summary, chart of heart rate and power, its one source and what it gave,
+    // the export links.
+    browser
+        .click(&format!("#activities tr[data-activity='{ride}'] a"))
+        .await;
+    let chart = browser
+        .wait_js(
+            "the ride's summary, chart and source",
+            &format!(
+                "const hr = document.querySelector('#activity-chart svg path.line.hr');
+                 const power = document.querySelector('#activity-chart svg path.line.power');
+                 const sources = [...document.querySelectorAll('#sources tr[data-source-id]')];
+                 return location.pathname === '/activities/{ride}'
+                     && document.querySelector('#summary [data-metric=np_w] dd') !== null
+                     && hr && power && sources.length === 1
+                     && [Number(hr.dataset.points) > 500, Number(power.dataset.points) > 500,
+                         sources[0].dataset.kind, sources[0].querySelector('.gave').textContent.includes('samples')]"
+            ),
+        )
+        .await;
+    assert_eq!(chart, json!([true, true, "file", true]));
+    let exports = browser
+        .wait_js(
+            "the export links",
+            "return [...document.querySelectorAll('#exports a[data-format]')]
+                 .filter(a => !a.hidden).map(a => a.getAttribute('href'))",
+        )
+        .await;
+    assert_eq!(
+        exports,
+        json!(
+            ["fit", "tcx", "gpx", "csv"].map(|f| format!("/api/v1/activities/{ride}/export.{f}"))
+        )
+    );
+    let unmerge = browser
+        .wait_js(
+            "no unmerge for an activity of one copy",
+            "return String(document.querySelectorAll('#sources button.unmerge').length)",
+        )
+        .await;
+    assert_eq!(unmerge, "0");
+
+    // The same ride typed by hand merges into it as a second copy; unmerged from the page,
+    // it becomes an activity of its own.
+    let detail = api.get(&format!("/activities/{ride}"), &admin).await;
+    let typed = api
+        .post(
+            &format!("/athletes/{athlete}/activities"),
+            Some(&admin),
+            json!({
+                "sport": "cycling",
+                "start": detail.json["start_ms"],
+                "duration": format!("{} s", detail.json["duration_s"].as_f64().unwrap().round()),
+                "rpe": 7,
+                "name": "Vector test ride",
+            }),
+        )
+        .await;
+    assert_eq!(typed.status, 201, "{}", typed.json);
+    assert_eq!(typed.json["status"], "merged", "{}", typed.json);
+    browser.client.refresh().await.unwrap();
+    let copies = browser
+        .wait_js(
+            "two copies, each with an unmerge button",
+            "const sources = [...document.querySelectorAll('#sources tr[data-source-id]')];
+             return sources.length === 2
+                 && sources.every(s => s.querySelector('button.unmerge') !== null)
+                 && document.querySelector('#activity-chart svg path.line.hr') !== null
+                 && sources.map(s => [s.dataset.kind, s.querySelector('.gave').textContent])",
+        )
+        .await;
+    let copies = copies.as_array().unwrap();
+    assert_eq!(copies[0][0], "file");
+    assert_eq!(copies[1][0], "manual");
+    assert!(
+        copies[1][1].as_str().unwrap().contains("rpe"),
+        "the manual copy gives what the file lacks: {copies:?}"
+    );
+    screenshot(&browser, "activity.png").await;
+    browser
+        .click("#sources tr[data-kind='manual'] button.unmerge")
+        .await;
+    let split = browser
+        .wait_js(
+            "the manual copy split out",
+            "const r = document.getElementById('action-result').textContent;
+             return document.querySelectorAll('#sources tr[data-source-id]').length === 1
+                 && document.querySelectorAll('#sources button.unmerge').length === 0
+                 && r.startsWith('Split out') && r",
+        )
+        .await;
+    assert!(split.as_str().unwrap().contains("activity "), "{split}");
     browser.client.clone().close().await.unwrap();
 }

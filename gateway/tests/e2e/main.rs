@@ -49,8 +49,9 @@
 //! - `browser`: the web UI in a real headless Chromium (chromedriver): login, the live
 //!   board with a safety cue and every sensor's battery, a coach's commands from the
 //!   athlete screen, a finished session's chart and summary, the plan library and a plan
-//!   uploaded through the file input, an edge agent's simulated rider on its tile, and an
-//!   athlete's own narrower view; screenshots.
+//!   uploaded through the file input, an edge agent's simulated rider on its tile, an
+//!   athlete's own narrower view, and an activity library filled through the page
+//!   (uploads, a duplicate, an entry by hand, the chart, sources and unmerge); screenshots.
 //! - `activities`: the activity library with real files: every shared FIT imported with
 //!   the device's totals, re-imported as duplicates, exported (FIT, TCX, GPX, CSV) and
 //!   imported into the same activity, gpsbabel's TCX and GPX merged and unmerged with the

@@ -148,11 +148,11 @@ function header(active) {
   const top = $("top");
   const m = me();
   const nav = el("nav", { "aria-label": "Main" });
-  const links = [["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"]];
+  const links = [["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
-    if (key === active) a.setAttribute("aria-current", "page");
+    if (key === active || (key === "library" && active === "activity")) a.setAttribute("aria-current", "page");
     nav.append(a);
   }
   const who = el("span", { class: "who", text: m ? m.user.name + " · " + m.user.role + " · " + m.tenant.name : "" });
@@ -416,6 +416,8 @@ async function livePage() {
     const s = await apiJson("/sessions/" + sessionId);
     $("athlete-name").textContent = s.athlete_name;
     document.title = s.athlete_name + " · Paceline";
+    $("library-link").href = "/athletes/" + s.athlete_id + "/library";
+    $("library-link").hidden = false;
     if (s.plan_id) {
       const plan = await apiJson("/plans/" + s.plan_id).catch(() => null);
       if (plan) planSteps = expandSteps(plan.plan.steps);
@@ -616,6 +618,449 @@ async function plansPage() {
   await load();
 }
 
+// ---- Activity library -----------------------------------------------------------------
+const SPORT_NAMES = {
+  cycling: "cycling", indoor_cycling: "indoor cycling", running: "running",
+  treadmill_running: "treadmill running", walking: "walking", hiking: "hiking",
+  swimming: "swimming", rowing: "rowing", strength: "strength", other: "other",
+};
+function sportText(s) { return SPORT_NAMES[s] || String(s); }
+function pad2(n) { return String(n).padStart(2, "0"); }
+// "+02:00" for 7200 s.
+function offsetText(offsetS) {
+  const abs = Math.abs(offsetS);
+  return (offsetS < 0 ? "−" : "+") + pad2(Math.floor(abs / 3600)) + ":" + pad2(Math.floor((abs % 3600) / 60));
+}
+// The start in the athlete's local time when the source gave its offset, else in the
+// browser's: the text and a note saying which.
+function startText(a) {
+  const known = a.local_offset_s !== null && a.local_offset_s !== undefined;
+  const offsetS = known ? a.local_offset_s : -new Date(a.start_ms).getTimezoneOffset() * 60;
+  const d = new Date(a.start_ms + offsetS * 1000);
+  const text = d.getUTCFullYear() + "-" + pad2(d.getUTCMonth() + 1) + "-" + pad2(d.getUTCDate()) + " " +
+    pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes());
+  return known
+    ? { text, note: "the athlete's local time, UTC" + offsetText(offsetS) }
+    : { text, note: "this browser's time, UTC" + offsetText(offsetS) + " (the source gave no local time)" };
+}
+function fmtDistance(m) {
+  if (m === null || m === undefined) return "–";
+  return m >= 1000 ? (m / 1000).toFixed(2) + " km" : Math.round(m) + " m";
+}
+function fmtLoad(a) {
+  if (a.tss === null || a.tss === undefined) return "–";
+  return fmtInt(a.tss) + " TSS" + (a.load_method ? " (" + a.load_method.replace("_", " ") + ")" : "");
+}
+function sourceBadge(kind) {
+  return el("span", { class: "badge source " + kind, "data-source": kind, text: kind });
+}
+
+// Sends one file as multipart to the import route with XHR (for its upload progress);
+// refreshes the token once on 401. Resolves to `{status, body}`; status 0 is a network
+// failure.
+async function uploadActivityFile(athleteId, file, onProgress) {
+  const send = () => new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/athletes/" + athleteId + "/activities/import");
+    if (token()) xhr.setRequestHeader("Authorization", "Bearer " + token());
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.upload.onload = () => onProgress(1);
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (_) { body = null; }
+      resolve({ status: xhr.status, body });
+    };
+    xhr.onerror = () => resolve({ status: 0, body: null });
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+  let reply = await send();
+  if (reply.status === 401 && (await refresh())) reply = await send();
+  if (reply.status === 401) { toLogin(); throw new Error("not logged in"); }
+  return reply;
+}
+
+// The date inputs' value as ms: the start of that day in the browser's time zone.
+function dayStartMs(value, plusDays) {
+  const d = new Date(value + "T00:00");
+  d.setDate(d.getDate() + plusDays);
+  return d.getTime();
+}
+// A datetime-local value as RFC 3339 with the browser's offset ("2026-12-01T07:30:00+01:00").
+function localRfc3339(value) {
+  const offsetS = -new Date(value).getTimezoneOffset() * 60;
+  const seconds = value.length === 16 ? value + ":00" : value;
+  return seconds + offsetText(offsetS).replace("−", "-");
+}
+function datetimeLocalNow(minusMinutes) {
+  const d = new Date(Date.now() - minusMinutes * 60000);
+  return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + "T" + pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+}
+
+// `/library`: an athlete goes to their own; staff choose among the athletes they see.
+async function chooseLibrary() {
+  const m = me();
+  if (m && m.user.athlete_id) { location.replace("/athletes/" + m.user.athlete_id + "/library"); return; }
+  $("choose").hidden = false;
+  let athletes = [];
+  try { athletes = await apiJson("/athletes"); } catch (e) { $("library-error").textContent = "The athletes could not be read: " + e.message; }
+  for (const a of (athletes.items || athletes)) {
+    $("choose-athletes").append(el("li", {}, el("a", { href: "/athletes/" + a.id + "/library", "data-athlete": a.id, text: a.name })));
+  }
+  $("choose-empty").hidden = (athletes.items || athletes).length > 0;
+}
+
+async function libraryPage() {
+  const parts = location.pathname.split("/");
+  if (parts[1] !== "athletes") { await chooseLibrary(); return; }
+  const athleteId = Number(parts[2]);
+  let athlete;
+  try {
+    athlete = await apiJson("/athletes/" + athleteId);
+  } catch (e) {
+    $("title").textContent = "Activity library";
+    $("library-error").textContent = "This library cannot be shown: " + e.message;
+    return;
+  }
+  $("title").textContent = "Activity library — " + athlete.name;
+  document.title = athlete.name + " · Activity library · Paceline";
+  $("library").hidden = false;
+
+  // The list: newest first, a page at a time; a reset drops answers to older requests.
+  const body = $("activities");
+  let cursor = null;
+  let generation = 0;
+  const query = () => {
+    const q = new URLSearchParams();
+    if ($("filter-sport").value) q.set("sport", $("filter-sport").value);
+    if ($("filter-from").value) q.set("from", String(dayStartMs($("filter-from").value, 0)));
+    if ($("filter-to").value) q.set("to", String(dayStartMs($("filter-to").value, 1)));
+    return q;
+  };
+  const load = async (reset) => {
+    const mine = reset ? ++generation : generation;
+    const q = query();
+    const filtered = q.toString() !== "";
+    if (!reset && cursor) q.set("cursor", cursor);
+    q.set("limit", "50");
+    let page;
+    try {
+      page = await apiJson("/athletes/" + athleteId + "/activities?" + q.toString());
+    } catch (e) {
+      $("library-error").textContent = "The activities could not be read: " + e.message;
+      return;
+    }
+    if (mine !== generation) return;
+    $("library-error").textContent = "";
+    if (reset) body.replaceChildren();
+    for (const a of page.items) {
+      const start = startText(a);
+      const badges = el("td", { class: "sources" });
+      for (const kind of a.source_kinds) badges.append(sourceBadge(kind), " ");
+      if (a.flagged_reason) badges.append(el("span", { class: "badge bad", title: a.flagged_reason, text: "clock?" }));
+      body.append(el("tr", { "data-activity": a.id },
+        el("td", {}, el("a", { href: "/activities/" + a.id, title: start.note, text: start.text })),
+        el("td", { text: sportText(a.sport) }),
+        el("td", { text: a.name || "" }),
+        el("td", { text: fmtClock(a.duration_s) }),
+        el("td", { text: fmtDistance(a.distance_m) }),
+        el("td", { text: fmtLoad(a) }),
+        badges));
+    }
+    cursor = page.next_cursor || null;
+    $("more").hidden = !cursor;
+    $("library-empty").textContent = filtered
+      ? "No activities match these filters."
+      : "No activities here yet. Drop files on this page, or add one by hand.";
+    $("library-empty").hidden = body.children.length > 0;
+  };
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); load(true); });
+  $("more").addEventListener("click", () => load(false));
+
+  // Uploads: one request per file, in turn, each with its progress and then its results
+  // (an archive answers one result per activity in it).
+  let queue = Promise.resolve();
+  const uploadOne = async (file) => {
+    const progress = el("progress", { max: "1", value: "0" });
+    const state = el("span", { class: "state", text: "uploading…" });
+    const results = el("ul", { class: "results" });
+    const item = el("li", { "data-file": file.name, "data-state": "uploading" },
+      el("span", { class: "fname", text: file.name }), " ", progress, " ", state, results);
+    $("upload-results").prepend(item);
+    const reply = await uploadActivityFile(athleteId, file, (fraction) => {
+      progress.value = fraction;
+      if (fraction >= 1) { state.textContent = "reading…"; state.classList.add("spinner"); }
+    }).catch((e) => ({ status: 0, body: { error: { message: e.message } } }));
+    progress.remove();
+    state.classList.remove("spinner");
+    if (reply.status !== 200 || !reply.body || !Array.isArray(reply.body.results)) {
+      const why = reply.body && reply.body.error ? reply.body.error.message : "the upload did not reach the server";
+      state.textContent = "failed: " + why + (reply.status ? " (" + reply.status + ")" : "");
+      state.className = "state error";
+      item.dataset.state = "failed";
+      return;
+    }
+    const counts = {};
+    for (const r of reply.body.results) {
+      counts[r.status] = (counts[r.status] || 0) + 1;
+      const line = el("li", { class: "result", "data-status": r.status },
+        el("span", { class: "badge status " + r.status, text: r.status }), " ");
+      if (r.file !== file.name) line.append(el("span", { class: "muted", text: r.file + " " }));
+      if (r.activity_id) line.append(el("a", { href: "/activities/" + r.activity_id, text: "open" }));
+      if (r.error) line.append(el("span", { class: "error", text: r.error }));
+      results.append(line);
+    }
+    state.textContent = Object.entries(counts).map(([k, n]) => n + " " + k).join(", ") || "no activities in it";
+    item.dataset.state = "done";
+  };
+  const upload = (files) => {
+    const list = [...files];
+    if (list.length === 0) return;
+    queue = queue.then(async () => {
+      for (const file of list) await uploadOne(file);
+      await load(true);
+    });
+  };
+  $("activity-files").addEventListener("change", () => {
+    upload($("activity-files").files);
+    $("activity-files").value = "";
+  });
+  // Drag and drop anywhere on the page.
+  let depth = 0;
+  document.addEventListener("dragenter", (e) => { e.preventDefault(); depth++; document.body.classList.add("dragging"); });
+  document.addEventListener("dragleave", () => { depth = Math.max(0, depth - 1); if (!depth) document.body.classList.remove("dragging"); });
+  document.addEventListener("dragover", (e) => { e.preventDefault(); if (e.dataTransfer) e.dataTransfer.dropEffect = "copy"; });
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    depth = 0;
+    document.body.classList.remove("dragging");
+    if (e.dataTransfer) upload(e.dataTransfer.files);
+  });
+
+  // Manual entry: values as typed; a 422 names the field, which is marked.
+  $("manual-start").value = datetimeLocalNow(60);
+  $("manual").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    for (const input of $("manual").querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+    $("manual-error").textContent = "";
+    $("manual-result").textContent = "";
+    const fail = (message) => {
+      $("manual-error").textContent = message;
+      const field = $("manual").querySelector("[name='" + message.split(":")[0] + "']");
+      if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+    };
+    if (!$("manual-start").value) { fail("start: choose when it started"); return; }
+    const entry = {
+      sport: $("manual-sport").value,
+      start: localRfc3339($("manual-start").value),
+      duration: $("manual-duration").value.trim(),
+    };
+    for (const [key, id] of [["distance", "manual-distance"], ["energy", "manual-energy"], ["name", "manual-name"]]) {
+      if ($(id).value.trim()) entry[key] = $(id).value.trim();
+    }
+    for (const [key, id] of [["rpe", "manual-rpe"], ["load_tss", "manual-tss"]]) {
+      if ($(id).value.trim()) entry[key] = Number($(id).value);
+    }
+    let reply, out;
+    try {
+      reply = await api("/athletes/" + athleteId + "/activities", { method: "POST", json: entry });
+      out = await reply.json().catch(() => null);
+    } catch (err) {
+      fail("Not added: " + err.message);
+      return;
+    }
+    if (!reply.ok) {
+      const message = out && out.error ? out.error.message : "request failed (" + reply.status + ")";
+      if (reply.status === 422) fail(message); else fail("Not added: " + message + " (" + reply.status + ")");
+      return;
+    }
+    $("manual-result").replaceChildren("Added (" + out.status + "): ",
+      el("a", { href: "/activities/" + out.activity.id, text: sportText(out.activity.sport) + " " + startText(out.activity).text }));
+    $("manual-duration").value = "";
+    $("manual-distance").value = "";
+    $("manual-energy").value = "";
+    $("manual-rpe").value = "";
+    $("manual-tss").value = "";
+    $("manual-name").value = "";
+    await load(true);
+  });
+
+  await load(true);
+}
+
+// An inline SVG of heart rate (left axis) and power (right axis) over time, drawn here:
+// only elements and attributes, no inline style (the CSP forbids it).
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+function niceMax(v) {
+  if (!(v > 0)) return 1;
+  const step = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= v) return m * step;
+  return 10 * step;
+}
+function activityChart(points) {
+  const W = 1600, H = 340, L = 64, R = 64, T = 14, B = 40;
+  const tMax = Math.max(1, points.length ? points[points.length - 1].t_s : 1);
+  const hrMax = niceMax(Math.max(0, ...points.map((p) => p.hr || 0)) * 1.05);
+  const pMax = niceMax(Math.max(0, ...points.map((p) => p.power || 0)) * 1.05);
+  const x = (t) => L + (W - L - R) * t / tMax;
+  const y = (v, max) => T + (H - T - B) * (1 - v / max);
+  const svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Heart rate and power over time" });
+  svg.append(svgEl("rect", { x: L, y: T, width: W - L - R, height: H - T - B, class: "plot" }));
+  for (let i = 0; i <= 4; i++) {
+    const yy = T + (H - T - B) * i / 4;
+    svg.append(svgEl("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: "grid" }));
+    const unit = (u) => (i === 0 ? " " + u : "");
+    svg.append(svgEl("text", { x: L - 6, y: yy + 5, class: "axis hr", "text-anchor": "end" }, Math.round(hrMax * (1 - i / 4)) + unit("bpm")));
+    svg.append(svgEl("text", { x: W - R + 6, y: yy + 5, class: "axis power" }, Math.round(pMax * (1 - i / 4)) + unit("W")));
+  }
+  for (let i = 0; i <= 6; i++) {
+    const t = tMax * i / 6;
+    svg.append(svgEl("text", { x: x(t), y: H - B + 18, class: "axis", "text-anchor": "middle" }, fmtClock(t)));
+  }
+  // A line per series, broken where it has no value.
+  const series = (key, max, cls) => {
+    let d = "", pen = false, n = 0;
+    for (const p of points) {
+      const v = p[key];
+      if (v === null || v === undefined) { pen = false; continue; }
+      d += (pen ? "L" : "M") + x(p.t_s).toFixed(1) + " " + y(v, max).toFixed(1);
+      pen = true; n++;
+    }
+    if (n) svg.append(svgEl("path", { d, class: "line " + cls, "data-points": n }));
+    return n;
+  };
+  const hrPoints = series("hr", hrMax, "hr");
+  const powerPoints = series("power", pMax, "power");
+  const legend = svgEl("g", { class: "legend" });
+  if (hrPoints) legend.append(svgEl("text", { x: L + 8, y: H - 4, class: "axis hr" }, "— heart rate"));
+  if (powerPoints) legend.append(svgEl("text", { x: L + 150, y: H - 4, class: "axis power" }, "— power"));
+  svg.append(legend);
+  return { svg, hrPoints, powerPoints };
+}
+
+const ACTIVITY_FIELDS = [
+  ["duration_s", "Duration", (v) => fmtClock(v)],
+  ["moving_s", "Moving time", (v) => fmtClock(v)],
+  ["distance_m", "Distance", fmtDistance],
+  ["ascent_m", "Ascent", (v) => fmtInt(v) + " m"],
+  ["hr_avg_bpm", "Avg HR", (v) => fmtInt(v) + " bpm"],
+  ["hr_max_bpm", "Max HR", (v) => fmtInt(v) + " bpm"],
+  ["power_avg_w", "Avg power", (v) => fmtInt(v) + " W"],
+  ["power_max_w", "Max power", (v) => fmtInt(v) + " W"],
+  ["np_w", "Normalized power", (v) => fmtInt(v) + " W"],
+  ["intensity_factor", "Intensity factor", (v) => v.toFixed(2)],
+  ["tss", "Load", (v, a) => fmtLoad(a)],
+  ["energy_kcal", "Energy", (v) => fmtInt(v) + " kcal"],
+  ["rpe", "RPE", (v) => String(v)],
+  ["note", "Note", (v) => v],
+];
+
+async function activityPage() {
+  const id = Number(location.pathname.split("/").pop());
+  const libraryLink = el("a", { id: "library-link", href: "/library", text: "← Activity library" });
+  const showChartOf = async () => {
+    const reply = await api("/activities/" + id + "/samples");
+    const body = await reply.json().catch(() => null);
+    const into = $("activity-chart");
+    if (!reply.ok) {
+      into.replaceChildren(el("p", { class: "muted", text: reply.status === 404
+        ? "No recorded samples to draw (a manual entry has none)."
+        : "The chart could not be drawn: " + (body && body.error ? body.error.message : reply.status) }));
+      return;
+    }
+    const chart = activityChart(body.points);
+    into.replaceChildren(chart.svg);
+    if (!chart.hrPoints && !chart.powerPoints) into.append(el("p", { class: "muted", text: "The samples hold no heart rate or power." }));
+  };
+  const render = (a) => {
+    const start = startText(a);
+    $("title").textContent = (a.name || sportText(a.sport)) + " — " + start.text;
+    document.title = (a.name || sportText(a.sport)) + " · Paceline";
+    libraryLink.href = "/athletes/" + a.athlete_id + "/library";
+    $("meta").replaceChildren(libraryLink, " · " + sportText(a.sport) + " · started " + start.text + " (" + start.note + ")");
+    $("flagged").hidden = !a.flagged_reason;
+    $("flagged").textContent = a.flagged_reason ? "Clock not believed (" + a.flagged_reason.replaceAll("_", " ") + "): never merged automatically" : "";
+    const dl = $("summary");
+    dl.replaceChildren();
+    for (const [key, label, fmt] of ACTIVITY_FIELDS) {
+      const v = a[key];
+      if (v === null || v === undefined || v === "") continue;
+      dl.append(el("div", { "data-metric": key }, el("dt", { text: label }), el("dd", { text: fmt(v, a) })));
+    }
+    const hasSamples = a.provenance.samples !== undefined;
+    for (const link of document.querySelectorAll("#exports a[data-format]")) {
+      link.hidden = !hasSamples;
+      link.href = "/api/v1/activities/" + id + "/export." + link.dataset.format;
+    }
+    const rows = $("sources");
+    rows.replaceChildren();
+    for (const s of a.sources) {
+      const gave = Object.entries(a.provenance).filter(([, sid]) => sid === s.id).map(([field]) => field.replace("_", " "));
+      const what = el("td", { text: s.file_name || s.external_id || (s.kind === "manual" ? "typed by hand" : "–") });
+      if (s.manual_original) {
+        const typed = Object.entries(s.manual_original).map(([k, q]) => k + " " + q.original).join(", ");
+        what.append(el("div", { class: "muted", text: typed }));
+      }
+      const action = el("td");
+      if (a.sources.length > 1) {
+        const b = el("button", { type: "button", class: "unmerge", "data-source-id": s.id, text: "Unmerge" });
+        b.addEventListener("click", async () => {
+          b.disabled = true;
+          try {
+            const out = await apiJson("/activities/" + id + "/unmerge", { method: "POST", json: { source_id: s.id } });
+            render(out.activity);
+            showChartOf();
+            $("action-result").replaceChildren("Split out into ",
+              el("a", { href: "/activities/" + out.split.id, text: "activity " + out.split.id }), ".");
+          } catch (err) {
+            b.disabled = false;
+            $("action-result").textContent = "Not unmerged: " + err.message;
+          }
+        });
+        action.append(b);
+      }
+      rows.append(el("tr", { "data-source-id": s.id, "data-kind": s.kind },
+        el("td", {}, sourceBadge(s.kind), s.format ? " " + s.format.toUpperCase() : ""),
+        what,
+        el("td", { text: startText({ start_ms: Date.parse(s.start), local_offset_s: a.local_offset_s }).text }),
+        el("td", { text: fmtClock(s.duration_s) }),
+        el("td", { class: "gave", text: gave.join(", ") || "–" }),
+        action));
+    }
+  };
+  let a;
+  try {
+    a = await apiJson("/activities/" + id);
+  } catch (e) {
+    $("title").textContent = "Activity " + id + ": " + e.message;
+    $("meta").replaceChildren(libraryLink);
+    return;
+  }
+  $("activity").hidden = false;
+  render(a);
+  for (const link of document.querySelectorAll("#exports a[data-format]")) {
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      download("/activities/" + id + "/export." + link.dataset.format, "paceline-activity-" + id + "." + link.dataset.format);
+    });
+  }
+  $("delete").addEventListener("click", async () => {
+    if (!confirm("Delete this activity and all its copies? This cannot be undone.")) return;
+    const reply = await api("/activities/" + id, { method: "DELETE" });
+    if (reply.status === 204) { location.href = libraryLink.href; return; }
+    const body = await reply.json().catch(() => null);
+    $("action-result").textContent = "Not deleted: " + (body && body.error ? body.error.message : reply.status);
+  });
+  await showChartOf();
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -624,5 +1069,6 @@ if (page === "login") {
   toLogin();
 } else {
   header(page);
-  ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage })[page]();
+  ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
+    library: libraryPage, activity: activityPage })[page]();
 }
