@@ -7,11 +7,13 @@
 //! low). An edge agent's simulated rider's battery reaches its tile, and a plan uploaded
 //! through the page's file input shows its chart. An athlete sees only their own ride,
 //! no plans and no coach controls, and another athlete's session is not found; her
-//! library is her own and another's is not found. A coach fills an athlete's activity
-//! library through the page: two shared FIT files through the file input (listed with a
-//! `file` badge), one again (`duplicate`), an entry by hand (a field-named error, then a
-//! `manual` badge), and opens the ride: summary, chart, sources with what each gave,
-//! export links, and a hand-typed copy merged into it split back out with "Unmerge".
+//! library is her own and another's is not found. A coach chooses among their linked
+//! athletes and fills one's activity library through the page: two shared FIT files
+//! through the file input (listed with a `file` badge), one again (`duplicate`), a dropped
+//! file that is no activity (`failed`, with the reason), an entry by hand (a field-named
+//! error, then a `manual` badge), the sport filter and "Load more"; then opens the ride:
+//! summary, chart, sources with what each gave, export links, a hand-typed copy merged
+//! into it split back out with "Unmerge", and that copy deleted after the confirmation.
 //!
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots/`; with
 //! `PACELINE_UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/screenshots/`.
@@ -769,25 +771,41 @@ async fn a_coach_fills_an_athletes_activity_library_in_the_browser() {
     let gateway = paceline().start().await;
     let api = Api::of(&gateway);
     let admin = access(
-        &api.register_gym("coach@library.example", "Library Cycling")
+        &api.register_gym("admin@library.example", "Library Cycling")
             .await,
     );
     let athlete = api.create_athlete(&admin, "Lia Library").await;
+    api.create_athlete(&admin, "Olek Unlinked").await;
+    // A coach linked to Lia only.
+    let coach = api
+        .invite_and_register(&admin, "coach", "coach@library.example", None)
+        .await;
+    let coach_id = coach["user"]["id"].as_i64().unwrap();
+    let linked = api
+        .call(
+            Method::PUT,
+            &format!("/athletes/{athlete}/coaches/{coach_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(linked.status < 300, "{}", linked.json);
 
     let browser = Browser::start().await;
     let base = format!("http://{}", gateway.http);
     log_in(&browser, &base, "coach@library.example").await;
 
-    // The navigation's library: choose the athlete, an empty library says so.
+    // The navigation's library: the coach chooses among their linked athletes; an empty
+    // library says so.
     browser.click("#top nav a[href='/library']").await;
-    browser
+    let choices = browser
         .wait_js(
-            "the athlete to choose",
-            &format!(
-                "return document.querySelector('#choose a[data-athlete=\"{athlete}\"]') !== null"
-            ),
+            "the athletes to choose",
+            "const links = [...document.querySelectorAll('#choose a[data-athlete]')];
+             return links.length > 0 && links.map(a => a.textContent)",
         )
         .await;
+    assert_eq!(choices, json!(["Lia Library"]), "linked athletes only");
     browser
         .click(&format!("#choose a[data-athlete='{athlete}']"))
         .await;
@@ -866,6 +884,28 @@ async fn a_coach_fills_an_athletes_activity_library_in_the_browser() {
         )
         .await;
 
+    // A file dropped on the page that is not an activity fails alone, with the reason.
+    browser
+        .client
+        .execute(
+            "const files = new DataTransfer();
+             files.items.add(new File(['not a ride'], 'notes.fit'));
+             document.querySelector('main').dispatchEvent(
+                 new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}))",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let dropped = browser
+        .wait_js(
+            "the dropped file's result",
+            "const li = document.querySelector('#upload-results > li[data-file=\"notes.fit\"][data-state=done]');
+             const r = li && li.querySelector('.result[data-status=failed] .error');
+             return r && r.textContent",
+        )
+        .await;
+    assert!(!dropped.as_str().unwrap().is_empty(), "a reason: {dropped}");
+
     // By hand: a duration that does not read names its field; then one that does.
     browser
         .client
@@ -907,6 +947,77 @@ async fn a_coach_fills_an_athletes_activity_library_in_the_browser() {
         json!(["running", "Lunch run", "45:00", "16.09 km", "45 TSS (rpe)"])
     );
     screenshot(&browser, "library.png").await;
+
+    // Filtered by sport: the two runs.
+    browser
+        .client
+        .execute(
+            "document.getElementById('filter-sport').value = 'running'",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.click("#filters button[type=submit]").await;
+    let runs = browser
+        .wait_js(
+            "only the runs",
+            "const rows = [...document.querySelectorAll('#activities tr[data-activity]')];
+             return rows.length === 2 && rows.map(r => r.children[1].textContent)",
+        )
+        .await;
+    assert_eq!(runs, json!(["running", "running"]));
+    browser
+        .client
+        .execute(
+            "document.getElementById('filter-sport').value = 'swimming'",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.click("#filters button[type=submit]").await;
+    let none = browser
+        .wait_js(
+            "no swims",
+            "const e = document.getElementById('library-empty');
+             return document.querySelectorAll('#activities tr[data-activity]').length === 0
+                 && !e.hidden && e.textContent",
+        )
+        .await;
+    assert_eq!(none, "No activities match these filters.");
+    browser
+        .client
+        .execute(
+            "document.getElementById('filter-sport').value = '';
+             document.getElementById('activities').dataset.pageSize = '2'",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.click("#filters button[type=submit]").await;
+    // Two a page: "Load more" follows the cursor to the third, the last.
+    browser
+        .wait_js(
+            "the first page of two",
+            "return document.querySelectorAll('#activities tr[data-activity]').length === 2
+                 && !document.getElementById('more').hidden",
+        )
+        .await;
+    browser.click("#more").await;
+    let dates = browser
+        .wait_js(
+            "all three, newest first",
+            "const rows = [...document.querySelectorAll('#activities tr[data-activity]')];
+             return rows.length === 3 && document.getElementById('more').hidden
+                 && rows.map(r => r.children[0].textContent)",
+        )
+        .await;
+    let dates: Vec<&str> = dates
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] > w[1]), "{dates:?}");
 
     // The ride: summary, chart of heart rate and power, its one source and what it gave,
     // the export links.
@@ -1000,5 +1111,40 @@ async fn a_coach_fills_an_athletes_activity_library_in_the_browser() {
         )
         .await;
     assert!(split.as_str().unwrap().contains("activity "), "{split}");
+
+    // The split-out copy, deleted after its confirmation: back to the library, one fewer.
+    let split_page = browser
+        .wait_js(
+            "the link to the split-out activity",
+            "const a = document.querySelector('#action-result a');
+             return a && a.getAttribute('href')",
+        )
+        .await;
+    browser.click("#action-result a").await;
+    browser
+        .wait_js(
+            "the split-out activity",
+            &format!(
+                "return location.pathname === {split_page}
+                     && !document.getElementById('activity').hidden
+                     && document.querySelectorAll('#sources tr[data-kind=manual]').length === 1"
+            ),
+        )
+        .await;
+    browser
+        .client
+        .execute("window.confirm = () => true", Vec::new())
+        .await
+        .unwrap();
+    browser.click("#delete").await;
+    browser
+        .wait_js(
+            "the library without it",
+            &format!(
+                "return location.pathname === '/athletes/{athlete}/library'
+                     && document.querySelectorAll('#activities tr[data-activity]').length === 3"
+            ),
+        )
+        .await;
     browser.client.clone().close().await.unwrap();
 }

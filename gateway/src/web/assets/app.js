@@ -743,7 +743,7 @@ async function libraryPage() {
     const q = query();
     const filtered = q.toString() !== "";
     if (!reset && cursor) q.set("cursor", cursor);
-    q.set("limit", "50");
+    q.set("limit", body.dataset.pageSize || "50");
     let page;
     try {
       page = await apiJson("/athletes/" + athleteId + "/activities?" + q.toString());
