@@ -48,6 +48,8 @@ async fn every_page_asset_and_api_answer_carries_the_security_headers() {
         ("/board", 200),
         ("/live/s-1", 200),
         ("/plans", 200),
+        ("/library", 200),
+        ("/activities/1", 200),
         ("/assets/app.js", 200),
         ("/api/v1/openapi.json", 200),
         ("/api/v1/athletes", 401),
@@ -73,7 +75,7 @@ async fn every_page_asset_and_api_answer_carries_the_security_headers() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 40);
+    assert_eq!(checked, 48);
     // The pages load their script and styles from files: inline ones would be refused.
     for page in [
         "/login",
@@ -82,6 +84,9 @@ async fn every_page_asset_and_api_answer_carries_the_security_headers() {
         "/sessions",
         "/sessions/1",
         "/plans",
+        "/library",
+        "/athletes/1/library",
+        "/activities/1",
     ] {
         let html = client
             .get(format!("http://{}{page}", gateway.http))

@@ -795,7 +795,9 @@ async function libraryPage() {
     progress.remove();
     state.classList.remove("spinner");
     if (reply.status !== 200 || !reply.body || !Array.isArray(reply.body.results)) {
-      const why = reply.body && reply.body.error ? reply.body.error.message : "the upload did not reach the server";
+      const why = reply.body && reply.body.error ? reply.body.error.message
+        : reply.status ? "the server's answer did not read"
+          : "no answer: the connection closed (an upload over the size cap is cut off)";
       state.textContent = "failed: " + why + (reply.status ? " (" + reply.status + ")" : "");
       state.className = "state error";
       item.dataset.state = "failed";
