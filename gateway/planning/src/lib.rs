@@ -6,6 +6,11 @@
 //! - [`recovery`]: 0.4 HRV + 0.3 resting HR + 0.2 sleep + 0.1 (100 − stress), each 0–100
 //!   against the athlete's previous 7 days, × 0.9 above ACWR 1.3, × 0.8 above 1.5; bands
 //!   green ≥ 80, yellow 50–79, red < 50; the checks of daily metrics and check-ins.
+//! - [`life`]: travel, illness and busy days, by hand or from an ICS calendar (bounded).
+//! - [`plan`]: the day's workout in Paceline's plan format with the rules that made it
+//!   (capped CTL ramp, recovery weeks, hard/easy alternation, availability, recovery band,
+//!   check-in, life events through the live Coach's own time-budget compression, ACWR ≤
+//!   1.5), deterministic, with a digest of its inputs.
 //!
 //! Everything is shaped to be read from and written to rows: enums have `as_str`/`parse`
 //! names, values are plain numbers with the unit in the name, dates are [`time::Date`]s
@@ -15,8 +20,15 @@
 //! is an argument. It never iterates a hash map into its output, so the same inputs give
 //! the same outputs.
 
+pub mod life;
 pub mod load;
+pub mod plan;
 pub mod recovery;
 
+pub use life::{IcsError, LifeEvent, LifeKind, parse_ics};
 pub use load::{DayLoad, FitnessDay, fitness};
+pub use plan::{
+    DailyPlan, DayKind, Equipment, Goal, PlanInputs, PlannedDay, daily_plan, fit_to_minutes,
+    inputs_digest,
+};
 pub use recovery::{Band, CheckIn, Components, DailyMetrics, MetricError, Recovery, recovery};
