@@ -18,6 +18,7 @@ pub mod devices;
 pub mod live_ws;
 pub mod openapi;
 pub mod passwords;
+pub mod planning;
 pub mod plans;
 pub mod sessions;
 
@@ -357,6 +358,14 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/tenant/activity-precedence",
             get(activities::get_precedence).put(activities::put_precedence),
+        )
+        .route("/athletes/{id}/daily", get(planning::list_daily))
+        .route("/athletes/{id}/daily/{date}", put(planning::put_daily))
+        .route("/athletes/{id}/load", get(planning::get_load))
+        .route("/athletes/{id}/recovery", get(planning::get_recovery))
+        .route(
+            "/athletes/{id}/planning-settings",
+            get(planning::get_settings).put(planning::put_settings),
         )
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, devices, live_ws, passwords, plans, sessions,
+    activities, admin, athletes, auth, charts, devices, live_ws, passwords, planning, plans,
+    sessions,
 };
 
 struct BearerAuth;
@@ -30,7 +31,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Paceline API",
-        description = "Accounts, athletes, devices, plans, sessions, the activity library and live streams of a Paceline gateway. \
+        description = "Accounts, athletes, devices, plans, sessions, the activity library, planning and live streams of a Paceline gateway. \
             Errors are JSON {\"error\":{\"code\",\"message\"}}.",
     ),
     paths(
@@ -55,6 +56,8 @@ impl Modify for BearerAuth {
         activities::export_fit, activities::export_tcx, activities::export_gpx,
         activities::export_csv, activities::activity_samples, activities::get_precedence,
         activities::put_precedence,
+        planning::put_daily, planning::list_daily, planning::get_load, planning::get_recovery,
+        planning::get_settings, planning::put_settings,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -66,6 +69,7 @@ impl Modify for BearerAuth {
         (name = "sessions", description = "Recorded and live sessions, exports, commands"),
         (name = "live", description = "Live WebSockets"),
         (name = "activities", description = "The activity library: imports, manual entries, merges, exports"),
+        (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings"),
     )
 )]
 pub struct ApiDoc;

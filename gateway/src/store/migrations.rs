@@ -285,4 +285,63 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_for_library ON sessions(id)
         WHERE status = 'ended' AND library_ms IS NULL;
     "#,
+    // 8: planning: daily metrics and check-ins (one row per athlete, local day and
+    // source), the daily plans generated (with the inputs they came from and their
+    // digest), life events, and each athlete's planning settings (goal, availability,
+    // equipment, constraints) as JSON.
+    r#"
+    CREATE TABLE daily_metrics (
+        tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id      INTEGER NOT NULL REFERENCES athletes(id),
+        date            TEXT NOT NULL,
+        source          TEXT NOT NULL CHECK (source IN ('manual', 'garmin')),
+        resting_hr_bpm  REAL,
+        hrv_ms          REAL,
+        sleep_s         REAL,
+        sleep_score     REAL,
+        stress          REAL,
+        energy          INTEGER,
+        mood            INTEGER,
+        soreness        INTEGER,
+        note            TEXT,
+        updated_ms      INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX daily_metrics_by_day
+        ON daily_metrics(tenant_id, athlete_id, date, source);
+    CREATE TABLE daily_plans (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id     INTEGER NOT NULL REFERENCES athletes(id),
+        date           TEXT NOT NULL,
+        plan_json      TEXT NOT NULL,
+        why_json       TEXT NOT NULL,
+        inputs_json    TEXT NOT NULL,
+        inputs_digest  TEXT NOT NULL,
+        plan_id        INTEGER REFERENCES plans(id),
+        created_ms     INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX daily_plans_by_day ON daily_plans(tenant_id, athlete_id, date);
+    CREATE TABLE life_events (
+        id                 INTEGER PRIMARY KEY,
+        tenant_id          INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id         INTEGER NOT NULL REFERENCES athletes(id),
+        kind               TEXT NOT NULL,
+        from_date          TEXT NOT NULL,
+        to_date            TEXT NOT NULL,
+        minutes_available  INTEGER,
+        summary            TEXT,
+        external_id        TEXT,
+        created_ms         INTEGER NOT NULL
+    );
+    CREATE INDEX life_events_by_athlete ON life_events(tenant_id, athlete_id, from_date);
+    CREATE UNIQUE INDEX life_events_by_external_id
+        ON life_events(tenant_id, athlete_id, external_id) WHERE external_id IS NOT NULL;
+    CREATE TABLE planning_settings (
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id     INTEGER NOT NULL REFERENCES athletes(id),
+        settings_json  TEXT NOT NULL,
+        updated_ms     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, athlete_id)
+    );
+    "#,
 ];

@@ -9,6 +9,7 @@
 
 pub mod activities;
 pub mod migrations;
+pub mod planning;
 pub mod secrets;
 pub mod writer;
 

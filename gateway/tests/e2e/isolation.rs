@@ -216,6 +216,24 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
             Some(json!({"source_id": source})),
         ),
         (Method::DELETE, format!("/activities/{activity}"), None),
+        (Method::GET, format!("/athletes/{athlete}/daily"), None),
+        (
+            Method::PUT,
+            format!("/athletes/{athlete}/daily/2026-01-01"),
+            Some(json!({"mood": 3})),
+        ),
+        (Method::GET, format!("/athletes/{athlete}/load"), None),
+        (Method::GET, format!("/athletes/{athlete}/recovery"), None),
+        (
+            Method::GET,
+            format!("/athletes/{athlete}/planning-settings"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/athletes/{athlete}/planning-settings"),
+            Some(json!({})),
+        ),
         (Method::GET, format!("/live/sessions/{session_row}"), None),
     ];
     for (method, path, body) in &id_routes {
@@ -489,6 +507,12 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/activities/{id}/export.csv", "get"),
         ("/api/v1/tenant/activity-precedence", "get"),
         ("/api/v1/tenant/activity-precedence", "put"),
+        ("/api/v1/athletes/{id}/daily", "get"),
+        ("/api/v1/athletes/{id}/daily/{date}", "put"),
+        ("/api/v1/athletes/{id}/load", "get"),
+        ("/api/v1/athletes/{id}/recovery", "get"),
+        ("/api/v1/athletes/{id}/planning-settings", "get"),
+        ("/api/v1/athletes/{id}/planning-settings", "put"),
     ];
     for (path, method) in expected {
         assert!(
@@ -508,6 +532,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
             .trim_start_matches("/api/v1")
             .replace("{id}", "1")
             .replace("{user_id}", "1")
+            .replace("{date}", "2026-01-01")
             .replace("{device_id}", "d-0");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = api.call(m, &concrete, Some(&admin), None).await;

@@ -58,6 +58,10 @@
 //!   provenance naming the FIT; manual entries in typed units; a zip with damaged and
 //!   hostile entries failing only those; another tenant and an unlinked coach 404;
 //!   `paceline import` on a folder; a live session that ends appearing as `paceline`.
+//! - `planning`: training load, recovery and daily metrics through the API with the
+//!   issue's numbers (CTL 63.21, ATL 99.75, TSB −36.54; ACWR 1.60; recovery 80.8 green and
+//!   64.6 at ACWR 1.6), load recomputed when an activity is deleted, impossible values
+//!   400 naming the field, planning settings, another tenant and an unlinked coach 404.
 
 mod harness;
 
@@ -76,6 +80,7 @@ mod isolation;
 mod linkage;
 mod live;
 mod live_access;
+mod planning;
 mod quotas;
 mod replay;
 mod security;

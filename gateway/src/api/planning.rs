@@ -1,0 +1,712 @@
+//! Planning's routes: daily metrics and check-ins, training load (CTL, ATL, TSB, ACWR),
+//! the recovery score, and an athlete's planning settings. The rules are
+//! `paceline-planning`'s, the day reading in [`crate::planning`], the SQL in
+//! [`crate::store::planning`]; these handlers parse, check the athlete is visible to the
+//! caller (another tenant's, or an unlinked coach's, is 404) and answer.
+//!
+//! Dates are the athlete's local days, `YYYY-MM-DD`; "today" is the athlete's (the offset
+//! of their latest activity that names one, else UTC).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use paceline_planning::recovery::{check_date, check_metrics};
+use paceline_planning::{CheckIn, DailyMetrics, MetricError};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use time::{Date, Duration};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
+use crate::accounts::Principal;
+use crate::planning::{self as days, format_date, parse_date};
+use crate::store::planning::{self as rows, DailyPatch, DailyRecord, MetricSource};
+
+/// The longest window a range query may ask for, days (ten years).
+pub const MAX_RANGE_DAYS: i64 = 3660;
+/// The earliest day metrics may be entered for.
+const EARLIEST_YEAR: i32 = 1990;
+
+/// A value refused: 400 `invalid_field`, the message starting with the field's name.
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_field", format!("{field}: {reason}"))
+}
+
+fn metric_error(e: &MetricError) -> ApiError {
+    invalid(e.field, &e.reason)
+}
+
+/// 404 unless the caller may see the athlete.
+fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Result<(), ApiError> {
+    if athlete_visible(conn, p, athlete_row)? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("athlete"))
+    }
+}
+
+/// `Some(value)` for a field that is present (`null` included), so `null` clears.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `PUT /athletes/{id}/daily/{date}`: any of the fields; a field left out keeps its value,
+/// `null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DailyBody {
+    /// Resting heart rate, bpm (25–150).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub resting_hr_bpm: Option<Option<f64>>,
+    /// Heart-rate variability (rMSSD), ms (1–300).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub hrv_ms: Option<Option<f64>>,
+    /// Sleep, s (0–86,400).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub sleep_s: Option<Option<f64>>,
+    /// Sleep score, 0–100.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub sleep_score: Option<Option<f64>>,
+    /// Stress, 0–100.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub stress: Option<Option<f64>>,
+    /// Check-in energy, 1 (none) – 5 (plenty).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub energy: Option<Option<i64>>,
+    /// Check-in mood, 1 (bad) – 5 (great).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub mood: Option<Option<i64>>,
+    /// Check-in soreness, 1 (none) – 5 (very sore).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub soreness: Option<Option<i64>>,
+    /// Check-in note (≤ 2,000 bytes).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub note: Option<Option<String>>,
+}
+
+impl DailyBody {
+    /// The change, once every value given passes the core's checks.
+    fn patch(self) -> Result<DailyPatch, ApiError> {
+        let scale = |field: &'static str, value: Option<Option<i64>>| {
+            value
+                .map(|v| {
+                    v.map(|n| {
+                        u8::try_from(n)
+                            .ok()
+                            .filter(|n| (1..=5).contains(n))
+                            .ok_or_else(|| invalid(field, format!("{n}: must be from 1 to 5")))
+                    })
+                    .transpose()
+                })
+                .transpose()
+        };
+        let patch = DailyPatch {
+            resting_hr_bpm: self.resting_hr_bpm,
+            hrv_ms: self.hrv_ms,
+            sleep_s: self.sleep_s,
+            sleep_score: self.sleep_score,
+            stress: self.stress,
+            energy: scale("energy", self.energy)?,
+            mood: scale("mood", self.mood)?,
+            soreness: scale("soreness", self.soreness)?,
+            note: self.note,
+        };
+        let given = |v: Option<Option<f64>>| v.flatten();
+        check_metrics(&DailyMetrics {
+            resting_hr_bpm: given(patch.resting_hr_bpm),
+            hrv_ms: given(patch.hrv_ms),
+            sleep_s: given(patch.sleep_s),
+            sleep_score: given(patch.sleep_score),
+            stress: given(patch.stress),
+        })
+        .map_err(|e| metric_error(&e))?;
+        CheckIn {
+            energy: patch.energy.flatten(),
+            mood: patch.mood.flatten(),
+            soreness: patch.soreness.flatten(),
+            note: patch.note.clone().flatten(),
+        }
+        .check()
+        .map_err(|e| metric_error(&e))?;
+        Ok(patch)
+    }
+}
+
+/// One day's metrics and check-in from one source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyView {
+    /// The athlete's local day, `YYYY-MM-DD`.
+    pub date: String,
+    /// `manual` (entered here) or `garmin` (synced).
+    pub source: String,
+    /// Resting heart rate, bpm.
+    pub resting_hr_bpm: Option<f64>,
+    /// HRV (rMSSD), ms.
+    pub hrv_ms: Option<f64>,
+    /// Sleep, s.
+    pub sleep_s: Option<f64>,
+    /// Sleep score, 0–100.
+    pub sleep_score: Option<f64>,
+    /// Stress, 0–100.
+    pub stress: Option<f64>,
+    /// Energy, 1–5.
+    pub energy: Option<u8>,
+    /// Mood, 1–5.
+    pub mood: Option<u8>,
+    /// Soreness, 1–5.
+    pub soreness: Option<u8>,
+    /// Note.
+    pub note: Option<String>,
+    /// Last changed, ms since the epoch.
+    pub updated_ms: i64,
+}
+
+fn daily_view(r: DailyRecord) -> DailyView {
+    DailyView {
+        date: r.date,
+        source: r.source,
+        resting_hr_bpm: r.resting_hr_bpm,
+        hrv_ms: r.hrv_ms,
+        sleep_s: r.sleep_s,
+        sleep_score: r.sleep_score,
+        stress: r.stress,
+        energy: r.energy,
+        mood: r.mood,
+        soreness: r.soreness,
+        note: r.note,
+        updated_ms: r.updated_ms,
+    }
+}
+
+/// Daily metrics, by date then source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyList {
+    /// One per day and source that has any.
+    pub days: Vec<DailyView>,
+}
+
+/// A window of days.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD` (default: a window ending `to`).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: the athlete's today).
+    pub to: Option<String>,
+}
+
+/// `GET /athletes/{id}/recovery` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DayQuery {
+    /// The day, `YYYY-MM-DD` (default: the athlete's today).
+    pub date: Option<String>,
+}
+
+fn query_date(field: &str, text: &str) -> Result<Date, ApiError> {
+    parse_date(text).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{field}: {text:?} is not a date: give YYYY-MM-DD"),
+        )
+    })
+}
+
+/// The window `from..=to` a query asks for, `default_days` long ending on `today` when
+/// not given; at most [`MAX_RANGE_DAYS`].
+fn window(q: &RangeQuery, today: Date, default_days: i64) -> Result<(Date, Date), ApiError> {
+    let to =
+        q.to.as_deref()
+            .map(|t| query_date("to", t))
+            .transpose()?
+            .unwrap_or(today);
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| query_date("from", t))
+        .transpose()?
+        .unwrap_or_else(|| to - Duration::days(default_days - 1));
+    if from > to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from: after to".to_owned(),
+        ));
+    }
+    if (to - from).whole_days() >= MAX_RANGE_DAYS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("from: a window is at most {MAX_RANGE_DAYS} days"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Enter (or correct) a day's metrics and morning check-in by hand. Impossible values, and
+/// a date that does not read or is more than a day ahead of the athlete's today, are 400
+/// `invalid_field` naming the field.
+#[utoipa::path(put, path = "/api/v1/athletes/{id}/daily/{date}", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"),
+        ("date" = String, Path, description = "the athlete's local day, YYYY-MM-DD")),
+    request_body = DailyBody,
+    responses((status = 200, body = DailyView),
+        (status = 400, description = "an impossible value or date; the message names the field"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn put_daily(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath((id, date)): ApiPath<(i64, String)>,
+    ApiJson(body): ApiJson<DailyBody>,
+) -> Result<Json<DailyView>, ApiError> {
+    let now = state.now_ms();
+    let stored = state
+        .write(move |tx| {
+            visible(tx, &p, id)?;
+            let day = parse_date(&date)
+                .ok_or_else(|| invalid("date", format!("{date:?}: expected YYYY-MM-DD")))?;
+            let today = days::athlete_today(tx, p.tenant_row, id, now)?;
+            check_date(day, today).map_err(|e| metric_error(&e))?;
+            if day.year() < EARLIEST_YEAR {
+                return Err(invalid("date", format!("{date}: before {EARLIEST_YEAR}")));
+            }
+            let patch = body.patch()?;
+            let name = format_date(day);
+            let row = rows::upsert_daily(
+                tx,
+                p.tenant_row,
+                id,
+                &name,
+                MetricSource::Manual,
+                patch,
+                now,
+            )?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "daily.put",
+                Some(&format!("athlete:{id}")),
+                Some(&json!({"date": name})),
+                now,
+            )?;
+            Ok(row)
+        })
+        .await?;
+    Ok(Json(daily_view(stored)))
+}
+
+/// An athlete's daily metrics and check-ins from `from` to `to` (default: the 28 days to
+/// today), by date then source.
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/daily", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), RangeQuery),
+    responses((status = 200, body = DailyList), (status = 400, description = "a date that does not read"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn list_daily(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<DailyList>, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let today = days::athlete_today(conn, p.tenant_row, id, now)?;
+            let (from, to) = window(&q, today, 28)?;
+            Ok(rows::daily_between(
+                conn,
+                p.tenant_row,
+                id,
+                &format_date(from),
+                &format_date(to),
+            )?)
+        })
+        .await?;
+    Ok(Json(DailyList {
+        days: found.into_iter().map(daily_view).collect(),
+    }))
+}
+
+/// One day of training load.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadDay {
+    /// The athlete's local day, `YYYY-MM-DD`.
+    pub date: String,
+    /// The day's load, TSS (the sum of its activities'; 0 on a rest day).
+    pub tss: f64,
+    /// Fitness: 42-day EWMA of the daily load.
+    pub ctl: f64,
+    /// Fatigue: 7-day EWMA.
+    pub atl: f64,
+    /// Form: CTL − ATL.
+    pub tsb: f64,
+    /// Mean load of the last 7 days ÷ mean of the last 28 (null when that is 0).
+    pub acwr: Option<f64>,
+}
+
+/// Training load per day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadDays {
+    /// From `from` to `to`, every day.
+    pub days: Vec<LoadDay>,
+}
+
+/// An athlete's training load per local day from `from` to `to` (default: the 42 days to
+/// today): the day's TSS summed from the activity library, CTL and ATL (EWMAs with time
+/// constants 42 and 7 days from the first day with load), TSB and ACWR. Computed on read,
+/// so an activity added, merged or deleted counts at once.
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/load", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), RangeQuery),
+    responses((status = 200, body = LoadDays), (status = 400, description = "a date that does not read, or a window over 3,660 days"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn get_load(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<LoadDays>, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let today = days::athlete_today(conn, p.tenant_row, id, now)?;
+            let (from, to) = window(&q, today, 42)?;
+            Ok(days::fitness(conn, p.tenant_row, id, from, to)?)
+        })
+        .await?;
+    Ok(Json(LoadDays {
+        days: found
+            .into_iter()
+            .map(|d| LoadDay {
+                date: format_date(d.date),
+                tss: d.tss,
+                ctl: d.ctl,
+                atl: d.atl,
+                tsb: d.tsb,
+                acwr: d.acwr,
+            })
+            .collect(),
+    }))
+}
+
+/// The recovery score's components, each 0–100, null when missing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentsView {
+    /// HRV vs the previous 7 days' mean.
+    pub hrv: Option<f64>,
+    /// Resting HR vs the previous 7 days' mean.
+    pub resting_hr: Option<f64>,
+    /// 0.6 sleep duration + 0.4 sleep score.
+    pub sleep: Option<f64>,
+    /// 100 − stress.
+    pub stress: Option<f64>,
+}
+
+/// A day's recovery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryView {
+    /// The athlete's local day, `YYYY-MM-DD`.
+    pub date: String,
+    /// 0–100 (to 0.1), null when no component has data.
+    pub score: Option<f64>,
+    /// `green` (≥ 80), `yellow` (50–79.9), `red` (< 50), null with the score.
+    pub band: Option<String>,
+    /// The components.
+    pub components: ComponentsView,
+    /// The day's ACWR, from the activity library.
+    pub acwr: Option<f64>,
+    /// 0.8 when ACWR > 1.5, 0.9 when > 1.3, else 1.
+    pub multiplier: f64,
+    /// The components left out for lack of data (the others' weights renormalised).
+    pub missing: Vec<String>,
+}
+
+/// An athlete's recovery on a day (default: today): 0.4 HRV + 0.3 resting HR + 0.2 sleep
+/// + 0.1 stress, each against the previous 7 days, × 0.9 above ACWR 1.3, × 0.8 above 1.5.
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/recovery", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), DayQuery),
+    responses((status = 200, body = RecoveryView), (status = 400, description = "a date that does not read"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn get_recovery(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DayQuery>,
+) -> Result<Json<RecoveryView>, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let date = match q.date.as_deref() {
+                Some(text) => query_date("date", text)?,
+                None => days::athlete_today(conn, p.tenant_row, id, now)?,
+            };
+            Ok(days::recovery(conn, p.tenant_row, id, date)?)
+        })
+        .await?;
+    let r = found.recovery;
+    Ok(Json(RecoveryView {
+        date: format_date(found.date),
+        score: r.score,
+        band: r.band.map(|b| b.as_str().to_owned()),
+        components: ComponentsView {
+            hrv: r.components.hrv,
+            resting_hr: r.components.resting_hr,
+            sleep: r.components.sleep,
+            stress: r.components.stress,
+        },
+        acwr: found.acwr,
+        multiplier: r.multiplier,
+        missing: r.missing.into_iter().map(str::to_owned).collect(),
+    }))
+}
+
+/// What the athlete trains for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Goal {
+    /// `general_fitness` or `event`.
+    pub kind: String,
+    /// The event's name (with `event`).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The event's day, `YYYY-MM-DD` (with `event`).
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// Minutes available for training on each weekday (0–1,440).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Availability {
+    pub mon: u16,
+    pub tue: u16,
+    pub wed: u16,
+    pub thu: u16,
+    pub fri: u16,
+    pub sat: u16,
+    pub sun: u16,
+}
+
+/// What the plan must respect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// Injuries, as the athlete names them (`knee`, `achilles`, …).
+    #[serde(default)]
+    pub injuries: Vec<String>,
+    /// Sports to leave out (`running`, `swimming`, …).
+    #[serde(default)]
+    pub avoid_sports: Vec<String>,
+}
+
+/// An athlete's planning settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanningSettings {
+    /// What they train for (default: general fitness).
+    #[serde(default = "general_fitness")]
+    pub goal: Goal,
+    /// Minutes per weekday (default: 60 each day).
+    #[serde(default = "hour_a_day")]
+    pub availability_min: Availability,
+    /// `trainer`, `power_meter`, `hr_strap`, `treadmill`, `pool`.
+    #[serde(default)]
+    pub equipment: Vec<String>,
+    /// Injuries and sports to avoid.
+    #[serde(default)]
+    pub constraints: Constraints,
+}
+
+/// The equipment a plan can use.
+pub const EQUIPMENT: [&str; 5] = ["trainer", "power_meter", "hr_strap", "treadmill", "pool"];
+/// The most entries a list of the settings holds, and the longest text, bytes.
+const MAX_LIST: usize = 20;
+const MAX_TEXT: usize = 200;
+
+fn general_fitness() -> Goal {
+    Goal {
+        kind: "general_fitness".to_owned(),
+        event: None,
+        date: None,
+    }
+}
+
+fn hour_a_day() -> Availability {
+    Availability {
+        mon: 60,
+        tue: 60,
+        wed: 60,
+        thu: 60,
+        fri: 60,
+        sat: 60,
+        sun: 60,
+    }
+}
+
+impl Default for PlanningSettings {
+    fn default() -> Self {
+        PlanningSettings {
+            goal: general_fitness(),
+            availability_min: hour_a_day(),
+            equipment: Vec::new(),
+            constraints: Constraints::default(),
+        }
+    }
+}
+
+fn settings_field(field: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        format!("{field}: {reason}"),
+    )
+}
+
+impl PlanningSettings {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.goal.kind.as_str() {
+            "general_fitness" => {}
+            "event" => {
+                let date = self
+                    .goal
+                    .date
+                    .as_deref()
+                    .ok_or_else(|| settings_field("goal.date", "an event needs its day"))?;
+                parse_date(date).ok_or_else(|| {
+                    settings_field("goal.date", format!("{date:?}: expected YYYY-MM-DD"))
+                })?;
+            }
+            other => {
+                return Err(settings_field(
+                    "goal.kind",
+                    format!("{other:?}: general_fitness or event"),
+                ));
+            }
+        }
+        if self.goal.event.as_ref().is_some_and(|e| e.len() > MAX_TEXT) {
+            return Err(settings_field(
+                "goal.event",
+                format!("longer than {MAX_TEXT} bytes"),
+            ));
+        }
+        let a = self.availability_min;
+        for (day, minutes) in [
+            ("mon", a.mon),
+            ("tue", a.tue),
+            ("wed", a.wed),
+            ("thu", a.thu),
+            ("fri", a.fri),
+            ("sat", a.sat),
+            ("sun", a.sun),
+        ] {
+            if minutes > 1440 {
+                return Err(settings_field(
+                    &format!("availability_min.{day}"),
+                    format!("{minutes}: a day has 1440 minutes"),
+                ));
+            }
+        }
+        if let Some(unknown) = self
+            .equipment
+            .iter()
+            .find(|e| !EQUIPMENT.contains(&e.as_str()))
+        {
+            return Err(settings_field(
+                "equipment",
+                format!("{unknown:?}: one of {}", EQUIPMENT.join(", ")),
+            ));
+        }
+        for (field, list) in [
+            ("equipment", &self.equipment),
+            ("constraints.injuries", &self.constraints.injuries),
+            ("constraints.avoid_sports", &self.constraints.avoid_sports),
+        ] {
+            if list.len() > MAX_LIST {
+                return Err(settings_field(field, format!("at most {MAX_LIST} entries")));
+            }
+            if list.iter().any(|t| t.len() > MAX_TEXT) {
+                return Err(settings_field(
+                    field,
+                    format!("an entry longer than {MAX_TEXT} bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An athlete's planning settings (the defaults until some are set).
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/planning-settings", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id")),
+    responses((status = 200, body = PlanningSettings), (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn get_settings(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<PlanningSettings>, ApiError> {
+    let stored = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            Ok(rows::settings(conn, p.tenant_row, id)?)
+        })
+        .await?;
+    let settings = match stored {
+        Some(value) => serde_json::from_value(value).map_err(|e| {
+            tracing::error!(error = %e, athlete = id, "stored planning settings do not read");
+            ApiError::internal()
+        })?,
+        None => PlanningSettings::default(),
+    };
+    Ok(Json(settings))
+}
+
+/// Set an athlete's planning settings: goal, minutes per weekday, equipment, constraints
+/// (fields left out take their defaults).
+#[utoipa::path(put, path = "/api/v1/athletes/{id}/planning-settings", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id")),
+    request_body = PlanningSettings,
+    responses((status = 200, body = PlanningSettings), (status = 404, description = "no such athlete visible"),
+        (status = 422, description = "a value that does not fit; the message names the field")),
+    security(("bearer" = [])))]
+pub async fn put_settings(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PlanningSettings>,
+) -> Result<Json<PlanningSettings>, ApiError> {
+    let now = state.now_ms();
+    let value = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
+    state
+        .write(move |tx| {
+            visible(tx, &p, id)?;
+            body.check()?;
+            rows::set_settings(tx, p.tenant_row, id, &value, now)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "planning.settings",
+                Some(&format!("athlete:{id}")),
+                None,
+                now,
+            )?;
+            Ok(body)
+        })
+        .await
+        .map(Json)
+}

@@ -1,0 +1,208 @@
+//! Planning in the gateway: the athlete's days as `paceline-planning` wants them, read
+//! from the rows. The rules (CTL/ATL/TSB/ACWR, the recovery score, the checks) are the
+//! core's; this module finds the athlete's local days, sums the library's loads per day,
+//! merges the sources of a day's metrics, and hands the values over.
+//!
+//! **Load is computed on read**: every `GET /load` (and recovery, which needs the day's
+//! ACWR) sums all the athlete's activity loads by local day and runs
+//! [`paceline_planning::fitness`] from the first day with load. That is O(activities +
+//! days) — ten years of daily data is ~3,650 rows and steps, well under the issue's
+//! 10 ms — and needs no cache, so an activity added, merged, split or deleted counts at
+//! the next read with nothing to invalidate.
+
+use paceline_planning::{DailyMetrics, DayLoad, FitnessDay, Recovery};
+use rusqlite::Connection;
+use time::{Date, Duration, Month};
+
+use crate::store::StoreError;
+use crate::store::planning::{self as rows, DailyRecord};
+
+/// The Julian day of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// A `YYYY-MM-DD` date (exactly that form), or `None`.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    let month = Month::try_from(u8::try_from(digits(5..7)?).ok()?).ok()?;
+    let day = u8::try_from(digits(8..10)?).ok()?;
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+/// `YYYY-MM-DD`.
+pub fn format_date(date: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// The local day of an instant (ms since the epoch) at a UTC offset (s; `None`: UTC).
+pub fn local_day(unix_ms: i64, offset_s: Option<i32>) -> Date {
+    let local_ms = unix_ms.saturating_add(i64::from(offset_s.unwrap_or(0)) * 1000);
+    let days = local_ms.div_euclid(86_400_000);
+    let julian = i32::try_from(UNIX_EPOCH_JULIAN_DAY + days).unwrap_or(i32::MAX);
+    Date::from_julian_day(julian).unwrap_or(if days < 0 { Date::MIN } else { Date::MAX })
+}
+
+/// The athlete's today: `now_ms` at the local offset of their latest activity that names
+/// one, UTC without.
+pub fn athlete_today(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    now_ms: u64,
+) -> Result<Date, StoreError> {
+    let offset = rows::latest_local_offset(conn, tenant_row, athlete_row)?;
+    Ok(local_day(crate::store::to_i64(now_ms), offset))
+}
+
+/// Every activity's load on its local day (its own offset; UTC when it has none).
+pub fn day_loads(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+) -> Result<Vec<DayLoad>, StoreError> {
+    Ok(rows::activity_loads(conn, tenant_row, athlete_row)?
+        .into_iter()
+        .map(|a| DayLoad {
+            date: local_day(a.start_ms, a.local_offset_s),
+            tss: a.tss,
+        })
+        .collect())
+}
+
+/// Load, CTL, ATL, TSB and ACWR of each day from `from` to `to`, computed from the first
+/// day with load.
+pub fn fitness(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    from: Date,
+    to: Date,
+) -> Result<Vec<FitnessDay>, StoreError> {
+    let loads = day_loads(conn, tenant_row, athlete_row)?;
+    Ok(paceline_planning::fitness(&loads, from, to))
+}
+
+/// One day's metrics from its rows: each field from the `manual` row when it has it (the
+/// athlete's word), else from another source's.
+pub fn merged_metrics(rows_of_day: &[&DailyRecord]) -> DailyMetrics {
+    let mut ordered: Vec<&DailyRecord> = rows_of_day.to_vec();
+    ordered.sort_by_key(|r| r.source != "manual");
+    let pick = |field: fn(&DailyRecord) -> Option<f64>| ordered.iter().find_map(|r| field(r));
+    DailyMetrics {
+        resting_hr_bpm: pick(|r| r.resting_hr_bpm),
+        hrv_ms: pick(|r| r.hrv_ms),
+        sleep_s: pick(|r| r.sleep_s),
+        sleep_score: pick(|r| r.sleep_score),
+        stress: pick(|r| r.stress),
+    }
+}
+
+/// A day's recovery and the ACWR it used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRecovery {
+    /// The day.
+    pub date: Date,
+    /// The day's ACWR, from the library's loads.
+    pub acwr: Option<f64>,
+    /// The score and its components.
+    pub recovery: Recovery,
+}
+
+/// The athlete's recovery on `date`: that day's metrics against the 7 days before, and
+/// that day's ACWR.
+pub fn recovery(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    date: Date,
+) -> Result<DayRecovery, StoreError> {
+    let first = date - Duration::days(7);
+    let stored = rows::daily_between(
+        conn,
+        tenant_row,
+        athlete_row,
+        &format_date(first),
+        &format_date(date),
+    )?;
+    let of_day = |day: Date| {
+        let name = format_date(day);
+        let found: Vec<&DailyRecord> = stored.iter().filter(|r| r.date == name).collect();
+        merged_metrics(&found)
+    };
+    let previous: Vec<DailyMetrics> = (1..=7)
+        .rev()
+        .map(|back| of_day(date - Duration::days(back)))
+        .collect();
+    let acwr = fitness(conn, tenant_row, athlete_row, date, date)?
+        .first()
+        .and_then(|d| d.acwr);
+    Ok(DayRecovery {
+        date,
+        acwr,
+        recovery: paceline_planning::recovery(&of_day(date), &previous, acwr),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_only_in_their_one_form_and_days_are_local() {
+        let d = parse_date("2026-12-06").unwrap();
+        assert_eq!(format_date(d), "2026-12-06");
+        for bad in [
+            "2026-2-06",
+            "2026-02-30",
+            "26-12-06",
+            "2026-12-06T00",
+            "+026-12-06",
+            "２０２６-12-06",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        // 2026-12-05T23:30Z is the 6th in Paris (+1 h) and the 5th in UTC and New York.
+        let ms = 1_796_513_400_000;
+        assert_eq!(format_date(local_day(ms, None)), "2026-12-05");
+        assert_eq!(format_date(local_day(ms, Some(3600))), "2026-12-06");
+        assert_eq!(format_date(local_day(ms, Some(-18_000))), "2026-12-05");
+        assert_eq!(format_date(local_day(-1, None)), "1969-12-31");
+    }
+
+    #[test]
+    fn a_days_metrics_take_the_manual_value_before_another_sources() {
+        let manual = DailyRecord {
+            source: "manual".into(),
+            hrv_ms: Some(60.0),
+            ..DailyRecord::default()
+        };
+        let garmin = DailyRecord {
+            source: "garmin".into(),
+            hrv_ms: Some(55.0),
+            sleep_s: Some(28_000.0),
+            ..DailyRecord::default()
+        };
+        let merged = merged_metrics(&[&garmin, &manual]);
+        assert_eq!(
+            (merged.hrv_ms, merged.sleep_s),
+            (Some(60.0), Some(28_000.0))
+        );
+        assert_eq!(merged_metrics(&[]), DailyMetrics::default());
+    }
+}
