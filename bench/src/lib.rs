@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`coach`] | the Coach's cost per sample on a realistic hour of riding |
 //! | [`replay`] | replay (decode + coach) against Python fitdecode decoding the same file |
+//! | [`import`] | import without the database (read + summarise) against fitdecode, per file and a 1,000-file zip |
 //! | [`edge`] | the edge agent's CPU time and peak memory: one athlete's 4 sensors, 200 athletes |
 //! | [`dataflow`] | 10,000 concurrent sessions through the live engine, 1 and 2 workers |
 //! | [`e2e`] | frame → cue latency and capacity against a `paceline serve` process, MQTT and QUIC, N swept |
@@ -24,6 +25,7 @@ pub mod dataflow;
 pub mod e2e;
 pub mod edge;
 pub mod gateway;
+pub mod import;
 pub mod machine;
 pub mod plot;
 pub mod process;

@@ -4,7 +4,7 @@
 //! cargo build --release -p paceline-gateway   # the `paceline` server the e2e bench starts
 //! cargo run --release -p paceline-bench -- <bench|all> [--quick] [--results-dir DIR]
 //! ```
-//! One bench (`coach`, `replay`, `dataflow`, `edge`, `e2e`, `e2e-quic`, `brokers`,
+//! One bench (`coach`, `replay`, `import`, `dataflow`, `edge`, `e2e`, `e2e-quic`, `brokers`,
 //! `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
 //! but `gateway` (superseded by `e2e`) and writes one `bench/results/<date>-<host>.{md,json}`
 //! with an SVG plot of latency against athletes next to it. Every file has the command,
@@ -23,12 +23,12 @@ use paceline_bench::e2e::{self, RunFigures, Transport};
 use paceline_bench::machine::Machine;
 use paceline_bench::plot::{self, Series};
 use paceline_bench::stats::Spread;
-use paceline_bench::{brokers, coach, dataflow, replay};
+use paceline_bench::{brokers, coach, dataflow, import, replay};
 
 /// Open files the e2e sweep's largest run needs, in the server process, with headroom.
 const OPEN_FILES_WANTED: u64 = 65_536;
 
-const USAGE: &str = "usage: paceline-bench <coach|replay|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
+const USAGE: &str = "usage: paceline-bench <coach|replay|import|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
 
 fn main() -> ExitCode {
     match run() {
@@ -121,6 +121,7 @@ fn run() -> anyhow::Result<()> {
     let section = match bench.as_deref() {
         Some("coach") => run_coach(&options)?,
         Some("replay") => run_replay(&options)?,
+        Some("import") => run_import(&options)?,
         Some("dataflow") => run_dataflow(&options)?,
         Some("gateway") => run_gateway(&options)?,
         Some("edge") => run_edge(&options)?,
@@ -541,6 +542,7 @@ fn run_all(options: &Options, machine: &Machine) -> anyhow::Result<()> {
     let mut sections = vec![
         run_coach(options)?,
         run_replay(options)?,
+        run_import(options)?,
         run_dataflow(options)?,
         run_edge(options)?,
         run_brokers(options)?,
@@ -706,6 +708,78 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
         title: "Replay throughput vs fitdecode".to_owned(),
         body,
         json: serde_json::json!({"runs": runs, "fitdecode": version, "files": rows}),
+    })
+}
+
+fn run_import(options: &Options) -> anyhow::Result<Section> {
+    let (runs, zip_runs, python_zip_runs) = if options.quick { (3, 3, 1) } else { (9, 5, 3) };
+    let version = replay::ensure_fitdecode()?;
+    let folder = shared_fit("");
+    eprintln!(
+        "import: {runs} runs per file, {zip_runs} (fitdecode {python_zip_runs}) of a {}-file zip; Paceline and fitdecode {version}…",
+        import::ZIP_ENTRIES
+    );
+    let figures = import::run(&folder, runs, zip_runs, python_zip_runs)?;
+    let mut body = format!(
+        "Paceline: what an import does before the database, from bytes in memory: `paceline_formats::read_file` (format detection, decode, SHA-256 of the content, the zip's walk) \
+         and `SourceCopy::from_recording` (summary and load, the athlete's thresholds given) for every activity in the input; the \"+ samples FIT\" columns add the samples FIT an import stores with each copy \
+         (`paceline_gateway::library::samples_fit`). fitdecode {version}: decode only (`FitReader` over every frame) of the same bytes, timed inside Python; for the zip, Python's `zipfile` opens the archive \
+         and fitdecode decodes every entry. The files are shared/data/fit's activity files (not the workout and settings files, not the damaged ones); the zip holds {} entries cycling through them, \
+         each named uniquely, deflated, built in memory. Same machine, same run: {runs} runs per file (a run repeats a small file's pass to last about 0.2 s), \
+         {zip_runs} runs of the zip on Paceline's side and {python_zip_runs} on fitdecode's (a run there takes minutes). MB = 10^6 bytes of activity files (the zip's entries decompressed). \
+         Target (SPEC §9): ≥ 50× fitdecode.\n\n",
+        import::ZIP_ENTRIES
+    );
+    body.push_str("| input | bytes | activity files | points | Paceline read + summarise, ms (median, min–max) | MB/s | files/s | + samples FIT, ms | fitdecode, ms (median, min–max) | fitdecode MB/s | fitdecode files/s | ratio | ratio with samples FIT |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for f in &figures {
+        let ms = |s: Spread| {
+            format!(
+                "{:.3} ({:.3}–{:.3})",
+                s.median * 1e3,
+                s.min * 1e3,
+                s.max * 1e3
+            )
+        };
+        body.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.3} | {} | {:.2} | {:.1} | **{:.0}×** | {:.0}× |\n",
+            f.name,
+            f.bytes,
+            f.files,
+            f.points,
+            ms(f.paceline_s),
+            f.mb_per_s(),
+            f.files_per_s(),
+            f.with_fit_s.median * 1e3,
+            ms(f.fitdecode_s),
+            f.fitdecode_mb_per_s(),
+            f.fitdecode_files_per_s(),
+            f.ratio(),
+            f.ratio_with_fit()
+        ));
+        println!(
+            "{:45} {:.1} MB/s, {:.0} files/s; fitdecode {:.2} MB/s; {:.0}× ({:.0}× with the samples FIT)",
+            f.name,
+            f.mb_per_s(),
+            f.files_per_s(),
+            f.fitdecode_mb_per_s(),
+            f.ratio(),
+            f.ratio_with_fit()
+        );
+        rows.push(serde_json::json!({
+            "input": f.name, "bytes": f.bytes, "content_bytes": f.content_bytes, "files": f.files, "points": f.points,
+            "paceline_s": f.paceline_s.json(), "with_samples_fit_s": f.with_fit_s.json(), "fitdecode_s": f.fitdecode_s.json(),
+            "fitdecode_frames": f.fitdecode_frames,
+            "mb_per_s": f.mb_per_s(), "files_per_s": f.files_per_s(),
+            "fitdecode_mb_per_s": f.fitdecode_mb_per_s(), "fitdecode_files_per_s": f.fitdecode_files_per_s(),
+            "ratio": f.ratio(), "ratio_with_samples_fit": f.ratio_with_fit(),
+        }));
+    }
+    Ok(Section {
+        bench: "import",
+        title: "Import throughput vs fitdecode".to_owned(),
+        body,
+        json: serde_json::json!({"runs": runs, "zip_runs": zip_runs, "fitdecode_zip_runs": python_zip_runs, "fitdecode": version, "inputs": rows}),
     })
 }
 

@@ -11,8 +11,8 @@
 //!    4th, 8th, … before the taper) is a **recovery week**. For general fitness (or an
 //!    event past) the weeks are counted from Monday 2024-01-01 and every 4th is a recovery
 //!    week. So the same date always falls in the same kind of week.
-//! 3. **Weekly load with a capped ramp.** A build week aims at a daily mean load that
-//!    raises CTL by [`RAMP_CTL_PER_WEEK`] = 5 per week and no more (mean = CTL + 5 ÷
+//! 3. **Weekly load with a capped ramp.** Set from the CTL coming into Monday, a build
+//!    week aims at a daily mean load that raises CTL by [`RAMP_CTL_PER_WEEK`] = 5 per week and no more (mean = CTL + 5 ÷
 //!    (1 − e^{−7/42}) ≈ CTL + 32.6 TSS; 5 is the low end of the 5–8 CTL/week usually
 //!    called safe); a recovery week aims at 0.6 × CTL, the taper at 0.5 × CTL (at least
 //!    20 TSS/day). What is left of the week's load after the days already done (their
@@ -347,7 +347,9 @@ struct Candidate {
 
 /// What the load history says about today.
 struct History {
-    ctl: f64,
+    /// CTL coming into this week's Monday: the weekly load is set from it.
+    ctl_week_start: f64,
+    /// TSB coming into today.
     tsb: f64,
     /// Load of the 6 days before today.
     acute_6: f64,
@@ -360,33 +362,41 @@ struct History {
 impl History {
     fn of(recent: &[FitnessDay], today: Date, monday: Date) -> History {
         let before: Vec<&FitnessDay> = recent.iter().filter(|d| d.date < today).collect();
-        let last = before.iter().max_by_key(|d| d.date);
-        let window = |days: i64| {
+        let window = |since: Date| {
+            // `+ 0.0`: an empty sum is −0.
             before
                 .iter()
-                .filter(|d| d.date >= today - Duration::days(days))
+                .filter(|d| d.date >= since)
                 .map(|d| finite_load(d.tss))
                 .sum::<f64>()
+                + 0.0
         };
-        // Rest days since the last row still decay CTL and ATL.
-        let gap = last
-            .map_or(0, |d| (today - d.date).whole_days() - 1)
-            .clamp(0, 365);
-        let decay = |days: f64| (-(gap as f64) / days).exp();
-        let ctl = last.map_or(0.0, |d| finite_load(d.ctl) * decay(CTL_DAYS));
-        let atl = last.map_or(0.0, |d| finite_load(d.atl) * decay(ATL_DAYS));
+        let (ctl, atl) = fitness_on(&before, today);
         History {
-            ctl,
+            ctl_week_start: fitness_on(&before, monday).0,
             tsb: ctl - atl,
-            acute_6: window(6),
-            chronic_27: window(27),
-            done_this_week: before
-                .iter()
-                .filter(|d| d.date >= monday)
-                .map(|d| finite_load(d.tss))
-                .sum(),
+            acute_6: window(today - Duration::days(6)),
+            chronic_27: window(today - Duration::days(27)),
+            done_this_week: window(monday),
         }
     }
+}
+
+/// CTL and ATL coming into `date` (after the day before it): the last row before `date`,
+/// decayed over the rest days between (rows missing count as rest).
+fn fitness_on(before: &[&FitnessDay], date: Date) -> (f64, f64) {
+    let Some(last) = before
+        .iter()
+        .filter(|d| d.date < date)
+        .max_by_key(|d| d.date)
+    else {
+        return (0.0, 0.0);
+    };
+    let gap = ((date - last.date).whole_days() - 1).clamp(0, 3650) as f64;
+    (
+        finite_load(last.ctl) * (-gap / CTL_DAYS).exp(),
+        finite_load(last.atl) * (-gap / ATL_DAYS).exp(),
+    )
 }
 
 fn finite_load(value: f64) -> f64 {
@@ -494,9 +504,9 @@ fn draft(inputs: &PlanInputs, poor: bool) -> Draft {
     // 3. Weekly load.
     let ramp_mean = RAMP_CTL_PER_WEEK / (1.0 - (-7.0 / CTL_DAYS).exp());
     let daily_mean = match week {
-        Week::Build => history.ctl + ramp_mean,
-        Week::Recovery => (0.6 * history.ctl).max(20.0),
-        Week::Taper => (0.5 * history.ctl).max(20.0),
+        Week::Build => history.ctl_week_start + ramp_mean,
+        Week::Recovery => (0.6 * history.ctl_week_start).max(20.0),
+        Week::Taper => (0.5 * history.ctl_week_start).max(20.0),
     };
     let weekly = 7.0 * daily_mean;
     let left = (weekly - history.done_this_week).max(0.0);
@@ -510,13 +520,13 @@ fn draft(inputs: &PlanInputs, poor: bool) -> Draft {
     };
     why.push(match week {
         Week::Build => format!(
-            "Weekly load {weekly:.0} TSS: CTL {:.1} plus a ramp capped at {RAMP_CTL_PER_WEEK} CTL/week; {:.0} done, {left:.0} left, today's share {share:.0} TSS.",
-            history.ctl, history.done_this_week
+            "Weekly load {weekly:.0} TSS: CTL {:.1} on Monday plus a ramp capped at {RAMP_CTL_PER_WEEK} CTL/week; {:.0} done, {left:.0} left, today's share {share:.0} TSS.",
+            history.ctl_week_start, history.done_this_week
         ),
         Week::Recovery | Week::Taper => format!(
-            "Weekly load {weekly:.0} TSS ({} × CTL {:.1}); {:.0} done, {left:.0} left, today's share {share:.0} TSS.",
+            "Weekly load {weekly:.0} TSS ({} × CTL {:.1} on Monday); {:.0} done, {left:.0} left, today's share {share:.0} TSS.",
             if matches!(week, Week::Taper) { "0.5" } else { "0.6" },
-            history.ctl,
+            history.ctl_week_start,
             history.done_this_week
         ),
     });

@@ -484,3 +484,90 @@ proptest! {
         prop_assert!(!poor.kind.is_hard() || poor.kind == DayKind::Event);
     }
 }
+
+/// A week as the athlete would live it: each day's plan ridden as planned, then the next
+/// day planned with it in `recent` and `planned_before`. The shared profile (FTP 240 W,
+/// LTHR 168 bpm), a steady 50 TSS a day before, a busy Thursday with 35 minutes.
+fn simulated_week(monday: Date) -> String {
+    let mut i = inputs();
+    i.recent = history(monday, &[50.0; 60]);
+    i.planned_before.clear();
+    i.life = vec![LifeEvent {
+        kind: LifeKind::Busy,
+        from: monday + Duration::days(3),
+        to: monday + Duration::days(3),
+        minutes_available: Some(35),
+        summary: "Board meeting".into(),
+    }];
+    let mut loads: Vec<DayLoad> = i
+        .recent
+        .iter()
+        .map(|d| DayLoad {
+            date: d.date,
+            tss: d.tss,
+        })
+        .collect();
+    let first = loads[0].date;
+    let mut out = String::new();
+    for day in 0..7 {
+        i.today = monday + Duration::days(day);
+        let plan = daily_plan(&i);
+        out += &format!(
+            "{} {} {:.0} TSS {} min\n",
+            plan.date,
+            plan.kind.as_str(),
+            plan.target_tss,
+            seconds(&plan) / 60
+        );
+        for why in &plan.why {
+            out += &format!("  - {why}\n");
+        }
+        loads.push(DayLoad {
+            date: plan.date,
+            tss: plan.target_tss,
+        });
+        i.recent = fitness(&loads, first, plan.date);
+        i.planned_before.push(PlannedDay {
+            date: plan.date,
+            kind: plan.kind,
+            target_tss: plan.target_tss,
+        });
+    }
+    out
+}
+
+#[test]
+fn a_week_for_the_shared_profile_reads_as_planned() {
+    expect_test::expect![[r#"
+        2026-12-07 threshold 56 TSS 57 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 0 done, 494 left, today's share 43 TSS.
+          - Hard day 1 of 3 this week, after a day that was not hard: threshold.
+        2026-12-08 endurance 62 TSS 82 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 56 done, 438 left, today's share 63 TSS.
+          - Yesterday was threshold: an easy day follows a hard one.
+        2026-12-09 vo2 82 TSS 85 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 118 done, 377 left, today's share 63 TSS.
+          - Hard day 2 of 3 this week, after a day that was not hard: vo2.
+        2026-12-10 endurance 26 TSS 35 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 199 done, 295 left, today's share 59 TSS.
+          - Yesterday was vo2: an easy day follows a hard one.
+          - busy (Board meeting): 35 minutes available, so the 90-minute workout is compressed to 35 minutes by the live Coach's time-budget compression; 68 → 26 TSS.
+        2026-12-11 tempo 51 TSS 60 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 225 done, 269 left, today's share 45 TSS.
+          - Hard day 3 of 3 this week, after a day that was not hard: tempo.
+          - 60 minutes available: the workout fills them (51 of the 58 TSS wanted).
+        2026-12-12 endurance 130 TSS 166 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 276 done, 218 left, today's share 131 TSS.
+          - Yesterday was tempo: an easy day follows a hard one.
+        2026-12-13 endurance 87 TSS 113 min
+          - General fitness: week 2 of a 4-week block, a build week.
+          - Weekly load 494 TSS: CTL 38.0 on Monday plus a ramp capped at 5 CTL/week; 407 done, 87 left, today's share 87 TSS.
+          - 3 hard days this week already, 3 allowed this week: endurance.
+    "#]].assert_eq(&simulated_week(date!(2026 - 12 - 07)));
+}
