@@ -10,8 +10,14 @@
 //! 10 ms — and needs no cache, so an activity added, merged, split or deleted counts at
 //! the next read with nothing to invalidate.
 
-use paceline_planning::{DailyMetrics, DayLoad, FitnessDay, Recovery};
+use paceline_planning::plan::sport_name;
+use paceline_planning::{
+    CheckIn, DailyMetrics, DailyPlan, DayKind, DayLoad, Equipment, FitnessDay, Goal, LifeEvent,
+    LifeKind, PlanInputs, PlannedDay, Recovery,
+};
+use paceline_schemas::plan::Sport;
 use rusqlite::Connection;
+use serde_json::{Value, json};
 use time::{Date, Duration, Month};
 
 use crate::store::StoreError;
@@ -156,6 +162,175 @@ pub fn recovery(
         acwr,
         recovery: paceline_planning::recovery(&of_day(date), &previous, acwr),
     })
+}
+
+/// What an athlete's planning settings hand the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSettings {
+    /// The goal.
+    pub goal: Goal,
+    /// Minutes per weekday, Monday first.
+    pub availability_min: [u32; 7],
+    /// Equipment.
+    pub equipment: Equipment,
+    /// Sports to avoid (`bike`, `run`, `other`).
+    pub avoid_sports: Vec<String>,
+    /// Injuries.
+    pub injuries: Vec<String>,
+    /// The primary sport.
+    pub sport: Sport,
+}
+
+/// Everything today's plan depends on, read from the rows: the settings, the athlete's
+/// thresholds, the 42 days of load before `today`, today's recovery and check-in, this
+/// week's plans before today, and the life events of the week around today.
+pub fn plan_inputs(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    today: Date,
+    settings: PlanSettings,
+) -> Result<PlanInputs, StoreError> {
+    let thresholds = crate::store::activities::athlete_thresholds(conn, tenant_row, athlete_row)?
+        .unwrap_or(paceline_activities::LoadThresholds {
+            ftp_w: None,
+            threshold_hr_bpm: None,
+            resting_hr_bpm: None,
+            max_hr_bpm: None,
+            sex: None,
+        });
+    let recent = fitness(
+        conn,
+        tenant_row,
+        athlete_row,
+        today - Duration::days(42),
+        today - Duration::days(1),
+    )?;
+    let recovery = recovery(conn, tenant_row, athlete_row, today)?.recovery;
+    let name = format_date(today);
+    let check_in = rows::daily_between(conn, tenant_row, athlete_row, &name, &name)?
+        .into_iter()
+        .find(|r| r.source == "manual")
+        .map(|r| CheckIn {
+            energy: r.energy,
+            mood: r.mood,
+            soreness: r.soreness,
+            note: r.note,
+        })
+        .filter(|c| c.energy.is_some() || c.mood.is_some() || c.soreness.is_some());
+    let monday = today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
+    let planned_before = if monday < today {
+        rows::plans_between(
+            conn,
+            tenant_row,
+            athlete_row,
+            &format_date(monday),
+            &format_date(today - Duration::days(1)),
+        )?
+        .into_iter()
+        .filter_map(|p| {
+            Some(PlannedDay {
+                date: parse_date(&p.date)?,
+                kind: DayKind::parse(p.plan.get("kind")?.as_str()?)?,
+                target_tss: p.plan.get("target_tss")?.as_f64()?,
+            })
+        })
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let life = rows::life_events_between(
+        conn,
+        tenant_row,
+        athlete_row,
+        &format_date(today - Duration::days(7)),
+        &format_date(today + Duration::days(7)),
+    )?
+    .into_iter()
+    .filter_map(|e| {
+        Some(LifeEvent {
+            kind: LifeKind::parse(&e.kind)?,
+            from: parse_date(&e.from_date)?,
+            to: parse_date(&e.to_date)?,
+            minutes_available: e.minutes_available,
+            summary: e.summary.unwrap_or_default(),
+        })
+    })
+    .collect();
+    Ok(PlanInputs {
+        today,
+        goal: settings.goal,
+        availability_min: settings.availability_min,
+        equipment: settings.equipment,
+        avoid_sports: settings.avoid_sports,
+        injuries: settings.injuries,
+        sport: settings.sport,
+        ftp_w: thresholds.ftp_w.map(f64::from),
+        threshold_hr_bpm: thresholds.threshold_hr_bpm.map(f64::from),
+        recent,
+        recovery: Some(recovery),
+        check_in,
+        planned_before,
+        life,
+    })
+}
+
+/// The inputs as stored beside the plan (JSON), to read and compare later.
+pub fn inputs_json(inputs: &PlanInputs) -> Value {
+    let goal = match &inputs.goal {
+        Goal::EventOn { name, date, sport } => json!({"kind": "event", "event": name,
+            "date": format_date(*date), "sport": sport_name(*sport)}),
+        Goal::GeneralFitness => json!({"kind": "general_fitness"}),
+    };
+    let e = inputs.equipment;
+    json!({
+        "today": format_date(inputs.today),
+        "goal": goal,
+        "availability_min": inputs.availability_min,
+        "equipment": {"trainer": e.trainer, "power_meter": e.power_meter, "hr_strap": e.hr_strap,
+            "treadmill": e.treadmill, "pool": e.pool},
+        "avoid_sports": inputs.avoid_sports,
+        "injuries": inputs.injuries,
+        "sport": sport_name(inputs.sport),
+        "ftp_w": inputs.ftp_w,
+        "threshold_hr_bpm": inputs.threshold_hr_bpm,
+        "recent": inputs.recent.iter().map(|d| json!({"date": format_date(d.date), "tss": d.tss,
+            "ctl": d.ctl, "atl": d.atl, "tsb": d.tsb, "acwr": d.acwr})).collect::<Vec<_>>(),
+        "recovery": inputs.recovery.as_ref().map(|r| json!({"score": r.score,
+            "band": r.band.map(|b| b.as_str()), "multiplier": r.multiplier})),
+        "check_in": inputs.check_in.as_ref().map(|c| json!({"energy": c.energy, "mood": c.mood,
+            "soreness": c.soreness})),
+        "planned_before": inputs.planned_before.iter().map(|p| json!({"date": format_date(p.date),
+            "kind": p.kind.as_str(), "target_tss": p.target_tss})).collect::<Vec<_>>(),
+        "life": inputs.life.iter().map(|l| json!({"kind": l.kind.as_str(),
+            "from": format_date(l.from), "to": format_date(l.to),
+            "minutes_available": l.minutes_available, "summary": l.summary})).collect::<Vec<_>>(),
+    })
+}
+
+/// A plan as stored (JSON): date, kind, target TSS and the workout in Paceline's plan
+/// format (null on a rest or event day).
+pub fn plan_json(plan: &DailyPlan) -> Result<Value, StoreError> {
+    let workout = plan
+        .workout
+        .as_ref()
+        .map(|w| {
+            paceline_schemas::codec::to_json(w)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "generated workout",
+                    row: 0,
+                    reason: "does not encode".to_owned(),
+                })
+        })
+        .transpose()?;
+    Ok(json!({
+        "date": format_date(plan.date),
+        "kind": plan.kind.as_str(),
+        "target_tss": plan.target_tss,
+        "workout": workout,
+    }))
 }
 
 #[cfg(test)]

@@ -367,6 +367,17 @@ pub fn router(state: ApiState) -> Router {
             "/athletes/{id}/planning-settings",
             get(planning::get_settings).put(planning::put_settings),
         )
+        .route("/athletes/{id}/plan/today", post(planning::plan_today))
+        .route(
+            "/athletes/{id}/plan/today/start",
+            post(planning::start_plan_today),
+        )
+        .route("/athletes/{id}/plan", get(planning::list_plans))
+        .route(
+            "/athletes/{id}/life-events",
+            get(planning::list_life_events).post(planning::create_life_events),
+        )
+        .route("/life-events/{id}", delete(planning::delete_life_event))
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)

@@ -57,7 +57,9 @@ impl Modify for BearerAuth {
         activities::export_csv, activities::activity_samples, activities::get_precedence,
         activities::put_precedence,
         planning::put_daily, planning::list_daily, planning::get_load, planning::get_recovery,
-        planning::get_settings, planning::put_settings,
+        planning::get_settings, planning::put_settings, planning::plan_today,
+        planning::start_plan_today, planning::list_plans, planning::create_life_events,
+        planning::list_life_events, planning::delete_life_event,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -69,7 +71,7 @@ impl Modify for BearerAuth {
         (name = "sessions", description = "Recorded and live sessions, exports, commands"),
         (name = "live", description = "Live WebSockets"),
         (name = "activities", description = "The activity library: imports, manual entries, merges, exports"),
-        (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings"),
+        (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings, daily plans, life events"),
     )
 )]
 pub struct ApiDoc;

@@ -10,8 +10,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use paceline_planning::plan::sport_name;
 use paceline_planning::recovery::{check_date, check_metrics};
-use paceline_planning::{CheckIn, DailyMetrics, MetricError};
+use paceline_planning::{
+    CheckIn, DailyMetrics, Equipment, Goal as PlanGoal, LifeKind, MetricError, daily_plan,
+    inputs_digest, parse_ics,
+};
+use paceline_schemas::plan::Sport;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use time::{Date, Duration};
@@ -19,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::Principal;
-use crate::planning::{self as days, format_date, parse_date};
+use crate::planning::{self as days, PlanSettings, format_date, parse_date};
 use crate::store::planning::{self as rows, DailyPatch, DailyRecord, MetricSource};
 
 /// The longest window a range query may ask for, days (ten years).
@@ -529,6 +534,13 @@ pub struct PlanningSettings {
     /// Injuries and sports to avoid.
     #[serde(default)]
     pub constraints: Constraints,
+    /// The primary sport the plan is for: `bike` (default) or `run`.
+    #[serde(default = "bike")]
+    pub sport: String,
+}
+
+fn bike() -> String {
+    "bike".to_owned()
 }
 
 /// The equipment a plan can use.
@@ -564,6 +576,7 @@ impl Default for PlanningSettings {
             availability_min: hour_a_day(),
             equipment: Vec::new(),
             constraints: Constraints::default(),
+            sport: bike(),
         }
     }
 }
@@ -576,8 +589,62 @@ fn settings_field(field: &str, reason: impl std::fmt::Display) -> ApiError {
     )
 }
 
+fn sport_of(name: &str) -> Option<Sport> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "bike" | "cycling" | "ride" => Some(Sport::Bike),
+        "run" | "running" => Some(Sport::Run),
+        "other" => Some(Sport::Other),
+        _ => None,
+    }
+}
+
 impl PlanningSettings {
+    /// What the plan takes of them (checked settings: unknown names are left out).
+    fn for_plan(&self) -> PlanSettings {
+        let sport = sport_of(&self.sport).unwrap_or(Sport::Bike);
+        let goal = match (
+            self.goal.kind.as_str(),
+            self.goal.date.as_deref().and_then(parse_date),
+        ) {
+            ("event", Some(date)) => PlanGoal::EventOn {
+                name: self.goal.event.clone().unwrap_or_default(),
+                date,
+                sport,
+            },
+            _ => PlanGoal::GeneralFitness,
+        };
+        let a = self.availability_min;
+        let has = |name: &str| self.equipment.iter().any(|e| e == name);
+        PlanSettings {
+            goal,
+            availability_min: [a.mon, a.tue, a.wed, a.thu, a.fri, a.sat, a.sun].map(u32::from),
+            equipment: Equipment {
+                trainer: has("trainer"),
+                power_meter: has("power_meter"),
+                hr_strap: has("hr_strap"),
+                treadmill: has("treadmill"),
+                pool: has("pool"),
+            },
+            avoid_sports: self
+                .constraints
+                .avoid_sports
+                .iter()
+                .map(|s| {
+                    sport_of(s).map_or_else(|| s.to_ascii_lowercase(), |s| sport_name(s).to_owned())
+                })
+                .collect(),
+            injuries: self.constraints.injuries.clone(),
+            sport,
+        }
+    }
+
     fn check(&self) -> Result<(), ApiError> {
+        if sport_of(&self.sport).is_none_or(|s| s == Sport::Other) {
+            return Err(settings_field(
+                "sport",
+                format!("{:?}: bike or run", self.sport),
+            ));
+        }
         match self.goal.kind.as_str() {
             "general_fitness" => {}
             "event" => {
@@ -709,4 +776,486 @@ pub async fn put_settings(
         })
         .await
         .map(Json)
+}
+
+/// The athlete's settings, the defaults until some are set.
+fn stored_settings(
+    conn: &rusqlite::Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+) -> Result<PlanningSettings, ApiError> {
+    match rows::settings(conn, tenant_row, athlete_row)? {
+        Some(value) => serde_json::from_value(value).map_err(|e| {
+            tracing::error!(error = %e, athlete = athlete_row, "stored planning settings do not read");
+            ApiError::internal()
+        }),
+        None => Ok(PlanningSettings::default()),
+    }
+}
+
+/// A daily plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyPlanView {
+    /// The athlete's local day, `YYYY-MM-DD`.
+    pub date: String,
+    /// `rest`, `recovery`, `easy`, `endurance`, `tempo`, `threshold`, `vo2`, `event`.
+    pub kind: String,
+    /// The workout's load, TSS.
+    pub target_tss: f64,
+    /// The workout in Paceline's plan format (null on a rest or event day).
+    #[schema(value_type = Option<Object>)]
+    pub workout: Option<serde_json::Value>,
+    /// One sentence per rule applied, with its numbers.
+    pub why: Vec<String>,
+    /// The inputs it was generated from.
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+    /// SHA-256 of the inputs' canonical text (and the rules' version).
+    pub inputs_digest: String,
+    /// The workout plan made of it when the athlete started it.
+    pub plan_id: Option<i64>,
+    /// Generated, ms since the epoch.
+    pub created_ms: i64,
+}
+
+fn plan_view(r: rows::DailyPlanRecord) -> DailyPlanView {
+    let field = |name: &str| r.plan.get(name).cloned().unwrap_or_default();
+    DailyPlanView {
+        date: r.date.clone(),
+        kind: field("kind").as_str().unwrap_or_default().to_owned(),
+        target_tss: field("target_tss").as_f64().unwrap_or_default(),
+        workout: Some(field("workout")).filter(|w| !w.is_null()),
+        why: serde_json::from_value(r.why.clone()).unwrap_or_default(),
+        inputs: r.inputs,
+        inputs_digest: r.inputs_digest,
+        plan_id: r.plan_id,
+        created_ms: r.created_ms,
+    }
+}
+
+/// `POST /athletes/{id}/plan/today` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TodayQuery {
+    /// Generate it again from today's inputs, replacing the stored one.
+    pub regenerate: Option<bool>,
+}
+
+/// Today's plan and how it came.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TodayPlan {
+    /// The plan.
+    pub plan: DailyPlanView,
+    /// Whether it was generated by this call (false: the stored one).
+    pub generated: bool,
+    /// With `regenerate`: whether the plan or its inputs differ from the one it replaced.
+    pub changed: Option<bool>,
+}
+
+/// Today's plan: generated from the athlete's settings, load, recovery, check-in, the
+/// week's plans and life events, and stored with its inputs and their digest; or the one
+/// stored already. `?regenerate=true` generates it again and says whether it changed.
+#[utoipa::path(post, path = "/api/v1/athletes/{id}/plan/today", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), TodayQuery),
+    responses((status = 200, body = TodayPlan), (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn plan_today(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<TodayQuery>,
+) -> Result<Json<TodayPlan>, ApiError> {
+    let now = state.now_ms();
+    let regenerate = q.regenerate.unwrap_or(false);
+    let answer = state
+        .write(move |tx| {
+            visible(tx, &p, id)?;
+            let today = days::athlete_today(tx, p.tenant_row, id, now)?;
+            let name = format_date(today);
+            let stored = rows::plans_between(tx, p.tenant_row, id, &name, &name)?
+                .into_iter()
+                .next();
+            if let Some(stored) = &stored
+                && !regenerate
+            {
+                return Ok(TodayPlan {
+                    plan: plan_view(stored.clone()),
+                    generated: false,
+                    changed: None,
+                });
+            }
+            let settings = stored_settings(tx, p.tenant_row, id)?.for_plan();
+            let inputs = days::plan_inputs(tx, p.tenant_row, id, today, settings)?;
+            let plan = daily_plan(&inputs);
+            let digest = inputs_digest(&inputs);
+            let plan_value = days::plan_json(&plan)?;
+            let why = json!(plan.why);
+            let changed = stored
+                .as_ref()
+                .map(|s| s.inputs_digest != digest || s.plan != plan_value || s.why != why);
+            if let (Some(same), Some(false)) = (stored, changed) {
+                return Ok(TodayPlan {
+                    plan: plan_view(same),
+                    generated: true,
+                    changed,
+                });
+            }
+            let record = rows::store_plan(
+                tx,
+                p.tenant_row,
+                id,
+                rows::NewDailyPlan {
+                    date: &name,
+                    plan: &plan_value,
+                    why: &why,
+                    inputs: &days::inputs_json(&inputs),
+                    inputs_digest: &digest,
+                },
+                now,
+            )?;
+            Ok(TodayPlan {
+                plan: plan_view(record),
+                generated: true,
+                changed,
+            })
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+/// Daily plans, by date.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyPlans {
+    /// The stored plans of the window.
+    pub plans: Vec<DailyPlanView>,
+}
+
+/// An athlete's stored daily plans from `from` to `to` (default: this week, Monday to
+/// Sunday).
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/plan", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), RangeQuery),
+    responses((status = 200, body = DailyPlans), (status = 400, description = "a date that does not read"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn list_plans(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<DailyPlans>, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let today = days::athlete_today(conn, p.tenant_row, id, now)?;
+            let sunday =
+                today + Duration::days(i64::from(6 - today.weekday().number_days_from_monday()));
+            let (from, to) = window(&q, sunday, 7)?;
+            Ok(rows::plans_between(
+                conn,
+                p.tenant_row,
+                id,
+                &format_date(from),
+                &format_date(to),
+            )?)
+        })
+        .await?;
+    Ok(Json(DailyPlans {
+        plans: found.into_iter().map(plan_view).collect(),
+    }))
+}
+
+/// Today's workout as the athlete's next plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartedPlan {
+    /// The workout plan made of today's plan (see `/plans/{id}`).
+    pub plan_id: i64,
+    /// The athlete whose next live session runs it.
+    pub athlete_id: i64,
+}
+
+/// Start today's plan: its workout becomes a plan of the tenant and the athlete's next
+/// plan (as `PUT /athletes/{id}/next-plan` does), so their next live session runs it.
+#[utoipa::path(post, path = "/api/v1/athletes/{id}/plan/today/start", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id")),
+    responses((status = 200, body = StartedPlan),
+        (status = 404, description = "no such athlete visible, or no plan today (`no_plan`: generate it first)"),
+        (status = 409, description = "today's plan has no workout (`no_workout`: a rest or event day)")),
+    security(("bearer" = [])))]
+pub async fn start_plan_today(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<StartedPlan>, ApiError> {
+    let now = state.now_ms();
+    let started = state
+        .write(move |tx| {
+            visible(tx, &p, id)?;
+            let today = days::athlete_today(tx, p.tenant_row, id, now)?;
+            let name = format_date(today);
+            let stored = rows::plans_between(tx, p.tenant_row, id, &name, &name)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "no_plan",
+                        "no plan today: POST /athletes/{id}/plan/today first",
+                    )
+                })?;
+            let workout = stored
+                .plan
+                .get("workout")
+                .filter(|w| !w.is_null())
+                .ok_or_else(|| {
+                    ApiError::conflict("no_workout", "today's plan has no workout (rest or event day)")
+                })?;
+            let workout: paceline_schemas::WorkoutPlan =
+                paceline_schemas::codec::from_json(workout.to_string().as_bytes()).map_err(|e| {
+                    tracing::error!(error = %e, athlete = id, "a stored daily plan's workout does not read");
+                    ApiError::internal()
+                })?;
+            let plan_row = crate::store::add_plan(tx, p.tenant_row, "paceline", &workout, now)?;
+            crate::store::assign_plan(tx, p.tenant_row, id, plan_row)?;
+            rows::set_plan_row(tx, p.tenant_row, id, &name, plan_row)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "plan.assign",
+                Some(&format!("athlete:{id}")),
+                Some(&json!({"plan_id": plan_row, "daily_plan": name})),
+                now,
+            )?;
+            Ok(StartedPlan {
+                plan_id: plan_row,
+                athlete_id: id,
+            })
+        })
+        .await?;
+    Ok(Json(started))
+}
+
+/// The most events one calendar upload may hold.
+pub const MAX_CALENDAR_EVENTS: usize = 500;
+
+/// `POST /athletes/{id}/life-events` (JSON).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifeEventBody {
+    /// `travel`, `illness`, `busy` or `other`.
+    pub kind: String,
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, `YYYY-MM-DD` (default: `from`).
+    pub to: Option<String>,
+    /// Minutes available for training on each of its days ("I only have 35 minutes").
+    pub minutes_available: Option<u32>,
+    /// What it is (≤ 200 bytes).
+    pub summary: Option<String>,
+}
+
+/// A life event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifeEventView {
+    /// Id.
+    pub id: i64,
+    /// `travel`, `illness`, `busy` or `other`.
+    pub kind: String,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// Minutes available on each of its days.
+    pub minutes_available: Option<u32>,
+    /// What it is.
+    pub summary: Option<String>,
+}
+
+fn life_view(r: rows::LifeEventRecord) -> LifeEventView {
+    LifeEventView {
+        id: r.id,
+        kind: r.kind,
+        from: r.from_date,
+        to: r.to_date,
+        minutes_available: r.minutes_available,
+        summary: r.summary,
+    }
+}
+
+/// Life events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifeEvents {
+    /// By first day.
+    pub events: Vec<LifeEventView>,
+}
+
+fn life_record(body: LifeEventBody) -> Result<rows::LifeEventRecord, ApiError> {
+    let kind = LifeKind::parse(&body.kind).ok_or_else(|| {
+        invalid(
+            "kind",
+            format!("{:?}: travel, illness, busy or other", body.kind),
+        )
+    })?;
+    let from = parse_date(&body.from)
+        .ok_or_else(|| invalid("from", format!("{:?}: expected YYYY-MM-DD", body.from)))?;
+    let to = match &body.to {
+        Some(t) => {
+            parse_date(t).ok_or_else(|| invalid("to", format!("{t:?}: expected YYYY-MM-DD")))?
+        }
+        None => from,
+    };
+    if to < from || (to - from).whole_days() > 366 {
+        return Err(invalid("to", "from 0 to 366 days after from"));
+    }
+    if body.minutes_available.is_some_and(|m| m > 1440) {
+        return Err(invalid("minutes_available", "a day has 1440 minutes"));
+    }
+    if body.summary.as_ref().is_some_and(|s| s.len() > 200) {
+        return Err(invalid("summary", "longer than 200 bytes"));
+    }
+    Ok(rows::LifeEventRecord {
+        id: 0,
+        kind: kind.as_str().to_owned(),
+        from_date: format_date(from),
+        to_date: format_date(to),
+        minutes_available: body.minutes_available,
+        summary: body.summary,
+        external_id: None,
+        created_ms: 0,
+    })
+}
+
+/// Add life events: one as JSON, or every event of an iCalendar file sent as the body
+/// with `Content-Type: text/calendar` (kinds guessed from the summaries' words).
+#[utoipa::path(post, path = "/api/v1/athletes/{id}/life-events", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id")),
+    request_body(content = LifeEventBody, description = "one event as JSON, or an ICS file as text/calendar"),
+    responses((status = 201, body = LifeEvents), (status = 400, description = "a value or calendar that does not read; the message names it"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn create_life_events(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<LifeEvents>), ApiError> {
+    let calendar = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/calendar"));
+    let records = if calendar {
+        parse_ics(&body, MAX_CALENDAR_EVENTS)
+            .map_err(|e| invalid("calendar", e))?
+            .into_iter()
+            .map(|e| rows::LifeEventRecord {
+                id: 0,
+                kind: e.kind.as_str().to_owned(),
+                from_date: format_date(e.from),
+                to_date: format_date(e.to),
+                minutes_available: e.minutes_available,
+                summary: Some(e.summary).filter(|s| !s.is_empty()),
+                external_id: None,
+                created_ms: 0,
+            })
+            .collect()
+    } else {
+        let parsed: LifeEventBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.to_string(),
+            )
+        })?;
+        vec![life_record(parsed)?]
+    };
+    let now = state.now_ms();
+    let events = state
+        .write(move |tx| {
+            visible(tx, &p, id)?;
+            let mut events = Vec::with_capacity(records.len());
+            for mut record in records {
+                record.id = rows::add_life_event(tx, p.tenant_row, id, &record, now)?;
+                record.created_ms = crate::store::to_i64(now);
+                events.push(life_view(record));
+            }
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "life_event.add",
+                Some(&format!("athlete:{id}")),
+                Some(&json!({"count": events.len()})),
+                now,
+            )?;
+            Ok(events)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(LifeEvents { events })))
+}
+
+/// An athlete's life events overlapping `from`..`to` (default: the 28 days from today).
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/life-events", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), RangeQuery),
+    responses((status = 200, body = LifeEvents), (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn list_life_events(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<LifeEvents>, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let today = days::athlete_today(conn, p.tenant_row, id, now)?;
+            let (from, to) = window(&q, today + Duration::days(27), 28)?;
+            Ok(rows::life_events_between(
+                conn,
+                p.tenant_row,
+                id,
+                &format_date(from),
+                &format_date(to),
+            )?)
+        })
+        .await?;
+    Ok(Json(LifeEvents {
+        events: found.into_iter().map(life_view).collect(),
+    }))
+}
+
+/// Delete a life event (audited).
+#[utoipa::path(delete, path = "/api/v1/life-events/{id}", tag = "planning",
+    params(("id" = i64, Path, description = "life event id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "not visible")),
+    security(("bearer" = [])))]
+pub async fn delete_life_event(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now_ms();
+    state
+        .write(move |tx| {
+            let (athlete, _) = rows::life_event(tx, p.tenant_row, id)?
+                .ok_or_else(|| ApiError::not_found("life event"))?;
+            if !athlete_visible(tx, &p, athlete)? {
+                return Err(ApiError::not_found("life event"));
+            }
+            rows::delete_life_event(tx, p.tenant_row, id)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "life_event.delete",
+                Some(&format!("athlete:{athlete}")),
+                Some(&json!({"life_event_id": id})),
+                now,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -102,6 +102,16 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
     })
     .await;
 
+    let life_event = api
+        .post(
+            &format!("/athletes/{athlete}/life-events"),
+            Some(&a_admin),
+            json!({"kind": "busy", "from": "2026-01-01"}),
+        )
+        .await;
+    assert_eq!(life_event.status, 201, "{}", life_event.json);
+    let life_event = life_event.json["events"][0]["id"].as_i64().unwrap();
+
     // B with A's ids: 404 on every route that takes an id.
     let device_id = creds.device.as_str();
     let id_routes: Vec<(Method, String, Option<Value>)> = vec![
@@ -234,6 +244,28 @@ async fn another_tenant_sees_nothing_and_roles_hold() {
             format!("/athletes/{athlete}/planning-settings"),
             Some(json!({})),
         ),
+        (
+            Method::POST,
+            format!("/athletes/{athlete}/plan/today"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/athletes/{athlete}/plan/today/start"),
+            None,
+        ),
+        (Method::GET, format!("/athletes/{athlete}/plan"), None),
+        (
+            Method::GET,
+            format!("/athletes/{athlete}/life-events"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/athletes/{athlete}/life-events"),
+            Some(json!({"kind": "busy", "from": "2026-01-01"})),
+        ),
+        (Method::DELETE, format!("/life-events/{life_event}"), None),
         (Method::GET, format!("/live/sessions/{session_row}"), None),
     ];
     for (method, path, body) in &id_routes {
@@ -513,6 +545,12 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/athletes/{id}/recovery", "get"),
         ("/api/v1/athletes/{id}/planning-settings", "get"),
         ("/api/v1/athletes/{id}/planning-settings", "put"),
+        ("/api/v1/athletes/{id}/plan/today", "post"),
+        ("/api/v1/athletes/{id}/plan/today/start", "post"),
+        ("/api/v1/athletes/{id}/plan", "get"),
+        ("/api/v1/athletes/{id}/life-events", "get"),
+        ("/api/v1/athletes/{id}/life-events", "post"),
+        ("/api/v1/life-events/{id}", "delete"),
     ];
     for (path, method) in expected {
         assert!(

@@ -61,7 +61,9 @@
 //! - `planning`: training load, recovery and daily metrics through the API with the
 //!   issue's numbers (CTL 63.21, ATL 99.75, TSB −36.54; ACWR 1.60; recovery 80.8 green and
 //!   64.6 at ACWR 1.6), load recomputed when an activity is deleted, impossible values
-//!   400 naming the field, planning settings, another tenant and an unlinked coach 404.
+//!   400 naming the field, planning settings, today's plan the same when asked again and
+//!   regenerated, started as the next plan, life events by hand and from an ICS file,
+//!   another tenant and an unlinked coach 404.
 
 mod harness;
 

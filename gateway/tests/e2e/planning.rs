@@ -3,7 +3,9 @@
 //! ACWR 1.60) from activities entered by hand, recomputed when one is deleted; the
 //! recovery score from daily metrics (components 100/50/94/70 → 80.8 green, with ACWR 1.6
 //! → 64.6 yellow; no data → unknown); impossible values and dates refused with 400 naming
-//! the field; planning settings; and another tenant or an unlinked coach answered 404.
+//! the field; planning settings; today's plan stored with its inputs, the same when asked
+//! again and when regenerated, started as the athlete's next plan; life events by hand
+//! and from an ICS calendar; and another tenant or an unlinked coach answered 404.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -312,7 +314,8 @@ async fn load_recovery_and_daily_metrics_hold_the_issues_numbers() {
         "goal": {"kind": "event", "event": "Berlin Marathon", "date": "2027-09-26"},
         "availability_min": {"mon": 45, "tue": 60, "wed": 0, "thu": 60, "fri": 30, "sat": 120, "sun": 90},
         "equipment": ["hr_strap", "treadmill"],
-        "constraints": {"injuries": ["left achilles"], "avoid_sports": ["swimming"]}
+        "constraints": {"injuries": ["left achilles"], "avoid_sports": ["swimming"]},
+        "sport": "run"
     });
     let reply = api
         .call(Method::PUT, &path, Some(&admin), Some(settings.clone()))
@@ -345,6 +348,149 @@ async fn load_recovery_and_daily_metrics_hold_the_issues_numbers() {
         );
     }
 
+    // Today's plan: generated once, stored with its inputs, the same when asked again and
+    // when regenerated from the same inputs.
+    let first = api
+        .post(
+            &format!("/athletes/{ana}/plan/today"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    assert_eq!(first.json["generated"], true);
+    let plan = &first.json["plan"];
+    assert!(
+        plan["why"].as_array().is_some_and(|why| !why.is_empty()),
+        "{plan}"
+    );
+    assert_eq!(plan["inputs"]["goal"]["event"], "Berlin Marathon", "{plan}");
+    assert_eq!(plan["inputs_digest"].as_str().map(str::len), Some(64));
+    let again = api
+        .post(
+            &format!("/athletes/{ana}/plan/today"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.json["generated"], false);
+    assert_eq!(again.json["plan"], first.json["plan"]);
+    let regenerated = api
+        .post(
+            &format!("/athletes/{ana}/plan/today?regenerate=true"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(regenerated.status, 200, "{}", regenerated.json);
+    assert_eq!(
+        (&regenerated.json["generated"], &regenerated.json["changed"]),
+        (&json!(true), &json!(false))
+    );
+    assert_eq!(regenerated.json["plan"], first.json["plan"]);
+    let week = api.get(&format!("/athletes/{ana}/plan"), &admin).await;
+    assert_eq!(week.status, 200, "{}", week.json);
+    assert_eq!(
+        week.json["plans"][0]["inputs_digest"],
+        plan["inputs_digest"]
+    );
+    // Started, its workout is Ana's next plan.
+    let started = api
+        .post(
+            &format!("/athletes/{ana}/plan/today/start"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    if plan["workout"].is_null() {
+        assert_eq!(
+            (started.status, code(&started)),
+            (409, "no_workout"),
+            "{}",
+            started.json
+        );
+    } else {
+        assert_eq!(started.status, 200, "{}", started.json);
+        let plan_id = started.json["plan_id"].as_i64().unwrap();
+        let athlete = api.get(&format!("/athletes/{ana}"), &admin).await;
+        assert_eq!(athlete.json["next_plan_id"], plan_id, "{}", athlete.json);
+        let stored = api.get(&format!("/plans/{plan_id}"), &admin).await;
+        assert_eq!(stored.status, 200, "{}", stored.json);
+    }
+
+    // Life events: by hand, and from a calendar.
+    let trip = last + Duration::days(4);
+    let reply = api
+        .post(
+            &format!("/athletes/{ana}/life-events"),
+            Some(&admin),
+            json!({"kind": "busy", "from": day(last + Duration::days(2)), "minutes_available": 35,
+                "summary": "Only 35 minutes"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.json);
+    let busy = reply.json["events"][0]["id"].as_i64().unwrap();
+    let ymd = |d: Date| day(d).replace('-', "");
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:trip@test\r\n\
+         DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nSUMMARY:Flight to Berlin\r\nEND:VEVENT\r\n\
+         END:VCALENDAR\r\n",
+        ymd(trip),
+        ymd(trip + Duration::days(2))
+    );
+    let reply = reqwest::Client::new()
+        .post(format!("{}/athletes/{ana}/life-events", api.base))
+        .bearer_auth(&admin)
+        .header("content-type", "text/calendar")
+        .body(ics)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let added: Value = reply.json().await.unwrap();
+    assert_eq!(
+        (
+            &added["events"][0]["kind"],
+            &added["events"][0]["from"],
+            &added["events"][0]["to"]
+        ),
+        (
+            &json!("travel"),
+            &json!(day(trip)),
+            &json!(day(trip + Duration::days(1)))
+        ),
+        "{added}"
+    );
+    let listed = api
+        .get(
+            &format!(
+                "/athletes/{ana}/life-events?from={}&to={}",
+                day(last),
+                day(trip)
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        listed.json["events"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        listed.json
+    );
+    let reply = api
+        .post(
+            &format!("/athletes/{ana}/life-events"),
+            Some(&admin),
+            json!({"kind": "holiday", "from": day(last)}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, code(&reply)),
+        (400, "invalid_field"),
+        "{}",
+        reply.json
+    );
+
     // Another tenant, and a coach not linked to Ana: 404 on every planning route.
     let other = access(&api.register_gym("admin@other.example", "Other Gym").await);
     let coach = access(
@@ -370,6 +516,20 @@ async fn load_recovery_and_daily_metrics_hold_the_issues_numbers() {
             format!("/athletes/{ana}/planning-settings"),
             Some(json!({})),
         ),
+        (Method::POST, format!("/athletes/{ana}/plan/today"), None),
+        (
+            Method::POST,
+            format!("/athletes/{ana}/plan/today/start"),
+            None,
+        ),
+        (Method::GET, format!("/athletes/{ana}/plan"), None),
+        (Method::GET, format!("/athletes/{ana}/life-events"), None),
+        (
+            Method::POST,
+            format!("/athletes/{ana}/life-events"),
+            Some(json!({"kind": "busy", "from": day(last)})),
+        ),
+        (Method::DELETE, format!("/life-events/{busy}"), None),
     ];
     for token in [&other, &coach] {
         for (method, path, body) in &routes {
@@ -384,6 +544,15 @@ async fn load_recovery_and_daily_metrics_hold_the_issues_numbers() {
             );
         }
     }
-    // Nothing changed for Ana.
+    // Nothing changed for Ana; her own admin deletes the event.
     assert_eq!(api.get(&path, &admin).await.json, settings);
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/life-events/{busy}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.json);
 }
