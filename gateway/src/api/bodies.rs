@@ -15,6 +15,9 @@ use super::admin::{InvitationRequest, UserUpdate, invitation_lifetime_s};
 use super::athletes::{CreateAthlete, NextPlan, parse_profile};
 use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, check_name, check_registration};
 use super::passwords::PasswordChange;
+use super::planning::{
+    DailyBody, LifeEventBody, MAX_CALENDAR_EVENTS, PlanningSettings, life_record,
+};
 use super::sessions::parse_command;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
 use crate::accounts::password::policy_violation;
@@ -45,11 +48,19 @@ pub enum RequestBody {
     PlanUpload,
     /// `POST /me/password`.
     PasswordChange,
+    /// `PUT /athletes/{id}/daily/{date}`.
+    Daily,
+    /// `PUT /athletes/{id}/planning-settings`.
+    PlanningSettings,
+    /// `POST /athletes/{id}/life-events` (JSON).
+    LifeEvent,
+    /// `POST /athletes/{id}/life-events` (an iCalendar file, `text/calendar`).
+    LifeEventCalendar,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 11] = [
+    pub const ALL: [RequestBody; 15] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -61,6 +72,10 @@ impl RequestBody {
         RequestBody::Command,
         RequestBody::PlanUpload,
         RequestBody::PasswordChange,
+        RequestBody::Daily,
+        RequestBody::PlanningSettings,
+        RequestBody::LifeEvent,
+        RequestBody::LifeEventCalendar,
     ];
 }
 
@@ -113,6 +128,19 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
                 return Err(ApiError::bad_request("weak_password", why));
             }
         }
+        RequestBody::Daily => {
+            json::<DailyBody>(bytes)?.patch()?;
+        }
+        RequestBody::PlanningSettings => {
+            json::<PlanningSettings>(bytes)?.check()?;
+        }
+        RequestBody::LifeEvent => {
+            life_record(json::<LifeEventBody>(bytes)?)?;
+        }
+        RequestBody::LifeEventCalendar => {
+            // A calendar that does not read is answered 400 by the handler.
+            let _ = paceline_planning::parse_ics(bytes, MAX_CALENDAR_EVENTS);
+        }
         RequestBody::PlanUpload => {
             for file_name in ["upload", "plan.zwo", "plan.fit", "plan.json"] {
                 if PlanFormat::detect(file_name, bytes).is_some() {
@@ -161,6 +189,18 @@ mod tests {
                 RequestBody::PasswordChange,
                 r#"{"current_password":"x","new_password":"correct horse battery"}"#,
             ),
+            (
+                RequestBody::Daily,
+                r#"{"hrv_ms":55,"resting_hr_bpm":50,"energy":4,"note":null}"#,
+            ),
+            (
+                RequestBody::PlanningSettings,
+                r#"{"goal":{"kind":"event","event":"Race","date":"2027-05-01"},"equipment":["trainer"]}"#,
+            ),
+            (
+                RequestBody::LifeEvent,
+                r#"{"kind":"travel","from":"2026-12-10","to":"2026-12-12","minutes_available":35}"#,
+            ),
         ];
         for (route, body) in good {
             assert_eq!(
@@ -170,7 +210,10 @@ mod tests {
             );
         }
         for route in RequestBody::ALL {
-            if route == RequestBody::PlanUpload {
+            if matches!(
+                route,
+                RequestBody::PlanUpload | RequestBody::LifeEventCalendar
+            ) {
                 continue;
             }
             let refused = check_body(route, b"{\"email\":").expect_err("a truncated body");
@@ -189,7 +232,7 @@ mod tests {
     }
 
     /// Real bodies (the e2e tests' and `.ci/fuzz`'s seeds) and hostile shapes.
-    const SEEDS: [&str; 12] = [
+    const SEEDS: [&str; 16] = [
         r#"{"email":"admin@riverside.example","password":"correct horse battery","name":"Gym Admin","tenant":"Riverside"}"#,
         r#"{"email":"ana@riverside.example","password":"correct horse battery","name":"Ana","invitation":"pli_0123"}"#,
         r#"{"refresh_token":"plr_0123456789abcdef"}"#,
@@ -202,6 +245,10 @@ mod tests {
         r#"{"name":"Bad","profile":{"hr_max":"high","hr_rest":1e400,"age":-1}}"#,
         r#"{"expires_in_s":18446744073709551615,"role":"athlete","athlete_id":-9223372036854775808}"#,
         "<workout_file><workout><SteadyState Duration=\"60\" Power=\"0.5\"/></workout></workout_file>",
+        r#"{"hrv_ms":55,"resting_hr_bpm":300,"sleep_s":28800,"sleep_score":85,"stress":30,"energy":4,"mood":5,"soreness":2,"note":"ok"}"#,
+        r#"{"goal":{"kind":"event","event":"Berlin","date":"2027-09-26"},"availability_min":{"mon":45,"tue":60,"wed":0,"thu":60,"fri":30,"sat":120,"sun":90},"equipment":["hr_strap"],"constraints":{"injuries":["knee"],"avoid_sports":["swimming"]},"sport":"run"}"#,
+        r#"{"kind":"busy","from":"2026-12-10","to":"2026-12-09","minutes_available":35,"summary":"Only 35 minutes"}"#,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1@t\r\nDTSTART;VALUE=DATE:20261210\r\nDTEND:20261212T090000Z\r\nSUMMARY:Flight\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
     ];
 
     /// The cheap, always-on half of the `api_bodies` fuzz target (which is opt-in in

@@ -100,7 +100,7 @@ pub struct DailyBody {
 
 impl DailyBody {
     /// The change, once every value given passes the core's checks.
-    fn patch(self) -> Result<DailyPatch, ApiError> {
+    pub(super) fn patch(self) -> Result<DailyPatch, ApiError> {
         let scale = |field: &'static str, value: Option<Option<i64>>| {
             value
                 .map(|v| {
@@ -638,7 +638,7 @@ impl PlanningSettings {
         }
     }
 
-    fn check(&self) -> Result<(), ApiError> {
+    pub(super) fn check(&self) -> Result<(), ApiError> {
         if sport_of(&self.sport).is_none_or(|s| s == Sport::Other) {
             return Err(settings_field(
                 "sport",
@@ -1090,7 +1090,7 @@ pub struct LifeEvents {
     pub events: Vec<LifeEventView>,
 }
 
-fn life_record(body: LifeEventBody) -> Result<rows::LifeEventRecord, ApiError> {
+pub(super) fn life_record(body: LifeEventBody) -> Result<rows::LifeEventRecord, ApiError> {
     let kind = LifeKind::parse(&body.kind).ok_or_else(|| {
         invalid(
             "kind",
