@@ -3,7 +3,7 @@
 //!
 //! - [`load`]: daily TSS → CTL (42-day EWMA), ATL (7-day), TSB = CTL − ATL, ACWR = 7-day
 //!   mean ÷ 28-day mean.
-//! - [`recovery`]: 0.4 HRV + 0.3 resting HR + 0.2 sleep + 0.1 (100 − stress), each 0–100
+//! - [`mod@recovery`]: 0.4 HRV + 0.3 resting HR + 0.2 sleep + 0.1 (100 − stress), each 0–100
 //!   against the athlete's previous 7 days, × 0.9 above ACWR 1.3, × 0.8 above 1.5; bands
 //!   green ≥ 80, yellow 50–79, red < 50; the checks of daily metrics and check-ins.
 //! - [`life`]: travel, illness and busy days, by hand or from an ICS calendar (bounded).
