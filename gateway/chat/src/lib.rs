@@ -1,0 +1,1 @@
+//! The coach chat, I/O-free (being built; see issue 24).

@@ -1,0 +1,1 @@
+//! Insights, I/O-free (being built; see issue 26).

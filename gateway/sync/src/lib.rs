@@ -1,0 +1,1 @@
+//! Strava and Garmin sync, I/O-free (being built; see issue 22).
