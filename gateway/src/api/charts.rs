@@ -93,7 +93,7 @@ pub async fn plan_chart(
     Ok(svg_response(svg))
 }
 
-fn svg_response(svg: String) -> Response {
+pub(super) fn svg_response(svg: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
@@ -356,4 +356,116 @@ fn zone_color(pct: f64) -> RGBColor {
         p if p < 121.0 => RGBColor(245, 124, 0),
         _ => RGBColor(211, 47, 47),
     }
+}
+
+/// An athlete's fitness over a window of days, drawn: CTL (fitness), ATL (fatigue) and TSB
+/// (form) as lines on top, each day's load as bars below, dates on the x axis.
+pub(super) fn draw_fitness(days: &[paceline_planning::FitnessDay]) -> DrawResult<String> {
+    let count = days.len().max(1);
+    let end = count as f64;
+    let date_of = |x: f64| -> String {
+        let index = x.floor();
+        if index < 0.0 {
+            return String::new();
+        }
+        // Whole days only: the axis labels sit on a day's left edge.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let index = index as usize;
+        days.get(index)
+            .map(|d| crate::planning::format_date(d.date))
+            .unwrap_or_default()
+    };
+    let (low, high) = days.iter().fold((0.0f64, 10.0f64), |(lo, hi), d| {
+        (lo.min(d.tsb), hi.max(d.ctl).max(d.atl).max(d.tsb))
+    });
+    let (low, high) = (low - (high - low) * 0.05, high + (high - low) * 0.05);
+    let tss_top = days.iter().map(|d| d.tss).fold(50.0f64, f64::max) * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (top, bottom) = root.split_vertically(300);
+        let caption = if days.iter().all(|d| d.tss == 0.0 && d.ctl == 0.0) {
+            "Fitness (CTL), fatigue (ATL) and form (TSB) — no load yet"
+        } else {
+            "Fitness (CTL), fatigue (ATL) and form (TSB)"
+        };
+        let mut chart = ChartBuilder::on(&top)
+            .caption(caption, ("sans-serif", 18))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0.0..end, low..high)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| date_of(*x))
+            .y_desc("TSS/day")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (end, 0.0)],
+                ShapeStyle::from(&RGBColor(150, 150, 150)).stroke_width(1),
+            ))
+            .map_err(err)?;
+        let lines: [(&str, RGBColor, fn(&paceline_planning::FitnessDay) -> f64); 3] = [
+            ("CTL (fitness)", RGBColor(20, 90, 200), |d| d.ctl),
+            ("ATL (fatigue)", RGBColor(200, 30, 120), |d| d.atl),
+            ("TSB (form)", RGBColor(220, 150, 0), |d| d.tsb),
+        ];
+        for (label, color, value) in lines {
+            chart
+                .draw_series(LineSeries::new(
+                    days.iter()
+                        .enumerate()
+                        .map(|(i, d)| (i as f64 + 0.5, value(d))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(err)?;
+        let mut loads = ChartBuilder::on(&bottom)
+            .caption("Daily load", ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0.0..end, 0.0..tss_top)
+            .map_err(err)?;
+        loads
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| date_of(*x))
+            .y_desc("TSS")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        loads
+            .draw_series(
+                days.iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.tss > 0.0)
+                    .map(|(i, d)| {
+                        Rectangle::new(
+                            [(i as f64 + 0.1, 0.0), (i as f64 + 0.9, d.tss)],
+                            ShapeStyle::from(&RGBColor(96, 125, 139)).filled(),
+                        )
+                    }),
+            )
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
 }

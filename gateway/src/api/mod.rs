@@ -362,6 +362,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/athletes/{id}/daily", get(planning::list_daily))
         .route("/athletes/{id}/daily/{date}", put(planning::put_daily))
         .route("/athletes/{id}/load", get(planning::get_load))
+        .route("/athletes/{id}/fitness.svg", get(planning::fitness_chart))
         .route("/athletes/{id}/recovery", get(planning::get_recovery))
         .route(
             "/athletes/{id}/planning-settings",

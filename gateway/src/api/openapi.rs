@@ -56,7 +56,7 @@ impl Modify for BearerAuth {
         activities::export_fit, activities::export_tcx, activities::export_gpx,
         activities::export_csv, activities::activity_samples, activities::get_precedence,
         activities::put_precedence,
-        planning::put_daily, planning::list_daily, planning::get_load, planning::get_recovery,
+        planning::put_daily, planning::list_daily, planning::get_load, planning::fitness_chart, planning::get_recovery,
         planning::get_settings, planning::put_settings, planning::plan_today,
         planning::start_plan_today, planning::list_plans, planning::create_life_events,
         planning::list_life_events, planning::delete_life_event,

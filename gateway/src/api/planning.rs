@@ -405,6 +405,40 @@ pub async fn get_load(
     }))
 }
 
+/// An athlete's fitness chart from `from` to `to` (default: the 90 days to today), drawn
+/// on the server like the session charts: CTL, ATL and TSB as lines, each day's load as
+/// bars. Computed on read from the activity library, like `GET /load`.
+#[utoipa::path(get, path = "/api/v1/athletes/{id}/fitness.svg", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id"), RangeQuery),
+    responses((status = 200, content_type = "image/svg+xml", body = String),
+        (status = 400, description = "a date that does not read, or a window over 3,660 days"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn fitness_chart(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let now = state.now_ms();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &p, id)?;
+            let today = days::athlete_today(conn, p.tenant_row, id, now)?;
+            let (from, to) = window(&q, today, 90)?;
+            Ok(days::fitness(conn, p.tenant_row, id, from, to)?)
+        })
+        .await?;
+    let svg = tokio::task::spawn_blocking(move || super::charts::draw_fitness(&found))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "fitness chart");
+            ApiError::internal()
+        })?;
+    Ok(super::charts::svg_response(svg))
+}
+
 /// The recovery score's components, each 0–100, null when missing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComponentsView {

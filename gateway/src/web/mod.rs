@@ -1,7 +1,7 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
-//! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library` and `/activities/{id}`,
-//! with the assets under `/assets/`. The security headers
+//! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
+//! `/today` and `/athletes/{id}/today`, with the assets under `/assets/`. The security headers
 //! (CSP without inline scripts, no framing) are added to every response by
 //! [`crate::http::router`].
 //!
@@ -55,6 +55,10 @@ const LIBRARY: Asset = Asset {
 const ACTIVITY: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/activity.html"),
+};
+const TODAY: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/today.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -113,6 +117,8 @@ pub fn router() -> Router {
         .route("/library", get(|| async { serve(&LIBRARY) }))
         .route("/athletes/{id}/library", get(|| async { serve(&LIBRARY) }))
         .route("/activities/{id}", get(|| async { serve(&ACTIVITY) }))
+        .route("/today", get(|| async { serve(&TODAY) }))
+        .route("/athletes/{id}/today", get(|| async { serve(&TODAY) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

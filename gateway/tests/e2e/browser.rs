@@ -35,7 +35,7 @@ use crate::harness::*;
 
 /// Takes a screenshot into `$CARGO_TARGET_TMPDIR/screenshots/`, and into
 /// `docs/screenshots/` too with `PACELINE_UPDATE_SCREENSHOTS=1`.
-async fn screenshot(browser: &Browser, name: &str) {
+pub(crate) async fn screenshot(browser: &Browser, name: &str) {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     if std::env::var_os("PACELINE_UPDATE_SCREENSHOTS").is_some() {
@@ -46,7 +46,7 @@ async fn screenshot(browser: &Browser, name: &str) {
 }
 
 /// Logs in at `/login` and waits for the live board.
-async fn log_in(browser: &Browser, base: &str, email: &str) {
+pub(crate) async fn log_in(browser: &Browser, base: &str, email: &str) {
     browser.client.goto(&format!("{base}/login")).await.unwrap();
     browser
         .wait_js(

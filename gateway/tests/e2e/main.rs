@@ -87,3 +87,4 @@ mod quotas;
 mod replay;
 mod security;
 mod sweep;
+mod today;

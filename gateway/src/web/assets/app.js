@@ -148,7 +148,7 @@ function header(active) {
   const top = $("top");
   const m = me();
   const nav = el("nav", { "aria-label": "Main" });
-  const links = [["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
+  const links = [["today", "/today", "Today"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
@@ -698,22 +698,23 @@ function datetimeLocalNow(minusMinutes) {
   return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + "T" + pad2(d.getHours()) + ":" + pad2(d.getMinutes());
 }
 
-// `/library`: an athlete goes to their own; staff choose among the athletes they see.
-async function chooseLibrary() {
+// `/library`, `/today`: an athlete goes to their own; staff choose among the athletes
+// they see.
+async function chooseAthlete(suffix, errorId) {
   const m = me();
-  if (m && m.user.athlete_id) { location.replace("/athletes/" + m.user.athlete_id + "/library"); return; }
+  if (m && m.user.athlete_id) { location.replace("/athletes/" + m.user.athlete_id + "/" + suffix); return; }
   $("choose").hidden = false;
   let athletes = [];
-  try { athletes = await apiJson("/athletes"); } catch (e) { $("library-error").textContent = "The athletes could not be read: " + e.message; }
+  try { athletes = await apiJson("/athletes"); } catch (e) { $(errorId).textContent = "The athletes could not be read: " + e.message; }
   for (const a of (athletes.items || athletes)) {
-    $("choose-athletes").append(el("li", {}, el("a", { href: "/athletes/" + a.id + "/library", "data-athlete": a.id, text: a.name })));
+    $("choose-athletes").append(el("li", {}, el("a", { href: "/athletes/" + a.id + "/" + suffix, "data-athlete": a.id, text: a.name })));
   }
   $("choose-empty").hidden = (athletes.items || athletes).length > 0;
 }
 
 async function libraryPage() {
   const parts = location.pathname.split("/");
-  if (parts[1] !== "athletes") { await chooseLibrary(); return; }
+  if (parts[1] !== "athletes") { await chooseAthlete("library", "library-error"); return; }
   const athleteId = Number(parts[2]);
   let athlete;
   try {
@@ -1063,6 +1064,165 @@ async function activityPage() {
   await showChartOf();
 }
 
+// ---- Today: recovery, the day's workout and why, check-in, the week, fitness -------------
+const COMPONENT_NAMES = [["hrv", "HRV"], ["resting_hr", "Resting HR"], ["sleep", "Sleep"], ["stress", "Stress"]];
+const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+// The recovery dial: a 270° arc filled to the score, coloured by its band.
+function recoveryDial(score, band) {
+  const r = 70, c = 90, sweep = 270;
+  const at = (deg) => {
+    const a = (135 + deg) * Math.PI / 180;
+    return [c + r * Math.cos(a), c + r * Math.sin(a)];
+  };
+  const arc = (deg) => {
+    const [x0, y0] = at(0), [x1, y1] = at(deg);
+    return "M" + x0.toFixed(2) + " " + y0.toFixed(2) + " A" + r + " " + r + " 0 " + (deg > 180 ? 1 : 0) + " 1 " + x1.toFixed(2) + " " + y1.toFixed(2);
+  };
+  const known = score !== null && score !== undefined;
+  const svg = svgEl("svg", { viewBox: "0 0 180 180", role: "img",
+    "aria-label": known ? "Recovery " + score.toFixed(0) + " of 100, " + band : "Recovery unknown" });
+  svg.append(svgEl("path", { d: arc(sweep), class: "track" }));
+  if (known && score > 0) svg.append(svgEl("path", { d: arc(Math.max(1, sweep * Math.min(score, 100) / 100)), class: "arc " + band, "data-score": score }));
+  svg.append(svgEl("text", { x: c, y: c + 12, "text-anchor": "middle", class: "score" }, known ? score.toFixed(0) : "?"));
+  svg.append(svgEl("text", { x: c, y: c + 38, "text-anchor": "middle", class: "band" }, known ? band : "no data"));
+  return svg;
+}
+
+function workoutSteps(workout) {
+  const out = [];
+  for (const s of expandSteps(workout.steps || [])) out.push(el("li", { text: stepName(s) }));
+  return out;
+}
+
+async function todayPage() {
+  const parts = location.pathname.split("/");
+  if (parts[1] !== "athletes") { await chooseAthlete("today", "today-error"); return; }
+  const athleteId = Number(parts[2]);
+  let athlete;
+  try {
+    athlete = await apiJson("/athletes/" + athleteId);
+  } catch (e) {
+    $("today-error").textContent = "This day cannot be shown: " + e.message;
+    return;
+  }
+  $("title").textContent = "Today — " + athlete.name;
+  document.title = athlete.name + " · Today · Paceline";
+  $("today").hidden = false;
+  let today = null;
+
+  const showRecovery = async () => {
+    const r = await apiJson("/athletes/" + athleteId + "/recovery");
+    today = r.date;
+    $("dial").replaceChildren(recoveryDial(r.score, r.band));
+    $("dial").dataset.band = r.band || "";
+    const dl = $("components");
+    dl.replaceChildren();
+    for (const [key, label] of COMPONENT_NAMES) {
+      const v = r.components[key];
+      dl.append(el("dt", { text: label }),
+        el("dd", { "data-component": key, class: v === null ? "missing" : "", text: v === null ? "no data" : v.toFixed(0) + " / 100" }));
+    }
+    const notes = [];
+    if (r.acwr !== null) notes.push("ACWR " + r.acwr.toFixed(2) + (r.multiplier < 1 ? " (score × " + r.multiplier + ")" : ""));
+    if (r.missing.length) notes.push("left out for lack of data: " + r.missing.join(", ").replaceAll("_", " "));
+    $("recovery-note").textContent = r.date + (notes.length ? " · " + notes.join(" · ") : "");
+  };
+
+  const showPlan = (p, note) => {
+    const w = p.workout;
+    $("workout-summary").textContent = w
+      ? (w.name || p.kind) + " · " + fmtClock(w.steps ? expandSteps(w.steps).reduce((t, s) => t + (s.duration_s || 0), 0) : 0) + " · " + Math.round(p.target_tss) + " TSS"
+      : (p.kind === "rest" ? "Rest day" : "No workout today (" + p.kind + ")");
+    $("workout-summary").dataset.kind = p.kind;
+    $("workout-steps").replaceChildren(...(w ? workoutSteps(w) : []));
+    $("why").replaceChildren(...p.why.map((line) => el("li", { text: line })));
+    $("start").hidden = !w;
+    $("start").disabled = !!p.plan_id;
+    $("start").textContent = p.plan_id ? "Started: the next session runs it" : "Start this workout";
+    $("workout-result").textContent = note || "";
+  };
+
+  const showWeek = async () => {
+    const { plans } = await apiJson("/athletes/" + athleteId + "/plan");
+    const byDate = new Map(plans.map((p) => [p.date, p]));
+    const base = new Date(today + "T00:00:00Z");
+    const monday = new Date(base.getTime() - ((base.getUTCDay() + 6) % 7) * 86400000);
+    const days = [];
+    for (let i = 0; i < 7; i++) {
+      const date = new Date(monday.getTime() + i * 86400000).toISOString().slice(0, 10);
+      const p = byDate.get(date);
+      const li = el("li", { "data-date": date, class: date === today ? "today" : "" },
+        el("div", { class: "day", text: WEEKDAYS[i] + " " + date.slice(5) }));
+      if (p) {
+        li.dataset.kind = p.kind;
+        li.append(el("div", { class: "kind", text: p.kind }),
+          el("div", { class: "muted", text: p.workout ? Math.round(p.target_tss) + " TSS" : "" }));
+        if (p.why.length) li.title = p.why.join("\n");
+      } else {
+        li.append(el("div", { class: "none", text: date < today ? "no plan" : "not planned yet" }));
+      }
+      days.push(li);
+    }
+    $("week").replaceChildren(...days);
+  };
+
+  const plan = async (regenerate) => {
+    const out = await apiJson("/athletes/" + athleteId + "/plan/today" + (regenerate ? "?regenerate=true" : ""), { method: "POST", json: {} });
+    const note = regenerate ? (out.changed ? "Planned again: the workout changed with today's data." : "Planned again: nothing changed.") : "";
+    showPlan(out.plan, note);
+    await showWeek();
+  };
+
+  $("checkin").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("checkin-error").textContent = "";
+    $("checkin-result").textContent = "";
+    for (const input of $("checkin").querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+    const body = {};
+    for (const [key, id] of [["energy", "checkin-energy"], ["mood", "checkin-mood"], ["soreness", "checkin-soreness"],
+      ["resting_hr_bpm", "checkin-rhr"], ["hrv_ms", "checkin-hrv"]]) {
+      if ($(id).value !== "") body[key] = Number($(id).value);
+    }
+    if ($("checkin-sleep").value !== "") body.sleep_s = Math.round(Number($("checkin-sleep").value) * 3600);
+    if ($("checkin-note").value.trim()) body.note = $("checkin-note").value.trim();
+    const reply = await api("/athletes/" + athleteId + "/daily/" + today, { method: "PUT", json: body });
+    const out = await reply.json().catch(() => null);
+    if (!reply.ok) {
+      const message = out && out.error ? out.error.message : "request failed (" + reply.status + ")";
+      $("checkin-error").textContent = "Not saved: " + message;
+      const field = message.split(":")[0];
+      const input = $("checkin").querySelector("[name='" + (field === "sleep_s" ? "sleep_h" : field) + "']");
+      if (input) input.setAttribute("aria-invalid", "true");
+      return;
+    }
+    $("checkin-result").textContent = "Saved for " + today + ".";
+    await showRecovery();
+    await plan(true);
+  });
+  $("regenerate").addEventListener("click", () => plan(true).catch((e) => { $("workout-result").textContent = "Not planned: " + e.message; }));
+  $("start").addEventListener("click", async () => {
+    $("start").disabled = true;
+    try {
+      const out = await apiJson("/athletes/" + athleteId + "/plan/today/start", { method: "POST", json: {} });
+      $("start").textContent = "Started: the next session runs it";
+      $("workout-result").replaceChildren("It is your next ride: start recording on your device. ",
+        el("a", { href: "/plans", "data-plan": out.plan_id, text: "Plan " + out.plan_id }));
+    } catch (e) {
+      $("start").disabled = false;
+      $("workout-result").textContent = "Not started: " + e.message;
+    }
+  });
+
+  try {
+    await showRecovery();
+    await plan(false);
+  } catch (e) {
+    $("today-error").textContent = "Today could not be read: " + e.message;
+  }
+  showChart("/athletes/" + athleteId + "/fitness.svg", $("fitness-chart"), "Fitness (CTL), fatigue (ATL), form (TSB) and daily load over 90 days");
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -1072,5 +1232,5 @@ if (page === "login") {
 } else {
   header(page);
   ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
-    library: libraryPage, activity: activityPage })[page]();
+    library: libraryPage, activity: activityPage, today: todayPage })[page]();
 }
