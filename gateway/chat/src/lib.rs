@@ -1,1 +1,3 @@
 //! The coach chat, I/O-free (being built; see issue 24).
+
+pub mod entities;
