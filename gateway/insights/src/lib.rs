@@ -8,3 +8,5 @@
 //! outputs. The gateway reads rows and audio tags, runs the job and sends the mail.
 
 pub mod efficiency;
+pub mod scatter;
+pub mod stats;
