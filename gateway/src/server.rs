@@ -217,6 +217,13 @@ impl Gateway {
             .spawn(move || crate::library::run_job(&for_library, &library_running))
             .context("starting the library job")?;
 
+        let for_planning = Arc::clone(&live);
+        let planning_running = Arc::clone(&sweeping);
+        thread::Builder::new()
+            .name("planning-job".to_owned())
+            .spawn(move || crate::planning::run_job(&for_planning, &planning_running))
+            .context("starting the planning job")?;
+
         let endpoint = quic::bind(settings.quic, &cert).context("starting QUIC")?;
         let quic_addr = endpoint.local_addr().context("the QUIC address")?;
         tokio::spawn(quic::serve(endpoint.clone(), Arc::clone(&live)));

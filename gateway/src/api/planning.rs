@@ -13,8 +13,7 @@ use axum::http::StatusCode;
 use paceline_planning::plan::sport_name;
 use paceline_planning::recovery::{check_date, check_metrics};
 use paceline_planning::{
-    CheckIn, DailyMetrics, Equipment, Goal as PlanGoal, LifeKind, MetricError, daily_plan,
-    inputs_digest, parse_ics,
+    CheckIn, DailyMetrics, Equipment, Goal as PlanGoal, LifeKind, MetricError, parse_ics,
 };
 use paceline_schemas::plan::Sport;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -827,6 +826,26 @@ fn stored_settings(
     }
 }
 
+/// What the planner takes of an athlete's stored settings (the defaults when none were
+/// set), for the planning job.
+pub fn plan_settings(
+    conn: &rusqlite::Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+) -> Result<PlanSettings, crate::store::StoreError> {
+    let settings = match rows::settings(conn, tenant_row, athlete_row)? {
+        Some(value) => serde_json::from_value::<PlanningSettings>(value).map_err(|e| {
+            crate::store::StoreError::Corrupt {
+                what: "planning settings",
+                row: athlete_row,
+                reason: e.to_string(),
+            }
+        })?,
+        None => PlanningSettings::default(),
+    };
+    Ok(settings.for_plan())
+}
+
 /// A daily plan.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DailyPlanView {
@@ -904,53 +923,12 @@ pub async fn plan_today(
     let answer = state
         .write(move |tx| {
             visible(tx, &p, id)?;
-            let today = days::athlete_today(tx, p.tenant_row, id, now)?;
-            let name = format_date(today);
-            let stored = rows::plans_between(tx, p.tenant_row, id, &name, &name)?
-                .into_iter()
-                .next();
-            if let Some(stored) = &stored
-                && !regenerate
-            {
-                return Ok(TodayPlan {
-                    plan: plan_view(stored.clone()),
-                    generated: false,
-                    changed: None,
-                });
-            }
             let settings = stored_settings(tx, p.tenant_row, id)?.for_plan();
-            let inputs = days::plan_inputs(tx, p.tenant_row, id, today, settings)?;
-            let plan = daily_plan(&inputs);
-            let digest = inputs_digest(&inputs);
-            let plan_value = days::plan_json(&plan)?;
-            let why = json!(plan.why);
-            let changed = stored
-                .as_ref()
-                .map(|s| s.inputs_digest != digest || s.plan != plan_value || s.why != why);
-            if let (Some(same), Some(false)) = (stored, changed) {
-                return Ok(TodayPlan {
-                    plan: plan_view(same),
-                    generated: true,
-                    changed,
-                });
-            }
-            let record = rows::store_plan(
-                tx,
-                p.tenant_row,
-                id,
-                rows::NewDailyPlan {
-                    date: &name,
-                    plan: &plan_value,
-                    why: &why,
-                    inputs: &days::inputs_json(&inputs),
-                    inputs_digest: &digest,
-                },
-                now,
-            )?;
+            let outcome = days::today_plan(tx, p.tenant_row, id, settings, now, regenerate)?;
             Ok(TodayPlan {
-                plan: plan_view(record),
-                generated: true,
-                changed,
+                plan: plan_view(outcome.record),
+                generated: outcome.generated,
+                changed: outcome.changed,
             })
         })
         .await?;

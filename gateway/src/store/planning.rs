@@ -261,6 +261,22 @@ pub fn latest_local_offset(
         .optional()?)
 }
 
+/// Up to `limit` athletes of every tenant with a row above `after`, in row order, as
+/// `(tenant row, athlete row)`: the planning job's walk.
+pub fn athletes_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut statement = conn
+        .prepare_cached("SELECT tenant_id, id FROM athletes WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let rows = statement.query_map(
+        params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The athlete's planning settings as stored (JSON), if any were set.
 pub fn settings(
     conn: &Connection,
