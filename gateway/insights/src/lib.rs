@@ -1,12 +1,24 @@
 //! Insights, I/O-free: what the athlete's own data says works for them.
 //!
-//! - [`efficiency`]: efficiency factor (NP or grade-adjusted speed per mean HR), aerobic
-//!   decoupling and output at a fixed heart rate per activity; the weekly trend.
+//! - [`mod@efficiency`]: efficiency factor (NP or Minetti grade-adjusted speed per mean HR),
+//!   aerobic decoupling and output at a fixed heart rate per activity; the weekly trend.
+//! - [`stats`]: Spearman's rho (average ranks), its t-distribution p-value,
+//!   Benjamini-Hochberg q-values.
+//! - [`mod@correlations`]: every input × output × lag 0–3 test of an athlete's days, BH
+//!   corrected together, q ≤ 0.10 reported as `what_works` / `what_doesnt` with a sentence.
+//! - [`scatter`]: a finding's scatter plot as a deterministic SVG string.
 //!
 //! **This crate does no I/O**: no files, sockets, SQL, HTTP or clock (`now` is an
 //! argument), and never iterates a hash map into its output: the same inputs give the same
 //! outputs. The gateway reads rows and audio tags, runs the job and sends the mail.
 
+pub mod correlations;
 pub mod efficiency;
 pub mod scatter;
 pub mod stats;
+
+pub use correlations::{CorrelationReport, DailySeries, Finding, Input, Output, correlations};
+pub use efficiency::{
+    Efficiency, EfficiencyTrend, NotComputable, Samples, Sport, efficiency, output_at_hr,
+    weekly_trend,
+};
