@@ -1,1 +1,22 @@
-//! Strava and Garmin sync, I/O-free (being built; see issue 22).
+//! Strava and Garmin sync, I/O-free: the rules the gateway's connection routes, webhook
+//! handlers and job runner follow, with every byte from a provider treated as untrusted.
+//!
+//! - [`oauth`]: provider endpoints, authorize URLs, `state` (256 random bits, bound to the
+//!   user, single use, 10 minutes), PKCE S256, token requests and answers
+//!   (`invalid_grant` → needs reauthorization), refresh 5 minutes before expiry; tokens in
+//!   a [`Secret`] that never prints.
+//! - [`provider`]: [`Provider`] names.
+//!
+//! **This crate does no I/O**: no sockets, SQL, files or HTTP clients, and no clock or
+//! global random source: `now` and random bytes are arguments, responses arrive as bytes.
+//! It never iterates a hash map into its output, so the same inputs give the same outputs.
+
+pub mod oauth;
+pub mod provider;
+
+pub use oauth::{
+    ConfigError, DeauthorizeRequest, FormRequest, OAuthState, OAuthStates, PendingState, PkceError,
+    PkceVerifier, ProviderConfig, Secret, StateError, TokenError, TokenSet, parse_token_response,
+    should_refresh,
+};
+pub use provider::Provider;

@@ -1,0 +1,44 @@
+//! The providers Paceline syncs from. Only providers with OAuth are supported: Paceline
+//! never asks for a third-party password.
+
+/// A provider an athlete can connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    /// Strava (API v3, OAuth 2.0, webhooks).
+    Strava,
+    /// Garmin Connect (Health and Activity APIs, OAuth 2.0 with PKCE, push and ping).
+    Garmin,
+}
+
+impl Provider {
+    /// Every provider.
+    pub const ALL: [Provider; 2] = [Provider::Strava, Provider::Garmin];
+
+    /// The provider's name in rows, routes and the API: `strava`, `garmin`. It is also
+    /// the activity library's source kind name for what this provider sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Strava => "strava",
+            Provider::Garmin => "garmin",
+        }
+    }
+
+    /// The provider named `name` (as [`Provider::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Provider> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+        }
+        assert_eq!(Provider::parse("Strava"), None);
+        assert_eq!(Provider::parse("polar"), None);
+    }
+}
