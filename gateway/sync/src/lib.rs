@@ -6,6 +6,9 @@
 //!   (`invalid_grant` → needs reauthorization), refresh 5 minutes before expiry; tokens in
 //!   a [`Secret`] that never prints.
 //! - [`provider`]: [`Provider`] names.
+//! - [`strava`]: Strava's activity list, detail and streams (bounded, range-checked) into
+//!   the library's [`Recording`](paceline_formats::Recording), sports mapped to the
+//!   library's, and the backfill/delta [`ActivityPager`].
 //!
 //! **This crate does no I/O**: no sockets, SQL, files or HTTP clients, and no clock or
 //! global random source: `now` and random bytes are arguments, responses arrive as bytes.
@@ -13,6 +16,7 @@
 
 pub mod oauth;
 pub mod provider;
+pub mod strava;
 
 pub use oauth::{
     ConfigError, DeauthorizeRequest, FormRequest, OAuthState, OAuthStates, PendingState, PkceError,
@@ -20,3 +24,7 @@ pub use oauth::{
     should_refresh,
 };
 pub use provider::Provider;
+pub use strava::{
+    ActivityPager, DetailedActivity, PageStep, StravaError, StreamSet, SummaryActivity,
+    parse_activity, parse_activity_list, parse_streams, recording,
+};
