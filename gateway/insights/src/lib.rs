@@ -7,18 +7,27 @@
 //! - [`mod@correlations`]: every input × output × lag 0–3 test of an athlete's days, BH
 //!   corrected together, q ≤ 0.10 reported as `what_works` / `what_doesnt` with a sentence.
 //! - [`scatter`]: a finding's scatter plot as a deterministic SVG string.
+//! - [`digest`]: the weekly digest's text and HTML from values, and when it is due (Sunday
+//!   18:00 local, never twice for one week).
+//! - [`unsubscribe`]: the signed unsubscribe token (HMAC-SHA256, base64url).
 //!
 //! **This crate does no I/O**: no files, sockets, SQL, HTTP or clock (`now` is an
 //! argument), and never iterates a hash map into its output: the same inputs give the same
 //! outputs. The gateway reads rows and audio tags, runs the job and sends the mail.
 
 pub mod correlations;
+pub mod digest;
 pub mod efficiency;
 pub mod scatter;
 pub mod stats;
+pub mod unsubscribe;
 
 pub use correlations::{CorrelationReport, DailySeries, Finding, Input, Output, correlations};
+pub use digest::{
+    DigestContent, DigestSlot, RenderedDigest, current_slot, digest_due, render_digest,
+};
 pub use efficiency::{
     Efficiency, EfficiencyTrend, NotComputable, Samples, Sport, efficiency, output_at_hr,
     weekly_trend,
 };
+pub use unsubscribe::{sign_unsubscribe, verify_unsubscribe};
