@@ -1,3 +1,6 @@
 //! The coach chat, I/O-free (being built; see issue 24).
 
 pub mod entities;
+pub mod intent;
+pub mod preferences;
+pub mod terms;
