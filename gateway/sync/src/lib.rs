@@ -6,6 +6,8 @@
 //!   (`invalid_grant` → needs reauthorization), refresh 5 minutes before expiry; tokens in
 //!   a [`Secret`] that never prints.
 //! - [`provider`]: [`Provider`] names.
+//! - [`rate_limit`]: `X-RateLimit-*` and `X-ReadRateLimit-*` headers; pause at 80 % of
+//!   either window until the next UTC quarter hour or midnight; the same after a 429.
 //! - [`strava`]: Strava's activity list, detail and streams (bounded, range-checked) into
 //!   the library's [`Recording`](paceline_formats::Recording), sports mapped to the
 //!   library's, and the backfill/delta [`ActivityPager`].
@@ -16,6 +18,7 @@
 
 pub mod oauth;
 pub mod provider;
+pub mod rate_limit;
 pub mod strava;
 
 pub use oauth::{
@@ -24,6 +27,9 @@ pub use oauth::{
     should_refresh,
 };
 pub use provider::Provider;
+pub use rate_limit::{
+    RateDecision, RateLimitError, RateLimits, Window, after_too_many_requests, decide,
+};
 pub use strava::{
     ActivityPager, DetailedActivity, PageStep, StravaError, StreamSet, SummaryActivity,
     parse_activity, parse_activity_list, parse_streams, recording,
