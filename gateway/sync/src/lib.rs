@@ -1,6 +1,9 @@
 //! Strava and Garmin sync, I/O-free: the rules the gateway's connection routes, webhook
 //! handlers and job runner follow, with every byte from a provider treated as untrusted.
 //!
+//! - [`jobs`]: the durable job runner's policy: [`Job`] payloads (serde JSON), dedup
+//!   keys, at most 5 runs with full-jitter exponential backoff (2 s base, 10 min cap),
+//!   outcome → next state, restart recovery, per-provider concurrency.
 //! - [`oauth`]: provider endpoints, authorize URLs, `state` (256 random bits, bound to the
 //!   user, single use, 10 minutes), PKCE S256, token requests and answers
 //!   (`invalid_grant` → needs reauthorization), refresh 5 minutes before expiry; tokens in
@@ -16,11 +19,16 @@
 //! global random source: `now` and random bytes are arguments, responses arrive as bytes.
 //! It never iterates a hash map into its output, so the same inputs give the same outputs.
 
+pub mod jobs;
 pub mod oauth;
 pub mod provider;
 pub mod rate_limit;
 pub mod strava;
 
+pub use jobs::{
+    Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,
+    concurrency_limit, next_state, recover_on_start,
+};
 pub use oauth::{
     ConfigError, DeauthorizeRequest, FormRequest, OAuthState, OAuthStates, PendingState, PkceError,
     PkceVerifier, ProviderConfig, Secret, StateError, TokenError, TokenSet, parse_token_response,

@@ -1,8 +1,12 @@
 //! The providers Paceline syncs from. Only providers with OAuth are supported: Paceline
 //! never asks for a third-party password.
 
-/// A provider an athlete can connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use serde::{Deserialize, Serialize};
+
+/// A provider an athlete can connect. In job payloads it is its [`Provider::as_str`]
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// Strava (API v3, OAuth 2.0, webhooks).
     Strava,
