@@ -10,6 +10,8 @@
 //! - [`digest`]: the weekly digest's text and HTML from values, and when it is due (Sunday
 //!   18:00 local, never twice for one week).
 //! - [`unsubscribe`]: the signed unsubscribe token (HMAC-SHA256, base64url).
+//! - [`music`]: the athlete's track library (M3U, CSV or read tags) and a BPM-matched
+//!   playlist per workout, each phase filled within ±30 s, as JSON-able values and M3U.
 //!
 //! **This crate does no I/O**: no files, sockets, SQL, HTTP or clock (`now` is an
 //! argument), and never iterates a hash map into its output: the same inputs give the same
@@ -18,6 +20,7 @@
 pub mod correlations;
 pub mod digest;
 pub mod efficiency;
+pub mod music;
 pub mod scatter;
 pub mod stats;
 pub mod unsubscribe;
@@ -30,4 +33,5 @@ pub use efficiency::{
     Efficiency, EfficiencyTrend, NotComputable, Samples, Sport, efficiency, output_at_hr,
     weekly_trend,
 };
+pub use music::{Phase, PhaseKind, Playlist, Track, playlist, to_m3u};
 pub use unsubscribe::{sign_unsubscribe, verify_unsubscribe};
