@@ -795,8 +795,10 @@ impl Draft {
         if let Some((life, _)) = &self.life_minutes
             && full_minutes > *life
         {
-            let (fitted, compression) = fit::fit_for(&plan, *life, &self.phys);
+            let (mut fitted, compression) = fit::fit_for(&plan, *life, &self.phys);
             if let Some(c) = compression {
+                // Named for what is ridden: "Endurance 35 min", not the 60 it was.
+                fitted.name = format!("{} {} min", kind.title(), c.kept_total_s / 60);
                 let tss = c
                     .kept_s
                     .iter()

@@ -260,6 +260,13 @@ fn life_events_reshape_the_day() {
     }];
     let busy = daily_plan(&i);
     assert!(seconds(&busy) <= 35 * 60);
+    // Named for the minutes ridden, not the workout before compression.
+    let name = &busy.workout.as_ref().unwrap().name;
+    assert!(
+        name.ends_with(&format!(" {} min", seconds(&busy) / 60)),
+        "{name} for {} s",
+        seconds(&busy)
+    );
     assert!(busy.target_tss > 0.0);
     let why = busy.why.last().unwrap();
     assert!(
