@@ -14,6 +14,8 @@
 //! - [`strava`]: Strava's activity list, detail and streams (bounded, range-checked) into
 //!   the library's [`Recording`](paceline_formats::Recording), sports mapped to the
 //!   library's, and the backfill/delta [`ActivityPager`].
+//! - [`webhook`]: Strava's subscription challenge (verify token in constant time) and
+//!   events (bounded to 16 KiB) → the [`Job`] each asks for.
 //!
 //! **This crate does no I/O**: no sockets, SQL, files or HTTP clients, and no clock or
 //! global random source: `now` and random bytes are arguments, responses arrive as bytes.
@@ -24,6 +26,7 @@ pub mod oauth;
 pub mod provider;
 pub mod rate_limit;
 pub mod strava;
+pub mod webhook;
 
 pub use jobs::{
     Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,
@@ -42,3 +45,4 @@ pub use strava::{
     ActivityPager, DetailedActivity, PageStep, StravaError, StreamSet, SummaryActivity,
     parse_activity, parse_activity_list, parse_streams, recording,
 };
+pub use webhook::{ChallengeError, WebhookError, WebhookEvent, answer_challenge, parse_event};
