@@ -332,7 +332,7 @@ fn is_known(word: &str, today: Date) -> bool {
 
 /// The first run of unknown words (at most four): the term a "count this as a workout"
 /// message is about.
-fn unknown_run(words: &[&str], today: Date) -> Option<String> {
+pub(crate) fn unknown_run(words: &[&str], today: Date) -> Option<String> {
     let start = words.iter().position(|w| !is_known(w, today))?;
     let run: Vec<&str> = words[start..]
         .iter()
@@ -371,7 +371,7 @@ impl Words<'_> {
 }
 
 /// Past-tense verbs that say an activity was done.
-const PAST_VERBS: &[&str] = &[
+pub(crate) const PAST_VERBS: &[&str] = &[
     "ran",
     "rode",
     "swam",
@@ -699,6 +699,9 @@ fn rules(
     if let Some(m) = modification(w, &found, past) {
         let mut u = with(Intent::ModifyWorkout, STRONG);
         u.modification = Some(m);
+        if m == Modification::SwapSport {
+            u.entities.sport = swap_target(w).or(u.entities.sport);
+        }
         return u;
     }
     // 10. Busy days.
@@ -740,6 +743,22 @@ fn rules(
         return with(Intent::LogActivity, MEDIUM);
     }
     with(Intent::Unknown, 0.0)
+}
+
+/// The sport swapped to: the one before "instead of", else the last one named ("swap my
+/// run for a swim" → swim; "swim instead of run" → swim).
+fn swap_target(w: &Words<'_>) -> Option<Sport> {
+    let sports: Vec<(usize, Sport)> =
+        w.w.iter()
+            .enumerate()
+            .filter_map(|(i, x)| entities::parse_sport(x).ok().map(|s| (i, s)))
+            .collect();
+    if let Some(i) = w.position("instead")
+        && w.w.get(i + 1) == Some(&"of")
+    {
+        return sports.iter().rev().find(|(j, _)| *j < i).map(|(_, s)| *s);
+    }
+    sports.last().map(|(_, s)| *s)
 }
 
 fn strong_life_event(w: &Words<'_>) -> Option<LifeKind> {

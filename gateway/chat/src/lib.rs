@@ -1,5 +1,7 @@
 //! The coach chat, I/O-free (being built; see issue 24).
 
+pub mod actions;
+pub mod engine;
 pub mod entities;
 pub mod intent;
 pub mod preferences;
