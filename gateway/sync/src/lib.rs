@@ -1,6 +1,10 @@
 //! Strava and Garmin sync, I/O-free: the rules the gateway's connection routes, webhook
 //! handlers and job runner follow, with every byte from a provider treated as untrusted.
 //!
+//! - [`garmin`]: Garmin push and ping notifications and callback answers (bounded; a
+//!   ping's callback URL must be on Garmin's API origin) → activities as
+//!   [`Recording`](paceline_formats::Recording)s, daily metrics per user and date
+//!   (resting HR, HRV, sleep time and score, stress), deregistrations.
 //! - [`jobs`]: the durable job runner's policy: [`Job`] payloads (serde JSON), dedup
 //!   keys, at most 5 runs with full-jitter exponential backoff (2 s base, 10 min cap),
 //!   outcome → next state, restart recovery, per-provider concurrency.
@@ -21,6 +25,7 @@
 //! global random source: `now` and random bytes are arguments, responses arrive as bytes.
 //! It never iterates a hash map into its output, so the same inputs give the same outputs.
 
+pub mod garmin;
 pub mod jobs;
 pub mod oauth;
 pub mod provider;
@@ -28,6 +33,9 @@ pub mod rate_limit;
 pub mod strava;
 pub mod webhook;
 
+pub use garmin::{
+    DailyMetrics, GarminError, GarminItem, daily_metrics, parse_callback, parse_notification,
+};
 pub use jobs::{
     Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,
     concurrency_limit, next_state, recover_on_start,
