@@ -397,6 +397,37 @@ pub fn recover_on_start(state: JobState, attempts: u32, now_s: i64) -> JobState 
     }
 }
 
+/// What a provider API answer's HTTP status means for the job that got it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAnswer {
+    /// 2xx: read the body.
+    Ok,
+    /// 404 or 410: the object is gone (deleted meanwhile, or never the owner's): the job
+    /// is done with nothing to import.
+    Gone,
+    /// 401: refresh the token once and retry; a second 401 (or the refresh's
+    /// `invalid_grant`) is [`Outcome::NeedsReauth`].
+    Unauthorized,
+    /// 429: pause ([`after_too_many_requests`](crate::rate_limit::after_too_many_requests)).
+    RateLimited,
+    /// 5xx, 408: [`Outcome::Transient`].
+    Transient,
+    /// Any other status: [`Outcome::Permanent`].
+    Permanent,
+}
+
+/// Classifies a provider API answer's status.
+pub fn classify_status(status: u16) -> ApiAnswer {
+    match status {
+        200..=299 => ApiAnswer::Ok,
+        404 | 410 => ApiAnswer::Gone,
+        401 => ApiAnswer::Unauthorized,
+        429 => ApiAnswer::RateLimited,
+        408 | 500..=599 => ApiAnswer::Transient,
+        _ => ApiAnswer::Permanent,
+    }
+}
+
 /// The admin's "retry" on a dead job: queued again with its attempts reset to 0.
 pub fn retry_dead() -> Transition {
     Transition {
@@ -539,6 +570,16 @@ mod tests {
         assert!(!JobState::Retry { run_at_s: now + 1 }.is_due(now));
         assert!(!JobState::Running.is_due(now));
         assert_eq!(retry_dead().state.as_str(), "queued");
+        for (status, answer) in [
+            (200, ApiAnswer::Ok),
+            (404, ApiAnswer::Gone),
+            (401, ApiAnswer::Unauthorized),
+            (429, ApiAnswer::RateLimited),
+            (503, ApiAnswer::Transient),
+            (403, ApiAnswer::Permanent),
+        ] {
+            assert_eq!(classify_status(status), answer, "{status}");
+        }
     }
 
     proptest! {

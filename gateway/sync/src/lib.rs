@@ -37,8 +37,8 @@ pub use garmin::{
     DailyMetrics, GarminError, GarminItem, daily_metrics, parse_callback, parse_notification,
 };
 pub use jobs::{
-    Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,
-    concurrency_limit, next_state, recover_on_start,
+    ApiAnswer, Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,
+    classify_status, concurrency_limit, next_state, recover_on_start,
 };
 pub use oauth::{
     ConfigError, DeauthorizeRequest, FormRequest, OAuthState, OAuthStates, PendingState, PkceError,
