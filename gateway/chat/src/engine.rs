@@ -320,9 +320,13 @@ pub fn understand(
         }
         Intent::LifeEvent => {
             let span = u.entities.dates.first().copied();
+            // "on holiday until Sunday": from today.
+            let until = entities::words(&turn.message)
+                .iter()
+                .any(|w| matches!(w.as_str(), "until" | "till" | "til" | "through"));
             wanted.push(Tool::AddLifeEvent {
                 kind: u.life_kind.unwrap_or(LifeKind::Busy),
-                from: span.map_or(today, |s| s.from),
+                from: span.map_or(today, |s| if until { today.min(s.from) } else { s.from }),
                 to: span.map_or(today, |s| s.to),
                 note: cut(&turn.message),
             });

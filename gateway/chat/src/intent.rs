@@ -391,7 +391,6 @@ pub(crate) const PAST_VERBS: &[&str] = &[
     "danced",
     "skied",
     "done",
-    "got",
     "managed",
     "smashed",
     "crushed",
@@ -584,33 +583,15 @@ fn rules(
         return u;
     }
     // 6. Questions about history, fitness and the plan.
-    let question_start = w.w.first().is_some_and(|f| {
-        matches!(
-            *f,
-            "how"
-                | "what"
-                | "whats"
-                | "what's"
-                | "when"
-                | "which"
-                | "did"
-                | "have"
-                | "has"
-                | "am"
-                | "was"
-                | "were"
-                | "is"
-                | "show"
-                | "tell"
-                | "give"
-                | "list"
-                | "where"
-                | "compare"
-                | "hows"
-                | "how's"
-                | "summarize"
-                | "summarise"
-        )
+    // "did I …", "am I …": a question; "did a 90 minute ride": a log.
+    let subject =
+        w.w.get(1)
+            .is_some_and(|x| matches!(*x, "i" | "we" | "my" | "you" | "i've" | "i'm"));
+    let question_start = w.w.first().is_some_and(|f| match *f {
+        "how" | "what" | "whats" | "what's" | "when" | "which" | "show" | "tell" | "give"
+        | "list" | "where" | "compare" | "hows" | "how's" | "summarize" | "summarise" => true,
+        "did" | "have" | "has" | "am" | "was" | "were" | "is" | "do" | "does" => subject,
+        _ => false,
     });
     let topic = w.any(&[
         "fitness",
@@ -660,6 +641,10 @@ fn rules(
         "summary",
         "stats",
         "shape",
+        "planned",
+        "schedule",
+        "session",
+        "next",
         "far",
         "often",
         "many",
@@ -857,6 +842,26 @@ fn modification(w: &Words<'_>, found: &Entities, past: bool) -> Option<Modificat
     {
         return Some(Modification::Shorter);
     }
+    // Easier before harder: "back off the intensity" names intensity to lower it.
+    if w.any(&["easier", "lighter", "gentler", "gentle", "mellow"])
+        || w.any_phrase(&[
+            "take it easy",
+            "go easy",
+            "dial back",
+            "dial it back",
+            "tone down",
+            "tone it down",
+            "back off",
+            "less intense",
+            "easy today",
+            "make it easy",
+            "keep it easy",
+            "recovery day",
+            "easy day",
+        ])
+    {
+        return Some(Modification::Easier);
+    }
     if w.any(&[
         "harder",
         "tougher",
@@ -891,25 +896,6 @@ fn modification(w: &Words<'_>, found: &Entities, past: bool) -> Option<Modificat
         || w.any_phrase(&["step it up", "feeling strong", "feel strong", "bring it on"])
     {
         return Some(Modification::Harder);
-    }
-    if w.any(&["easier", "lighter", "gentler", "gentle", "mellow"])
-        || w.any_phrase(&[
-            "take it easy",
-            "go easy",
-            "dial back",
-            "dial it back",
-            "tone down",
-            "tone it down",
-            "back off",
-            "less intense",
-            "easy today",
-            "make it easy",
-            "keep it easy",
-            "recovery day",
-            "easy day",
-        ])
-    {
-        return Some(Modification::Easier);
     }
     None
 }

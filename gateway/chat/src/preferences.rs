@@ -9,7 +9,8 @@
 //!
 //! Hours: "7" alone before a workout limit means 7 in the morning for "before" and 7 in
 //! the evening for "after" ("no workouts after 7" = after 19:00); "am"/"pm" and 24-hour
-//! clocks ("19:00") are read as written.
+//! clocks ("19:00") are read as written. A message naming today, tomorrow or tonight is a
+//! one-off change for the intent rules, never a lasting preference.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Weekday};
@@ -164,6 +165,12 @@ pub fn parse_stated(text: &str) -> Result<Option<Preference>, EntityError> {
     let w: Vec<&str> = owned.iter().map(String::as_str).collect();
     let has = |x: &str| w.contains(&x);
     let after = |x: &str| w.iter().position(|&y| y == x).map(|i| &w[i + 1..]);
+    // A named day makes it a one-off change ("I'd rather run today"), not a preference.
+    if w.iter()
+        .any(|x| matches!(*x, "today" | "tomorrow" | "tonight"))
+    {
+        return Ok(None);
+    }
     let limit_words = [
         "no", "never", "not", "don't", "dont", "can't", "cant", "nothing",
     ];
@@ -183,9 +190,11 @@ pub fn parse_stated(text: &str) -> Result<Option<Preference>, EntityError> {
         || has("don't") && (has("like") || has("enjoy"))
         || has("dont") && (has("like") || has("enjoy"))
         || has("can't") && has("stand")
+        || has("rather") && has("not")
         || has("no") && w.iter().any(|x| equipment(x).is_some());
     let pos = !neg && w.iter().any(|x| positive.contains(x));
-    let first_person = has("i") || has("i'm") || has("me") || has("my") || has("no");
+    let first_person =
+        has("i") || has("i'm") || has("i'd") || has("i've") || has("me") || has("my") || has("no");
     // "I can't train on Fridays", "Fridays are my rest day", "no workouts on sundays"
     if let Some(day) = w.iter().find_map(|x| weekday_name(x))
         && (has("rest") && has("day")
