@@ -42,8 +42,8 @@ pub use jobs::{
 };
 pub use oauth::{
     ConfigError, DeauthorizeRequest, FormRequest, OAuthState, OAuthStates, PendingState, PkceError,
-    PkceVerifier, ProviderConfig, Secret, StateError, TokenError, TokenSet, parse_token_response,
-    should_refresh,
+    PkceVerifier, ProviderConfig, Secret, StateError, TokenBody, TokenError, TokenSet,
+    parse_token_response, should_refresh,
 };
 pub use provider::Provider;
 pub use rate_limit::{
@@ -53,4 +53,6 @@ pub use strava::{
     ActivityPager, DetailedActivity, PageStep, StravaError, StreamSet, SummaryActivity,
     parse_activity, parse_activity_list, parse_streams, recording,
 };
-pub use webhook::{ChallengeError, WebhookError, WebhookEvent, answer_challenge, parse_event};
+pub use webhook::{
+    ChallengeError, EventBody, WebhookError, WebhookEvent, answer_challenge, parse_event,
+};

@@ -26,7 +26,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::CryptoRngCore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use thiserror::Error;
@@ -647,19 +647,37 @@ impl TokenError {
     }
 }
 
-#[derive(Deserialize)]
-struct RawToken {
-    access_token: String,
-    refresh_token: String,
-    expires_at: Option<i64>,
-    expires_in: Option<i64>,
-    scope: Option<String>,
-    athlete: Option<RawAthlete>,
+/// A token endpoint's success body as the providers send it (Strava: `expires_at`,
+/// `expires_in`, `athlete`; Garmin: `expires_in`, `scope`). [`parse_token_response`]
+/// reads it; the local provider servers write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenBody {
+    /// `Bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Expiry, s since the Unix epoch (Strava).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Lifetime, s (both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    /// Scopes granted (Garmin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The athlete (Strava, on the code exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub athlete: Option<TokenAthlete>,
 }
 
-#[derive(Deserialize)]
-struct RawAthlete {
-    id: i64,
+/// The athlete in a Strava token answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenAthlete {
+    /// Strava's athlete id.
+    pub id: i64,
 }
 
 #[derive(Deserialize)]
@@ -696,7 +714,7 @@ pub fn parse_token_response(status: u16, body: &[u8], now_s: i64) -> Result<Toke
     if !(200..300).contains(&status) {
         return Err(token_refusal(status, body));
     }
-    let raw: RawToken =
+    let raw: TokenBody =
         serde_json::from_slice(body).map_err(|e| TokenError::Malformed(e.to_string()))?;
     for (name, token) in [
         ("access_token", &raw.access_token),

@@ -133,16 +133,25 @@ pub enum WebhookError {
     },
 }
 
-#[derive(serde::Deserialize)]
-struct RawEvent {
-    object_type: String,
-    object_id: u64,
-    aspect_type: String,
+/// An event body as Strava posts it: [`parse_event`] reads it, the local provider
+/// servers write it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventBody {
+    /// `activity` or `athlete`.
+    pub object_type: String,
+    /// The activity or athlete id.
+    pub object_id: u64,
+    /// `create`, `update` or `delete`.
+    pub aspect_type: String,
+    /// The changed fields.
     #[serde(default)]
-    updates: BTreeMap<String, serde_json::Value>,
-    owner_id: u64,
-    subscription_id: u64,
-    event_time: i64,
+    pub updates: BTreeMap<String, serde_json::Value>,
+    /// The owner.
+    pub owner_id: u64,
+    /// The subscription.
+    pub subscription_id: u64,
+    /// When, s since the Unix epoch.
+    pub event_time: i64,
 }
 
 fn invalid(field: &'static str, value: &str) -> WebhookError {
@@ -157,7 +166,7 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     if body.len() > MAX_EVENT_BYTES {
         return Err(WebhookError::TooLarge(body.len()));
     }
-    let raw: RawEvent =
+    let raw: EventBody =
         serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let object_type = match raw.object_type.as_str() {
         "activity" => ObjectType::Activity,
