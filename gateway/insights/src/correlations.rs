@@ -574,13 +574,21 @@ mod tests {
     /// splitmix64: a deterministic stream of uniform numbers in [0, 1) for the tests.
     struct Noise(u64);
     impl Noise {
-        fn next(&mut self) -> f64 {
+        fn next_u64(&mut self) -> u64 {
             self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = self.0;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 / (1u64 << 53) as f64
+            z ^ (z >> 31)
+        }
+
+        fn next(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        /// A whole number in 0..n.
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next_u64() % n as u64).unwrap()
         }
     }
 
@@ -748,6 +756,37 @@ mod tests {
         assert!(
             with_findings <= 8,
             "{with_findings} of 40 null athletes had findings"
+        );
+    }
+
+    #[test]
+    fn shuffled_planted_data_reports_findings_no_more_often_than_the_fdr_allows() {
+        // The planted athlete with EF's values shuffled across its days (Fisher-Yates,
+        // 40 fixed shuffles): the relation is gone, so findings may appear in at most
+        // about 10 % of the shuffles; allow 8 of 40 as above.
+        let planted = generated(7, true);
+        let ef = &planted.outputs[&Output::EfficiencyFactor];
+        let dates: Vec<Date> = ef.keys().copied().collect();
+        let with_findings = (0..40u64)
+            .filter(|seed| {
+                let mut values: Vec<f64> = ef.values().copied().collect();
+                let mut noise = Noise(5000 + seed);
+                for i in (1..values.len()).rev() {
+                    let j = noise.below(i + 1);
+                    values.swap(i, j);
+                }
+                let mut shuffled = planted.clone();
+                shuffled.outputs.insert(
+                    Output::EfficiencyFactor,
+                    dates.iter().copied().zip(values).collect(),
+                );
+                let r = correlations(&shuffled);
+                !(r.what_works.is_empty() && r.what_doesnt.is_empty())
+            })
+            .count();
+        assert!(
+            with_findings <= 8,
+            "{with_findings} of 40 shuffles had findings"
         );
     }
 
