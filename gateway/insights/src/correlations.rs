@@ -28,7 +28,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use time::{Date, Duration};
 
-use crate::scatter::scatter_svg;
+use crate::chart::scatter_svg;
 use crate::stats::{benjamini_hochberg, spearman, spearman_p_value};
 
 /// Fewest paired days a test needs.

@@ -29,8 +29,8 @@ use std::fmt::Write as _;
 
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 
+use crate::chart::escape_xml;
 use crate::correlations::{CorrelationReport, Finding};
-use crate::scatter::escape_xml;
 
 /// How late after its slot a digest may still be sent, hours.
 pub const LATEST_SEND_H: i64 = 48;

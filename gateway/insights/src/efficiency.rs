@@ -30,7 +30,8 @@
 //!   given HR, needing [`MIN_AT_HR_SAMPLES`] of them.
 //! - **Trend** ([`weekly_trend`]): the mean EF of each ISO week (Monday start) that has
 //!   activities, and the least-squares slope of those means against the week number, EF per
-//!   week (weeks without activities are left out, not counted as zero).
+//!   week (weeks without activities are left out, not counted as zero); [`trend_svg`] draws
+//!   it as a line chart.
 
 use time::{Date, Duration};
 
@@ -399,6 +400,29 @@ pub fn weekly_trend(points: &[(Date, f64)]) -> EfficiencyTrend {
         weeks,
         slope_per_week,
     }
+}
+
+/// The weekly trend as a line chart: weeks since the first across, mean EF up, titled with
+/// the slope. `unit` names the EF's unit ("W/bpm" for rides, "(m/min)/bpm" for runs).
+pub fn trend_svg(trend: &EfficiencyTrend, unit: &str) -> String {
+    let first = trend.weeks.first().map(|w| w.week_start);
+    let points: Vec<(f64, f64)> = trend
+        .weeks
+        .iter()
+        .map(|w| {
+            let weeks = first.map_or(0, |f| (w.week_start - f).whole_weeks());
+            (weeks as f64, w.mean_ef)
+        })
+        .collect();
+    let title = match trend.slope_per_week {
+        Some(slope) => format!("Efficiency factor by week ({slope:+.3} per week)"),
+        None => "Efficiency factor by week".to_owned(),
+    };
+    let x_label = match first {
+        Some(f) => format!("weeks since {f}"),
+        None => "weeks".to_owned(),
+    };
+    crate::chart::line_svg(&title, &x_label, &format!("mean EF ({unit})"), &points)
 }
 
 /// The least-squares slope of `y` on `x`; `None` with under two points or no spread in `x`.

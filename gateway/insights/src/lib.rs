@@ -6,7 +6,7 @@
 //!   Benjamini-Hochberg q-values.
 //! - [`mod@correlations`]: every input × output × lag 0–3 test of an athlete's days, BH
 //!   corrected together, q ≤ 0.10 reported as `what_works` / `what_doesnt` with a sentence.
-//! - [`scatter`]: a finding's scatter plot as a deterministic SVG string.
+//! - [`chart`]: a finding's scatter plot and the weekly trend's line as deterministic SVG.
 //! - [`digest`]: the weekly digest's text and HTML from values, and when it is due (Sunday
 //!   18:00 local, never twice for one week).
 //! - [`unsubscribe`]: the signed unsubscribe token (HMAC-SHA256, base64url).
@@ -17,11 +17,11 @@
 //! argument), and never iterates a hash map into its output: the same inputs give the same
 //! outputs. The gateway reads rows and audio tags, runs the job and sends the mail.
 
+pub mod chart;
 pub mod correlations;
 pub mod digest;
 pub mod efficiency;
 pub mod music;
-pub mod scatter;
 pub mod stats;
 pub mod unsubscribe;
 

@@ -1,6 +1,6 @@
-//! A small scatter plot as an SVG string, for a finding's card.
+//! Small charts as SVG strings: a finding's scatter plot, the weekly efficiency trend.
 //!
-//! Hand-written rather than drawn with a plotting crate: one chart kind, a few dozen points,
+//! Hand-written rather than drawn with a plotting crate: two chart kinds, a few dozen points,
 //! and the output must be byte-for-byte deterministic (fixed decimals, no ids or
 //! timestamps) and self-contained (no fonts or scripts fetched), which a string template
 //! guarantees. Text is XML-escaped; points past [`MAX_SCATTER_POINTS`] are left out.
@@ -51,6 +51,21 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// A scatter plot of `points` (x, y) with a title and axis labels; non-finite points are
 /// skipped. The axes are labelled with their minimum and maximum.
 pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)]) -> String {
+    chart_svg(title, x_label, y_label, points, false)
+}
+
+/// A line chart: as [`scatter_svg`], the points also joined in the order given.
+pub fn line_svg(title: &str, x_label: &str, y_label: &str, points: &[(f64, f64)]) -> String {
+    chart_svg(title, x_label, y_label, points, true)
+}
+
+fn chart_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[(f64, f64)],
+    joined: bool,
+) -> String {
     let points: Vec<(f64, f64)> = points
         .iter()
         .copied()
@@ -79,6 +94,17 @@ pub fn scatter_svg(title: &str, x_label: &str, y_label: &str, points: &[(f64, f6
         yb = TOP + plot_h,
         xr = LEFT + plot_w,
     );
+    if joined && points.len() > 1 {
+        let path: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\"/>",
+            path.join(" ")
+        );
+    }
     for (x, y) in &points {
         let _ = write!(
             svg,
@@ -164,6 +190,15 @@ mod tests {
                 &[(6.0, 1.0), (8.0, 1.5), (10.0, 2.0)]
             )
         );
+    }
+
+    #[test]
+    fn a_line_joins_its_points() {
+        // Same scale as above: (6, 1), (8, 1.5), (10, 2) → 56,216 200,122 344,28.
+        let svg = line_svg("t", "x", "y", &[(6.0, 1.0), (8.0, 1.5), (10.0, 2.0)]);
+        assert!(svg.contains("<polyline points=\"56.0,216.0 200.0,122.0 344.0,28.0\""));
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(!scatter_svg("t", "x", "y", &[(6.0, 1.0), (8.0, 1.5)]).contains("polyline"));
     }
 
     #[test]
