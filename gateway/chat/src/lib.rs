@@ -4,5 +4,6 @@ pub mod actions;
 pub mod engine;
 pub mod entities;
 pub mod intent;
+pub mod llm;
 pub mod preferences;
 pub mod terms;
