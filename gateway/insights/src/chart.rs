@@ -38,7 +38,7 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
-    if !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || !(hi - lo).is_finite() {
         return (0.0, 1.0);
     }
     if hi - lo < 1e-12 {

@@ -1,5 +1,7 @@
 //! Insights, I/O-free: what the athlete's own data says works for them.
 //!
+//! - [`daily`]: the day's nutrition, body and work values (checked, imported from CSV)
+//!   as correlation inputs.
 //! - [`mod@efficiency`]: efficiency factor (NP or Minetti grade-adjusted speed per mean HR),
 //!   aerobic decoupling and output at a fixed heart rate per activity; the weekly trend.
 //! - [`stats`]: Spearman's rho (average ranks), its t-distribution p-value,
@@ -19,6 +21,8 @@
 
 pub mod chart;
 pub mod correlations;
+mod csv_line;
+pub mod daily;
 pub mod digest;
 pub mod efficiency;
 pub mod music;

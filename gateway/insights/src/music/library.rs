@@ -13,8 +13,8 @@
 //!   error naming its line: a playlist cannot be filled from tracks of unknown length.
 //! - **CSV**: a header naming the columns (any order, unknown ones ignored): `path`,
 //!   `title`, `duration_s` required, `artist`, `bpm` optional; one track per line; fields
-//!   may be double-quoted (`""` for a quote) but not span lines. Hand-written rather than a
-//!   CSV crate: one fixed shape with per-line errors needs twenty lines, not a dependency.
+//!   may be double-quoted (`""` for a quote) but not span lines (split by the crate's
+//!   small line splitter: one fixed shape with per-line errors, not a CSV dependency).
 //! - **Tags** ([`library_from_tags`]): already-read values; a track whose values are out of
 //!   range is skipped with its reason rather than failing the whole folder.
 //!
@@ -23,6 +23,8 @@
 //! and is never chosen for a playlist).
 
 use serde::Serialize;
+
+use crate::csv_line::csv_fields;
 
 /// Most bytes of an M3U or CSV library.
 pub const MAX_LIBRARY_BYTES: usize = 4 * 1024 * 1024;
@@ -253,34 +255,6 @@ pub fn parse_m3u(bytes: &[u8]) -> Result<Vec<Track>, LibraryError> {
         return Err(line_error(p.line, "#EXTINF has no path line after it"));
     }
     Ok(tracks)
-}
-
-/// The fields of one CSV line (double quotes, `""` inside quotes).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (false, ',') => fields.push(std::mem::take(&mut field)),
-            (_, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quoted field is not closed".to_owned());
-    }
-    fields.push(field);
-    Ok(fields)
 }
 
 /// The tracks of a CSV library (module docs).

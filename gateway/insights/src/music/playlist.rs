@@ -317,7 +317,7 @@ fn choose(library: &[Track], ranked: &[usize], target_s: u32) -> Option<Vec<usiz
             break;
         }
         let d = library[i].duration_s;
-        if total + d <= high {
+        if total.saturating_add(d) <= high {
             total += d;
             picks.push(i);
         }
