@@ -328,6 +328,20 @@ impl DailySeries {
         }
     }
 
+    /// Only the days from `from` to `to` inclusive (the endpoint's `?days=` window).
+    pub fn window(&self, from: Date, to: Date) -> DailySeries {
+        let keep = |m: &BTreeMap<Date, f64>| -> BTreeMap<Date, f64> {
+            m.range(from..=to).map(|(d, v)| (*d, *v)).collect()
+        };
+        if from > to {
+            return DailySeries::default();
+        }
+        DailySeries {
+            inputs: self.inputs.iter().map(|(k, m)| (*k, keep(m))).collect(),
+            outputs: self.outputs.iter().map(|(k, m)| (*k, keep(m))).collect(),
+        }
+    }
+
     /// The pairs `(input on d, output on d + lag)`, by input date.
     pub fn pairs(&self, input: Input, output: Output, lag_days: u8) -> Vec<(f64, f64)> {
         let (Some(xs), Some(ys)) = (self.inputs.get(&input), self.outputs.get(&output)) else {
@@ -788,6 +802,16 @@ mod tests {
             with_findings <= 8,
             "{with_findings} of 40 shuffles had findings"
         );
+    }
+
+    #[test]
+    fn a_window_keeps_its_days() {
+        // Days 0..10 of sleep_and_ef: inputs on days 0–9, outputs on 1–10. The window
+        // 2..=6 keeps inputs 2–6 and outputs 2–6: lag-1 pairs (2,3) … (5,6) = 4.
+        let s = sleep_and_ef().window(day(2), day(6));
+        assert_eq!(s.inputs[&Input::SleepS].len(), 5);
+        assert_eq!(s.pairs(Input::SleepS, Output::EfficiencyFactor, 1).len(), 4);
+        assert!(sleep_and_ef().window(day(6), day(2)).inputs.is_empty());
     }
 
     #[test]
