@@ -819,6 +819,42 @@ pub fn parse_intensity(phrase: &str) -> Result<Intensity, EntityError> {
 /// Words after which a clock is a time of day ("at 7:30"), not a duration.
 const CLOCK_MARKERS: [&str; 7] = ["at", "before", "after", "by", "until", "from", "around"];
 
+/// Whether an entity phrase can start with `word` (every parser's first words): a cheap
+/// test that skips ordinary words before any phrase is built.
+fn could_start(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit())
+        || word_number(word).is_some()
+        || weekday(word).is_some()
+        || sport_word(word).is_some()
+        || matches!(
+            word,
+            "hour"
+                | "marathon"
+                | "half-marathon"
+                | "today"
+                | "tomorrow"
+                | "yesterday"
+                | "tonight"
+                | "this"
+                | "last"
+                | "next"
+                | "on"
+                | "spin"
+                | "indoor"
+                | "turbo"
+                | "weight"
+                | "weights"
+                | "strength"
+                | "cross"
+                | "all"
+                | "all-out"
+                | "max"
+                | "flat"
+                | "maximal"
+        )
+        || parse_intensity(word).is_ok()
+}
+
 /// The entities in a message: the first duration, distance, pace, sport and intensity,
 /// and every date (up to [`MAX_DATES`]), trying the longest phrases first.
 pub fn extract(text: &str, today: Date) -> Result<Entities, EntityError> {
@@ -827,6 +863,10 @@ pub fn extract(text: &str, today: Date) -> Result<Entities, EntityError> {
     let mut found = Entities::default();
     let mut i = 0;
     while i < w.len() {
+        if !could_start(&w[i]) {
+            i += 1;
+            continue;
+        }
         let after_marker = i > 0 && CLOCK_MARKERS.contains(&w[i - 1].as_str());
         let mut taken = 0;
         for len in (1..=MAX_PHRASE_WORDS.min(w.len() - i)).rev() {
