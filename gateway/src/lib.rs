@@ -30,6 +30,7 @@ pub mod live;
 pub mod live_channels;
 pub mod metrics;
 pub mod mqtt_acl;
+pub mod outbound;
 pub mod planning;
 pub mod quic;
 pub mod quotas;

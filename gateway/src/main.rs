@@ -106,6 +106,9 @@ struct CommonArgs {
     /// Largest activity import upload, all its files [default: 268435456].
     #[arg(long, env = "PACELINE_IMPORT_MAX_UPLOAD_BYTES")]
     import_max_upload_bytes: Option<u64>,
+    /// Let the server fetch calendar URLs on private and loopback addresses [default: false].
+    #[arg(long, env = "PACELINE_OUTBOUND_ALLOW_PRIVATE")]
+    outbound_allow_private: Option<bool>,
 }
 
 impl CommonArgs {
@@ -133,6 +136,7 @@ impl CommonArgs {
             tenant_storage_bytes: self.tenant_storage_bytes,
             import_max_file_bytes: self.import_max_file_bytes,
             import_max_upload_bytes: self.import_max_upload_bytes,
+            outbound_allow_private: self.outbound_allow_private,
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),

@@ -254,6 +254,8 @@ impl Gateway {
                     quic_cert_sha256: cert.fingerprint(),
                 },
                 settings.trusted_proxies.clone(),
+                crate::outbound::Outbound::new(settings.outbound_allow_private)
+                    .context("the outbound HTTP client")?,
             )
             .with_import_limits(settings.import_limits),
         ));

@@ -106,6 +106,9 @@ pub struct SettingsLayer {
     pub import_max_file_bytes: Option<u64>,
     /// Largest activity import upload (all its files), bytes.
     pub import_max_upload_bytes: Option<u64>,
+    /// Let the server fetch URLs on private and loopback addresses (calendars on the
+    /// install's own network; tests). Off by default: see [`crate::outbound`].
+    pub outbound_allow_private: Option<bool>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -196,6 +199,7 @@ impl SettingsLayer {
             import_max_upload_bytes: over
                 .import_max_upload_bytes
                 .or(self.import_max_upload_bytes),
+            outbound_allow_private: over.outbound_allow_private.or(self.outbound_allow_private),
         }
     }
 }
@@ -232,6 +236,8 @@ pub struct Settings {
     pub quotas: QuotaLimits,
     /// The size caps of activity imports.
     pub import_limits: crate::api::activities::ImportLimits,
+    /// Whether outbound fetches may reach private and loopback addresses.
+    pub outbound_allow_private: bool,
 }
 
 impl Settings {
@@ -288,6 +294,7 @@ impl Settings {
                 )?,
             quotas,
             import_limits,
+            outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {

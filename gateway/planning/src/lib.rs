@@ -25,7 +25,7 @@ pub mod load;
 pub mod plan;
 pub mod recovery;
 
-pub use life::{IcsError, LifeEvent, LifeKind, parse_ics};
+pub use life::{CalendarEvent, IcsError, LifeEvent, LifeKind, parse_ics, parse_ics_events};
 pub use load::{DayLoad, FitnessDay, fitness};
 pub use plan::{
     DailyPlan, DayKind, Equipment, Goal, PlanInputs, PlannedDay, daily_plan, fit_to_minutes,

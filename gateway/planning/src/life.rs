@@ -141,8 +141,31 @@ pub enum IcsError {
     },
 }
 
+/// An event of a calendar: the life event, and the calendar's own id for it (`UID`),
+/// which stays the same when the event is moved, so a calendar read again updates its
+/// events instead of adding them twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEvent {
+    /// The event's `UID` (at most [`MAX_UID_BYTES`]), when it has one.
+    pub uid: Option<String>,
+    /// What it means for training.
+    pub event: LifeEvent,
+}
+
+/// The longest `UID` kept, bytes (RFC 5545 sets no limit; real ones are < 100).
+pub const MAX_UID_BYTES: usize = 255;
+
 /// Reads the life events of an ICS file (module docs). At most `max_events` events.
 pub fn parse_ics(bytes: &[u8], max_events: usize) -> Result<Vec<LifeEvent>, IcsError> {
+    Ok(parse_ics_events(bytes, max_events)?
+        .into_iter()
+        .map(|e| e.event)
+        .collect())
+}
+
+/// Reads the events of an ICS file with their `UID`s (module docs). At most
+/// `max_events` events.
+pub fn parse_ics_events(bytes: &[u8], max_events: usize) -> Result<Vec<CalendarEvent>, IcsError> {
     if bytes.len() > MAX_ICS_BYTES {
         return Err(IcsError::TooLarge {
             bytes: bytes.len(),
@@ -157,10 +180,18 @@ pub fn parse_ics(bytes: &[u8], max_events: usize) -> Result<Vec<LifeEvent>, IcsE
             if events.len() >= max_events {
                 return Err(IcsError::TooManyEvents { max: max_events });
             }
-            events.push(
-                read_event(&event.properties)
+            let uid = event
+                .properties
+                .iter()
+                .find(|p| p.name == "UID")
+                .and_then(|p| p.value.as_deref())
+                .map(|v| cut(v, MAX_UID_BYTES))
+                .filter(|v| !v.is_empty());
+            events.push(CalendarEvent {
+                uid,
+                event: read_event(&event.properties)
                     .map_err(|reason| IcsError::Event { index, reason })?,
-            );
+            });
             index += 1;
         }
     }
@@ -283,6 +314,21 @@ mod tests {
         );
         assert!(events[0].covers(date!(2026 - 12 - 12)));
         assert!(!events[0].covers(date!(2026 - 12 - 13)));
+    }
+
+    #[test]
+    fn events_keep_their_calendar_uids_and_one_without_has_none() {
+        let calendar = CALENDAR.replace("UID:4\r\n", "");
+        let uids: Vec<Option<String>> = parse_ics_events(calendar.as_bytes(), 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.uid)
+            .collect();
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(uids, [some("1"), some("2"), some("3"), None]);
+        let long = CALENDAR.replace("UID:1\r\n", &format!("UID:{}\r\n", "u".repeat(400)));
+        let first = parse_ics_events(long.as_bytes(), 10).unwrap().remove(0);
+        assert_eq!(first.uid.map(|u| u.len()), Some(MAX_UID_BYTES));
     }
 
     #[test]

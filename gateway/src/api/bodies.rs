@@ -16,7 +16,7 @@ use super::athletes::{CreateAthlete, NextPlan, parse_profile};
 use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, check_name, check_registration};
 use super::passwords::PasswordChange;
 use super::planning::{
-    DailyBody, LifeEventBody, MAX_CALENDAR_EVENTS, PlanningSettings, life_record,
+    CalendarUrlBody, DailyBody, LifeEventBody, PlanningSettings, calendar_records, life_record,
 };
 use super::sessions::parse_command;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
@@ -56,11 +56,13 @@ pub enum RequestBody {
     LifeEvent,
     /// `POST /athletes/{id}/life-events` (an iCalendar file, `text/calendar`).
     LifeEventCalendar,
+    /// `POST /athletes/{id}/life-events/calendar` (a calendar's URL).
+    CalendarUrl,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 15] = [
+    pub const ALL: [RequestBody; 16] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -76,6 +78,7 @@ impl RequestBody {
         RequestBody::PlanningSettings,
         RequestBody::LifeEvent,
         RequestBody::LifeEventCalendar,
+        RequestBody::CalendarUrl,
     ];
 }
 
@@ -138,8 +141,12 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
             life_record(json::<LifeEventBody>(bytes)?)?;
         }
         RequestBody::LifeEventCalendar => {
-            // A calendar that does not read is answered 400 by the handler.
-            let _ = paceline_planning::parse_ics(bytes, MAX_CALENDAR_EVENTS);
+            calendar_records(bytes)?;
+        }
+        RequestBody::CalendarUrl => {
+            // The URL's checks need the network's answer (its addresses); the handler's
+            // first is that it parses, which the fetch does.
+            json::<CalendarUrlBody>(bytes)?;
         }
         RequestBody::PlanUpload => {
             for file_name in ["upload", "plan.zwo", "plan.fit", "plan.json"] {
@@ -200,6 +207,14 @@ mod tests {
             (
                 RequestBody::LifeEvent,
                 r#"{"kind":"travel","from":"2026-12-10","to":"2026-12-12","minutes_available":35}"#,
+            ),
+            (
+                RequestBody::CalendarUrl,
+                r#"{"url":"https://calendar.example/private-0a1b/basic.ics"}"#,
+            ),
+            (
+                RequestBody::LifeEventCalendar,
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261210\r\nSUMMARY:Trip\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
             ),
         ];
         for (route, body) in good {

@@ -77,6 +77,8 @@ pub struct Api {
     pub connectivity: Connectivity,
     /// The size caps of activity imports.
     pub import_limits: activities::ImportLimits,
+    /// HTTP to the outside world (calendars by URL).
+    pub outbound: crate::outbound::Outbound,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -138,6 +140,7 @@ impl Api {
         access_ttl_s: u64,
         connectivity: Connectivity,
         trusted_proxies: Vec<crate::accounts::address::IpBlock>,
+        outbound: crate::outbound::Outbound,
     ) -> Api {
         Api {
             live,
@@ -145,6 +148,7 @@ impl Api {
             access_ttl_s,
             connectivity,
             import_limits: activities::ImportLimits::default(),
+            outbound,
             account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
@@ -377,6 +381,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/athletes/{id}/life-events",
             get(planning::list_life_events).post(planning::create_life_events),
+        )
+        .route(
+            "/athletes/{id}/life-events/calendar",
+            post(planning::import_calendar_url),
         )
         .route("/life-events/{id}", delete(planning::delete_life_event))
         .route("/live/sessions/{id}", get(live_ws::live_session))

@@ -58,7 +58,7 @@ impl Modify for BearerAuth {
         activities::put_precedence,
         planning::put_daily, planning::list_daily, planning::get_load, planning::fitness_chart, planning::get_recovery,
         planning::get_settings, planning::put_settings, planning::plan_today,
-        planning::start_plan_today, planning::list_plans, planning::create_life_events,
+        planning::start_plan_today, planning::list_plans, planning::create_life_events, planning::import_calendar_url,
         planning::list_life_events, planning::delete_life_event,
     ),
     modifiers(&BearerAuth),

@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use paceline_planning::plan::sport_name;
 use paceline_planning::recovery::{check_date, check_metrics};
 use paceline_planning::{
-    CheckIn, DailyMetrics, Equipment, Goal as PlanGoal, LifeKind, MetricError, parse_ics,
+    CalendarEvent, CheckIn, DailyMetrics, Equipment, Goal as PlanGoal, LifeKind, MetricError,
+    parse_ics_events,
 };
 use paceline_schemas::plan::Sport;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -23,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::Principal;
+use crate::outbound::OutboundError;
 use crate::planning::{self as days, PlanSettings, format_date, parse_date};
 use crate::store::planning::{self as rows, DailyPatch, DailyRecord, MetricSource};
 
@@ -1138,8 +1140,78 @@ pub(super) fn life_record(body: LifeEventBody) -> Result<rows::LifeEventRecord, 
     })
 }
 
+/// The life events of an iCalendar file, each with its external id: `ics:` and the
+/// event's `UID`, or, for an event without one, `ics-sha256:` and a digest of its kind,
+/// days and summary. Reading the same calendar again replaces its events (a moved event
+/// with a `UID` moves; one without is added as new, as nothing says it is the same).
+pub(super) fn calendar_records(bytes: &[u8]) -> Result<Vec<rows::LifeEventRecord>, ApiError> {
+    use sha2::{Digest, Sha256};
+    Ok(parse_ics_events(bytes, MAX_CALENDAR_EVENTS)
+        .map_err(|e| invalid("calendar", e))?
+        .into_iter()
+        .map(|CalendarEvent { uid, event: e }| {
+            let from_date = format_date(e.from);
+            let to_date = format_date(e.to);
+            let external_id = match uid {
+                Some(uid) => format!("ics:{uid}"),
+                None => {
+                    let digest = Sha256::digest(
+                        format!("{}|{from_date}|{to_date}|{}", e.kind.as_str(), e.summary)
+                            .as_bytes(),
+                    );
+                    format!("ics-sha256:{}", hex::encode(&digest[..16]))
+                }
+            };
+            rows::LifeEventRecord {
+                id: 0,
+                kind: e.kind.as_str().to_owned(),
+                from_date,
+                to_date,
+                minutes_available: e.minutes_available,
+                summary: Some(e.summary).filter(|s| !s.is_empty()),
+                external_id: Some(external_id),
+                created_ms: 0,
+            }
+        })
+        .collect())
+}
+
+/// Stores `records` as the athlete's life events (replacing those with the same external
+/// id) and audits it.
+async fn add_life_events(
+    state: &ApiState,
+    p: Principal,
+    athlete_row: i64,
+    records: Vec<rows::LifeEventRecord>,
+    source: &'static str,
+) -> Result<Vec<LifeEventView>, ApiError> {
+    let now = state.now_ms();
+    state
+        .write(move |tx| {
+            visible(tx, &p, athlete_row)?;
+            let mut events = Vec::with_capacity(records.len());
+            for mut record in records {
+                record.id = rows::add_life_event(tx, p.tenant_row, athlete_row, &record, now)?;
+                record.created_ms = crate::store::to_i64(now);
+                events.push(life_view(record));
+            }
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "life_event.add",
+                Some(&format!("athlete:{athlete_row}")),
+                Some(&json!({"count": events.len(), "from": source})),
+                now,
+            )?;
+            Ok(events)
+        })
+        .await
+}
+
 /// Add life events: one as JSON, or every event of an iCalendar file sent as the body
-/// with `Content-Type: text/calendar` (kinds guessed from the summaries' words).
+/// with `Content-Type: text/calendar` (kinds guessed from the summaries' words; sending
+/// the calendar again replaces its events rather than adding them twice).
 #[utoipa::path(post, path = "/api/v1/athletes/{id}/life-events", tag = "planning",
     params(("id" = i64, Path, description = "athlete id")),
     request_body(content = LifeEventBody, description = "one event as JSON, or an ICS file as text/calendar"),
@@ -1157,21 +1229,8 @@ pub async fn create_life_events(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/calendar"));
-    let records = if calendar {
-        parse_ics(&body, MAX_CALENDAR_EVENTS)
-            .map_err(|e| invalid("calendar", e))?
-            .into_iter()
-            .map(|e| rows::LifeEventRecord {
-                id: 0,
-                kind: e.kind.as_str().to_owned(),
-                from_date: format_date(e.from),
-                to_date: format_date(e.to),
-                minutes_available: e.minutes_available,
-                summary: Some(e.summary).filter(|s| !s.is_empty()),
-                external_id: None,
-                created_ms: 0,
-            })
-            .collect()
+    let (records, source) = if calendar {
+        (calendar_records(&body)?, "calendar")
     } else {
         let parsed: LifeEventBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(
@@ -1180,30 +1239,56 @@ pub async fn create_life_events(
                 e.to_string(),
             )
         })?;
-        vec![life_record(parsed)?]
+        (vec![life_record(parsed)?], "hand")
     };
-    let now = state.now_ms();
-    let events = state
-        .write(move |tx| {
-            visible(tx, &p, id)?;
-            let mut events = Vec::with_capacity(records.len());
-            for mut record in records {
-                record.id = rows::add_life_event(tx, p.tenant_row, id, &record, now)?;
-                record.created_ms = crate::store::to_i64(now);
-                events.push(life_view(record));
-            }
-            audit(
-                tx,
-                p.tenant_row,
-                Some(p.user_row),
-                "life_event.add",
-                Some(&format!("athlete:{id}")),
-                Some(&json!({"count": events.len()})),
-                now,
-            )?;
-            Ok(events)
-        })
-        .await?;
+    let events = add_life_events(&state, p, id, records, source).await?;
+    Ok((StatusCode::CREATED, Json(LifeEvents { events })))
+}
+
+/// `POST /athletes/{id}/life-events/calendar`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarUrlBody {
+    /// An `http(s)` URL of an iCalendar file (a calendar app's "secret address in iCal
+    /// format"); fetched once, now. Never stored.
+    pub url: String,
+}
+
+/// Read life events from a calendar by URL: the server fetches the iCalendar file (public
+/// addresses only, at most 1 MiB, 15 s) and adds its events as an upload would (the same
+/// calendar read again replaces its events). The URL is not stored or logged: such
+/// addresses often hold a secret.
+#[utoipa::path(post, path = "/api/v1/athletes/{id}/life-events/calendar", tag = "planning",
+    params(("id" = i64, Path, description = "athlete id")),
+    request_body = CalendarUrlBody,
+    responses((status = 201, body = LifeEvents),
+        (status = 400, description = "`invalid_field` url: not an http(s) URL, or not a public address; calendar: the file does not read"),
+        (status = 404, description = "no such athlete visible"),
+        (status = 502, description = "`calendar_unreachable`: the calendar's server could not be reached, answered an error, or sent too much")),
+    security(("bearer" = [])))]
+pub async fn import_calendar_url(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<CalendarUrlBody>,
+) -> Result<(StatusCode, Json<LifeEvents>), ApiError> {
+    // Visible before the server fetches anything for the caller.
+    let probe = p.clone();
+    state.read(move |conn| visible(conn, &probe, id)).await?;
+    let bytes = state
+        .outbound
+        .get_bounded(&body.url, paceline_planning::life::MAX_ICS_BYTES)
+        .await
+        .map_err(|e| match e {
+            OutboundError::BadUrl(_) | OutboundError::NotPublic(_) => invalid("url", e),
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "calendar_unreachable",
+                format!("the calendar could not be read: {other}"),
+            ),
+        })?;
+    let records = calendar_records(&bytes)?;
+    let events = add_life_events(&state, p, id, records, "calendar_url").await?;
     Ok((StatusCode::CREATED, Json(LifeEvents { events })))
 }
 

@@ -556,3 +556,180 @@ async fn load_recovery_and_daily_metrics_hold_the_issues_numbers() {
         .await;
     assert_eq!(reply.status, 204, "{}", reply.json);
 }
+
+/// A calendar by URL: fetched by the gateway from a local server (allowed to reach
+/// loopback by `PACELINE_OUTBOUND_ALLOW_PRIVATE`), read again after an event moved
+/// without doubling anything (by `UID`, and by content for an event without one), as is
+/// the same file uploaded; a missing calendar is 502 `calendar_unreachable`, a `file:`
+/// URL 400. A gateway on its defaults refuses the loopback address before any request
+/// leaves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_by_url_is_read_again_without_doubles_and_private_addresses_are_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let last = local_day(i64::try_from(now_ms()).unwrap(), None);
+    let ymd = |d: Date| day(d).replace('-', "");
+    let calendar = |trip: Date| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+             BEGIN:VEVENT\r\nUID:trip@test\r\nDTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\n\
+             SUMMARY:Flight to Lisbon\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nDTSTART:{}T090000Z\r\nDTEND:{}T170000Z\r\nSUMMARY:Board day\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n",
+            ymd(trip),
+            ymd(trip + Duration::days(2)),
+            ymd(last + Duration::days(1)),
+            ymd(last + Duration::days(1)),
+        )
+    };
+    let served = Arc::new(Mutex::new(calendar(last + Duration::days(3))));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let served = Arc::clone(&served);
+        let requests = Arc::clone(&requests);
+        axum::Router::new().route(
+            "/private-token/basic.ics",
+            axum::routing::get(move || {
+                let body = served.lock().unwrap().clone();
+                requests.fetch_add(1, Ordering::SeqCst);
+                async move { ([("content-type", "text/calendar")], body) }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let calendar_server = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{calendar_server}/private-token/basic.ics");
+
+    let gateway = paceline()
+        .env("PACELINE_OUTBOUND_ALLOW_PRIVATE", "true")
+        .start()
+        .await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@ics.example", "Ics Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let path = format!("/athletes/{ana}/life-events/calendar");
+    let list = || async {
+        let listed = api
+            .get(
+                &format!(
+                    "/athletes/{ana}/life-events?from={}&to={}",
+                    day(last),
+                    day(last + Duration::days(10))
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(listed.status, 200, "{}", listed.json);
+        let mut events: Vec<(String, String, String)> = listed.json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["summary"].as_str().unwrap().to_owned(),
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["from"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        events.sort();
+        events
+    };
+
+    let first = api.post(&path, Some(&admin), json!({"url": url})).await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    assert_eq!(first.json["events"].as_array().map(Vec::len), Some(2));
+    let board = || {
+        (
+            "Board day".to_owned(),
+            "busy".to_owned(),
+            day(last + Duration::days(1)),
+        )
+    };
+    let trip = |from: Date| {
+        (
+            "Flight to Lisbon".to_owned(),
+            "travel".to_owned(),
+            day(from),
+        )
+    };
+    assert_eq!(list().await, [board(), trip(last + Duration::days(3))]);
+
+    // The trip moves a day; read again: moved, nothing doubled.
+    *served.lock().unwrap() = calendar(last + Duration::days(4));
+    let again = api.post(&path, Some(&admin), json!({"url": url})).await;
+    assert_eq!(again.status, 201, "{}", again.json);
+    assert_eq!(list().await, [board(), trip(last + Duration::days(4))]);
+    // The same file uploaded: still the same two.
+    let body = served.lock().unwrap().clone();
+    let uploaded = reqwest::Client::new()
+        .post(format!("{}/athletes/{ana}/life-events", api.base))
+        .bearer_auth(&admin)
+        .header("content-type", "text/calendar")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    assert_eq!(list().await, [board(), trip(last + Duration::days(4))]);
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+
+    let missing = api
+        .post(
+            &path,
+            Some(&admin),
+            json!({"url": format!("http://{calendar_server}/nothing.ics")}),
+        )
+        .await;
+    assert_eq!(
+        (missing.status, code(&missing)),
+        (502, "calendar_unreachable"),
+        "{}",
+        missing.json
+    );
+    let file = api
+        .post(&path, Some(&admin), json!({"url": "file:///etc/passwd"}))
+        .await;
+    assert_eq!(
+        (file.status, code(&file)),
+        (400, "invalid_field"),
+        "{}",
+        file.json
+    );
+
+    // On its defaults a gateway does not fetch from loopback: refused before any request.
+    let strict = paceline().start().await;
+    let strict_api = Api::of(&strict);
+    let strict_admin = access(
+        &strict_api
+            .register_gym("admin@strict.example", "Strict Gym")
+            .await,
+    );
+    let bo = strict_api.create_athlete(&strict_admin, "Bo").await;
+    for target in [url.clone(), url.replace("127.0.0.1", "localhost")] {
+        let refused = strict_api
+            .post(
+                &format!("/athletes/{bo}/life-events/calendar"),
+                Some(&strict_admin),
+                json!({"url": target}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, code(&refused)),
+            (400, "invalid_field"),
+            "{}",
+            refused.json
+        );
+        assert!(
+            refused.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a public address"),
+            "{}",
+            refused.json
+        );
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "no request reached it");
+}
