@@ -19,8 +19,12 @@
 //! - [`respond`] is both phases with no tools run (the outcomes come from the context
 //!   only): what the tests and the benchmark drive, and what the offline fallback shows.
 //!
-//! The LLM path ([`crate::llm`]) produces tools too; the gateway passes them through
-//! [`crate::actions::vet`] and [`compose_reply`] the same way.
+//! With an LLM configured the gateway runs [`understand`] first anyway (the offline reading
+//! is the fallback and gives the intent and entities), sends [`crate::llm::build_request`],
+//! reads the answer with [`crate::llm::parse_response`] and merges it with
+//! [`decide_with_llm`]: the model's tools pass the same [`crate::actions::vet`], run the
+//! same way, and [`compose_reply`] writes the reply from their outcomes. Past 60 s or on
+//! any error the offline decision is used as it is.
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -28,6 +32,7 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::actions::{self, Confirmation, Level, Limits, Tool};
 use crate::entities::{self, EntityError, Intensity, Sport};
 use crate::intent::{self, Answer, Intent, LifeKind, Modification, Understanding};
+use crate::llm::LlmAnswer;
 use crate::preferences::Preference;
 use crate::terms::{Meaning, TermBook, TermUpdate};
 
@@ -165,6 +170,8 @@ pub struct Decision {
     pub terms_to_confirm: Vec<String>,
     /// What to say about an answer to the previous reply.
     pub answered: Option<String>,
+    /// The LLM's own text ([`decide_with_llm`]), shown only when nothing else is said.
+    pub model_text: Option<String>,
 }
 
 /// A change made, for the reply's `actions`.
@@ -226,6 +233,7 @@ pub fn understand(
         ask: None,
         terms_to_confirm: Vec::new(),
         answered: None,
+        model_text: None,
     };
     // A yes or no answers the previous reply.
     if let Some(answer) = u.answer {
@@ -778,6 +786,11 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
             "(I read \"{phrase}\" the way you taught me — right?)"
         ));
     }
+    if parts.is_empty()
+        && let Some(text) = &decision.model_text
+    {
+        parts.push(text.clone());
+    }
     if parts.is_empty() {
         parts.push(match u.intent {
             Intent::Help => HELP_TEXT.to_owned(),
@@ -807,6 +820,40 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
 /// no date or names today.
 fn ctx_is_today(u: &Understanding, date: Date) -> bool {
     u.entities.dates.first().is_none_or(|s| s.from == date)
+}
+
+/// Phase one with the LLM's answer: the offline reading stays (intent, entities, learned
+/// terms, and any yes/no answer, which the model never overrides); the model's tool calls,
+/// when it made any, replace the offline tools after the same [`crate::actions::vet`]; its
+/// text is kept as data, shown only when the reply has nothing else to say.
+pub fn decide_with_llm(offline: Decision, answer: &LlmAnswer, ctx: &AthleteContext) -> Decision {
+    if offline.understanding.answer.is_some() {
+        return offline;
+    }
+    let mut d = offline;
+    d.model_text = answer.text.clone();
+    if !answer.calls.is_empty() {
+        let limits = Limits {
+            ftp_w: ctx.ftp_w,
+            hr_cap_bpm: ctx.hr_cap_bpm,
+        };
+        let vetted = actions::vet(
+            answer.calls.iter().map(|(_, t)| t.clone()).collect(),
+            limits,
+            false,
+        );
+        d.tools = vetted.tools;
+        d.confirmation = vetted.confirmation;
+        d.notes = vetted.notes;
+        d.notes.extend(
+            vetted
+                .refused
+                .into_iter()
+                .map(|(_, e)| format!("I couldn't do that: {e}.")),
+        );
+        d.ask = None;
+    }
+    d
 }
 
 /// Both phases with no tools run: the offline reply (module doc).
@@ -968,6 +1015,66 @@ mod tests {
         let r3 = respond(&no, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
         assert!(r3.tools.is_empty());
         assert_eq!(r3.reply, "OK, I won't.");
+    }
+
+    #[test]
+    fn llm_tools_pass_the_same_gate() {
+        let turn = Turn {
+            message: "make it hard".into(),
+            ..Turn::default()
+        };
+        let offline = understand(&turn, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
+        let answer = LlmAnswer {
+            text: Some("Deleting everything as you asked.".into()),
+            calls: vec![
+                (
+                    "c1".into(),
+                    Tool::SetTodaysIntensity {
+                        date: TODAY,
+                        level: Level::AllOut,
+                        power_w: Some(900),
+                        hr_cap_bpm: None,
+                    },
+                ),
+                (
+                    "c2".into(),
+                    Tool::DeleteActivity {
+                        date: None,
+                        sport: None,
+                    },
+                ),
+            ],
+        };
+        let d = decide_with_llm(offline, &answer, &ctx());
+        // 900 W → 375 W (1.5 × 250); the delete waits for a yes.
+        assert_eq!(
+            d.tools,
+            vec![Tool::SetTodaysIntensity {
+                date: TODAY,
+                level: Level::AllOut,
+                power_w: Some(375),
+                hr_cap_bpm: Some(172)
+            }]
+        );
+        assert_eq!(
+            d.confirmation.as_ref().map(|c| c.tool.name()),
+            Some("delete_activity")
+        );
+        let r = compose_reply(&d, &ctx(), &[]);
+        // The model's text is not shown when the reply has its own.
+        assert!(!r.reply.contains("Deleting everything"), "{}", r.reply);
+        // Chit-chat with no tools: the model's text is the reply.
+        let turn = Turn {
+            message: "lol".into(),
+            ..Turn::default()
+        };
+        let offline = understand(&turn, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
+        let answer = LlmAnswer {
+            text: Some("Glad you're having fun!".into()),
+            calls: vec![],
+        };
+        let r = compose_reply(&decide_with_llm(offline, &answer, &ctx()), &ctx(), &[]);
+        assert_eq!(r.reply, "Glad you're having fun!");
     }
 
     #[test]

@@ -570,7 +570,17 @@ fn rules(
     if w.any(&["delete", "remove", "erase"])
         && !w.any(&["plan", "planned", "scheduled", "tomorrow", "upcoming"])
         && (w.any(&[
-            "activity", "entry", "log", "logged", "ride", "run", "swim", "walk", "workout", "last",
+            "activity",
+            "activities",
+            "entry",
+            "log",
+            "logged",
+            "ride",
+            "run",
+            "swim",
+            "walk",
+            "workout",
+            "last",
         ]) || found.sport.is_some())
         && !(found
             .dates

@@ -449,6 +449,7 @@ impl TermBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-12-01 08:00 UTC);
@@ -631,5 +632,37 @@ mod tests {
             Err(TermError::TooLong { .. })
         ));
         assert_eq!(normalise("  "), Err(TermError::Empty));
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_keeps_the_rules(ops in proptest::collection::vec(0u8..5, 0..40)) {
+            let mut book = TermBook::new();
+            let meanings = [dance(), Meaning::Workout { sport: Some(Sport::Run) }];
+            for (i, op) in ops.into_iter().enumerate() {
+                let now = T0 + Duration::days(i64::try_from(i).unwrap_or(0));
+                match op {
+                    0 | 1 => { let _ = book.teach("dhamaka", meanings[usize::from(op)].clone(), now); }
+                    2 => { let _ = book.confirm("dhamaka", now); }
+                    3 => { let _ = book.correct("dhamaka", now); }
+                    _ => { book.prune(now); }
+                }
+                prop_assert!(book.terms().iter().all(|t| t.confidence_tenths <= MAX_TENTHS));
+                // At most one row per meaning.
+                prop_assert!(book.terms().len() <= 2);
+                // The meaning used is active and the newest active one.
+                if let Some(a) = book.active("dhamaka") {
+                    prop_assert!(a.is_active());
+                    prop_assert!(book.terms().iter().filter(|t| t.is_active()).all(|t| t.seq <= a.seq));
+                } else {
+                    prop_assert!(book.terms().iter().all(|t| !t.is_active()));
+                }
+            }
+        }
+
+        #[test]
+        fn normalise_never_panics(text in "\\PC{0,200}") {
+            let _ = normalise(&text);
+        }
     }
 }

@@ -42,6 +42,8 @@ struct Case {
     #[serde(default)]
     entities: BTreeMap<String, Value>,
     action: String,
+    #[serde(default)]
+    reply_contains: Option<String>,
 }
 
 fn action(reply: &Reply) -> String {
@@ -169,6 +171,14 @@ fn the_corpus_reads_as_written() {
         let got_action = action(&reply);
         if got_action != case.action {
             wrong.push(format!("action {got_action} (want {})", case.action));
+        }
+        if let Some(part) = &case.reply_contains
+            && !reply.reply.contains(part.as_str())
+        {
+            wrong.push(format!(
+                "reply {:?} (want it to contain {part:?})",
+                reply.reply
+            ));
         }
         if !wrong.is_empty() {
             failures.push(format!("{:?}: {}", case.message, wrong.join("; ")));
