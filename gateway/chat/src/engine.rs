@@ -419,7 +419,9 @@ fn history_tool(u: &Understanding, message: &str, today: Date) -> Tool {
     let w = entities::words(message);
     let has = |xs: &[&str]| w.iter().any(|x| xs.contains(&x.as_str()));
     let span = u.entities.dates.first().copied();
-    if has(&["plan", "planned", "scheduled", "workout"]) && !has(&["workouts", "week", "month"]) {
+    if has(&["plan", "planned", "scheduled", "workout", "should"])
+        && !has(&["workouts", "week", "month"])
+    {
         return Tool::ShowPlan {
             date: span.map_or(today, |s| s.from),
         };

@@ -18,7 +18,9 @@
 //!   for things already done ("ran on Tuesday").
 //! - "this week", "next week", "last week" are Monday–Sunday ranges; "this weekend" is
 //!   the coming (or current) Saturday–Sunday; "this month" and "last month" are calendar
-//!   months.
+//!   months; a month's name ("in November") is the most recent such month that has begun
+//!   (questions are about the past); "Dec 10", "10 December", "December 10th" are that day
+//!   of today's year.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -693,12 +695,62 @@ pub fn parse_date(phrase: &str, today: Date) -> Result<DateSpan, EntityError> {
         [day, part] if weekday(day).is_some() && part_of_day(part).is_some() => weekday(day)
             .zip(part_of_day(part))
             .map(|(d, p)| with_part(on_or_after(today, d), p)),
+        ["in" | "during", m] => month(m).and_then(|m| latest_month(today, m)),
+        [m, day] if month(m).is_some() => month(m).and_then(|m| day_of(today, m, day)),
+        [day, m] if month(m).is_some() => month(m).and_then(|m| day_of(today, m, day)),
         [single] => weekday(single)
             .map(|d| DateSpan::day(on_or_after(today, d)))
-            .or_else(|| iso_date(single).map(DateSpan::day)),
+            .or_else(|| iso_date(single).map(DateSpan::day))
+            // "may" alone is far more often the verb.
+            .or_else(|| {
+                month(single)
+                    .filter(|_| *single != "may")
+                    .and_then(|m| latest_month(today, m))
+            }),
         _ => None,
     };
     span.ok_or_else(|| EntityError::unrecognised(KIND, phrase))
+}
+
+fn month(word: &str) -> Option<Month> {
+    Some(match word {
+        "january" | "jan" => Month::January,
+        "february" | "feb" => Month::February,
+        "march" | "mar" => Month::March,
+        "april" | "apr" => Month::April,
+        "may" => Month::May,
+        "june" | "jun" => Month::June,
+        "july" | "jul" => Month::July,
+        "august" | "aug" => Month::August,
+        "september" | "sep" | "sept" => Month::September,
+        "october" | "oct" => Month::October,
+        "november" | "nov" => Month::November,
+        "december" | "dec" => Month::December,
+        _ => return None,
+    })
+}
+
+/// The most recent `m` that has begun: this year's, or last year's when this year's is
+/// still to come.
+fn latest_month(today: Date, m: Month) -> Option<DateSpan> {
+    let year = if (m as u8) <= (today.month() as u8) {
+        today.year()
+    } else {
+        today.year() - 1
+    };
+    month_span(year, m)
+}
+
+/// Day `day` ("10", "10th") of month `m` in today's year.
+fn day_of(today: Date, m: Month, day: &str) -> Option<DateSpan> {
+    let digits = day.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !matches!(&day[digits.len()..], "" | "st" | "nd" | "rd" | "th") || digits.len() > 2 {
+        return None;
+    }
+    let d: u8 = digits.parse().ok()?;
+    Date::from_calendar_date(today.year(), m, d)
+        .ok()
+        .map(DateSpan::day)
 }
 
 /// An ISO calendar date, `YYYY-MM-DD`.
@@ -825,6 +877,7 @@ fn could_start(word: &str) -> bool {
     word.starts_with(|c: char| c.is_ascii_digit())
         || word_number(word).is_some()
         || weekday(word).is_some()
+        || month(word).is_some()
         || sport_word(word).is_some()
         || matches!(
             word,
@@ -1112,7 +1165,21 @@ mod tests {
             (span.from, span.to),
             (date!(2026 - 12 - 01), date!(2026 - 12 - 31))
         );
-        for bad in ["someday", "2026-13-01", "next", "the week"] {
+        // In March, "in December" is last year's December.
+        let span = parse_date("in December", date!(2027 - 03 - 15)).unwrap();
+        assert_eq!(
+            (span.from, span.to),
+            (date!(2026 - 12 - 01), date!(2026 - 12 - 31))
+        );
+        for bad in [
+            "someday",
+            "2026-13-01",
+            "next",
+            "the week",
+            "feb 30",
+            "dec 10x",
+            "dec 123",
+        ] {
             assert!(parse_date(bad, TODAY).is_err(), "{bad}");
         }
     }

@@ -481,9 +481,10 @@ pub fn classify(
         u.terms_used = terms_used;
     }
     if u.intent == Intent::LogActivity {
-        // A weekday for something done is the last one, not the next ("ran on Tuesday").
+        // A weekday for something done is the last one, not the next ("ran on Tuesday"):
+        // a day in the coming week moves back a week.
         for d in &mut u.entities.dates {
-            if d.from > today {
+            if d.from > today && (d.from - today).whole_days() < 7 {
                 d.from = d.from.saturating_sub(Duration::days(7));
                 d.to = d.to.saturating_sub(Duration::days(7));
             }
@@ -655,6 +656,9 @@ fn rules(
         "schedule",
         "session",
         "next",
+        "today",
+        "tomorrow",
+        "should",
         "far",
         "often",
         "many",
@@ -673,8 +677,11 @@ fn rules(
     }
     // 8. Logging an activity.
     let has_quantity = found.distance_m.is_some() || found.duration_s.is_some();
-    let workoutish =
-        found.sport.is_some() || has_quantity || w.any(WORKOUT_NOUNS) || has_workout_term;
+    let workoutish = found.sport.is_some()
+        || has_quantity
+        || found.intensity.is_some()
+        || w.any(WORKOUT_NOUNS)
+        || has_workout_term;
     if past && workoutish && !w.any(&["tomorrow", "instead", "move", "swap", "make"]) {
         return with(Intent::LogActivity, STRONG);
     }
@@ -696,6 +703,10 @@ fn rules(
         u.modification = Some(m);
         if m == Modification::SwapSport {
             u.entities.sport = swap_target(w).or(u.entities.sport);
+        }
+        if m == Modification::MoveDay && w.phrase("instead of") && u.entities.dates.len() >= 2 {
+            // "Saturday instead of Sunday": the day it is on comes first.
+            u.entities.dates.swap(0, 1);
         }
         return u;
     }
@@ -793,6 +804,11 @@ fn strong_life_event(w: &Words<'_>) -> Option<LifeKind> {
 fn modification(w: &Words<'_>, found: &Entities, past: bool) -> Option<Modification> {
     if w.any(&["skip", "cancel", "scrap", "ditch", "bail"])
         || w.any_phrase(&[
+            "can't train",
+            "cannot train",
+            "can't make it",
+            "won't be able to train",
+            "no time to train",
             "day off",
             "rest day today",
             "not training today",
@@ -806,6 +822,16 @@ fn modification(w: &Words<'_>, found: &Entities, past: bool) -> Option<Modificat
         ])
     {
         return Some(Modification::Skip);
+    }
+    // "on Saturday instead of Sunday": a day named after "instead of" is a move.
+    if let Some(i) = w.position("instead")
+        && w.w.get(i + 1) == Some(&"of")
+        && w.w
+            .get(i + 2)
+            .is_some_and(|x| entities::parse_date(x, time::macros::date!(2000 - 01 - 03)).is_ok())
+        && found.dates.len() >= 2
+    {
+        return Some(Modification::MoveDay);
     }
     if w.any(&["swap", "switch", "instead", "replace", "rather"])
         || w.phrase("change to")
@@ -948,7 +974,9 @@ fn checkin_words(w: &Words<'_>) -> Option<CheckinWords> {
     ]) {
         c.energy = Some(5);
     }
-    if w.any(&["sore", "aching", "achy", "stiff", "doms"]) {
+    if w.any(&[
+        "sore", "aching", "achy", "stiff", "doms", "hurts", "hurt", "pain", "painful",
+    ]) {
         c.soreness = Some(if w.any(&["very", "really", "super", "so", "extremely"]) {
             5
         } else if negated {
