@@ -12,7 +12,10 @@
 //!   for 90 days left out), turns the intent into [`Tool`]s and passes them through
 //!   [`crate::actions::vet`] (power clamped to 150 % of FTP, destructive tools turned into
 //!   a [`Confirmation`]). A yes or no answers the previous reply's [`Pending`]: a yes runs
-//!   the confirmed tool and confirms the terms read back; a no cancels and corrects them.
+//!   the confirmed tool, confirms the terms read back and teaches a [`ProposedTerm`]; a no
+//!   cancels, corrects and drops them. Terms are taught explicitly ("X means Y") or
+//!   inferred: an unknown word in something done ("had dhamaka practice") is proposed as a
+//!   workout and learned only on yes.
 //! - [`compose_reply`] writes the reply from the decision and the tools' outcomes. Numbers
 //!   in answers come only from [`ToolOutput`]s or from the [`AthleteContext`] the gateway
 //!   filled: a question with neither gets "I can't see …", never a made-up figure.
@@ -50,6 +53,21 @@ pub struct Pending {
     /// Learned terms read back, waiting for yes (confirm) or no (correct).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terms_to_confirm: Vec<String>,
+    /// A word the engine inferred, waiting for yes (taught, and its activity logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_term: Option<ProposedTerm>,
+}
+
+/// An inferred term: "had dhamaka practice" → "Should I count \"dhamaka\" as a workout?".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposedTerm {
+    /// The athlete's word.
+    pub phrase: String,
+    /// What it would mean.
+    pub meaning: Meaning,
+    /// The activity to log on yes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Tool>,
 }
 
 /// One message from the athlete with what the conversation carries.
@@ -172,6 +190,8 @@ pub struct Decision {
     pub answered: Option<String>,
     /// The LLM's own text ([`decide_with_llm`]), shown only when nothing else is said.
     pub model_text: Option<String>,
+    /// A term inferred from an unknown word, proposed for a yes.
+    pub proposed_term: Option<ProposedTerm>,
 }
 
 /// A change made, for the reply's `actions`.
@@ -234,6 +254,7 @@ pub fn understand(
         terms_to_confirm: Vec::new(),
         answered: None,
         model_text: None,
+        proposed_term: None,
     };
     // A yes or no answers the previous reply.
     if let Some(answer) = u.answer {
@@ -302,9 +323,35 @@ pub fn understand(
                 && e.distance_m.is_none()
                 && term_note.is_none()
             {
-                d.ask = Some(
-                    "What did you do, and for how long? For example \"ran 5k in 25:00\".".into(),
-                );
+                let w = entities::words(&turn.message);
+                let w: Vec<&str> = w.iter().map(String::as_str).collect();
+                match intent::unknown_run(&w, today).filter(|p| crate::terms::normalise(p).is_ok())
+                {
+                    // An unknown word for something done: infer a term, confirm it first.
+                    Some(phrase) => {
+                        d.ask = Some(format!(
+                            "Should I count \"{phrase}\" as a workout? Reply yes and I'll log it and remember the word."
+                        ));
+                        d.proposed_term = Some(ProposedTerm {
+                            log: Some(Tool::LogActivity {
+                                sport: None,
+                                date: day,
+                                part_of_day: e.dates.first().and_then(|s| s.part_of_day),
+                                duration_s: None,
+                                distance_m: None,
+                                note: Some(phrase.clone()),
+                            }),
+                            phrase,
+                            meaning: Meaning::Workout { sport: None },
+                        });
+                    }
+                    None => {
+                        d.ask = Some(
+                            "What did you do, and for how long? For example \"ran 5k in 25:00\"."
+                                .into(),
+                        );
+                    }
+                }
             } else {
                 wanted.push(Tool::LogActivity {
                     sport: e.sport,
@@ -372,13 +419,24 @@ fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: L
                 d.tools = vetted.tools;
                 d.notes = vetted.notes;
             }
-            d.answered = Some(if pending.confirmation.is_some() {
-                "OK.".into()
-            } else if !pending.terms_to_confirm.is_empty() {
-                "Thanks, I'll remember that.".into()
-            } else {
-                "Yes to what? Tell me what you'd like to do, or say help.".into()
-            });
+            if let Some(p) = &pending.proposed_term {
+                d.understanding.intent = Intent::DefineTerm;
+                d.learned.push(TermUpdate::Teach {
+                    phrase: p.phrase.clone(),
+                    meaning: p.meaning.clone(),
+                });
+                let vetted = actions::vet(p.log.iter().cloned().collect(), limits, false);
+                d.tools.extend(vetted.tools);
+            }
+            d.answered = Some(
+                if pending.confirmation.is_some() || pending.proposed_term.is_some() {
+                    "OK.".into()
+                } else if !pending.terms_to_confirm.is_empty() {
+                    "Thanks, I'll remember that.".into()
+                } else {
+                    "Yes to what? Tell me what you'd like to do, or say help.".into()
+                },
+            );
         }
         Answer::No => {
             for phrase in &pending.terms_to_confirm {
@@ -388,6 +446,8 @@ fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: L
             }
             d.answered = Some(if pending.confirmation.is_some() {
                 "OK, I won't.".into()
+            } else if let Some(p) = &pending.proposed_term {
+                format!("OK, I won't count \"{}\".", p.phrase)
             } else if let Some(p) = pending.terms_to_confirm.first() {
                 format!("Sorry. What does \"{p}\" mean? Say \"{p} means …\".")
             } else {
@@ -808,6 +868,7 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
         confirmation: decision.confirmation.clone(),
         learned: decision.learned.clone(),
         pending: Pending {
+            proposed_term: decision.proposed_term.clone(),
             confirmation: decision.confirmation.clone(),
             terms_to_confirm: if decision.answered.is_none() {
                 decision.terms_to_confirm.clone()
@@ -1017,6 +1078,48 @@ mod tests {
         let r3 = respond(&no, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
         assert!(r3.tools.is_empty());
         assert_eq!(r3.reply, "OK, I won't.");
+    }
+
+    #[test]
+    fn an_unknown_word_is_proposed_then_taught_on_yes() {
+        let r = say("had dhamaka practice");
+        assert_eq!(
+            r.reply,
+            "Should I count \"dhamaka\" as a workout? Reply yes and I'll log it and remember the word."
+        );
+        assert!(r.tools.is_empty() && r.learned.is_empty());
+        let yes = Turn {
+            message: "yes".into(),
+            pending: r.pending,
+            previous_message: None,
+        };
+        let r = respond(&yes, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
+        assert_eq!(r.intent, Intent::DefineTerm);
+        assert_eq!(
+            r.learned,
+            vec![TermUpdate::Teach {
+                phrase: "dhamaka".into(),
+                meaning: Meaning::Workout { sport: None }
+            }]
+        );
+        assert_eq!(
+            r.tools.iter().map(Tool::name).collect::<Vec<_>>(),
+            ["log_activity"]
+        );
+        assert_eq!(
+            r.reply,
+            "OK. Got it: \"dhamaka\" means a workout. Logged a workout (dhamaka) on 2026-12-02."
+        );
+        // No: nothing is learned.
+        let first = say("had dhamaka practice");
+        let no = Turn {
+            message: "no".into(),
+            pending: first.pending,
+            previous_message: None,
+        };
+        let r = respond(&no, &ctx(), &TermBook::new(), TODAY, NOW).unwrap();
+        assert!(r.learned.is_empty() && r.tools.is_empty());
+        assert_eq!(r.reply, "OK, I won't count \"dhamaka\".");
     }
 
     #[test]
