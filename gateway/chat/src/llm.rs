@@ -670,6 +670,92 @@ mod tests {
     }
 
     #[test]
+    fn every_tool_round_trips_through_its_own_schema() {
+        use crate::actions::Level;
+        use crate::entities::PartOfDay;
+        use crate::intent::LifeKind;
+        use crate::preferences::Preference;
+        let d = TODAY;
+        let tools = [
+            Tool::CompressTodaysPlan {
+                date: d,
+                minutes: 35,
+            },
+            Tool::SetTodaysIntensity {
+                date: d,
+                level: Level::Easy,
+                power_w: Some(200),
+                hr_cap_bpm: Some(170),
+            },
+            Tool::SwapTodaysSport {
+                date: d,
+                sport: Sport::Swim,
+            },
+            Tool::MovePlannedWorkout {
+                from: d,
+                to: date!(2026 - 12 - 03),
+            },
+            Tool::RemovePlannedWorkout { date: d },
+            Tool::LogActivity {
+                sport: Some(Sport::Run),
+                date: d,
+                part_of_day: Some(PartOfDay::Morning),
+                duration_s: Some(4_800),
+                distance_m: Some(16_093.44),
+                note: Some("hill loop".into()),
+            },
+            Tool::DeleteActivity {
+                date: Some(d),
+                sport: None,
+            },
+            Tool::LoadSummary {
+                from: date!(2026 - 11 - 04),
+                to: d,
+            },
+            Tool::ActivitySummary {
+                from: date!(2026 - 11 - 04),
+                to: d,
+                sport: Some(Sport::Ride),
+            },
+            Tool::ShowPlan { date: d },
+            Tool::AddLifeEvent {
+                kind: LifeKind::Travel,
+                from: d,
+                to: d,
+                note: "flying".into(),
+            },
+            Tool::SetCheckin {
+                date: d,
+                energy: Some(2),
+                mood: None,
+                soreness: Some(4),
+                note: None,
+            },
+            Tool::SavePreference {
+                preference: Preference::NoWorkoutsBefore { hour: 7 },
+            },
+        ];
+        let specs = tool_specs();
+        for tool in tools {
+            let v = serde_json::to_value(&tool).unwrap();
+            let args = &v["arguments"];
+            // Every argument the tool writes is a property of its schema.
+            let spec = specs
+                .iter()
+                .find(|s| s.function.name == tool.name())
+                .unwrap();
+            for key in args.as_object().unwrap().keys() {
+                assert!(
+                    spec.function.parameters["properties"].get(key).is_some(),
+                    "{} {key}",
+                    tool.name()
+                );
+            }
+            assert_eq!(parse_tool_call(tool.name(), &args.to_string()), Ok(tool));
+        }
+    }
+
+    #[test]
     fn the_request_is_the_protocols_shape() {
         let request = build_request("local-model", TODAY, &[], "only 35 minutes today");
         let body = serde_json::to_value(&request).unwrap();
