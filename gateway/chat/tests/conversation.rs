@@ -59,9 +59,13 @@ fn dhamaka_from_first_use_to_pruning() {
         previous: None,
     };
 
-    // Unknown at first.
+    // Unknown at first: proposed as a workout, nothing learned until a yes.
     let r = chat.say("had dhamaka practice");
     assert_eq!(r.intent, Intent::LogActivity);
+    assert!(
+        r.reply
+            .starts_with("Should I count \"dhamaka\" as a workout?")
+    );
     assert_eq!(chat.dhamaka(), None);
 
     // Taught as a workout (and logged): 0.5.
