@@ -1182,6 +1182,44 @@ mod tests {
         assert_eq!(r.reply, "Glad you're having fun!");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_reply_sets_power_above_150_percent_of_ftp(
+            watts in 1u32..=3_000,
+            percent in 1u32..=300,
+            ftp in 50u32..=500,
+            form in 0usize..3,
+        ) {
+            let message = match form {
+                0 => format!("do {watts} W intervals today"),
+                1 => format!("crank it up to {watts} watts"),
+                _ => format!("intervals at {percent}% FTP"),
+            };
+            let context = AthleteContext { ftp_w: Some(ftp), ..ctx() };
+            let turn = Turn { message, ..Turn::default() };
+            let r = respond(&turn, &context, &TermBook::new(), TODAY, NOW).unwrap();
+            let targets: Vec<u32> = r
+                .tools
+                .iter()
+                .filter_map(|t| match t {
+                    Tool::SetTodaysIntensity { power_w, .. } => *power_w,
+                    _ => None,
+                })
+                .collect();
+            if form < 2 {
+                // A watts target always gives a power target: the request, or the clamp.
+                proptest::prop_assert_eq!(targets.len(), 1);
+                proptest::prop_assert_eq!(targets[0], watts.min(ftp * 3 / 2));
+            }
+            for t in &r.tools {
+                if let Tool::SetTodaysIntensity { power_w: Some(p), .. } = t {
+                    // 100 × power ≤ 150 × FTP.
+                    proptest::prop_assert!(u64::from(*p) * 100 <= u64::from(ftp) * 150);
+                }
+            }
+        }
+    }
+
     #[test]
     fn tool_errors_are_reported_not_hidden() {
         let turn = Turn {
