@@ -8,8 +8,10 @@
 //! The riders are the edge agent's simulated athletes (`paceline_edge`), run in this
 //! process as one gym-hub agent over MQTT to the gateway's own broker. Each has a
 //! [`Role`] that makes the Coach speak within the first two minutes: one rides hot (heart
-//! rate through the cap), one starts too hard, one too easy, one has flaky sensors, the
-//! others ride their plan. When a ride ends, the gym starts the next.
+//! rate through the cap), one starts too hard, one too easy, one has flaky sensors, one
+//! rides today's plan as the planner generated it (a busy day of
+//! [`TODAYS_PLAN_MINUTES`] minutes, so the engine's time-budget compression shapes it),
+//! the others ride their plan. When a ride ends, the gym starts the next.
 //!
 //! Stdout is the demo's live view: a short block saying where to look, then one line per
 //! cue. The gateway's own logs go to stderr.
@@ -66,7 +68,16 @@ pub enum Role {
     /// Heart-rate and power sensors drop out for 20 s a minute in (and every 3 minutes
     /// after): signal lost and back.
     FlakySensors,
+    /// Rides today's generated plan (`POST /athletes/{id}/plan/today`, then started as
+    /// the next plan), on a day with [`TODAYS_PLAN_MINUTES`] minutes: step cues. On a
+    /// rest day, the assigned plan instead.
+    TodaysPlan,
 }
+
+/// The minutes the [`Role::TodaysPlan`] rider has today (a busy-day life event): the
+/// shortest day the planner still plans a workout for, so the ride is as short as the
+/// other demo plans.
+pub const TODAYS_PLAN_MINUTES: u32 = 10;
 
 /// The roles of the demo athletes, by index (repeating after eight), with the plan each
 /// is assigned.
@@ -78,7 +89,7 @@ const ROLES: [(Role, (&str, &str)); 8] = [
     (Role::OnPlan, THRESHOLD),
     (Role::FlakySensors, INTERVALS),
     (Role::OnPlan, THRESHOLD),
-    (Role::OnPlan, INTERVALS),
+    (Role::TodaysPlan, INTERVALS),
 ];
 
 /// The overheating rider's cardiac drift, bpm per hour (15 bpm a minute: a hot room).
@@ -94,6 +105,7 @@ impl Role {
     fn about(self) -> &'static str {
         match self {
             Role::OnPlan => "rides the plan",
+            Role::TodaysPlan => "rides today's generated plan (a busy day: 10 minutes)",
             Role::TooHard => "starts too hard",
             Role::HoldingBack => "starts too easy",
             Role::Overheating => "rides hot: heart rate climbs through the cap",
@@ -108,7 +120,7 @@ impl Role {
         match self {
             Role::TooHard => Some(RIDE_TOO_HARD),
             Role::HoldingBack => Some(RIDE_HOLDING_BACK),
-            Role::OnPlan | Role::Overheating | Role::FlakySensors => None,
+            Role::OnPlan | Role::Overheating | Role::FlakySensors | Role::TodaysPlan => None,
         }
     }
 
@@ -117,7 +129,7 @@ impl Role {
         match self {
             Role::Overheating => Scenario::Overheat,
             Role::FlakySensors => Scenario::Dropout,
-            Role::OnPlan | Role::TooHard | Role::HoldingBack => Scenario::Steady,
+            Role::OnPlan | Role::TooHard | Role::HoldingBack | Role::TodaysPlan => Scenario::Steady,
         }
     }
 }
@@ -145,6 +157,8 @@ pub struct DemoAthlete {
     pub token: DeviceToken,
     /// The plan assigned to the next session.
     pub plan_name: String,
+    /// The plan itself, when it is not one of the demo's files (today's generated plan).
+    pub generated_plan: Option<paceline_schemas::WorkoutPlan>,
     /// How they ride.
     pub role: Role,
 }
@@ -222,14 +236,22 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
         };
         let profile = demo_profile(index, &name);
         let athlete_row = store::ensure_athlete(&tx, tenant_row, &name, Some(&profile), now_ms)?;
-        let (_, (plan_file, _)) = role_of(index);
-        let Some((_, plan_row, plan_name)) = plan_rows
+        let (role, (plan_file, _)) = role_of(index);
+        let Some((_, mut plan_row, mut plan_name)) = plan_rows
             .iter()
             .find(|(file, _, _)| *file == plan_file)
             .cloned()
         else {
             continue;
         };
+        let generated_plan = match role {
+            Role::TodaysPlan => todays_plan(&tx, tenant_row, athlete_row, now_ms)?,
+            _ => None,
+        };
+        if let Some((row, plan)) = &generated_plan {
+            plan_row = *row;
+            plan_name.clone_from(&plan.name);
+        }
         store::assign_plan(&tx, tenant_row, athlete_row, plan_row)?;
         let (device, key, token) =
             demo_device(&tx, &server_key, &tenant, tenant_row, athlete_row, now_ms)?;
@@ -241,11 +263,81 @@ pub fn prepare(store: &Store, count: usize, now_ms: u64) -> Result<Vec<DemoAthle
             key,
             token,
             plan_name,
-            role: role_of(index).0,
+            generated_plan: generated_plan.map(|(_, plan)| plan),
+            role,
         });
     }
     tx.commit()?;
     Ok(athletes)
+}
+
+/// Today's plan for the [`Role::TodaysPlan`] rider, generated as the Today page does
+/// (a busy day of [`TODAYS_PLAN_MINUTES`] minutes entered as a life event; a trainer, a
+/// power meter and a strap) and started: stored as a plan of the tenant, assigned, and
+/// linked from the daily plan. `None` on a rest day.
+fn todays_plan(
+    tx: &rusqlite::Transaction<'_>,
+    tenant_row: i64,
+    athlete_row: i64,
+    now_ms: u64,
+) -> Result<Option<(i64, paceline_schemas::WorkoutPlan)>, StoreError> {
+    use crate::store::planning as rows;
+    let today = crate::planning::format_date(crate::planning::athlete_today(
+        tx,
+        tenant_row,
+        athlete_row,
+        now_ms,
+    )?);
+    rows::add_life_event(
+        tx,
+        tenant_row,
+        athlete_row,
+        &rows::LifeEventRecord {
+            id: 0,
+            kind: "busy".to_owned(),
+            from_date: today.clone(),
+            to_date: today.clone(),
+            minutes_available: Some(TODAYS_PLAN_MINUTES),
+            summary: Some("Demo: only 10 minutes today".to_owned()),
+            external_id: Some("demo:todays-minutes".to_owned()),
+            created_ms: 0,
+        },
+        now_ms,
+    )?;
+    let settings = crate::planning::PlanSettings {
+        goal: paceline_planning::Goal::GeneralFitness,
+        availability_min: [60; 7],
+        equipment: paceline_planning::Equipment {
+            trainer: true,
+            power_meter: true,
+            hr_strap: true,
+            treadmill: false,
+            pool: false,
+        },
+        avoid_sports: Vec::new(),
+        injuries: Vec::new(),
+        sport: paceline_schemas::plan::Sport::Bike,
+    };
+    let outcome = crate::planning::today_plan(tx, tenant_row, athlete_row, settings, now_ms, true)?;
+    let Some(workout) = outcome.record.plan.get("workout").filter(|w| !w.is_null()) else {
+        return Ok(None);
+    };
+    let plan: paceline_schemas::WorkoutPlan = codec::from_json(workout.to_string().as_bytes())
+        .map_err(|e| StoreError::Corrupt {
+            what: "generated workout",
+            row: outcome.record.id,
+            reason: e.to_string(),
+        })?;
+    // Started already by an earlier ride today (the plan unchanged): the same plan row.
+    let plan_row = match outcome.record.plan_id {
+        Some(row) => row,
+        None => {
+            let row = store::add_plan(tx, tenant_row, "paceline", &plan, now_ms)?;
+            rows::set_plan_row(tx, tenant_row, athlete_row, &today, row)?;
+            row
+        }
+    };
+    Ok(Some((plan_row, plan)))
 }
 
 /// The athlete's demo device with a fresh token, created if there is none.
@@ -402,7 +494,10 @@ fn agent_config(
         .map(|(index, athlete)| {
             let (role, assigned) = role_of(index);
             let (file, text) = role.ridden().unwrap_or(assigned);
-            let plan = import_plan(file, text.as_bytes()).ok();
+            let plan = match &athlete.generated_plan {
+                Some(plan) => Some(plan.clone()),
+                None => import_plan(file, text.as_bytes()).ok(),
+            };
             let drift_bpm_per_h = match role {
                 Role::Overheating => OVERHEATING_DRIFT_BPM_PER_H,
                 _ => SimulatorConfig::default().drift_bpm_per_h,
@@ -598,4 +693,72 @@ fn print_demo_banner(gateway: &crate::server::Gateway, gym: &[DemoAthlete], pass
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{block}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The eighth demo athlete rides today's generated plan: a daily plan is stored for
+    /// their today, compressed to the busy day's minutes, started (its plan row linked
+    /// and assigned as the next plan), and the simulator is given that same plan.
+    #[test]
+    fn the_todays_plan_rider_rides_the_generated_plan_compressed_to_ten_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        store::prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now_ms = 1_796_513_400_000;
+        let gym = prepare(&store, 8, now_ms).unwrap();
+        let hugo = &gym[7];
+        assert_eq!(hugo.role, Role::TodaysPlan);
+        let plan = hugo.generated_plan.as_ref().expect("a workout today");
+        let total_s: u32 = plan.steps.iter().map(step_seconds).sum();
+        assert!(
+            (9 * 60..=TODAYS_PLAN_MINUTES * 60).contains(&total_s),
+            "compressed to the busy day: {total_s} s"
+        );
+        let (plan_id, next_plan, format): (Option<i64>, Option<i64>, String) = store
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT d.plan_id, a.next_plan_id, p.format FROM daily_plans d
+                     JOIN athletes a ON a.id = d.athlete_id
+                     JOIN plans p ON p.id = a.next_plan_id
+                     WHERE a.name = 'Hugo'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?)
+            })
+            .unwrap();
+        assert_eq!((plan_id, format.as_str()), (next_plan, "paceline"));
+        assert_eq!(hugo.plan_name, plan.name);
+        let config = agent_config("127.0.0.1:1883".parse().unwrap(), dir.path(), &gym, 1);
+        match &config.athletes[7].source {
+            Source::Simulator { config, .. } => assert_eq!(config.plan.as_ref(), Some(plan)),
+            _ => panic!("the demo riders are simulated"),
+        }
+        // Another start the same day: the same plan again, still one daily plan.
+        let again = prepare(&store, 8, now_ms + 60_000).unwrap();
+        assert_eq!(again[7].generated_plan.as_ref(), Some(plan));
+        let counts: (i64, i64) = store
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT (SELECT COUNT(*) FROM daily_plans),
+                            (SELECT COUNT(*) FROM plans WHERE format = 'paceline')",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(counts, (1, 1), "one daily plan, started once");
+    }
+
+    fn step_seconds(step: &paceline_schemas::plan::PlanStep) -> u32 {
+        use paceline_schemas::plan::PlanStep;
+        match step {
+            PlanStep::Repeat(block) => {
+                block.count * block.steps.iter().map(|s| s.duration_s).sum::<u32>()
+            }
+            PlanStep::Step(one) => one.duration_s,
+        }
+    }
 }
