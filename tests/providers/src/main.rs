@@ -1,11 +1,16 @@
-//! Local Strava servers for tests and benchmarks: a dev-only stand-in that speaks the
-//! parts of Strava's HTTP API Paceline uses, so connect, backfill, delta, webhooks,
-//! refresh, `needs_reauth` and rate-limit pauses can be tested with real processes.
+//! Local Strava and Garmin servers for tests and benchmarks: a dev-only stand-in that
+//! speaks the parts of their HTTP APIs Paceline uses, so connect, backfill, delta,
+//! webhooks, push and ping, refresh, `needs_reauth` and rate-limit pauses can be tested
+//! with real processes.
 //!
 //! - OAuth (`/oauth/authorize`, `/oauth/token`, `/oauth/deauthorize`) and API v3
 //!   (`/api/v3/athlete/activities`, `/api/v3/activities/{id}`, `…/streams`,
 //!   `/api/v3/push_subscriptions`), answering with `X-RateLimit-*` and
 //!   `X-ReadRateLimit-*` headers and 429 past a limit.
+//! - Garmin OAuth 2.0 with PKCE S256 (`/oauth2Confirm`, `/di-oauth2-service/oauth/token`),
+//!   `/wellness-api/rest/user/{id,permissions,registration}`, ping callbacks
+//!   (`/wellness-api/rest/{summary}`), and `/admin/garmin/notify` sending push, ping and
+//!   deregistration notifications to the gateway.
 //! - Activities seeded from the FIT files of `--fit-dir`, copied `--activities` times
 //!   over the 80 days before now; the JSON is paceline-sync's own serde types.
 //! - `/admin/…` scripts it: faults (status codes, 429s, slow answers, `invalid_grant`,
@@ -15,9 +20,11 @@
 //!
 //! `paceline-providers --listen 127.0.0.1:0` prints one JSON line on stdout once it
 //! listens: `{"listen": "127.0.0.1:PORT", "strava_base_url": "http://127.0.0.1:PORT", …}`.
-//! Point `PACELINE_STRAVA_BASE_URL` at `strava_base_url`.
+//! Point `PACELINE_STRAVA_BASE_URL` at `strava_base_url` and `PACELINE_GARMIN_BASE_URL`
+//! at `garmin_base_url` (the same origin: the paths do not collide).
 
 mod admin;
+mod garmin;
 mod seed;
 mod strava;
 mod world;
@@ -42,7 +49,7 @@ use url::Url;
 
 use crate::world::{FaultKind, RateState, Shared, World, lock, now_s};
 
-/// Local Strava servers for tests (dev only).
+/// Local Strava and Garmin servers for tests (dev only).
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -141,6 +148,7 @@ async fn run() -> anyhow::Result<()> {
         faults: Vec::new(),
         subscription: None,
         hits: BTreeMap::new(),
+        garmin_callbacks: BTreeMap::new(),
     }));
 
     let app = Router::new()
@@ -158,6 +166,19 @@ async fn run() -> anyhow::Result<()> {
             "/api/v3/push_subscriptions/{id}",
             delete(strava::unsubscribe),
         )
+        .route("/oauth2Confirm", get(garmin::authorize))
+        .route("/di-oauth2-service/oauth/token", post(garmin::token))
+        .route("/wellness-api/rest/user/id", get(garmin::user_id))
+        .route(
+            "/wellness-api/rest/user/permissions",
+            get(garmin::permissions),
+        )
+        .route(
+            "/wellness-api/rest/user/registration",
+            delete(garmin::deregister),
+        )
+        .route("/wellness-api/rest/{summary}", get(garmin::callback))
+        .route("/admin/garmin/notify", post(garmin::notify))
         .route("/admin/state", get(admin::state))
         .route(
             "/admin/faults",
@@ -190,6 +211,7 @@ async fn run() -> anyhow::Result<()> {
     let line = serde_json::json!({
         "listen": bound.to_string(),
         "strava_base_url": base,
+        "garmin_base_url": base,
         "activities": lock(&world).activities.len(),
     });
     {
@@ -238,6 +260,9 @@ async fn faults_and_limits(State(world): State<Shared>, request: Request, next: 
                 ),
                 &headers,
             );
+        }
+        Some(FaultKind::InvalidGrant) if path.starts_with("/di-oauth2-service") => {
+            return garmin::oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "scripted fault");
         }
         Some(FaultKind::InvalidGrant) => {
             return strava::fault(

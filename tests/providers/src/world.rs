@@ -211,6 +211,8 @@ pub struct World {
     pub subscription: Option<Subscription>,
     /// Requests served per path (for tests to count calls).
     pub hits: BTreeMap<String, u64>,
+    /// What Garmin ping callbacks answer, by summary, user and upload start.
+    pub garmin_callbacks: BTreeMap<String, serde_json::Value>,
 }
 
 impl World {

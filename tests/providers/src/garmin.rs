@@ -1,0 +1,383 @@
+//! Garmin's OAuth 2.0 with PKCE and the Health API parts Paceline uses: the consent
+//! page, the token endpoint (both grants, the S256 verifier checked), the user id,
+//! permissions and deregistration, ping callbacks, and (from `/admin/garmin/notify`)
+//! push, ping and deregistration notifications sent to the gateway.
+//!
+//! Garmin's user id is the athlete id written as a string.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use paceline_sync::oauth::{PkceVerifier, TokenBody};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::world::{Shared, World, lock, now_s};
+
+/// Garmin's OAuth error body.
+pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+type Params = Query<BTreeMap<String, String>>;
+
+/// `GET /oauth2Confirm`: the consent page, granted at once: redirects back with `code`
+/// and `state`. PKCE S256 is required.
+pub async fn authorize(State(world): State<Shared>, Query(q): Params) -> Response {
+    let mut world = lock(&world);
+    if q.get("client_id") != Some(&world.client_id) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "unknown client_id",
+        );
+    }
+    let Some(challenge) = q
+        .get("code_challenge")
+        .filter(|_| q.get("code_challenge_method").map(String::as_str) == Some("S256"))
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "PKCE S256 is required",
+        );
+    };
+    let Some(Ok(mut redirect)) = q.get("redirect_uri").map(|u| Url::parse(u)) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri");
+    };
+    let athlete_id = q
+        .get("athlete_id")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(world.default_athlete_id);
+    let code = world.fresh("garmin-code");
+    world
+        .codes
+        .insert(code.clone(), (athlete_id, Some(challenge.clone())));
+    {
+        let mut pairs = redirect.query_pairs_mut();
+        pairs.append_pair("code", &code);
+        if let Some(state) = q.get("state") {
+            pairs.append_pair("state", state);
+        }
+    }
+    Redirect::to(redirect.as_str()).into_response()
+}
+
+fn tokens(world: &mut World, athlete_id: u64) -> Response {
+    let (access, refresh, _) = world.grant(athlete_id);
+    Json(TokenBody {
+        token_type: Some("bearer".to_owned()),
+        access_token: access,
+        refresh_token: refresh,
+        expires_at: None,
+        expires_in: Some(world.token_lifetime_s),
+        scope: Some("ACTIVITY_EXPORT HEALTH_EXPORT".to_owned()),
+        athlete: None,
+    })
+    .into_response()
+}
+
+/// `POST /di-oauth2-service/oauth/token`: `authorization_code` (the `code_verifier`'s
+/// S256 must match the challenge) and `refresh_token`.
+pub async fn token(
+    State(world): State<Shared>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let mut world = lock(&world);
+    if form.get("client_id") != Some(&world.client_id)
+        || form.get("client_secret") != Some(&world.client_secret)
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "bad client credentials",
+        );
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = form.get("code").cloned().unwrap_or_default();
+            let Some((athlete_id, challenge)) = world.codes.remove(&code) else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown or used code",
+                );
+            };
+            let verified = form
+                .get("code_verifier")
+                .and_then(|v| PkceVerifier::parse(v).ok())
+                .is_some_and(|v| Some(v.challenge_s256()) == challenge);
+            if !verified {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "code_verifier does not match",
+                );
+            }
+            tokens(&mut world, athlete_id)
+        }
+        Some("refresh_token") => {
+            let refresh = form.get("refresh_token").cloned().unwrap_or_default();
+            match world.refresh.remove(&refresh) {
+                Some(athlete_id) => tokens(&mut world, athlete_id),
+                None => oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown refresh token",
+                ),
+            }
+        }
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type",
+        ),
+    }
+}
+
+fn user(world: &World, headers: &HeaderMap) -> Option<u64> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    world
+        .access
+        .get(token)
+        .filter(|g| g.expires_at_s > now_s())
+        .map(|g| g.athlete_id)
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"errorMessage": "Unauthorized"})),
+    )
+        .into_response()
+}
+
+/// `GET /wellness-api/rest/user/id`.
+pub async fn user_id(State(world): State<Shared>, headers: HeaderMap) -> Response {
+    match user(&lock(&world), &headers) {
+        Some(athlete_id) => Json(json!({ "userId": athlete_id.to_string() })).into_response(),
+        None => unauthorized(),
+    }
+}
+
+/// `GET /wellness-api/rest/user/permissions`.
+pub async fn permissions(State(world): State<Shared>, headers: HeaderMap) -> Response {
+    match user(&lock(&world), &headers) {
+        Some(_) => Json(json!(["ACTIVITY_EXPORT", "HEALTH_EXPORT"])).into_response(),
+        None => unauthorized(),
+    }
+}
+
+/// `DELETE /wellness-api/rest/user/registration`: the user's tokens stop working.
+pub async fn deregister(State(world): State<Shared>, headers: HeaderMap) -> Response {
+    let mut world = lock(&world);
+    match user(&world, &headers) {
+        Some(athlete_id) => {
+            world.revoke(athlete_id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => unauthorized(),
+    }
+}
+
+/// `GET /wellness-api/rest/{summary}?uploadStartTimeInSeconds=&uploadEndTimeInSeconds=`:
+/// what a ping announced, for its user only.
+pub async fn callback(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(summary): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let world = lock(&world);
+    let Some(athlete_id) = user(&world, &headers) else {
+        return unauthorized();
+    };
+    let key = callback_key(
+        &summary,
+        &athlete_id.to_string(),
+        q.get("uploadStartTimeInSeconds").map_or("", String::as_str),
+    );
+    Json(
+        world
+            .garmin_callbacks
+            .get(&key)
+            .cloned()
+            .unwrap_or(json!([])),
+    )
+    .into_response()
+}
+
+fn callback_key(summary: &str, user_id: &str, start: &str) -> String {
+    format!("{summary}|{user_id}|{start}")
+}
+
+/// A notification to send.
+#[derive(Deserialize)]
+pub struct Notify {
+    /// Where the gateway takes Garmin notifications.
+    callback_url: String,
+    /// `push`, `ping` or `deregistration`.
+    mode: String,
+    /// `activities`, `activityDetails`, `dailies`, `sleeps`, `hrv`, `stressDetails`,
+    /// `userMetrics` (not for deregistrations).
+    #[serde(default)]
+    summary: String,
+    /// The athlete (default: the default athlete).
+    athlete_id: Option<u64>,
+    /// The calendar date of health summaries (default: today, UTC).
+    date: Option<String>,
+    /// Which seed recording an activity is (default: the first).
+    seed: Option<usize>,
+    /// Each notification is sent this many times.
+    duplicates: Option<u32>,
+}
+
+fn items(
+    world: &World,
+    summary: &str,
+    user_id: &str,
+    date: &str,
+    seed: usize,
+) -> Option<Vec<Value>> {
+    let start_s = now_s() - 7_200;
+    let item = match summary {
+        "dailies" => {
+            json!({"userId": user_id, "summaryId": format!("d-{date}"), "calendarDate": date,
+            "restingHeartRateInBeatsPerMinute": 48, "averageStressLevel": 31, "steps": 8042})
+        }
+        "sleeps" => {
+            json!({"userId": user_id, "summaryId": format!("s-{date}"), "calendarDate": date,
+            "durationInSeconds": 27_000, "deepSleepDurationInSeconds": 5_400, "lightSleepDurationInSeconds": 14_400,
+            "remSleepInSeconds": 5_040, "awakeDurationInSeconds": 2_160,
+            "overallSleepScore": {"value": 84, "qualifierKey": "GOOD"}})
+        }
+        "hrv" => {
+            json!({"userId": user_id, "summaryId": format!("h-{date}"), "calendarDate": date, "lastNightAvg": 62})
+        }
+        "stressDetails" => {
+            json!({"userId": user_id, "summaryId": format!("t-{date}"), "calendarDate": date,
+            "timeOffsetStressLevelValues": {"0": 10, "180": 20, "360": -1}})
+        }
+        "userMetrics" => {
+            json!({"userId": user_id, "summaryId": format!("m-{date}"), "calendarDate": date, "vo2Max": 52.0})
+        }
+        "activities" | "activityDetails" => {
+            let recording = world.seeds.get(seed)?;
+            let duration_s = recording.points.last().map_or(0, |p| p.t_ms / 1000);
+            let summary_json = json!({"summaryId": format!("a-{start_s}"), "activityType": "ROAD_BIKING",
+                "activityName": recording.name, "startTimeInSeconds": start_s, "startTimeOffsetInSeconds": 0,
+                "durationInSeconds": duration_s, "deviceName": recording.device});
+            if summary == "activities" {
+                let mut item = summary_json;
+                item["userId"] = json!(user_id);
+                item
+            } else {
+                let mut last_s = None;
+                let samples: Vec<Value> = recording
+                    .points
+                    .iter()
+                    .filter(|p| {
+                        let t = p.t_ms / 1000;
+                        let fresh = last_s.is_none_or(|l| t > l);
+                        last_s = Some(t);
+                        fresh
+                    })
+                    .map(|p| json!({
+                        "startTimeInSeconds": start_s + i64::try_from(p.t_ms / 1000).unwrap_or(0),
+                        "heartRate": p.heart_rate_bpm, "powerInWatts": p.power_w, "speedMetersPerSecond": p.speed_mps,
+                        "totalDistanceInMeters": p.distance_m, "latitudeInDegree": p.lat_deg,
+                        "longitudeInDegree": p.lon_deg, "elevationInMeters": p.altitude_m}))
+                    .collect();
+                json!({"userId": user_id, "summaryId": format!("a-{start_s}-detail"), "summary": summary_json, "samples": samples})
+            }
+        }
+        _ => return None,
+    };
+    Some(vec![item])
+}
+
+/// `POST /admin/garmin/notify {"callback_url", "mode": "push"|"ping"|"deregistration",
+/// "summary", "athlete_id", "date", "seed", "duplicates"}` → `{"statuses"}`.
+pub async fn notify(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(n): Json<Notify>,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let body = {
+        let mut world = lock(&shared);
+        let athlete_id = n.athlete_id.unwrap_or(world.default_athlete_id);
+        let user_id = athlete_id.to_string();
+        let today = time::OffsetDateTime::now_utc().date();
+        let date = n.date.clone().unwrap_or_else(|| {
+            format!(
+                "{:04}-{:02}-{:02}",
+                today.year(),
+                u8::from(today.month()),
+                today.day()
+            )
+        });
+        match n.mode.as_str() {
+            "deregistration" => {
+                world.revoke(athlete_id);
+                json!({"deregistrations": [{"userId": user_id}]})
+            }
+            "push" => match items(&world, &n.summary, &user_id, &date, n.seed.unwrap_or(0)) {
+                Some(items) => json!({ n.summary.clone(): items }),
+                None => return (StatusCode::BAD_REQUEST, "unknown summary").into_response(),
+            },
+            "ping" => {
+                let Some(items) = items(&world, &n.summary, &user_id, &date, n.seed.unwrap_or(0))
+                else {
+                    return (StatusCode::BAD_REQUEST, "unknown summary").into_response();
+                };
+                world.counter += 1;
+                let start = (now_s() + i64::try_from(world.counter).unwrap_or(0)).to_string();
+                world.garmin_callbacks.insert(
+                    callback_key(&n.summary, &user_id, &start),
+                    Value::Array(items),
+                );
+                let callback = format!(
+                    "http://{host}/wellness-api/rest/{}?uploadStartTimeInSeconds={start}&uploadEndTimeInSeconds={start}",
+                    n.summary
+                );
+                json!({ n.summary.clone(): [{"userId": user_id, "callbackURL": callback}] })
+            }
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "mode is push, ping or deregistration",
+                )
+                    .into_response();
+            }
+        }
+    };
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..n.duplicates.unwrap_or(1).clamp(1, 100) {
+        let status = client
+            .post(&n.callback_url)
+            .json(&body)
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16());
+        statuses.push(status);
+    }
+    Json(json!({ "statuses": statuses })).into_response()
+}
