@@ -18,7 +18,8 @@
 //! ([`daily_metrics`]): resting heart rate and stress from `dailies` (stress from
 //! `stressDetails` when the daily has none), HRV from `hrv` (`lastNightAvg`), sleep time
 //! (deep + light + REM, else the duration) and score from `sleeps`; the fields planning's
-//! recovery score reads.
+//! recovery score reads. The gateway folds each notification into the stored row with
+//! [`DailyMetrics::apply`], so the order notifications arrive in does not matter.
 
 use std::collections::BTreeMap;
 
@@ -87,6 +88,20 @@ pub struct DailyMetrics {
 }
 
 impl DailyMetrics {
+    /// Takes in what one summary says of the day, as the stored row or a batch folds it:
+    /// a `stressDetails` mean only fills a stress the day lacks (Garmin's own daily
+    /// average, from `dailies`, is believed first, whichever arrives first); every other
+    /// summary's present values replace the day's ([`DailyMetrics::merge`]).
+    pub fn apply(&mut self, summary: SummaryType, metrics: &DailyMetrics) {
+        if summary == SummaryType::StressDetails {
+            if self.stress.is_none() {
+                self.stress = metrics.stress;
+            }
+        } else {
+            self.merge(metrics);
+        }
+    }
+
     /// Each field of `newer` that is present replaces this one's.
     pub fn merge(&mut self, newer: &DailyMetrics) {
         let fields = [
@@ -231,7 +246,7 @@ pub fn parse_notification(body: &[u8], api_origin: &str) -> Result<Vec<GarminIte
     let Value::Object(mut keys) = parse_body(body)? else {
         return Err(malformed("body", "not an object"));
     };
-    let origin = Url::parse(api_origin).map_err(|_| GarminError::ForeignCallback)?;
+    let origin = Url::parse(api_origin).ok();
     let mut items = Vec::new();
     for summary in SummaryType::ALL {
         let Some(value) = keys.remove(summary.as_str()) else {
@@ -239,7 +254,8 @@ pub fn parse_notification(body: &[u8], api_origin: &str) -> Result<Vec<GarminIte
         };
         for item in items_of(summary.as_str(), value)? {
             if item.get("callbackURL").is_some() {
-                items.push(ping(summary, item, &origin)?);
+                let origin = origin.as_ref().ok_or(GarminError::ForeignCallback)?;
+                items.push(ping(summary, item, origin)?);
             } else {
                 items.push(summary_item(summary, item)?);
             }
@@ -281,34 +297,21 @@ pub fn parse_callback(summary: SummaryType, body: &[u8]) -> Result<Vec<GarminIte
         .collect()
 }
 
-/// Folds the health items into one [`DailyMetrics`] per user and date, later items'
-/// values replacing earlier ones; a day's `dailies` stress wins over `stressDetails`'
-/// mean. Merging with a stored row is [`DailyMetrics::merge`].
+/// Folds the health items into one [`DailyMetrics`] per user and date with
+/// [`DailyMetrics::apply`], in order.
 pub fn daily_metrics(items: &[GarminItem]) -> BTreeMap<(String, Date), DailyMetrics> {
     let mut days: BTreeMap<(String, Date), DailyMetrics> = BTreeMap::new();
-    let mut detail_stress: BTreeMap<(String, Date), f64> = BTreeMap::new();
     for item in items {
-        let GarminItem::Daily {
+        if let GarminItem::Daily {
             user_id,
             date,
             summary,
             metrics,
         } = item
-        else {
-            continue;
-        };
-        let key = (user_id.clone(), *date);
-        match (summary, metrics.stress) {
-            (SummaryType::StressDetails, Some(stress)) => {
-                detail_stress.insert(key.clone(), stress);
-                days.entry(key).or_default();
-            }
-            _ => days.entry(key).or_default().merge(metrics),
-        }
-    }
-    for (key, stress) in detail_stress {
-        if let Some(day) = days.get_mut(&key) {
-            day.stress.get_or_insert(stress);
+        {
+            days.entry((user_id.clone(), *date))
+                .or_default()
+                .apply(*summary, metrics);
         }
     }
     days
@@ -767,6 +770,28 @@ mod tests {
                 ..DailyMetrics::default()
             }
         );
+    }
+
+    #[test]
+    fn stress_details_only_fill_a_missing_stress_whatever_the_order() {
+        let daily = DailyMetrics {
+            resting_hr_bpm: Some(50.0),
+            stress: Some(31.0),
+            ..DailyMetrics::default()
+        };
+        let details = DailyMetrics {
+            stress: Some(15.0),
+            ..DailyMetrics::default()
+        };
+        let mut daily_first = DailyMetrics::default();
+        daily_first.apply(SummaryType::Dailies, &daily);
+        daily_first.apply(SummaryType::StressDetails, &details);
+        let mut details_first = DailyMetrics::default();
+        details_first.apply(SummaryType::StressDetails, &details);
+        assert_eq!(details_first.stress, Some(15.0));
+        details_first.apply(SummaryType::Dailies, &daily);
+        assert_eq!(daily_first, daily);
+        assert_eq!(details_first, daily);
     }
 
     #[test]
