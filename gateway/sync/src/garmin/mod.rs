@@ -21,10 +21,11 @@
 //! recovery score reads. The gateway folds each notification into the stored row with
 //! [`DailyMetrics::apply`], so the order notifications arrive in does not matter.
 
+pub mod body;
+
 use std::collections::BTreeMap;
 
 use paceline_formats::{Point, Recording, Sport, Totals};
-use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 use time::Date;
@@ -33,6 +34,11 @@ use url::Url;
 
 use crate::jobs::{Job, SummaryType};
 use crate::provider::Provider;
+
+pub use body::{
+    ActivityBody, ActivityDetailBody, DailyBody, HrvBody, PermissionsBody, PingBody, SampleBody,
+    ScoreBody, SleepBody, StressDetailsBody, UserBody, UserMetricsBody,
+};
 
 /// The largest notification or callback body read, bytes (activity details carry every
 /// sample).
@@ -263,7 +269,7 @@ pub fn parse_notification(body: &[u8], api_origin: &str) -> Result<Vec<GarminIte
     }
     if let Some(value) = keys.remove("deregistrations") {
         for item in items_of("deregistrations", value)? {
-            let raw: RawUser =
+            let raw: UserBody =
                 serde_json::from_value(item).map_err(|e| malformed("deregistrations", e))?;
             items.push(GarminItem::Deregistration {
                 user_id: checked_user(raw.user_id, "deregistrations")?,
@@ -272,7 +278,7 @@ pub fn parse_notification(body: &[u8], api_origin: &str) -> Result<Vec<GarminIte
     }
     if let Some(value) = keys.remove("userPermissionsChange") {
         for item in items_of("userPermissionsChange", value)? {
-            let raw: RawPermissions =
+            let raw: PermissionsBody =
                 serde_json::from_value(item).map_err(|e| malformed("userPermissionsChange", e))?;
             if raw.permissions.len() > 32 {
                 return Err(malformed(
@@ -317,28 +323,6 @@ pub fn daily_metrics(items: &[GarminItem]) -> BTreeMap<(String, Date), DailyMetr
     days
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawUser {
-    user_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawPermissions {
-    user_id: String,
-    #[serde(default)]
-    permissions: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RawPing {
-    #[serde(rename = "userId")]
-    user_id: String,
-    #[serde(rename = "callbackURL")]
-    callback_url: String,
-}
-
 fn checked_user(user_id: String, what: &'static str) -> Result<String, GarminError> {
     if user_id.is_empty() || user_id.len() > 128 {
         return Err(malformed(what, "userId is empty or longer than 128 bytes"));
@@ -347,7 +331,7 @@ fn checked_user(user_id: String, what: &'static str) -> Result<String, GarminErr
 }
 
 fn ping(summary: SummaryType, item: Value, origin: &Url) -> Result<GarminItem, GarminError> {
-    let raw: RawPing = serde_json::from_value(item).map_err(|e| malformed(summary.as_str(), e))?;
+    let raw: PingBody = serde_json::from_value(item).map_err(|e| malformed(summary.as_str(), e))?;
     let url = Url::parse(&raw.callback_url).map_err(|_| GarminError::ForeignCallback)?;
     if url.origin() != origin.origin() || raw.callback_url.len() > 2048 {
         return Err(GarminError::ForeignCallback);
@@ -357,116 +341,6 @@ fn ping(summary: SummaryType, item: Value, origin: &Url) -> Result<GarminItem, G
         user_id: checked_user(raw.user_id, summary.as_str())?,
         callback_url: url.into(),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawActivity {
-    user_id: Option<String>,
-    summary_id: String,
-    #[serde(default)]
-    activity_name: Option<String>,
-    #[serde(default)]
-    activity_type: Option<String>,
-    start_time_in_seconds: i64,
-    #[serde(default)]
-    start_time_offset_in_seconds: Option<i32>,
-    duration_in_seconds: f64,
-    #[serde(default)]
-    moving_duration_in_seconds: Option<f64>,
-    #[serde(default)]
-    distance_in_meters: Option<f64>,
-    #[serde(default)]
-    active_kilocalories: Option<f64>,
-    #[serde(default)]
-    total_elevation_gain_in_meters: Option<f64>,
-    #[serde(default)]
-    device_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawActivityDetail {
-    user_id: String,
-    summary_id: String,
-    summary: RawActivity,
-    #[serde(default)]
-    samples: Vec<RawSample>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawSample {
-    start_time_in_seconds: i64,
-    latitude_in_degree: Option<f64>,
-    longitude_in_degree: Option<f64>,
-    elevation_in_meters: Option<f64>,
-    heart_rate: Option<f64>,
-    speed_meters_per_second: Option<f64>,
-    total_distance_in_meters: Option<f64>,
-    power_in_watts: Option<f64>,
-    bike_cadence_in_r_p_m: Option<f64>,
-    steps_per_minute: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawDaily {
-    user_id: String,
-    calendar_date: String,
-    #[serde(default)]
-    resting_heart_rate_in_beats_per_minute: Option<f64>,
-    #[serde(default)]
-    average_stress_level: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawSleep {
-    user_id: String,
-    calendar_date: String,
-    #[serde(default)]
-    duration_in_seconds: Option<f64>,
-    #[serde(default)]
-    deep_sleep_duration_in_seconds: Option<f64>,
-    #[serde(default)]
-    light_sleep_duration_in_seconds: Option<f64>,
-    #[serde(default)]
-    rem_sleep_in_seconds: Option<f64>,
-    #[serde(default)]
-    overall_sleep_score: Option<RawScore>,
-}
-
-#[derive(Deserialize)]
-struct RawScore {
-    value: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawHrv {
-    user_id: String,
-    calendar_date: String,
-    #[serde(default)]
-    last_night_avg: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawStress {
-    user_id: String,
-    calendar_date: String,
-    #[serde(default)]
-    time_offset_stress_level_values: BTreeMap<String, f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawUserMetrics {
-    user_id: String,
-    calendar_date: String,
-    #[serde(default)]
-    vo2_max: Option<f64>,
 }
 
 fn in_range(value: Option<f64>, low: f64, high: f64) -> Option<f64> {
@@ -490,7 +364,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
     let read = |e: serde_json::Error| malformed(what, e);
     match summary {
         SummaryType::Activities => {
-            let raw: RawActivity = serde_json::from_value(item).map_err(read)?;
+            let raw: ActivityBody = serde_json::from_value(item).map_err(read)?;
             let user_id = checked_user(raw.user_id.clone().unwrap_or_default(), what)?;
             let summary_id = raw.summary_id.clone();
             Ok(GarminItem::Activity {
@@ -500,7 +374,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::ActivityDetails => {
-            let raw: RawActivityDetail = serde_json::from_value(item).map_err(read)?;
+            let raw: ActivityDetailBody = serde_json::from_value(item).map_err(read)?;
             if raw.samples.len() > MAX_SAMPLES {
                 return Err(GarminError::TooMany {
                     what,
@@ -515,7 +389,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::Dailies => {
-            let raw: RawDaily = serde_json::from_value(item).map_err(read)?;
+            let raw: DailyBody = serde_json::from_value(item).map_err(read)?;
             Ok(GarminItem::Daily {
                 summary,
                 date: calendar_date(&raw.calendar_date, what)?,
@@ -532,7 +406,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::Sleeps => {
-            let raw: RawSleep = serde_json::from_value(item).map_err(read)?;
+            let raw: SleepBody = serde_json::from_value(item).map_err(read)?;
             let stages = [
                 raw.deep_sleep_duration_in_seconds,
                 raw.light_sleep_duration_in_seconds,
@@ -559,7 +433,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::Hrv => {
-            let raw: RawHrv = serde_json::from_value(item).map_err(read)?;
+            let raw: HrvBody = serde_json::from_value(item).map_err(read)?;
             Ok(GarminItem::Daily {
                 summary,
                 date: calendar_date(&raw.calendar_date, what)?,
@@ -571,7 +445,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::StressDetails => {
-            let raw: RawStress = serde_json::from_value(item).map_err(read)?;
+            let raw: StressDetailsBody = serde_json::from_value(item).map_err(read)?;
             let values = &raw.time_offset_stress_level_values;
             if values.len() > MAX_SAMPLES {
                 return Err(GarminError::TooMany {
@@ -601,7 +475,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
             })
         }
         SummaryType::UserMetrics => {
-            let raw: RawUserMetrics = serde_json::from_value(item).map_err(read)?;
+            let raw: UserMetricsBody = serde_json::from_value(item).map_err(read)?;
             Ok(GarminItem::UserMetrics {
                 date: calendar_date(&raw.calendar_date, what)?,
                 user_id: checked_user(raw.user_id, what)?,
@@ -627,7 +501,10 @@ const EARLIEST_START_S: i64 = 631_152_000;
 
 // Values are range-checked before every cast.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn activity_recording(raw: RawActivity, samples: Vec<RawSample>) -> Result<Recording, GarminError> {
+fn activity_recording(
+    raw: ActivityBody,
+    samples: Vec<SampleBody>,
+) -> Result<Recording, GarminError> {
     let what = "activity";
     if raw.start_time_in_seconds < EARLIEST_START_S || raw.start_time_in_seconds > 10_000_000_000 {
         return Err(malformed(
@@ -664,7 +541,7 @@ fn activity_recording(raw: RawActivity, samples: Vec<RawSample>) -> Result<Recor
             heart_rate_bpm: in_range(sample.heart_rate, 1.0, 255.0).map(|hr| hr.round() as u16),
             power_w: in_range(sample.power_in_watts, 0.0, 4_000.0).map(|w| w.round() as u16),
             cadence_rpm: in_range(
-                sample.bike_cadence_in_r_p_m.or(sample.steps_per_minute),
+                sample.bike_cadence_in_rpm.or(sample.steps_per_minute),
                 0.0,
                 300.0,
             )
