@@ -11,6 +11,10 @@ use axum::Json;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use paceline_sync::garmin::body::{
+    ActivityBody, ActivityDetailBody, DailyBody, HrvBody, PingBody, SampleBody, ScoreBody,
+    SleepBody, StressDetailsBody, UserBody, UserMetricsBody,
+};
 use paceline_sync::oauth::{PkceVerifier, TokenBody};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -244,6 +248,12 @@ pub struct Notify {
     duplicates: Option<u32>,
 }
 
+fn value(body: &impl serde::Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+/// The items a notification of `summary` carries for `user_id` on `date`, written with
+/// paceline-sync's own body types.
 fn items(
     world: &World,
     summary: &str,
@@ -251,41 +261,73 @@ fn items(
     date: &str,
     seed: usize,
 ) -> Option<Vec<Value>> {
+    let user_id = user_id.to_owned();
+    let calendar_date = date.to_owned();
     let start_s = now_s() - 7_200;
     let item = match summary {
-        "dailies" => {
-            json!({"userId": user_id, "summaryId": format!("d-{date}"), "calendarDate": date,
-            "restingHeartRateInBeatsPerMinute": 48, "averageStressLevel": 31, "steps": 8042})
-        }
-        "sleeps" => {
-            json!({"userId": user_id, "summaryId": format!("s-{date}"), "calendarDate": date,
-            "durationInSeconds": 27_000, "deepSleepDurationInSeconds": 5_400, "lightSleepDurationInSeconds": 14_400,
-            "remSleepInSeconds": 5_040, "awakeDurationInSeconds": 2_160,
-            "overallSleepScore": {"value": 84, "qualifierKey": "GOOD"}})
-        }
-        "hrv" => {
-            json!({"userId": user_id, "summaryId": format!("h-{date}"), "calendarDate": date, "lastNightAvg": 62})
-        }
-        "stressDetails" => {
-            json!({"userId": user_id, "summaryId": format!("t-{date}"), "calendarDate": date,
-            "timeOffsetStressLevelValues": {"0": 10, "180": 20, "360": -1}})
-        }
-        "userMetrics" => {
-            json!({"userId": user_id, "summaryId": format!("m-{date}"), "calendarDate": date, "vo2Max": 52.0})
-        }
+        "dailies" => value(&DailyBody {
+            user_id,
+            calendar_date,
+            resting_heart_rate_in_beats_per_minute: Some(48.0),
+            average_stress_level: Some(31.0),
+        }),
+        "sleeps" => value(&SleepBody {
+            user_id,
+            calendar_date,
+            duration_in_seconds: Some(27_000.0),
+            deep_sleep_duration_in_seconds: Some(5_400.0),
+            light_sleep_duration_in_seconds: Some(14_400.0),
+            rem_sleep_in_seconds: Some(5_040.0),
+            awake_duration_in_seconds: Some(2_160.0),
+            overall_sleep_score: Some(ScoreBody {
+                value: Some(84.0),
+                qualifier_key: Some("GOOD".to_owned()),
+            }),
+        }),
+        "hrv" => value(&HrvBody {
+            user_id,
+            calendar_date,
+            last_night_avg: Some(62.0),
+        }),
+        "stressDetails" => value(&StressDetailsBody {
+            user_id,
+            calendar_date,
+            time_offset_stress_level_values: [("0", 10.0), ("180", 20.0), ("360", -1.0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }),
+        "userMetrics" => value(&UserMetricsBody {
+            user_id,
+            calendar_date,
+            vo2_max: Some(52.0),
+        }),
         "activities" | "activityDetails" => {
             let recording = world.seeds.get(seed)?;
             let duration_s = recording.points.last().map_or(0, |p| p.t_ms / 1000);
-            let summary_json = json!({"summaryId": format!("a-{start_s}"), "activityType": "ROAD_BIKING",
-                "activityName": recording.name, "startTimeInSeconds": start_s, "startTimeOffsetInSeconds": 0,
-                "durationInSeconds": duration_s, "deviceName": recording.device});
+            #[allow(clippy::cast_precision_loss)]
+            let activity = ActivityBody {
+                user_id: None,
+                summary_id: format!("a-{start_s}"),
+                activity_name: recording.name.clone(),
+                activity_type: Some("ROAD_BIKING".to_owned()),
+                start_time_in_seconds: start_s,
+                start_time_offset_in_seconds: Some(0),
+                duration_in_seconds: duration_s as f64,
+                moving_duration_in_seconds: recording.totals.moving_s,
+                distance_in_meters: recording.totals.distance_m,
+                active_kilocalories: recording.totals.energy_kcal,
+                total_elevation_gain_in_meters: recording.totals.ascent_m,
+                device_name: recording.device.clone(),
+            };
             if summary == "activities" {
-                let mut item = summary_json;
-                item["userId"] = json!(user_id);
-                item
+                value(&ActivityBody {
+                    user_id: Some(user_id),
+                    ..activity
+                })
             } else {
                 let mut last_s = None;
-                let samples: Vec<Value> = recording
+                let samples = recording
                     .points
                     .iter()
                     .filter(|p| {
@@ -294,13 +336,25 @@ fn items(
                         last_s = Some(t);
                         fresh
                     })
-                    .map(|p| json!({
-                        "startTimeInSeconds": start_s + i64::try_from(p.t_ms / 1000).unwrap_or(0),
-                        "heartRate": p.heart_rate_bpm, "powerInWatts": p.power_w, "speedMetersPerSecond": p.speed_mps,
-                        "totalDistanceInMeters": p.distance_m, "latitudeInDegree": p.lat_deg,
-                        "longitudeInDegree": p.lon_deg, "elevationInMeters": p.altitude_m}))
+                    .map(|p| SampleBody {
+                        start_time_in_seconds: start_s + i64::try_from(p.t_ms / 1000).unwrap_or(0),
+                        latitude_in_degree: p.lat_deg,
+                        longitude_in_degree: p.lon_deg,
+                        elevation_in_meters: p.altitude_m.map(f64::from),
+                        heart_rate: p.heart_rate_bpm.map(f64::from),
+                        speed_meters_per_second: p.speed_mps.map(f64::from),
+                        total_distance_in_meters: p.distance_m,
+                        power_in_watts: p.power_w.map(f64::from),
+                        bike_cadence_in_rpm: p.cadence_rpm.map(f64::from),
+                        steps_per_minute: None,
+                    })
                     .collect();
-                json!({"userId": user_id, "summaryId": format!("a-{start_s}-detail"), "summary": summary_json, "samples": samples})
+                value(&ActivityDetailBody {
+                    user_id,
+                    summary_id: format!("a-{start_s}-detail"),
+                    summary: activity,
+                    samples,
+                })
             }
         }
         _ => return None,
@@ -336,7 +390,7 @@ pub async fn notify(
         match n.mode.as_str() {
             "deregistration" => {
                 world.revoke(athlete_id);
-                json!({"deregistrations": [{"userId": user_id}]})
+                json!({"deregistrations": [value(&UserBody { user_id })]})
             }
             "push" => match items(&world, &n.summary, &user_id, &date, n.seed.unwrap_or(0)) {
                 Some(items) => json!({ n.summary.clone(): items }),
@@ -357,7 +411,7 @@ pub async fn notify(
                     "http://{host}/wellness-api/rest/{}?uploadStartTimeInSeconds={start}&uploadEndTimeInSeconds={start}",
                     n.summary
                 );
-                json!({ n.summary.clone(): [{"userId": user_id, "callbackURL": callback}] })
+                json!({ n.summary.clone(): [value(&PingBody { user_id, callback_url: callback })] })
             }
             _ => {
                 return (
