@@ -4,7 +4,8 @@
 //! - [`garmin`]: Garmin push and ping notifications and callback answers (bounded; a
 //!   ping's callback URL must be on Garmin's API origin) → activities as
 //!   [`Recording`](paceline_formats::Recording)s, daily metrics per user and date
-//!   (resting HR, HRV, sleep time and score, stress), deregistrations.
+//!   (resting HR, HRV, sleep time and score, stress), deregistrations; the user id and
+//!   permissions answers; backfill requests in 90-day ranges.
 //! - [`jobs`]: the durable job runner's policy: [`Job`] payloads (serde JSON), dedup
 //!   keys, at most 5 runs with full-jitter exponential backoff (2 s base, 10 min cap),
 //!   outcome → next state, restart recovery, per-provider concurrency.
@@ -34,7 +35,8 @@ pub mod strava;
 pub mod webhook;
 
 pub use garmin::{
-    DailyMetrics, GarminError, GarminItem, daily_metrics, parse_callback, parse_notification,
+    DailyMetrics, GarminError, GarminItem, backfill_paths, daily_metrics, parse_callback,
+    parse_notification, parse_permissions, parse_user_id,
 };
 pub use jobs::{
     ApiAnswer, Job, JobKind, JobState, Outcome, PayloadError, SummaryType, Transition, backoff_s,

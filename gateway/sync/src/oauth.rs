@@ -1133,6 +1133,14 @@ mod tests {
 
     proptest! {
         #[test]
+        fn state_and_verifier_parsing_never_panics(value in ".{0,140}") {
+            if let Ok(verifier) = PkceVerifier::parse(&value) {
+                prop_assert_eq!(verifier.challenge_s256().len(), 43);
+            }
+            let _ = OAuthState::parse(&value);
+        }
+
+        #[test]
         fn token_parsing_never_panics(status in 0u16..600, body in proptest::collection::vec(any::<u8>(), 0..256), now_s in any::<i64>()) {
             let _ = parse_token_response(status, &body, now_s);
         }

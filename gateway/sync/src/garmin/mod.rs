@@ -303,6 +303,51 @@ pub fn parse_callback(summary: SummaryType, body: &[u8]) -> Result<Vec<GarminIte
         .collect()
 }
 
+/// The largest user-id or permissions answer read, bytes.
+pub const MAX_USER_BODY_BYTES: usize = 4096;
+/// The longest time range one backfill request asks for, s (90 days, Garmin's limit).
+pub const BACKFILL_MAX_RANGE_S: i64 = 90 * 86_400;
+/// Garmin's user-id path (`GET` with the user's token, right after the token exchange:
+/// Garmin's token answer does not name the user).
+pub const USER_ID_PATH: &str = "/wellness-api/rest/user/id";
+/// Garmin's user-permissions path.
+pub const USER_PERMISSIONS_PATH: &str = "/wellness-api/rest/user/permissions";
+
+/// Reads `GET /wellness-api/rest/user/id`: `{"userId": "…"}`.
+pub fn parse_user_id(body: &[u8]) -> Result<String, GarminError> {
+    if body.len() > MAX_USER_BODY_BYTES {
+        return Err(GarminError::TooLarge(body.len()));
+    }
+    let raw: UserBody = serde_json::from_slice(body).map_err(|e| malformed("user id", e))?;
+    checked_user(raw.user_id, "user id")
+}
+
+/// Reads `GET /wellness-api/rest/user/permissions`: a list such as `["ACTIVITY_EXPORT",
+/// "HEALTH_EXPORT"]`.
+pub fn parse_permissions(body: &[u8]) -> Result<Vec<String>, GarminError> {
+    if body.len() > MAX_USER_BODY_BYTES {
+        return Err(GarminError::TooLarge(body.len()));
+    }
+    serde_json::from_slice(body).map_err(|e| malformed("permissions", e))
+}
+
+/// The backfill requests for `summary` over `[start_s, end_s)`: `GET` paths of at most
+/// [`BACKFILL_MAX_RANGE_S`] each, oldest first. Garmin answers 202 and later sends the
+/// summaries as pushes or pings, so a backfill is these requests and nothing to page.
+pub fn backfill_paths(summary: SummaryType, start_s: i64, end_s: i64) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut from = start_s;
+    while from < end_s {
+        let to = from.saturating_add(BACKFILL_MAX_RANGE_S).min(end_s);
+        paths.push(format!(
+            "/wellness-api/rest/backfill/{}?summaryStartTimeInSeconds={from}&summaryEndTimeInSeconds={to}",
+            summary.as_str()
+        ));
+        from = to;
+    }
+    paths
+}
+
 /// Folds the health items into one [`DailyMetrics`] per user and date with
 /// [`DailyMetrics::apply`], in order.
 pub fn daily_metrics(items: &[GarminItem]) -> BTreeMap<(String, Date), DailyMetrics> {
@@ -792,7 +837,46 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn user_id_permissions_and_backfill() {
+        assert_eq!(
+            parse_user_id(br#"{"userId": "4aacafe82427c251df9c9592d0c06768"}"#).unwrap(),
+            "4aacafe82427c251df9c9592d0c06768"
+        );
+        assert!(matches!(
+            parse_user_id(br#"{"userId": ""}"#),
+            Err(GarminError::Malformed { .. })
+        ));
+        assert_eq!(
+            parse_permissions(br#"["ACTIVITY_EXPORT", "HEALTH_EXPORT"]"#).unwrap(),
+            ["ACTIVITY_EXPORT", "HEALTH_EXPORT"]
+        );
+        // 100 days from 0: one request of 90 days (7,776,000 s), one of 10 (864,000 s).
+        assert_eq!(
+            backfill_paths(SummaryType::Dailies, 0, 100 * 86_400),
+            [
+                "/wellness-api/rest/backfill/dailies?summaryStartTimeInSeconds=0&summaryEndTimeInSeconds=7776000",
+                "/wellness-api/rest/backfill/dailies?summaryStartTimeInSeconds=7776000&summaryEndTimeInSeconds=8640000",
+            ]
+        );
+        assert!(backfill_paths(SummaryType::Sleeps, 5, 5).is_empty());
+    }
+
     proptest! {
+        #[test]
+        fn user_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = parse_user_id(&body);
+            let _ = parse_permissions(&body);
+        }
+
+        #[test]
+        fn backfill_ranges_cover_the_window(start in -1_000_000_000i64..4_000_000_000, days in 0i64..1000) {
+            let end = start + days * 86_400;
+            let paths = backfill_paths(SummaryType::Hrv, start, end);
+            // ⌈days / 90⌉ requests.
+            prop_assert_eq!(i64::try_from(paths.len()).unwrap(), (days + 89) / 90);
+        }
+
         #[test]
         fn notifications_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse_notification(&body, ORIGIN);
