@@ -16,6 +16,8 @@
 //! - [`provider`]: [`Provider`] names.
 //! - [`rate_limit`]: `X-RateLimit-*` and `X-ReadRateLimit-*` headers; pause at 80 % of
 //!   either window until the next UTC quarter hour or midnight; the same after a 429.
+//! - [`settings`]: the `PACELINE_STRAVA_…`, `PACELINE_GARMIN_…` and `PACELINE_PUBLIC_URL`
+//!   settings through a lookup function; redirect and webhook URLs.
 //! - [`strava`]: Strava's activity list, detail and streams (bounded, range-checked) into
 //!   the library's [`Recording`](paceline_formats::Recording), sports mapped to the
 //!   library's, and the backfill/delta [`ActivityPager`].
@@ -31,6 +33,7 @@ pub mod jobs;
 pub mod oauth;
 pub mod provider;
 pub mod rate_limit;
+pub mod settings;
 pub mod strava;
 pub mod webhook;
 
@@ -51,6 +54,7 @@ pub use provider::Provider;
 pub use rate_limit::{
     RateDecision, RateLimitError, RateLimits, Window, after_too_many_requests, decide,
 };
+pub use settings::{GarminSettings, SettingsError, StravaSettings, SyncSettings};
 pub use strava::{
     ActivityPager, DetailedActivity, PageStep, StravaError, StreamSet, SummaryActivity,
     parse_activity, parse_activity_list, parse_streams, recording,
