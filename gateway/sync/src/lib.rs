@@ -13,7 +13,7 @@
 //!   user, single use, 10 minutes), PKCE S256, token requests and answers
 //!   (`invalid_grant` → needs reauthorization), refresh 5 minutes before expiry; tokens in
 //!   a [`Secret`] that never prints.
-//! - [`provider`]: [`Provider`] names.
+//! - [`provider`]: [`Provider`] and [`ConnectionStatus`] names.
 //! - [`rate_limit`]: `X-RateLimit-*` and `X-ReadRateLimit-*` headers; pause at 80 % of
 //!   either window until the next UTC quarter hour or midnight; the same after a 429.
 //! - [`settings`]: the `PACELINE_STRAVA_…`, `PACELINE_GARMIN_…` and `PACELINE_PUBLIC_URL`
@@ -50,7 +50,7 @@ pub use oauth::{
     PkceVerifier, ProviderConfig, Secret, StateError, TokenBody, TokenError, TokenSet,
     parse_token_response, should_refresh,
 };
-pub use provider::Provider;
+pub use provider::{ConnectionStatus, Provider};
 pub use rate_limit::{
     RateDecision, RateLimitError, RateLimits, Window, after_too_many_requests, decide,
 };

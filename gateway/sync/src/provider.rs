@@ -33,9 +33,60 @@ impl Provider {
     }
 }
 
+/// Where a connection stands, for its row and `GET /api/v1/connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConnectionStatus {
+    /// Tokens work; sync runs.
+    Connected,
+    /// The provider refused the grant (`invalid_grant`, a second 401): the athlete must
+    /// connect again; no job for it is retried meanwhile.
+    NeedsReauth,
+    /// The athlete revoked access at the provider (Strava `authorized: "false"`, a Garmin
+    /// deregistration); tokens are deleted.
+    Revoked,
+}
+
+impl ConnectionStatus {
+    /// Every status.
+    pub const ALL: [ConnectionStatus; 3] = [
+        ConnectionStatus::Connected,
+        ConnectionStatus::NeedsReauth,
+        ConnectionStatus::Revoked,
+    ];
+
+    /// Its name in rows and the API: `connected`, `needs_reauth`, `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::NeedsReauth => "needs_reauth",
+            ConnectionStatus::Revoked => "revoked",
+        }
+    }
+
+    /// The status named `name`.
+    pub fn parse(name: &str) -> Option<ConnectionStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether jobs may run for it.
+    pub fn syncs(self) -> bool {
+        self == ConnectionStatus::Connected
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in ConnectionStatus::ALL {
+            assert_eq!(ConnectionStatus::parse(status.as_str()), Some(status));
+        }
+        assert!(ConnectionStatus::Connected.syncs());
+        assert!(!ConnectionStatus::NeedsReauth.syncs());
+        assert_eq!(ConnectionStatus::parse("Connected"), None);
+    }
 
     #[test]
     fn names_round_trip() {
