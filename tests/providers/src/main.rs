@@ -127,11 +127,20 @@ async fn run() -> anyhow::Result<()> {
     // Spread over the 80 days before now, oldest first.
     let spacing_s = (80 * 86_400) / count.max(1);
     let mut activities = BTreeMap::new();
+    // The copies of one seed share its streams (1,000 copies of a 4,700-point ride would
+    // otherwise hold hundreds of MB).
+    let mut shared_streams: Vec<Option<Arc<paceline_sync::strava::StreamSet>>> =
+        vec![None; seeds.len()];
     for k in 0..count {
         let id = 1_000_001 + u64::try_from(k).unwrap_or(0);
-        let recording = &seeds[usize::try_from(k).unwrap_or(0) % seeds.len()];
+        let which = usize::try_from(k).unwrap_or(0) % seeds.len();
         let start_s = now - (count - k) * spacing_s;
-        activities.insert(id, seed::activity(recording, id, args.athlete_id, start_s));
+        let mut seeded = seed::activity(&seeds[which], id, args.athlete_id, start_s);
+        match &shared_streams[which] {
+            Some(streams) => seeded.streams = Arc::clone(streams),
+            None => shared_streams[which] = Some(Arc::clone(&seeded.streams)),
+        }
+        activities.insert(id, seeded);
     }
     let world: Shared = Arc::new(Mutex::new(World {
         client_id: args.client_id,

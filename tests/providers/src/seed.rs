@@ -3,6 +3,7 @@
 //! spread over the days before now.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use paceline_formats::{Limits, Recording, Sport, read_file};
@@ -15,8 +16,8 @@ use time::format_description::well_known::Rfc3339;
 pub struct Seeded {
     /// What `GET /api/v3/activities/{id}` answers.
     pub detail: DetailedActivity,
-    /// What its streams answer.
-    pub streams: StreamSet,
+    /// What its streams answer (shared by the copies of one seed file).
+    pub streams: Arc<StreamSet>,
 }
 
 /// Reads every FIT file of `dir` that holds an activity with points, in name order.
@@ -197,6 +198,6 @@ pub fn activity(recording: &Recording, id: u64, athlete_id: u64, start_s: i64) -
             calories: recording.totals.energy_kcal,
             device_name: recording.device.clone(),
         },
-        streams,
+        streams: Arc::new(streams),
     }
 }

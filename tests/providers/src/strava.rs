@@ -327,7 +327,7 @@ pub async fn streams(
         .get("keys")
         .map(|k| k.split(',').collect())
         .unwrap_or_default();
-    let mut streams = seeded.streams.clone();
+    let mut streams = (*seeded.streams).clone();
     let wanted = |key: &str| keys.is_empty() || keys.contains(&key);
     // Strava always sends the time stream.
     if !wanted("heartrate") {
