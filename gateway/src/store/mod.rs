@@ -767,6 +767,9 @@ mod tests {
 }
 
 #[cfg(test)]
+mod privacy_registry;
+
+#[cfg(test)]
 mod journal_tests {
     use super::*;
 

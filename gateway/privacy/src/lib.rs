@@ -1,0 +1,431 @@
+//! The data registry: every table of the gateway's store, declared once, with the key that
+//! ties its rows to a person or a tenant and what export, deletion and retention do with
+//! them.
+//!
+//! Athletes own their data; gym owners and admins run the service. Export ("give me
+//! everything you hold about me"), deletion ("forget me") and retention ("keep raw samples
+//! two years") are only as good as their list of tables: a table that is not on it is
+//! data that silently survives a deletion or is missing from an export. So the list is
+//! here, in one place, and the gateway's test `store::privacy_registry` compares it with
+//! the store's own `sqlite_master` after every migration: a table that is not declared,
+//! or declared but gone, fails the build.
+//!
+//! - [`REGISTRY`]: one [`Table`] per table, in migration order.
+//! - [`undeclared`] / [`stale`]: the comparison with what the store has.
+//! - [`Retention::cutoff_ms`]: where a retention period ends, from `now` (an argument).
+//!
+//! **This crate does no I/O**: it names tables and columns; the gateway writes the SQL
+//! (scoped by tenant, as every query is).
+
+/// Whose a row is: the person or organisation a deletion or an export follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A tenant (gym, team): the row goes with the tenant.
+    Tenant,
+    /// A user account (login, password, tokens, what they typed).
+    User,
+    /// An athlete (their activities, sessions, health data).
+    Athlete,
+    /// Nobody: the service's own rows (keys, counters). Never personal.
+    Service,
+}
+
+/// How a table's rows are found for an owner: the column holding the owner's row id, or
+/// the path through another table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A column of the table itself (`athlete_id`, `user_id`, `tenant_id`).
+    Column(&'static str),
+    /// A column naming a row of another table that is itself keyed
+    /// (`column` → `table.id`), e.g. a session's samples by `session_row`.
+    Through {
+        /// This table's column.
+        column: &'static str,
+        /// The table it points into.
+        table: &'static str,
+    },
+    /// Not tied to anyone ([`Owner::Service`] tables).
+    None,
+}
+
+/// What an export of the owner's data does with the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// Every row, as JSON and CSV, without the listed columns (secrets, digests).
+    Rows {
+        /// Columns never exported (sealed keys, password hashes, token digests).
+        omit: &'static [&'static str],
+    },
+    /// Not exported, and why (a secret, or not the owner's data).
+    No(&'static str),
+}
+
+/// What deleting the owner does with the table's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The rows are deleted.
+    Delete,
+    /// The rows stay (the record must: an audit trail) with these columns cleared of
+    /// anything personal.
+    Scrub {
+        /// Columns set to NULL.
+        columns: &'static [&'static str],
+    },
+    /// Nothing personal is in it; the rows stay, and why.
+    Keep(&'static str),
+}
+
+/// How long rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// As long as their owner's account (deleted with it).
+    WithOwner,
+    /// Pruned once older than a number of days (a tenant setting may change it).
+    Days {
+        /// The default period, days.
+        default_days: u32,
+        /// The column with the row's time, ms since the epoch.
+        time_column: &'static str,
+    },
+}
+
+/// The length of a day, ms.
+const DAY_MS: u64 = 86_400_000;
+
+impl Retention {
+    /// Raw samples kept by default: two years. Summaries and load stay.
+    pub const RAW_SAMPLES_DAYS: u32 = 730;
+
+    /// Rows with a time before this (ms) are past the period at `now_ms` over `days`
+    /// (`None` for rows kept with their owner).
+    pub fn cutoff_ms(self, now_ms: u64, days: Option<u32>) -> Option<u64> {
+        match self {
+            Retention::WithOwner => None,
+            Retention::Days { default_days, .. } => {
+                let days = u64::from(days.unwrap_or(default_days));
+                Some(now_ms.saturating_sub(days.saturating_mul(DAY_MS)))
+            }
+        }
+    }
+}
+
+/// One table of the store and its rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// The table's name.
+    pub name: &'static str,
+    /// Whose its rows are.
+    pub owner: Owner,
+    /// How they are found for their owner.
+    pub key: Key,
+    /// Whether a row can say something about a person (a name, an email, health data,
+    /// where and when they trained, what they typed).
+    pub personal: bool,
+    /// In an export.
+    pub export: Export,
+    /// On deletion of the owner.
+    pub deletion: Deletion,
+    /// How long kept.
+    pub retention: Retention,
+}
+
+const fn athlete(name: &'static str) -> Table {
+    Table {
+        name,
+        owner: Owner::Athlete,
+        key: Key::Column("athlete_id"),
+        personal: true,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Delete,
+        retention: Retention::WithOwner,
+    }
+}
+
+const fn user(name: &'static str) -> Table {
+    Table {
+        name,
+        owner: Owner::User,
+        key: Key::Column("user_id"),
+        personal: true,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Delete,
+        retention: Retention::WithOwner,
+    }
+}
+
+const fn through(name: &'static str, column: &'static str, table: &'static str) -> Table {
+    Table {
+        key: Key::Through { column, table },
+        ..athlete(name)
+    }
+}
+
+/// Every table of the store, in migration order.
+pub const REGISTRY: &[Table] = &[
+    Table {
+        name: "tenants",
+        owner: Owner::Tenant,
+        key: Key::Column("id"),
+        personal: true, // a gym's name can name its owner
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Keep(
+            "the tenant outlives a member's deletion; a tenant export includes it",
+        ),
+        retention: Retention::WithOwner,
+    },
+    Table {
+        name: "plans",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Keep("workout plans belong to the gym's library, not to a person"),
+        retention: Retention::WithOwner,
+    },
+    Table {
+        key: Key::Column("id"),
+        ..athlete("athletes")
+    },
+    Table {
+        export: Export::Rows {
+            omit: &["key_sealed", "token_sha256"],
+        },
+        ..athlete("devices")
+    },
+    athlete("sessions"),
+    Table {
+        retention: Retention::Days {
+            default_days: Retention::RAW_SAMPLES_DAYS,
+            time_column: "received_ms",
+        },
+        export: Export::No("sealed wire frames: their contents are exported as samples"),
+        ..through("frames", "session_row", "sessions")
+    },
+    Table {
+        retention: Retention::Days {
+            default_days: Retention::RAW_SAMPLES_DAYS,
+            time_column: "received_ms",
+        },
+        ..through("samples", "session_row", "sessions")
+    },
+    through("cues", "session_row", "sessions"),
+    through("modifications", "session_row", "sessions"),
+    Table {
+        key: Key::Column("id"),
+        export: Export::Rows {
+            omit: &["password_hash"],
+        },
+        ..user("users")
+    },
+    Table {
+        name: "invitations",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::No("single-use codes, stored as digests"),
+        deletion: Deletion::Scrub {
+            columns: &["used_by", "created_by"],
+        },
+        retention: Retention::WithOwner,
+    },
+    Table {
+        key: Key::Column("coach_user_id"),
+        ..user("coach_athletes")
+    },
+    Table {
+        export: Export::No("token families: secrets, not the user's data"),
+        ..user("auth_families")
+    },
+    Table {
+        export: Export::No("refresh-token digests: secrets"),
+        ..through("refresh_tokens", "family_id", "auth_families")
+    },
+    Table {
+        name: "audit_log",
+        owner: Owner::User,
+        key: Key::Column("user_id"),
+        personal: true,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Scrub {
+            columns: &["user_id", "detail_json"],
+        },
+        retention: Retention::Days {
+            default_days: 730,
+            time_column: "at_ms",
+        },
+    },
+    user("session_commands"),
+    Table {
+        name: "server_secrets",
+        owner: Owner::Service,
+        key: Key::None,
+        personal: false,
+        export: Export::No("the server's own keys, sealed"),
+        deletion: Deletion::Keep("the server's keys"),
+        retention: Retention::WithOwner,
+    },
+    Table {
+        name: "tenant_usage",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::No("a counter of stored bytes"),
+        deletion: Deletion::Keep("a counter of stored bytes"),
+        retention: Retention::WithOwner,
+    },
+    athlete("activities"),
+    Table {
+        export: Export::Rows {
+            omit: &["samples_fit"],
+        },
+        ..athlete("activity_sources")
+    },
+    Table {
+        name: "activity_precedence",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Keep("the gym's source order"),
+        retention: Retention::WithOwner,
+    },
+    athlete("daily_metrics"),
+    athlete("daily_plans"),
+    athlete("life_events"),
+    athlete("planning_settings"),
+    Table {
+        export: Export::No("a cache, recomputed from the exported data"),
+        ..athlete("insight_reports")
+    },
+    athlete("insight_feedback"),
+    user("music_libraries"),
+    athlete("chat_conversations"),
+    through("chat_messages", "conversation_id", "chat_conversations"),
+    user("chat_terms"),
+];
+
+/// The declaration of `name`.
+pub fn table(name: &str) -> Option<&'static Table> {
+    REGISTRY.iter().find(|t| t.name == name)
+}
+
+/// The tables the store has that the registry does not declare, sorted (SQLite's own
+/// `sqlite_*` tables are not the product's).
+pub fn undeclared<'a>(existing: &[&'a str]) -> Vec<&'a str> {
+    let mut missing: Vec<&str> = existing
+        .iter()
+        .copied()
+        .filter(|name| !name.starts_with("sqlite_") && table(name).is_none())
+        .collect();
+    missing.sort_unstable();
+    missing
+}
+
+/// The declared tables the store does not have (dropped or renamed without the registry
+/// following), sorted.
+pub fn stale(existing: &[&str]) -> Vec<&'static str> {
+    let mut gone: Vec<&'static str> = REGISTRY
+        .iter()
+        .map(|t| t.name)
+        .filter(|name| !existing.contains(name))
+        .collect();
+    gone.sort_unstable();
+    gone
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_declared_once() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a table declared twice");
+    }
+
+    #[test]
+    fn a_key_through_another_table_points_at_a_declared_keyed_table() {
+        for t in REGISTRY {
+            if let Key::Through { table: other, .. } = t.key {
+                let target =
+                    table(other).unwrap_or_else(|| panic!("{}: {other} undeclared", t.name));
+                assert!(
+                    matches!(target.key, Key::Column(_)),
+                    "{} → {other}: one hop only",
+                    t.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn personal_tables_are_tied_to_someone_and_service_tables_to_no_one() {
+        for t in REGISTRY {
+            assert_eq!(t.owner == Owner::Service, t.key == Key::None, "{}", t.name);
+            if t.personal {
+                assert_ne!(t.owner, Owner::Service, "{}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_never_leave_in_an_export() {
+        for (name, secret) in [
+            ("devices", "key_sealed"),
+            ("devices", "token_sha256"),
+            ("users", "password_hash"),
+        ] {
+            let Export::Rows { omit } = table(name).unwrap().export else {
+                panic!("{name} is exported");
+            };
+            assert!(omit.contains(&secret), "{name}.{secret}");
+        }
+        for name in [
+            "refresh_tokens",
+            "auth_families",
+            "server_secrets",
+            "invitations",
+        ] {
+            assert!(
+                matches!(table(name).unwrap().export, Export::No(_)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn raw_samples_go_after_730_days_and_a_tenant_setting_changes_it() {
+        let samples = table("samples").unwrap().retention;
+        let now_ms = 800 * DAY_MS;
+        // 800 days − 730 days = day 70.
+        assert_eq!(samples.cutoff_ms(now_ms, None), Some(70 * DAY_MS));
+        assert_eq!(samples.cutoff_ms(now_ms, Some(365)), Some(435 * DAY_MS));
+        assert_eq!(
+            samples.cutoff_ms(DAY_MS, None),
+            Some(0),
+            "never before the epoch"
+        );
+        assert_eq!(
+            table("activities")
+                .unwrap()
+                .retention
+                .cutoff_ms(now_ms, None),
+            None
+        );
+    }
+
+    #[test]
+    fn the_comparison_names_what_is_missing_either_way() {
+        let mut existing: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+        existing.push("sqlite_sequence");
+        assert!(undeclared(&existing).is_empty());
+        assert!(stale(&existing).is_empty());
+        existing.push("new_table");
+        existing.retain(|n| *n != "samples");
+        assert_eq!(undeclared(&existing), ["new_table"]);
+        assert_eq!(stale(&existing), ["samples"]);
+    }
+}
