@@ -21,8 +21,8 @@
 //! - [`strava`]: Strava's activity list, detail and streams (bounded, range-checked) into
 //!   the library's [`Recording`](paceline_formats::Recording), sports mapped to the
 //!   library's, and the backfill/delta [`ActivityPager`].
-//! - [`webhook`]: Strava's subscription challenge (verify token in constant time) and
-//!   events (bounded to 16 KiB) → the [`Job`] each asks for.
+//! - [`webhook`]: Strava's subscription (request, challenge with the verify token in
+//!   constant time) and events (bounded to 16 KiB) → the [`Job`] each asks for.
 //!
 //! **This crate does no I/O**: no sockets, SQL, files or HTTP clients, and no clock or
 //! global random source: `now` and random bytes are arguments, responses arrive as bytes.

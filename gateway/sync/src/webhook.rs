@@ -25,6 +25,7 @@ use thiserror::Error;
 use url::form_urlencoded;
 
 use crate::jobs::Job;
+use crate::oauth::{FormRequest, ProviderConfig, Secret};
 use crate::provider::Provider;
 
 /// The largest event body read, bytes.
@@ -73,6 +74,53 @@ pub fn answer_challenge(query: &str, verify_token: &str) -> Result<String, Chall
         return Err(ChallengeError::WrongToken);
     }
     Ok(serde_json::json!({ "hub.challenge": challenge }).to_string())
+}
+
+/// Strava's push-subscription path on the API origin.
+pub const SUBSCRIPTIONS_PATH: &str = "/api/v3/push_subscriptions";
+
+/// The request that creates the webhook subscription (once per app, at start when none
+/// exists): `POST {api_base_url}/api/v3/push_subscriptions` with the app's credentials,
+/// the callback URL and the verify token. Strava then calls the callback's challenge
+/// before it answers `{"id": …}` ([`parse_subscription`]).
+pub fn subscription_request(
+    config: &ProviderConfig,
+    api_base_url: &str,
+    callback_url: &str,
+    verify_token: &Secret,
+) -> FormRequest {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &config.client_id)
+        .append_pair("client_secret", config.client_secret.expose())
+        .append_pair("callback_url", callback_url)
+        .append_pair("verify_token", verify_token.expose())
+        .finish();
+    FormRequest {
+        url: format!("{}{SUBSCRIPTIONS_PATH}", api_base_url.trim_end_matches('/')),
+        body: Secret::new(body),
+    }
+}
+
+/// Reads the subscription's id from the creation answer (`{"id": 120475}`), or from
+/// `GET /api/v3/push_subscriptions` (a list; its first entry).
+pub fn parse_subscription(body: &[u8]) -> Result<Option<u64>, WebhookError> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: u64,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Answer {
+        One(Created),
+        List(Vec<Created>),
+    }
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(WebhookError::TooLarge(body.len()));
+    }
+    match serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))? {
+        Answer::One(created) => Ok(Some(created.id)),
+        Answer::List(list) => Ok(list.first().map(|c| c.id)),
+    }
 }
 
 /// What an event is about.
@@ -380,7 +428,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn subscription() {
+        let config = ProviderConfig::strava("http://127.0.0.1:9000", "4242", Secret::new("s"));
+        let request = subscription_request(
+            &config,
+            "http://127.0.0.1:9000/",
+            "https://paceline.example/webhooks/strava",
+            &Secret::new("STRAVA"),
+        );
+        assert_eq!(
+            request.url,
+            "http://127.0.0.1:9000/api/v3/push_subscriptions"
+        );
+        assert_eq!(
+            request.body.expose(),
+            "client_id=4242&client_secret=s&callback_url=https%3A%2F%2Fpaceline.example%2Fwebhooks%2Fstrava&verify_token=STRAVA"
+        );
+        assert_eq!(parse_subscription(br#"{"id": 120475}"#), Ok(Some(120_475)));
+        assert_eq!(
+            parse_subscription(br#"[{"id": 1, "callback_url": "x"}]"#),
+            Ok(Some(1))
+        );
+        assert_eq!(parse_subscription(b"[]"), Ok(None));
+        assert!(parse_subscription(br#"{"message": "Bad Request"}"#).is_err());
+    }
+
     proptest! {
+        #[test]
+        fn subscription_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_subscription(&body);
+        }
+
         #[test]
         fn event_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
             if let Ok(event) = parse_event(&body) {

@@ -15,7 +15,9 @@ use paceline_sync::strava::{
     ActivityPager, PageStep, activity_path, parse_activity, parse_activity_list, parse_streams,
     recording, streams_path,
 };
-use paceline_sync::webhook::{WebhookEvent, answer_challenge, parse_event};
+use paceline_sync::webhook::{
+    WebhookEvent, answer_challenge, parse_event, parse_subscription, subscription_request,
+};
 use paceline_sync::{Job, Provider};
 use serde_json::json;
 
@@ -320,18 +322,26 @@ async fn webhooks_subscribe_and_deliver() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let http = client();
 
+    let config = ProviderConfig::strava(
+        &servers.base,
+        "paceline-test-client",
+        Secret::new("paceline-test-secret"),
+    );
     let subscribe = |token: &str| {
-        http.post(format!("{}/api/v3/push_subscriptions", servers.base))
-            .form(&[
-                ("client_id", "paceline-test-client"),
-                ("client_secret", "paceline-test-secret"),
-                ("callback_url", callback.as_str()),
-                ("verify_token", token),
-            ])
+        let request = subscription_request(&config, &servers.base, &callback, &Secret::new(token));
+        http.post(request.url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(request.body.expose().to_owned())
             .send()
     };
     assert_eq!(subscribe("wrong").await.unwrap().status().as_u16(), 400);
-    assert_eq!(subscribe("verify-me").await.unwrap().status().as_u16(), 201);
+    let created = subscribe("verify-me").await.unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    assert!(
+        parse_subscription(&created.bytes().await.unwrap())
+            .unwrap()
+            .is_some()
+    );
 
     // A new activity with its create event, a rename, a delete; then a duplicated,
     // reordered pair; then the athlete revokes.
