@@ -15,6 +15,7 @@
 //! | [`e2e`] | frame → cue latency and capacity against a `paceline serve` process, MQTT and QUIC, N swept |
 //! | [`brokers`] | the embedded broker (rumqttd) against Mosquitto on the same ingest harness |
 //! | [`gateway`] | frame → cue latency with the gateway in the bench's own process (the first harness) |
+//! | [`planning`] | load and recovery over 10 years of one athlete, one daily plan, a nightly pass over 10,000 athletes (CPU only) |
 //!
 //! `paceline-bench all` runs them all and writes one `<date>-<machine>.{md,json}` with
 //! plots ([`plot`]) next to it.
@@ -26,6 +27,7 @@ pub mod e2e;
 pub mod edge;
 pub mod gateway;
 pub mod import;
+pub mod planning;
 pub mod machine;
 pub mod plot;
 pub mod process;

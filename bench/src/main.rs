@@ -4,8 +4,8 @@
 //! cargo build --release -p paceline-gateway   # the `paceline` server the e2e bench starts
 //! cargo run --release -p paceline-bench -- <bench|all> [--quick] [--results-dir DIR]
 //! ```
-//! One bench (`coach`, `replay`, `import`, `dataflow`, `edge`, `e2e`, `e2e-quic`, `brokers`,
-//! `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
+//! One bench (`coach`, `replay`, `import`, `planning`, `dataflow`, `edge`, `e2e`, `e2e-quic`,
+//! `brokers`, `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
 //! but `gateway` (superseded by `e2e`) and writes one `bench/results/<date>-<host>.{md,json}`
 //! with an SVG plot of latency against athletes next to it. Every file has the command,
 //! the machine, the versions and every figure (medians of several runs with min and max).
@@ -23,12 +23,12 @@ use paceline_bench::e2e::{self, RunFigures, Transport};
 use paceline_bench::machine::Machine;
 use paceline_bench::plot::{self, Series};
 use paceline_bench::stats::Spread;
-use paceline_bench::{brokers, coach, dataflow, import, replay};
+use paceline_bench::{brokers, coach, dataflow, import, planning, replay};
 
 /// Open files the e2e sweep's largest run needs, in the server process, with headroom.
 const OPEN_FILES_WANTED: u64 = 65_536;
 
-const USAGE: &str = "usage: paceline-bench <coach|replay|import|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
+const USAGE: &str = "usage: paceline-bench <coach|replay|import|planning|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
 
 fn main() -> ExitCode {
     match run() {
@@ -122,6 +122,7 @@ fn run() -> anyhow::Result<()> {
         Some("coach") => run_coach(&options)?,
         Some("replay") => run_replay(&options)?,
         Some("import") => run_import(&options)?,
+        Some("planning") => run_planning(&options)?,
         Some("dataflow") => run_dataflow(&options)?,
         Some("gateway") => run_gateway(&options)?,
         Some("edge") => run_edge(&options)?,
@@ -543,6 +544,7 @@ fn run_all(options: &Options, machine: &Machine) -> anyhow::Result<()> {
         run_coach(options)?,
         run_replay(options)?,
         run_import(options)?,
+        run_planning(options)?,
         run_dataflow(options)?,
         run_edge(options)?,
         run_brokers(options)?,
@@ -780,6 +782,93 @@ fn run_import(options: &Options) -> anyhow::Result<Section> {
         title: "Import throughput vs fitdecode".to_owned(),
         body,
         json: serde_json::json!({"runs": runs, "zip_runs": zip_runs, "fitdecode_zip_runs": python_zip_runs, "fitdecode": version, "inputs": rows}),
+    })
+}
+
+fn run_planning(options: &Options) -> anyhow::Result<Section> {
+    let (runs, nightly_runs) = if options.quick { (200, 1) } else { (1000, 3) };
+    eprintln!(
+        "planning: {runs} recomputations of {} days and {runs} daily plans; {nightly_runs} nightly passes over {} athletes…",
+        planning::HISTORY_DAYS,
+        planning::NIGHTLY_ATHLETES
+    );
+    let f = planning::run(runs, nightly_runs);
+    let ms = |t: &planning::Timing| {
+        format!(
+            "{:.3} | {:.3} | {:.3}",
+            t.median_s * 1e3,
+            t.p99_s * 1e3,
+            t.max_s * 1e3
+        )
+    };
+    let (kind, tss) = f.plan_made;
+    let kinds: Vec<String> = f
+        .nightly
+        .kinds
+        .iter()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    let per_athlete_us = f.nightly.seconds.median / planning::NIGHTLY_ATHLETES as f64 * 1e6;
+    let mut body = format!(
+        "CPU only, one thread, the pure crate `paceline_planning` (no database, no gateway; reading and writing the rows is the gateway's and is not measured). \
+         Load and recovery: one athlete's {} days (10 years) of daily load and daily metrics recomputed from scratch: `fitness` over every day, then `recovery` of every day against its 7 days before and its ACWR; \
+         target (issue 23): ≤ 10 ms. Daily plan: one `daily_plan` (a cyclist with power, 42 days of fitness, a recovery, a check-in, two days planned this week; it gives a {} day of {tss:.0} TSS)). \
+         {runs} timed calls each after 3 warm-up calls; median, p99 (nearest rank) and max. \
+         Nightly pass: {} athletes built before the clock starts from a fixed seed (a year of daily load each, 14 mornings of metrics, varied availability, equipment, sport, check-in; 1 in 10 with \"only 35 minutes\" today), \
+         then per athlete `fitness` over the year, today's `recovery` and `daily_plan`; {nightly_runs} passes (median, min–max).\n\n",
+        planning::HISTORY_DAYS,
+        kind.as_str(),
+        planning::NIGHTLY_ATHLETES,
+    );
+    body.push_str("| measurement | calls | median ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
+    for (name, t) in [
+        (
+            "**load + recovery, 10 years, one athlete** (target ≤ 10 ms)",
+            &f.load_recovery,
+        ),
+        ("of which `fitness` alone", &f.fitness_only),
+        ("`daily_plan`, one athlete", &f.plan),
+    ] {
+        body.push_str(&format!("| {name} | {} | {} |\n", t.runs, ms(t)));
+    }
+    body.push_str(&format!(
+        "\n| nightly pass | athletes | seconds (median, min–max) | µs per athlete | days planned, by kind |\n|---|---|---|---|---|\n| fitness + recovery + daily_plan, one thread | {} | **{:.2}** ({:.2}–{:.2}) | {per_athlete_us:.0} | {} |\n",
+        planning::NIGHTLY_ATHLETES,
+        f.nightly.seconds.median,
+        f.nightly.seconds.min,
+        f.nightly.seconds.max,
+        kinds.join(", ")
+    ));
+    println!(
+        "load + recovery, {} days: median {:.3} ms, p99 {:.3} ms; daily_plan: median {:.3} ms, p99 {:.3} ms; nightly pass over {} athletes: {:.2} s",
+        planning::HISTORY_DAYS,
+        f.load_recovery.median_s * 1e3,
+        f.load_recovery.p99_s * 1e3,
+        f.plan.median_s * 1e3,
+        f.plan.p99_s * 1e3,
+        planning::NIGHTLY_ATHLETES,
+        f.nightly.seconds.median
+    );
+    Ok(Section {
+        bench: "planning",
+        title: "Planning: load, recovery and the daily plan (CPU only)".to_owned(),
+        body,
+        json: serde_json::json!({
+            "history_days": planning::HISTORY_DAYS,
+            "load_recovery": f.load_recovery.json_ms(),
+            "fitness_only": f.fitness_only.json_ms(),
+            "daily_plan": f.plan.json_ms(),
+            "daily_plan_made": {"kind": kind.as_str(), "target_tss": tss},
+            "nightly": {
+                "athletes": planning::NIGHTLY_ATHLETES,
+                "load_days": planning::NIGHTLY_LOAD_DAYS,
+                "metric_days": planning::NIGHTLY_METRIC_DAYS,
+                "runs": f.nightly.runs,
+                "seconds": f.nightly.seconds.json(),
+                "us_per_athlete": per_athlete_us,
+                "kinds": f.nightly.kinds.iter().map(|(k, n)| serde_json::json!({"kind": k, "athletes": n})).collect::<Vec<_>>(),
+            },
+        }),
     })
 }
 
