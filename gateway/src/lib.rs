@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod api;
 pub mod broker;
+pub mod chat;
 pub mod clock;
 pub mod connections;
 pub mod demo;

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use super::admin::{InvitationRequest, UserUpdate, invitation_lifetime_s};
 use super::athletes::{CreateAthlete, NextPlan, parse_profile};
 use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, check_name, check_registration};
+use super::chat::{ChatBody, TermBody};
 use super::passwords::PasswordChange;
 use super::planning::{
     CalendarUrlBody, DailyBody, LifeEventBody, PlanningSettings, calendar_records, life_record,
@@ -58,11 +59,15 @@ pub enum RequestBody {
     LifeEventCalendar,
     /// `POST /athletes/{id}/life-events/calendar` (a calendar's URL).
     CalendarUrl,
+    /// `POST /chat`.
+    Chat,
+    /// `PUT /me/terms`.
+    Term,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 16] = [
+    pub const ALL: [RequestBody; 18] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -79,6 +84,8 @@ impl RequestBody {
         RequestBody::LifeEvent,
         RequestBody::LifeEventCalendar,
         RequestBody::CalendarUrl,
+        RequestBody::Chat,
+        RequestBody::Term,
     ];
 }
 
@@ -148,6 +155,12 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
             // first is that it parses, which the fetch does.
             json::<CalendarUrlBody>(bytes)?;
         }
+        RequestBody::Chat => {
+            json::<ChatBody>(bytes)?.check()?;
+        }
+        RequestBody::Term => {
+            json::<TermBody>(bytes)?.check()?;
+        }
         RequestBody::PlanUpload => {
             for file_name in ["upload", "plan.zwo", "plan.fit", "plan.json"] {
                 if PlanFormat::detect(file_name, bytes).is_some() {
@@ -216,6 +229,14 @@ mod tests {
                 RequestBody::LifeEventCalendar,
                 "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261210\r\nSUMMARY:Trip\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
             ),
+            (
+                RequestBody::Chat,
+                r#"{"message":"only 35 minutes today","conversation_id":3,"athlete_id":7}"#,
+            ),
+            (
+                RequestBody::Term,
+                r#"{"term":"dhamaka","meaning":{"kind":"workout","sport":"dance"},"confidence":0.8}"#,
+            ),
         ];
         for (route, body) in good {
             assert_eq!(
@@ -239,6 +260,16 @@ mod tests {
             check_body(RequestBody::Register, weak.as_bytes()).map_err(|e| e.code),
             Err("weak_password")
         );
+        let long = format!(r#"{{"message":"{}"}}"#, "a".repeat(4_001));
+        let refused = check_body(RequestBody::Chat, long.as_bytes()).unwrap_err();
+        assert!(
+            refused.message.starts_with("message: "),
+            "{}",
+            refused.message
+        );
+        let refused =
+            check_body(RequestBody::Term, br#"{"term":"","meaning":"dance"}"#).unwrap_err();
+        assert!(refused.message.starts_with("term: "), "{}", refused.message);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(
             check_body(RequestBody::Login, &big).map_err(|e| e.code),
@@ -247,7 +278,7 @@ mod tests {
     }
 
     /// Real bodies (the e2e tests' and `.ci/fuzz`'s seeds) and hostile shapes.
-    const SEEDS: [&str; 16] = [
+    const SEEDS: [&str; 18] = [
         r#"{"email":"admin@riverside.example","password":"correct horse battery","name":"Gym Admin","tenant":"Riverside"}"#,
         r#"{"email":"ana@riverside.example","password":"correct horse battery","name":"Ana","invitation":"pli_0123"}"#,
         r#"{"refresh_token":"plr_0123456789abcdef"}"#,
@@ -264,6 +295,8 @@ mod tests {
         r#"{"goal":{"kind":"event","event":"Berlin","date":"2027-09-26"},"availability_min":{"mon":45,"tue":60,"wed":0,"thu":60,"fri":30,"sat":120,"sun":90},"equipment":["hr_strap"],"constraints":{"injuries":["knee"],"avoid_sports":["swimming"]},"sport":"run"}"#,
         r#"{"kind":"busy","from":"2026-12-10","to":"2026-12-09","minutes_available":35,"summary":"Only 35 minutes"}"#,
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1@t\r\nDTSTART;VALUE=DATE:20261210\r\nDTEND:20261212T090000Z\r\nSUMMARY:Flight\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        r#"{"message":"ran 10 miles this morning in 1:20","conversation_id":1,"athlete_id":2}"#,
+        r#"{"term":"the hill loop","meaning":"a run workout","confidence":1e400}"#,
     ];
 
     /// The cheap, always-on half of the `api_bodies` fuzz target (which is opt-in in

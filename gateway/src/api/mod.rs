@@ -14,6 +14,7 @@ pub mod athletes;
 pub mod auth;
 pub mod bodies;
 pub mod charts;
+pub mod chat;
 pub mod devices;
 pub mod live_ws;
 pub mod openapi;
@@ -387,6 +388,13 @@ pub fn router(state: ApiState) -> Router {
             post(planning::import_calendar_url),
         )
         .route("/life-events/{id}", delete(planning::delete_life_event))
+        .route("/chat", post(chat::post_chat))
+        .route(
+            "/me/terms",
+            get(chat::get_terms)
+                .put(chat::put_term)
+                .delete(chat::delete_term),
+        )
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, devices, live_ws, passwords, planning, plans,
+    activities, admin, athletes, auth, charts, chat, devices, live_ws, passwords, planning, plans,
     sessions,
 };
 
@@ -60,6 +60,7 @@ impl Modify for BearerAuth {
         planning::get_settings, planning::put_settings, planning::plan_today,
         planning::start_plan_today, planning::list_plans, planning::create_life_events, planning::import_calendar_url,
         planning::list_life_events, planning::delete_life_event,
+        chat::post_chat, chat::get_terms, chat::put_term, chat::delete_term,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -72,6 +73,7 @@ impl Modify for BearerAuth {
         (name = "live", description = "Live WebSockets"),
         (name = "activities", description = "The activity library: imports, manual entries, merges, exports"),
         (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings, daily plans, life events"),
+        (name = "chat", description = "The coach chat: messages that act on the athlete's own data, and the user's learned terms"),
     )
 )]
 pub struct ApiDoc;

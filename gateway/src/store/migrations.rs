@@ -344,4 +344,45 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, athlete_id)
     );
     "#,
+    // 9: the coach chat (10 once insights' 9 is in).
+    // Conversations per athlete (with what the last reply waits for: a destructive tool
+    // to confirm, terms read back, a proposed term), their messages, and each user's
+    // learned terms (one row per meaning, confidence in tenths).
+    r#"
+    CREATE TABLE chat_conversations (
+        id            INTEGER PRIMARY KEY,
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id    INTEGER NOT NULL REFERENCES athletes(id),
+        user_id       INTEGER NOT NULL REFERENCES users(id),
+        pending_json  TEXT NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX chat_conversations_by_user ON chat_conversations(tenant_id, user_id, id);
+    CREATE TABLE chat_messages (
+        id               INTEGER PRIMARY KEY,
+        tenant_id        INTEGER NOT NULL REFERENCES tenants(id),
+        conversation_id  INTEGER NOT NULL REFERENCES chat_conversations(id),
+        athlete_id       INTEGER NOT NULL REFERENCES athletes(id),
+        user_id          INTEGER NOT NULL REFERENCES users(id),
+        role             TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text             TEXT NOT NULL,
+        intent           TEXT,
+        details_json     TEXT,
+        created_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX chat_messages_by_conversation ON chat_messages(tenant_id, conversation_id, id);
+    CREATE INDEX chat_messages_by_user ON chat_messages(tenant_id, user_id, created_ms);
+    CREATE TABLE chat_terms (
+        tenant_id          INTEGER NOT NULL REFERENCES tenants(id),
+        user_id            INTEGER NOT NULL REFERENCES users(id),
+        seq                INTEGER NOT NULL,
+        phrase             TEXT NOT NULL,
+        meaning_json       TEXT NOT NULL,
+        confidence_tenths  INTEGER NOT NULL CHECK (confidence_tenths BETWEEN 0 AND 10),
+        created_ms         INTEGER NOT NULL,
+        last_used_ms       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, seq)
+    );
+    "#,
 ];

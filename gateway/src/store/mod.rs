@@ -8,6 +8,7 @@
 //! tenant data names its tenant.
 
 pub mod activities;
+pub mod chat;
 pub mod migrations;
 pub mod planning;
 pub mod secrets;

@@ -64,6 +64,11 @@
 //!   400 naming the field, planning settings, today's plan the same when asked again and
 //!   regenerated, started as the next plan, life events by hand and from an ICS file,
 //!   another tenant and an unlinked coach 404.
+//! - `chat`: the coach chat's corpus (≥ 150 utterances) through `POST /chat` with the
+//!   context it assumes (FTP, load, today's plan, learned terms), dates checked on the
+//!   gateway's today; learned-term confidence over a scripted conversation through
+//!   `/me/terms`; "only 35 minutes today" shortening today's stored plan; another gym,
+//!   another athlete and another user's conversation 404; the 4,000-character limit.
 
 mod harness;
 
@@ -73,6 +78,7 @@ mod agent;
 mod auth;
 mod broker_acl;
 mod browser;
+mod chat;
 mod demo;
 mod external_broker;
 mod failures;

@@ -1,0 +1,767 @@
+//! The coach chat's routes: `POST /chat` (one message, its reply and what it did) and the
+//! caller's learned terms (`GET`/`PUT`/`DELETE /me/terms`). The rules are
+//! `paceline-chat`'s, the turn in [`crate::chat`], the SQL in [`crate::store::chat`].
+//!
+//! An athlete user talks about themself; a coach or gym-admin names the athlete
+//! (`athlete_id`; 404 when they may not see that athlete, as everywhere). The chat's tools
+//! run here, in [`run_tool`], through the functions the API's own routes call (planning's
+//! fitness and today's plan, a busy life event with the minutes, the daily check-in's
+//! patch and checks, the library's manual entry, life events), for that one athlete only.
+//! A tool the product has no service for yet answers an error the reply shows.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use paceline_activities::ManualEntry;
+use paceline_chat::actions::Tool;
+use paceline_chat::engine::{ActivityFigures, ToolOutput};
+use paceline_chat::entities::{MAX_MESSAGE_CHARS, PartOfDay, Sport as ChatSport};
+use paceline_chat::intent::LifeKind as ChatLifeKind;
+use paceline_chat::terms::{Meaning, Term, TermBook, normalise};
+use paceline_formats::Sport as LibrarySport;
+use paceline_planning::recovery::check_date;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::{Date, Duration};
+use utoipa::{IntoParams, ToSchema};
+
+use super::planning::{DailyBody, LifeEventBody, life_record};
+use super::{ApiError, ApiJson, ApiQuery, ApiState, Auth, athlete_visible, audit};
+use crate::accounts::{Principal, Role};
+use crate::chat::{self, ChatError, Speaker};
+use crate::library::{self, Owner};
+use crate::planning::{self as days, format_date, local_day};
+use crate::store::activities::{self as library_rows, CopyExtras, ListFilter};
+use crate::store::chat::{self as rows, ms_time, time_ms};
+use crate::store::planning::{self as plan_rows, MetricSource};
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_field", format!("{field}: {reason}"))
+}
+
+/// `POST /chat`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    /// What the user writes (at most 4,000 characters).
+    pub message: String,
+    /// The conversation to continue (its last reply's question is answered by yes/no);
+    /// none starts a new one.
+    pub conversation_id: Option<i64>,
+    /// The athlete talked about: required for a coach or gym-admin, an athlete's own by
+    /// default for an athlete user.
+    pub athlete_id: Option<i64>,
+}
+
+impl ChatBody {
+    /// The checks made before the caller or the database are read.
+    pub(super) fn check(&self) -> Result<(), ApiError> {
+        let chars = self.message.chars().take(MAX_MESSAGE_CHARS + 1).count();
+        if chars > MAX_MESSAGE_CHARS {
+            return Err(invalid(
+                "message",
+                format!("longer than {MAX_MESSAGE_CHARS} characters"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A tool the chat ran and how it went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolUsed {
+    /// Its name (`compress_todays_plan`, `log_activity`, …).
+    pub name: String,
+    /// Its arguments, as the chat decided them (after the safety limits).
+    #[schema(value_type = Object)]
+    pub arguments: Value,
+    /// Whether it worked.
+    pub ok: bool,
+    /// Why not, as the reply says it.
+    pub error: Option<String>,
+}
+
+/// A change the chat made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionView {
+    /// The tool.
+    pub tool: String,
+    /// What changed, in words.
+    pub summary: String,
+}
+
+/// The chat's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatReply {
+    /// The text for the user.
+    pub reply: String,
+    /// `modify_workout`, `log_activity`, `log_checkin`, `history_question`, `life_event`,
+    /// `preference`, `define_term`, `help` or `unknown`.
+    pub intent: String,
+    /// The entities read (durations in s, distances in m, paces in s/km, dates, sport,
+    /// intensity).
+    #[schema(value_type = Object)]
+    pub entities: Value,
+    /// The whole reading: the modification, confidence, learned terms used, preference,
+    /// life event kind, check-in, teaching.
+    #[schema(value_type = Object)]
+    pub understanding: Value,
+    /// The tools run, in order, each with how it went.
+    pub tools_used: Vec<ToolUsed>,
+    /// The changes made.
+    pub actions: Vec<ActionView>,
+    /// Changes to the caller's learned terms (`teach`, `confirm`, `correct`).
+    #[schema(value_type = Vec<Object>)]
+    pub learned: Vec<Value>,
+    /// A destructive tool waiting for "yes" in this conversation.
+    #[schema(value_type = Option<Object>)]
+    pub confirmation: Option<Value>,
+    /// The conversation, to continue it.
+    pub conversation_id: i64,
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The athlete a chat is about: an athlete user's own unless named; named for staff.
+fn chat_athlete(conn: &Connection, p: &Principal, named: Option<i64>) -> Result<i64, ApiError> {
+    let id = match (named, p.role) {
+        (Some(id), _) => id,
+        (None, Role::Athlete) => p
+            .athlete_row
+            .ok_or_else(|| ApiError::not_found("athlete"))?,
+        (None, Role::Coach | Role::GymAdmin) => {
+            return Err(invalid(
+                "athlete_id",
+                "required: name the athlete you are talking about",
+            ));
+        }
+    };
+    if athlete_visible(conn, p, id)? {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found("athlete"))
+    }
+}
+
+/// Talk to the coach chat: one message about one athlete. The reply says what it
+/// understood (`intent`, `entities`), which tools it ran as the caller (`tools_used`),
+/// what changed (`actions`) and which of the caller's terms it learned (`learned`).
+/// Destructive changes wait for "yes" in the same conversation.
+#[utoipa::path(post, path = "/api/v1/chat", tag = "chat",
+    request_body = ChatBody,
+    responses((status = 200, body = ChatReply),
+        (status = 400, description = "a message over 4,000 characters, or no athlete_id from a coach or gym-admin; the message names the field"),
+        (status = 404, description = "no such athlete or conversation visible"),
+        (status = 429, description = "200 messages a day used; Retry-After says until when")),
+    security(("bearer" = [])))]
+pub async fn post_chat(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> Result<Json<ChatReply>, ApiError> {
+    body.check()?;
+    let now = state.now_ms();
+    let answer = state
+        .write(move |tx| {
+            let athlete = chat_athlete(tx, &p, body.athlete_id)?;
+            let who = Speaker {
+                tenant_row: p.tenant_row,
+                user_row: p.user_row,
+                athlete_row: athlete,
+            };
+            chat::converse(
+                tx,
+                who,
+                &body.message,
+                body.conversation_id,
+                now,
+                chat::MESSAGES_PER_DAY,
+                |conn, tool, today| run_tool(conn, &p, athlete, tool, today, now),
+            )
+            .map_err(|e| match e {
+                ChatError::Store(e) => ApiError::from(e),
+                ChatError::NoConversation => ApiError::not_found("conversation"),
+                ChatError::TooMany(wait) => ApiError::too_many(
+                    "chat_limit",
+                    format!(
+                        "{} messages a day: try again tomorrow (UTC)",
+                        chat::MESSAGES_PER_DAY
+                    ),
+                    std::time::Duration::from_secs(
+                        u64::try_from(wait.whole_seconds()).unwrap_or(1),
+                    ),
+                ),
+                ChatError::Message(e) => invalid("message", e),
+            })
+        })
+        .await?;
+    let r = answer.reply;
+    Ok(Json(ChatReply {
+        reply: r.reply.clone(),
+        intent: r.intent.as_str().to_owned(),
+        entities: to_value(&r.understanding.entities),
+        understanding: to_value(&r.understanding),
+        tools_used: answer
+            .outcomes
+            .iter()
+            .map(|o| ToolUsed {
+                name: o.tool.name().to_owned(),
+                arguments: to_value(&o.tool)
+                    .get("arguments")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                ok: o.result.is_ok(),
+                error: o.result.as_ref().err().cloned(),
+            })
+            .collect(),
+        actions: r
+            .actions
+            .iter()
+            .map(|a| ActionView {
+                tool: a.tool.clone(),
+                summary: a.summary.clone(),
+            })
+            .collect(),
+        learned: r.learned.iter().map(to_value).collect(),
+        confirmation: r.confirmation.as_ref().map(to_value),
+        conversation_id: answer.conversation_id,
+    }))
+}
+
+/// A tool's failure, as the reply shows it.
+fn tool_error(e: ApiError) -> String {
+    if e.status.is_server_error() {
+        "something went wrong on our side".to_owned()
+    } else {
+        e.message
+    }
+}
+
+/// A tool the product has no service for yet: said so, never faked.
+fn not_yet(what: &str) -> Result<ToolOutput, ApiError> {
+    Err(ApiError::bad_request(
+        "not_built",
+        format!("{what} is not something Paceline can do yet"),
+    ))
+}
+
+/// The library's sport for the chat's (`None`: the library's `other`).
+fn library_sport(sport: Option<ChatSport>) -> LibrarySport {
+    match sport {
+        Some(ChatSport::Run) => LibrarySport::Running,
+        Some(ChatSport::Ride) => LibrarySport::Cycling,
+        Some(ChatSport::Swim) => LibrarySport::Swimming,
+        Some(ChatSport::Walk) => LibrarySport::Walking,
+        Some(ChatSport::Hike) => LibrarySport::Hiking,
+        Some(ChatSport::Strength) => LibrarySport::Strength,
+        Some(ChatSport::Row) => LibrarySport::Rowing,
+        Some(ChatSport::Yoga | ChatSport::Dance | ChatSport::Ski) | None => LibrarySport::Other,
+    }
+}
+
+/// The chat's sport for the library's (`None`: no word for it).
+fn chat_sport(sport: LibrarySport) -> Option<ChatSport> {
+    match sport {
+        LibrarySport::Running | LibrarySport::TreadmillRunning => Some(ChatSport::Run),
+        LibrarySport::Cycling | LibrarySport::IndoorCycling => Some(ChatSport::Ride),
+        LibrarySport::Swimming => Some(ChatSport::Swim),
+        LibrarySport::Walking => Some(ChatSport::Walk),
+        LibrarySport::Hiking => Some(ChatSport::Hike),
+        LibrarySport::Strength => Some(ChatSport::Strength),
+        LibrarySport::Rowing => Some(ChatSport::Row),
+        LibrarySport::Other => None,
+    }
+}
+
+/// The athlete's activities whose local day is from `from` to `to`, newest first.
+fn activities_between(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    from: Date,
+    to: Date,
+) -> Result<Vec<library_rows::ActivityRecord>, ApiError> {
+    // Local days are at most 14 h either side of UTC: read a day more each side.
+    let edge = |d: Date| time_ms(d.midnight().assume_utc());
+    let mut filter = ListFilter {
+        from_ms: edge(from - Duration::days(1)),
+        to_ms: edge(to + Duration::days(2)),
+        sport: None,
+        after: None,
+        limit: 500,
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = library_rows::list_activities(conn, p.tenant_row, athlete, &filter)?;
+        let full = page.len() == 500;
+        filter.after = page.last().map(|a| (a.merged.start_ms, a.id));
+        out.extend(page.into_iter().filter(|a| {
+            let day = local_day(a.merged.start_ms, a.merged.local_offset_s);
+            from <= day && day <= to
+        }));
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// Runs one of the chat's tools for `athlete` (visible to `p`, checked by the caller)
+/// through the same functions the API's routes use; the error is what the reply shows.
+pub fn run_tool(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    tool: &Tool,
+    today: Date,
+    now_ms: u64,
+) -> Result<ToolOutput, String> {
+    let run = || -> Result<ToolOutput, ApiError> {
+        let tenant = p.tenant_row;
+        match tool {
+            Tool::LoadSummary { from, to } => {
+                match chat::load_figures(conn, tenant, athlete, *from, *to)? {
+                    Some(f) => Ok(ToolOutput::Load(f)),
+                    None => Err(invalid("dates", "no days to read")),
+                }
+            }
+            Tool::ActivitySummary { from, to, sport } => {
+                let found: Vec<_> = activities_between(conn, p, athlete, *from, *to)?
+                    .into_iter()
+                    .filter(|a| sport.is_none() || chat_sport(a.merged.sport) == *sport)
+                    .collect();
+                let distance =
+                    |a: &library_rows::ActivityRecord| a.merged.fields.distance_m.unwrap_or(0.0);
+                Ok(ToolOutput::Activities(ActivityFigures {
+                    from: *from,
+                    to: *to,
+                    sport: *sport,
+                    count: u32::try_from(found.len()).unwrap_or(u32::MAX),
+                    distance_m: found.iter().map(distance).sum(),
+                    duration_s: found
+                        .iter()
+                        .map(|a| a.merged.duration_s.max(0.0).round())
+                        // Whole seconds of a bounded duration.
+                        .map(|s| {
+                            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                            let s = s as u64;
+                            s
+                        })
+                        .sum(),
+                    longest_distance_m: found.iter().map(distance).fold(0.0, f64::max),
+                }))
+            }
+            Tool::ShowPlan { date } => {
+                let plan = if *date == today {
+                    let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                    Some(days::today_plan(conn, tenant, athlete, settings, now_ms, false)?.record)
+                } else {
+                    let name = format_date(*date);
+                    plan_rows::plans_between(conn, tenant, athlete, &name, &name)?
+                        .into_iter()
+                        .next()
+                };
+                Ok(ToolOutput::Plan {
+                    workout: plan.and_then(|r| chat::planned_workout(&r.plan)),
+                })
+            }
+            Tool::CompressTodaysPlan { date, minutes } => {
+                if *date < today {
+                    return Err(invalid("date", "that day has passed"));
+                }
+                // "Only 35 minutes": a busy day with the minutes, as the planner reads it.
+                let mut record = life_record(LifeEventBody {
+                    kind: "busy".into(),
+                    from: format_date(*date),
+                    to: None,
+                    minutes_available: Some(*minutes),
+                    summary: Some(format!("Only {minutes} minutes (chat)")),
+                })?;
+                record.id = plan_rows::add_life_event(conn, tenant, athlete, &record, now_ms)?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "life_event.add",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"count": 1, "from": "chat"})),
+                    now_ms,
+                )?;
+                if *date == today {
+                    let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                    days::today_plan(conn, tenant, athlete, settings, now_ms, true)?;
+                }
+                Ok(ToolOutput::Done)
+            }
+            Tool::AddLifeEvent {
+                kind,
+                from,
+                to,
+                note,
+            } => {
+                let kind = match kind {
+                    ChatLifeKind::Travel => "travel",
+                    ChatLifeKind::Illness => "illness",
+                    ChatLifeKind::Busy => "busy",
+                };
+                let mut summary = note.clone();
+                while summary.len() > 200 {
+                    summary.pop();
+                }
+                let mut record = life_record(LifeEventBody {
+                    kind: kind.into(),
+                    from: format_date(*from),
+                    to: Some(format_date(*to)),
+                    minutes_available: None,
+                    summary: Some(summary),
+                })?;
+                record.id = plan_rows::add_life_event(conn, tenant, athlete, &record, now_ms)?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "life_event.add",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"count": 1, "from": "chat"})),
+                    now_ms,
+                )?;
+                Ok(ToolOutput::Done)
+            }
+            Tool::SetCheckin {
+                date,
+                energy,
+                mood,
+                soreness,
+                note,
+            } => {
+                check_date(*date, today).map_err(|e| invalid(e.field, &e.reason))?;
+                let patch = DailyBody {
+                    energy: energy.map(|v| Some(i64::from(v))),
+                    mood: mood.map(|v| Some(i64::from(v))),
+                    soreness: soreness.map(|v| Some(i64::from(v))),
+                    note: note.clone().map(Some),
+                    ..DailyBody::default()
+                }
+                .patch()?;
+                let name = format_date(*date);
+                plan_rows::upsert_daily(
+                    conn,
+                    tenant,
+                    athlete,
+                    &name,
+                    MetricSource::Manual,
+                    patch,
+                    now_ms,
+                )?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "daily.put",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"date": name, "from": "chat"})),
+                    now_ms,
+                )?;
+                Ok(ToolOutput::Done)
+            }
+            Tool::LogActivity {
+                sport,
+                date,
+                part_of_day,
+                duration_s,
+                distance_m,
+                note,
+            } => log_activity(
+                conn,
+                p,
+                athlete,
+                LogRequest {
+                    sport: *sport,
+                    date: *date,
+                    part_of_day: *part_of_day,
+                    duration_s: *duration_s,
+                    distance_m: *distance_m,
+                    note: note.as_deref(),
+                },
+                today,
+                now_ms,
+            ),
+            Tool::DeleteActivity { date, sport } => {
+                let (from, to) = match date {
+                    Some(d) => (*d, *d),
+                    None => (today - Duration::days(366), today),
+                };
+                let found = activities_between(conn, p, athlete, from, to)?
+                    .into_iter()
+                    .find(|a| sport.is_none() || chat_sport(a.merged.sport) == *sport)
+                    .ok_or_else(|| invalid("activity", "I found no such activity"))?;
+                library_rows::delete_activity(conn, tenant, found.id)?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "activity.delete",
+                    Some(&format!("activity:{}", found.id)),
+                    Some(&json!({"athlete_id": athlete, "from": "chat"})),
+                    now_ms,
+                )?;
+                Ok(ToolOutput::Done)
+            }
+            Tool::SetTodaysIntensity { .. } => not_yet("changing a planned workout's intensity"),
+            Tool::SwapTodaysSport { .. } => not_yet("changing a planned workout's sport"),
+            Tool::MovePlannedWorkout { .. } => not_yet("moving a planned workout"),
+            Tool::RemovePlannedWorkout { .. } => not_yet("removing a planned workout"),
+            Tool::SavePreference { .. } => not_yet("keeping preferences for the planner"),
+        }
+    };
+    run().map_err(tool_error)
+}
+
+/// What the chat asks the library to log.
+struct LogRequest<'a> {
+    sport: Option<ChatSport>,
+    date: Date,
+    part_of_day: Option<PartOfDay>,
+    duration_s: Option<u32>,
+    distance_m: Option<f64>,
+    note: Option<&'a str>,
+}
+
+/// A manual entry in the library, as `POST /athletes/{id}/activities` makes it: started at
+/// the part of the day said (07:00, 13:00, 18:00; noon by default) in the athlete's local
+/// time, never ending after now.
+fn log_activity(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    r: LogRequest<'_>,
+    today: Date,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    if r.date > today {
+        return Err(invalid("date", "that day has not come yet"));
+    }
+    let duration_s = r.duration_s.ok_or_else(|| {
+        invalid(
+            "duration",
+            "I need to know how long it took (say, for example, \"45 min\")",
+        )
+    })?;
+    let offset = plan_rows::latest_local_offset(conn, p.tenant_row, athlete)?;
+    let hour = match r.part_of_day {
+        Some(PartOfDay::Morning) => 7,
+        Some(PartOfDay::Afternoon) => 13,
+        Some(PartOfDay::Evening) => 18,
+        None => 12,
+    };
+    let midnight_utc_ms = time_ms(r.date.midnight().assume_utc());
+    let start_ms = (midnight_utc_ms + hour * 3_600_000 - i64::from(offset.unwrap_or(0)) * 1000)
+        .min(crate::store::to_i64(now_ms) - i64::from(duration_s) * 1000);
+    let sport = library_sport(r.sport);
+    let entry = ManualEntry {
+        sport,
+        start_ms,
+        local_offset_s: offset,
+        duration: format!("{duration_s} s"),
+        distance: r.distance_m.map(|m| format!("{m:.2} m")),
+        energy: None,
+        ascent: None,
+        load_tss: None,
+        rpe: None,
+        name: Some(format!(
+            "{} (chat)",
+            r.sport.map_or("Workout", ChatSport::as_str)
+        )),
+        note: r.note.map(str::to_owned),
+    };
+    let valid = entry
+        .validate()
+        .map_err(|e| invalid("activity", e.to_string()))?;
+    let original = json!({"duration": format!("{duration_s} s"),
+        "distance": r.distance_m.map(|m| format!("{m:.2} m")), "from": "chat"});
+    library::import_copy(
+        conn,
+        Owner {
+            tenant_row: p.tenant_row,
+            athlete_row: athlete,
+        },
+        &valid.copy,
+        CopyExtras {
+            manual_original: Some(&original),
+            ..CopyExtras::default()
+        },
+        now_ms,
+    )?;
+    Ok(ToolOutput::Done)
+}
+
+/// One meaning of one of the caller's terms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TermView {
+    /// The phrase, lower-case words.
+    pub term: String,
+    /// What it means: `{"kind":"workout","sport":"dance"}`, `{"kind":"intent",
+    /// "intent":"log_activity"}` or `{"kind":"synonym","phrase":"…"}`.
+    #[schema(value_type = Object)]
+    pub meaning: Value,
+    /// 0.0–1.0: starts at 0.5, +0.1 per confirmed use, −0.2 per correction.
+    pub confidence: f64,
+    /// Whether the chat uses it (its phrase's newest meaning at ≥ 0.3).
+    pub active: bool,
+    /// Taught, ms since the epoch.
+    pub created_ms: i64,
+    /// Last used, confirmed or corrected, ms since the epoch.
+    pub last_used_ms: i64,
+}
+
+/// The caller's learned terms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Terms {
+    /// By phrase, then teaching order.
+    pub terms: Vec<TermView>,
+}
+
+fn terms_view(book: &TermBook) -> Terms {
+    Terms {
+        terms: book
+            .terms()
+            .iter()
+            .map(|t: &Term| TermView {
+                term: t.phrase.clone(),
+                meaning: to_value(&t.meaning),
+                confidence: t.confidence(),
+                active: book.active(&t.phrase).map(|a| a.seq) == Some(t.seq),
+                created_ms: time_ms(t.created_at),
+                last_used_ms: time_ms(t.last_used_at),
+            })
+            .collect(),
+    }
+}
+
+/// `PUT /me/terms`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TermBody {
+    /// The phrase (at most 4 words, 80 characters).
+    pub term: String,
+    /// What it means: words ("a dance workout", "log_activity", "sunday run 90 minutes")
+    /// or the meaning as `GET` shows it.
+    #[schema(value_type = Object)]
+    pub meaning: Value,
+    /// Its confidence, 0.0–1.0 (default: taught as new, 0.5, or a confirmed use of the
+    /// same meaning).
+    pub confidence: Option<f64>,
+}
+
+impl TermBody {
+    /// The phrase and meaning, checked.
+    pub(super) fn check(&self) -> Result<(String, Meaning), ApiError> {
+        let phrase = normalise(&self.term).map_err(|e| invalid("term", e))?;
+        let meaning = match &self.meaning {
+            Value::String(words) if !words.trim().is_empty() => Meaning::from_words(words),
+            Value::Object(_) => serde_json::from_value::<Meaning>(self.meaning.clone())
+                .map_err(|e| invalid("meaning", e))?,
+            _ => {
+                return Err(invalid(
+                    "meaning",
+                    "words, or {\"kind\":\"workout\"|\"intent\"|\"synonym\", …}",
+                ));
+            }
+        };
+        if let Meaning::Synonym { phrase: s } = &meaning
+            && s.is_empty()
+        {
+            return Err(invalid("meaning", "an empty synonym"));
+        }
+        if let Some(c) = self.confidence
+            && !(c.is_finite() && (0.0..=1.0).contains(&c))
+        {
+            return Err(invalid("confidence", format!("{c}: from 0 to 1")));
+        }
+        Ok((phrase, meaning))
+    }
+}
+
+/// `DELETE /me/terms` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TermQuery {
+    /// The phrase whose every meaning is forgotten.
+    pub term: String,
+}
+
+/// The caller's learned terms: every meaning of every phrase with its confidence.
+#[utoipa::path(get, path = "/api/v1/me/terms", tag = "chat",
+    responses((status = 200, body = Terms)),
+    security(("bearer" = [])))]
+pub async fn get_terms(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<Terms>, ApiError> {
+    let book = state
+        .read(move |conn| {
+            Ok(TermBook::from_terms(rows::terms(
+                conn,
+                p.tenant_row,
+                p.user_row,
+            )?))
+        })
+        .await?;
+    Ok(Json(terms_view(&book)))
+}
+
+/// Teach or edit a term: a new meaning becomes the phrase's newest (older ones are
+/// kept); `confidence` sets it by hand. Answers the caller's terms.
+#[utoipa::path(put, path = "/api/v1/me/terms", tag = "chat",
+    request_body = TermBody,
+    responses((status = 200, body = Terms),
+        (status = 400, description = "a term or meaning that does not read; the message names the field"),
+        (status = 409, description = "500 terms already kept")),
+    security(("bearer" = [])))]
+pub async fn put_term(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<TermBody>,
+) -> Result<Json<Terms>, ApiError> {
+    let (phrase, meaning) = body.check()?;
+    let now_ms = state.now_ms();
+    let book = state
+        .write(move |tx| {
+            let mut book = TermBook::from_terms(rows::terms(tx, p.tenant_row, p.user_row)?);
+            let now = ms_time(crate::store::to_i64(now_ms));
+            let taught = match body.confidence {
+                Some(c) => book.set(&phrase, meaning, c, now).map(|_| ()),
+                None => book.teach(&phrase, meaning, now).map(|_| ()),
+            };
+            taught.map_err(|e| ApiError::conflict("terms_full", e.to_string()))?;
+            rows::replace_terms(tx, p.tenant_row, p.user_row, book.terms())?;
+            Ok(book)
+        })
+        .await?;
+    Ok(Json(terms_view(&book)))
+}
+
+/// Forget a term (every meaning of the phrase).
+#[utoipa::path(delete, path = "/api/v1/me/terms", tag = "chat",
+    params(TermQuery),
+    responses((status = 204, description = "forgotten"), (status = 404, description = "no such term")),
+    security(("bearer" = [])))]
+pub async fn delete_term(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<TermQuery>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .write(move |tx| {
+            let mut book = TermBook::from_terms(rows::terms(tx, p.tenant_row, p.user_row)?);
+            if book.delete(&q.term) == 0 {
+                return Err(ApiError::not_found("term"));
+            }
+            rows::replace_terms(tx, p.tenant_row, p.user_row, book.terms())?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,311 @@
+//! The coach chat in the gateway: one turn of a conversation, around `paceline-chat`'s
+//! two phases. The rules (intents, entities, learned terms, the safety gate, the reply)
+//! are the core's; this module reads what the core needs from the rows (the athlete's
+//! today, FTP and heart-rate cap, today's stored plan, the load of the last 28 days, the
+//! caller's learned terms, the conversation's pending question and previous message),
+//! hands the core's tools to a runner, applies the learned terms and stores the turn.
+//!
+//! **The runner is the API's**: [`converse`] never decides how a tool is carried out; the
+//! API passes a runner that calls the same functions its own routes call, for the one
+//! athlete the caller was already allowed to see. No tool names an athlete, so a chat can
+//! never reach data the same user could not reach through the API. Each tool runs inside
+//! a savepoint: one that fails leaves nothing behind, and the others still count.
+
+use paceline_chat::actions::Tool;
+use paceline_chat::engine::{
+    self, AthleteContext, LoadFigures, Pending, PlannedWorkout, Reply, ToolOutcome, ToolOutput,
+    Turn,
+};
+use paceline_chat::entities::{EntityError, Sport as ChatSport};
+use paceline_chat::terms::TermBook;
+use paceline_schemas::plan::{PlanStep, Sport as PlanSport, WorkoutPlan};
+use rusqlite::Connection;
+use time::{Date, Duration};
+
+use crate::planning::{self as days, format_date};
+use crate::store::StoreError;
+use crate::store::chat::{self as rows, NewMessage, ms_time};
+use crate::store::planning as plan_rows;
+
+/// Messages one user may send a day (UTC).
+pub const MESSAGES_PER_DAY: u32 = 200;
+/// How far back the context's load comparison reaches, days.
+pub const CONTEXT_LOAD_DAYS: i64 = engine::DEFAULT_LOOKBACK_DAYS;
+const DAY_MS: u64 = 86_400_000;
+
+/// Whether one more message fits in the day: `Err(wait)` until the next UTC day when
+/// `sent_today` has reached `per_day`.
+pub fn daily_allowance(sent_today: u32, per_day: u32, now_ms: u64) -> Result<(), Duration> {
+    if sent_today < per_day {
+        return Ok(());
+    }
+    let left_ms = DAY_MS - now_ms % DAY_MS;
+    Err(Duration::milliseconds(
+        i64::try_from(left_ms).unwrap_or(i64::MAX),
+    ))
+}
+
+/// Why a turn was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The conversation is not the caller's (or does not exist).
+    #[error("no such conversation")]
+    NoConversation,
+    /// The day's messages are used up; wait this long.
+    #[error("the day's messages are used up")]
+    TooMany(Duration),
+    /// The message does not read (too long).
+    #[error(transparent)]
+    Message(#[from] EntityError),
+}
+
+/// Who talks about whom: the caller and the athlete they were allowed to see.
+#[derive(Debug, Clone, Copy)]
+pub struct Speaker {
+    /// The tenant's row.
+    pub tenant_row: i64,
+    /// The user writing.
+    pub user_row: i64,
+    /// The athlete talked about (already checked visible to the user).
+    pub athlete_row: i64,
+}
+
+/// One turn taken.
+#[derive(Debug)]
+pub struct Answer {
+    /// The conversation (new or continued).
+    pub conversation_id: i64,
+    /// The core's reply.
+    pub reply: Reply,
+    /// Each tool run and how it went.
+    pub outcomes: Vec<ToolOutcome>,
+}
+
+/// A planned workout's length, s (repeats counted).
+fn plan_duration_s(plan: &WorkoutPlan) -> u32 {
+    plan.steps
+        .iter()
+        .map(|s| match s {
+            PlanStep::Step(step) => step.duration_s,
+            PlanStep::Repeat(r) => r
+                .count
+                .saturating_mul(r.steps.iter().map(|s| s.duration_s).sum::<u32>()),
+        })
+        .fold(0u32, u32::saturating_add)
+}
+
+/// A stored plan's workout as the chat describes it (`None` on a rest day, or for a
+/// sport the chat has no word for).
+pub fn planned_workout(plan: &serde_json::Value) -> Option<PlannedWorkout> {
+    let workout = plan.get("workout").filter(|w| !w.is_null())?;
+    let text = serde_json::to_string(workout).ok()?;
+    let w: WorkoutPlan = paceline_schemas::codec::from_json(text.as_bytes()).ok()?;
+    let sport = match w.sport {
+        PlanSport::Bike => ChatSport::Ride,
+        PlanSport::Run => ChatSport::Run,
+        PlanSport::Other => return None,
+    };
+    Some(PlannedWorkout {
+        sport,
+        duration_s: plan_duration_s(&w),
+        title: w.name.clone(),
+    })
+}
+
+/// Load figures from `from` to `to` (CTL at both ends; ATL and TSB at `to`).
+pub fn load_figures(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    from: Date,
+    to: Date,
+) -> Result<Option<LoadFigures>, StoreError> {
+    let days = days::fitness(conn, tenant_row, athlete_row, from, to)?;
+    Ok(match (days.first(), days.last()) {
+        (Some(first), Some(last)) => Some(LoadFigures {
+            from: first.date,
+            to: last.date,
+            ctl_from: first.ctl,
+            ctl_to: last.ctl,
+            atl_to: last.atl,
+            tsb_to: last.tsb,
+        }),
+        _ => None,
+    })
+}
+
+/// What the core knows before any tool runs: the athlete's FTP and heart-rate cap (their
+/// profile), today's stored plan, and CTL now against [`CONTEXT_LOAD_DAYS`] ago.
+pub fn athlete_context(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    today: Date,
+) -> Result<AthleteContext, StoreError> {
+    let profile = rows::athlete_profile(conn, tenant_row, athlete_row)?;
+    let name = format_date(today);
+    let todays_plan = plan_rows::plans_between(conn, tenant_row, athlete_row, &name, &name)?
+        .first()
+        .and_then(|r| planned_workout(&r.plan));
+    Ok(AthleteContext {
+        ftp_w: profile.as_ref().and_then(|p| p.ftp).map(u32::from),
+        hr_cap_bpm: profile.as_ref().and_then(|p| p.hr_cap).map(u32::from),
+        todays_plan,
+        load: load_figures(
+            conn,
+            tenant_row,
+            athlete_row,
+            today - Duration::days(CONTEXT_LOAD_DAYS),
+            today,
+        )?,
+    })
+}
+
+/// Runs `f` in a savepoint: kept when it succeeds, rolled back when it fails.
+fn in_savepoint<T, E>(
+    conn: &Connection,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<Result<T, E>, StoreError> {
+    conn.execute_batch("SAVEPOINT chat_tool")?;
+    let out = f();
+    if out.is_err() {
+        conn.execute_batch("ROLLBACK TO chat_tool")?;
+    }
+    conn.execute_batch("RELEASE chat_tool")?;
+    Ok(out)
+}
+
+/// One turn: the daily limit, the conversation (the caller's own, or a new one), the core's
+/// reading, the tools through `run` (each in a savepoint; its error is shown to the user
+/// and must be safe to show), the learned terms applied (pruned as the rules say) and the
+/// turn stored. Runs in the caller's write transaction, so the turn is all or nothing.
+pub fn converse(
+    tx: &Connection,
+    who: Speaker,
+    message: &str,
+    conversation_id: Option<i64>,
+    now_ms: u64,
+    per_day: u32,
+    mut run: impl FnMut(&Connection, &Tool, Date) -> Result<ToolOutput, String>,
+) -> Result<Answer, ChatError> {
+    paceline_chat::entities::check_length(message)?;
+    let day_start = crate::store::to_i64(now_ms - now_ms % DAY_MS);
+    let sent = rows::messages_sent_since(tx, who.tenant_row, who.user_row, day_start)?;
+    daily_allowance(sent, per_day, now_ms).map_err(ChatError::TooMany)?;
+    let (conversation, pending) = match conversation_id {
+        Some(id) => {
+            let c = rows::conversation(tx, who.tenant_row, who.user_row, who.athlete_row, id)?
+                .ok_or(ChatError::NoConversation)?;
+            let pending: Pending =
+                serde_json::from_str(&c.pending_json).map_err(|e| StoreError::Corrupt {
+                    what: "chat pending",
+                    row: id,
+                    reason: e.to_string(),
+                })?;
+            (id, pending)
+        }
+        None => (
+            rows::start_conversation(tx, who.tenant_row, who.user_row, who.athlete_row, now_ms)?,
+            Pending::default(),
+        ),
+    };
+    let previous_message = rows::last_user_message(tx, who.tenant_row, conversation)?;
+    let today = days::athlete_today(tx, who.tenant_row, who.athlete_row, now_ms)?;
+    let now = ms_time(crate::store::to_i64(now_ms));
+    let ctx = athlete_context(tx, who.tenant_row, who.athlete_row, today)?;
+    let mut book = TermBook::from_terms(rows::terms(tx, who.tenant_row, who.user_row)?);
+    let turn = Turn {
+        message: message.to_owned(),
+        pending,
+        previous_message,
+    };
+    let decision = engine::understand(&turn, &ctx, &book, today, now)?;
+    let mut outcomes = Vec::with_capacity(decision.tools.len());
+    for tool in &decision.tools {
+        let result = in_savepoint(tx, || run(tx, tool, today))?;
+        outcomes.push(ToolOutcome {
+            tool: tool.clone(),
+            result,
+        });
+    }
+    if !decision.learned.is_empty() {
+        for update in &decision.learned {
+            // A full book or a phrase no longer there: the reply still stands; the
+            // update is dropped.
+            let _ = book.apply(update, now);
+        }
+        book.prune(now);
+        rows::replace_terms(tx, who.tenant_row, who.user_row, book.terms())?;
+    }
+    let reply = engine::compose_reply(&decision, &ctx, &outcomes);
+    rows::add_message(
+        tx,
+        who.tenant_row,
+        NewMessage {
+            conversation_id: conversation,
+            athlete_row: who.athlete_row,
+            user_row: who.user_row,
+            role: "user",
+            text: message,
+            intent: Some(reply.intent.as_str()),
+            details_json: None,
+        },
+        now_ms,
+    )?;
+    let details = serde_json::json!({
+        "tools": outcomes.iter().map(|o| serde_json::json!({
+            "name": o.tool.name(), "ok": o.result.is_ok()})).collect::<Vec<_>>(),
+        "actions": reply.actions,
+        "learned": reply.learned,
+    })
+    .to_string();
+    rows::add_message(
+        tx,
+        who.tenant_row,
+        NewMessage {
+            conversation_id: conversation,
+            athlete_row: who.athlete_row,
+            user_row: who.user_row,
+            role: "assistant",
+            text: &reply.reply,
+            intent: None,
+            details_json: Some(&details),
+        },
+        now_ms,
+    )?;
+    let pending = serde_json::to_string(&reply.pending).map_err(|e| StoreError::Corrupt {
+        what: "chat pending",
+        row: conversation,
+        reason: e.to_string(),
+    })?;
+    rows::set_pending(tx, who.tenant_row, conversation, &pending, now_ms)?;
+    Ok(Answer {
+        conversation_id: conversation,
+        reply,
+        outcomes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_limit_counts_to_the_next_utc_day() {
+        let noon = 1_796_558_400_000; // 2026-12-06T12:00Z
+        assert!(daily_allowance(0, MESSAGES_PER_DAY, noon).is_ok());
+        assert!(daily_allowance(199, MESSAGES_PER_DAY, noon).is_ok());
+        // The 201st message of the day waits 12 h, until midnight UTC.
+        assert_eq!(
+            daily_allowance(200, MESSAGES_PER_DAY, noon),
+            Err(Duration::hours(12))
+        );
+        assert_eq!(
+            daily_allowance(250, MESSAGES_PER_DAY, noon + DAY_MS / 2 - 1),
+            Err(Duration::milliseconds(1))
+        );
+    }
+}
