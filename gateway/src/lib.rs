@@ -26,6 +26,7 @@ pub mod export;
 pub mod external_broker;
 pub mod health;
 pub mod http;
+pub mod insights;
 pub mod library;
 pub mod live;
 pub mod live_channels;

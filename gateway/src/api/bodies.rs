@@ -15,6 +15,7 @@ use super::admin::{InvitationRequest, UserUpdate, invitation_lifetime_s};
 use super::athletes::{CreateAthlete, NextPlan, parse_profile};
 use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, check_name, check_registration};
 use super::chat::{ChatBody, TermBody};
+use super::insights::{FeedbackBody, LibraryFormat, daily_csv_days, library_tracks};
 use super::passwords::PasswordChange;
 use super::planning::{
     CalendarUrlBody, DailyBody, LifeEventBody, PlanningSettings, calendar_records, life_record,
@@ -63,11 +64,17 @@ pub enum RequestBody {
     Chat,
     /// `PUT /me/terms`.
     Term,
+    /// `POST /athletes/{id}/daily.csv` (a CSV of the day's extra values).
+    DailyCsv,
+    /// `POST /athletes/{id}/insights/feedback`.
+    InsightFeedback,
+    /// `PUT /me/music` (an M3U or CSV music library, told apart by its first line here).
+    MusicLibrary,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 18] = [
+    pub const ALL: [RequestBody; 21] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -86,6 +93,9 @@ impl RequestBody {
         RequestBody::CalendarUrl,
         RequestBody::Chat,
         RequestBody::Term,
+        RequestBody::DailyCsv,
+        RequestBody::InsightFeedback,
+        RequestBody::MusicLibrary,
     ];
 }
 
@@ -161,6 +171,15 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         RequestBody::Term => {
             json::<TermBody>(bytes)?.check()?;
         }
+        RequestBody::DailyCsv => {
+            daily_csv_days(bytes)?;
+        }
+        RequestBody::InsightFeedback => {
+            json::<FeedbackBody>(bytes)?.check()?;
+        }
+        RequestBody::MusicLibrary => {
+            library_tracks(LibraryFormat::of(None, bytes), bytes)?;
+        }
         RequestBody::PlanUpload => {
             for file_name in ["upload", "plan.zwo", "plan.fit", "plan.json"] {
                 if PlanFormat::detect(file_name, bytes).is_some() {
@@ -211,7 +230,7 @@ mod tests {
             ),
             (
                 RequestBody::Daily,
-                r#"{"hrv_ms":55,"resting_hr_bpm":50,"energy":4,"note":null}"#,
+                r#"{"hrv_ms":55,"resting_hr_bpm":50,"energy":4,"note":null,"caffeine_mg":150,"body_weight_kg":null}"#,
             ),
             (
                 RequestBody::PlanningSettings,
@@ -237,6 +256,18 @@ mod tests {
                 RequestBody::Term,
                 r#"{"term":"dhamaka","meaning":{"kind":"workout","sport":"dance"},"confidence":0.8}"#,
             ),
+            (
+                RequestBody::DailyCsv,
+                "date,energy_kcal,caffeine_mg,work_hours\n2026-12-01,2400,150,8\n2026-12-02,,200,\n",
+            ),
+            (
+                RequestBody::InsightFeedback,
+                r#"{"input":"sleep_s","output":"check_in_energy","lag_days":1,"helpful":true}"#,
+            ),
+            (
+                RequestBody::MusicLibrary,
+                "#EXTM3U\n#EXTINF:215,Artist - Song\n#EXTBPM:128\nmusic/song.mp3\n",
+            ),
         ];
         for (route, body) in good {
             assert_eq!(
@@ -248,7 +279,10 @@ mod tests {
         for route in RequestBody::ALL {
             if matches!(
                 route,
-                RequestBody::PlanUpload | RequestBody::LifeEventCalendar
+                RequestBody::PlanUpload
+                    | RequestBody::LifeEventCalendar
+                    | RequestBody::DailyCsv
+                    | RequestBody::MusicLibrary
             ) {
                 continue;
             }
@@ -267,9 +301,23 @@ mod tests {
             "{}",
             refused.message
         );
+        let refused = check_body(RequestBody::Daily, br#"{"body_fat_pct":90}"#).unwrap_err();
+        assert!(
+            refused.message.starts_with("body_fat_pct: "),
+            "{}",
+            refused.message
+        );
         let refused =
             check_body(RequestBody::Term, br#"{"term":"","meaning":"dance"}"#).unwrap_err();
         assert!(refused.message.starts_with("term: "), "{}", refused.message);
+        let refused =
+            check_body(RequestBody::DailyCsv, b"date,coffee\n2026-12-01,1\n").unwrap_err();
+        assert_eq!(refused.code, "invalid_csv");
+        assert!(
+            refused.message.starts_with("line 1: "),
+            "{}",
+            refused.message
+        );
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(
             check_body(RequestBody::Login, &big).map_err(|e| e.code),
@@ -278,7 +326,7 @@ mod tests {
     }
 
     /// Real bodies (the e2e tests' and `.ci/fuzz`'s seeds) and hostile shapes.
-    const SEEDS: [&str; 18] = [
+    const SEEDS: [&str; 21] = [
         r#"{"email":"admin@riverside.example","password":"correct horse battery","name":"Gym Admin","tenant":"Riverside"}"#,
         r#"{"email":"ana@riverside.example","password":"correct horse battery","name":"Ana","invitation":"pli_0123"}"#,
         r#"{"refresh_token":"plr_0123456789abcdef"}"#,
@@ -297,6 +345,9 @@ mod tests {
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1@t\r\nDTSTART;VALUE=DATE:20261210\r\nDTEND:20261212T090000Z\r\nSUMMARY:Flight\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
         r#"{"message":"ran 10 miles this morning in 1:20","conversation_id":1,"athlete_id":2}"#,
         r#"{"term":"the hill loop","meaning":"a run workout","confidence":1e400}"#,
+        "date,energy_kcal,carbohydrate_g,protein_g,caffeine_mg,alcohol_units,body_weight_kg,body_fat_pct,work_hours,work_stress\n2026-12-01,2400,300,120,150,0,64.5,18,8,4\n2026-12-02,\"2,5\",,,,,,,,\n",
+        r#"{"input":"work_stress","output":"decoupling_pct","lag_days":9,"helpful":false}"#,
+        "#EXTM3U\n#EXTINF:215,Artist - Song\n#EXTBPM:128\nmusic/song.mp3\n#EXTINF:-1,x\npath,title\n",
     ];
 
     /// The cheap, always-on half of the `api_bodies` fuzz target (which is opt-in in

@@ -16,6 +16,7 @@ pub mod bodies;
 pub mod charts;
 pub mod chat;
 pub mod devices;
+pub mod insights;
 pub mod live_ws;
 pub mod openapi;
 pub mod passwords;
@@ -395,6 +396,34 @@ pub fn router(state: ApiState) -> Router {
                 .put(chat::put_term)
                 .delete(chat::delete_term),
         )
+        .route("/athletes/{id}/daily.csv", post(insights::import_daily_csv))
+        .route(
+            "/activities/{id}/efficiency",
+            get(insights::activity_efficiency),
+        )
+        .route(
+            "/athletes/{id}/insights/efficiency",
+            get(insights::efficiency_trend),
+        )
+        .route(
+            "/athletes/{id}/insights/efficiency.svg",
+            get(insights::efficiency_chart),
+        )
+        .route(
+            "/athletes/{id}/insights/correlations",
+            get(insights::get_correlations),
+        )
+        .route(
+            "/athletes/{id}/insights/correlations/{index}/scatter.svg",
+            get(insights::correlation_scatter),
+        )
+        .route(
+            "/athletes/{id}/insights/feedback",
+            post(insights::post_feedback),
+        )
+        .route("/insights/feedback", get(insights::list_feedback))
+        .route("/me/music", put(insights::put_music))
+        .route("/plans/{id}/playlist", get(insights::plan_playlist))
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, chat, devices, live_ws, passwords, planning, plans,
-    sessions,
+    activities, admin, athletes, auth, charts, chat, devices, insights, live_ws, passwords,
+    planning, plans, sessions,
 };
 
 struct BearerAuth;
@@ -61,6 +61,10 @@ impl Modify for BearerAuth {
         planning::start_plan_today, planning::list_plans, planning::create_life_events, planning::import_calendar_url,
         planning::list_life_events, planning::delete_life_event,
         chat::post_chat, chat::get_terms, chat::put_term, chat::delete_term,
+        insights::import_daily_csv, insights::activity_efficiency, insights::efficiency_trend,
+        insights::efficiency_chart, insights::get_correlations, insights::correlation_scatter,
+        insights::post_feedback, insights::list_feedback, insights::put_music,
+        insights::plan_playlist,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -74,6 +78,7 @@ impl Modify for BearerAuth {
         (name = "activities", description = "The activity library: imports, manual entries, merges, exports"),
         (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings, daily plans, life events"),
         (name = "chat", description = "The coach chat: messages that act on the athlete's own data, and the user's learned terms"),
+        (name = "insights", description = "The day's nutrition, body and work values from CSV, efficiency per activity and its trend, what works (correlations), feedback, playlists"),
     )
 )]
 pub struct ApiDoc;

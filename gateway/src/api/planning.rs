@@ -10,6 +10,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use paceline_insights::daily::ExtraField;
 use paceline_planning::plan::sport_name;
 use paceline_planning::recovery::{check_date, check_metrics};
 use paceline_planning::{
@@ -97,6 +98,42 @@ pub struct DailyBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub note: Option<Option<String>>,
+    /// Food energy, kcal (0–15,000).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub energy_kcal: Option<Option<f64>>,
+    /// Carbohydrate, g (0–2,000).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub carbohydrate_g: Option<Option<f64>>,
+    /// Protein, g (0–1,000).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub protein_g: Option<Option<f64>>,
+    /// Caffeine, mg (0–3,000).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub caffeine_mg: Option<Option<f64>>,
+    /// Alcohol, units (0–50).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub alcohol_units: Option<Option<f64>>,
+    /// Body weight, kg (20–400).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub body_weight_kg: Option<Option<f64>>,
+    /// Body fat, % (2–75).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub body_fat_pct: Option<Option<f64>>,
+    /// Work, h (0–24).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub work_hours: Option<Option<f64>>,
+    /// Work stress, 0–10.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub work_stress: Option<Option<f64>>,
 }
 
 impl DailyBody {
@@ -115,6 +152,27 @@ impl DailyBody {
                 })
                 .transpose()
         };
+        let extras = [
+            (ExtraField::EnergyKcal, self.energy_kcal),
+            (ExtraField::CarbohydrateG, self.carbohydrate_g),
+            (ExtraField::ProteinG, self.protein_g),
+            (ExtraField::CaffeineMg, self.caffeine_mg),
+            (ExtraField::AlcoholUnits, self.alcohol_units),
+            (ExtraField::BodyWeightKg, self.body_weight_kg),
+            (ExtraField::BodyFatPct, self.body_fat_pct),
+            (ExtraField::WorkHours, self.work_hours),
+            (ExtraField::WorkStress, self.work_stress),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| value.map(|v| (field, v)))
+        .map(|(field, value)| {
+            value
+                .map(|v| field.check(v))
+                .transpose()
+                .map(|checked| (field, checked))
+                .map_err(|e| invalid(e.field, &e.reason))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
         let patch = DailyPatch {
             resting_hr_bpm: self.resting_hr_bpm,
             hrv_ms: self.hrv_ms,
@@ -125,6 +183,7 @@ impl DailyBody {
             mood: scale("mood", self.mood)?,
             soreness: scale("soreness", self.soreness)?,
             note: self.note,
+            extras,
         };
         let given = |v: Option<Option<f64>>| v.flatten();
         check_metrics(&DailyMetrics {
@@ -172,11 +231,29 @@ pub struct DailyView {
     pub soreness: Option<u8>,
     /// Note.
     pub note: Option<String>,
+    /// Food energy, kcal.
+    pub energy_kcal: Option<f64>,
+    /// Carbohydrate, g.
+    pub carbohydrate_g: Option<f64>,
+    /// Protein, g.
+    pub protein_g: Option<f64>,
+    /// Caffeine, mg.
+    pub caffeine_mg: Option<f64>,
+    /// Alcohol, units.
+    pub alcohol_units: Option<f64>,
+    /// Body weight, kg.
+    pub body_weight_kg: Option<f64>,
+    /// Body fat, %.
+    pub body_fat_pct: Option<f64>,
+    /// Work, h.
+    pub work_hours: Option<f64>,
+    /// Work stress, 0–10.
+    pub work_stress: Option<f64>,
     /// Last changed, ms since the epoch.
     pub updated_ms: i64,
 }
 
-fn daily_view(r: DailyRecord) -> DailyView {
+pub(super) fn daily_view(r: DailyRecord) -> DailyView {
     DailyView {
         date: r.date,
         source: r.source,
@@ -189,6 +266,15 @@ fn daily_view(r: DailyRecord) -> DailyView {
         mood: r.mood,
         soreness: r.soreness,
         note: r.note,
+        energy_kcal: r.extras.energy_kcal,
+        carbohydrate_g: r.extras.carbohydrate_g,
+        protein_g: r.extras.protein_g,
+        caffeine_mg: r.extras.caffeine_mg,
+        alcohol_units: r.extras.alcohol_units,
+        body_weight_kg: r.extras.body_weight_kg,
+        body_fat_pct: r.extras.body_fat_pct,
+        work_hours: r.extras.work_hours,
+        work_stress: r.extras.work_stress,
         updated_ms: r.updated_ms,
     }
 }

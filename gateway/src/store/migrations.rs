@@ -344,7 +344,51 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, athlete_id)
     );
     "#,
-    // 9: the coach chat (10 once insights' 9 is in).
+    // 9: insights: the day's nutrition, body and work values beside the daily metrics;
+    // each athlete's correlation report cached with the digest of the inputs it was
+    // computed from; "was this helpful?" feedback on findings; each user's music library
+    // (tracks with BPM, from an M3U or CSV).
+    r#"
+    ALTER TABLE daily_metrics ADD COLUMN energy_kcal REAL;
+    ALTER TABLE daily_metrics ADD COLUMN carbohydrate_g REAL;
+    ALTER TABLE daily_metrics ADD COLUMN protein_g REAL;
+    ALTER TABLE daily_metrics ADD COLUMN caffeine_mg REAL;
+    ALTER TABLE daily_metrics ADD COLUMN alcohol_units REAL;
+    ALTER TABLE daily_metrics ADD COLUMN body_weight_kg REAL;
+    ALTER TABLE daily_metrics ADD COLUMN body_fat_pct REAL;
+    ALTER TABLE daily_metrics ADD COLUMN work_hours REAL;
+    ALTER TABLE daily_metrics ADD COLUMN work_stress REAL;
+    CREATE TABLE insight_reports (
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id     INTEGER NOT NULL REFERENCES athletes(id),
+        days           INTEGER NOT NULL,
+        inputs_digest  TEXT NOT NULL,
+        report_json    TEXT NOT NULL,
+        computed_ms    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, athlete_id, days)
+    );
+    CREATE TABLE insight_feedback (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id  INTEGER NOT NULL REFERENCES athletes(id),
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        input       TEXT NOT NULL,
+        output      TEXT NOT NULL,
+        lag_days    INTEGER NOT NULL,
+        helpful     INTEGER NOT NULL CHECK (helpful IN (0, 1)),
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX insight_feedback_by_tenant ON insight_feedback(tenant_id, id DESC);
+    CREATE TABLE music_libraries (
+        tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        format       TEXT NOT NULL,
+        tracks_json  TEXT NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+    );
+    "#,
+    // 10: the coach chat.
     // Conversations per athlete (with what the last reply waits for: a destructive tool
     // to confirm, terms read back, a proposed term), their messages, and each user's
     // learned terms (one row per meaning, confidence in tenths).

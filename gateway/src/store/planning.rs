@@ -8,6 +8,7 @@
 //! do. The rules (load, recovery, plans) are `paceline-planning`'s; this module only reads
 //! and writes their values.
 
+use paceline_insights::daily::{DayExtras, ExtraField};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -15,7 +16,9 @@ use super::{StoreError, to_i64};
 
 /// The daily metrics of an athlete between two dates (inclusive).
 pub const DAILY_SQL: &str = "SELECT date, source, resting_hr_bpm, hrv_ms, sleep_s, sleep_score,
-            stress, energy, mood, soreness, note, updated_ms
+            stress, energy, mood, soreness, note, updated_ms,
+            energy_kcal, carbohydrate_g, protein_g, caffeine_mg, alcohol_units, body_weight_kg,
+            body_fat_pct, work_hours, work_stress
      FROM daily_metrics
      WHERE tenant_id = ?1 AND athlete_id = ?2 AND date BETWEEN ?3 AND ?4
      ORDER BY date, source";
@@ -82,6 +85,8 @@ pub struct DailyRecord {
     pub note: Option<String>,
     /// Last changed, ms.
     pub updated_ms: i64,
+    /// Nutrition, body and work values (migration 9), in `paceline-insights`' ranges.
+    pub extras: DayExtras,
 }
 
 /// A change to one day's metrics: `None` keeps a value, `Some(None)` clears it.
@@ -105,6 +110,9 @@ pub struct DailyPatch {
     pub soreness: Option<Option<u8>>,
     /// Note.
     pub note: Option<Option<String>>,
+    /// Nutrition, body and work values to set (`Some`) or clear (`None`), each checked
+    /// against its range by the caller; fields not listed keep their value.
+    pub extras: Vec<(ExtraField, Option<f64>)>,
 }
 
 impl DailyPatch {
@@ -124,7 +132,25 @@ impl DailyPatch {
         set(&mut record.mood, self.mood);
         set(&mut record.soreness, self.soreness);
         set(&mut record.note, self.note);
+        for (field, value) in self.extras {
+            *extra_slot(&mut record.extras, field) = value;
+        }
         record
+    }
+}
+
+/// The stored value of `field` in `extras` (unchecked: the values were checked on entry).
+fn extra_slot(extras: &mut DayExtras, field: ExtraField) -> &mut Option<f64> {
+    match field {
+        ExtraField::EnergyKcal => &mut extras.energy_kcal,
+        ExtraField::CarbohydrateG => &mut extras.carbohydrate_g,
+        ExtraField::ProteinG => &mut extras.protein_g,
+        ExtraField::CaffeineMg => &mut extras.caffeine_mg,
+        ExtraField::AlcoholUnits => &mut extras.alcohol_units,
+        ExtraField::BodyWeightKg => &mut extras.body_weight_kg,
+        ExtraField::BodyFatPct => &mut extras.body_fat_pct,
+        ExtraField::WorkHours => &mut extras.work_hours,
+        ExtraField::WorkStress => &mut extras.work_stress,
     }
 }
 
@@ -146,6 +172,17 @@ fn daily_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRecord> {
         soreness: small(9)?,
         note: r.get(10)?,
         updated_ms: r.get(11)?,
+        extras: DayExtras {
+            energy_kcal: r.get(12)?,
+            carbohydrate_g: r.get(13)?,
+            protein_g: r.get(14)?,
+            caffeine_mg: r.get(15)?,
+            alcohol_units: r.get(16)?,
+            body_weight_kg: r.get(17)?,
+            body_fat_pct: r.get(18)?,
+            work_hours: r.get(19)?,
+            work_stress: r.get(20)?,
+        },
     })
 }
 
@@ -188,11 +225,17 @@ pub fn upsert_daily(
     row.updated_ms = to_i64(now_ms);
     conn.prepare_cached(
         "INSERT INTO daily_metrics (tenant_id, athlete_id, date, source, resting_hr_bpm, hrv_ms,
-             sleep_s, sleep_score, stress, energy, mood, soreness, note, updated_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             sleep_s, sleep_score, stress, energy, mood, soreness, note, updated_ms,
+             energy_kcal, carbohydrate_g, protein_g, caffeine_mg, alcohol_units, body_weight_kg,
+             body_fat_pct, work_hours, work_stress)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
          ON CONFLICT (tenant_id, athlete_id, date, source) DO UPDATE SET
              resting_hr_bpm = ?5, hrv_ms = ?6, sleep_s = ?7, sleep_score = ?8, stress = ?9,
-             energy = ?10, mood = ?11, soreness = ?12, note = ?13, updated_ms = ?14",
+             energy = ?10, mood = ?11, soreness = ?12, note = ?13, updated_ms = ?14,
+             energy_kcal = ?15, carbohydrate_g = ?16, protein_g = ?17, caffeine_mg = ?18,
+             alcohol_units = ?19, body_weight_kg = ?20, body_fat_pct = ?21, work_hours = ?22,
+             work_stress = ?23",
     )?
     .execute(params![
         tenant_row,
@@ -209,6 +252,15 @@ pub fn upsert_daily(
         row.soreness,
         row.note,
         row.updated_ms,
+        row.extras.energy_kcal,
+        row.extras.carbohydrate_g,
+        row.extras.protein_g,
+        row.extras.caffeine_mg,
+        row.extras.alcohol_units,
+        row.extras.body_weight_kg,
+        row.extras.body_fat_pct,
+        row.extras.work_hours,
+        row.extras.work_stress,
     ])?;
     Ok(row)
 }

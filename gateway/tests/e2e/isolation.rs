@@ -551,6 +551,19 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/athletes/{id}/life-events", "get"),
         ("/api/v1/athletes/{id}/life-events", "post"),
         ("/api/v1/life-events/{id}", "delete"),
+        ("/api/v1/athletes/{id}/daily.csv", "post"),
+        ("/api/v1/activities/{id}/efficiency", "get"),
+        ("/api/v1/athletes/{id}/insights/efficiency", "get"),
+        ("/api/v1/athletes/{id}/insights/efficiency.svg", "get"),
+        ("/api/v1/athletes/{id}/insights/correlations", "get"),
+        (
+            "/api/v1/athletes/{id}/insights/correlations/{index}/scatter.svg",
+            "get",
+        ),
+        ("/api/v1/athletes/{id}/insights/feedback", "post"),
+        ("/api/v1/insights/feedback", "get"),
+        ("/api/v1/me/music", "put"),
+        ("/api/v1/plans/{id}/playlist", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -571,7 +584,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
             .replace("{id}", "1")
             .replace("{user_id}", "1")
             .replace("{date}", "2026-01-01")
-            .replace("{device_id}", "d-0");
+            .replace("{device_id}", "d-0")
+            .replace("{index}", "0");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = api.call(m, &concrete, Some(&admin), None).await;
         assert!(

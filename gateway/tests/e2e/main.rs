@@ -69,6 +69,12 @@
 //!   gateway's today; learned-term confidence over a scripted conversation through
 //!   `/me/terms`; "only 35 minutes today" shortening today's stored plan; another gym,
 //!   another athlete and another user's conversation 404; the 4,000-character limit.
+//! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
+//!   naming the field or line, all or nothing); a real FIT ride's efficiency against the
+//!   core computed from the file, the weekly trend and its chart; correlations over 60
+//!   days finding a planted lag-1 relation with its sentence, cached until a day changes,
+//!   the scatter plot, feedback for the gym-admin; a shared plan's playlist from an
+//!   uploaded M3U as JSON and M3U; another gym 404 on every route.
 
 mod harness;
 
@@ -84,6 +90,7 @@ mod external_broker;
 mod failures;
 mod flow;
 mod hostile;
+mod insights;
 mod isolation;
 mod linkage;
 mod live;
