@@ -37,6 +37,33 @@ enum Commands {
     /// Import activity files (FIT, TCX, GPX, CSV, gzip'd, zip archives; folders walked)
     /// into an athlete's library: one line per file, exit status 1 if any failed.
     Import(ImportArgs),
+    /// Data upkeep.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+}
+
+#[derive(Subcommand)]
+enum MaintenanceCommand {
+    /// Remove rows past their retention period (raw samples and frames after 730 days,
+    /// the audit after 730, by default) and give the space back, showing progress.
+    /// Summaries and training load stay. The gateway runs the same pass once a day.
+    Run(MaintenanceArgs),
+}
+
+#[derive(Args)]
+struct MaintenanceArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Keep raw samples and frames this many days [default: 730].
+    #[arg(long)]
+    raw_retention_days: Option<u32>,
+    /// Keep the audit log this many days [default: 730].
+    #[arg(long)]
+    audit_retention_days: Option<u32>,
+    /// Give space back with one full VACUUM when the database predates incremental
+    /// vacuum (needs free disk as large as the database; the gateway should be stopped).
+    #[arg(long)]
+    vacuum: bool,
 }
 
 /// Settings shared by every command (flags override `PACELINE_*` variables, which
@@ -268,7 +295,72 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Device(DeviceCommand::Add(args)) => device_add(&args),
         Commands::Plan(PlanCommand::Assign(args)) => plan_assign(&args),
         Commands::Import(args) => import(&args),
+        Commands::Maintenance(MaintenanceCommand::Run(args)) => maintenance(&args),
     }
+}
+
+fn maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
+    use paceline_gateway::maintenance::{Progress, RetentionDays, run_pass};
+    let settings = args.common.settings()?;
+    let database = settings.data_dir.join(store::DATABASE_FILE);
+    if !database.exists() {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "paceline maintenance: no database in {} (pass --data-dir)",
+            settings.data_dir.display()
+        );
+        return Ok(ExitCode::from(USAGE_ERROR));
+    }
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+    let days = RetentionDays {
+        raw: args.raw_retention_days,
+        audit: args.audit_retention_days,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut failed_write = None;
+    let removed = run_pass(&store, now_ms(), days, args.vacuum, |p| {
+        let line = match p {
+            Progress::Pruned {
+                table,
+                rows,
+                cutoff_ms,
+            } => format!(
+                "{table}: {rows} rows older than {} removed",
+                paceline_gateway::planning::format_date(paceline_gateway::planning::local_day(
+                    i64::try_from(*cutoff_ms).unwrap_or(i64::MAX),
+                    None
+                ))
+            ),
+            Progress::Vacuumed {
+                pages,
+                of,
+                page_size,
+            } => format!(
+                "space: {pages} of {of} free pages given back ({} MiB)",
+                pages * page_size / (1 << 20)
+            ),
+            Progress::NeedsFullVacuum {
+                free_pages,
+                page_size,
+            } => format!(
+                "space: {free_pages} free pages ({} MiB) stay in the file: this database \
+                 predates incremental vacuum; run once with --vacuum, the gateway stopped",
+                free_pages * page_size / (1 << 20)
+            ),
+        };
+        if let Err(e) = writeln!(stdout, "{line}") {
+            failed_write = Some(e);
+        }
+    })
+    .context("the retention pass")?;
+    if let Some(e) = failed_write {
+        return Err(e).context("writing to stdout");
+    }
+    let total: u64 = removed.iter().map(|(_, rows)| rows).sum();
+    writeln!(stdout, "done: {total} rows removed").context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -224,6 +224,19 @@ impl Gateway {
             .spawn(move || crate::planning::run_job(&for_planning, &planning_running))
             .context("starting the planning job")?;
 
+        let for_retention = Arc::clone(&live);
+        let retention_running = Arc::clone(&sweeping);
+        thread::Builder::new()
+            .name("retention-job".to_owned())
+            .spawn(move || {
+                crate::maintenance::run_job(
+                    &for_retention,
+                    crate::maintenance::RetentionDays::default(),
+                    &retention_running,
+                )
+            })
+            .context("starting the retention job")?;
+
         let endpoint = quic::bind(settings.quic, &cert).context("starting QUIC")?;
         let quic_addr = endpoint.local_addr().context("the QUIC address")?;
         tokio::spawn(quic::serve(endpoint.clone(), Arc::clone(&live)));

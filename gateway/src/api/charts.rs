@@ -358,6 +358,9 @@ fn zone_color(pct: f64) -> RGBColor {
     }
 }
 
+/// One line of the fitness chart: its label, colour and value of a day.
+type FitnessLine = (&'static str, RGBColor, fn(&paceline_planning::FitnessDay) -> f64);
+
 /// An athlete's fitness over a window of days, drawn: CTL (fitness), ATL (fatigue) and TSB
 /// (form) as lines on top, each day's load as bars below, dates on the x axis.
 pub(super) fn draw_fitness(days: &[paceline_planning::FitnessDay]) -> DrawResult<String> {
@@ -411,7 +414,7 @@ pub(super) fn draw_fitness(days: &[paceline_planning::FitnessDay]) -> DrawResult
                 ShapeStyle::from(&RGBColor(150, 150, 150)).stroke_width(1),
             ))
             .map_err(err)?;
-        let lines: [(&str, RGBColor, fn(&paceline_planning::FitnessDay) -> f64); 3] = [
+        let lines: [FitnessLine; 3] = [
             ("CTL (fitness)", RGBColor(20, 90, 200), |d| d.ctl),
             ("ATL (fatigue)", RGBColor(200, 30, 120), |d| d.atl),
             ("TSB (form)", RGBColor(220, 150, 0), |d| d.tsb),

@@ -129,6 +129,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             known,
         });
     }
+    if done == 0 {
+        // A new database: free pages can be given back a step at a time
+        // (`crate::maintenance`). SQLite takes this only before the first table, and
+        // (the file already being in WAL mode) with a VACUUM of the empty file.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?;
+    }
     for (index, sql) in migrations::MIGRATIONS.iter().enumerate().skip(done) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
