@@ -563,6 +563,12 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/athletes/{id}/insights/feedback", "post"),
         ("/api/v1/insights/feedback", "get"),
         ("/api/v1/me/music", "put"),
+        ("/api/v1/athletes/{id}/fitness.svg", "get"),
+        ("/api/v1/athletes/{id}/life-events/calendar", "post"),
+        ("/api/v1/chat", "post"),
+        ("/api/v1/me/terms", "get"),
+        ("/api/v1/me/terms", "put"),
+        ("/api/v1/me/terms", "delete"),
         ("/api/v1/plans/{id}/playlist", "get"),
     ];
     for (path, method) in expected {
