@@ -40,5 +40,6 @@ pub mod quotas;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod tls;
 pub mod web;

@@ -221,6 +221,83 @@ impl Outbound {
     }
 }
 
+/// An HTTP method [`Outbound::call`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+    /// DELETE.
+    Delete,
+}
+
+/// An answer of [`Outbound::call`], whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-case (values that are not text are left out).
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the caller's cap.
+    pub body: Vec<u8>,
+}
+
+impl Outbound {
+    /// `method url` with `headers` and an optional `(content type, body)` → the answer
+    /// of any status, its body at most `max_bytes` (a provider API call: the caller
+    /// reads error statuses and rate-limit headers). Header values (tokens) are never
+    /// logged here.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+        max_bytes: usize,
+    ) -> Result<Answer, OutboundError> {
+        let parsed = reqwest::Url::parse(url.trim())
+            .map_err(|e| OutboundError::BadUrl(format!("not a URL: {e}")))?;
+        check_url(&parsed, self.allow_private)?;
+        let mut request = match method {
+            Method::Get => self.client.get(parsed),
+            Method::Post => self.client.post(parsed),
+            Method::Delete => self.client.delete(parsed),
+        };
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
+        }
+        let mut response = request.send().await.map_err(request_error)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|n| n > u64::try_from(max_bytes).unwrap_or(u64::MAX))
+        {
+            return Err(OutboundError::TooLarge { max: max_bytes });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(OutboundError::TooLarge { max: max_bytes });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
 /// A reqwest error as ours: the refusal of an address when that is what it was.
 fn request_error(e: reqwest::Error) -> OutboundError {
     if e.is_timeout() {

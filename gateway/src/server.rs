@@ -256,6 +256,21 @@ impl Gateway {
             bootstrap_admin(&store, &settings.admin_tenant, &settings.data_dir, now_ms)
         })
         .context("creating the first administrator")?;
+        let outbound = crate::outbound::Outbound::new(settings.outbound_allow_private)
+            .context("the outbound HTTP client")?;
+        let sync = crate::sync::settings_from_env()
+            .context("the provider sync settings (PACELINE_STRAVA_…, PACELINE_PUBLIC_URL)")?
+            .map(|sync_settings| {
+                crate::sync::ProviderSync::new(
+                    sync_settings,
+                    outbound.clone(),
+                    Arc::clone(&store),
+                    clock,
+                )
+            });
+        if let Some(sync) = &sync {
+            tokio::spawn(crate::sync::run(Arc::clone(sync), Arc::clone(&sweeping)));
+        }
         let api = ApiState(Arc::new(
             Api::new(
                 Arc::clone(&live),
@@ -267,10 +282,10 @@ impl Gateway {
                     quic_cert_sha256: cert.fingerprint(),
                 },
                 settings.trusted_proxies.clone(),
-                crate::outbound::Outbound::new(settings.outbound_allow_private)
-                    .context("the outbound HTTP client")?,
+                outbound,
             )
-            .with_import_limits(settings.import_limits),
+            .with_import_limits(settings.import_limits)
+            .with_sync(sync),
         ));
         drop(signing_key);
         let mut app = http::router(

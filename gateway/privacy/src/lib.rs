@@ -302,6 +302,25 @@ pub const REGISTRY: &[Table] = &[
     athlete("chat_conversations"),
     through("chat_messages", "conversation_id", "chat_conversations"),
     user("chat_terms"),
+    Table {
+        name: "sync_jobs",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::No("the sync runner's work queue: provider ids, no athlete data"),
+        deletion: Deletion::Keep("queue entries name provider ids and row ids only"),
+        retention: Retention::WithOwner,
+    },
+    Table {
+        export: Export::Rows {
+            omit: &["tokens_sealed"],
+        },
+        ..athlete("provider_connections")
+    },
+    Table {
+        export: Export::No("single-use OAuth states: secrets for ten minutes"),
+        ..user("oauth_states")
+    },
 ];
 
 /// The declaration of `name`.

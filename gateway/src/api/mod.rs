@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod planning;
 pub mod plans;
 pub mod sessions;
+pub mod sync;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub struct Api {
     pub import_limits: activities::ImportLimits,
     /// HTTP to the outside world (calendars by URL).
     pub outbound: crate::outbound::Outbound,
+    /// Provider sync, when a provider is configured.
+    pub sync: Option<Arc<crate::sync::ProviderSync>>,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -151,6 +154,7 @@ impl Api {
             connectivity,
             import_limits: activities::ImportLimits::default(),
             outbound,
+            sync: None,
             account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
@@ -174,6 +178,12 @@ impl Api {
     /// The API with these import size caps.
     pub fn with_import_limits(mut self, limits: activities::ImportLimits) -> Api {
         self.import_limits = limits;
+        self
+    }
+
+    /// The API with provider sync.
+    pub fn with_sync(mut self, sync: Option<Arc<crate::sync::ProviderSync>>) -> Api {
+        self.sync = sync;
         self
     }
 
@@ -424,6 +434,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/insights/feedback", get(insights::list_feedback))
         .route("/me/music", put(insights::put_music))
         .route("/plans/{id}/playlist", get(insights::plan_playlist))
+        .route("/connections", get(sync::list_connections))
+        .route(
+            "/connections/{provider}",
+            post(sync::connect).delete(sync::disconnect),
+        )
+        .route("/connections/{provider}/callback", get(sync::callback))
+        .route("/connections/{provider}/sync", post(sync::sync_now))
+        .route("/admin/jobs", get(sync::list_jobs))
+        .route("/admin/jobs/{id}/retry", post(sync::retry_job))
         .route("/live/sessions/{id}", get(live_ws::live_session))
         .route("/live/board", get(live_ws::live_board))
         .fallback(api_not_found)

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, insights, live_ws, passwords,
-    planning, plans, sessions,
+    planning, plans, sessions, sync,
 };
 
 struct BearerAuth;
@@ -65,6 +65,8 @@ impl Modify for BearerAuth {
         insights::efficiency_chart, insights::get_correlations, insights::correlation_scatter,
         insights::post_feedback, insights::list_feedback, insights::put_music,
         insights::plan_playlist,
+        sync::connect, sync::callback, sync::list_connections, sync::sync_now, sync::disconnect,
+        sync::list_jobs, sync::retry_job,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -79,6 +81,7 @@ impl Modify for BearerAuth {
         (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings, daily plans, life events"),
         (name = "chat", description = "The coach chat: messages that act on the athlete's own data, and the user's learned terms"),
         (name = "insights", description = "The day's nutrition, body and work values from CSV, efficiency per activity and its trend, what works (correlations), feedback, playlists"),
+        (name = "sync", description = "Provider connections (Strava over OAuth), sync now, and the sync job runner's dead letters"),
     )
 )]
 pub struct ApiDoc;

@@ -429,4 +429,56 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, user_id, seq)
     );
     "#,
+    // 11: provider sync: the durable job runner's jobs (a payload of paceline-sync's `Job`,
+    // its dedup key, state, run-at, attempts, last error), each athlete's provider
+    // connections (tokens sealed with the server key), and the pending OAuth states (by
+    // their SHA-256, single use, 10 minutes).
+    r#"
+    CREATE TABLE sync_jobs (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+        provider    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        dedup_key   TEXT NOT NULL,
+        state       TEXT NOT NULL
+                    CHECK (state IN ('queued', 'running', 'done', 'retry', 'dead')),
+        run_at_s    INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,
+        last_error  TEXT,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX sync_jobs_due ON sync_jobs(state, provider, run_at_s);
+    CREATE INDEX sync_jobs_by_key ON sync_jobs(tenant_id, dedup_key, state);
+    CREATE INDEX sync_jobs_by_tenant ON sync_jobs(tenant_id, state, id);
+    CREATE TABLE provider_connections (
+        id                INTEGER PRIMARY KEY,
+        tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id        INTEGER NOT NULL REFERENCES athletes(id),
+        user_id           INTEGER NOT NULL REFERENCES users(id),
+        provider          TEXT NOT NULL,
+        provider_user_id  TEXT,
+        status            TEXT NOT NULL
+                          CHECK (status IN ('connected', 'needs_reauth', 'revoked')),
+        tokens_sealed     BLOB,
+        expires_at_s      INTEGER,
+        newest_start_s    INTEGER,
+        last_sync_ms      INTEGER,
+        last_error        TEXT,
+        created_ms        INTEGER NOT NULL,
+        updated_ms        INTEGER NOT NULL,
+        UNIQUE (tenant_id, athlete_id, provider)
+    );
+    CREATE INDEX provider_connections_by_owner
+        ON provider_connections(provider, provider_user_id);
+    CREATE TABLE oauth_states (
+        state_sha256  BLOB PRIMARY KEY,
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+        user_id       INTEGER NOT NULL REFERENCES users(id),
+        athlete_id    INTEGER NOT NULL REFERENCES athletes(id),
+        provider      TEXT NOT NULL,
+        created_s     INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -13,6 +13,7 @@ pub mod insights;
 pub mod migrations;
 pub mod planning;
 pub mod secrets;
+pub mod sync;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

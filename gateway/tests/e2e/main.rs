@@ -64,6 +64,11 @@
 //!   400 naming the field, planning settings, today's plan the same when asked again and
 //!   regenerated, started as the next plan, life events by hand and from an ICS file,
 //!   another tenant and an unlinked coach 404.
+//! - `sync`: Strava sync against the local provider servers (`paceline-providers`):
+//!   connect through the authorize redirect (state single use, the caller's own), the
+//!   backfill job filling the library with `strava` copies, a second sync adding nothing,
+//!   a scripted `invalid_grant` → `needs_reauth` and a dead job, disconnect calling
+//!   deauthorize, another gym seeing none of it.
 //! - `chat`: the coach chat's corpus (≥ 150 utterances) through `POST /chat` with the
 //!   context it assumes (FTP, load, today's plan, learned terms), dates checked on the
 //!   gateway's today; learned-term confidence over a scripted conversation through
@@ -100,4 +105,5 @@ mod quotas;
 mod replay;
 mod security;
 mod sweep;
+mod sync;
 mod today;

@@ -1,0 +1,584 @@
+//! Provider sync's routes: an athlete's connections (connect with OAuth, the provider's
+//! callback, sync now, disconnect, status) and the admin's view of the job runner's dead
+//! letters. The runner and the provider calls are [`crate::sync`]'s, the SQL
+//! [`crate::store::sync`]'s; these handlers parse, check the athlete is visible to the
+//! caller (another tenant's, or an unlinked coach's, is 404) and answer.
+//!
+//! The OAuth `state` is 256 random bits, stored by its SHA-256, bound to the user who
+//! asked for the authorize URL (the callback needs that user's token), single use and
+//! valid 10 minutes. Tokens are sealed with the server key and never logged.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use paceline_sync::jobs::{self, Job};
+use paceline_sync::oauth::{DeauthorizeRequest, OAuthState, PendingState, STATE_RANDOM_BYTES};
+use paceline_sync::strava::ActivityPager;
+use paceline_sync::{ConnectionStatus, Provider};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit, require_admin,
+};
+use crate::accounts::Principal;
+use crate::outbound::Method;
+use crate::store::sync::{self as rows, ConnectionRow, JobRow};
+use crate::sync::{ProviderSync, open_tokens, post_token, seal_tokens};
+
+/// The most jobs `GET /admin/jobs` lists.
+const MAX_JOBS_LISTED: usize = 500;
+
+fn sync_of(state: &ApiState) -> Result<std::sync::Arc<ProviderSync>, ApiError> {
+    state.sync.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sync_not_configured",
+            "provider sync is not configured on this server (PACELINE_STRAVA_CLIENT_ID, …)",
+        )
+    })
+}
+
+/// The provider of a path, if it is one this server is configured for.
+fn provider_of(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
+    let sync = sync_of(state)?;
+    match Provider::parse(name) {
+        Some(p) if sync.settings.providers().contains(&p) && p == Provider::Strava => Ok(p),
+        Some(_) => Err(ApiError::bad_request(
+            "provider_not_configured",
+            format!("provider: {name} is not configured on this server"),
+        )),
+        None => Err(ApiError::not_found("provider")),
+    }
+}
+
+fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Result<(), ApiError> {
+    if athlete_visible(conn, p, athlete_row)? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("athlete"))
+    }
+}
+
+/// `POST /connections/{provider}` and `POST /connections/{provider}/sync`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectBody {
+    /// The athlete whose library the connection fills.
+    pub athlete_id: i64,
+}
+
+/// Where to send the browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeUrl {
+    /// The provider's authorize page, with `state` and the exact redirect URI.
+    pub authorize_url: String,
+}
+
+/// Begin connecting an athlete's provider account: the authorize URL to send the browser
+/// to (its `state` is single use, bound to the caller, valid 10 minutes).
+#[utoipa::path(post, path = "/api/v1/connections/{provider}", tag = "sync",
+    params(("provider" = String, Path, description = "strava")),
+    request_body = ConnectBody,
+    responses((status = 200, body = AuthorizeUrl), (status = 404, description = "athlete not visible"),
+        (status = 503, description = "sync not configured")),
+    security(("bearer" = [])))]
+pub async fn connect(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<ConnectBody>,
+) -> Result<Json<AuthorizeUrl>, ApiError> {
+    let provider = provider_of(&state, &provider)?;
+    let sync = sync_of(&state)?;
+    let Some(strava) = sync.settings.strava.as_ref() else {
+        return Err(ApiError::internal());
+    };
+    let mut bytes = [0u8; STATE_RANDOM_BYTES];
+    getrandom::fill(&mut bytes).map_err(|_| ApiError::internal())?;
+    let oauth_state = OAuthState::from_random_bytes(bytes);
+    let url = strava
+        .config
+        .authorize_url(&sync.settings.redirect_uri(provider), &oauth_state, None)
+        .map_err(|_| ApiError::internal())?;
+    let digest: [u8; 32] = Sha256::digest(oauth_state.as_str().as_bytes()).into();
+    let now_s = crate::store::to_i64(state.now_ms() / 1000);
+    state
+        .write(move |tx| {
+            visible(tx, &p, body.athlete_id)?;
+            rows::add_oauth_state(
+                tx,
+                p.tenant_row,
+                &digest,
+                p.user_row,
+                body.athlete_id,
+                provider,
+                now_s,
+                now_s - paceline_sync::oauth::STATE_TTL_S,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(AuthorizeUrl { authorize_url: url }))
+}
+
+/// The provider's redirect back.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The `state` the authorize URL carried.
+    pub state: Option<String>,
+    /// The provider's error (`access_denied` when the athlete said no).
+    pub error: Option<String>,
+    /// The scopes granted (Strava).
+    pub scope: Option<String>,
+}
+
+/// A connection, as its athlete and the staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionView {
+    /// The athlete.
+    pub athlete_id: i64,
+    /// `strava`.
+    pub provider: String,
+    /// `connected`, `needs_reauth` (connect again), `revoked`.
+    pub status: String,
+    /// The last sync that finished, ms since the epoch.
+    pub last_sync_ms: Option<i64>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Jobs of this connection waiting or running.
+    pub pending_jobs: i64,
+}
+
+fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
+    ConnectionView {
+        athlete_id: row.athlete_row,
+        provider: row.provider,
+        status: row.status,
+        last_sync_ms: row.last_sync_ms,
+        last_error: row.last_error,
+        pending_jobs,
+    }
+}
+
+/// The provider redirects the browser here with `code` and `state`: the code is traded for
+/// tokens (sealed at rest), the connection stored and a backfill queued. Needs the token of
+/// the user who began the connect.
+#[utoipa::path(get, path = "/api/v1/connections/{provider}/callback", tag = "sync",
+    params(("provider" = String, Path, description = "strava"), CallbackQuery),
+    responses((status = 200, body = ConnectionView), (status = 400, description = "bad, used or expired state; provider refused")),
+    security(("bearer" = [])))]
+pub async fn callback(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(provider): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CallbackQuery>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let provider = provider_of(&state, &provider)?;
+    let sync = sync_of(&state)?;
+    let presented = OAuthState::parse(q.state.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request("invalid_state", format!("state: {e}")))?;
+    let digest: [u8; 32] = Sha256::digest(presented.as_str().as_bytes()).into();
+    let tenant = p.tenant_row;
+    let pending = state
+        .write(move |tx| Ok(rows::take_oauth_state(tx, tenant, &digest)?))
+        .await?
+        .ok_or_else(|| ApiError::bad_request("invalid_state", "state: unknown or already used"))?;
+    let row_provider = Provider::parse(&pending.provider).ok_or_else(ApiError::internal)?;
+    PendingState {
+        state: presented.clone(),
+        user_id: pending.user_row,
+        athlete_id: pending.athlete_row,
+        provider: row_provider,
+        pkce_verifier: None,
+        created_at_s: pending.created_s,
+    }
+    .check(
+        &presented,
+        p.user_row,
+        provider,
+        crate::store::to_i64(state.now_ms() / 1000),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_state", format!("state: {e}")))?;
+    if let Some(error) = q.error {
+        let error: String = error.chars().take(100).collect();
+        return Err(ApiError::bad_request(
+            "provider_refused",
+            format!("the provider answered {error}: the athlete did not connect"),
+        ));
+    }
+    let code = q
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 512)
+        .ok_or_else(|| ApiError::bad_request("invalid_field", "code: missing"))?;
+    let Some(strava) = sync.settings.strava.as_ref() else {
+        return Err(ApiError::internal());
+    };
+    let request = strava
+        .config
+        .code_request(&code, &sync.settings.redirect_uri(provider), None)
+        .map_err(|_| ApiError::internal())?;
+    let now_s = crate::store::to_i64(state.now_ms() / 1000);
+    let tokens = post_token(&sync, &request, now_s)
+        .await
+        .map_err(|outcome| {
+            tracing::warn!(provider = provider.as_str(), "a token exchange failed");
+            let why = match outcome {
+                jobs::Outcome::Transient(e)
+                | jobs::Outcome::Permanent(e)
+                | jobs::Outcome::NeedsReauth(e) => e,
+                _ => "no tokens".to_owned(),
+            };
+            ApiError::new(StatusCode::BAD_GATEWAY, "provider_failed", why)
+        })?;
+    let athlete = pending.athlete_row;
+    let seal_name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
+    let sealed = seal_tokens(state.live.store(), &seal_name, &tokens)?;
+    let now_ms = state.now_ms();
+    let backfill_days = sync.settings.backfill_days;
+    let view = state
+        .write(move |tx| {
+            // The athlete may have become invisible in the 10 minutes.
+            visible(tx, &p, athlete)?;
+            let id = rows::upsert_connection(
+                tx,
+                p.tenant_row,
+                athlete,
+                p.user_row,
+                provider,
+                tokens.provider_user_id.as_deref(),
+                &sealed,
+                tokens.expires_at_s,
+                now_ms,
+            )?;
+            let job = Job::SyncActivities {
+                connection_id: id,
+                pager: ActivityPager::backfill(now_s, backfill_days),
+            };
+            rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "connection.connect",
+                Some(&format!("athlete:{athlete}")),
+                Some(&json!({"provider": provider.as_str()})),
+                now_ms,
+            )?;
+            let row = rows::connection(tx, p.tenant_row, id)?.ok_or_else(ApiError::internal)?;
+            Ok(connection_view(row, 1))
+        })
+        .await?;
+    sync.wake();
+    Ok(Json(view))
+}
+
+/// The caller's visible connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connections {
+    /// By athlete and provider.
+    pub connections: Vec<ConnectionView>,
+}
+
+fn pending_of(jobs: &[JobRow], connection_id: i64) -> i64 {
+    let key = Job::SyncActivities {
+        connection_id,
+        pager: ActivityPager::backfill(0, 1),
+    }
+    .dedup_key();
+    let count = jobs
+        .iter()
+        .filter(|j| {
+            matches!(j.state.as_str(), "queued" | "retry" | "running")
+                && Job::from_payload(&j.payload).is_ok_and(|job| job.dedup_key() == key)
+        })
+        .count();
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// The provider connections of the athletes the caller may see: status (`connected`,
+/// `needs_reauth`, `revoked`), last sync, last error, jobs pending.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "sync",
+    responses((status = 200, body = Connections)),
+    security(("bearer" = [])))]
+pub async fn list_connections(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<Connections>, ApiError> {
+    let connections = state
+        .read(move |conn| {
+            let jobs = rows::tenant_jobs(conn, p.tenant_row, None, MAX_JOBS_LISTED)?;
+            let mut out = Vec::new();
+            for row in rows::tenant_connections(conn, p.tenant_row)? {
+                if athlete_visible(conn, &p, row.athlete_row)? {
+                    let pending = pending_of(&jobs, row.id);
+                    out.push(connection_view(row, pending));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(Connections { connections }))
+}
+
+/// A queued job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Queued {
+    /// The job's row.
+    pub job_id: i64,
+    /// Whether it was added (`false`: the same work was already waiting).
+    pub added: bool,
+}
+
+/// Sync now: a delta after the newest activity synced (a backfill if none was).
+#[utoipa::path(post, path = "/api/v1/connections/{provider}/sync", tag = "sync",
+    params(("provider" = String, Path, description = "strava")),
+    request_body = ConnectBody,
+    responses((status = 202, body = Queued), (status = 404, description = "no such connection"),
+        (status = 409, description = "the connection needs reauthorization")),
+    security(("bearer" = [])))]
+pub async fn sync_now(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<ConnectBody>,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    let provider = provider_of(&state, &provider)?;
+    let sync = sync_of(&state)?;
+    let now_ms = state.now_ms();
+    let now_s = crate::store::to_i64(now_ms / 1000);
+    let backfill_days = sync.settings.backfill_days;
+    let queued = state
+        .write(move |tx| {
+            visible(tx, &p, body.athlete_id)?;
+            let row = rows::athlete_connection(tx, p.tenant_row, body.athlete_id, provider)?
+                .ok_or_else(|| ApiError::not_found("connection"))?;
+            if row.status != ConnectionStatus::Connected.as_str() {
+                return Err(ApiError::conflict(
+                    "needs_reauth",
+                    format!("the connection is {}: connect again", row.status),
+                ));
+            }
+            let pager = match rows::newest_start(tx, p.tenant_row, row.id)? {
+                Some(newest) => ActivityPager::delta(newest),
+                None => ActivityPager::backfill(now_s, backfill_days),
+            };
+            let job = Job::SyncActivities {
+                connection_id: row.id,
+                pager,
+            };
+            let (job_id, added) = rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
+            Ok(Queued { job_id, added })
+        })
+        .await?;
+    sync.wake();
+    Ok((StatusCode::ACCEPTED, Json(queued)))
+}
+
+/// `DELETE /connections/{provider}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AthleteQuery {
+    /// The athlete.
+    pub athlete_id: i64,
+}
+
+/// Disconnect: the provider is told (Strava's deauthorize) and the tokens deleted.
+#[utoipa::path(delete, path = "/api/v1/connections/{provider}", tag = "sync",
+    params(("provider" = String, Path, description = "strava"), AthleteQuery),
+    responses((status = 204, description = "disconnected"), (status = 404, description = "no such connection")),
+    security(("bearer" = [])))]
+pub async fn disconnect(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(provider): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AthleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    let provider = provider_of(&state, &provider)?;
+    let sync = sync_of(&state)?;
+    let athlete = q.athlete_id;
+    let reader = p.clone();
+    let found = state
+        .read(move |conn| {
+            visible(conn, &reader, athlete)?;
+            Ok(rows::athlete_connection(
+                conn,
+                reader.tenant_row,
+                athlete,
+                provider,
+            )?)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("connection"))?;
+    if let (Some(sealed), Some(strava)) = (&found.tokens_sealed, sync.settings.strava.as_ref()) {
+        let name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
+        let (access, _) = open_tokens(state.live.store(), &name, sealed)?;
+        if let DeauthorizeRequest::Post(form) = strava.config.deauthorize_request(&access) {
+            let answer = sync
+                .outbound()
+                .call(
+                    Method::Post,
+                    &form.url,
+                    &[],
+                    Some((
+                        "application/x-www-form-urlencoded",
+                        form.body.expose().to_owned(),
+                    )),
+                    4096,
+                )
+                .await;
+            // A token the provider no longer knows is disconnected already; the tokens
+            // go here whatever it answers.
+            if !answer
+                .as_ref()
+                .is_ok_and(|a| (200..300).contains(&a.status))
+            {
+                tracing::warn!(
+                    provider = provider.as_str(),
+                    "deauthorize was not confirmed"
+                );
+            }
+        }
+    }
+    let now_ms = state.now_ms();
+    state
+        .write(move |tx| {
+            rows::delete_connection(tx, p.tenant_row, found.id)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "connection.disconnect",
+                Some(&format!("athlete:{athlete}")),
+                Some(&json!({"provider": provider.as_str()})),
+                now_ms,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/jobs` query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct JobsQuery {
+    /// Only jobs in this state: `queued`, `running`, `done`, `retry`, `dead`.
+    pub state: Option<String>,
+}
+
+/// A sync job, as the admin sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// Its row.
+    pub id: i64,
+    /// `strava`, `garmin`.
+    pub provider: String,
+    /// `sync_activities`, `fetch_activity`, …
+    pub kind: String,
+    /// `queued`, `running`, `done`, `retry`, `dead`.
+    pub state: String,
+    /// Runs spent (at most 5).
+    pub attempts: u32,
+    /// When it runs (again), s since the epoch.
+    pub run_at_s: i64,
+    /// Why the last run failed.
+    pub last_error: Option<String>,
+}
+
+/// The tenant's sync jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jobs {
+    /// Newest first, at most 500.
+    pub jobs: Vec<JobView>,
+}
+
+fn job_view(row: JobRow) -> JobView {
+    JobView {
+        id: row.id,
+        provider: row.provider,
+        kind: row.kind,
+        state: row.state,
+        attempts: row.attempts,
+        run_at_s: row.run_at_s,
+        last_error: row.last_error,
+    }
+}
+
+/// The tenant's sync jobs (gym-admin): `?state=dead` is the dead-letter list.
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "sync",
+    params(JobsQuery),
+    responses((status = 200, body = Jobs), (status = 403, description = "not a gym-admin")),
+    security(("bearer" = [])))]
+pub async fn list_jobs(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<JobsQuery>,
+) -> Result<Json<Jobs>, ApiError> {
+    require_admin(&p)?;
+    if let Some(s) = &q.state
+        && !["queued", "running", "done", "retry", "dead"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "state: one of queued, running, done, retry, dead",
+        ));
+    }
+    let jobs = state
+        .read(move |conn| {
+            Ok(rows::tenant_jobs(
+                conn,
+                p.tenant_row,
+                q.state.as_deref(),
+                MAX_JOBS_LISTED,
+            )?)
+        })
+        .await?;
+    Ok(Json(Jobs {
+        jobs: jobs.into_iter().map(job_view).collect(),
+    }))
+}
+
+/// Retry a dead job (gym-admin): queued again with its attempts reset.
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "sync",
+    params(("id" = i64, Path, description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job"),
+        (status = 409, description = "the job is not dead")),
+    security(("bearer" = [])))]
+pub async fn retry_job(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<JobView>, ApiError> {
+    require_admin(&p)?;
+    let now_ms = state.now_ms();
+    let now_s = crate::store::to_i64(now_ms / 1000);
+    let view = state
+        .write(move |tx| {
+            let row = rows::tenant_job(tx, p.tenant_row, id)?
+                .ok_or_else(|| ApiError::not_found("job"))?;
+            if row.state != "dead" {
+                return Err(ApiError::conflict("not_dead", "only a dead job is retried"));
+            }
+            rows::retry_job(tx, p.tenant_row, id, now_s, now_ms)?;
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "sync_job.retry",
+                Some(&format!("job:{id}")),
+                None,
+                now_ms,
+            )?;
+            Ok(job_view(
+                rows::tenant_job(tx, p.tenant_row, id)?.ok_or_else(ApiError::internal)?,
+            ))
+        })
+        .await?;
+    if let Some(sync) = &state.sync {
+        sync.wake();
+    }
+    Ok(Json(view))
+}

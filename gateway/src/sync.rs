@@ -1,0 +1,628 @@
+//! Provider sync in the gateway: the durable job runner and the jobs it runs.
+//!
+//! The rules are `paceline-sync`'s (no I/O there); this module is their driver: it keeps
+//! jobs in SQLite ([`crate::store::sync`]), calls the providers through
+//! [`crate::outbound`], seals tokens with the server key, and imports activities into the
+//! library ([`crate::library::import_copy`], source `strava`).
+//!
+//! - [`run`]: the runner task. At start it recovers jobs a killed gateway left `running`
+//!   ([`jobs::recover_on_start`]); then it takes due jobs, oldest first, onto a bounded
+//!   pool ([`jobs::WORKERS`]) with a per-provider limit ([`jobs::concurrency_limit`]).
+//!   A run's [`Outcome`] goes through [`jobs::next_state`] (≤ 5 runs, full-jitter
+//!   backoff from the OS random source; dead letters for the admin).
+//! - A Strava backfill or delta ([`Job::SyncActivities`]) pages through the activity list,
+//!   fetches each activity's detail and streams and imports it; the pager is written to
+//!   the job's payload after every page, so a restart resumes at the page it was on, and
+//!   a page read twice changes nothing (the library's same-copy rule). The access token
+//!   is refreshed before expiry and once on a 401; `invalid_grant` marks the connection
+//!   `needs_reauth` and the job dead. Rate-limit headers pause the job (no attempt spent)
+//!   until the window resets.
+//!
+//! **Tokens never reach a log**: they live in [`Secret`]s, sealed at rest, and errors
+//! name statuses and paths only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use paceline_activities::{SourceCopy, SourceKind};
+use paceline_sync::jobs::{self, Job, JobState, Outcome};
+use paceline_sync::oauth::{FormRequest, Secret, TokenSet, parse_token_response, should_refresh};
+use paceline_sync::rate_limit::{RateDecision, RateLimits, after_too_many_requests, decide};
+use paceline_sync::strava::{self, ActivityPager, PageStep};
+use paceline_sync::{ConnectionStatus, Provider, SyncSettings};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::clock::GatewayClock;
+use crate::library::{self, Owner};
+use crate::outbound::{Answer, Method, Outbound};
+use crate::store::activities::CopyExtras;
+use crate::store::sync::{self as rows, ConnectionRow, JobRow};
+use crate::store::{Store, StoreError};
+
+/// How often the runner looks for due jobs when nothing wakes it.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Provider sync: its settings, the outbound client, the store, and the runner's bell.
+pub struct ProviderSync {
+    /// The providers' settings.
+    pub settings: SyncSettings,
+    outbound: Outbound,
+    store: Arc<Store>,
+    clock: GatewayClock,
+    wake: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for ProviderSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSync")
+            .field("providers", &self.settings.providers())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sync settings from the environment (`PACELINE_STRAVA_…`, `PACELINE_GARMIN_…`,
+/// `PACELINE_PUBLIC_URL`, `PACELINE_SYNC_BACKFILL_DAYS`); `None` when no provider has a
+/// client id (sync is off).
+pub fn settings_from_env() -> anyhow::Result<Option<SyncSettings>> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let configured = ["PACELINE_STRAVA_CLIENT_ID", "PACELINE_GARMIN_CLIENT_ID"]
+        .into_iter()
+        .any(|name| lookup(name).is_some_and(|v| !v.trim().is_empty()));
+    if !configured {
+        return Ok(None);
+    }
+    Ok(Some(SyncSettings::from_lookup(lookup)?))
+}
+
+/// A connection's tokens as sealed together.
+#[derive(Serialize, Deserialize)]
+struct SealedTokens {
+    access: String,
+    refresh: String,
+}
+
+/// Seals a token pair with the server key under the connection's name.
+pub fn seal_tokens(store: &Store, name: &str, tokens: &TokenSet) -> Result<Vec<u8>, StoreError> {
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&SealedTokens {
+            access: tokens.access_token.expose().to_owned(),
+            refresh: tokens.refresh_token.expose().to_owned(),
+        })
+        .unwrap_or_default(),
+    );
+    Ok(store.server_key().seal_secret(name, &plain)?)
+}
+
+/// Opens a sealed token pair: (access, refresh).
+pub fn open_tokens(
+    store: &Store,
+    name: &str,
+    sealed: &[u8],
+) -> Result<(Secret, Secret), StoreError> {
+    let plain = store.server_key().open_secret(name, sealed)?;
+    let tokens: SealedTokens = serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
+        what: "sealed provider tokens",
+        row: 0,
+        reason: e.to_string(),
+    })?;
+    Ok((Secret::new(tokens.access), Secret::new(tokens.refresh)))
+}
+
+/// A random `u64` from the OS (the backoff's jitter).
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // The OS random source does not fail on the platforms the gateway runs on; a zero
+    // jitter (retry at once) is the harmless fallback.
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
+}
+
+fn now_s(clock: GatewayClock) -> i64 {
+    crate::store::to_i64(clock.now_ms() / 1000)
+}
+
+impl ProviderSync {
+    /// Sync with these settings.
+    pub fn new(
+        settings: SyncSettings,
+        outbound: Outbound,
+        store: Arc<Store>,
+        clock: GatewayClock,
+    ) -> Arc<ProviderSync> {
+        Arc::new(ProviderSync {
+            settings,
+            outbound,
+            store,
+            clock,
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Tells the runner a job was queued (call after the enqueue committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The outbound client.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.read(read))
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.write(write))
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// Puts the jobs a killed gateway left `running` back in line
+/// ([`jobs::recover_on_start`]); answers how many.
+pub fn recover(store: &Store, now_s: i64, now_ms: u64) -> Result<usize, StoreError> {
+    store.write(|tx| {
+        let running = rows::running_jobs(tx)?;
+        for row in &running {
+            let state = jobs::recover_on_start(JobState::Running, row.attempts, now_s);
+            let transition = jobs::Transition {
+                state,
+                attempts: row.attempts,
+            };
+            rows::finish_job(tx, row.tenant_row, row.id, &transition, None, now_ms)?;
+        }
+        Ok(running.len())
+    })
+}
+
+/// The runner (module docs): until `running` is cleared.
+pub async fn run(sync: Arc<ProviderSync>, running: Arc<AtomicBool>) {
+    let now_ms = sync.clock.now_ms();
+    let store = Arc::clone(&sync.store);
+    let recovered = tokio::task::spawn_blocking(move || {
+        recover(&store, crate::store::to_i64(now_ms / 1000), now_ms)
+    })
+    .await;
+    match recovered {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(jobs = n, "sync jobs interrupted by a restart run again"),
+        Ok(Err(e)) => tracing::error!(error = %e, "recovering sync jobs"),
+        Err(_) => tracing::error!("recovering sync jobs panicked"),
+    }
+    let pool = Arc::new(tokio::sync::Semaphore::new(jobs::WORKERS));
+    let per_provider: BTreeMap<Provider, Arc<tokio::sync::Semaphore>> = Provider::ALL
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                Arc::new(tokio::sync::Semaphore::new(jobs::concurrency_limit(p))),
+            )
+        })
+        .collect();
+    while running.load(Ordering::Relaxed) {
+        for (provider, slots) in &per_provider {
+            let free = slots.available_permits().min(pool.available_permits());
+            if free == 0 {
+                continue;
+            }
+            let now = now_s(sync.clock);
+            let provider = *provider;
+            let due = sync
+                .read(move |conn| rows::due_jobs(conn, provider, now, free))
+                .await;
+            let due = match due {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading due sync jobs");
+                    continue;
+                }
+            };
+            for row in due {
+                let (Ok(worker), Ok(slot)) = (
+                    Arc::clone(&pool).try_acquire_owned(),
+                    Arc::clone(slots).try_acquire_owned(),
+                ) else {
+                    break;
+                };
+                let (tenant, id, at) = (row.tenant_row, row.id, sync.clock.now_ms());
+                match sync
+                    .write(move |tx| rows::claim_job(tx, tenant, id, at))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, job = id, "claiming a sync job");
+                        continue;
+                    }
+                }
+                let sync = Arc::clone(&sync);
+                tokio::spawn(async move {
+                    run_one(&sync, row).await;
+                    drop((worker, slot));
+                    sync.wake();
+                });
+            }
+        }
+        let _ = tokio::time::timeout(POLL, sync.wake.notified()).await;
+    }
+}
+
+/// Runs one claimed job and stores its outcome.
+async fn run_one(sync: &Arc<ProviderSync>, row: JobRow) {
+    let attempts = row.attempts.saturating_add(1);
+    let outcome = match Job::from_payload(&row.payload) {
+        Err(e) => Outcome::Permanent(e.to_string()),
+        Ok(Job::SyncActivities {
+            connection_id,
+            pager,
+        }) => sync_activities(sync, &row, connection_id, pager).await,
+        Ok(other) => Outcome::Permanent(format!(
+            "{} jobs are not run by this gateway yet",
+            other.kind().as_str()
+        )),
+    };
+    let transition = jobs::next_state(attempts, &outcome, now_s(sync.clock), random_u64());
+    let error = match &outcome {
+        Outcome::Transient(e) | Outcome::Permanent(e) | Outcome::NeedsReauth(e) => Some(e.clone()),
+        Outcome::Done | Outcome::Paused { .. } => None,
+    };
+    if let JobState::Dead { last_error } = &transition.state {
+        tracing::warn!(job = row.id, kind = %row.kind, error = %last_error, "a sync job is dead");
+    }
+    let (tenant, id, now_ms) = (row.tenant_row, row.id, sync.clock.now_ms());
+    let stored = sync
+        .write(move |tx| rows::finish_job(tx, tenant, id, &transition, error.as_deref(), now_ms))
+        .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, job = id, "storing a sync job's outcome");
+    }
+}
+
+/// Why a call did not give a body to read: the run's outcome.
+type Halt = Outcome;
+
+fn store_failed(e: &StoreError) -> Halt {
+    Outcome::Transient(format!("the database: {e}"))
+}
+
+/// The tokens of one connection during one run.
+struct Session<'a> {
+    sync: &'a Arc<ProviderSync>,
+    connection: ConnectionRow,
+    seal_name: String,
+    access: Secret,
+    refresh: Secret,
+    limits: RateLimits,
+}
+
+impl Session<'_> {
+    /// Trades the refresh token for new tokens and stores them sealed.
+    async fn refresh(&mut self) -> Result<(), Halt> {
+        let Some(strava) = &self.sync.settings.strava else {
+            return Err(Outcome::Permanent("Strava is not configured".to_owned()));
+        };
+        let request = strava.config.refresh_request(&self.refresh);
+        let tokens = post_token(self.sync, &request, now_s(self.sync.clock)).await?;
+        let sealed = seal_tokens(&self.sync.store, &self.seal_name, &tokens)
+            .map_err(|e| store_failed(&e))?;
+        let (tenant, id, expires, now_ms) = (
+            self.connection.tenant_row,
+            self.connection.id,
+            tokens.expires_at_s,
+            self.sync.clock.now_ms(),
+        );
+        self.sync
+            .write(move |tx| rows::set_connection_tokens(tx, tenant, id, &sealed, expires, now_ms))
+            .await
+            .map_err(|e| store_failed(&e))?;
+        self.connection.expires_at_s = Some(tokens.expires_at_s);
+        self.access = tokens.access_token;
+        self.refresh = tokens.refresh_token;
+        Ok(())
+    }
+
+    /// `GET {api}{path}` with the access token: the body of a 2xx, `Ok(None)` for a 404
+    /// or 410, a refresh and one more try on a 401.
+    async fn get(&mut self, path: &str, max_bytes: usize) -> Result<Option<Vec<u8>>, Halt> {
+        let Some(strava) = &self.sync.settings.strava else {
+            return Err(Outcome::Permanent("Strava is not configured".to_owned()));
+        };
+        let url = format!("{}{path}", strava.api_base_url);
+        let mut refreshed = false;
+        loop {
+            if let RateDecision::Pause { until_s, .. } =
+                decide(&self.limits, now_s(self.sync.clock))
+            {
+                return Err(Outcome::Paused { until_s });
+            }
+            let bearer = Zeroizing::new(format!("Bearer {}", self.access.expose()));
+            let answer = self
+                .sync
+                .outbound
+                .call(
+                    Method::Get,
+                    &url,
+                    &[("authorization", bearer.as_str())],
+                    None,
+                    max_bytes,
+                )
+                .await
+                .map_err(|e| Outcome::Transient(format!("GET {}: {e}", path_only(path))))?;
+            if let Ok(limits) = rate_limits(&answer) {
+                self.limits = limits;
+            }
+            match jobs::classify_status(answer.status) {
+                jobs::ApiAnswer::Ok => return Ok(Some(answer.body)),
+                jobs::ApiAnswer::Gone => return Ok(None),
+                jobs::ApiAnswer::Unauthorized if !refreshed => {
+                    refreshed = true;
+                    self.refresh().await?;
+                }
+                jobs::ApiAnswer::Unauthorized => {
+                    return Err(Outcome::NeedsReauth(
+                        "Strava refused a freshly refreshed token".to_owned(),
+                    ));
+                }
+                jobs::ApiAnswer::RateLimited => {
+                    let until_s =
+                        match after_too_many_requests(&self.limits, now_s(self.sync.clock)) {
+                            RateDecision::Pause { until_s, .. } => until_s,
+                            RateDecision::Go => now_s(self.sync.clock) + 60,
+                        };
+                    tracing::warn!(until_s, "Strava answered 429: sync pauses");
+                    return Err(Outcome::Paused { until_s });
+                }
+                jobs::ApiAnswer::Transient => {
+                    return Err(Outcome::Transient(format!(
+                        "GET {} answered {}",
+                        path_only(path),
+                        answer.status
+                    )));
+                }
+                jobs::ApiAnswer::Permanent => {
+                    return Err(Outcome::Permanent(format!(
+                        "GET {} answered {}",
+                        path_only(path),
+                        answer.status
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// A path without its query (errors name where, not what was asked).
+fn path_only(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+fn rate_limits(answer: &Answer) -> Result<RateLimits, paceline_sync::RateLimitError> {
+    RateLimits::from_headers(answer.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Posts a token request (code or refresh) and reads the answer.
+pub async fn post_token(
+    sync: &ProviderSync,
+    request: &FormRequest,
+    now_s: i64,
+) -> Result<TokenSet, Halt> {
+    let answer = sync
+        .outbound
+        .call(
+            Method::Post,
+            &request.url,
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                request.body.expose().to_owned(),
+            )),
+            paceline_sync::oauth::MAX_TOKEN_RESPONSE_BYTES,
+        )
+        .await
+        .map_err(|e| Outcome::Transient(format!("the token endpoint: {e}")))?;
+    parse_token_response(answer.status, &answer.body, now_s).map_err(|e| {
+        if e.needs_reauth() {
+            Outcome::NeedsReauth(e.to_string())
+        } else if e.is_retryable() {
+            Outcome::Transient(e.to_string())
+        } else {
+            Outcome::Permanent(e.to_string())
+        }
+    })
+}
+
+/// A backfill or delta of one Strava connection (module docs).
+async fn sync_activities(
+    sync: &Arc<ProviderSync>,
+    job: &JobRow,
+    connection_id: i64,
+    pager: ActivityPager,
+) -> Outcome {
+    match page_through(sync, job, connection_id, pager).await {
+        Ok(()) => Outcome::Done,
+        Err(Outcome::NeedsReauth(error)) => {
+            let (tenant, now_ms) = (job.tenant_row, sync.clock.now_ms());
+            let message = error.clone();
+            let marked = sync
+                .write(move |tx| {
+                    rows::set_connection_status(
+                        tx,
+                        tenant,
+                        connection_id,
+                        ConnectionStatus::NeedsReauth,
+                        Some(&message),
+                        now_ms,
+                    )
+                })
+                .await;
+            if let Err(e) = marked {
+                tracing::error!(error = %e, "marking a connection needs_reauth");
+            }
+            tracing::warn!(
+                connection = connection_id,
+                "a Strava connection needs reauthorization"
+            );
+            Outcome::NeedsReauth(error)
+        }
+        Err(halt) => halt,
+    }
+}
+
+async fn page_through(
+    sync: &Arc<ProviderSync>,
+    job: &JobRow,
+    connection_id: i64,
+    mut pager: ActivityPager,
+) -> Result<(), Halt> {
+    let tenant = job.tenant_row;
+    let connection = sync
+        .read(move |conn| rows::connection(conn, tenant, connection_id))
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(|| Outcome::Permanent("the connection was deleted".to_owned()))?;
+    if connection.status != ConnectionStatus::Connected.as_str() {
+        return Err(Outcome::Permanent(format!(
+            "the connection is {}",
+            connection.status
+        )));
+    }
+    let sealed = connection
+        .tokens_sealed
+        .clone()
+        .ok_or_else(|| Outcome::Permanent("the connection has no tokens".to_owned()))?;
+    let seal_name = rows::tokens_seal_name(tenant, connection.athlete_row, Provider::Strava);
+    let (access, refresh) =
+        open_tokens(&sync.store, &seal_name, &sealed).map_err(|e| store_failed(&e))?;
+    let owner = Owner {
+        tenant_row: tenant,
+        athlete_row: connection.athlete_row,
+    };
+    let mut session = Session {
+        sync,
+        connection,
+        seal_name,
+        access,
+        refresh,
+        limits: RateLimits::default(),
+    };
+    if should_refresh(
+        session.connection.expires_at_s.unwrap_or(0),
+        now_s(sync.clock),
+    ) {
+        session.refresh().await?;
+    }
+    while let Some(path) = pager.path() {
+        let Some(body) = session.get(&path, strava::MAX_ACTIVITY_LIST_BYTES).await? else {
+            return Err(Outcome::Permanent(
+                "the activity list is gone (404)".to_owned(),
+            ));
+        };
+        let page =
+            strava::parse_activity_list(&body).map_err(|e| Outcome::Permanent(e.to_string()))?;
+        for summary in &page {
+            import_activity(&mut session, owner, summary.id).await?;
+        }
+        let step = pager.record_page(&page);
+        let saved = Job::SyncActivities {
+            connection_id,
+            pager: pager.clone(),
+        };
+        let id = job.id;
+        sync.write(move |tx| rows::save_job_payload(tx, tenant, id, &saved))
+            .await
+            .map_err(|e| store_failed(&e))?;
+        if step == PageStep::TooManyPages {
+            tracing::warn!(
+                connection = connection_id,
+                "a Strava sync stopped at its page cap"
+            );
+        }
+    }
+    let (newest, now_ms) = (pager.newest_start_s, sync.clock.now_ms());
+    sync.write(move |tx| rows::record_sync(tx, tenant, connection_id, newest, now_ms))
+        .await
+        .map_err(|e| store_failed(&e))
+}
+
+/// Fetches one activity's detail and streams and imports it (a duplicate is harmless).
+async fn import_activity(
+    session: &mut Session<'_>,
+    owner: Owner,
+    activity_id: u64,
+) -> Result<(), Halt> {
+    let Some(detail) = session
+        .get(
+            &strava::activity_path(activity_id),
+            strava::MAX_ACTIVITY_BYTES,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let activity =
+        strava::parse_activity(&detail).map_err(|e| Outcome::Permanent(e.to_string()))?;
+    let streams = if activity.summary.manual {
+        strava::StreamSet::default()
+    } else {
+        match session
+            .get(
+                &strava::streams_path(activity_id),
+                strava::MAX_STREAMS_BYTES,
+            )
+            .await?
+        {
+            Some(body) => {
+                strava::parse_streams(&body).map_err(|e| Outcome::Permanent(e.to_string()))?
+            }
+            None => strava::StreamSet::default(),
+        }
+    };
+    let recording =
+        strava::recording(&activity, &streams).map_err(|e| Outcome::Permanent(e.to_string()))?;
+    let now_ms = session.sync.clock.now_ms();
+    session
+        .sync
+        .write(move |tx| {
+            let thresholds = library::thresholds(tx, owner)?.unwrap_or_default();
+            let copy = SourceCopy::from_recording(
+                SourceKind::Strava,
+                None,
+                Some(activity_id.to_string()),
+                None,
+                &recording,
+                &thresholds,
+            );
+            let fit = library::samples_fit(&recording);
+            library::import_copy(
+                tx,
+                owner,
+                &copy,
+                CopyExtras {
+                    samples_fit: fit.as_deref(),
+                    ..CopyExtras::default()
+                },
+                now_ms,
+            )
+        })
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
