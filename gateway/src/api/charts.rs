@@ -359,7 +359,11 @@ fn zone_color(pct: f64) -> RGBColor {
 }
 
 /// One line of the fitness chart: its label, colour and value of a day.
-type FitnessLine = (&'static str, RGBColor, fn(&paceline_planning::FitnessDay) -> f64);
+type FitnessLine = (
+    &'static str,
+    RGBColor,
+    fn(&paceline_planning::FitnessDay) -> f64,
+);
 
 /// An athlete's fitness over a window of days, drawn: CTL (fitness), ATL (fatigue) and TSB
 /// (form) as lines on top, each day's load as bars below, dates on the x axis.
