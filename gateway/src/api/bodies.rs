@@ -21,6 +21,7 @@ use super::planning::{
     CalendarUrlBody, DailyBody, LifeEventBody, PlanningSettings, calendar_records, life_record,
 };
 use super::sessions::parse_command;
+use super::sync::ConnectBody;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
 use crate::accounts::password::policy_violation;
 use crate::accounts::tokens::digest;
@@ -70,11 +71,13 @@ pub enum RequestBody {
     InsightFeedback,
     /// `PUT /me/music` (an M3U or CSV music library, told apart by its first line here).
     MusicLibrary,
+    /// `POST /connections/{provider}` and `POST /connections/{provider}/sync`.
+    Connect,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 21] = [
+    pub const ALL: [RequestBody; 22] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -96,6 +99,7 @@ impl RequestBody {
         RequestBody::DailyCsv,
         RequestBody::InsightFeedback,
         RequestBody::MusicLibrary,
+        RequestBody::Connect,
     ];
 }
 
@@ -170,6 +174,9 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         }
         RequestBody::Term => {
             json::<TermBody>(bytes)?.check()?;
+        }
+        RequestBody::Connect => {
+            json::<ConnectBody>(bytes)?;
         }
         RequestBody::DailyCsv => {
             daily_csv_days(bytes)?;
@@ -256,6 +263,7 @@ mod tests {
                 RequestBody::Term,
                 r#"{"term":"dhamaka","meaning":{"kind":"workout","sport":"dance"},"confidence":0.8}"#,
             ),
+            (RequestBody::Connect, r#"{"athlete_id":7}"#),
             (
                 RequestBody::DailyCsv,
                 "date,energy_kcal,caffeine_mg,work_hours\n2026-12-01,2400,150,8\n2026-12-02,,200,\n",
