@@ -852,8 +852,9 @@ pub struct MusicLibraryView {
     pub with_bpm: usize,
 }
 
-/// Upload the caller's music library (replacing theirs): an M3U (`#EXTINF:<s>,<artist> -
-/// <title>`, `#EXTBPM:<bpm>`, then the path) or a CSV (`path,title,duration_s,artist,bpm`),
+/// Upload the caller's music library (replacing theirs): an M3U
+/// (`#EXTINF:<s>,<artist> - <title>`, `#EXTBPM:<bpm>`, then the path) or a CSV
+/// (`path,title,duration_s,artist,bpm`),
 /// told apart by `Content-Type` (`audio/x-mpegurl`, `text/csv`) or by its first line.
 /// Bounded by the 1 MiB body limit and the core's 20,000 tracks; a bad line is 400
 /// `invalid_library` naming it.
