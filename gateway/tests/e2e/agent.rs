@@ -23,7 +23,11 @@ async fn ride_with_the_agent(
         },
     );
     let mut agent = riders::start_agent(config, spool, vec![athlete], |_| {}).await;
-    let mut events = agent.subscribe();
+    // Every event from the start: the first step cue can arrive before a later
+    // subscription would.
+    let mut events = agent
+        .events_from_start()
+        .unwrap_or_else(|| agent.subscribe());
     tokio::time::timeout(DEADLINE, agent.wait_finished())
         .await
         .expect("the ride ends and its end frame is acknowledged");
