@@ -33,8 +33,10 @@ const MAX_JOBS_LISTED: usize = 500;
 
 fn sync_of(state: &ApiState) -> Result<std::sync::Arc<ProviderSync>, ApiError> {
     state.sync.clone().ok_or_else(|| {
+        // A 4xx: the request names something this server does not offer (no provider
+        // app is configured), not a failure of the server.
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::NOT_FOUND,
             "sync_not_configured",
             "provider sync is not configured on this server (PACELINE_STRAVA_CLIENT_ID, …)",
         )
@@ -82,8 +84,8 @@ pub struct AuthorizeUrl {
 #[utoipa::path(post, path = "/api/v1/connections/{provider}", tag = "sync",
     params(("provider" = String, Path, description = "strava")),
     request_body = ConnectBody,
-    responses((status = 200, body = AuthorizeUrl), (status = 404, description = "athlete not visible"),
-        (status = 503, description = "sync not configured")),
+    responses((status = 200, body = AuthorizeUrl),
+        (status = 404, description = "athlete not visible, or sync not configured on this server (`sync_not_configured`)")),
     security(("bearer" = [])))]
 pub async fn connect(
     State(state): State<ApiState>,
