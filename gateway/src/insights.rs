@@ -27,12 +27,15 @@
 //!   with the most activities whose efficiency computes in the window (rides on a tie),
 //!   as a ride's W/bpm and a run's (m/min)/bpm are different scales; several activities
 //!   on one day are averaged.
-//! - **Cache**: the issue asks for a report "computed by the job runner and cached until
-//!   new data arrives". For now it is computed on read and cached per athlete and window
-//!   with the SHA-256 of its inputs' state (count and latest change of the athlete's daily
-//!   rows, count, latest change and row sum of their activities, the athlete's today, the
-//!   window): a read whose digest matches is answered from the cache, any new or changed
-//!   day or activity recomputes it.
+//! - **Cache**: a report is cached per athlete and window with the SHA-256 of its inputs'
+//!   state (count and latest change of the athlete's daily rows, count, latest change and
+//!   row sum of their activities, the athlete's today, the window): a read whose digest
+//!   matches is answered from the cache, any new or changed day or activity recomputes
+//!   it. The insights job ([`run_job`]) keeps the default window's reports fresh in the
+//!   background ([`refresh_reports`]: every athlete whose digest moved, at most
+//!   [`REFRESH_MAX_COMPUTED`] computed per pass, the walk resuming where it stopped), so
+//!   reads and the weekly digest are served from the cache; a read that finds it stale
+//!   (new data since the last pass) still computes and caches it itself.
 
 use std::collections::BTreeMap;
 
@@ -420,6 +423,134 @@ pub fn window(today: Date, days: u32) -> (Date, Date) {
 /// The report over a series.
 pub fn report(series: &DailySeries) -> CorrelationReport {
     paceline_insights::correlations(series)
+}
+
+/// The most reports one refresh pass computes (the rest wait for the next pass).
+pub const REFRESH_MAX_COMPUTED: usize = 50;
+/// Athletes read per batch of a refresh pass.
+const REFRESH_BATCH: usize = 200;
+/// How often the insights job runs a refresh pass.
+pub const INSIGHTS_JOB_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+/// The first pass, this long after the gateway starts.
+pub const INSIGHTS_JOB_FIRST: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The athlete's report over the `days` ending on their today: the cached one when its
+/// digest still matches, else computed. The second value is `(digest, json)` to cache
+/// when it was computed.
+pub fn current_report(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    now_ms: u64,
+    days: u32,
+) -> Result<(CorrelationReport, Option<(String, String)>), StoreError> {
+    let today = days::athlete_today(conn, tenant_row, athlete_row, now_ms)?;
+    let digest = report_digest(conn, tenant_row, athlete_row, today, days)?;
+    let cached = crate::store::insights::cached_report(conn, tenant_row, athlete_row, days)?
+        .filter(|(d, _)| *d == digest)
+        .and_then(|(_, json)| crate::api::insights::report_of_json(&json));
+    if let Some(report) = cached {
+        return Ok((report, None));
+    }
+    let (from, to) = window(today, days);
+    let report = report(&daily_series(conn, tenant_row, athlete_row, from, to)?);
+    let json = crate::api::insights::report_json(&report);
+    Ok((report, Some((digest, json))))
+}
+
+/// What a refresh pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshPass {
+    /// Athletes looked at.
+    pub athletes: usize,
+    /// Reports computed and cached (the others were fresh).
+    pub computed: usize,
+    /// Where the next pass resumes (0: from the start).
+    pub resume_after: i64,
+}
+
+/// Recomputes the default window's cached report of every athlete (from the row after
+/// `after`) whose inputs changed since it was cached, at most [`REFRESH_MAX_COMPUTED`].
+pub fn refresh_reports(
+    store: &crate::store::Store,
+    now_ms: u64,
+    after: i64,
+) -> Result<RefreshPass, StoreError> {
+    let days = crate::api::insights::DEFAULT_DAYS;
+    let mut pass = RefreshPass::default();
+    let mut cursor = after;
+    loop {
+        let batch = store
+            .read(|conn| crate::store::planning::athletes_after(conn, cursor, REFRESH_BATCH))?;
+        let Some(&(_, last)) = batch.last() else {
+            return Ok(pass);
+        };
+        for (tenant_row, athlete_row) in batch {
+            pass.athletes += 1;
+            let (_, computed) =
+                store.read(|conn| current_report(conn, tenant_row, athlete_row, now_ms, days))?;
+            if let Some((digest, json)) = computed {
+                store.write(|tx| {
+                    crate::store::insights::store_report(
+                        tx,
+                        tenant_row,
+                        athlete_row,
+                        days,
+                        &digest,
+                        &json,
+                        now_ms,
+                    )
+                })?;
+                pass.computed += 1;
+                if pass.computed >= REFRESH_MAX_COMPUTED {
+                    pass.resume_after = athlete_row;
+                    return Ok(pass);
+                }
+            }
+        }
+        cursor = last;
+    }
+}
+
+/// The insights job: a refresh pass shortly after start, then every
+/// [`INSIGHTS_JOB_EVERY`] (sooner while a pass stopped at its bound), until `running` is
+/// cleared.
+pub fn run_job(live: &crate::live::Live, running: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering;
+    let mut wait = INSIGHTS_JOB_FIRST;
+    let mut resume_after = 0;
+    loop {
+        let mut waited = std::time::Duration::ZERO;
+        while waited < wait {
+            if !running.load(Ordering::Relaxed) {
+                return;
+            }
+            let step = std::time::Duration::from_millis(250);
+            std::thread::sleep(step);
+            waited += step;
+        }
+        match refresh_reports(live.store(), live.clock().now_ms(), resume_after) {
+            Ok(pass) => {
+                if pass.computed > 0 {
+                    tracing::info!(
+                        athletes = pass.athletes,
+                        computed = pass.computed,
+                        "insights job pass"
+                    );
+                }
+                resume_after = pass.resume_after;
+                wait = if resume_after > 0 {
+                    std::time::Duration::from_secs(5)
+                } else {
+                    INSIGHTS_JOB_EVERY
+                };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the insights job failed a pass");
+                wait = INSIGHTS_JOB_EVERY;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

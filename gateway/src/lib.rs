@@ -21,6 +21,7 @@ pub mod chat;
 pub mod clock;
 pub mod connections;
 pub mod demo;
+pub mod digest;
 pub mod downlink;
 pub mod export;
 pub mod external_broker;

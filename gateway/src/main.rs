@@ -40,6 +40,26 @@ enum Commands {
     /// Data upkeep.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// The weekly digest.
+    #[command(subcommand)]
+    Digest(DigestCommand),
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Send the weekly digests due at an instant (as the gateway's job does each minute),
+    /// through the configured SMTP server; each (athlete, week) at most once, whoever
+    /// sends it. Prints what it did.
+    Run(DigestRunArgs),
+}
+
+#[derive(Args)]
+struct DigestRunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The instant, RFC 3339 (e.g. 2026-11-08T17:00:00Z) [default: now].
+    #[arg(long)]
+    at: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +156,19 @@ struct CommonArgs {
     /// Let the server fetch calendar URLs on private and loopback addresses [default: false].
     #[arg(long, env = "PACELINE_OUTBOUND_ALLOW_PRIVATE")]
     outbound_allow_private: Option<bool>,
+    /// The weekly digest's sender (`Name <address>`); needs PACELINE_SMTP_URL (a secret:
+    /// only from the environment or the config file).
+    #[arg(long, env = "PACELINE_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Extra CA certificates (PEM) the SMTP server's certificate may chain to.
+    #[arg(long, env = "PACELINE_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
+    /// The server's public base URL (links in mails).
+    #[arg(long, env = "PACELINE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How often the digest job looks for due digests, s (0: never).
+    #[arg(long, env = "PACELINE_DIGEST_TICK_S")]
+    digest_tick_s: Option<u64>,
 }
 
 impl CommonArgs {
@@ -164,6 +197,11 @@ impl CommonArgs {
             import_max_file_bytes: self.import_max_file_bytes,
             import_max_upload_bytes: self.import_max_upload_bytes,
             outbound_allow_private: self.outbound_allow_private,
+            mail_from: self.mail_from.clone(),
+            smtp_ca_file: self.smtp_ca_file.clone(),
+            public_url: self.public_url.clone(),
+            digest_tick_s: self.digest_tick_s,
+            smtp_url: secret_from_env("PACELINE_SMTP_URL"),
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),
@@ -296,7 +334,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Plan(PlanCommand::Assign(args)) => plan_assign(&args),
         Commands::Import(args) => import(&args),
         Commands::Maintenance(MaintenanceCommand::Run(args)) => maintenance(&args),
+        Commands::Digest(DigestCommand::Run(args)) => digest_run(&args),
     }
+}
+
+fn digest_run(args: &DigestRunArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.common.settings()?;
+    let Some(mail) = &settings.mail else {
+        bail!(
+            "no SMTP server configured: set PACELINE_SMTP_URL (and PACELINE_MAIL_FROM, PACELINE_PUBLIC_URL)"
+        );
+    };
+    let at_ms = match &args.at {
+        None => now_ms(),
+        Some(text) => {
+            let at =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| format!("--at {text:?} is not an RFC 3339 instant"))?;
+            u64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+                .with_context(|| format!("--at {text:?} is before 1970"))?
+        }
+    };
+    let store = std::sync::Arc::new(
+        Store::open(&settings.data_dir)
+            .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?,
+    );
+    let pass = runtime()?.block_on(async {
+        let mailer = paceline_gateway::digest::Mailer::new(mail)?;
+        paceline_gateway::digest::tick(&store, &mailer, at_ms).await
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "digest: {} users looked at, {} sent, {} failed",
+        pass.users, pass.sent, pass.failed
+    )
+    .context("writing to stdout")?;
+    Ok(if pass.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {

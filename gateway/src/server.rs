@@ -224,6 +224,13 @@ impl Gateway {
             .spawn(move || crate::planning::run_job(&for_planning, &planning_running))
             .context("starting the planning job")?;
 
+        let for_insights = Arc::clone(&live);
+        let insights_running = Arc::clone(&sweeping);
+        thread::Builder::new()
+            .name("insights-job".to_owned())
+            .spawn(move || crate::insights::run_job(&for_insights, &insights_running))
+            .context("starting the insights job")?;
+
         let for_retention = Arc::clone(&live);
         let retention_running = Arc::clone(&sweeping);
         thread::Builder::new()
@@ -270,6 +277,25 @@ impl Gateway {
             });
         if let Some(sync) = &sync {
             tokio::spawn(crate::sync::run(Arc::clone(sync), Arc::clone(&sweeping)));
+        }
+        match &settings.mail {
+            None => tracing::info!(
+                "no SMTP server configured (PACELINE_SMTP_URL): no weekly digest is sent"
+            ),
+            Some(mail) if mail.tick_s == 0 => tracing::info!(
+                "the weekly digest job is off (digest_tick_s = 0): `paceline digest run` sends them"
+            ),
+            Some(mail) => {
+                let mailer = crate::digest::Mailer::new(mail)
+                    .context("the weekly digest's SMTP settings")?;
+                tokio::spawn(crate::digest::run(
+                    Arc::clone(&store),
+                    mailer,
+                    clock,
+                    mail.tick_s,
+                    Arc::clone(&sweeping),
+                ));
+            }
         }
         let api = ApiState(Arc::new(
             Api::new(

@@ -109,6 +109,20 @@ pub struct SettingsLayer {
     /// Let the server fetch URLs on private and loopback addresses (calendars on the
     /// install's own network; tests). Off by default: see [`crate::outbound`].
     pub outbound_allow_private: Option<bool>,
+    /// The SMTP server the weekly digest goes through: `smtp://user:pass@host:port`
+    /// (STARTTLS required), `…?tls=opportunistic` (STARTTLS when offered), or
+    /// `smtps://…` (TLS from the first byte). Unset: no digest is sent.
+    pub smtp_url: Option<Secret>,
+    /// The digest's sender, `Name <address>` or an address.
+    pub mail_from: Option<String>,
+    /// A PEM file of extra CA certificates the SMTP server's certificate may chain to
+    /// (a relay with a private CA).
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The server's public base URL (the digest's unsubscribe link starts with it).
+    pub public_url: Option<String>,
+    /// How often the digest job looks for due digests, s (0: never; `paceline digest run`
+    /// sends them instead).
+    pub digest_tick_s: Option<u64>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -200,6 +214,11 @@ impl SettingsLayer {
                 .import_max_upload_bytes
                 .or(self.import_max_upload_bytes),
             outbound_allow_private: over.outbound_allow_private.or(self.outbound_allow_private),
+            smtp_url: over.smtp_url.or(self.smtp_url),
+            mail_from: over.mail_from.or(self.mail_from),
+            smtp_ca_file: over.smtp_ca_file.or(self.smtp_ca_file),
+            public_url: over.public_url.or(self.public_url),
+            digest_tick_s: over.digest_tick_s.or(self.digest_tick_s),
         }
     }
 }
@@ -238,7 +257,27 @@ pub struct Settings {
     pub import_limits: crate::api::activities::ImportLimits,
     /// Whether outbound fetches may reach private and loopback addresses.
     pub outbound_allow_private: bool,
+    /// The weekly digest's mail settings, when SMTP is configured.
+    pub mail: Option<MailSettings>,
 }
+
+/// The weekly digest's mail settings ([`crate::digest`]).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://` or `smtps://` URL, with the credentials.
+    pub smtp_url: Secret,
+    /// The sender.
+    pub mail_from: String,
+    /// Extra CA certificates (PEM), if any.
+    pub ca_file: Option<PathBuf>,
+    /// The public base URL, without a trailing slash.
+    pub public_url: String,
+    /// The job's tick, s (0: no job).
+    pub tick_s: u64,
+}
+
+/// The default digest tick, s.
+pub const DEFAULT_DIGEST_TICK_S: u64 = 60;
 
 impl Settings {
     /// The defaults overlaid by `layer`, checked.
@@ -247,6 +286,7 @@ impl Settings {
         let external_broker = external_broker(&layer)?;
         let quotas = quotas(&layer)?;
         let import_limits = import_limits(&layer)?;
+        let mail = mail(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -295,6 +335,7 @@ impl Settings {
             quotas,
             import_limits,
             outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
+            mail,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -365,6 +406,53 @@ fn external_broker(layer: &SettingsLayer) -> Result<Option<ExternalBroker>, Sett
         password: layer.mqtt_broker_password.clone(),
         subscription,
         hook_secret: layer.mqtt_hook_secret.clone(),
+    }))
+}
+
+/// The digest's mail settings, checked; `None` without `smtp_url`.
+fn mail(layer: &SettingsLayer) -> Result<Option<MailSettings>, SettingsError> {
+    let Some(smtp_url) = layer.smtp_url.clone() else {
+        return Ok(None);
+    };
+    let url = smtp_url.expose();
+    if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+        return Err(SettingsError::Invalid {
+            name: "smtp_url",
+            reason: "must start with smtp:// or smtps://".to_owned(),
+        });
+    }
+    let mail_from = layer.mail_from.clone().ok_or(SettingsError::Invalid {
+        name: "mail_from",
+        reason: "is needed with smtp_url (the digest's sender)".to_owned(),
+    })?;
+    let public_url = layer
+        .public_url
+        .clone()
+        .ok_or(SettingsError::Invalid {
+            name: "public_url",
+            reason: "is needed with smtp_url (the digest's unsubscribe link)".to_owned(),
+        })?
+        .trim_end_matches('/')
+        .to_owned();
+    if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        return Err(SettingsError::Invalid {
+            name: "public_url",
+            reason: "must start with https:// or http://".to_owned(),
+        });
+    }
+    let tick_s = layer.digest_tick_s.unwrap_or(DEFAULT_DIGEST_TICK_S);
+    if tick_s > 3600 {
+        return Err(SettingsError::Invalid {
+            name: "digest_tick_s",
+            reason: format!("{tick_s} is outside 0..=3600"),
+        });
+    }
+    Ok(Some(MailSettings {
+        smtp_url,
+        mail_from,
+        ca_file: layer.smtp_ca_file.clone(),
+        public_url,
+        tick_s,
     }))
 }
 

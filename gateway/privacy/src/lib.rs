@@ -321,6 +321,8 @@ pub const REGISTRY: &[Table] = &[
         export: Export::No("single-use OAuth states: secrets for ten minutes"),
         ..user("oauth_states")
     },
+    user("digest_sends"),
+    user("digest_optouts"),
 ];
 
 /// The declaration of `name`.

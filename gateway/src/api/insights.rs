@@ -525,6 +525,42 @@ fn correlations_view(r: &CorrelationReport) -> CorrelationsView {
     }
 }
 
+/// A report as cached (the JSON of [`CorrelationsView`]).
+pub fn report_json(r: &CorrelationReport) -> String {
+    serde_json::to_string(&correlations_view(r)).unwrap_or_default()
+}
+
+fn finding_of(view: &FindingView) -> Option<Finding> {
+    Some(Finding {
+        input: Input::parse(&view.input)?,
+        output: Output::parse(&view.output)?,
+        lag_days: view.lag_days,
+        rho: view.rho,
+        p: view.p,
+        q: view.q,
+        n: view.n,
+        sentence: view.sentence.clone(),
+    })
+}
+
+/// A cached report read back; `None` when the JSON is not one (an older shape).
+pub fn report_of_json(json: &str) -> Option<CorrelationReport> {
+    let view: CorrelationsView = serde_json::from_str(json).ok()?;
+    Some(CorrelationReport {
+        what_works: view
+            .what_works
+            .iter()
+            .map(finding_of)
+            .collect::<Option<_>>()?,
+        what_doesnt: view
+            .what_doesnt
+            .iter()
+            .map(finding_of)
+            .collect::<Option<_>>()?,
+        tested: view.tested,
+    })
+}
+
 /// The report of the athlete's window: the cached one when its inputs have not changed,
 /// else computed and cached (see [`crate::insights`]).
 async fn correlations_of(

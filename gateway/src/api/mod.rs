@@ -16,6 +16,7 @@ pub mod bodies;
 pub mod charts;
 pub mod chat;
 pub mod devices;
+pub mod digest;
 pub mod insights;
 pub mod live_ws;
 pub mod openapi;
@@ -434,6 +435,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/insights/feedback", get(insights::list_feedback))
         .route("/me/music", put(insights::put_music))
         .route("/plans/{id}/playlist", get(insights::plan_playlist))
+        .route(
+            "/digest/unsubscribe",
+            get(digest::unsubscribe_page).post(digest::unsubscribe),
+        )
         .route("/connections", get(sync::list_connections))
         .route(
             "/connections/{provider}",

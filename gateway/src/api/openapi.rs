@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, chat, devices, insights, live_ws, passwords,
+    activities, admin, athletes, auth, charts, chat, devices, digest, insights, live_ws, passwords,
     planning, plans, sessions, sync,
 };
 
@@ -64,7 +64,7 @@ impl Modify for BearerAuth {
         insights::import_daily_csv, insights::activity_efficiency, insights::efficiency_trend,
         insights::efficiency_chart, insights::get_correlations, insights::correlation_scatter,
         insights::post_feedback, insights::list_feedback, insights::put_music,
-        insights::plan_playlist,
+        insights::plan_playlist, digest::unsubscribe_page, digest::unsubscribe,
         sync::connect, sync::callback, sync::list_connections, sync::sync_now, sync::disconnect,
         sync::list_jobs, sync::retry_job,
     ),

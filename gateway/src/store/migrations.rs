@@ -481,4 +481,26 @@ pub const MIGRATIONS: &[&str] = &[
         created_s     INTEGER NOT NULL
     );
     "#,
+    // 12: the weekly digest: one row per (user, week) sent or being sent, claimed before
+    // the mail goes out so no restart sends a week twice; the users who unsubscribed.
+    r#"
+    CREATE TABLE digest_sends (
+        tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+        user_id      INTEGER NOT NULL REFERENCES users(id),
+        athlete_id   INTEGER NOT NULL REFERENCES athletes(id),
+        week_start   TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed')),
+        attempts     INTEGER NOT NULL,
+        retry_at_ms  INTEGER NOT NULL,
+        last_error   TEXT,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, week_start)
+    );
+    CREATE TABLE digest_optouts (
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        created_ms  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+    );
+    "#,
 ];

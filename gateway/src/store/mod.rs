@@ -9,6 +9,7 @@
 
 pub mod activities;
 pub mod chat;
+pub mod digest;
 pub mod insights;
 pub mod migrations;
 pub mod planning;

@@ -570,6 +570,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/me/terms", "put"),
         ("/api/v1/me/terms", "delete"),
         ("/api/v1/plans/{id}/playlist", "get"),
+        ("/api/v1/digest/unsubscribe", "get"),
+        ("/api/v1/digest/unsubscribe", "post"),
         ("/api/v1/connections", "get"),
         ("/api/v1/connections/{provider}", "post"),
         ("/api/v1/connections/{provider}", "delete"),
