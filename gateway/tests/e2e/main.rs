@@ -80,8 +80,14 @@
 //!   days finding a planted lag-1 relation with its sentence, cached until a day changes,
 //!   the scatter plot, feedback for the gym-admin; a shared plan's playlist from an
 //!   uploaded M3U as JSON and M3U; another gym 404 on every route.
+//! - `digest`: the weekly digest through `paceline digest run --at` against a local SMTP
+//!   server (`smtp`: STARTTLS, AUTH): each athlete's mail at their Sunday 18:00, a refused
+//!   mail retried later, nothing sent twice by later runs, both parts and the
+//!   List-Unsubscribe headers; the unsubscribe link without a login stopping the next
+//!   week's mail.
 
 mod harness;
+mod smtp;
 
 mod acks;
 mod activities;
@@ -91,6 +97,7 @@ mod broker_acl;
 mod browser;
 mod chat;
 mod demo;
+mod digest;
 mod external_broker;
 mod failures;
 mod flow;
