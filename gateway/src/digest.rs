@@ -457,3 +457,74 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Secret;
+
+    fn settings(url: &str) -> MailSettings {
+        MailSettings {
+            smtp_url: Secret::new(url.to_owned()),
+            mail_from: "Paceline <digest@paceline.example>".to_owned(),
+            ca_file: None,
+            public_url: "https://paceline.example".to_owned(),
+            tick_s: 60,
+        }
+    }
+
+    #[test]
+    fn smtp_urls_name_their_tls_and_credentials_never_go_in_clear() {
+        for good in [
+            "smtp://user:p%40ss@mail.example:587",
+            "smtp://mail.example?tls=opportunistic",
+            "smtp://localhost:25?tls=none",
+            "smtps://user:pass@mail.example",
+        ] {
+            assert!(Mailer::new(&settings(good)).is_ok(), "{good}");
+        }
+        for bad in [
+            "smtp://user:pass@localhost?tls=none",
+            "smtps://mail.example?tls=required",
+            "smtp://mail.example?tls=maybe",
+            "smtp://user:%FF@mail.example",
+            "smtp://",
+        ] {
+            assert!(Mailer::new(&settings(bad)).is_err(), "{bad}");
+        }
+        let mut wrong_from = settings("smtp://mail.example");
+        wrong_from.mail_from = "not an address".to_owned();
+        assert!(Mailer::new(&wrong_from).is_err());
+        assert_eq!(percent_decode("p%40ss%3A1").as_deref(), Some("p@ss:1"));
+        assert_eq!(percent_decode("bad%4"), None);
+    }
+
+    #[test]
+    fn the_unsubscribe_link_carries_a_token_for_the_user() {
+        let mailer = Mailer::new(&settings("smtp://mail.example")).unwrap();
+        let key = [7u8; 32];
+        let url = mailer.unsubscribe_url(&key, 42).unwrap();
+        let token = url
+            .strip_prefix("https://paceline.example/api/v1/digest/unsubscribe?t=")
+            .unwrap();
+        assert_eq!(
+            paceline_insights::unsubscribe::verify_unsubscribe(&key, token, DIGEST_PURPOSE),
+            Ok(42)
+        );
+    }
+
+    #[test]
+    fn a_plans_duration_counts_its_repeats() {
+        let plan: WorkoutPlan = serde_json::from_value(serde_json::json!({
+            "name": "3x10", "sport": "bike",
+            "steps": [
+                {"kind": "step", "intent": "warmup", "duration_s": 600, "target": {"kind": "open"}},
+                {"kind": "repeat", "count": 3, "steps": [
+                    {"intent": "work", "duration_s": 600, "target": {"kind": "open"}},
+                    {"intent": "recovery", "duration_s": 300, "target": {"kind": "open"}}]},
+            ]
+        }))
+        .unwrap();
+        assert_eq!(plan_duration_s(&plan), 600 + 3 * 900);
+    }
+}

@@ -605,6 +605,90 @@ mod tests {
     }
 
     #[test]
+    fn the_insights_job_fills_the_cache_without_a_read_and_only_recomputes_what_changed() {
+        use crate::store::planning::{DailyPatch, MetricSource, upsert_daily};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        // 2026-12-06 12:00 UTC; 40 days of sleep and energy for Ana, nothing for Ben.
+        let now_ms: u64 = 1_796_558_400_000;
+        let today = local_day(crate::store::to_i64(now_ms), None);
+        let (tenant, ana, ben) = store
+            .write(|tx| {
+                let slug = paceline_schemas::TenantId::new("jobs".to_owned()).unwrap();
+                let tenant = crate::store::ensure_tenant(tx, &slug, now_ms)?;
+                let ana = crate::store::ensure_athlete(tx, tenant, "Ana", None, now_ms)?;
+                let ben = crate::store::ensure_athlete(tx, tenant, "Ben", None, now_ms)?;
+                for back in 1..=40_i32 {
+                    let patch = DailyPatch {
+                        sleep_s: Some(Some(f64::from(25_000 + (back * 7919) % 7_000))),
+                        energy: Some(Some(u8::try_from(1 + back % 5).unwrap())),
+                        ..DailyPatch::default()
+                    };
+                    let date = format_date(today - Duration::days(i64::from(back)));
+                    upsert_daily(tx, tenant, ana, &date, MetricSource::Manual, patch, now_ms)?;
+                }
+                Ok::<_, StoreError>((tenant, ana, ben))
+            })
+            .unwrap();
+        let days = crate::api::insights::DEFAULT_DAYS;
+        let cached = |athlete| {
+            store
+                .read(|conn| crate::store::insights::cached_report(conn, tenant, athlete, days))
+                .unwrap()
+        };
+        assert_eq!(cached(ana), None);
+        let pass = refresh_reports(&store, now_ms, 0).unwrap();
+        assert_eq!(
+            pass,
+            RefreshPass {
+                athletes: 2,
+                computed: 2,
+                resume_after: 0
+            }
+        );
+        // Cached under the digest a read computes, with the report a read computes.
+        let (digest, json) = cached(ana).unwrap();
+        let expected_digest = store
+            .read(|conn| report_digest(conn, tenant, ana, today, days))
+            .unwrap();
+        assert_eq!(digest, expected_digest);
+        let series = store
+            .read(|conn| daily_series(conn, tenant, ana, today - Duration::days(89), today))
+            .unwrap();
+        let computed = report(&series);
+        assert!(computed.tested > 0, "sleep × energy at four lags at least");
+        assert_eq!(json, crate::api::insights::report_json(&computed));
+        assert!(cached(ben).is_some());
+        // Nothing changed: nothing recomputed; the served report comes from the cache.
+        assert_eq!(refresh_reports(&store, now_ms, 0).unwrap().computed, 0);
+        let (served, to_store) = store
+            .read(|conn| current_report(conn, tenant, ana, now_ms, days))
+            .unwrap();
+        assert!(to_store.is_none());
+        assert_eq!(served.tested, computed.tested);
+        // A new day for Ben: his report alone is recomputed.
+        store
+            .write(|tx| {
+                let patch = DailyPatch {
+                    sleep_s: Some(Some(28_000.0)),
+                    ..DailyPatch::default()
+                };
+                let date = format_date(today);
+                upsert_daily(
+                    tx,
+                    tenant,
+                    ben,
+                    &date,
+                    MetricSource::Manual,
+                    patch,
+                    now_ms + 1,
+                )
+            })
+            .unwrap();
+        assert_eq!(refresh_reports(&store, now_ms, 0).unwrap().computed, 1);
+    }
+
+    #[test]
     fn the_default_heart_rate_is_ninety_percent_of_lthr_then_of_max_then_the_mean() {
         let thresholds = |lthr, max| LoadThresholds {
             ftp_w: None,

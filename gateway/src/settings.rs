@@ -563,6 +563,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mail_settings_need_a_sender_and_a_public_url() {
+        let layer = |text: &str| toml::from_str::<SettingsLayer>(text).unwrap();
+        assert!(
+            Settings::resolve(SettingsLayer::default())
+                .unwrap()
+                .mail
+                .is_none()
+        );
+        let full = "smtp_url = \"smtp://u:p@mail.example:587\"\nmail_from = \"Paceline <d@p.example>\"\npublic_url = \"https://p.example/\"\n";
+        let mail = Settings::resolve(layer(full)).unwrap().mail.unwrap();
+        assert_eq!(mail.public_url, "https://p.example");
+        assert_eq!(mail.tick_s, DEFAULT_DIGEST_TICK_S);
+        assert!(!format!("{mail:?}").contains("u:p@"), "the URL is a secret");
+        for (text, name) in [
+            (
+                "smtp_url = \"smtp://m.example\"\npublic_url = \"https://p.example\"",
+                "mail_from",
+            ),
+            (
+                "smtp_url = \"smtp://m.example\"\nmail_from = \"d@p.example\"",
+                "public_url",
+            ),
+            ("smtp_url = \"http://m.example\"", "smtp_url"),
+        ] {
+            match Settings::resolve(layer(text)) {
+                Err(SettingsError::Invalid { name: got, .. }) => assert_eq!(got, name, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn later_layers_win_and_defaults_fill_the_rest() {
         let file: SettingsLayer =
             toml::from_str("http = \"127.0.0.1:9000\"\nsession_idle_s = 30\n").unwrap();

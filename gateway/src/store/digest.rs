@@ -170,3 +170,94 @@ pub fn opted_out(conn: &Connection, tenant_row: i64, user_row: i64) -> Result<bo
         .optional()?
         .is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ensure_athlete, ensure_tenant, migrate};
+
+    #[test]
+    fn a_week_is_claimed_once_failed_sends_are_retried_and_opt_outs_leave_the_walk() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let slug = paceline_schemas::TenantId::new("mail".to_owned()).unwrap();
+        let tenant = ensure_tenant(&conn, &slug, 1).unwrap();
+        let athlete = ensure_athlete(&conn, tenant, "Ana", None, 1).unwrap();
+        conn.execute(
+            "INSERT INTO users (tenant_id, email, name, password_hash, role, athlete_id, created_ms)
+             VALUES (?1, 'ana@mail.example', 'Ana', 'x', 'athlete', ?2, 1),
+                    (?1, 'coach@mail.example', 'Cy', 'x', 'coach', NULL, 1)",
+            params![tenant, athlete],
+        )
+        .unwrap();
+        let found = recipients_after(&conn, 0, 10).unwrap();
+        assert_eq!(found.len(), 1, "the coach gets none: {found:?}");
+        let ana = &found[0];
+        let week = "2026-11-02";
+        assert!(claim(&conn, ana, week, 1_000, 3).unwrap());
+        // Claimed (sending, or the sender died): never claimed again.
+        assert!(!claim(&conn, ana, week, 10_000_000, 3).unwrap());
+        finish(
+            &conn,
+            tenant,
+            ana.user_row,
+            week,
+            Err("451"),
+            2_000,
+            300_000,
+        )
+        .unwrap();
+        // Failed after 1 attempt: again from 2,000 + 300,000 × 1.
+        assert!(!claim(&conn, ana, week, 301_999, 3).unwrap());
+        assert!(claim(&conn, ana, week, 302_000, 3).unwrap());
+        finish(
+            &conn,
+            tenant,
+            ana.user_row,
+            week,
+            Err("451"),
+            303_000,
+            300_000,
+        )
+        .unwrap();
+        // After 2 attempts, the next is due at 303,000 + 600,000; the third is the last.
+        assert!(claim(&conn, ana, week, 903_000, 3).unwrap());
+        finish(
+            &conn,
+            tenant,
+            ana.user_row,
+            week,
+            Err("451"),
+            904_000,
+            300_000,
+        )
+        .unwrap();
+        assert!(!claim(&conn, ana, week, 99_000_000, 3).unwrap());
+        assert_eq!(last_sent_ms(&conn, tenant, ana.user_row).unwrap(), None);
+        // Another week, sent: never again.
+        assert!(claim(&conn, ana, "2026-11-09", 5_000, 3).unwrap());
+        finish(
+            &conn,
+            tenant,
+            ana.user_row,
+            "2026-11-09",
+            Ok(()),
+            6_000,
+            300_000,
+        )
+        .unwrap();
+        assert!(!claim(&conn, ana, "2026-11-09", 99_000_000, 3).unwrap());
+        assert_eq!(
+            last_sent_ms(&conn, tenant, ana.user_row).unwrap(),
+            Some(6_000)
+        );
+        // Unsubscribed: out of the walk.
+        assert!(!opted_out(&conn, tenant, ana.user_row).unwrap());
+        opt_out(&conn, tenant, ana.user_row, 7_000).unwrap();
+        opt_out(&conn, tenant, ana.user_row, 8_000).unwrap();
+        assert!(opted_out(&conn, tenant, ana.user_row).unwrap());
+        assert!(recipients_after(&conn, 0, 10).unwrap().is_empty());
+        assert_eq!(user_tenant(&conn, ana.user_row).unwrap(), Some(tenant));
+        assert_eq!(user_tenant(&conn, 999).unwrap(), None);
+    }
+}

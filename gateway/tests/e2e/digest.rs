@@ -191,7 +191,11 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
     let (ok, out) = digest_run(&gateway, &smtp, "2026-11-08T18:06:00Z");
     assert!(ok && out.contains("1 sent, 0 failed"), "{out}");
     // Later runs (new processes: a restart) send nothing again that week, even a day on.
-    for at in ["2026-11-08T18:06:00Z", "2026-11-08T21:00:00Z", "2026-11-09T12:00:00Z"] {
+    for at in [
+        "2026-11-08T18:06:00Z",
+        "2026-11-08T21:00:00Z",
+        "2026-11-09T12:00:00Z",
+    ] {
         let (ok, out) = digest_run(&gateway, &smtp, at);
         assert!(ok && out.contains("0 sent, 0 failed"), "{at}: {out}");
     }
@@ -226,7 +230,10 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
     assert!(text_type.starts_with("text/plain"), "{text_type}");
     assert!(html_type.starts_with("text/html"), "{html_type}");
     // Ana's week: 80 + 45 TSS, the days listed, the link in both parts.
-    assert!(text.starts_with("Your week, Mon 2 Nov – Sun 8 Nov 2026"), "{text}");
+    assert!(
+        text.starts_with("Your week, Mon 2 Nov – Sun 8 Nov 2026"),
+        "{text}"
+    );
     assert!(text.contains("Hi ana@digest.example,"), "{text}");
     assert!(text.contains("  Tue 3 Nov      80 TSS"), "{text}");
     assert!(text.contains("  Thu 5 Nov      45 TSS"), "{text}");
@@ -234,7 +241,9 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
     assert!(text.contains("Fitness trend"), "{text}");
     assert!(text.contains("Next week"), "{text}");
     assert!(text.contains(&link), "{text}");
-    assert!(html.contains("<h2 style=\"font-size:16px;margin:20px 0 6px 0;color:#222222;\">Training load</h2>"));
+    assert!(html.contains(
+        "<h2 style=\"font-size:16px;margin:20px 0 6px 0;color:#222222;\">Training load</h2>"
+    ));
     assert!(html.contains(&link.replace('&', "&amp;")), "{html}");
 
     // The link without a session: the GET asks, a forged token is refused, the POST
@@ -243,7 +252,10 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
     let page = client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains("Unsubscribe from the weekly digest?"), "{page}");
+    assert!(
+        page.contains("Unsubscribe from the weekly digest?"),
+        "{page}"
+    );
     assert!(page.contains("<form method=\"post\""), "{page}");
     let forged = link.replacen("t=", "t=9", 1);
     let refused = client.post(&forged).send().await.unwrap();
@@ -259,7 +271,14 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
         .unwrap();
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("You are unsubscribed"));
-    let again = client.get(&link).send().await.unwrap().text().await.unwrap();
+    let again = client
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(again.contains("You are unsubscribed"), "{again}");
 
     // The next Sunday: Ben's digest only.

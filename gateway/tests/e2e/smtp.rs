@@ -68,9 +68,7 @@ impl SmtpServer {
             .with_no_client_auth()
             .with_single_cert(
                 vec![certified.cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(
-                    certified.key_pair.serialize_der().into(),
-                ),
+                rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into()),
             )
             .unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
@@ -128,7 +126,9 @@ async fn reply<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut BufReader<S>,
     line: &str,
 ) -> std::io::Result<()> {
-    s.get_mut().write_all(format!("{line}\r\n").as_bytes()).await?;
+    s.get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await?;
     s.get_mut().flush().await
 }
 
