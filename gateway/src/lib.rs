@@ -34,6 +34,7 @@ pub mod live_channels;
 pub mod maintenance;
 pub mod metrics;
 pub mod mqtt_acl;
+pub mod music_folder;
 pub mod outbound;
 pub mod planning;
 pub mod quic;

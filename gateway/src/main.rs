@@ -43,6 +43,29 @@ enum Commands {
     /// The weekly digest.
     #[command(subcommand)]
     Digest(DigestCommand),
+    /// A user's music library (for BPM-matched playlists).
+    #[command(subcommand)]
+    Music(MusicCommand),
+}
+
+#[derive(Subcommand)]
+enum MusicCommand {
+    /// Read the BPM, title, artist and length tags of every audio file in a folder (MP3,
+    /// FLAC, Ogg, Opus, M4A, WAV, AIFF, …; walked recursively) and store them as the user's
+    /// music library, replacing theirs (as PUT /api/v1/me/music does). One line per file;
+    /// unreadable files are named and left out.
+    Import(MusicImportArgs),
+}
+
+#[derive(Args)]
+struct MusicImportArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The user whose library it becomes (their login e-mail).
+    #[arg(long)]
+    user: String,
+    /// The folder of audio files.
+    folder: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -335,7 +358,91 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Import(args) => import(&args),
         Commands::Maintenance(MaintenanceCommand::Run(args)) => maintenance(&args),
         Commands::Digest(DigestCommand::Run(args)) => digest_run(&args),
+        Commands::Music(MusicCommand::Import(args)) => music_import(&args),
     }
+}
+
+fn music_import(args: &MusicImportArgs) -> anyhow::Result<ExitCode> {
+    use paceline_gateway::music_folder::{FileOutcome, scan_folder};
+    let settings = args.common.settings()?;
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?;
+    let email = args.user.trim().to_lowercase();
+    let owner: Option<(i64, i64)> = store
+        .read(|conn| {
+            use rusqlite::OptionalExtension;
+            Ok(conn
+                .query_row(
+                    "SELECT tenant_id, id FROM users WHERE email = ?1",
+                    [&email],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+        .context("finding the user")?;
+    let Some((tenant_row, user_row)) = owner else {
+        bail!("--user {}: no such user", args.user);
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut failed_write = None;
+    let scan = scan_folder(&args.folder, |i, n, path, outcome| {
+        let line = match outcome {
+            FileOutcome::Track(t) => match t.bpm {
+                Some(bpm) => format!(
+                    "[{i}/{n}] {}: {bpm:.0} BPM, {} s",
+                    path.display(),
+                    t.duration_s
+                ),
+                None => format!(
+                    "[{i}/{n}] {}: no BPM tag (kept, not chosen for playlists)",
+                    path.display()
+                ),
+            },
+            FileOutcome::TooLarge { bytes } => {
+                format!(
+                    "[{i}/{n}] {}: skipped, {bytes} bytes is too large",
+                    path.display()
+                )
+            }
+            FileOutcome::Unreadable { reason } => {
+                format!("[{i}/{n}] {}: unreadable: {reason}", path.display())
+            }
+        };
+        if let Err(e) = writeln!(stdout, "{line}") {
+            failed_write = Some(e);
+        }
+    })
+    .with_context(|| format!("reading {}", args.folder.display()))?;
+    if let Some(e) = failed_write {
+        return Err(e).context("writing to stdout");
+    }
+    let json = paceline_gateway::api::insights::library_json(&scan.tracks);
+    store
+        .write(|tx| {
+            paceline_gateway::store::insights::set_music_library(
+                tx,
+                tenant_row,
+                user_row,
+                "folder",
+                &json,
+                now_ms(),
+            )
+        })
+        .context("storing the library")?;
+    let with_bpm = scan.tracks.iter().filter(|t| t.bpm.is_some()).count();
+    writeln!(
+        stdout,
+        "stored {} tracks ({with_bpm} with a BPM); {} of {} audio files left out",
+        scan.tracks.len(),
+        scan.left_out,
+        scan.files
+    )
+    .context("writing to stdout")?;
+    Ok(if scan.left_out > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn digest_run(args: &DigestRunArgs) -> anyhow::Result<ExitCode> {

@@ -877,6 +877,22 @@ struct StoredTrack {
     bpm: Option<f64>,
 }
 
+/// A library's tracks as stored (`music_libraries.tracks_json`): by this route and by
+/// `paceline music import` alike.
+pub fn library_json(tracks: &[Track]) -> String {
+    let stored: Vec<StoredTrack> = tracks
+        .iter()
+        .map(|t| StoredTrack {
+            path: t.path.clone(),
+            title: t.title.clone(),
+            artist: t.artist.clone(),
+            duration_s: t.duration_s,
+            bpm: t.bpm,
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// What a library upload stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MusicLibraryView {
@@ -912,17 +928,7 @@ pub async fn put_music(
         .map(str::to_owned);
     let format = LibraryFormat::of(content_type.as_deref(), &body);
     let tracks = library_tracks(format, &body)?;
-    let stored: Vec<StoredTrack> = tracks
-        .iter()
-        .map(|t| StoredTrack {
-            path: t.path.clone(),
-            title: t.title.clone(),
-            artist: t.artist.clone(),
-            duration_s: t.duration_s,
-            bpm: t.bpm,
-        })
-        .collect();
-    let json = serde_json::to_string(&stored).map_err(|_| ApiError::internal())?;
+    let json = library_json(&tracks);
     let now = state.now_ms();
     state
         .write(move |tx| {

@@ -887,3 +887,129 @@ async fn another_gym_gets_404_on_every_insights_route() {
         .unwrap();
     assert_eq!(rows, 0);
 }
+
+/// A WAV file of `seconds` of 8 kHz mono 8-bit silence, tagged (ID3v2) with a BPM, a
+/// title and an artist by `lofty`.
+fn tagged_wav(path: &std::path::Path, seconds: u32, bpm: &str, title: &str) {
+    use lofty::config::WriteOptions;
+    use lofty::prelude::*;
+    use lofty::tag::{Tag, TagType};
+    let data_len = 8_000 * seconds;
+    let mut b = Vec::new();
+    b.extend(b"RIFF");
+    b.extend((36 + data_len).to_le_bytes());
+    b.extend(b"WAVEfmt ");
+    for field in [16u32.to_le_bytes().to_vec(), vec![1, 0, 1, 0]] {
+        b.extend(field);
+    }
+    b.extend(8_000u32.to_le_bytes());
+    b.extend(8_000u32.to_le_bytes());
+    b.extend([1, 0, 8, 0]);
+    b.extend(b"data");
+    b.extend(data_len.to_le_bytes());
+    b.resize(b.len() + data_len as usize, 0x80);
+    std::fs::write(path, b).unwrap();
+    let mut tag = Tag::new(TagType::Id3v2);
+    tag.insert_text(ItemKey::IntegerBpm, bpm.to_owned());
+    tag.set_title(title.to_owned());
+    tag.set_artist("Test Band".to_owned());
+    tag.save_to_path(path, WriteOptions::default()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn music_import_reads_bpm_tags_from_a_folder() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@folder.example", "Folder Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    api.invite_and_register(&admin, "athlete", "ana@folder.example", Some(ana))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("warm")).unwrap();
+    tagged_wav(&dir.path().join("warm/easy.wav"), 3, "112", "Easy Start");
+    tagged_wav(&dir.path().join("fast.wav"), 2, "170", "Fast Lane");
+    std::fs::write(dir.path().join("broken.mp3"), b"not audio at all").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
+
+    let out = std::process::Command::new(paceline_testkit::gateway::paceline_bin())
+        .args([
+            "music",
+            "import",
+            "--user",
+            "Ana@Folder.example",
+            "--data-dir",
+        ])
+        .arg(&gateway.data_dir)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // One file left out: exit status 1, every file named with its progress.
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with("[1/3] ") && lines[0].contains("broken.mp3: unreadable: "),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("[2/3] ") && lines[1].ends_with("fast.wav: 170 BPM, 2 s"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("[3/3] ") && lines[2].ends_with("easy.wav: 112 BPM, 3 s"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[3],
+        "stored 2 tracks (2 with a BPM); 1 of 3 audio files left out"
+    );
+    // Stored as an upload is: the user's library, its tracks with their BPM.
+    let (format, tracks): (String, String) = gateway
+        .db()
+        .query_row(
+            "SELECT m.format, m.tracks_json FROM music_libraries m
+             JOIN users u ON u.id = m.user_id WHERE u.email = 'ana@folder.example'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(format, "folder");
+    let tracks: Value = serde_json::from_str(&tracks).unwrap();
+    let summary: Vec<(String, f64, i64)> = tracks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["title"].as_str().unwrap().to_owned(),
+                t["bpm"].as_f64().unwrap(),
+                t["duration_s"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("Fast Lane".to_owned(), 170.0, 2),
+            ("Easy Start".to_owned(), 112.0, 3)
+        ]
+    );
+    // A user who is not there: an error naming the flag, nothing stored.
+    let out = std::process::Command::new(paceline_testkit::gateway::paceline_bin())
+        .args([
+            "music",
+            "import",
+            "--user",
+            "nobody@folder.example",
+            "--data-dir",
+        ])
+        .arg(&gateway.data_dir)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--user nobody@folder.example: no such user")
+    );
+}
