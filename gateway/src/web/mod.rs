@@ -1,7 +1,7 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
 //! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
-//! `/today` and `/athletes/{id}/today`, with the assets under `/assets/`. The security headers
+//! `/today`, `/athletes/{id}/today`, `/insights` and `/athletes/{id}/insights`, with the assets under `/assets/`. The security headers
 //! (CSP without inline scripts, no framing) are added to every response by
 //! [`crate::http::router`].
 //!
@@ -59,6 +59,10 @@ const ACTIVITY: Asset = Asset {
 const TODAY: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/today.html"),
+};
+const INSIGHTS: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/insights.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -119,6 +123,11 @@ pub fn router() -> Router {
         .route("/activities/{id}", get(|| async { serve(&ACTIVITY) }))
         .route("/today", get(|| async { serve(&TODAY) }))
         .route("/athletes/{id}/today", get(|| async { serve(&TODAY) }))
+        .route("/insights", get(|| async { serve(&INSIGHTS) }))
+        .route(
+            "/athletes/{id}/insights",
+            get(|| async { serve(&INSIGHTS) }),
+        )
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

@@ -30,11 +30,17 @@ fn read(path: &str) -> Vec<u8> {
 }
 
 /// Yesterday, UTC: the last day of every series, so nothing is in the future.
-fn yesterday() -> Date {
+pub(crate) fn yesterday() -> Date {
     local_day(i64::try_from(now_ms()).unwrap(), None) - Duration::days(1)
 }
 
-async fn put_daily(api: &Api, token: &str, athlete: i64, date: Date, body: Value) -> Reply {
+pub(crate) async fn put_daily(
+    api: &Api,
+    token: &str,
+    athlete: i64,
+    date: Date,
+    body: Value,
+) -> Reply {
     api.call(
         Method::PUT,
         &format!("/athletes/{athlete}/daily/{}", format_date(date)),
@@ -471,13 +477,13 @@ fn level(d: u64) -> u64 {
     (z ^ (z >> 29)) % 5
 }
 
-fn sleep_s(d: u64) -> f64 {
+pub(crate) fn sleep_s(d: u64) -> f64 {
     6.0 * 3600.0 + level(d) as f64 * 1800.0
 }
 
 /// Energy on day `d`: the sleep level of the day before, plus one, except every seventh
 /// day (a 3 whatever the night).
-fn energy(d: u64) -> Option<u64> {
+pub(crate) fn energy(d: u64) -> Option<u64> {
     (d > 0).then(|| {
         if d.is_multiple_of(7) {
             3

@@ -80,6 +80,8 @@
 //!   days finding a planted lag-1 relation with its sentence, cached until a day changes,
 //!   the scatter plot, feedback for the gym-admin; a shared plan's playlist from an
 //!   uploaded M3U as JSON and M3U; another gym 404 on every route.
+//! - `insights_page`: the Insights page in Chromium: a card per finding with its sentence
+//!   and scatter plot, "was this helpful?" stored and shown in the gym-admin's table.
 //! - `digest`: the weekly digest through `paceline digest run --at` against a local SMTP
 //!   server (`smtp`: STARTTLS, AUTH): each athlete's mail at their Sunday 18:00, a refused
 //!   mail retried later, nothing sent twice by later runs, both parts and the
@@ -103,6 +105,7 @@ mod failures;
 mod flow;
 mod hostile;
 mod insights;
+mod insights_page;
 mod isolation;
 mod linkage;
 mod live;

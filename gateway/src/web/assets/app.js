@@ -148,7 +148,7 @@ function header(active) {
   const top = $("top");
   const m = me();
   const nav = el("nav", { "aria-label": "Main" });
-  const links = [["today", "/today", "Today"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
+  const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
@@ -1223,6 +1223,80 @@ async function todayPage() {
   showChart("/athletes/" + athleteId + "/fitness.svg", $("fitness-chart"), "Fitness (CTL), fatigue (ATL), form (TSB) and daily load over 90 days");
 }
 
+// ---- Insights: a card per finding with its scatter plot and "was this helpful?" ---------
+function findingCard(athleteId, finding, index) {
+  const card = el("article", { class: "card finding", "data-index": index, "data-input": finding.input,
+    "data-output": finding.output, "data-lag": finding.lag_days });
+  card.append(el("p", { class: "sentence", text: finding.sentence }));
+  card.append(el("p", { class: "muted stats", text: "rho " + finding.rho.toFixed(2) + " · q " + (finding.q < 0.001 ? "< 0.001" : finding.q.toFixed(3))
+    + " · " + finding.n + " days · " + (finding.lag_days === 0 ? "same day" : finding.lag_days + " day" + (finding.lag_days > 1 ? "s" : "") + " later") }));
+  const plot = el("div", { class: "scatter" }, el("p", { class: "muted", text: "Drawing…" }));
+  card.append(plot);
+  showChart("/athletes/" + athleteId + "/insights/correlations/" + index + "/scatter.svg", plot,
+    "Scatter plot: " + finding.input.replaceAll("_", " ") + " against " + finding.output.replaceAll("_", " "));
+  const yes = el("button", { type: "button", class: "helpful-yes", text: "Yes" });
+  const no = el("button", { type: "button", class: "helpful-no", text: "No" });
+  const status = el("span", { class: "feedback-status", role: "status" });
+  const answer = async (helpful) => {
+    yes.disabled = true; no.disabled = true;
+    try {
+      await apiJson("/athletes/" + athleteId + "/insights/feedback", { method: "POST",
+        json: { input: finding.input, output: finding.output, lag_days: finding.lag_days, helpful } });
+      status.textContent = "Thanks: noted as " + (helpful ? "helpful" : "not helpful") + ".";
+      card.dataset.answered = helpful ? "yes" : "no";
+    } catch (e) {
+      yes.disabled = false; no.disabled = false;
+      status.textContent = "Not saved: " + e.message;
+    }
+  };
+  yes.addEventListener("click", () => answer(true));
+  no.addEventListener("click", () => answer(false));
+  card.append(el("div", { class: "row helpful" }, el("span", { text: "Was this helpful?" }), yes, no, status));
+  return card;
+}
+
+async function showFeedback() {
+  let list;
+  try { list = await apiJson("/insights/feedback"); } catch (e) { return; }
+  $("feedback").hidden = false;
+  $("feedback-summary").textContent = list.helpful + " helpful · " + list.not_helpful + " not helpful";
+  const rows = $("feedback-rows");
+  rows.replaceChildren();
+  for (const f of list.feedback) {
+    rows.append(el("tr", { "data-feedback": f.id },
+      el("td", { text: fmtTime(f.created_ms) }),
+      el("td", { text: String(f.athlete_id) }),
+      el("td", { text: f.input.replaceAll("_", " ") + " → " + f.output.replaceAll("_", " ") + " · lag " + f.lag_days }),
+      el("td", { text: f.helpful ? "yes" : "no" })));
+  }
+}
+
+async function insightsPage() {
+  const parts = location.pathname.split("/");
+  const m = me();
+  if (m && m.user.role === "gym-admin") showFeedback();
+  if (parts[1] !== "athletes") { await chooseAthlete("insights", "insights-error"); return; }
+  const athleteId = Number(parts[2]);
+  let athlete, report;
+  try {
+    athlete = await apiJson("/athletes/" + athleteId);
+    report = await apiJson("/athletes/" + athleteId + "/insights/correlations");
+  } catch (e) {
+    $("insights-error").textContent = "The insights cannot be shown: " + e.message;
+    return;
+  }
+  $("title").textContent = "Insights — " + athlete.name;
+  document.title = athlete.name + " · Insights · Paceline";
+  $("insights").hidden = false;
+  $("tested").textContent = report.tested + " relations tested over the last 90 days; shown when the false discovery rate is at most 10 %.";
+  let index = 0;
+  for (const f of report.what_works) $("what-works").append(findingCard(athleteId, f, index++));
+  for (const f of report.what_doesnt) $("what-doesnt").append(findingCard(athleteId, f, index++));
+  $("works-title").parentElement.hidden = report.what_works.length === 0;
+  $("doesnt-title").parentElement.hidden = report.what_doesnt.length === 0;
+  $("no-findings").hidden = index > 0;
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -1232,5 +1306,5 @@ if (page === "login") {
 } else {
   header(page);
   ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
-    library: libraryPage, activity: activityPage, today: todayPage })[page]();
+    library: libraryPage, activity: activityPage, today: todayPage, insights: insightsPage })[page]();
 }
