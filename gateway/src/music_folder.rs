@@ -4,7 +4,7 @@
 //! The library is stored as `PUT /me/music` stores an M3U or CSV (format `folder`), so the
 //! playlists (`paceline-insights`' `music`) pick from it alike.
 //!
-//! **Bounded**: at most [`paceline_insights::music::MAX_TRACKS`] audio files (more is an
+//! **Bounded**: at most [`MAX_TRACKS`] audio files (more is an
 //! error, nothing stored), files over [`MAX_FILE_BYTES`] skipped, folders walked
 //! [`MAX_DEPTH`] deep, symbolic links not followed (no loops). Files are recognised by
 //! their extension ([`AUDIO_EXTENSIONS`]); other files are ignored. **Never fatal**: a file
@@ -106,7 +106,7 @@ pub fn read_track(path: &Path) -> FileOutcome {
     let tags = file.tags();
     let text = |key: ItemKey| {
         tags.iter()
-            .find_map(|t| t.get_string(key.clone()).map(str::to_owned))
+            .find_map(|t| t.get_string(key).map(str::to_owned))
     };
     let bpm = [ItemKey::Bpm, ItemKey::IntegerBpm]
         .into_iter()
@@ -124,17 +124,20 @@ pub fn read_track(path: &Path) -> FileOutcome {
         .iter()
         .find_map(|t| t.artist().map(|s| s.trim().to_owned()))
         .filter(|s| !s.is_empty());
-    let duration_s = file.properties().duration().as_secs_f64().round();
-    if !(1.0..=f64::from(MAX_TRACK_DURATION_S)).contains(&duration_s) {
-        return FileOutcome::Unreadable {
-            reason: format!("a length of {duration_s} s (1 s to 6 h are taken)"),
-        };
-    }
+    let length_ms = file.properties().duration().as_millis();
+    let duration_s = match u32::try_from((length_ms + 500) / 1000) {
+        Ok(s) if (1..=MAX_TRACK_DURATION_S).contains(&s) => s,
+        _ => {
+            return FileOutcome::Unreadable {
+                reason: format!("a length of {length_ms} ms (1 s to 6 h are taken)"),
+            };
+        }
+    };
     FileOutcome::Track(Track {
         path: path.to_string_lossy().into_owned(),
         title,
         artist,
-        duration_s: duration_s as u32,
+        duration_s,
         bpm,
     })
 }
