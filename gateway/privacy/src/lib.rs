@@ -61,15 +61,31 @@ pub enum Export {
 }
 
 /// What deleting the owner does with the table's rows.
+///
+/// A deletion follows the store's foreign keys: a row goes when any of its columns
+/// names the person (`users.id`, `athletes.id`) or a row that goes itself (a session's
+/// samples, a conversation's messages), so a coach's link to a deleted athlete goes with
+/// the athlete even though it is keyed by the coach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deletion {
     /// The rows are deleted.
     Delete,
+    /// The rows are deleted when a JSON column names a deleted row of another table (a
+    /// job queue's payload naming a connection).
+    DeleteNamed {
+        /// The JSON column.
+        json_column: &'static str,
+        /// `(field, table, column)`: the payload's `field` holds `table.column` of a row.
+        refs: &'static [(&'static str, &'static str, &'static str)],
+    },
     /// The rows stay (the record must: an audit trail) with these columns cleared of
     /// anything personal.
     Scrub {
         /// Columns set to NULL.
         columns: &'static [&'static str],
+        /// A text column naming its subject as `user:{id}` or `athlete:{id}`: rows
+        /// naming the person are scrubbed too.
+        naming: Option<&'static str>,
     },
     /// Nothing personal is in it; the rows stay, and why.
     Keep(&'static str),
@@ -223,9 +239,9 @@ pub const REGISTRY: &[Table] = &[
         key: Key::Column("tenant_id"),
         personal: false,
         export: Export::No("single-use codes, stored as digests"),
-        deletion: Deletion::Scrub {
-            columns: &["used_by", "created_by"],
-        },
+        // An invitation the person made, used or that names their athlete: the audit
+        // log keeps that it happened.
+        deletion: Deletion::Delete,
         retention: Retention::WithOwner,
     },
     Table {
@@ -247,7 +263,8 @@ pub const REGISTRY: &[Table] = &[
         personal: true,
         export: Export::Rows { omit: &[] },
         deletion: Deletion::Scrub {
-            columns: &["user_id", "detail_json"],
+            columns: &["user_id", "target", "detail_json", "ip"],
+            naming: Some("target"),
         },
         retention: Retention::Days {
             default_days: 730,
@@ -308,7 +325,13 @@ pub const REGISTRY: &[Table] = &[
         key: Key::Column("tenant_id"),
         personal: false,
         export: Export::No("the sync runner's work queue: provider ids, no athlete data"),
-        deletion: Deletion::Keep("queue entries name provider ids and row ids only"),
+        deletion: Deletion::DeleteNamed {
+            json_column: "payload",
+            refs: &[
+                ("connection_id", "provider_connections", "id"),
+                ("owner_id", "provider_connections", "provider_user_id"),
+            ],
+        },
         retention: Retention::WithOwner,
     },
     Table {
@@ -320,6 +343,19 @@ pub const REGISTRY: &[Table] = &[
     Table {
         export: Export::No("single-use OAuth states: secrets for ten minutes"),
         ..user("oauth_states")
+    },
+    Table {
+        export: Export::No("the export jobs themselves: their links are stored as digests"),
+        ..user("privacy_exports")
+    },
+    Table {
+        name: "tenant_privacy_settings",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Keep("the gym's retention period"),
+        retention: Retention::WithOwner,
     },
 ];
 

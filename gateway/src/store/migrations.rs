@@ -481,4 +481,36 @@ pub const MIGRATIONS: &[&str] = &[
         created_s     INTEGER NOT NULL
     );
     "#,
+    // (issue 25) privacy: where an audited request came from (the client's address);
+    // the audit searched by action; data exports (a job per request: its state, the zip
+    // in the data folder, the download link's digest, single use, expiring); each
+    // tenant's retention of raw samples.
+    r#"
+    ALTER TABLE audit_log ADD COLUMN ip TEXT;
+    CREATE INDEX audit_by_tenant_action ON audit_log(tenant_id, action, id);
+    CREATE TABLE privacy_exports (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        user_id        INTEGER NOT NULL REFERENCES users(id),
+        scope          TEXT NOT NULL CHECK (scope IN ('user', 'tenant')),
+        state          TEXT NOT NULL
+                       CHECK (state IN ('queued', 'running', 'ready', 'failed', 'downloaded', 'expired')),
+        file_name      TEXT,
+        bytes          INTEGER,
+        token_sha256   BLOB,
+        expires_ms     INTEGER,
+        downloaded_ms  INTEGER,
+        error          TEXT,
+        created_ms     INTEGER NOT NULL,
+        updated_ms     INTEGER NOT NULL
+    );
+    CREATE INDEX privacy_exports_by_user ON privacy_exports(tenant_id, user_id, id);
+    CREATE UNIQUE INDEX privacy_exports_by_token ON privacy_exports(token_sha256)
+        WHERE token_sha256 IS NOT NULL;
+    CREATE TABLE tenant_privacy_settings (
+        tenant_id         INTEGER PRIMARY KEY REFERENCES tenants(id),
+        raw_samples_days  INTEGER NOT NULL,
+        updated_ms        INTEGER NOT NULL
+    );
+    "#,
 ];

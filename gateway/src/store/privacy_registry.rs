@@ -67,8 +67,22 @@ fn every_key_column_the_registry_names_exists() {
                 if let paceline_privacy::Export::Rows { omit } = table.export {
                     named.extend(omit);
                 }
-                if let paceline_privacy::Deletion::Scrub { columns } = table.deletion {
-                    named.extend(columns);
+                match table.deletion {
+                    paceline_privacy::Deletion::Scrub { columns, naming } => {
+                        named.extend(columns);
+                        named.extend(naming);
+                    }
+                    paceline_privacy::Deletion::DeleteNamed { json_column, refs } => {
+                        named.push(json_column);
+                        for (_, other, column) in refs {
+                            assert!(
+                                columns(conn, other).iter().any(|c| c == column),
+                                "{}: {other}.{column} is not a column",
+                                table.name
+                            );
+                        }
+                    }
+                    _ => {}
                 }
                 if let paceline_privacy::Retention::Days { time_column, .. } = table.retention {
                     named.push(time_column);
