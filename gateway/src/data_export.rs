@@ -99,11 +99,14 @@ pub fn files_of_user(store: &Store, person: Person) -> Result<Vec<PathBuf>, Stor
     Ok(names.into_iter().map(|n| dir.join(n)).collect())
 }
 
+/// Named SQL parameters with their values.
+type Parameters = Vec<(&'static str, Value)>;
+
 /// The rows of each exported table in `scope`: `(table, predicate, parameters)`.
 fn selections(
     conn: &Connection,
     scope: Scope,
-) -> Result<Vec<(&'static Table, String, Vec<(&'static str, Value)>)>, StoreError> {
+) -> Result<Vec<(&'static Table, String, Parameters)>, StoreError> {
     match scope {
         Scope::User(person) => Ok(person_predicates(conn, person)?
             .into_iter()
@@ -310,10 +313,7 @@ pub fn write_export(conn: &Connection, scope: Scope, out: &Path) -> Result<u64, 
 }
 
 /// The query of the recordings in `scope`: activity, source, kind, FIT bytes.
-fn fit_selection(
-    conn: &Connection,
-    scope: Scope,
-) -> Result<(String, Vec<(&'static str, Value)>), StoreError> {
+fn fit_selection(conn: &Connection, scope: Scope) -> Result<(String, Parameters), StoreError> {
     let (predicate, values) = match scope {
         Scope::User(person) => {
             let predicate = person_predicates(conn, person)?

@@ -359,6 +359,30 @@ pub const REGISTRY: &[Table] = &[
     },
 ];
 
+/// A column holding raw recordings in a table whose rows otherwise stay (their
+/// summaries): cleared after the raw-sample period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawColumn {
+    /// The table.
+    pub table: &'static str,
+    /// The column set to NULL.
+    pub column: &'static str,
+    /// The column with the row's time, ms since the epoch.
+    pub time_column: &'static str,
+    /// `table.column`, for progress and reports.
+    pub label: &'static str,
+}
+
+/// The raw recordings kept in columns: an activity copy's samples as FIT go after
+/// [`Retention::RAW_SAMPLES_DAYS`] (or the tenant's period) like raw samples; the
+/// activity and its summary stay.
+pub const RAW_COLUMNS: &[RawColumn] = &[RawColumn {
+    table: "activity_sources",
+    column: "samples_fit",
+    time_column: "start_ms",
+    label: "activity_sources.samples_fit",
+}];
+
 /// The declaration of `name`.
 pub fn table(name: &str) -> Option<&'static Table> {
     REGISTRY.iter().find(|t| t.name == name)

@@ -492,7 +492,7 @@ async fn log_request(request: Request, next: axum::middleware::Next) -> Response
         %method,
         route,
         status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "api request"
     );
     response

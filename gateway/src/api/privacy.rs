@@ -706,6 +706,20 @@ pub struct PrivacySettings {
     pub raw_samples_days: u32,
 }
 
+impl PrivacySettings {
+    /// The range check, 400 naming the field.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if (30..=3650).contains(&self.raw_samples_days) {
+            Ok(())
+        } else {
+            Err(ApiError::bad_request(
+                "invalid_retention",
+                "raw_samples_days: from 30 to 3650 days",
+            ))
+        }
+    }
+}
+
 /// The tenant's retention setting (gym-admin).
 #[utoipa::path(get, path = "/api/v1/admin/privacy", tag = "privacy",
     responses((status = 200, body = PrivacySettings), (status = 403, description = "not a gym-admin")),
@@ -749,12 +763,7 @@ pub async fn put_privacy(
     ApiJson(body): ApiJson<PrivacySettings>,
 ) -> Result<Json<PrivacySettings>, ApiError> {
     require_admin(&p)?;
-    if !(30..=3650).contains(&body.raw_samples_days) {
-        return Err(ApiError::bad_request(
-            "invalid_retention",
-            "raw_samples_days: from 30 to 3650 days",
-        ));
-    }
+    body.check()?;
     let days = body.raw_samples_days;
     let now = state.now_ms();
     state

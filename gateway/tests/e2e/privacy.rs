@@ -725,7 +725,7 @@ async fn export_delete_and_audit_over_a_day_with_data_in_every_table() {
     let mut lines = 0usize;
     for entry in std::fs::read_dir(&gateway.data_dir).unwrap() {
         let path = entry.unwrap().path();
-        if !path.extension().is_some_and(|e| e == "log") {
+        if path.extension().is_none_or(|e| e != "log") {
             continue;
         }
         let log = std::fs::read_to_string(&path).unwrap();
