@@ -253,6 +253,7 @@ pub const REGISTRY: &[Table] = &[
         ..user("auth_families")
     },
     Table {
+        owner: Owner::User,
         export: Export::No("refresh-token digests: secrets"),
         ..through("refresh_tokens", "family_id", "auth_families")
     },
@@ -383,6 +384,96 @@ pub const RAW_COLUMNS: &[RawColumn] = &[RawColumn {
     label: "activity_sources.samples_fit",
 }];
 
+/// What a table holds, in a few words (README's privacy table); empty for a table not
+/// described yet (a test fails then).
+pub fn holds(name: &str) -> &'static str {
+    match name {
+        "tenants" => "each gym or team: its name and slug",
+        "plans" => "the gym's workout plans",
+        "athletes" => "each athlete's name and profile (FTP, heart-rate limits, zones)",
+        "devices" => "paired edge agents: id, owner, sealed key, token digest",
+        "sessions" => "live sessions: when, which device and plan, the summary",
+        "frames" => "the sealed wire frames of live sessions, as received",
+        "samples" => "raw sensor samples: heart rate, power, cadence, speed",
+        "cues" => "the coach's cues of a session",
+        "modifications" => "workout changes the coach made",
+        "users" => "accounts: email, name, role, password hash",
+        "invitations" => "invitation codes (as digests), who made and used them",
+        "coach_athletes" => "which coach may see which athlete",
+        "auth_families" => "logins (refresh-token families)",
+        "refresh_tokens" => "refresh-token digests",
+        "audit_log" => "who did what, when and from which address",
+        "session_commands" => "commands a coach sent to a live session",
+        "server_secrets" => "the server's own keys, sealed",
+        "tenant_usage" => "bytes of frames a gym stores",
+        "activities" => "the activity library: each workout's summary and load",
+        "activity_sources" => {
+            "each copy of an activity (file, provider, live) with its samples as FIT"
+        }
+        "activity_precedence" => "the gym's order of activity sources",
+        "daily_metrics" => "check-ins and health values per day (HRV, sleep, weight, food)",
+        "daily_plans" => "the daily plans generated, with their inputs",
+        "life_events" => "travel, illness and busy days",
+        "planning_settings" => "goals, availability, equipment",
+        "insight_reports" => "cached correlation reports",
+        "insight_feedback" => "'was this helpful?' answers",
+        "music_libraries" => "a user's music tracks and tempos",
+        "chat_conversations" => "coach-chat conversations",
+        "chat_messages" => "what was typed in the chat and the replies",
+        "chat_terms" => "words a user taught the chat",
+        "sync_jobs" => "provider sync work queue (connection and provider ids)",
+        "provider_connections" => "Strava and Garmin links: provider id, sealed tokens, status",
+        "oauth_states" => "pending provider authorizations (digests, 10 minutes)",
+        "privacy_exports" => "data export jobs and their link digests",
+        "tenant_privacy_settings" => "a gym's raw-sample retention period",
+        _ => "",
+    }
+}
+
+/// The registry as the README's markdown table: table, what it holds, whose, export,
+/// deletion, how long kept.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| Table | Holds | Whose | Export | On deletion | Kept |\n|---|---|---|---|---|---|\n",
+    );
+    for t in REGISTRY {
+        let whose = match t.owner {
+            Owner::Tenant => "gym",
+            Owner::User => "user",
+            Owner::Athlete => "athlete",
+            Owner::Service => "server",
+        };
+        let export = match t.export {
+            Export::Rows { omit: [] } => "JSON + CSV".to_owned(),
+            Export::Rows { omit } => format!("JSON + CSV without {}", omit.join(", ")),
+            Export::No(_) => "no".to_owned(),
+        };
+        let deletion = match t.deletion {
+            Deletion::Delete => "deleted".to_owned(),
+            Deletion::DeleteNamed { .. } => "those naming the person's rows deleted".to_owned(),
+            Deletion::Scrub { columns, .. } => format!("kept, {} cleared", columns.join(", ")),
+            Deletion::Keep(_) => "kept (not personal)".to_owned(),
+        };
+        let kept = match t.retention {
+            Retention::WithOwner => "with its owner".to_owned(),
+            Retention::Days { default_days, .. } if matches!(t.name, "frames" | "samples") => {
+                format!("{default_days} days, or the gym's setting")
+            }
+            Retention::Days { default_days, .. } => format!("{default_days} days"),
+        };
+        let kept = match RAW_COLUMNS.iter().find(|c| c.table == t.name) {
+            Some(c) => format!("{kept}; {} {} days", c.column, Retention::RAW_SAMPLES_DAYS),
+            None => kept,
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {whose} | {export} | {deletion} | {kept} |\n",
+            t.name,
+            holds(t.name)
+        ));
+    }
+    out
+}
+
 /// The declaration of `name`.
 pub fn table(name: &str) -> Option<&'static Table> {
     REGISTRY.iter().find(|t| t.name == name)
@@ -415,6 +506,23 @@ pub fn stale(existing: &[&str]) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_shows_the_registry() {
+        for t in REGISTRY {
+            assert!(
+                !holds(t.name).is_empty(),
+                "say what {} holds in holds()",
+                t.name
+            );
+        }
+        let readme = include_str!("../../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's privacy table is not the registry's; put this there:\n{table}"
+        );
+    }
 
     #[test]
     fn every_table_is_declared_once() {

@@ -482,12 +482,18 @@ pub const MIGRATIONS: &[&str] = &[
     );
     "#,
     // (issue 25) privacy: where an audited request came from (the client's address);
-    // the audit searched by action; data exports (a job per request: its state, the zip
+    // the audit searched by action and append-only (what was done, by which tenant and
+    // when never changes; a deletion only clears the personal columns, retention only
+    // removes whole old entries); data exports (a job per request: its state, the zip
     // in the data folder, the download link's digest, single use, expiring); each
     // tenant's retention of raw samples.
     r#"
     ALTER TABLE audit_log ADD COLUMN ip TEXT;
     CREATE INDEX audit_by_tenant_action ON audit_log(tenant_id, action, id);
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OF id, tenant_id, action, at_ms ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
     CREATE TABLE privacy_exports (
         id             INTEGER PRIMARY KEY,
         tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
