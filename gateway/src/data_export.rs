@@ -353,3 +353,42 @@ and its members), as of the export's time.\n\
 \n\
 The files of this export:\n\
 \n";
+
+/// Exports a stopped gateway left `queued` or `running` are marked failed (ask again), and
+/// ready exports past their expiry are expired with their files removed: at start and on
+/// every retention pass. The service's own pass over every tenant. Returns how many rows
+/// changed.
+pub fn sweep(store: &Store, now_ms: u64, at_start: bool) -> Result<usize, StoreError> {
+    let now = crate::store::to_i64(now_ms);
+    let (changed, files) = store.write(|tx| -> Result<(usize, Vec<String>), StoreError> {
+        let mut changed = 0;
+        if at_start {
+            changed += tx.execute(
+                "UPDATE privacy_exports SET state = 'failed',
+                   error = 'the server stopped during the export: ask again', updated_ms = ?1
+                 WHERE state IN ('queued', 'running')",
+                [now],
+            )?;
+        }
+        let files: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT file_name FROM privacy_exports
+                 WHERE state = 'ready' AND expires_ms <= ?1 AND file_name IS NOT NULL",
+            )?;
+            stmt.query_map([now], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        changed += tx.execute(
+            "UPDATE privacy_exports SET state = 'expired', file_name = NULL, updated_ms = ?1
+             WHERE state = 'ready' AND expires_ms <= ?1",
+            [now],
+        )?;
+        Ok((changed, files))
+    })?;
+    if let Some(dir) = store.path().parent() {
+        for file in files {
+            let _ = std::fs::remove_file(dir.join(EXPORTS_DIR).join(file));
+        }
+    }
+    Ok(changed)
+}

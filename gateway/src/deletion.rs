@@ -357,3 +357,49 @@ pub fn bind(sql: &str, person: &Person) -> Vec<(&'static str, rusqlite::types::V
     .filter(|(name, _)| sql.contains(name))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, prepare_data_dir};
+
+    /// Every table the registry deletes from or scrubs is visited, each after the tables
+    /// that point at it.
+    #[test]
+    fn every_acting_table_is_visited_after_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .read(|conn| {
+                let person = Person {
+                    tenant_row: 1,
+                    user_row: 1,
+                    athlete_row: Some(1),
+                };
+                let plan = Plan::new(conn, person)?;
+                let order: Vec<&str> = plan.order()?.iter().map(|t| t.name).collect();
+                let acting = REGISTRY
+                    .iter()
+                    .filter(|t| !matches!(t.deletion, Deletion::Keep(_)))
+                    .count();
+                assert_eq!(order.len(), acting);
+                let at = |name: &str| order.iter().position(|n| *n == name).unwrap();
+                for (child, parent) in [
+                    ("samples", "sessions"),
+                    ("sessions", "devices"),
+                    ("devices", "athletes"),
+                    ("refresh_tokens", "auth_families"),
+                    ("auth_families", "users"),
+                    ("users", "athletes"),
+                    ("chat_messages", "chat_conversations"),
+                    ("sync_jobs", "provider_connections"),
+                    ("audit_log", "users"),
+                ] {
+                    assert!(at(child) < at(parent), "{child} before {parent}: {order:?}");
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
