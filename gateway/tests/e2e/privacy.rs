@@ -677,6 +677,29 @@ async fn export_delete_and_audit_over_a_day_with_data_in_every_table() {
     );
     assert_eq!(api.get("/admin/audit", &his).await.status, 403);
 
+    // A gym-admin deletes a coach watching the live board: the socket closes.
+    let coach_pair = api
+        .invite_and_register(&admin, "coach", "coach@privacy-gym.example", None)
+        .await;
+    let coach_row = coach_pair["user"]["id"].as_i64().unwrap();
+    let mut board = api.live("/live/board", &access(&coach_pair)).await;
+    board
+        .wait_for("the board's hello", |m| m["type"] == "hello")
+        .await;
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("/users/{coach_row}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    // (Fails the test if it stays open past the deadline.)
+    let _close = board
+        .wait_closed("the deleted coach's board to close", DEADLINE)
+        .await;
+
     // A gym-admin deletes him.
     let r = api
         .call(
@@ -715,6 +738,7 @@ async fn export_delete_and_audit_over_a_day_with_data_in_every_table() {
         HER_EMAIL.into(),
         HIS_EMAIL.into(),
         ADMIN_EMAIL.into(),
+        "coach@privacy-gym.example".into(),
         HER_NAME.into(),
         HIS_NAME.into(),
         "Zephyrine".into(),
