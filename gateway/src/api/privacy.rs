@@ -227,6 +227,30 @@ async fn erase(state: &ApiState, person: Person, by: Option<i64>) -> Result<(), 
             unconfirmed += 1;
         }
     }
+    // Their devices are closed and forgotten, and what they sent is committed before
+    // their rows go: no frame of theirs reaches the writer after the deletion.
+    let devices = state
+        .read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT device_id FROM devices WHERE tenant_id = ?1 AND athlete_id = ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![person.tenant_row, person.athlete_row], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await?;
+    for device in devices {
+        if let Ok(device) = paceline_schemas::DeviceId::new(device) {
+            state.live.revoke_device(&device);
+        }
+    }
+    let live = state.clone();
+    tokio::task::spawn_blocking(move || live.live.flush_writes())
+        .await
+        .map_err(|_| ApiError::internal())??;
     let files = crate::data_export::files_of_user(state.live.store(), person)?;
     let now = state.now_ms();
     let erased = state
