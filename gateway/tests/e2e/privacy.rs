@@ -14,11 +14,15 @@
 //!   refused; every text and blob column of every table and every file of the data folder
 //!   (database and WAL after the checkpoint, logs) scanned for her email and name, every
 //!   column referencing a user or an athlete for her ids, the audit for `user:`/`athlete:`
-//!   targets: nothing; the other athlete's rows all there; a gym-admin deletes the other.
+//!   targets: nothing; the other athlete's rows all there; a gym-admin deletes a coach
+//!   watching the live board (the socket closes) and the other athlete.
 //! - Audit: `GET /admin/audit` by action, family, actor, text and page, each entry with
 //!   the client's address; the deletion's entry without personal data.
 //! - Logs: no line of the day's log holds an email, a name, the password or any token
 //!   handed out.
+//!
+//! The FIT files come from `shared/data/fit` beside the repository, or
+//! `$PACELINE_SHARED_DATA/fit` for a checkout elsewhere.
 
 use std::collections::BTreeMap;
 use std::io::Read;
