@@ -20,6 +20,8 @@ pub mod broker;
 pub mod chat;
 pub mod clock;
 pub mod connections;
+pub mod data_export;
+pub mod deletion;
 pub mod demo;
 pub mod digest;
 pub mod downlink;

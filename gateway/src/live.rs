@@ -326,6 +326,13 @@ impl Live {
         tracing::info!(closed, "device revoked");
     }
 
+    /// Waits until every frame and session write queued before this call is committed
+    /// (an account deletion, after closing the person's devices, so nothing of theirs is
+    /// still on its way to the database). Blocks: call off the async threads.
+    pub fn flush_writes(&self) -> Result<(), crate::store::StoreError> {
+        self.writes.flush()
+    }
+
     /// Hands a command to the coach of session `session_row`; false if the session is not
     /// being coached in this process.
     pub fn command_session(&self, session_row: i64, command: Command) -> bool {

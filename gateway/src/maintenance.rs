@@ -72,43 +72,141 @@ pub fn run_pass(
     mut progress: impl FnMut(&Progress),
 ) -> Result<Vec<(&'static str, u64)>, StoreError> {
     let mut removed = Vec::new();
+    // Each tenant's raw-sample period: its own setting, else the pass's, else the
+    // registry's default.
+    let tenants: Vec<(i64, Option<u32>)> = store.read(|conn| {
+        let mut stmt = conn.prepare(
+            "SELECT t.id, s.raw_samples_days FROM tenants t
+             LEFT JOIN tenant_privacy_settings s ON s.tenant_id = t.id ORDER BY t.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })?;
     for table in REGISTRY {
         let Retention::Days { time_column, .. } = table.retention else {
             continue;
         };
+        let raw = matches!(table.name, "frames" | "samples");
         let override_days = match table.name {
             "frames" | "samples" => days.raw,
             "audit_log" => days.audit,
             _ => None,
         };
-        let Some(cutoff_ms) = table.retention.cutoff_ms(now_ms, override_days) else {
-            continue;
-        };
-        // Names from the registry (constants), never from input.
-        let sql = format!(
-            "DELETE FROM {name} WHERE rowid IN
-                 (SELECT rowid FROM {name} WHERE {time_column} < ?1 LIMIT ?2)",
-            name = table.name
-        );
         let mut rows = 0u64;
-        loop {
-            let batch = store.write(|tx| -> Result<usize, StoreError> {
-                Ok(tx.execute(&sql, params![to_i64(cutoff_ms), BATCH_ROWS])?)
-            })?;
-            rows += batch as u64;
-            progress(&Progress::Pruned {
-                table: table.name,
-                rows,
-                cutoff_ms,
-            });
-            if i64::try_from(batch).unwrap_or(i64::MAX) < BATCH_ROWS {
-                break;
+        if raw {
+            for (tenant_row, tenant_days) in &tenants {
+                let Some(cutoff_ms) = table
+                    .retention
+                    .cutoff_ms(now_ms, tenant_days.or(override_days))
+                else {
+                    continue;
+                };
+                // Names from the registry (constants), never from input.
+                let sql = format!(
+                    "DELETE FROM {name} WHERE rowid IN
+                         (SELECT rowid FROM {name} WHERE tenant_id = ?3 AND {time_column} < ?1 LIMIT ?2)",
+                    name = table.name
+                );
+                rows += prune(
+                    store,
+                    &sql,
+                    cutoff_ms,
+                    Some(*tenant_row),
+                    table.name,
+                    rows,
+                    &mut progress,
+                )?;
             }
+        } else {
+            let Some(cutoff_ms) = table.retention.cutoff_ms(now_ms, override_days) else {
+                continue;
+            };
+            let sql = format!(
+                "DELETE FROM {name} WHERE rowid IN
+                     (SELECT rowid FROM {name} WHERE {time_column} < ?1 LIMIT ?2)",
+                name = table.name
+            );
+            rows += prune(
+                store,
+                &sql,
+                cutoff_ms,
+                None,
+                table.name,
+                rows,
+                &mut progress,
+            )?;
         }
         removed.push((table.name, rows));
     }
+    // Raw recordings kept in a column of a table that stays (an activity copy's samples
+    // as FIT): cleared after each tenant's raw-sample period; the summaries stay.
+    for column in paceline_privacy::RAW_COLUMNS {
+        let mut rows = 0u64;
+        for (tenant_row, tenant_days) in &tenants {
+            let Some(cutoff_ms) = Retention::Days {
+                default_days: Retention::RAW_SAMPLES_DAYS,
+                time_column: column.time_column,
+            }
+            .cutoff_ms(now_ms, tenant_days.or(days.raw)) else {
+                continue;
+            };
+            let sql = format!(
+                "UPDATE {table} SET {name} = NULL WHERE rowid IN
+                     (SELECT rowid FROM {table} WHERE tenant_id = ?3 AND {time} < ?1
+                        AND {name} IS NOT NULL LIMIT ?2)",
+                table = column.table,
+                name = column.column,
+                time = column.time_column,
+            );
+            rows += prune(
+                store,
+                &sql,
+                cutoff_ms,
+                Some(*tenant_row),
+                column.label,
+                rows,
+                &mut progress,
+            )?;
+        }
+        removed.push((column.label, rows));
+    }
+    let expired = crate::data_export::sweep(store, now_ms, false)?;
+    removed.push(("privacy_exports", u64::try_from(expired).unwrap_or(0)));
     give_back_space(store, full_vacuum, &mut progress)?;
     Ok(removed)
+}
+
+/// Runs `sql` (binding the cutoff, the batch size and the tenant) batch by batch until a
+/// batch is short; the rows it changed. `before` rows were counted for `label` already.
+fn prune(
+    store: &Store,
+    sql: &str,
+    cutoff_ms: u64,
+    tenant_row: Option<i64>,
+    label: &'static str,
+    before: u64,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<u64, StoreError> {
+    let mut rows = 0u64;
+    loop {
+        let batch = store.write(|tx| -> Result<usize, StoreError> {
+            Ok(match tenant_row {
+                Some(tenant) => tx.execute(sql, params![to_i64(cutoff_ms), BATCH_ROWS, tenant])?,
+                None => tx.execute(sql, params![to_i64(cutoff_ms), BATCH_ROWS])?,
+            })
+        })?;
+        rows += batch as u64;
+        progress(&Progress::Pruned {
+            table: label,
+            rows: before + rows,
+            cutoff_ms,
+        });
+        if i64::try_from(batch).unwrap_or(i64::MAX) < BATCH_ROWS {
+            return Ok(rows);
+        }
+    }
 }
 
 /// Free pages back to the file system: incrementally when the store allows it, by one
@@ -372,5 +470,70 @@ mod tests {
             before - given,
             "the file shrank by the pages given"
         );
+    }
+
+    #[test]
+    fn a_tenant_setting_shortens_its_raw_period_and_old_recordings_lose_their_samples() {
+        let now_ms = 1000 * DAY_MS;
+        let (_dir, store) = store_with_old_and_new_rows(now_ms);
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for age_days in [800, 10] {
+                    let at = to_i64(now_ms - age_days * DAY_MS);
+                    tx.execute(
+                        "INSERT INTO activities (tenant_id, athlete_id, sport, start_ms, duration_s,
+                             tss, provenance_json, created_ms, updated_ms)
+                         VALUES (1, 1, 'ride', ?1, 3600, 80, '{}', ?1, ?1)",
+                        params![at],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO activity_sources (activity_id, tenant_id, athlete_id, kind, sport,
+                             start_ms, duration_s, fields_json, samples_fit, created_ms)
+                         VALUES (last_insert_rowid(), 1, 1, 'file', 'ride', ?1, 3600, '{}', x'0e10', ?1)",
+                        params![at],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let fits = |store: &Store| -> i64 {
+            store
+                .read(|c| {
+                    Ok(c.query_row(
+                        "SELECT count(*) FROM activity_sources WHERE samples_fit IS NOT NULL",
+                        [],
+                        |r| r.get(0),
+                    )?)
+                })
+                .unwrap()
+        };
+        let removed = run_pass(&store, now_ms, RetentionDays::default(), false, |_| {}).unwrap();
+        assert!(
+            removed.contains(&("activity_sources.samples_fit", 1)),
+            "{removed:?}"
+        );
+        assert_eq!((count(&store, "samples"), fits(&store)), (2, 1));
+        // The gym keeps raw samples 5 days: the 10-day-old ride's go too; summaries stay.
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.execute(
+                    "INSERT INTO tenant_privacy_settings (tenant_id, raw_samples_days, updated_ms)
+                     VALUES (1, 5, 0)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let removed = run_pass(&store, now_ms, RetentionDays::default(), false, |_| {}).unwrap();
+        assert!(removed.contains(&("samples", 2)), "{removed:?}");
+        assert_eq!(
+            (
+                count(&store, "samples"),
+                count(&store, "frames"),
+                fits(&store)
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(count(&store, "activities"), 2, "the summaries stay");
     }
 }

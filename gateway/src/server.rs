@@ -75,6 +75,8 @@ impl Gateway {
         let (metrics, registry) = Metrics::new();
         let metrics = Arc::new(metrics);
         let clock = GatewayClock::start();
+        crate::data_export::sweep(&store, clock.now_ms(), true)
+            .context("the data exports left by the last run")?;
         let health = Arc::new(crate::health::Health::default());
 
         let (engine, outputs) = LiveEngine::start(

@@ -61,15 +61,31 @@ pub enum Export {
 }
 
 /// What deleting the owner does with the table's rows.
+///
+/// A deletion follows the store's foreign keys: a row goes when any of its columns
+/// names the person (`users.id`, `athletes.id`) or a row that goes itself (a session's
+/// samples, a conversation's messages), so a coach's link to a deleted athlete goes with
+/// the athlete even though it is keyed by the coach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deletion {
     /// The rows are deleted.
     Delete,
+    /// The rows are deleted when a JSON column names a deleted row of another table (a
+    /// job queue's payload naming a connection).
+    DeleteNamed {
+        /// The JSON column.
+        json_column: &'static str,
+        /// `(field, table, column)`: the payload's `field` holds `table.column` of a row.
+        refs: &'static [(&'static str, &'static str, &'static str)],
+    },
     /// The rows stay (the record must: an audit trail) with these columns cleared of
     /// anything personal.
     Scrub {
         /// Columns set to NULL.
         columns: &'static [&'static str],
+        /// A text column naming its subject as `user:{id}` or `athlete:{id}`: rows
+        /// naming the person are scrubbed too.
+        naming: Option<&'static str>,
     },
     /// Nothing personal is in it; the rows stay, and why.
     Keep(&'static str),
@@ -223,9 +239,9 @@ pub const REGISTRY: &[Table] = &[
         key: Key::Column("tenant_id"),
         personal: false,
         export: Export::No("single-use codes, stored as digests"),
-        deletion: Deletion::Scrub {
-            columns: &["used_by", "created_by"],
-        },
+        // An invitation the person made, used or that names their athlete: the audit
+        // log keeps that it happened.
+        deletion: Deletion::Delete,
         retention: Retention::WithOwner,
     },
     Table {
@@ -237,6 +253,7 @@ pub const REGISTRY: &[Table] = &[
         ..user("auth_families")
     },
     Table {
+        owner: Owner::User,
         export: Export::No("refresh-token digests: secrets"),
         ..through("refresh_tokens", "family_id", "auth_families")
     },
@@ -247,7 +264,8 @@ pub const REGISTRY: &[Table] = &[
         personal: true,
         export: Export::Rows { omit: &[] },
         deletion: Deletion::Scrub {
-            columns: &["user_id", "detail_json"],
+            columns: &["user_id", "target", "detail_json", "ip"],
+            naming: Some("target"),
         },
         retention: Retention::Days {
             default_days: 730,
@@ -308,7 +326,13 @@ pub const REGISTRY: &[Table] = &[
         key: Key::Column("tenant_id"),
         personal: false,
         export: Export::No("the sync runner's work queue: provider ids, no athlete data"),
-        deletion: Deletion::Keep("queue entries name provider ids and row ids only"),
+        deletion: Deletion::DeleteNamed {
+            json_column: "payload",
+            refs: &[
+                ("connection_id", "provider_connections", "id"),
+                ("owner_id", "provider_connections", "provider_user_id"),
+            ],
+        },
         retention: Retention::WithOwner,
     },
     Table {
@@ -323,7 +347,136 @@ pub const REGISTRY: &[Table] = &[
     },
     user("digest_sends"),
     user("digest_optouts"),
+    Table {
+        export: Export::No("the export jobs themselves: their links are stored as digests"),
+        ..user("privacy_exports")
+    },
+    Table {
+        name: "tenant_privacy_settings",
+        owner: Owner::Tenant,
+        key: Key::Column("tenant_id"),
+        personal: false,
+        export: Export::Rows { omit: &[] },
+        deletion: Deletion::Keep("the gym's retention period"),
+        retention: Retention::WithOwner,
+    },
 ];
+
+/// A column holding raw recordings in a table whose rows otherwise stay (their
+/// summaries): cleared after the raw-sample period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawColumn {
+    /// The table.
+    pub table: &'static str,
+    /// The column set to NULL.
+    pub column: &'static str,
+    /// The column with the row's time, ms since the epoch.
+    pub time_column: &'static str,
+    /// `table.column`, for progress and reports.
+    pub label: &'static str,
+}
+
+/// The raw recordings kept in columns: an activity copy's samples as FIT go after
+/// [`Retention::RAW_SAMPLES_DAYS`] (or the tenant's period) like raw samples; the
+/// activity and its summary stay.
+pub const RAW_COLUMNS: &[RawColumn] = &[RawColumn {
+    table: "activity_sources",
+    column: "samples_fit",
+    time_column: "start_ms",
+    label: "activity_sources.samples_fit",
+}];
+
+/// What a table holds, in a few words (README's privacy table); empty for a table not
+/// described yet (a test fails then).
+pub fn holds(name: &str) -> &'static str {
+    match name {
+        "tenants" => "each gym or team: its name and slug",
+        "plans" => "the gym's workout plans",
+        "athletes" => "each athlete's name and profile (FTP, heart-rate limits, zones)",
+        "devices" => "paired edge agents: id, owner, sealed key, token digest",
+        "sessions" => "live sessions: when, which device and plan, the summary",
+        "frames" => "the sealed wire frames of live sessions, as received",
+        "samples" => "raw sensor samples: heart rate, power, cadence, speed",
+        "cues" => "the coach's cues of a session",
+        "modifications" => "workout changes the coach made",
+        "users" => "accounts: email, name, role, password hash",
+        "invitations" => "invitation codes (as digests), who made and used them",
+        "coach_athletes" => "which coach may see which athlete",
+        "auth_families" => "logins (refresh-token families)",
+        "refresh_tokens" => "refresh-token digests",
+        "audit_log" => "who did what, when and from which address",
+        "session_commands" => "commands a coach sent to a live session",
+        "server_secrets" => "the server's own keys, sealed",
+        "tenant_usage" => "bytes of frames a gym stores",
+        "activities" => "the activity library: each workout's summary and load",
+        "activity_sources" => {
+            "each copy of an activity (file, provider, live) with its samples as FIT"
+        }
+        "activity_precedence" => "the gym's order of activity sources",
+        "daily_metrics" => "check-ins and health values per day (HRV, sleep, weight, food)",
+        "daily_plans" => "the daily plans generated, with their inputs",
+        "life_events" => "travel, illness and busy days",
+        "planning_settings" => "goals, availability, equipment",
+        "insight_reports" => "cached correlation reports",
+        "insight_feedback" => "'was this helpful?' answers",
+        "music_libraries" => "a user's music tracks and tempos",
+        "chat_conversations" => "coach-chat conversations",
+        "chat_messages" => "what was typed in the chat and the replies",
+        "chat_terms" => "words a user taught the chat",
+        "sync_jobs" => "provider sync work queue (connection and provider ids)",
+        "provider_connections" => "Strava and Garmin links: provider id, sealed tokens, status",
+        "oauth_states" => "pending provider authorizations (digests, 10 minutes)",
+        "digest_sends" => "which week's digest went to whom, and its send attempts",
+        "digest_optouts" => "who unsubscribed from the weekly digest",
+        "privacy_exports" => "data export jobs and their link digests",
+        "tenant_privacy_settings" => "a gym's raw-sample retention period",
+        _ => "",
+    }
+}
+
+/// The registry as the README's markdown table: table, what it holds, whose, export,
+/// deletion, how long kept.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| Table | Holds | Whose | Export | On deletion | Kept |\n|---|---|---|---|---|---|\n",
+    );
+    for t in REGISTRY {
+        let whose = match t.owner {
+            Owner::Tenant => "gym",
+            Owner::User => "user",
+            Owner::Athlete => "athlete",
+            Owner::Service => "server",
+        };
+        let export = match t.export {
+            Export::Rows { omit: [] } => "JSON + CSV".to_owned(),
+            Export::Rows { omit } => format!("JSON + CSV without {}", omit.join(", ")),
+            Export::No(_) => "no".to_owned(),
+        };
+        let deletion = match t.deletion {
+            Deletion::Delete => "deleted".to_owned(),
+            Deletion::DeleteNamed { .. } => "those naming the person's rows deleted".to_owned(),
+            Deletion::Scrub { columns, .. } => format!("kept, {} cleared", columns.join(", ")),
+            Deletion::Keep(_) => "kept (not personal)".to_owned(),
+        };
+        let kept = match t.retention {
+            Retention::WithOwner => "with its owner".to_owned(),
+            Retention::Days { default_days, .. } if matches!(t.name, "frames" | "samples") => {
+                format!("{default_days} days, or the gym's setting")
+            }
+            Retention::Days { default_days, .. } => format!("{default_days} days"),
+        };
+        let kept = match RAW_COLUMNS.iter().find(|c| c.table == t.name) {
+            Some(c) => format!("{kept}; {} {} days", c.column, Retention::RAW_SAMPLES_DAYS),
+            None => kept,
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {whose} | {export} | {deletion} | {kept} |\n",
+            t.name,
+            holds(t.name)
+        ));
+    }
+    out
+}
 
 /// The declaration of `name`.
 pub fn table(name: &str) -> Option<&'static Table> {
@@ -357,6 +510,23 @@ pub fn stale(existing: &[&str]) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_shows_the_registry() {
+        for t in REGISTRY {
+            assert!(
+                !holds(t.name).is_empty(),
+                "say what {} holds in holds()",
+                t.name
+            );
+        }
+        let readme = include_str!("../../../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's privacy table is not the registry's; put this there:\n{table}"
+        );
+    }
 
     #[test]
     fn every_table_is_declared_once() {

@@ -20,6 +20,7 @@ use super::passwords::PasswordChange;
 use super::planning::{
     CalendarUrlBody, DailyBody, LifeEventBody, PlanningSettings, calendar_records, life_record,
 };
+use super::privacy::{DeleteAccount, PrivacySettings};
 use super::sessions::parse_command;
 use super::sync::ConnectBody;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
@@ -73,11 +74,15 @@ pub enum RequestBody {
     MusicLibrary,
     /// `POST /connections/{provider}` and `POST /connections/{provider}/sync`.
     Connect,
+    /// `DELETE /me` (the password, re-entered).
+    DeleteAccount,
+    /// `PUT /admin/privacy`.
+    PrivacySettings,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 22] = [
+    pub const ALL: [RequestBody; 24] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -100,6 +105,8 @@ impl RequestBody {
         RequestBody::InsightFeedback,
         RequestBody::MusicLibrary,
         RequestBody::Connect,
+        RequestBody::DeleteAccount,
+        RequestBody::PrivacySettings,
     ];
 }
 
@@ -177,6 +184,12 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         }
         RequestBody::Connect => {
             json::<ConnectBody>(bytes)?;
+        }
+        RequestBody::DeleteAccount => {
+            json::<DeleteAccount>(bytes)?;
+        }
+        RequestBody::PrivacySettings => {
+            json::<PrivacySettings>(bytes)?.check()?;
         }
         RequestBody::DailyCsv => {
             daily_csv_days(bytes)?;
@@ -264,6 +277,11 @@ mod tests {
                 r#"{"term":"dhamaka","meaning":{"kind":"workout","sport":"dance"},"confidence":0.8}"#,
             ),
             (RequestBody::Connect, r#"{"athlete_id":7}"#),
+            (
+                RequestBody::DeleteAccount,
+                r#"{"password":"correct horse"}"#,
+            ),
+            (RequestBody::PrivacySettings, r#"{"raw_samples_days":365}"#),
             (
                 RequestBody::DailyCsv,
                 "date,energy_kcal,caffeine_mg,work_hours\n2026-12-01,2400,150,8\n2026-12-02,,200,\n",

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod planning;
 pub mod plans;
+pub mod privacy;
 pub mod sessions;
 pub mod sync;
 
@@ -287,9 +288,15 @@ impl ApiState {
         write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let api = self.clone();
-        tokio::task::spawn_blocking(move || api.live.store().write(write))
-            .await
-            .map_err(|_| ApiError::internal())?
+        let address = CLIENT_ADDRESS.try_with(Clone::clone).ok().flatten();
+        tokio::task::spawn_blocking(move || {
+            AUDIT_ADDRESS.with(|a| *a.borrow_mut() = address);
+            let written = api.live.store().write(write);
+            AUDIT_ADDRESS.with(|a| a.borrow_mut().take());
+            written
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
     }
 }
 
@@ -312,7 +319,20 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/invitations/{id}", delete(admin::revoke_invitation))
         .route("/users", get(admin::list_users))
-        .route("/users/{id}", axum::routing::patch(admin::update_user))
+        .route(
+            "/users/{id}",
+            axum::routing::patch(admin::update_user).delete(privacy::delete_user),
+        )
+        .route("/me", delete(privacy::delete_me))
+        .route("/me/export", post(privacy::export_me))
+        .route("/me/exports/{id}", get(privacy::get_export))
+        .route("/export-downloads/{token}", get(privacy::download_export))
+        .route("/admin/export", post(privacy::export_tenant))
+        .route(
+            "/admin/privacy",
+            get(privacy::get_privacy).put(privacy::put_privacy),
+        )
+        .route("/admin/audit", get(privacy::search_audit))
         .route(
             "/users/{id}/password-reset",
             post(passwords::reset_password),
@@ -454,7 +474,70 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(refuse_announced_oversize))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            remember_client,
+        ))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One debug line per request: the method, the route as declared (`/me/exports/{id}`,
+/// never the path as sent: an export link's token is in its path), the status and the
+/// time taken. Never a query, a header or a body.
+async fn log_request(request: Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "api request"
+    );
+    response
+}
+
+tokio::task_local! {
+    /// The client address of the request being handled (for the audit log).
+    static CLIENT_ADDRESS: Option<String>;
+}
+
+thread_local! {
+    /// The client address of the request whose write runs on this thread.
+    static AUDIT_ADDRESS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps the request's client address (the TCP peer, or what a trusted proxy forwarded
+/// for) while it is handled: [`audit`] records it.
+async fn remember_client(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(peer)| {
+            let forwarded_for: Vec<&str> = request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect();
+            crate::accounts::address::client_address(
+                peer.ip(),
+                &forwarded_for,
+                &state.trusted_proxies,
+            )
+            .to_string()
+        });
+    CLIENT_ADDRESS.scope(address, next.run(request)).await
 }
 
 /// Answers 413 at once to a request whose `Content-Length` is over the limit, without
@@ -906,7 +989,8 @@ pub fn athlete_visible(
     Ok(conn.query_row(&sql, named(&values).as_slice(), |row| row.get(0))?)
 }
 
-/// Records an action in the tenant's audit log (no secrets, no personal data beyond ids).
+/// Records an action in the tenant's audit log (no secrets, no personal data beyond ids),
+/// with the client address of the request it is written for.
 pub fn audit(
     conn: &Connection,
     tenant_row: i64,
@@ -917,15 +1001,16 @@ pub fn audit(
     now_ms: u64,
 ) -> Result<(), ApiError> {
     conn.execute(
-        "INSERT INTO audit_log (tenant_id, user_id, action, target, detail_json, at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO audit_log (tenant_id, user_id, action, target, detail_json, at_ms, ip)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             tenant_row,
             user_row,
             action,
             target,
             detail.map(serde_json::Value::to_string),
-            crate::store::to_i64(now_ms)
+            crate::store::to_i64(now_ms),
+            AUDIT_ADDRESS.with(|a| a.borrow().clone()),
         ],
     )?;
     Ok(())

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, digest, insights, live_ws, passwords,
-    planning, plans, sessions, sync,
+    planning, plans, privacy, sessions, sync,
 };
 
 struct BearerAuth;
@@ -67,6 +67,9 @@ impl Modify for BearerAuth {
         insights::plan_playlist, digest::unsubscribe_page, digest::unsubscribe,
         sync::connect, sync::callback, sync::list_connections, sync::sync_now, sync::disconnect,
         sync::list_jobs, sync::retry_job,
+        privacy::delete_me, privacy::delete_user, privacy::export_me, privacy::export_tenant,
+        privacy::get_export, privacy::download_export, privacy::get_privacy,
+        privacy::put_privacy, privacy::search_audit,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -81,6 +84,7 @@ impl Modify for BearerAuth {
         (name = "planning", description = "Daily metrics and check-ins, training load, recovery, planning settings, daily plans, life events"),
         (name = "chat", description = "The coach chat: messages that act on the athlete's own data, and the user's learned terms"),
         (name = "insights", description = "The day's nutrition, body and work values from CSV, efficiency per activity and its trend, what works (correlations), feedback, playlists"),
+        (name = "privacy", description = "Your data: export it, delete your account; a gym's export, retention and audit search"),
         (name = "sync", description = "Provider connections (Strava over OAuth), sync now, and the sync job runner's dead letters"),
     )
 )]

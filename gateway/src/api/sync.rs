@@ -415,35 +415,8 @@ pub async fn disconnect(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("connection"))?;
-    if let (Some(sealed), Some(strava)) = (&found.tokens_sealed, sync.settings.strava.as_ref()) {
-        let name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
-        let (access, _) = open_tokens(state.live.store(), &name, sealed)?;
-        if let DeauthorizeRequest::Post(form) = strava.config.deauthorize_request(&access) {
-            let answer = sync
-                .outbound()
-                .call(
-                    Method::Post,
-                    &form.url,
-                    &[],
-                    Some((
-                        "application/x-www-form-urlencoded",
-                        form.body.expose().to_owned(),
-                    )),
-                    4096,
-                )
-                .await;
-            // A token the provider no longer knows is disconnected already; the tokens
-            // go here whatever it answers.
-            if !answer
-                .as_ref()
-                .is_ok_and(|a| (200..300).contains(&a.status))
-            {
-                tracing::warn!(
-                    provider = provider.as_str(),
-                    "deauthorize was not confirmed"
-                );
-            }
-        }
+    if let Some(sealed) = &found.tokens_sealed {
+        deauthorize(&state, &sync, p.tenant_row, athlete, provider, sealed).await?;
     }
     let now_ms = state.now_ms();
     state
@@ -462,6 +435,50 @@ pub async fn disconnect(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells the provider the athlete's tokens are withdrawn (Strava's deauthorize); whether
+/// it confirmed. Best effort: a token the provider no longer knows is disconnected
+/// already, and the caller deletes the tokens whatever it answers.
+pub(crate) async fn deauthorize(
+    state: &ApiState,
+    sync: &ProviderSync,
+    tenant_row: i64,
+    athlete: i64,
+    provider: Provider,
+    sealed: &[u8],
+) -> Result<bool, ApiError> {
+    let Some(strava) = sync.settings.strava.as_ref() else {
+        return Ok(false);
+    };
+    let name = rows::tokens_seal_name(tenant_row, athlete, provider);
+    let (access, _) = open_tokens(state.live.store(), &name, sealed)?;
+    let DeauthorizeRequest::Post(form) = strava.config.deauthorize_request(&access) else {
+        return Ok(false);
+    };
+    let answer = sync
+        .outbound()
+        .call(
+            Method::Post,
+            &form.url,
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                form.body.expose().to_owned(),
+            )),
+            4096,
+        )
+        .await;
+    let confirmed = answer
+        .as_ref()
+        .is_ok_and(|a| (200..300).contains(&a.status));
+    if !confirmed {
+        tracing::warn!(
+            provider = provider.as_str(),
+            "deauthorize was not confirmed"
+        );
+    }
+    Ok(confirmed)
 }
 
 /// `GET /admin/jobs` query.

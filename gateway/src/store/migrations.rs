@@ -503,4 +503,42 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, user_id)
     );
     "#,
+    // 13: (issue 25) privacy: where an audited request came from (the client's address);
+    // the audit searched by action and append-only (what was done, by which tenant and
+    // when never changes; a deletion only clears the personal columns, retention only
+    // removes whole old entries); data exports (a job per request: its state, the zip
+    // in the data folder, the download link's digest, single use, expiring); each
+    // tenant's retention of raw samples.
+    r#"
+    ALTER TABLE audit_log ADD COLUMN ip TEXT;
+    CREATE INDEX audit_by_tenant_action ON audit_log(tenant_id, action, id);
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OF id, tenant_id, action, at_ms ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TABLE privacy_exports (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        user_id        INTEGER NOT NULL REFERENCES users(id),
+        scope          TEXT NOT NULL CHECK (scope IN ('user', 'tenant')),
+        state          TEXT NOT NULL
+                       CHECK (state IN ('queued', 'running', 'ready', 'failed', 'downloaded', 'expired')),
+        file_name      TEXT,
+        bytes          INTEGER,
+        token_sha256   BLOB,
+        expires_ms     INTEGER,
+        downloaded_ms  INTEGER,
+        error          TEXT,
+        created_ms     INTEGER NOT NULL,
+        updated_ms     INTEGER NOT NULL
+    );
+    CREATE INDEX privacy_exports_by_user ON privacy_exports(tenant_id, user_id, id);
+    CREATE UNIQUE INDEX privacy_exports_by_token ON privacy_exports(token_sha256)
+        WHERE token_sha256 IS NOT NULL;
+    CREATE TABLE tenant_privacy_settings (
+        tenant_id         INTEGER PRIMARY KEY REFERENCES tenants(id),
+        raw_samples_days  INTEGER NOT NULL,
+        updated_ms        INTEGER NOT NULL
+    );
+    "#,
 ];

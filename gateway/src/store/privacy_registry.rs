@@ -67,8 +67,22 @@ fn every_key_column_the_registry_names_exists() {
                 if let paceline_privacy::Export::Rows { omit } = table.export {
                     named.extend(omit);
                 }
-                if let paceline_privacy::Deletion::Scrub { columns } = table.deletion {
-                    named.extend(columns);
+                match table.deletion {
+                    paceline_privacy::Deletion::Scrub { columns, naming } => {
+                        named.extend(columns);
+                        named.extend(naming);
+                    }
+                    paceline_privacy::Deletion::DeleteNamed { json_column, refs } => {
+                        named.push(json_column);
+                        for (_, other, column) in refs {
+                            assert!(
+                                columns(conn, other).iter().any(|c| c == column),
+                                "{}: {other}.{column} is not a column",
+                                table.name
+                            );
+                        }
+                    }
+                    _ => {}
                 }
                 if let paceline_privacy::Retention::Days { time_column, .. } = table.retention {
                     named.push(time_column);
@@ -82,6 +96,46 @@ fn every_key_column_the_registry_names_exists() {
                 }
             }
             Ok::<_, StoreError>(())
+        })
+        .unwrap();
+}
+
+/// The audit log is append-only: an entry's action, tenant and time cannot change (a
+/// deletion may clear its personal columns; retention removes whole old entries).
+#[test]
+fn the_audit_log_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_data_dir(dir.path()).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.execute_batch(
+                "INSERT INTO tenants (slug, name, created_ms) VALUES ('gym', 'Gym', 1);
+                 INSERT INTO audit_log (tenant_id, action, target, ip, at_ms)
+                     VALUES (1, 'login', 'user:1', '192.0.2.7', 5);",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    for rewrite in [
+        "UPDATE audit_log SET action = 'nothing'",
+        "UPDATE audit_log SET at_ms = 6",
+        "UPDATE audit_log SET tenant_id = 2",
+    ] {
+        let refused = store.write(|tx| -> Result<(), StoreError> {
+            tx.execute(rewrite, [])?;
+            Ok(())
+        });
+        assert!(
+            refused.is_err_and(|e| e.to_string().contains("append-only")),
+            "{rewrite}"
+        );
+    }
+    store
+        .write(|tx| -> Result<(), StoreError> {
+            tx.execute("UPDATE audit_log SET target = NULL, ip = NULL", [])?;
+            tx.execute("DELETE FROM audit_log WHERE at_ms < 10", [])?;
+            Ok(())
         })
         .unwrap();
 }

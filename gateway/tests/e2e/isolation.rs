@@ -579,6 +579,15 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/connections/{provider}/sync", "post"),
         ("/api/v1/admin/jobs", "get"),
         ("/api/v1/admin/jobs/{id}/retry", "post"),
+        ("/api/v1/me", "delete"),
+        ("/api/v1/users/{id}", "delete"),
+        ("/api/v1/me/export", "post"),
+        ("/api/v1/admin/export", "post"),
+        ("/api/v1/me/exports/{id}", "get"),
+        ("/api/v1/export-downloads/{token}", "get"),
+        ("/api/v1/admin/privacy", "get"),
+        ("/api/v1/admin/privacy", "put"),
+        ("/api/v1/admin/audit", "get"),
     ];
     for (path, method) in expected {
         assert!(

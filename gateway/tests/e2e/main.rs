@@ -74,6 +74,12 @@
 //!   gateway's today; learned-term confidence over a scripted conversation through
 //!   `/me/terms`; "only 35 minutes today" shortening today's stored plan; another gym,
 //!   another athlete and another user's conversation 404; the 4,000-character limit.
+//! - `privacy`: a scripted day with an athlete's data in every table of the data
+//!   registry: her export (a zip of JSON, CSV and FIT without secrets, the link working
+//!   once and not after expiry), a gym's export, her deletion with the password (every
+//!   column and every file of the data folder scanned for her email, name and ids:
+//!   nothing; the other athlete untouched), a gym-admin's deletion, the audit searched,
+//!   and no email, name, password or token in any line of the debug log.
 //! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
 //!   naming the field or line, all or nothing); a real FIT ride's efficiency against the
 //!   core computed from the file, the weekly trend and its chart; correlations over 60
@@ -111,6 +117,7 @@ mod linkage;
 mod live;
 mod live_access;
 mod planning;
+mod privacy;
 mod quotas;
 mod replay;
 mod security;
