@@ -30,6 +30,7 @@ pub mod insights;
 pub mod library;
 pub mod live;
 pub mod live_channels;
+pub mod llm;
 pub mod maintenance;
 pub mod metrics;
 pub mod mqtt_acl;

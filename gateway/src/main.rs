@@ -136,6 +136,19 @@ struct CommonArgs {
     /// Let the server fetch calendar URLs on private and loopback addresses [default: false].
     #[arg(long, env = "PACELINE_OUTBOUND_ALLOW_PRIVATE")]
     outbound_allow_private: Option<bool>,
+    /// The coach chat's LLM: an OpenAI-compatible server (`https://host/v1`); none: the
+    /// offline engine answers alone. The key: PACELINE_LLM_API_KEY (environment or file).
+    #[arg(long, env = "PACELINE_LLM_BASE_URL")]
+    llm_base_url: Option<String>,
+    /// The LLM's model name.
+    #[arg(long, env = "PACELINE_LLM_MODEL")]
+    llm_model: Option<String>,
+    /// How long the LLM's answer is waited for, ms [default: 60000].
+    #[arg(long, env = "PACELINE_LLM_TIMEOUT_MS")]
+    llm_timeout_ms: Option<u64>,
+    /// Chat messages one user may send a day [default: 200].
+    #[arg(long, env = "PACELINE_CHAT_MESSAGES_PER_DAY")]
+    chat_messages_per_day: Option<u32>,
 }
 
 impl CommonArgs {
@@ -164,6 +177,11 @@ impl CommonArgs {
             import_max_file_bytes: self.import_max_file_bytes,
             import_max_upload_bytes: self.import_max_upload_bytes,
             outbound_allow_private: self.outbound_allow_private,
+            llm_base_url: self.llm_base_url.clone(),
+            llm_model: self.llm_model.clone(),
+            llm_timeout_ms: self.llm_timeout_ms,
+            chat_messages_per_day: self.chat_messages_per_day,
+            llm_api_key: secret_from_env("PACELINE_LLM_API_KEY"),
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),

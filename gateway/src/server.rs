@@ -285,7 +285,11 @@ impl Gateway {
                 outbound,
             )
             .with_import_limits(settings.import_limits)
-            .with_sync(sync),
+            .with_sync(sync)
+            .with_chat(
+                crate::chat::ChatRuntime::new(&settings.chat)
+                    .context("the coach chat's LLM client")?,
+            ),
         ));
         drop(signing_key);
         let mut app = http::router(

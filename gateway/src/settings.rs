@@ -109,6 +109,17 @@ pub struct SettingsLayer {
     /// Let the server fetch URLs on private and loopback addresses (calendars on the
     /// install's own network; tests). Off by default: see [`crate::outbound`].
     pub outbound_allow_private: Option<bool>,
+    /// The coach chat's LLM: an OpenAI-compatible server (`https://host/v1` or
+    /// `https://host`); none: the offline engine answers alone.
+    pub llm_base_url: Option<String>,
+    /// The model name sent to it.
+    pub llm_model: Option<String>,
+    /// Its API key (sent as a bearer token; never logged).
+    pub llm_api_key: Option<Secret>,
+    /// How long a model's answer is waited for before the offline engine answers, ms.
+    pub llm_timeout_ms: Option<u64>,
+    /// Chat messages one user may send a day (UTC).
+    pub chat_messages_per_day: Option<u32>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -200,6 +211,11 @@ impl SettingsLayer {
                 .import_max_upload_bytes
                 .or(self.import_max_upload_bytes),
             outbound_allow_private: over.outbound_allow_private.or(self.outbound_allow_private),
+            llm_base_url: over.llm_base_url.or(self.llm_base_url),
+            llm_model: over.llm_model.or(self.llm_model),
+            llm_api_key: over.llm_api_key.or(self.llm_api_key),
+            llm_timeout_ms: over.llm_timeout_ms.or(self.llm_timeout_ms),
+            chat_messages_per_day: over.chat_messages_per_day.or(self.chat_messages_per_day),
         }
     }
 }
@@ -238,6 +254,104 @@ pub struct Settings {
     pub import_limits: crate::api::activities::ImportLimits,
     /// Whether outbound fetches may reach private and loopback addresses.
     pub outbound_allow_private: bool,
+    /// The coach chat's settings.
+    pub chat: ChatSettings,
+}
+
+/// The coach chat's settings: its daily limit and the LLM, if one is configured.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// Messages one user may send a day (UTC).
+    pub messages_per_day: u32,
+    /// The LLM; none: the offline engine answers alone.
+    pub llm: Option<LlmSettings>,
+}
+
+/// Where the coach chat's LLM is ([`crate::llm`]).
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// `http(s)://host[:port][/path]`, without a trailing `/`.
+    pub base_url: String,
+    /// The model name.
+    pub model: String,
+    /// The bearer key, if the server wants one.
+    pub api_key: Option<Secret>,
+    /// How long an answer is waited for.
+    pub timeout: Duration,
+}
+
+/// The default wait for the LLM's answer, ms.
+pub const DEFAULT_LLM_TIMEOUT_MS: u64 = 60_000;
+
+/// The chat's settings, checked: the LLM needs a base URL and a model together.
+fn chat(layer: &SettingsLayer) -> Result<ChatSettings, SettingsError> {
+    let messages_per_day = layer
+        .chat_messages_per_day
+        .unwrap_or(crate::chat::MESSAGES_PER_DAY);
+    check_range(
+        "chat_messages_per_day",
+        usize::try_from(messages_per_day).unwrap_or(usize::MAX),
+        1,
+        100_000,
+    )?;
+    let timeout_ms = layer.llm_timeout_ms.unwrap_or(DEFAULT_LLM_TIMEOUT_MS);
+    check_range(
+        "llm_timeout_ms",
+        usize::try_from(timeout_ms).unwrap_or(usize::MAX),
+        100,
+        600_000,
+    )?;
+    let llm = match (&layer.llm_base_url, &layer.llm_model) {
+        (None, None) => {
+            if layer.llm_api_key.is_some() {
+                return Err(SettingsError::Invalid {
+                    name: "llm_api_key",
+                    reason: "only applies with llm_base_url and llm_model".to_owned(),
+                });
+            }
+            None
+        }
+        (Some(base), Some(model)) => {
+            let base_url = base.trim().trim_end_matches('/').to_owned();
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+                || base_url.contains('@')
+            {
+                return Err(SettingsError::Invalid {
+                    name: "llm_base_url",
+                    reason: "an http(s):// URL without credentials (the key is llm_api_key)"
+                        .to_owned(),
+                });
+            }
+            if model.trim().is_empty() {
+                return Err(SettingsError::Invalid {
+                    name: "llm_model",
+                    reason: "empty".to_owned(),
+                });
+            }
+            Some(LlmSettings {
+                base_url,
+                model: model.trim().to_owned(),
+                api_key: layer.llm_api_key.clone(),
+                timeout: Duration::from_millis(timeout_ms),
+            })
+        }
+        (Some(_), None) => {
+            return Err(SettingsError::Invalid {
+                name: "llm_model",
+                reason: "required with llm_base_url".to_owned(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::Invalid {
+                name: "llm_base_url",
+                reason: "required with llm_model".to_owned(),
+            });
+        }
+    };
+    Ok(ChatSettings {
+        messages_per_day,
+        llm,
+    })
 }
 
 impl Settings {
@@ -247,6 +361,7 @@ impl Settings {
         let external_broker = external_broker(&layer)?;
         let quotas = quotas(&layer)?;
         let import_limits = import_limits(&layer)?;
+        let chat = chat(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -295,6 +410,7 @@ impl Settings {
             quotas,
             import_limits,
             outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
+            chat,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -564,6 +680,35 @@ mod tests {
                 .external_broker
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_llm_needs_a_url_and_a_model_and_hides_its_key() {
+        let layer: SettingsLayer = toml::from_str(
+            "llm_base_url = \"http://127.0.0.1:11434/v1/\"\nllm_model = \"llama3\"\n\
+             llm_api_key = \"sk-very-secret\"\nchat_messages_per_day = 20\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(layer).unwrap();
+        let llm = settings.chat.llm.clone().unwrap();
+        assert_eq!(llm.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(llm.model, "llama3");
+        assert_eq!(llm.timeout, Duration::from_secs(60));
+        assert_eq!(settings.chat.messages_per_day, 20);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("sk-very-secret"), "{printed}");
+        let defaults = Settings::resolve(SettingsLayer::default()).unwrap();
+        assert!(defaults.chat.llm.is_none());
+        assert_eq!(defaults.chat.messages_per_day, 200);
+        let half = SettingsLayer {
+            llm_base_url: Some("http://127.0.0.1:1".to_owned()),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(half).unwrap_err().to_string();
+        assert_eq!(err, "setting llm_model: required with llm_base_url");
+        let ftp: SettingsLayer =
+            toml::from_str("llm_base_url = \"ftp://x\"\nllm_model = \"m\"\n").unwrap();
+        assert!(Settings::resolve(ftp).is_err());
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub struct ChatReply {
     pub confirmation: Option<Value>,
     /// The conversation, to continue it.
     pub conversation_id: i64,
+    /// Which engine chose the tools: `llm` (the configured model, its answer validated
+    /// and vetted) or `offline` (the rules).
+    pub engine: String,
+    /// Why the configured model's answer was not used (`timeout`, `network`, `status`,
+    /// `too_large`, `refused`); absent when it was, or when no model is configured.
+    pub llm_fallback: Option<String>,
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
@@ -164,6 +170,22 @@ pub async fn post_chat(
 ) -> Result<Json<ChatReply>, ApiError> {
     body.check()?;
     let now = state.now_ms();
+    let per_day = state.chat.messages_per_day;
+    let model = match state.chat.llm.clone() {
+        Some(client) => Some(ask_model(&state, &client, &p, &body, now, per_day).await?),
+        None => None,
+    };
+    let (engine, llm_fallback) = match &model {
+        Some(Ok(_)) => ("llm", None),
+        Some(Err(e)) => {
+            tracing::warn!(
+                failure = e.kind(),
+                "the chat's model was not used: the offline engine answered"
+            );
+            ("offline", Some(e.kind().to_owned()))
+        }
+        None => ("offline", None),
+    };
     let answer = state
         .write(move |tx| {
             let athlete = chat_athlete(tx, &p, body.athlete_id)?;
@@ -178,24 +200,11 @@ pub async fn post_chat(
                 &body.message,
                 body.conversation_id,
                 now,
-                chat::MESSAGES_PER_DAY,
+                per_day,
+                model.as_ref().and_then(|m| m.as_ref().ok()),
                 |conn, tool, today| run_tool(conn, &p, athlete, tool, today, now),
             )
-            .map_err(|e| match e {
-                ChatError::Store(e) => ApiError::from(e),
-                ChatError::NoConversation => ApiError::not_found("conversation"),
-                ChatError::TooMany(wait) => ApiError::too_many(
-                    "chat_limit",
-                    format!(
-                        "{} messages a day: try again tomorrow (UTC)",
-                        chat::MESSAGES_PER_DAY
-                    ),
-                    std::time::Duration::from_secs(
-                        u64::try_from(wait.whole_seconds()).unwrap_or(1),
-                    ),
-                ),
-                ChatError::Message(e) => invalid("message", e),
-            })
+            .map_err(|e| chat_error(e, per_day))
         })
         .await?;
     let r = answer.reply;
@@ -228,7 +237,58 @@ pub async fn post_chat(
         learned: r.learned.iter().map(to_value).collect(),
         confirmation: r.confirmation.as_ref().map(to_value),
         conversation_id: answer.conversation_id,
+        engine: engine.to_owned(),
+        llm_fallback,
     }))
+}
+
+fn chat_error(e: ChatError, per_day: u32) -> ApiError {
+    match e {
+        ChatError::Store(e) => ApiError::from(e),
+        ChatError::NoConversation => ApiError::not_found("conversation"),
+        ChatError::TooMany(wait) => ApiError::too_many(
+            "chat_limit",
+            format!("{per_day} messages a day: try again tomorrow (UTC)"),
+            std::time::Duration::from_secs(u64::try_from(wait.whole_seconds()).unwrap_or(1)),
+        ),
+        ChatError::Message(e) => invalid("message", e),
+    }
+}
+
+/// The model's answer for this turn: the caller's access, the conversation and the daily
+/// limit checked first (nothing reaches the model that the turn would refuse), then the
+/// request built from the conversation's recent messages and posted with the timeout.
+/// `Err` inside: the model failed and the offline engine answers.
+async fn ask_model(
+    state: &ApiState,
+    client: &crate::llm::LlmClient,
+    p: &Principal,
+    body: &ChatBody,
+    now_ms: u64,
+    per_day: u32,
+) -> Result<Result<paceline_chat::llm::LlmAnswer, crate::llm::LlmFailure>, ApiError> {
+    let (p2, named, conversation) = (p.clone(), body.athlete_id, body.conversation_id);
+    let (today, history) = state
+        .read(move |conn| {
+            let athlete = chat_athlete(conn, &p2, named)?;
+            let day_start = crate::store::to_i64(now_ms - now_ms % 86_400_000);
+            let sent = rows::messages_sent_since(conn, p2.tenant_row, p2.user_row, day_start)?;
+            chat::daily_allowance(sent, per_day, now_ms)
+                .map_err(|wait| chat_error(ChatError::TooMany(wait), per_day))?;
+            let history = match conversation {
+                Some(id) => {
+                    rows::conversation(conn, p2.tenant_row, p2.user_row, athlete, id)?
+                        .ok_or_else(|| ApiError::not_found("conversation"))?;
+                    chat::llm_history(conn, p2.tenant_row, id)?
+                }
+                None => Vec::new(),
+            };
+            let today = days::athlete_today(conn, p2.tenant_row, athlete, now_ms)?;
+            Ok((today, history))
+        })
+        .await?;
+    let request = paceline_chat::llm::build_request(client.model(), today, &history, &body.message);
+    Ok(client.complete(&request).await)
 }
 
 /// A tool's failure, as the reply shows it.

@@ -84,6 +84,8 @@ pub struct Api {
     pub outbound: crate::outbound::Outbound,
     /// Provider sync, when a provider is configured.
     pub sync: Option<Arc<crate::sync::ProviderSync>>,
+    /// The coach chat's daily limit and LLM client.
+    pub chat: crate::chat::ChatRuntime,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -155,6 +157,7 @@ impl Api {
             import_limits: activities::ImportLimits::default(),
             outbound,
             sync: None,
+            chat: crate::chat::ChatRuntime::default(),
             account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
@@ -178,6 +181,12 @@ impl Api {
     /// The API with these import size caps.
     pub fn with_import_limits(mut self, limits: activities::ImportLimits) -> Api {
         self.import_limits = limits;
+        self
+    }
+
+    /// The API with these chat settings (limit, LLM).
+    pub fn with_chat(mut self, chat: crate::chat::ChatRuntime) -> Api {
+        self.chat = chat;
         self
     }
 

@@ -129,6 +129,26 @@ pub fn last_user_message(
         .optional()?)
 }
 
+/// The conversation's last `limit` messages, oldest first: (role, text).
+pub fn recent_messages(
+    conn: &Connection,
+    tenant_row: i64,
+    conversation_id: i64,
+    limit: u32,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT role, text FROM chat_messages
+         WHERE tenant_id = ?1 AND conversation_id = ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut out = stmt
+        .query_map(params![tenant_row, conversation_id, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<(String, String)>, _>>()?;
+    out.reverse();
+    Ok(out)
+}
+
 /// One message to store.
 #[derive(Debug, Clone, Copy)]
 pub struct NewMessage<'a> {

@@ -32,7 +32,7 @@ const CORPUS: &str = include_str!("../../chat/tests/corpus.json");
 /// Keys whose values are days.
 const DATE_KEYS: [&str; 5] = ["date", "date_to", "move_to", "event_from", "event_to"];
 
-async fn chat(api: &Api, token: &str, body: Value) -> Reply {
+pub(crate) async fn chat(api: &Api, token: &str, body: Value) -> Reply {
     api.post("/chat", Some(token), body).await
 }
 
@@ -160,7 +160,7 @@ fn workout_s(workout: &Value) -> u64 {
 }
 
 /// One manual activity of `tss` on `date` at 06:00 UTC.
-async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
+pub(crate) async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
     let reply = api
         .post(
             &format!("/athletes/{athlete}/activities"),
@@ -173,7 +173,7 @@ async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
 }
 
 /// An athlete with the corpus's thresholds: FTP 250 W, heart-rate cap 172 bpm.
-async fn corpus_athlete(api: &Api, admin: &str, name: &str) -> i64 {
+pub(crate) async fn corpus_athlete(api: &Api, admin: &str, name: &str) -> i64 {
     let id = api.create_athlete(admin, name).await;
     let mut profile: Value = serde_json::from_str(PROFILE).unwrap();
     profile["name"] = json!(name);

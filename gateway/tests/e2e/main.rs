@@ -74,6 +74,13 @@
 //!   gateway's today; learned-term confidence over a scripted conversation through
 //!   `/me/terms`; "only 35 minutes today" shortening today's stored plan; another gym,
 //!   another athlete and another user's conversation 404; the 4,000-character limit.
+//! - `chat_llm`: the chat with an LLM configured, against `fake_llm` (a local server of
+//!   the OpenAI-compatible protocol, scripted per request): the request's key, model,
+//!   tools and history; a model's 400 W clamped to 150 % of FTP; a model's `log_activity`
+//!   run as the caller; a destructive tool waiting for yes; a tool naming another athlete,
+//!   garbage and an error status refused and a slow model cut at the configured timeout,
+//!   each answered by the offline engine; the configured daily limit; the key never
+//!   logged.
 //! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
 //!   naming the field or line, all or nothing); a real FIT ride's efficiency against the
 //!   core computed from the file, the weekly trend and its chart; correlations over 60
@@ -90,9 +97,11 @@ mod auth;
 mod broker_acl;
 mod browser;
 mod chat;
+mod chat_llm;
 mod demo;
 mod external_broker;
 mod failures;
+mod fake_llm;
 mod flow;
 mod hostile;
 mod insights;
