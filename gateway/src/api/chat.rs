@@ -27,7 +27,7 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 
 use super::planning::{DailyBody, LifeEventBody, life_record};
-use super::{ApiError, ApiJson, ApiQuery, ApiState, Auth, athlete_visible, audit};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::{Principal, Role};
 use crate::chat::{self, ChatError, Speaker};
 use crate::library::{self, Owner};
@@ -824,4 +824,214 @@ pub async fn delete_term(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The most conversations or messages on one page.
+pub const MAX_PAGE: u32 = 200;
+/// Conversations or messages on a page by default.
+pub const DEFAULT_PAGE: u32 = 50;
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(invalid("limit", format!("{n}: from 1 to {MAX_PAGE}"))),
+    }
+}
+
+/// `GET /chat/conversations` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationsQuery {
+    /// Only the conversations about this athlete (visible to the caller).
+    pub athlete_id: Option<i64>,
+    /// Conversations older than this one (the previous page's `next_cursor`).
+    pub cursor: Option<i64>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// One of the caller's conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    /// Its id (`conversation_id` in `POST /chat`).
+    pub id: i64,
+    /// The athlete it is about.
+    pub athlete_id: i64,
+    /// Started, ms since the epoch.
+    pub created_ms: i64,
+    /// Last message, ms since the epoch.
+    pub updated_ms: i64,
+    /// Messages in it, both sides.
+    pub messages: u32,
+    /// Its last message's text.
+    pub last_message: Option<String>,
+}
+
+/// A page of the caller's conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    /// Newest first.
+    pub conversations: Vec<ConversationView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// The caller's own conversations with the coach chat, newest first (only those about
+/// athletes they may still see).
+#[utoipa::path(get, path = "/api/v1/chat/conversations", tag = "chat",
+    params(ConversationsQuery),
+    responses((status = 200, body = ConversationPage),
+        (status = 400, description = "a limit out of range"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn list_conversations(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ConversationsQuery>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let page = state
+        .read(move |conn| {
+            if let Some(id) = q.athlete_id
+                && !athlete_visible(conn, &p, id)?
+            {
+                return Err(ApiError::not_found("athlete"));
+            }
+            let found = rows::conversations(
+                conn,
+                p.tenant_row,
+                p.user_row,
+                q.athlete_id,
+                q.cursor,
+                limit,
+            )?;
+            let next_cursor = if found.len() == limit as usize {
+                found.last().map(|c| c.id)
+            } else {
+                None
+            };
+            let mut visible = std::collections::BTreeMap::new();
+            let mut conversations = Vec::with_capacity(found.len());
+            for c in found {
+                let seen = match visible.get(&c.athlete_row) {
+                    Some(v) => *v,
+                    None => {
+                        let v = athlete_visible(conn, &p, c.athlete_row)?;
+                        visible.insert(c.athlete_row, v);
+                        v
+                    }
+                };
+                if seen {
+                    conversations.push(ConversationView {
+                        id: c.id,
+                        athlete_id: c.athlete_row,
+                        created_ms: c.created_ms,
+                        updated_ms: c.updated_ms,
+                        messages: c.messages,
+                        last_message: c.last_text,
+                    });
+                }
+            }
+            Ok(ConversationPage {
+                conversations,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// `GET /chat/conversations/{id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Messages after this one (the previous page's `next_cursor`).
+    pub cursor: Option<i64>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Its id.
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub text: String,
+    /// The intent read (the user's messages).
+    pub intent: Option<String>,
+    /// What the reply did (the assistant's): `engine`, `tools` (name, ok), `actions`,
+    /// `learned`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    /// Written, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A conversation and a page of its messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationMessages {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// One of the caller's conversations, its messages oldest first.
+#[utoipa::path(get, path = "/api/v1/chat/conversations/{id}", tag = "chat",
+    params(("id" = i64, Path, description = "the conversation"), MessagesQuery),
+    responses((status = 200, body = ConversationMessages),
+        (status = 400, description = "a limit out of range"),
+        (status = 404, description = "not the caller's conversation, or about an athlete they no longer see")),
+    security(("bearer" = [])))]
+pub async fn get_conversation(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
+) -> Result<Json<ConversationMessages>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let page = state
+        .read(move |conn| {
+            let c = rows::own_conversation(conn, p.tenant_row, p.user_row, id)?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            if !athlete_visible(conn, &p, c.athlete_row)? {
+                return Err(ApiError::not_found("conversation"));
+            }
+            let found = rows::messages(conn, p.tenant_row, id, q.cursor, limit)?;
+            let next_cursor = if found.len() == limit as usize {
+                found.last().map(|m| m.id)
+            } else {
+                None
+            };
+            Ok(ConversationMessages {
+                conversation: ConversationView {
+                    id: c.id,
+                    athlete_id: c.athlete_row,
+                    created_ms: c.created_ms,
+                    updated_ms: c.updated_ms,
+                    messages: c.messages,
+                    last_message: None,
+                },
+                messages: found
+                    .into_iter()
+                    .map(|m| MessageView {
+                        id: m.id,
+                        role: m.role,
+                        text: m.text,
+                        intent: m.intent,
+                        details: m.details_json.and_then(|d| serde_json::from_str(&d).ok()),
+                        created_ms: m.created_ms,
+                    })
+                    .collect(),
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(Json(page))
 }

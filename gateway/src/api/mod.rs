@@ -409,6 +409,8 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/life-events/{id}", delete(planning::delete_life_event))
         .route("/chat", post(chat::post_chat))
+        .route("/chat/conversations", get(chat::list_conversations))
+        .route("/chat/conversations/{id}", get(chat::get_conversation))
         .route(
             "/me/terms",
             get(chat::get_terms)

@@ -237,6 +237,77 @@ async fn the_models_answers_are_vetted_run_as_the_caller_or_replaced_by_the_offl
     assert_eq!((r.status, code(&r)), (429, "chat_limit"), "{}", r.json);
     assert_eq!(llm.received().len(), asked);
 
+    // The history: the caller's conversations, newest first; one read in pages.
+    let list = api.get("/chat/conversations", &me).await;
+    assert_eq!(list.status, 200, "{}", list.json);
+    let conversations = list.json["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 11, "{}", list.json);
+    let first = conversations.last().unwrap();
+    assert_eq!(
+        (&first["id"], &first["athlete_id"], &first["messages"]),
+        (&json!(conversation), &json!(ana), &json!(4)),
+        "{}",
+        list.json
+    );
+    let page = api
+        .get(
+            &format!("/chat/conversations?limit=5&athlete_id={ana}"),
+            &me,
+        )
+        .await;
+    assert_eq!(page.json["conversations"].as_array().unwrap().len(), 5);
+    let cursor = page.json["next_cursor"].as_i64().unwrap();
+    let rest = api
+        .get(
+            &format!("/chat/conversations?limit=10&cursor={cursor}"),
+            &me,
+        )
+        .await;
+    assert_eq!(rest.json["conversations"].as_array().unwrap().len(), 6);
+    assert!(rest.json["next_cursor"].is_null(), "{}", rest.json);
+    let one = api
+        .get(&format!("/chat/conversations/{conversation}?limit=3"), &me)
+        .await;
+    assert_eq!(one.status, 200, "{}", one.json);
+    let messages = one.json["messages"].as_array().unwrap();
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m["role"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [
+            ("user", "thanks coach"),
+            ("assistant", "Nice work, keep the easy days easy."),
+            ("user", "give me something spicy"),
+        ]
+    );
+    assert_eq!(messages[1]["details"]["engine"], "llm");
+    let cursor = one.json["next_cursor"].as_i64().unwrap();
+    let last = api
+        .get(
+            &format!("/chat/conversations/{conversation}?cursor={cursor}"),
+            &me,
+        )
+        .await;
+    assert_eq!(last.json["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        last.json["messages"][0]["details"]["tools"][0]["name"],
+        "set_todays_intensity"
+    );
+    // Nobody else's: the gym-admin has none and gets 404 on hers; a bad limit is 400.
+    let theirs = api.get("/chat/conversations", &admin).await;
+    assert_eq!(theirs.json["conversations"], json!([]), "{}", theirs.json);
+    let r = api
+        .get(&format!("/chat/conversations/{conversation}"), &admin)
+        .await;
+    assert_eq!((r.status, code(&r)), (404, "not_found"), "{}", r.json);
+    let r = api
+        .get(&format!("/chat/conversations?athlete_id={ben}"), &me)
+        .await;
+    assert_eq!((r.status, code(&r)), (404, "not_found"), "{}", r.json);
+    let r = api.get("/chat/conversations?limit=0", &me).await;
+    assert_eq!((r.status, code(&r)), (400, "invalid_field"), "{}", r.json);
+
     // The key is never logged.
     let log = gateway.log_tail(100_000);
     assert!(!log.contains(KEY), "the API key is in the log");

@@ -566,6 +566,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/athletes/{id}/fitness.svg", "get"),
         ("/api/v1/athletes/{id}/life-events/calendar", "post"),
         ("/api/v1/chat", "post"),
+        ("/api/v1/chat/conversations", "get"),
+        ("/api/v1/chat/conversations/{id}", "get"),
         ("/api/v1/me/terms", "get"),
         ("/api/v1/me/terms", "put"),
         ("/api/v1/me/terms", "delete"),
