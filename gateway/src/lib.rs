@@ -40,6 +40,7 @@ pub mod quic;
 pub mod quotas;
 pub mod server;
 pub mod settings;
+pub mod sms;
 pub mod store;
 pub mod sync;
 pub mod tls;

@@ -149,6 +149,18 @@ struct CommonArgs {
     /// Chat messages one user may send a day [default: 200].
     #[arg(long, env = "PACELINE_CHAT_MESSAGES_PER_DAY")]
     chat_messages_per_day: Option<u32>,
+    /// Twilio's REST API [default: https://api.twilio.com].
+    #[arg(long, env = "PACELINE_TWILIO_BASE_URL")]
+    twilio_base_url: Option<String>,
+    /// The Twilio account (AC…); the auth token: PACELINE_TWILIO_AUTH_TOKEN.
+    #[arg(long, env = "PACELINE_TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// The number SMS are sent from (E.164).
+    #[arg(long, env = "PACELINE_TWILIO_FROM")]
+    twilio_from: Option<String>,
+    /// The public URL Twilio posts incoming SMS to (…/webhooks/sms).
+    #[arg(long, env = "PACELINE_TWILIO_WEBHOOK_URL")]
+    twilio_webhook_url: Option<String>,
 }
 
 impl CommonArgs {
@@ -182,6 +194,11 @@ impl CommonArgs {
             llm_timeout_ms: self.llm_timeout_ms,
             chat_messages_per_day: self.chat_messages_per_day,
             llm_api_key: secret_from_env("PACELINE_LLM_API_KEY"),
+            twilio_base_url: self.twilio_base_url.clone(),
+            twilio_account_sid: self.twilio_account_sid.clone(),
+            twilio_from: self.twilio_from.clone(),
+            twilio_webhook_url: self.twilio_webhook_url.clone(),
+            twilio_auth_token: secret_from_env("PACELINE_TWILIO_AUTH_TOKEN"),
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),

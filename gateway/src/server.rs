@@ -289,6 +289,14 @@ impl Gateway {
             .with_chat(
                 crate::chat::ChatRuntime::new(&settings.chat)
                     .context("the coach chat's LLM client")?,
+            )
+            .with_sms(
+                settings
+                    .sms
+                    .clone()
+                    .map(crate::sms::Twilio::new)
+                    .transpose()
+                    .context("the SMS client")?,
             ),
         ));
         drop(signing_key);

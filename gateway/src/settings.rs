@@ -120,6 +120,19 @@ pub struct SettingsLayer {
     pub llm_timeout_ms: Option<u64>,
     /// Chat messages one user may send a day (UTC).
     pub chat_messages_per_day: Option<u32>,
+    /// Twilio's REST API (default `https://api.twilio.com`; a local server in tests).
+    pub twilio_base_url: Option<String>,
+    /// The Twilio account (`AC…`); SMS is on when the account, token, number and webhook
+    /// URL are all set.
+    pub twilio_account_sid: Option<String>,
+    /// The account's auth token: basic auth to the REST API and the key of the webhook's
+    /// `X-Twilio-Signature`.
+    pub twilio_auth_token: Option<Secret>,
+    /// The number messages are sent from (E.164).
+    pub twilio_from: Option<String>,
+    /// The public URL Twilio posts incoming messages to (`https://host/webhooks/sms`),
+    /// exactly as configured at Twilio: the signature covers it.
+    pub twilio_webhook_url: Option<String>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -216,6 +229,11 @@ impl SettingsLayer {
             llm_api_key: over.llm_api_key.or(self.llm_api_key),
             llm_timeout_ms: over.llm_timeout_ms.or(self.llm_timeout_ms),
             chat_messages_per_day: over.chat_messages_per_day.or(self.chat_messages_per_day),
+            twilio_base_url: over.twilio_base_url.or(self.twilio_base_url),
+            twilio_account_sid: over.twilio_account_sid.or(self.twilio_account_sid),
+            twilio_auth_token: over.twilio_auth_token.or(self.twilio_auth_token),
+            twilio_from: over.twilio_from.or(self.twilio_from),
+            twilio_webhook_url: over.twilio_webhook_url.or(self.twilio_webhook_url),
         }
     }
 }
@@ -256,6 +274,79 @@ pub struct Settings {
     pub outbound_allow_private: bool,
     /// The coach chat's settings.
     pub chat: ChatSettings,
+    /// SMS through Twilio, when configured.
+    pub sms: Option<SmsSettings>,
+}
+
+/// SMS through Twilio ([`crate::sms`]).
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// The REST API's base URL, without a trailing `/`.
+    pub base_url: String,
+    /// The account.
+    pub account_sid: String,
+    /// The auth token.
+    pub auth_token: Secret,
+    /// Our number.
+    pub from: String,
+    /// The webhook's public URL.
+    pub webhook_url: String,
+}
+
+/// Twilio's REST API.
+pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
+
+/// The SMS settings, checked: all of account, token, number and webhook URL, or none.
+fn sms(layer: &SettingsLayer) -> Result<Option<SmsSettings>, SettingsError> {
+    let (sid, token, from, webhook) = (
+        &layer.twilio_account_sid,
+        &layer.twilio_auth_token,
+        &layer.twilio_from,
+        &layer.twilio_webhook_url,
+    );
+    if sid.is_none() && token.is_none() && from.is_none() && webhook.is_none() {
+        return Ok(None);
+    }
+    let missing = |name: &'static str| SettingsError::Invalid {
+        name,
+        reason:
+            "SMS needs twilio_account_sid, twilio_auth_token, twilio_from and twilio_webhook_url"
+                .to_owned(),
+    };
+    let sid = sid.clone().ok_or(missing("twilio_account_sid"))?;
+    let token = token.clone().ok_or(missing("twilio_auth_token"))?;
+    let from = from.clone().ok_or(missing("twilio_from"))?;
+    let webhook_url = webhook.clone().ok_or(missing("twilio_webhook_url"))?;
+    let base_url = layer
+        .twilio_base_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_TWILIO_BASE_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    for (name, url) in [
+        ("twilio_base_url", &base_url),
+        ("twilio_webhook_url", &webhook_url),
+    ] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('@') {
+            return Err(SettingsError::Invalid {
+                name,
+                reason: "an http(s):// URL without credentials".to_owned(),
+            });
+        }
+    }
+    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(SettingsError::Invalid {
+            name: "twilio_account_sid",
+            reason: "letters and digits (AC…)".to_owned(),
+        });
+    }
+    Ok(Some(SmsSettings {
+        base_url,
+        account_sid: sid,
+        auth_token: token,
+        from,
+        webhook_url,
+    }))
 }
 
 /// The coach chat's settings: its daily limit and the LLM, if one is configured.
@@ -362,6 +453,7 @@ impl Settings {
         let quotas = quotas(&layer)?;
         let import_limits = import_limits(&layer)?;
         let chat = chat(&layer)?;
+        let sms = sms(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -411,6 +503,7 @@ impl Settings {
             import_limits,
             outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
             chat,
+            sms,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {

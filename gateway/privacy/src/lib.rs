@@ -321,6 +321,24 @@ pub const REGISTRY: &[Table] = &[
         export: Export::No("single-use OAuth states: secrets for ten minutes"),
         ..user("oauth_states")
     },
+    Table {
+        export: Export::Rows {
+            omit: &["code_sha256"],
+        },
+        ..user("sms_phones")
+    },
+    Table {
+        name: "sms_inbound",
+        owner: Owner::Service,
+        key: Key::None,
+        personal: false,
+        export: Export::No("Twilio message ids seen, to ignore repeats: no sender, no text"),
+        deletion: Deletion::Keep("message ids only"),
+        retention: Retention::Days {
+            default_days: 30,
+            time_column: "received_ms",
+        },
+    },
 ];
 
 /// The declaration of `name`.

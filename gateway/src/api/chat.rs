@@ -169,10 +169,54 @@ pub async fn post_chat(
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Json<ChatReply>, ApiError> {
     body.check()?;
+    let (answer, engine, llm_fallback) = take_turn(&state, p, body).await?;
+    let r = answer.reply;
+    Ok(Json(ChatReply {
+        reply: r.reply.clone(),
+        intent: r.intent.as_str().to_owned(),
+        entities: to_value(&r.understanding.entities),
+        understanding: to_value(&r.understanding),
+        tools_used: answer
+            .outcomes
+            .iter()
+            .map(|o| ToolUsed {
+                name: o.tool.name().to_owned(),
+                arguments: to_value(&o.tool)
+                    .get("arguments")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                ok: o.result.is_ok(),
+                error: o.result.as_ref().err().cloned(),
+            })
+            .collect(),
+        actions: r
+            .actions
+            .iter()
+            .map(|a| ActionView {
+                tool: a.tool.clone(),
+                summary: a.summary.clone(),
+            })
+            .collect(),
+        learned: r.learned.iter().map(to_value).collect(),
+        confirmation: r.confirmation.as_ref().map(to_value),
+        conversation_id: answer.conversation_id,
+        engine: engine.to_owned(),
+        llm_fallback,
+    }))
+}
+
+/// One turn for `p` (the web's and the SMS webhook's alike): the model asked first when one
+/// is configured, then the turn taken in one write transaction. Also answers which engine
+/// chose the tools and, when the model was not used, why.
+pub(super) async fn take_turn(
+    state: &ApiState,
+    p: Principal,
+    body: ChatBody,
+) -> Result<(chat::Answer, &'static str, Option<String>), ApiError> {
     let now = state.now_ms();
     let per_day = state.chat.messages_per_day;
     let model = match state.chat.llm.clone() {
-        Some(client) => Some(ask_model(&state, &client, &p, &body, now, per_day).await?),
+        Some(client) => Some(ask_model(state, &client, &p, &body, now, per_day).await?),
         None => None,
     };
     let (engine, llm_fallback) = match &model {
@@ -207,39 +251,7 @@ pub async fn post_chat(
             .map_err(|e| chat_error(e, per_day))
         })
         .await?;
-    let r = answer.reply;
-    Ok(Json(ChatReply {
-        reply: r.reply.clone(),
-        intent: r.intent.as_str().to_owned(),
-        entities: to_value(&r.understanding.entities),
-        understanding: to_value(&r.understanding),
-        tools_used: answer
-            .outcomes
-            .iter()
-            .map(|o| ToolUsed {
-                name: o.tool.name().to_owned(),
-                arguments: to_value(&o.tool)
-                    .get("arguments")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                ok: o.result.is_ok(),
-                error: o.result.as_ref().err().cloned(),
-            })
-            .collect(),
-        actions: r
-            .actions
-            .iter()
-            .map(|a| ActionView {
-                tool: a.tool.clone(),
-                summary: a.summary.clone(),
-            })
-            .collect(),
-        learned: r.learned.iter().map(to_value).collect(),
-        confirmation: r.confirmation.as_ref().map(to_value),
-        conversation_id: answer.conversation_id,
-        engine: engine.to_owned(),
-        llm_fallback,
-    }))
+    Ok((answer, engine, llm_fallback))
 }
 
 fn chat_error(e: ChatError, per_day: u32) -> ApiError {

@@ -81,6 +81,10 @@
 //!   garbage and an error status refused and a slow model cut at the configured timeout,
 //!   each answered by the offline engine; the configured daily limit; the key never
 //!   logged.
+//! - `sms`: the chat by SMS against `fake_twilio` (Twilio's REST API): a phone linked by
+//!   the code sent to it; the webhook's signature (none, wrong, right), repeated
+//!   `MessageSid`s, the linking hint for unknown numbers, a reply as TwiML in segments,
+//!   STOP/START/HELP, the number never logged.
 //! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
 //!   naming the field or line, all or nothing); a real FIT ride's efficiency against the
 //!   core computed from the file, the weekly trend and its chart; correlations over 60
@@ -102,6 +106,7 @@ mod demo;
 mod external_broker;
 mod failures;
 mod fake_llm;
+mod fake_twilio;
 mod flow;
 mod hostile;
 mod insights;
@@ -113,6 +118,7 @@ mod planning;
 mod quotas;
 mod replay;
 mod security;
+mod sms;
 mod sweep;
 mod sync;
 mod today;
