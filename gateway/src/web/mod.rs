@@ -1,7 +1,7 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
 //! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
-//! `/today` and `/athletes/{id}/today`, with the assets under `/assets/`. The security headers
+//! `/today` and `/athletes/{id}/today`, `/chat` and `/athletes/{id}/chat`, with the assets under `/assets/`. The security headers
 //! (CSP without inline scripts, no framing) are added to every response by
 //! [`crate::http::router`].
 //!
@@ -59,6 +59,10 @@ const ACTIVITY: Asset = Asset {
 const TODAY: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/today.html"),
+};
+const CHAT: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/chat.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -119,6 +123,8 @@ pub fn router() -> Router {
         .route("/activities/{id}", get(|| async { serve(&ACTIVITY) }))
         .route("/today", get(|| async { serve(&TODAY) }))
         .route("/athletes/{id}/today", get(|| async { serve(&TODAY) }))
+        .route("/chat", get(|| async { serve(&CHAT) }))
+        .route("/athletes/{id}/chat", get(|| async { serve(&CHAT) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

@@ -81,6 +81,10 @@
 //!   garbage and an error status refused and a slow model cut at the configured timeout,
 //!   each answered by the offline engine; the configured daily limit; the key never
 //!   logged.
+//! - `chat_page`: the chat's page in headless Chromium: an athlete's own chat from the
+//!   navigation, a word taught and shown learned, a run logged and shown done, the terms
+//!   list edited (confidence, a word added and forgotten), the conversation read back
+//!   after a reload; `docs/screenshots/chat.png`.
 //! - `sms`: the chat by SMS against `fake_twilio` (Twilio's REST API): a phone linked by
 //!   the code sent to it; the webhook's signature (none, wrong, right), repeated
 //!   `MessageSid`s, the linking hint for unknown numbers, a reply as TwiML in segments,
@@ -102,6 +106,7 @@ mod broker_acl;
 mod browser;
 mod chat;
 mod chat_llm;
+mod chat_page;
 mod demo;
 mod external_broker;
 mod failures;
