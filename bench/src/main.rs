@@ -885,7 +885,11 @@ fn run_chat(options: &Options) -> anyhow::Result<Section> {
     let _ = std::fs::remove_dir_all(&dir);
     let f = f?;
     let body = format!(
-        "The offline chat path through the gateway's own code, no HTTP: one athlete with {} stored activities (a real store on disk),          then {} messages cycling through {} (questions over the library and the load, a run logged, a check-in, a life event,          \"only 35 minutes today\", a word taught, help), each one write transaction around `chat::converse` with the API's tool runner, commit included.          Target (issue 24): reply p99 ≤ 20 ms.\n\n         | measurement | messages | median ms | p99 ms | max ms | messages/s, one thread |\n|---|---|---|---|---|---|\n         | **reply, offline engine** | {} | {:.3} | **{:.3}** | {:.3} | {:.0} |\n",
+        "The offline chat path through the gateway's own code, no HTTP: one athlete with {} stored activities (a real store on disk), \
+         then {} messages cycling through {}, each one write transaction around `chat::converse` with the API's tool runner, commit included. \
+         Target (issue 24): reply p99 ≤ 20 ms.\n\n\
+         | measurement | messages | median ms | p99 ms | max ms | messages/s, one thread |\n|---|---|---|---|---|---|\n\
+         | **reply, offline engine** | {} | {:.3} | **{:.3}** | {:.3} | {:.0} |\n",
         f.activities,
         f.reply.runs,
         paceline_bench::chat::MESSAGES
