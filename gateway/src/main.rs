@@ -149,7 +149,7 @@ struct CommonArgs {
     /// Chat messages one user may send a day [default: 200].
     #[arg(long, env = "PACELINE_CHAT_MESSAGES_PER_DAY")]
     chat_messages_per_day: Option<u32>,
-    /// Twilio's REST API [default: https://api.twilio.com].
+    /// Twilio's REST API [default: Twilio's own, api.twilio.com].
     #[arg(long, env = "PACELINE_TWILIO_BASE_URL")]
     twilio_base_url: Option<String>,
     /// The Twilio account (AC…); the auth token: PACELINE_TWILIO_AUTH_TOKEN.
