@@ -585,10 +585,105 @@ pub fn run_tool(
             Tool::SwapTodaysSport { .. } => not_yet("changing a planned workout's sport"),
             Tool::MovePlannedWorkout { .. } => not_yet("moving a planned workout"),
             Tool::RemovePlannedWorkout { .. } => not_yet("removing a planned workout"),
-            Tool::SavePreference { .. } => not_yet("keeping preferences for the planner"),
+            Tool::SavePreference { preference } => {
+                save_preference(conn, p, athlete, preference, now_ms)
+            }
         }
     };
     run().map_err(tool_error)
+}
+
+/// The planner's word for a sport (planning settings' `avoid_sports`).
+fn planner_sport(sport: ChatSport) -> &'static str {
+    match sport {
+        ChatSport::Run => "running",
+        ChatSport::Ride => "cycling",
+        ChatSport::Swim => "swimming",
+        ChatSport::Walk => "walking",
+        ChatSport::Hike => "hiking",
+        ChatSport::Strength => "strength",
+        ChatSport::Row => "rowing",
+        ChatSport::Yoga => "yoga",
+        ChatSport::Dance => "dance",
+        ChatSport::Ski => "skiing",
+    }
+}
+
+/// A stated preference kept where the planner reads it: the athlete's planning settings
+/// (equipment left out, a sport avoided or made the main one, a weekday without
+/// training), checked as `PUT /planning-settings` checks them; today's plan is made again
+/// with them. Times of day are not something the planner plans yet: said so.
+fn save_preference(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    preference: &paceline_chat::preferences::Preference,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    use paceline_chat::preferences::{Equipment, Preference};
+    let tenant = p.tenant_row;
+    let mut settings: super::planning::PlanningSettings =
+        match plan_rows::settings(conn, tenant, athlete)? {
+            Some(v) => serde_json::from_value(v).map_err(|_| ApiError::internal())?,
+            None => serde_json::from_value(json!({})).map_err(|_| ApiError::internal())?,
+        };
+    match preference {
+        Preference::AvoidEquipment { equipment } => {
+            let name = match equipment {
+                Equipment::Treadmill => "treadmill",
+                Equipment::Trainer => "trainer",
+                Equipment::Pool => "pool",
+                Equipment::Gym => return not_yet("planning around a gym"),
+            };
+            settings.equipment.retain(|e| e != name);
+        }
+        Preference::DislikesSport { sport } => {
+            let name = planner_sport(*sport).to_owned();
+            if !settings.constraints.avoid_sports.contains(&name) {
+                settings.constraints.avoid_sports.push(name);
+            }
+        }
+        Preference::LikesSport { sport } => match sport {
+            ChatSport::Run => settings.sport = "run".to_owned(),
+            ChatSport::Ride => settings.sport = "bike".to_owned(),
+            _ => return not_yet("planning that sport"),
+        },
+        Preference::RestDay { weekday } => {
+            let a = &mut settings.availability_min;
+            let day = match weekday.as_str() {
+                "monday" => &mut a.mon,
+                "tuesday" => &mut a.tue,
+                "wednesday" => &mut a.wed,
+                "thursday" => &mut a.thu,
+                "friday" => &mut a.fri,
+                "saturday" => &mut a.sat,
+                "sunday" => &mut a.sun,
+                _ => return Err(invalid("weekday", "not a day of the week")),
+            };
+            *day = 0;
+        }
+        Preference::NoWorkoutsBefore { .. }
+        | Preference::NoWorkoutsAfter { .. }
+        | Preference::PreferPartOfDay { .. }
+        | Preference::AvoidPartOfDay { .. } => {
+            return not_yet("planning workouts at a time of day");
+        }
+    }
+    settings.check()?;
+    let value = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
+    plan_rows::set_settings(conn, tenant, athlete, &value, now_ms)?;
+    audit(
+        conn,
+        tenant,
+        Some(p.user_row),
+        "planning.settings",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"from": "chat"})),
+        now_ms,
+    )?;
+    let plan_settings = super::planning::plan_settings(conn, tenant, athlete)?;
+    days::today_plan(conn, tenant, athlete, plan_settings, now_ms, true)?;
+    Ok(ToolOutput::Done)
 }
 
 /// What the chat asks the library to log.

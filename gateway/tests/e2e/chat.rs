@@ -649,6 +649,63 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     let r = chat(&api, &me, json!({"message": "what's my workout today?"})).await;
     let text = r.json["reply"].as_str().unwrap();
     assert!(text.starts_with(&format!("On {day}: ")), "{text}");
+
+    // Preferences the planner reads: today's weekday without training makes today a rest
+    // day; a disliked sport is avoided; a time of day is not something it plans yet.
+    let weekday = paceline_gateway::planning::parse_date(&day)
+        .unwrap()
+        .weekday()
+        .to_string();
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": format!("I can't train on {weekday}s")}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("save_preference"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let r = chat(&api, &me, json!({"message": "I don't like swimming"})).await;
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    let settings = api
+        .get(&format!("/athletes/{ana}/planning-settings"), &admin)
+        .await;
+    let short = &weekday[..3].to_lowercase();
+    assert_eq!(
+        settings.json["availability_min"][short.as_str()],
+        0,
+        "{}",
+        settings.json
+    );
+    assert_eq!(
+        settings.json["constraints"]["avoid_sports"],
+        json!(["swimming"]),
+        "{}",
+        settings.json
+    );
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    assert_eq!(plans.json["plans"][0]["kind"], "rest", "{}", plans.json);
+    let r = chat(&api, &me, json!({"message": "no workouts before 7"})).await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["ok"],
+            &r.json["tools_used"][0]["error"]
+        ),
+        (
+            &json!(false),
+            &json!("planning workouts at a time of day is not something Paceline can do yet")
+        ),
+        "{}",
+        r.json
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
