@@ -583,7 +583,9 @@ pub fn run_tool(
             }
             Tool::SetTodaysIntensity { .. } => not_yet("changing a planned workout's intensity"),
             Tool::SwapTodaysSport { .. } => not_yet("changing a planned workout's sport"),
-            Tool::MovePlannedWorkout { .. } => not_yet("moving a planned workout"),
+            Tool::MovePlannedWorkout { from, to } => {
+                move_workout(conn, p, athlete, *from, *to, today, now_ms)
+            }
             Tool::RemovePlannedWorkout { .. } => not_yet("removing a planned workout"),
             Tool::SavePreference { preference } => {
                 save_preference(conn, p, athlete, preference, now_ms)
@@ -591,6 +593,110 @@ pub fn run_tool(
         }
     };
     run().map_err(tool_error)
+}
+
+/// Moves the workout planned on `from` to `to` (both today or later): the two days' stored
+/// plans change places, or `from` becomes a rest day when nothing was planned on `to`;
+/// each keeps its why with a line saying it was moved. Today's plan is generated first
+/// when none is stored yet.
+fn move_workout(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    from: Date,
+    to: Date,
+    today: Date,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    let tenant = p.tenant_row;
+    if from < today {
+        return Err(invalid("from", "that day has passed"));
+    }
+    if to < today {
+        return Err(invalid("to", "that day has passed"));
+    }
+    if from == to {
+        return Err(invalid("to", "the workout is already on that day"));
+    }
+    let stored = |date: Date| -> Result<Option<plan_rows::DailyPlanRecord>, ApiError> {
+        if date == today {
+            let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+            return Ok(Some(
+                days::today_plan(conn, tenant, athlete, settings, now_ms, false)?.record,
+            ));
+        }
+        let name = format_date(date);
+        Ok(
+            plan_rows::plans_between(conn, tenant, athlete, &name, &name)?
+                .into_iter()
+                .next(),
+        )
+    };
+    let source = stored(from)?
+        .filter(|r| !r.plan["workout"].is_null())
+        .ok_or_else(|| invalid("from", "no workout is planned that day"))?;
+    let target = stored(to)?;
+    let moved = |r: &plan_rows::DailyPlanRecord, date: Date, note: String| {
+        let mut plan = r.plan.clone();
+        plan["date"] = json!(format_date(date));
+        let mut why = r.why.as_array().cloned().unwrap_or_default();
+        why.push(json!(note));
+        (plan, Value::Array(why))
+    };
+    let (to_plan, to_why) = moved(
+        &source,
+        to,
+        format!("Moved from {} (chat).", format_date(from)),
+    );
+    let (from_plan, from_why, from_inputs, from_digest) = match &target {
+        Some(t) => {
+            let (plan, why) = moved(t, from, format!("Moved from {} (chat).", format_date(to)));
+            (plan, why, t.inputs.clone(), t.inputs_digest.clone())
+        }
+        None => (
+            json!({"date": format_date(from), "kind": "rest", "target_tss": 0.0, "workout": null}),
+            json!([format!("The workout moved to {} (chat).", format_date(to))]),
+            source.inputs.clone(),
+            source.inputs_digest.clone(),
+        ),
+    };
+    let (to_name, from_name) = (format_date(to), format_date(from));
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &to_name,
+            plan: &to_plan,
+            why: &to_why,
+            inputs: &source.inputs,
+            inputs_digest: &source.inputs_digest,
+        },
+        now_ms,
+    )?;
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &from_name,
+            plan: &from_plan,
+            why: &from_why,
+            inputs: &from_inputs,
+            inputs_digest: &from_digest,
+        },
+        now_ms,
+    )?;
+    audit(
+        conn,
+        tenant,
+        Some(p.user_row),
+        "plan.move",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"from": from_name, "to": to_name, "by": "chat"})),
+        now_ms,
+    )?;
+    Ok(ToolOutput::Done)
 }
 
 /// The planner's word for a sport (planning settings' `avoid_sports`).

@@ -650,6 +650,34 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     let text = r.json["reply"].as_str().unwrap();
     assert!(text.starts_with(&format!("On {day}: ")), "{text}");
 
+    // Moved to tomorrow: tomorrow has today's workout, today is a rest day.
+    let r = chat(&api, &me, json!({"message": "move it to tomorrow"})).await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("move_planned_workout"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let tomorrow = format_date(parse_date(&day).unwrap() + Duration::days(1));
+    let plans = api
+        .get(
+            &format!("/athletes/{ana}/plan?from={day}&to={tomorrow}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (
+            &plans.json["plans"][0]["kind"],
+            &plans.json["plans"][1]["workout"]
+        ),
+        (&json!("rest"), &after["workout"]),
+        "{}",
+        plans.json
+    );
+
     // Preferences the planner reads: today's weekday without training makes today a rest
     // day; a disliked sport is avoided; a time of day is not something it plans yet.
     let weekday = paceline_gateway::planning::parse_date(&day)
