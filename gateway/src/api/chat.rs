@@ -582,7 +582,31 @@ pub fn run_tool(
                 Ok(ToolOutput::Done)
             }
             Tool::SetTodaysIntensity { .. } => not_yet("changing a planned workout's intensity"),
-            Tool::SwapTodaysSport { .. } => not_yet("changing a planned workout's sport"),
+            Tool::SwapTodaysSport { date, sport } => {
+                // The planner plans rides and runs: today's plan is made again for the
+                // other one, through the same planner and rules.
+                let planned = match sport {
+                    ChatSport::Ride => paceline_schemas::plan::Sport::Bike,
+                    ChatSport::Run => paceline_schemas::plan::Sport::Run,
+                    _ => return not_yet("planning that sport"),
+                };
+                if *date != today {
+                    return not_yet("changing the sport of another day's workout");
+                }
+                let mut settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                settings.sport = planned;
+                days::today_plan(conn, tenant, athlete, settings, now_ms, true)?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "plan.today",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"sport": sport.as_str(), "from": "chat"})),
+                    now_ms,
+                )?;
+                Ok(ToolOutput::Done)
+            }
             Tool::MovePlannedWorkout { from, to } => {
                 move_workout(conn, p, athlete, *from, *to, today, now_ms)
             }

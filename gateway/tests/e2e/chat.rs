@@ -650,6 +650,28 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     let text = r.json["reply"].as_str().unwrap();
     assert!(text.starts_with(&format!("On {day}: ")), "{text}");
 
+    // Swapped to a run: today's plan made again by the planner as a run.
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "swap today's workout for a run"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("swap_todays_sport"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    let after = plans.json["plans"][0].clone();
+    assert_eq!(after["workout"]["sport"], "run", "{}", plans.json);
+
     // Moved to tomorrow: tomorrow has today's workout, today is a rest day.
     let r = chat(&api, &me, json!({"message": "move it to tomorrow"})).await;
     assert_eq!(

@@ -72,8 +72,8 @@
 //! - `chat`: the coach chat's corpus (≥ 150 utterances) through `POST /chat` with the
 //!   context it assumes (FTP, load, today's plan, learned terms), dates checked on the
 //!   gateway's today; learned-term confidence over a scripted conversation through
-//!   `/me/terms`; "only 35 minutes today" shortening today's stored plan, "move it to
-//!   tomorrow" moving it, stated preferences in the planning settings (today's weekday
+//!   `/me/terms`; "only 35 minutes today" shortening today's stored plan, "swap today's
+//!   workout for a run" planning it again as a run, "move it to tomorrow" moving it, stated preferences in the planning settings (today's weekday
 //!   without training → a rest day), a time of day answered as not built; another gym,
 //!   another athlete and another user's conversation 404; the 4,000-character limit.
 //! - `chat_llm`: the chat with an LLM configured, against `fake_llm` (a local server of
