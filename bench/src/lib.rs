@@ -21,6 +21,7 @@
 //! plots ([`plot`]) next to it.
 
 pub mod brokers;
+pub mod chat;
 pub mod coach;
 pub mod dataflow;
 pub mod e2e;

@@ -4,7 +4,7 @@
 //! cargo build --release -p paceline-gateway   # the `paceline` server the e2e bench starts
 //! cargo run --release -p paceline-bench -- <bench|all> [--quick] [--results-dir DIR]
 //! ```
-//! One bench (`coach`, `replay`, `import`, `planning`, `dataflow`, `edge`, `e2e`, `e2e-quic`,
+//! One bench (`coach`, `replay`, `import`, `planning`, `chat`, `dataflow`, `edge`, `e2e`, `e2e-quic`,
 //! `brokers`, `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
 //! but `gateway` (superseded by `e2e`) and writes one `bench/results/<date>-<host>.{md,json}`
 //! with an SVG plot of latency against athletes next to it. Every file has the command,
@@ -28,7 +28,7 @@ use paceline_bench::{brokers, coach, dataflow, import, planning, replay};
 /// Open files the e2e sweep's largest run needs, in the server process, with headroom.
 const OPEN_FILES_WANTED: u64 = 65_536;
 
-const USAGE: &str = "usage: paceline-bench <coach|replay|import|planning|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
+const USAGE: &str = "usage: paceline-bench <coach|replay|import|planning|chat|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
 
 fn main() -> ExitCode {
     match run() {
@@ -123,6 +123,7 @@ fn run() -> anyhow::Result<()> {
         Some("replay") => run_replay(&options)?,
         Some("import") => run_import(&options)?,
         Some("planning") => run_planning(&options)?,
+        Some("chat") => run_chat(&options)?,
         Some("dataflow") => run_dataflow(&options)?,
         Some("gateway") => run_gateway(&options)?,
         Some("edge") => run_edge(&options)?,
@@ -868,6 +869,55 @@ fn run_planning(options: &Options) -> anyhow::Result<Section> {
                 "us_per_athlete": per_athlete_us,
                 "kinds": f.nightly.kinds.iter().map(|(k, n)| serde_json::json!({"kind": k, "athletes": n})).collect::<Vec<_>>(),
             },
+        }),
+    })
+}
+
+fn run_chat(options: &Options) -> anyhow::Result<Section> {
+    let messages = if options.quick { 200 } else { 2_000 };
+    let dir = std::env::temp_dir().join(format!("paceline-bench-chat-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "chat: {} activities stored, then {messages} messages through the offline engine…",
+        paceline_bench::chat::ACTIVITIES
+    );
+    let f = paceline_bench::chat::run(&dir, messages);
+    let _ = std::fs::remove_dir_all(&dir);
+    let f = f?;
+    let body = format!(
+        "The offline chat path through the gateway's own code, no HTTP: one athlete with {} stored activities (a real store on disk), \
+         then {} messages cycling through {}, each one write transaction around `chat::converse` with the API's tool runner, commit included. \
+         Target (issue 24): reply p99 ≤ 20 ms.\n\n\
+         | measurement | messages | median ms | p99 ms | max ms | messages/s, one thread |\n|---|---|---|---|---|---|\n\
+         | **reply, offline engine** | {} | {:.3} | **{:.3}** | {:.3} | {:.0} |\n",
+        f.activities,
+        f.reply.runs,
+        paceline_bench::chat::MESSAGES
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        f.reply.runs,
+        f.reply.median_s * 1e3,
+        f.reply.p99_s * 1e3,
+        f.reply.max_s * 1e3,
+        f.messages_per_s
+    );
+    println!(
+        "chat: reply median {:.3} ms, p99 {:.3} ms; {:.0} messages/s",
+        f.reply.median_s * 1e3,
+        f.reply.p99_s * 1e3,
+        f.messages_per_s
+    );
+    Ok(Section {
+        bench: "chat",
+        title: "Coach chat: the offline engine's reply with 10,000 stored activities".to_owned(),
+        body,
+        json: serde_json::json!({
+            "activities": f.activities,
+            "reply": f.reply.json_ms(),
+            "messages_per_s": f.messages_per_s,
+            "messages": paceline_bench::chat::MESSAGES,
         }),
     })
 }

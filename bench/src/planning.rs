@@ -52,7 +52,8 @@ pub struct Timing {
 }
 
 impl Timing {
-    fn of(mut seconds: Vec<f64>) -> Timing {
+    /// The figures of these call times, s.
+    pub fn of(mut seconds: Vec<f64>) -> Timing {
         seconds.sort_by(f64::total_cmp);
         let n = seconds.len();
         // Nearest rank: the smallest value with at least `percent` % of the calls at or

@@ -17,6 +17,7 @@ use paceline_chat::engine::{
     Turn,
 };
 use paceline_chat::entities::{EntityError, Sport as ChatSport};
+use paceline_chat::llm::{HistoryTurn, LlmAnswer, Role as LlmRole};
 use paceline_chat::terms::TermBook;
 use paceline_schemas::plan::{PlanStep, Sport as PlanSport, WorkoutPlan};
 use rusqlite::Connection;
@@ -27,8 +28,64 @@ use crate::store::StoreError;
 use crate::store::chat::{self as rows, NewMessage, ms_time};
 use crate::store::planning as plan_rows;
 
-/// Messages one user may send a day (UTC).
+/// Messages one user may send a day (UTC), by default.
 pub const MESSAGES_PER_DAY: u32 = 200;
+/// The most earlier messages handed to the LLM (its request then bounds them to 10,000
+/// tokens, summarising the older ones).
+pub const LLM_HISTORY_MESSAGES: u32 = 40;
+
+/// The chat as the API runs it: the daily limit and the LLM client, if configured.
+#[derive(Debug, Clone)]
+pub struct ChatRuntime {
+    /// Messages one user may send a day (UTC).
+    pub messages_per_day: u32,
+    /// The LLM; none: the offline engine answers alone.
+    pub llm: Option<crate::llm::LlmClient>,
+}
+
+impl Default for ChatRuntime {
+    fn default() -> Self {
+        ChatRuntime {
+            messages_per_day: MESSAGES_PER_DAY,
+            llm: None,
+        }
+    }
+}
+
+impl ChatRuntime {
+    /// The runtime for these settings (the LLM's HTTP client built once).
+    pub fn new(settings: &crate::settings::ChatSettings) -> Result<ChatRuntime, reqwest::Error> {
+        Ok(ChatRuntime {
+            messages_per_day: settings.messages_per_day,
+            llm: settings
+                .llm
+                .as_ref()
+                .map(crate::llm::LlmClient::new)
+                .transpose()?,
+        })
+    }
+}
+
+/// The conversation's recent messages as the LLM's request takes them, oldest first.
+pub fn llm_history(
+    conn: &Connection,
+    tenant_row: i64,
+    conversation_id: i64,
+) -> Result<Vec<HistoryTurn>, StoreError> {
+    Ok(
+        rows::recent_messages(conn, tenant_row, conversation_id, LLM_HISTORY_MESSAGES)?
+            .into_iter()
+            .map(|(role, text)| HistoryTurn {
+                role: if role == "user" {
+                    LlmRole::User
+                } else {
+                    LlmRole::Assistant
+                },
+                text,
+            })
+            .collect(),
+    )
+}
 /// How far back the context's load comparison reaches, days.
 pub const CONTEXT_LOAD_DAYS: i64 = engine::DEFAULT_LOOKBACK_DAYS;
 const DAY_MS: u64 = 86_400_000;
@@ -182,6 +239,9 @@ fn in_savepoint<T, E>(
 /// reading, the tools through `run` (each in a savepoint; its error is shown to the user
 /// and must be safe to show), the learned terms applied (pruned as the rules say) and the
 /// turn stored. Runs in the caller's write transaction, so the turn is all or nothing.
+/// `model` is the LLM's validated answer when one came in time: its tools replace the
+/// offline engine's after the same safety gate ([`engine::decide_with_llm`]).
+#[allow(clippy::too_many_arguments)]
 pub fn converse(
     tx: &Connection,
     who: Speaker,
@@ -189,6 +249,7 @@ pub fn converse(
     conversation_id: Option<i64>,
     now_ms: u64,
     per_day: u32,
+    model: Option<&LlmAnswer>,
     mut run: impl FnMut(&Connection, &Tool, Date) -> Result<ToolOutput, String>,
 ) -> Result<Answer, ChatError> {
     paceline_chat::entities::check_length(message)?;
@@ -223,6 +284,10 @@ pub fn converse(
         previous_message,
     };
     let decision = engine::understand(&turn, &ctx, &book, today, now)?;
+    let decision = match model {
+        Some(answer) => engine::decide_with_llm(decision, answer, &ctx),
+        None => decision,
+    };
     let mut outcomes = Vec::with_capacity(decision.tools.len());
     for tool in &decision.tools {
         let result = in_savepoint(tx, || run(tx, tool, today))?;
@@ -256,6 +321,7 @@ pub fn converse(
         now_ms,
     )?;
     let details = serde_json::json!({
+        "engine": if model.is_some() { "llm" } else { "offline" },
         "tools": outcomes.iter().map(|o| serde_json::json!({
             "name": o.tool.name(), "ok": o.result.is_ok()})).collect::<Vec<_>>(),
         "actions": reply.actions,

@@ -47,7 +47,7 @@ use paceline_schemas::plan::{PlanStep, WorkoutPlan};
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 
-use crate::planning::{self as days, format_date, parse_date};
+use crate::planning::{self as days, format_date};
 use crate::settings::MailSettings;
 use crate::store::digest::{self as rows, Recipient};
 use crate::store::{Store, StoreError};
@@ -283,16 +283,11 @@ pub fn digest_content(
     let (report, _) =
         crate::insights::current_report(conn, t, a, now_ms, crate::api::insights::DEFAULT_DAYS)?;
     let next_from = week_end + Duration::days(1);
-    let next_week = crate::store::planning::plans_between(
-        conn,
-        t,
-        a,
-        &format_date(next_from),
-        &format_date(next_from + Duration::days(6)),
-    )?
+    let settings = crate::api::planning::plan_settings(conn, t, a)?;
+    let next_week = crate::planning::week_outlook(conn, t, a, next_from, &settings)?
     .into_iter()
     .filter_map(|p| {
-        let date = parse_date(&p.date)?;
+        let date = p.date;
         let workout: Option<WorkoutPlan> = p
             .plan
             .get("workout")

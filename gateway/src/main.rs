@@ -192,6 +192,31 @@ struct CommonArgs {
     /// How often the digest job looks for due digests, s (0: never).
     #[arg(long, env = "PACELINE_DIGEST_TICK_S")]
     digest_tick_s: Option<u64>,
+    /// The coach chat's LLM: an OpenAI-compatible server (`https://host/v1`); none: the
+    /// offline engine answers alone. The key: PACELINE_LLM_API_KEY (environment or file).
+    #[arg(long, env = "PACELINE_LLM_BASE_URL")]
+    llm_base_url: Option<String>,
+    /// The LLM's model name.
+    #[arg(long, env = "PACELINE_LLM_MODEL")]
+    llm_model: Option<String>,
+    /// How long the LLM's answer is waited for, ms [default: 60000].
+    #[arg(long, env = "PACELINE_LLM_TIMEOUT_MS")]
+    llm_timeout_ms: Option<u64>,
+    /// Chat messages one user may send a day [default: 200].
+    #[arg(long, env = "PACELINE_CHAT_MESSAGES_PER_DAY")]
+    chat_messages_per_day: Option<u32>,
+    /// Twilio's REST API [default: Twilio's own, api.twilio.com].
+    #[arg(long, env = "PACELINE_TWILIO_BASE_URL")]
+    twilio_base_url: Option<String>,
+    /// The Twilio account (AC…); the auth token: PACELINE_TWILIO_AUTH_TOKEN.
+    #[arg(long, env = "PACELINE_TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// The number SMS are sent from (E.164).
+    #[arg(long, env = "PACELINE_TWILIO_FROM")]
+    twilio_from: Option<String>,
+    /// The public URL Twilio posts incoming SMS to (…/webhooks/sms).
+    #[arg(long, env = "PACELINE_TWILIO_WEBHOOK_URL")]
+    twilio_webhook_url: Option<String>,
 }
 
 impl CommonArgs {
@@ -225,6 +250,16 @@ impl CommonArgs {
             public_url: self.public_url.clone(),
             digest_tick_s: self.digest_tick_s,
             smtp_url: secret_from_env("PACELINE_SMTP_URL"),
+            llm_base_url: self.llm_base_url.clone(),
+            llm_model: self.llm_model.clone(),
+            llm_timeout_ms: self.llm_timeout_ms,
+            chat_messages_per_day: self.chat_messages_per_day,
+            llm_api_key: secret_from_env("PACELINE_LLM_API_KEY"),
+            twilio_base_url: self.twilio_base_url.clone(),
+            twilio_account_sid: self.twilio_account_sid.clone(),
+            twilio_from: self.twilio_from.clone(),
+            twilio_webhook_url: self.twilio_webhook_url.clone(),
+            twilio_auth_token: secret_from_env("PACELINE_TWILIO_AUTH_TOKEN"),
             // Secrets only from the environment or the file, never from the command line
             // (which every local user can read).
             mqtt_broker_password: secret_from_env("PACELINE_MQTT_BROKER_PASSWORD"),

@@ -404,6 +404,92 @@ pub fn today_plan(
     })
 }
 
+/// One day of [`week_outlook`]: its date and its plan as stored (JSON, the form of a
+/// stored daily plan), and whether it is only an outlook (generated, not stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutlookDay {
+    /// The day.
+    pub date: Date,
+    /// The plan, in the stored form ([`plan_json`]).
+    pub plan: Value,
+    /// True when no plan is stored for the day and this one is the rules' outlook.
+    pub projected: bool,
+}
+
+/// The seven days from `monday` as the athlete will likely be asked to ride them: a day's
+/// stored plan where there is one, else the plan the rules give from what is known now:
+/// no check-in or recovery of that morning yet, and the days before it in the outlook
+/// counted as ridden at their planned load (unless an activity already carries load that
+/// day). Nothing is stored: each morning plans its own day again from that day's data.
+/// The weekly digest shows it as next week's plan.
+pub fn week_outlook(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    monday: Date,
+    settings: &PlanSettings,
+) -> Result<Vec<OutlookDay>, StoreError> {
+    let sunday = monday + Duration::days(6);
+    let stored = rows::plans_between(
+        conn,
+        tenant_row,
+        athlete_row,
+        &format_date(monday),
+        &format_date(sunday),
+    )?;
+    let mut loads = day_loads(conn, tenant_row, athlete_row)?;
+    let mut planned_before: Vec<PlannedDay> = Vec::new();
+    let mut days = Vec::with_capacity(7);
+    for offset in 0..7 {
+        let date = monday + Duration::days(offset);
+        let name = format_date(date);
+        let (plan, projected) = match stored.iter().find(|p| p.date == name) {
+            Some(record) => (record.plan.clone(), false),
+            None => {
+                let mut inputs =
+                    plan_inputs(conn, tenant_row, athlete_row, date, settings.clone())?;
+                inputs.recent = paceline_planning::fitness(
+                    &loads,
+                    date - Duration::days(42),
+                    date - Duration::days(1),
+                );
+                inputs.recovery = None;
+                inputs.check_in = None;
+                inputs.planned_before.retain(|p| p.date < monday);
+                inputs.planned_before.extend(planned_before.iter().cloned());
+                (plan_json(&paceline_planning::daily_plan(&inputs))?, true)
+            }
+        };
+        let kind = plan
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(DayKind::parse);
+        let target_tss = plan
+            .get("target_tss")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        if let Some(kind) = kind {
+            planned_before.push(PlannedDay {
+                date,
+                kind,
+                target_tss,
+            });
+        }
+        if !loads.iter().any(|l| l.date == date && l.tss > 0.0) {
+            loads.push(DayLoad {
+                date,
+                tss: target_tss,
+            });
+        }
+        days.push(OutlookDay {
+            date,
+            plan,
+            projected,
+        });
+    }
+    Ok(days)
+}
+
 /// What one pass of the planning job did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PlanningPass {

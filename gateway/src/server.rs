@@ -313,7 +313,19 @@ impl Gateway {
                 outbound,
             )
             .with_import_limits(settings.import_limits)
-            .with_sync(sync),
+            .with_sync(sync)
+            .with_chat(
+                crate::chat::ChatRuntime::new(&settings.chat)
+                    .context("the coach chat's LLM client")?,
+            )
+            .with_sms(
+                settings
+                    .sms
+                    .clone()
+                    .map(crate::sms::Twilio::new)
+                    .transpose()
+                    .context("the SMS client")?,
+            ),
         ));
         drop(signing_key);
         let mut app = http::router(

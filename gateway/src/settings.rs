@@ -123,6 +123,30 @@ pub struct SettingsLayer {
     /// How often the digest job looks for due digests, s (0: never; `paceline digest run`
     /// sends them instead).
     pub digest_tick_s: Option<u64>,
+    /// The coach chat's LLM: an OpenAI-compatible server (`https://host/v1` or
+    /// `https://host`); none: the offline engine answers alone.
+    pub llm_base_url: Option<String>,
+    /// The model name sent to it.
+    pub llm_model: Option<String>,
+    /// Its API key (sent as a bearer token; never logged).
+    pub llm_api_key: Option<Secret>,
+    /// How long a model's answer is waited for before the offline engine answers, ms.
+    pub llm_timeout_ms: Option<u64>,
+    /// Chat messages one user may send a day (UTC).
+    pub chat_messages_per_day: Option<u32>,
+    /// Twilio's REST API (default `https://api.twilio.com`; a local server in tests).
+    pub twilio_base_url: Option<String>,
+    /// The Twilio account (`AC…`); SMS is on when the account, token, number and webhook
+    /// URL are all set.
+    pub twilio_account_sid: Option<String>,
+    /// The account's auth token: basic auth to the REST API and the key of the webhook's
+    /// `X-Twilio-Signature`.
+    pub twilio_auth_token: Option<Secret>,
+    /// The number messages are sent from (E.164).
+    pub twilio_from: Option<String>,
+    /// The public URL Twilio posts incoming messages to (`https://host/webhooks/sms`),
+    /// exactly as configured at Twilio: the signature covers it.
+    pub twilio_webhook_url: Option<String>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -219,6 +243,16 @@ impl SettingsLayer {
             smtp_ca_file: over.smtp_ca_file.or(self.smtp_ca_file),
             public_url: over.public_url.or(self.public_url),
             digest_tick_s: over.digest_tick_s.or(self.digest_tick_s),
+            llm_base_url: over.llm_base_url.or(self.llm_base_url),
+            llm_model: over.llm_model.or(self.llm_model),
+            llm_api_key: over.llm_api_key.or(self.llm_api_key),
+            llm_timeout_ms: over.llm_timeout_ms.or(self.llm_timeout_ms),
+            chat_messages_per_day: over.chat_messages_per_day.or(self.chat_messages_per_day),
+            twilio_base_url: over.twilio_base_url.or(self.twilio_base_url),
+            twilio_account_sid: over.twilio_account_sid.or(self.twilio_account_sid),
+            twilio_auth_token: over.twilio_auth_token.or(self.twilio_auth_token),
+            twilio_from: over.twilio_from.or(self.twilio_from),
+            twilio_webhook_url: over.twilio_webhook_url.or(self.twilio_webhook_url),
         }
     }
 }
@@ -259,6 +293,177 @@ pub struct Settings {
     pub outbound_allow_private: bool,
     /// The weekly digest's mail settings, when SMTP is configured.
     pub mail: Option<MailSettings>,
+    /// The coach chat's settings.
+    pub chat: ChatSettings,
+    /// SMS through Twilio, when configured.
+    pub sms: Option<SmsSettings>,
+}
+
+/// SMS through Twilio ([`crate::sms`]).
+#[derive(Debug, Clone)]
+pub struct SmsSettings {
+    /// The REST API's base URL, without a trailing `/`.
+    pub base_url: String,
+    /// The account.
+    pub account_sid: String,
+    /// The auth token.
+    pub auth_token: Secret,
+    /// Our number.
+    pub from: String,
+    /// The webhook's public URL.
+    pub webhook_url: String,
+}
+
+/// Twilio's REST API.
+pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
+
+/// The SMS settings, checked: all of account, token, number and webhook URL, or none.
+fn sms(layer: &SettingsLayer) -> Result<Option<SmsSettings>, SettingsError> {
+    let (sid, token, from, webhook) = (
+        &layer.twilio_account_sid,
+        &layer.twilio_auth_token,
+        &layer.twilio_from,
+        &layer.twilio_webhook_url,
+    );
+    if sid.is_none() && token.is_none() && from.is_none() && webhook.is_none() {
+        return Ok(None);
+    }
+    let missing = |name: &'static str| SettingsError::Invalid {
+        name,
+        reason:
+            "SMS needs twilio_account_sid, twilio_auth_token, twilio_from and twilio_webhook_url"
+                .to_owned(),
+    };
+    let sid = sid.clone().ok_or(missing("twilio_account_sid"))?;
+    let token = token.clone().ok_or(missing("twilio_auth_token"))?;
+    let from = from.clone().ok_or(missing("twilio_from"))?;
+    let webhook_url = webhook.clone().ok_or(missing("twilio_webhook_url"))?;
+    let base_url = layer
+        .twilio_base_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_TWILIO_BASE_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    for (name, url) in [
+        ("twilio_base_url", &base_url),
+        ("twilio_webhook_url", &webhook_url),
+    ] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('@') {
+            return Err(SettingsError::Invalid {
+                name,
+                reason: "an http(s):// URL without credentials".to_owned(),
+            });
+        }
+    }
+    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(SettingsError::Invalid {
+            name: "twilio_account_sid",
+            reason: "letters and digits (AC…)".to_owned(),
+        });
+    }
+    Ok(Some(SmsSettings {
+        base_url,
+        account_sid: sid,
+        auth_token: token,
+        from,
+        webhook_url,
+    }))
+}
+
+/// The coach chat's settings: its daily limit and the LLM, if one is configured.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// Messages one user may send a day (UTC).
+    pub messages_per_day: u32,
+    /// The LLM; none: the offline engine answers alone.
+    pub llm: Option<LlmSettings>,
+}
+
+/// Where the coach chat's LLM is ([`crate::llm`]).
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// `http(s)://host[:port][/path]`, without a trailing `/`.
+    pub base_url: String,
+    /// The model name.
+    pub model: String,
+    /// The bearer key, if the server wants one.
+    pub api_key: Option<Secret>,
+    /// How long an answer is waited for.
+    pub timeout: Duration,
+}
+
+/// The default wait for the LLM's answer, ms.
+pub const DEFAULT_LLM_TIMEOUT_MS: u64 = 60_000;
+
+/// The chat's settings, checked: the LLM needs a base URL and a model together.
+fn chat(layer: &SettingsLayer) -> Result<ChatSettings, SettingsError> {
+    let messages_per_day = layer
+        .chat_messages_per_day
+        .unwrap_or(crate::chat::MESSAGES_PER_DAY);
+    check_range(
+        "chat_messages_per_day",
+        usize::try_from(messages_per_day).unwrap_or(usize::MAX),
+        1,
+        100_000,
+    )?;
+    let timeout_ms = layer.llm_timeout_ms.unwrap_or(DEFAULT_LLM_TIMEOUT_MS);
+    check_range(
+        "llm_timeout_ms",
+        usize::try_from(timeout_ms).unwrap_or(usize::MAX),
+        100,
+        600_000,
+    )?;
+    let llm = match (&layer.llm_base_url, &layer.llm_model) {
+        (None, None) => {
+            if layer.llm_api_key.is_some() {
+                return Err(SettingsError::Invalid {
+                    name: "llm_api_key",
+                    reason: "only applies with llm_base_url and llm_model".to_owned(),
+                });
+            }
+            None
+        }
+        (Some(base), Some(model)) => {
+            let base_url = base.trim().trim_end_matches('/').to_owned();
+            if !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+                || base_url.contains('@')
+            {
+                return Err(SettingsError::Invalid {
+                    name: "llm_base_url",
+                    reason: "an http(s):// URL without credentials (the key is llm_api_key)"
+                        .to_owned(),
+                });
+            }
+            if model.trim().is_empty() {
+                return Err(SettingsError::Invalid {
+                    name: "llm_model",
+                    reason: "empty".to_owned(),
+                });
+            }
+            Some(LlmSettings {
+                base_url,
+                model: model.trim().to_owned(),
+                api_key: layer.llm_api_key.clone(),
+                timeout: Duration::from_millis(timeout_ms),
+            })
+        }
+        (Some(_), None) => {
+            return Err(SettingsError::Invalid {
+                name: "llm_model",
+                reason: "required with llm_base_url".to_owned(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::Invalid {
+                name: "llm_base_url",
+                reason: "required with llm_model".to_owned(),
+            });
+        }
+    };
+    Ok(ChatSettings {
+        messages_per_day,
+        llm,
+    })
 }
 
 /// The weekly digest's mail settings ([`crate::digest`]).
@@ -287,6 +492,8 @@ impl Settings {
         let quotas = quotas(&layer)?;
         let import_limits = import_limits(&layer)?;
         let mail = mail(&layer)?;
+        let chat = chat(&layer)?;
+        let sms = sms(&layer)?;
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -336,6 +543,8 @@ impl Settings {
             import_limits,
             outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
             mail,
+            chat,
+            sms,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -684,6 +893,35 @@ mod tests {
                 .external_broker
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_llm_needs_a_url_and_a_model_and_hides_its_key() {
+        let layer: SettingsLayer = toml::from_str(
+            "llm_base_url = \"http://127.0.0.1:11434/v1/\"\nllm_model = \"llama3\"\n\
+             llm_api_key = \"sk-very-secret\"\nchat_messages_per_day = 20\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(layer).unwrap();
+        let llm = settings.chat.llm.clone().unwrap();
+        assert_eq!(llm.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(llm.model, "llama3");
+        assert_eq!(llm.timeout, Duration::from_secs(60));
+        assert_eq!(settings.chat.messages_per_day, 20);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("sk-very-secret"), "{printed}");
+        let defaults = Settings::resolve(SettingsLayer::default()).unwrap();
+        assert!(defaults.chat.llm.is_none());
+        assert_eq!(defaults.chat.messages_per_day, 200);
+        let half = SettingsLayer {
+            llm_base_url: Some("http://127.0.0.1:1".to_owned()),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(half).unwrap_err().to_string();
+        assert_eq!(err, "setting llm_model: required with llm_base_url");
+        let ftp: SettingsLayer =
+            toml::from_str("llm_base_url = \"ftp://x\"\nllm_model = \"m\"\n").unwrap();
+        assert!(Settings::resolve(ftp).is_err());
     }
 
     #[test]

@@ -360,6 +360,24 @@ pub const REGISTRY: &[Table] = &[
         deletion: Deletion::Keep("the gym's retention period"),
         retention: Retention::WithOwner,
     },
+    Table {
+        export: Export::Rows {
+            omit: &["code_sha256"],
+        },
+        ..user("sms_phones")
+    },
+    Table {
+        name: "sms_inbound",
+        owner: Owner::Service,
+        key: Key::None,
+        personal: false,
+        export: Export::No("Twilio message ids seen, to ignore repeats: no sender, no text"),
+        deletion: Deletion::Keep("message ids only"),
+        retention: Retention::Days {
+            default_days: 30,
+            time_column: "received_ms",
+        },
+    },
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -428,6 +446,8 @@ pub fn holds(name: &str) -> &'static str {
         "oauth_states" => "pending provider authorizations (digests, 10 minutes)",
         "digest_sends" => "which week's digest went to whom, and its send attempts",
         "digest_optouts" => "who unsubscribed from the weekly digest",
+        "sms_phones" => "a user's linked phone number, its code digest, STOP",
+        "sms_inbound" => "SMS message ids seen (no sender, no text), 30 days",
         "privacy_exports" => "data export jobs and their link digests",
         "tenant_privacy_settings" => "a gym's raw-sample retention period",
         _ => "",

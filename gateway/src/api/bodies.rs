@@ -22,6 +22,7 @@ use super::planning::{
 };
 use super::privacy::{DeleteAccount, PrivacySettings};
 use super::sessions::parse_command;
+use super::sms::{CodeBody, PhoneBody};
 use super::sync::ConnectBody;
 use super::{ApiError, MAX_BODY_BYTES, json_rejection};
 use crate::accounts::password::policy_violation;
@@ -78,11 +79,17 @@ pub enum RequestBody {
     DeleteAccount,
     /// `PUT /admin/privacy`.
     PrivacySettings,
+    /// `PUT /me/phone`.
+    Phone,
+    /// `POST /me/phone/confirm`.
+    PhoneCode,
+    /// `POST /webhooks/sms` (Twilio's form; its signature is checked over the same pairs).
+    SmsWebhook,
 }
 
 impl RequestBody {
     /// Every route with a body.
-    pub const ALL: [RequestBody; 24] = [
+    pub const ALL: [RequestBody; 27] = [
         RequestBody::Register,
         RequestBody::Login,
         RequestBody::Refresh,
@@ -107,6 +114,9 @@ impl RequestBody {
         RequestBody::Connect,
         RequestBody::DeleteAccount,
         RequestBody::PrivacySettings,
+        RequestBody::Phone,
+        RequestBody::PhoneCode,
+        RequestBody::SmsWebhook,
     ];
 }
 
@@ -190,6 +200,27 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         }
         RequestBody::PrivacySettings => {
             json::<PrivacySettings>(bytes)?.check()?;
+        RequestBody::Phone => {
+            let phone = json::<PhoneBody>(bytes)?.phone;
+            crate::sms::e164(&phone).ok_or_else(|| {
+                ApiError::bad_request("invalid_field", "phone: not an E.164 number")
+            })?;
+        }
+        RequestBody::PhoneCode => {
+            let code = json::<CodeBody>(bytes)?.code;
+            let _digest = crate::sms::code_digest(1, "+15550104477", &code);
+        }
+        RequestBody::SmsWebhook => {
+            let params = paceline_chat::sms::parse_form(bytes)
+                .map_err(|e| ApiError::bad_request("invalid_form", e.to_string()))?;
+            let _ = paceline_chat::sms::verify_signature(
+                "https://paceline.example/webhooks/sms",
+                &params,
+                "token",
+                "",
+            );
+            paceline_chat::sms::Inbound::from_params(&params)
+                .map_err(|e| ApiError::bad_request("invalid_form", e.to_string()))?;
         }
         RequestBody::DailyCsv => {
             daily_csv_days(bytes)?;
@@ -294,6 +325,12 @@ mod tests {
                 RequestBody::MusicLibrary,
                 "#EXTM3U\n#EXTINF:215,Artist - Song\n#EXTBPM:128\nmusic/song.mp3\n",
             ),
+            (RequestBody::Phone, r#"{"phone":"+1 555-010-4477"}"#),
+            (RequestBody::PhoneCode, r#"{"code":"123456"}"#),
+            (
+                RequestBody::SmsWebhook,
+                "From=%2B15550104477&To=%2B15550009999&Body=only+35+minutes+today&MessageSid=SM1",
+            ),
         ];
         for (route, body) in good {
             assert_eq!(
@@ -309,6 +346,7 @@ mod tests {
                     | RequestBody::LifeEventCalendar
                     | RequestBody::DailyCsv
                     | RequestBody::MusicLibrary
+                    | RequestBody::SmsWebhook
             ) {
                 continue;
             }

@@ -27,7 +27,7 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 
 use super::planning::{DailyBody, LifeEventBody, life_record};
-use super::{ApiError, ApiJson, ApiQuery, ApiState, Auth, athlete_visible, audit};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::{Principal, Role};
 use crate::chat::{self, ChatError, Speaker};
 use crate::library::{self, Owner};
@@ -119,6 +119,12 @@ pub struct ChatReply {
     pub confirmation: Option<Value>,
     /// The conversation, to continue it.
     pub conversation_id: i64,
+    /// Which engine chose the tools: `llm` (the configured model, its answer validated
+    /// and vetted) or `offline` (the rules).
+    pub engine: String,
+    /// Why the configured model's answer was not used (`timeout`, `network`, `status`,
+    /// `too_large`, `refused`); absent when it was, or when no model is configured.
+    pub llm_fallback: Option<String>,
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
@@ -163,41 +169,7 @@ pub async fn post_chat(
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Json<ChatReply>, ApiError> {
     body.check()?;
-    let now = state.now_ms();
-    let answer = state
-        .write(move |tx| {
-            let athlete = chat_athlete(tx, &p, body.athlete_id)?;
-            let who = Speaker {
-                tenant_row: p.tenant_row,
-                user_row: p.user_row,
-                athlete_row: athlete,
-            };
-            chat::converse(
-                tx,
-                who,
-                &body.message,
-                body.conversation_id,
-                now,
-                chat::MESSAGES_PER_DAY,
-                |conn, tool, today| run_tool(conn, &p, athlete, tool, today, now),
-            )
-            .map_err(|e| match e {
-                ChatError::Store(e) => ApiError::from(e),
-                ChatError::NoConversation => ApiError::not_found("conversation"),
-                ChatError::TooMany(wait) => ApiError::too_many(
-                    "chat_limit",
-                    format!(
-                        "{} messages a day: try again tomorrow (UTC)",
-                        chat::MESSAGES_PER_DAY
-                    ),
-                    std::time::Duration::from_secs(
-                        u64::try_from(wait.whole_seconds()).unwrap_or(1),
-                    ),
-                ),
-                ChatError::Message(e) => invalid("message", e),
-            })
-        })
-        .await?;
+    let (answer, engine, llm_fallback) = take_turn(&state, p, body).await?;
     let r = answer.reply;
     Ok(Json(ChatReply {
         reply: r.reply.clone(),
@@ -228,7 +200,107 @@ pub async fn post_chat(
         learned: r.learned.iter().map(to_value).collect(),
         confirmation: r.confirmation.as_ref().map(to_value),
         conversation_id: answer.conversation_id,
+        engine: engine.to_owned(),
+        llm_fallback,
     }))
+}
+
+/// One turn for `p` (the web's and the SMS webhook's alike): the model asked first when one
+/// is configured, then the turn taken in one write transaction. Also answers which engine
+/// chose the tools and, when the model was not used, why.
+pub(super) async fn take_turn(
+    state: &ApiState,
+    p: Principal,
+    body: ChatBody,
+) -> Result<(chat::Answer, &'static str, Option<String>), ApiError> {
+    let now = state.now_ms();
+    let per_day = state.chat.messages_per_day;
+    let model = match state.chat.llm.clone() {
+        Some(client) => Some(ask_model(state, &client, &p, &body, now, per_day).await?),
+        None => None,
+    };
+    let (engine, llm_fallback) = match &model {
+        Some(Ok(_)) => ("llm", None),
+        Some(Err(e)) => {
+            tracing::warn!(
+                failure = e.kind(),
+                "the chat's model was not used: the offline engine answered"
+            );
+            ("offline", Some(e.kind().to_owned()))
+        }
+        None => ("offline", None),
+    };
+    let answer = state
+        .write(move |tx| {
+            let athlete = chat_athlete(tx, &p, body.athlete_id)?;
+            let who = Speaker {
+                tenant_row: p.tenant_row,
+                user_row: p.user_row,
+                athlete_row: athlete,
+            };
+            chat::converse(
+                tx,
+                who,
+                &body.message,
+                body.conversation_id,
+                now,
+                per_day,
+                model.as_ref().and_then(|m| m.as_ref().ok()),
+                |conn, tool, today| run_tool(conn, &p, athlete, tool, today, now),
+            )
+            .map_err(|e| chat_error(e, per_day))
+        })
+        .await?;
+    Ok((answer, engine, llm_fallback))
+}
+
+fn chat_error(e: ChatError, per_day: u32) -> ApiError {
+    match e {
+        ChatError::Store(e) => ApiError::from(e),
+        ChatError::NoConversation => ApiError::not_found("conversation"),
+        ChatError::TooMany(wait) => ApiError::too_many(
+            "chat_limit",
+            format!("{per_day} messages a day: try again tomorrow (UTC)"),
+            std::time::Duration::from_secs(u64::try_from(wait.whole_seconds()).unwrap_or(1)),
+        ),
+        ChatError::Message(e) => invalid("message", e),
+    }
+}
+
+/// The model's answer for this turn: the caller's access, the conversation and the daily
+/// limit checked first (nothing reaches the model that the turn would refuse), then the
+/// request built from the conversation's recent messages and posted with the timeout.
+/// `Err` inside: the model failed and the offline engine answers.
+async fn ask_model(
+    state: &ApiState,
+    client: &crate::llm::LlmClient,
+    p: &Principal,
+    body: &ChatBody,
+    now_ms: u64,
+    per_day: u32,
+) -> Result<Result<paceline_chat::llm::LlmAnswer, crate::llm::LlmFailure>, ApiError> {
+    let (p2, named, conversation) = (p.clone(), body.athlete_id, body.conversation_id);
+    let (today, history) = state
+        .read(move |conn| {
+            let athlete = chat_athlete(conn, &p2, named)?;
+            let day_start = crate::store::to_i64(now_ms - now_ms % 86_400_000);
+            let sent = rows::messages_sent_since(conn, p2.tenant_row, p2.user_row, day_start)?;
+            chat::daily_allowance(sent, per_day, now_ms)
+                .map_err(|wait| chat_error(ChatError::TooMany(wait), per_day))?;
+            let history = match conversation {
+                Some(id) => {
+                    rows::conversation(conn, p2.tenant_row, p2.user_row, athlete, id)?
+                        .ok_or_else(|| ApiError::not_found("conversation"))?;
+                    chat::llm_history(conn, p2.tenant_row, id)?
+                }
+                None => Vec::new(),
+            };
+            let today = days::athlete_today(conn, p2.tenant_row, athlete, now_ms)?;
+            Ok((today, history))
+        })
+        .await?;
+    let request = paceline_chat::llm::build_request(client.model(), today, &history, &body.message);
+    Ok(client.complete(&request).await)
 }
 
 /// A tool's failure, as the reply shows it.
@@ -510,13 +582,238 @@ pub fn run_tool(
                 Ok(ToolOutput::Done)
             }
             Tool::SetTodaysIntensity { .. } => not_yet("changing a planned workout's intensity"),
-            Tool::SwapTodaysSport { .. } => not_yet("changing a planned workout's sport"),
-            Tool::MovePlannedWorkout { .. } => not_yet("moving a planned workout"),
+            Tool::SwapTodaysSport { date, sport } => {
+                // The planner plans rides and runs: today's plan is made again for the
+                // other one, through the same planner and rules.
+                let planned = match sport {
+                    ChatSport::Ride => paceline_schemas::plan::Sport::Bike,
+                    ChatSport::Run => paceline_schemas::plan::Sport::Run,
+                    _ => return not_yet("planning that sport"),
+                };
+                if *date != today {
+                    return not_yet("changing the sport of another day's workout");
+                }
+                let mut settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                settings.sport = planned;
+                days::today_plan(conn, tenant, athlete, settings, now_ms, true)?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "plan.today",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"sport": sport.as_str(), "from": "chat"})),
+                    now_ms,
+                )?;
+                Ok(ToolOutput::Done)
+            }
+            Tool::MovePlannedWorkout { from, to } => {
+                move_workout(conn, p, athlete, *from, *to, today, now_ms)
+            }
             Tool::RemovePlannedWorkout { .. } => not_yet("removing a planned workout"),
-            Tool::SavePreference { .. } => not_yet("keeping preferences for the planner"),
+            Tool::SavePreference { preference } => {
+                save_preference(conn, p, athlete, preference, now_ms)
+            }
         }
     };
     run().map_err(tool_error)
+}
+
+/// Moves the workout planned on `from` to `to` (both today or later): the two days' stored
+/// plans change places, or `from` becomes a rest day when nothing was planned on `to`;
+/// each keeps its why with a line saying it was moved. Today's plan is generated first
+/// when none is stored yet.
+fn move_workout(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    from: Date,
+    to: Date,
+    today: Date,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    let tenant = p.tenant_row;
+    if from < today {
+        return Err(invalid("from", "that day has passed"));
+    }
+    if to < today {
+        return Err(invalid("to", "that day has passed"));
+    }
+    if from == to {
+        return Err(invalid("to", "the workout is already on that day"));
+    }
+    let stored = |date: Date| -> Result<Option<plan_rows::DailyPlanRecord>, ApiError> {
+        if date == today {
+            let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+            return Ok(Some(
+                days::today_plan(conn, tenant, athlete, settings, now_ms, false)?.record,
+            ));
+        }
+        let name = format_date(date);
+        Ok(
+            plan_rows::plans_between(conn, tenant, athlete, &name, &name)?
+                .into_iter()
+                .next(),
+        )
+    };
+    let source = stored(from)?
+        .filter(|r| !r.plan["workout"].is_null())
+        .ok_or_else(|| invalid("from", "no workout is planned that day"))?;
+    let target = stored(to)?;
+    let moved = |r: &plan_rows::DailyPlanRecord, date: Date, note: String| {
+        let mut plan = r.plan.clone();
+        plan["date"] = json!(format_date(date));
+        let mut why = r.why.as_array().cloned().unwrap_or_default();
+        why.push(json!(note));
+        (plan, Value::Array(why))
+    };
+    let (to_plan, to_why) = moved(
+        &source,
+        to,
+        format!("Moved from {} (chat).", format_date(from)),
+    );
+    let (from_plan, from_why, from_inputs, from_digest) = match &target {
+        Some(t) => {
+            let (plan, why) = moved(t, from, format!("Moved from {} (chat).", format_date(to)));
+            (plan, why, t.inputs.clone(), t.inputs_digest.clone())
+        }
+        None => (
+            json!({"date": format_date(from), "kind": "rest", "target_tss": 0.0, "workout": null}),
+            json!([format!("The workout moved to {} (chat).", format_date(to))]),
+            source.inputs.clone(),
+            source.inputs_digest.clone(),
+        ),
+    };
+    let (to_name, from_name) = (format_date(to), format_date(from));
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &to_name,
+            plan: &to_plan,
+            why: &to_why,
+            inputs: &source.inputs,
+            inputs_digest: &source.inputs_digest,
+        },
+        now_ms,
+    )?;
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &from_name,
+            plan: &from_plan,
+            why: &from_why,
+            inputs: &from_inputs,
+            inputs_digest: &from_digest,
+        },
+        now_ms,
+    )?;
+    audit(
+        conn,
+        tenant,
+        Some(p.user_row),
+        "plan.move",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"from": from_name, "to": to_name, "by": "chat"})),
+        now_ms,
+    )?;
+    Ok(ToolOutput::Done)
+}
+
+/// The planner's word for a sport (planning settings' `avoid_sports`).
+fn planner_sport(sport: ChatSport) -> &'static str {
+    match sport {
+        ChatSport::Run => "running",
+        ChatSport::Ride => "cycling",
+        ChatSport::Swim => "swimming",
+        ChatSport::Walk => "walking",
+        ChatSport::Hike => "hiking",
+        ChatSport::Strength => "strength",
+        ChatSport::Row => "rowing",
+        ChatSport::Yoga => "yoga",
+        ChatSport::Dance => "dance",
+        ChatSport::Ski => "skiing",
+    }
+}
+
+/// A stated preference kept where the planner reads it: the athlete's planning settings
+/// (equipment left out, a sport avoided or made the main one, a weekday without
+/// training), checked as `PUT /planning-settings` checks them; today's plan is made again
+/// with them. Times of day are not something the planner plans yet: said so.
+fn save_preference(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    preference: &paceline_chat::preferences::Preference,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    use paceline_chat::preferences::{Equipment, Preference};
+    let tenant = p.tenant_row;
+    let mut settings: super::planning::PlanningSettings =
+        match plan_rows::settings(conn, tenant, athlete)? {
+            Some(v) => serde_json::from_value(v).map_err(|_| ApiError::internal())?,
+            None => serde_json::from_value(json!({})).map_err(|_| ApiError::internal())?,
+        };
+    match preference {
+        Preference::AvoidEquipment { equipment } => {
+            let name = match equipment {
+                Equipment::Treadmill => "treadmill",
+                Equipment::Trainer => "trainer",
+                Equipment::Pool => "pool",
+                Equipment::Gym => return not_yet("planning around a gym"),
+            };
+            settings.equipment.retain(|e| e != name);
+        }
+        Preference::DislikesSport { sport } => {
+            let name = planner_sport(*sport).to_owned();
+            if !settings.constraints.avoid_sports.contains(&name) {
+                settings.constraints.avoid_sports.push(name);
+            }
+        }
+        Preference::LikesSport { sport } => match sport {
+            ChatSport::Run => settings.sport = "run".to_owned(),
+            ChatSport::Ride => settings.sport = "bike".to_owned(),
+            _ => return not_yet("planning that sport"),
+        },
+        Preference::RestDay { weekday } => {
+            let a = &mut settings.availability_min;
+            let day = match weekday.as_str() {
+                "monday" => &mut a.mon,
+                "tuesday" => &mut a.tue,
+                "wednesday" => &mut a.wed,
+                "thursday" => &mut a.thu,
+                "friday" => &mut a.fri,
+                "saturday" => &mut a.sat,
+                "sunday" => &mut a.sun,
+                _ => return Err(invalid("weekday", "not a day of the week")),
+            };
+            *day = 0;
+        }
+        Preference::NoWorkoutsBefore { .. }
+        | Preference::NoWorkoutsAfter { .. }
+        | Preference::PreferPartOfDay { .. }
+        | Preference::AvoidPartOfDay { .. } => {
+            return not_yet("planning workouts at a time of day");
+        }
+    }
+    settings.check()?;
+    let value = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
+    plan_rows::set_settings(conn, tenant, athlete, &value, now_ms)?;
+    audit(
+        conn,
+        tenant,
+        Some(p.user_row),
+        "planning.settings",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"from": "chat"})),
+        now_ms,
+    )?;
+    let plan_settings = super::planning::plan_settings(conn, tenant, athlete)?;
+    days::today_plan(conn, tenant, athlete, plan_settings, now_ms, true)?;
+    Ok(ToolOutput::Done)
 }
 
 /// What the chat asks the library to log.
@@ -764,4 +1061,214 @@ pub async fn delete_term(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The most conversations or messages on one page.
+pub const MAX_PAGE: u32 = 200;
+/// Conversations or messages on a page by default.
+pub const DEFAULT_PAGE: u32 = 50;
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(invalid("limit", format!("{n}: from 1 to {MAX_PAGE}"))),
+    }
+}
+
+/// `GET /chat/conversations` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationsQuery {
+    /// Only the conversations about this athlete (visible to the caller).
+    pub athlete_id: Option<i64>,
+    /// Conversations older than this one (the previous page's `next_cursor`).
+    pub cursor: Option<i64>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// One of the caller's conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    /// Its id (`conversation_id` in `POST /chat`).
+    pub id: i64,
+    /// The athlete it is about.
+    pub athlete_id: i64,
+    /// Started, ms since the epoch.
+    pub created_ms: i64,
+    /// Last message, ms since the epoch.
+    pub updated_ms: i64,
+    /// Messages in it, both sides.
+    pub messages: u32,
+    /// Its last message's text.
+    pub last_message: Option<String>,
+}
+
+/// A page of the caller's conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    /// Newest first.
+    pub conversations: Vec<ConversationView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// The caller's own conversations with the coach chat, newest first (only those about
+/// athletes they may still see).
+#[utoipa::path(get, path = "/api/v1/chat/conversations", tag = "chat",
+    params(ConversationsQuery),
+    responses((status = 200, body = ConversationPage),
+        (status = 400, description = "a limit out of range"),
+        (status = 404, description = "no such athlete visible")),
+    security(("bearer" = [])))]
+pub async fn list_conversations(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ConversationsQuery>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let page = state
+        .read(move |conn| {
+            if let Some(id) = q.athlete_id
+                && !athlete_visible(conn, &p, id)?
+            {
+                return Err(ApiError::not_found("athlete"));
+            }
+            let found = rows::conversations(
+                conn,
+                p.tenant_row,
+                p.user_row,
+                q.athlete_id,
+                q.cursor,
+                limit,
+            )?;
+            let next_cursor = if found.len() == limit as usize {
+                found.last().map(|c| c.id)
+            } else {
+                None
+            };
+            let mut visible = std::collections::BTreeMap::new();
+            let mut conversations = Vec::with_capacity(found.len());
+            for c in found {
+                let seen = match visible.get(&c.athlete_row) {
+                    Some(v) => *v,
+                    None => {
+                        let v = athlete_visible(conn, &p, c.athlete_row)?;
+                        visible.insert(c.athlete_row, v);
+                        v
+                    }
+                };
+                if seen {
+                    conversations.push(ConversationView {
+                        id: c.id,
+                        athlete_id: c.athlete_row,
+                        created_ms: c.created_ms,
+                        updated_ms: c.updated_ms,
+                        messages: c.messages,
+                        last_message: c.last_text,
+                    });
+                }
+            }
+            Ok(ConversationPage {
+                conversations,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// `GET /chat/conversations/{id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Messages after this one (the previous page's `next_cursor`).
+    pub cursor: Option<i64>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Its id.
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub text: String,
+    /// The intent read (the user's messages).
+    pub intent: Option<String>,
+    /// What the reply did (the assistant's): `engine`, `tools` (name, ok), `actions`,
+    /// `learned`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    /// Written, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A conversation and a page of its messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationMessages {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// One of the caller's conversations, its messages oldest first.
+#[utoipa::path(get, path = "/api/v1/chat/conversations/{id}", tag = "chat",
+    params(("id" = i64, Path, description = "the conversation"), MessagesQuery),
+    responses((status = 200, body = ConversationMessages),
+        (status = 400, description = "a limit out of range"),
+        (status = 404, description = "not the caller's conversation, or about an athlete they no longer see")),
+    security(("bearer" = [])))]
+pub async fn get_conversation(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
+) -> Result<Json<ConversationMessages>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let page = state
+        .read(move |conn| {
+            let c = rows::own_conversation(conn, p.tenant_row, p.user_row, id)?
+                .ok_or_else(|| ApiError::not_found("conversation"))?;
+            if !athlete_visible(conn, &p, c.athlete_row)? {
+                return Err(ApiError::not_found("conversation"));
+            }
+            let found = rows::messages(conn, p.tenant_row, id, q.cursor, limit)?;
+            let next_cursor = if found.len() == limit as usize {
+                found.last().map(|m| m.id)
+            } else {
+                None
+            };
+            Ok(ConversationMessages {
+                conversation: ConversationView {
+                    id: c.id,
+                    athlete_id: c.athlete_row,
+                    created_ms: c.created_ms,
+                    updated_ms: c.updated_ms,
+                    messages: c.messages,
+                    last_message: None,
+                },
+                messages: found
+                    .into_iter()
+                    .map(|m| MessageView {
+                        id: m.id,
+                        role: m.role,
+                        text: m.text,
+                        intent: m.intent,
+                        details: m.details_json.and_then(|d| serde_json::from_str(&d).ok()),
+                        created_ms: m.created_ms,
+                    })
+                    .collect(),
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(Json(page))
 }

@@ -25,6 +25,7 @@ pub mod planning;
 pub mod plans;
 pub mod privacy;
 pub mod sessions;
+pub mod sms;
 pub mod sync;
 
 use std::net::{IpAddr, SocketAddr};
@@ -86,6 +87,10 @@ pub struct Api {
     pub outbound: crate::outbound::Outbound,
     /// Provider sync, when a provider is configured.
     pub sync: Option<Arc<crate::sync::ProviderSync>>,
+    /// The coach chat's daily limit and LLM client.
+    pub chat: crate::chat::ChatRuntime,
+    /// SMS through Twilio, when configured.
+    pub sms: Option<crate::sms::Twilio>,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -157,6 +162,8 @@ impl Api {
             import_limits: activities::ImportLimits::default(),
             outbound,
             sync: None,
+            chat: crate::chat::ChatRuntime::default(),
+            sms: None,
             account_failures: WindowLimiter::new(ACCOUNT_FAILURES, Duration::from_secs(15 * 60)),
             address_attempts: WindowLimiter::new(
                 ADDRESS_ATTEMPTS_PER_MINUTE,
@@ -180,6 +187,18 @@ impl Api {
     /// The API with these import size caps.
     pub fn with_import_limits(mut self, limits: activities::ImportLimits) -> Api {
         self.import_limits = limits;
+        self
+    }
+
+    /// The API with these chat settings (limit, LLM).
+    pub fn with_chat(mut self, chat: crate::chat::ChatRuntime) -> Api {
+        self.chat = chat;
+        self
+    }
+
+    /// The API with SMS.
+    pub fn with_sms(mut self, sms: Option<crate::sms::Twilio>) -> Api {
+        self.sms = sms;
         self
     }
 
@@ -421,6 +440,15 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/life-events/{id}", delete(planning::delete_life_event))
         .route("/chat", post(chat::post_chat))
+        .route("/chat/conversations", get(chat::list_conversations))
+        .route(
+            "/me/phone",
+            get(sms::get_phone)
+                .put(sms::put_phone)
+                .delete(sms::delete_phone),
+        )
+        .route("/me/phone/confirm", post(sms::confirm_phone))
+        .route("/chat/conversations/{id}", get(chat::get_conversation))
         .route(
             "/me/terms",
             get(chat::get_terms)

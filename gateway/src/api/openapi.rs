@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, digest, insights, live_ws, passwords,
-    planning, plans, privacy, sessions, sync,
+    planning, plans, privacy, sessions, sms, sync,
 };
 
 struct BearerAuth;
@@ -60,7 +60,8 @@ impl Modify for BearerAuth {
         planning::get_settings, planning::put_settings, planning::plan_today,
         planning::start_plan_today, planning::list_plans, planning::create_life_events, planning::import_calendar_url,
         planning::list_life_events, planning::delete_life_event,
-        chat::post_chat, chat::get_terms, chat::put_term, chat::delete_term,
+        chat::post_chat, chat::list_conversations, chat::get_conversation, chat::get_terms,
+        sms::get_phone, sms::put_phone, sms::delete_phone, sms::confirm_phone, chat::put_term, chat::delete_term,
         insights::import_daily_csv, insights::activity_efficiency, insights::efficiency_trend,
         insights::efficiency_chart, insights::get_correlations, insights::correlation_scatter,
         insights::post_feedback, insights::list_feedback, insights::put_music,

@@ -129,6 +129,163 @@ pub fn last_user_message(
         .optional()?)
 }
 
+/// The conversation's last `limit` messages, oldest first: (role, text).
+pub fn recent_messages(
+    conn: &Connection,
+    tenant_row: i64,
+    conversation_id: i64,
+    limit: u32,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT role, text FROM chat_messages
+         WHERE tenant_id = ?1 AND conversation_id = ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut out = stmt
+        .query_map(params![tenant_row, conversation_id, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<(String, String)>, _>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+/// A conversation as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    /// Its id.
+    pub id: i64,
+    /// The athlete it is about.
+    pub athlete_row: i64,
+    /// Started, ms since the epoch.
+    pub created_ms: i64,
+    /// Last message, ms since the epoch.
+    pub updated_ms: i64,
+    /// Its messages (both sides).
+    pub messages: u32,
+    /// Its last message's text.
+    pub last_text: Option<String>,
+}
+
+/// `user_row`'s conversations (about `athlete_row` only, if given), newest first, with
+/// an id below `before`; at most `limit`.
+pub fn conversations(
+    conn: &Connection,
+    tenant_row: i64,
+    user_row: i64,
+    athlete_row: Option<i64>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<ConversationSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.athlete_id, c.created_ms, c.updated_ms,
+             (SELECT COUNT(*) FROM chat_messages m
+              WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id),
+             (SELECT m.text FROM chat_messages m
+              WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id
+              ORDER BY m.id DESC LIMIT 1)
+         FROM chat_conversations c
+         WHERE c.tenant_id = ?1 AND c.user_id = ?2 AND (?3 IS NULL OR c.athlete_id = ?3)
+           AND c.id < ?4
+         ORDER BY c.id DESC LIMIT ?5",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![
+                tenant_row,
+                user_row,
+                athlete_row,
+                before.unwrap_or(i64::MAX),
+                limit
+            ],
+            |r| {
+                Ok(ConversationSummary {
+                    id: r.get(0)?,
+                    athlete_row: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    updated_ms: r.get(3)?,
+                    messages: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                    last_text: r.get(5)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The conversation `id` of `user_row`, whoever it is about.
+pub fn own_conversation(
+    conn: &Connection,
+    tenant_row: i64,
+    user_row: i64,
+    id: i64,
+) -> Result<Option<ConversationSummary>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.id, c.athlete_id, c.created_ms, c.updated_ms,
+                 (SELECT COUNT(*) FROM chat_messages m
+                  WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id)
+             FROM chat_conversations c WHERE c.tenant_id = ?1 AND c.user_id = ?2 AND c.id = ?3",
+        )?
+        .query_row(params![tenant_row, user_row, id], |r| {
+            Ok(ConversationSummary {
+                id: r.get(0)?,
+                athlete_row: r.get(1)?,
+                created_ms: r.get(2)?,
+                updated_ms: r.get(3)?,
+                messages: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                last_text: None,
+            })
+        })
+        .optional()?)
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    /// Its id.
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub text: String,
+    /// The intent read (the user's messages).
+    pub intent: Option<String>,
+    /// What the reply did (JSON; the assistant's).
+    pub details_json: Option<String>,
+    /// Written, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// The conversation's messages with an id above `after`, oldest first; at most `limit`.
+pub fn messages(
+    conn: &Connection,
+    tenant_row: i64,
+    conversation_id: i64,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<MessageRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, role, text, intent, details_json, created_ms FROM chat_messages
+         WHERE tenant_id = ?1 AND conversation_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![tenant_row, conversation_id, after.unwrap_or(0), limit],
+            |r| {
+                Ok(MessageRecord {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    text: r.get(2)?,
+                    intent: r.get(3)?,
+                    details_json: r.get(4)?,
+                    created_ms: r.get(5)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// One message to store.
 #[derive(Debug, Clone, Copy)]
 pub struct NewMessage<'a> {

@@ -541,4 +541,29 @@ pub const MIGRATIONS: &[&str] = &[
         updated_ms        INTEGER NOT NULL
     );
     "#,
+    // 14: the coach chat by SMS: each user's phone (one per user; a number linked to one user
+    // at a time, once its code is confirmed; the code kept as a SHA-256 digest for ten
+    // minutes, five tries), STOP honoured per number, the SMS conversation continued; and
+    // the message ids seen (repeats from Twilio are ignored).
+    r#"
+    CREATE TABLE sms_phones (
+        tenant_id        INTEGER NOT NULL REFERENCES tenants(id),
+        user_id          INTEGER NOT NULL REFERENCES users(id),
+        athlete_id       INTEGER NOT NULL REFERENCES athletes(id),
+        phone            TEXT NOT NULL,
+        code_sha256      BLOB,
+        code_expires_ms  INTEGER,
+        code_attempts    INTEGER NOT NULL DEFAULT 0,
+        verified_ms      INTEGER,
+        opted_out        INTEGER NOT NULL DEFAULT 0,
+        conversation_id  INTEGER REFERENCES chat_conversations(id),
+        created_ms       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+    );
+    CREATE UNIQUE INDEX sms_phones_linked ON sms_phones(phone) WHERE verified_ms IS NOT NULL;
+    CREATE TABLE sms_inbound (
+        message_sid  TEXT PRIMARY KEY,
+        received_ms  INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -14,6 +14,7 @@ pub mod insights;
 pub mod migrations;
 pub mod planning;
 pub mod secrets;
+pub mod sms;
 pub mod sync;
 pub mod writer;
 

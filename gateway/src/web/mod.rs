@@ -1,7 +1,8 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
 //! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
-//! `/today`, `/athletes/{id}/today`, `/insights` and `/athletes/{id}/insights`, with the assets under `/assets/`. The security headers
+//! `/today`, `/athletes/{id}/today`, `/insights`, `/athletes/{id}/insights`, `/chat` and
+//! `/athletes/{id}/chat`, with the assets under `/assets/`. The security headers
 //! (CSP without inline scripts, no framing) are added to every response by
 //! [`crate::http::router`].
 //!
@@ -63,6 +64,10 @@ const TODAY: Asset = Asset {
 const INSIGHTS: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/insights.html"),
+};
+const CHAT: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/chat.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -128,6 +133,8 @@ pub fn router() -> Router {
             "/athletes/{id}/insights",
             get(|| async { serve(&INSIGHTS) }),
         )
+        .route("/chat", get(|| async { serve(&CHAT) }))
+        .route("/athletes/{id}/chat", get(|| async { serve(&CHAT) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

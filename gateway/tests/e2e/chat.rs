@@ -32,7 +32,7 @@ const CORPUS: &str = include_str!("../../chat/tests/corpus.json");
 /// Keys whose values are days.
 const DATE_KEYS: [&str; 5] = ["date", "date_to", "move_to", "event_from", "event_to"];
 
-async fn chat(api: &Api, token: &str, body: Value) -> Reply {
+pub(crate) async fn chat(api: &Api, token: &str, body: Value) -> Reply {
     api.post("/chat", Some(token), body).await
 }
 
@@ -160,7 +160,7 @@ fn workout_s(workout: &Value) -> u64 {
 }
 
 /// One manual activity of `tss` on `date` at 06:00 UTC.
-async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
+pub(crate) async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
     let reply = api
         .post(
             &format!("/athletes/{athlete}/activities"),
@@ -173,7 +173,7 @@ async fn activity(api: &Api, token: &str, athlete: i64, date: Date, tss: f64) {
 }
 
 /// An athlete with the corpus's thresholds: FTP 250 W, heart-rate cap 172 bpm.
-async fn corpus_athlete(api: &Api, admin: &str, name: &str) -> i64 {
+pub(crate) async fn corpus_athlete(api: &Api, admin: &str, name: &str) -> i64 {
     let id = api.create_athlete(admin, name).await;
     let mut profile: Value = serde_json::from_str(PROFILE).unwrap();
     profile["name"] = json!(name);
@@ -649,6 +649,113 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     let r = chat(&api, &me, json!({"message": "what's my workout today?"})).await;
     let text = r.json["reply"].as_str().unwrap();
     assert!(text.starts_with(&format!("On {day}: ")), "{text}");
+
+    // Swapped to a run: today's plan made again by the planner as a run.
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "swap today's workout for a run"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("swap_todays_sport"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    let after = plans.json["plans"][0].clone();
+    assert_eq!(after["workout"]["sport"], "run", "{}", plans.json);
+
+    // Moved to tomorrow: tomorrow has today's workout, today is a rest day.
+    let r = chat(&api, &me, json!({"message": "move it to tomorrow"})).await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("move_planned_workout"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let tomorrow = format_date(parse_date(&day).unwrap() + Duration::days(1));
+    let plans = api
+        .get(
+            &format!("/athletes/{ana}/plan?from={day}&to={tomorrow}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (
+            &plans.json["plans"][0]["kind"],
+            &plans.json["plans"][1]["workout"]
+        ),
+        (&json!("rest"), &after["workout"]),
+        "{}",
+        plans.json
+    );
+
+    // Preferences the planner reads: today's weekday without training makes today a rest
+    // day; a disliked sport is avoided; a time of day is not something it plans yet.
+    let weekday = paceline_gateway::planning::parse_date(&day)
+        .unwrap()
+        .weekday()
+        .to_string();
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": format!("I can't train on {weekday}s")}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("save_preference"), &json!(true)),
+        "{}",
+        r.json
+    );
+    let r = chat(&api, &me, json!({"message": "I don't like swimming"})).await;
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    let settings = api
+        .get(&format!("/athletes/{ana}/planning-settings"), &admin)
+        .await;
+    let short = &weekday[..3].to_lowercase();
+    assert_eq!(
+        settings.json["availability_min"][short.as_str()],
+        0,
+        "{}",
+        settings.json
+    );
+    assert_eq!(
+        settings.json["constraints"]["avoid_sports"],
+        json!(["swimming"]),
+        "{}",
+        settings.json
+    );
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    assert_eq!(plans.json["plans"][0]["kind"], "rest", "{}", plans.json);
+    let r = chat(&api, &me, json!({"message": "no workouts before 7"})).await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["ok"],
+            &r.json["tools_used"][0]["error"]
+        ),
+        (
+            &json!(false),
+            &json!("planning workouts at a time of day is not something Paceline can do yet")
+        ),
+        "{}",
+        r.json
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

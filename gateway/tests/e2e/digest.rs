@@ -240,6 +240,13 @@ async fn the_weekly_digest_arrives_once_and_unsubscribes_without_a_login() {
     assert!(text.contains("  Total          125 TSS"), "{text}");
     assert!(text.contains("Fitness trend"), "{text}");
     assert!(text.contains("Next week"), "{text}");
+    // Next week is the planning rules' outlook (no plan is stored that far ahead): it
+    // lists workouts, not "No workouts planned yet.".
+    let next_week = text.split("Next week").nth(1).unwrap_or_default();
+    assert!(
+        !next_week.contains("No workouts planned yet.") && next_week.contains(" min"),
+        "next week's outlook: {text}"
+    );
     assert!(text.contains(&link), "{text}");
     assert!(html.contains(
         "<h2 style=\"font-size:16px;margin:20px 0 6px 0;color:#222222;\">Training load</h2>"

@@ -72,7 +72,9 @@
 //! - `chat`: the coach chat's corpus (≥ 150 utterances) through `POST /chat` with the
 //!   context it assumes (FTP, load, today's plan, learned terms), dates checked on the
 //!   gateway's today; learned-term confidence over a scripted conversation through
-//!   `/me/terms`; "only 35 minutes today" shortening today's stored plan; another gym,
+//!   `/me/terms`; "only 35 minutes today" shortening today's stored plan, "swap today's
+//!   workout for a run" planning it again as a run, "move it to tomorrow" moving it, stated preferences in the planning settings (today's weekday
+//!   without training → a rest day), a time of day answered as not built; another gym,
 //!   another athlete and another user's conversation 404; the 4,000-character limit.
 //! - `privacy`: a scripted day with an athlete's data in every table of the data
 //!   registry: her export (a zip of JSON, CSV and FIT without secrets, the link working
@@ -80,6 +82,21 @@
 //!   column and every file of the data folder scanned for her email, name and ids:
 //!   nothing; the other athlete untouched), a gym-admin's deletion, the audit searched,
 //!   and no email, name, password or token in any line of the debug log.
+//! - `chat_llm`: the chat with an LLM configured, against `fake_llm` (a local server of
+//!   the OpenAI-compatible protocol, scripted per request): the request's key, model,
+//!   tools and history; a model's 400 W clamped to 150 % of FTP; a model's `log_activity`
+//!   run as the caller; a destructive tool waiting for yes; a tool naming another athlete,
+//!   garbage and an error status refused and a slow model cut at the configured timeout,
+//!   each answered by the offline engine; the configured daily limit; the key never
+//!   logged.
+//! - `chat_page`: the chat's page in headless Chromium: an athlete's own chat from the
+//!   navigation, a word taught and shown learned, a run logged and shown done, the terms
+//!   list edited (confidence, a word added and forgotten), the conversation read back
+//!   after a reload; `docs/screenshots/chat.png`.
+//! - `sms`: the chat by SMS against `fake_twilio` (Twilio's REST API): a phone linked by
+//!   the code sent to it; the webhook's signature (none, wrong, right), repeated
+//!   `MessageSid`s, the linking hint for unknown numbers, a reply as TwiML in segments,
+//!   STOP/START/HELP, the number never logged.
 //! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
 //!   naming the field or line, all or nothing); a real FIT ride's efficiency against the
 //!   core computed from the file, the weekly trend and its chart; correlations over 60
@@ -104,10 +121,14 @@ mod auth;
 mod broker_acl;
 mod browser;
 mod chat;
+mod chat_llm;
+mod chat_page;
 mod demo;
 mod digest;
 mod external_broker;
 mod failures;
+mod fake_llm;
+mod fake_twilio;
 mod flow;
 mod hostile;
 mod insights;
@@ -121,6 +142,7 @@ mod privacy;
 mod quotas;
 mod replay;
 mod security;
+mod sms;
 mod sweep;
 mod sync;
 mod today;

@@ -148,7 +148,7 @@ function header(active) {
   const top = $("top");
   const m = me();
   const nav = el("nav", { "aria-label": "Main" });
-  const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
+  const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["chat", "/chat", "Chat"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
@@ -1297,6 +1297,136 @@ async function insightsPage() {
   $("no-findings").hidden = index > 0;
 }
 
+// ---- Coach chat: the conversation, what each answer did, the learned terms -------------
+function meaningText(m) {
+  if (!m) return "";
+  if (m.kind === "workout") return (m.sport || "a") + " workout";
+  if (m.kind === "intent") return "intent " + m.intent;
+  if (m.kind === "synonym") return "\"" + m.phrase + "\"";
+  return JSON.stringify(m);
+}
+// A meaning as words the API reads back (`PUT /me/terms`).
+function meaningWords(m) {
+  if (m.kind === "synonym") return m.phrase;
+  if (m.kind === "intent") return m.intent;
+  return meaningText(m);
+}
+
+async function chatPage() {
+  const parts = location.pathname.split("/");
+  if (parts[1] !== "athletes") { await chooseAthlete("chat", "chat-error"); return; }
+  const athleteId = Number(parts[2]);
+  let athlete;
+  try {
+    athlete = await apiJson("/athletes/" + athleteId);
+  } catch (e) {
+    $("chat-error").textContent = "This chat cannot be shown: " + e.message;
+    return;
+  }
+  $("title").textContent = "Coach chat — " + athlete.name;
+  document.title = athlete.name + " · Chat · Paceline";
+  $("chat").hidden = false;
+  let conversation = null;
+
+  const addUser = (text) => $("chat-log").append(el("li", { class: "user", text }));
+  const addAnswer = (r) => {
+    const li = el("li", { class: "assistant", "data-intent": r.intent || "" }, el("span", { class: "text", text: r.reply }));
+    if (r.engine) li.append(el("span", { class: "engine", text: r.engine === "llm" ? "· model" : "· offline" }));
+    const did = el("ul", { class: "did" });
+    for (const a of r.actions || []) did.append(el("li", { class: "action", "data-tool": a.tool, text: "Done: " + a.summary }));
+    for (const t of r.tools_used || []) {
+      if (!t.ok) did.append(el("li", { class: "failed", "data-tool": t.name, text: t.name + ": " + (t.error || "failed") }));
+    }
+    for (const l of r.learned || []) {
+      if (l.op === "teach") did.append(el("li", { class: "learned", "data-term": l.phrase, text: "Learned \"" + l.phrase + "\": " + meaningText(l.meaning) }));
+      else did.append(el("li", { class: "learned", "data-term": l.phrase || "", text: (l.op || "term") + " \"" + (l.phrase || "") + "\"" }));
+    }
+    if (r.confirmation) did.append(el("li", { class: "confirm", text: "Waiting for yes: " + (r.confirmation.tool ? r.confirmation.tool.name : "") }));
+    if (did.children.length) li.append(did);
+    $("chat-log").append(li);
+    $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  };
+
+  // The latest conversation about this athlete, read back.
+  try {
+    const list = await apiJson("/chat/conversations?limit=1&athlete_id=" + athleteId);
+    if (list.conversations.length) {
+      conversation = list.conversations[0].id;
+      const page = await apiJson("/chat/conversations/" + conversation + "?limit=200");
+      for (const m of page.messages) {
+        if (m.role === "user") addUser(m.text);
+        else addAnswer({ reply: m.text, engine: m.details && m.details.engine, actions: (m.details && m.details.actions) || [], learned: (m.details && m.details.learned) || [] });
+      }
+    }
+  } catch (e) {
+    $("chat-error").textContent = "The conversation could not be read: " + e.message;
+  }
+
+  const showTerms = async () => {
+    $("terms-error").textContent = "";
+    let terms;
+    try { terms = (await apiJson("/me/terms")).terms; } catch (e) { $("terms-error").textContent = "Your words could not be read: " + e.message; return; }
+    const body = $("terms");
+    body.replaceChildren();
+    for (const t of terms) {
+      const del = el("button", { type: "button", class: "term-delete", "data-term": t.term, text: "Forget" });
+      del.addEventListener("click", async () => {
+        const reply = await api("/me/terms?term=" + encodeURIComponent(t.term), { method: "DELETE" });
+        if (!reply.ok && reply.status !== 404) $("terms-error").textContent = "Not forgotten (" + reply.status + ").";
+        await showTerms();
+      });
+      const edit = el("button", { type: "button", class: "term-edit", "data-term": t.term, text: "Edit" });
+      edit.addEventListener("click", () => {
+        $("term-phrase").value = t.term;
+        $("term-meaning").value = meaningWords(t.meaning);
+        $("term-confidence").value = t.confidence.toFixed(1);
+        $("term-meaning").focus();
+      });
+      body.append(el("tr", { class: t.active ? "active" : "inactive", "data-term": t.term },
+        el("td", { text: t.term }), el("td", { class: "meaning", text: meaningText(t.meaning) }),
+        el("td", { class: "confidence", text: t.confidence.toFixed(1) }), el("td", {}, edit, del)));
+    }
+    $("terms-empty").hidden = terms.length > 0;
+  };
+  await showTerms();
+
+  $("chat-new").addEventListener("click", () => { conversation = null; $("chat-log").replaceChildren(); $("chat-message").focus(); });
+  $("chat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const message = $("chat-message").value.trim();
+    if (!message) return;
+    $("chat-error").textContent = "";
+    $("chat-send").disabled = true;
+    addUser(message);
+    $("chat-message").value = "";
+    try {
+      const json = { message, athlete_id: athleteId };
+      if (conversation !== null) json.conversation_id = conversation;
+      const r = await apiJson("/chat", { method: "POST", json });
+      conversation = r.conversation_id;
+      addAnswer(r);
+      if ((r.learned || []).length) await showTerms();
+    } catch (e) {
+      $("chat-error").textContent = "Not sent: " + e.message;
+    } finally {
+      $("chat-send").disabled = false;
+    }
+  });
+  $("term-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("terms-error").textContent = "";
+    const json = { term: $("term-phrase").value, meaning: $("term-meaning").value };
+    if ($("term-confidence").value !== "") json.confidence = Number($("term-confidence").value);
+    try {
+      await apiJson("/me/terms", { method: "PUT", json });
+      $("term-form").reset();
+      await showTerms();
+    } catch (e) {
+      $("terms-error").textContent = "Not saved: " + e.message;
+    }
+  });
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -1306,5 +1436,6 @@ if (page === "login") {
 } else {
   header(page);
   ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
-    library: libraryPage, activity: activityPage, today: todayPage, insights: insightsPage })[page]();
+    library: libraryPage, activity: activityPage, today: todayPage, insights: insightsPage,
+    chat: chatPage })[page]();
 }

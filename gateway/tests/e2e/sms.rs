@@ -1,0 +1,284 @@
+//! The coach chat by SMS (issue 24, point 6) against a local server of Twilio's REST API
+//! ([`crate::fake_twilio`]): an athlete links a phone with the code sent to it; the
+//! webhook, behind its public URL, takes only correctly signed requests, ignores repeated
+//! `MessageSid`s, gives unlinked numbers a linking hint and nothing else, answers linked
+//! ones through the chat as TwiML cut into SMS segments, and honours STOP/START/HELP;
+//! the number is never logged.
+
+use paceline_chat::sms::signature;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::chat::corpus_athlete;
+use crate::fake_twilio::FakeTwilio;
+use crate::harness::*;
+use paceline_testkit::api::*;
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-for-tests";
+const OURS: &str = "+15550009999";
+const PUBLIC: &str = "https://paceline.example/webhooks/sms";
+const ANA_PHONE: &str = "+15550104477";
+
+/// Posts Twilio's form to the webhook, signed with `token` (none: unsigned).
+async fn inbound(
+    gateway: &Gateway,
+    token: Option<&str>,
+    from: &str,
+    body: &str,
+    sid: &str,
+) -> (u16, String) {
+    let params: Vec<(String, String)> = [
+        ("AccountSid", SID),
+        ("Body", body),
+        ("From", from),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("To", OURS),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/sms", gateway.http))
+        .form(&params);
+    if let Some(token) = token {
+        request = request.header("X-Twilio-Signature", signature(PUBLIC, &params, token));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// The `<Message>` texts of a TwiML response, unescaped.
+fn messages(twiml: &str) -> Vec<String> {
+    twiml
+        .split("<Message>")
+        .skip(1)
+        .map(|m| {
+            m.split("</Message>")
+                .next()
+                .unwrap()
+                .replace("&apos;", "'")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_athlete_texts_the_coach_from_a_linked_phone() {
+    let twilio = FakeTwilio::start(SID, TOKEN).await;
+    let gateway = paceline()
+        .env("PACELINE_TWILIO_BASE_URL", &twilio.base_url)
+        .env("PACELINE_TWILIO_ACCOUNT_SID", SID)
+        .env("PACELINE_TWILIO_AUTH_TOKEN", TOKEN)
+        .env("PACELINE_TWILIO_FROM", OURS)
+        .env("PACELINE_TWILIO_WEBHOOK_URL", PUBLIC)
+        .start()
+        .await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@sms.example", "SMS Gym").await);
+    let ana = corpus_athlete(&api, &admin, "Ana").await;
+    let me = access(
+        &api.invite_and_register(&admin, "athlete", "ana@sms.example", Some(ana))
+            .await,
+    );
+
+    // Linking: a code by SMS through the REST API, entered in the app.
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&me),
+            Some(json!({"phone": "+1 555-010-4477"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(
+        r.json,
+        json!({"phone": ANA_PHONE, "linked": false, "opted_out": false})
+    );
+    let sent = twilio.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].from.as_str()),
+        (ANA_PHONE, OURS)
+    );
+    let code: String = sent[0]
+        .body
+        .split("code is ")
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{}", sent[0].body);
+    // Not linked yet: the number gets the hint.
+    let (status, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "hi", "SM01").await;
+    assert_eq!(
+        (status, messages(&twiml)),
+        (200, vec![paceline_gateway::api::sms::LINK_HINT.to_owned()])
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let r = api
+        .post("/me/phone/confirm", Some(&me), json!({"code": wrong}))
+        .await;
+    assert_eq!(
+        (r.status, code_of_reply(&r)),
+        (400, "invalid_field"),
+        "{}",
+        r.json
+    );
+    let r = api
+        .post("/me/phone/confirm", Some(&me), json!({"code": code}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["linked"], true);
+    // A staff user links no phone; another account cannot take the number.
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&admin),
+            Some(json!({"phone": ANA_PHONE})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json);
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&me),
+            Some(json!({"phone": "5550104477"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code_of_reply(&r)),
+        (400, "invalid_field"),
+        "{}",
+        r.json
+    );
+
+    // Signatures: none, or with another token, is 403 and reaches nothing.
+    let (status, _) = inbound(
+        &gateway,
+        None,
+        ANA_PHONE,
+        "how's my fitness this month?",
+        "SM02",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = inbound(
+        &gateway,
+        Some("not-the-token"),
+        ANA_PHONE,
+        "how's my fitness this month?",
+        "SM03",
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // A linked number talks to the chat as its user.
+    let (status, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        ANA_PHONE,
+        "how's my fitness this month?",
+        "SM04",
+    )
+    .await;
+    assert_eq!(status, 200, "{twiml}");
+    let said = messages(&twiml);
+    assert!(
+        said.concat().starts_with("Your fitness (CTL) is 0.0"),
+        "{twiml}"
+    );
+    // The same MessageSid again: nothing, and no second turn.
+    let (status, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        ANA_PHONE,
+        "how's my fitness this month?",
+        "SM04",
+    )
+    .await;
+    assert_eq!((status, messages(&twiml).len()), (200, 0), "{twiml}");
+    // A long answer is cut into segments of at most 153 characters (GSM-7 parts).
+    let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "what can you do?", "SM05").await;
+    let parts = messages(&twiml);
+    assert!(parts.len() >= 2, "{twiml}");
+    assert!(parts.iter().all(|p| p.chars().count() <= 153), "{parts:?}");
+    assert!(
+        parts.concat().starts_with("I can change today"),
+        "{parts:?}"
+    );
+    // Both turns are one conversation of Ana's, in her history.
+    let list = api.get("/chat/conversations", &me).await;
+    let conversations = list.json["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 1, "{}", list.json);
+    assert_eq!(conversations[0]["messages"], 4, "{}", list.json);
+
+    // STOP: confirmed, then silence; START: back; HELP: the help text.
+    let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "stop", "SM06").await;
+    assert_eq!(
+        messages(&twiml),
+        ["Paceline: you won't get more messages. Reply START to resume."]
+    );
+    let (_, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        ANA_PHONE,
+        "how's my fitness?",
+        "SM07",
+    )
+    .await;
+    assert!(messages(&twiml).is_empty(), "{twiml}");
+    let r = api.get("/me/phone", &me).await;
+    assert_eq!(r.json["opted_out"], true);
+    let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "START", "SM08").await;
+    assert_eq!(messages(&twiml).len(), 1, "{twiml}");
+    let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "Help", "SM09").await;
+    assert!(
+        messages(&twiml)[0].starts_with("Paceline coach:"),
+        "{twiml}"
+    );
+
+    // Unknown numbers get the hint and nothing else.
+    let (_, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        "+15550100000",
+        "how's my fitness?",
+        "SM10",
+    )
+    .await;
+    assert_eq!(messages(&twiml), [paceline_gateway::api::sms::LINK_HINT]);
+
+    // Forgotten: the number is unknown again. Only the one code was ever sent.
+    let r = api.call(Method::DELETE, "/me/phone", Some(&me), None).await;
+    assert_eq!(r.status, 204);
+    let (_, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        ANA_PHONE,
+        "how's my fitness?",
+        "SM11",
+    )
+    .await;
+    assert_eq!(messages(&twiml), [paceline_gateway::api::sms::LINK_HINT]);
+    assert_eq!(twilio.sent().len(), 1);
+
+    // Numbers, codes and the token are never logged.
+    let log = gateway.log_tail(100_000);
+    for secret in ["5550104477", TOKEN, &code] {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}
+
+fn code_of_reply(r: &Reply) -> &str {
+    code(r)
+}
