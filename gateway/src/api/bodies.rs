@@ -200,6 +200,7 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         }
         RequestBody::PrivacySettings => {
             json::<PrivacySettings>(bytes)?.check()?;
+        }
         RequestBody::Phone => {
             let phone = json::<PhoneBody>(bytes)?.phone;
             crate::sms::e164(&phone).ok_or_else(|| {

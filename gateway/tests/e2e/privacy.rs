@@ -150,6 +150,11 @@ fn fill_by_sql(conn: &rusqlite::Connection, p: Person, device_row: i64, admin_ro
                    'zq-fetch', 'dead', 0, 5, {now}, {now})"),
         format!("INSERT INTO oauth_states (state_sha256, tenant_id, user_id, athlete_id, provider, created_s)
                  VALUES (x'0a0b', {t}, {u}, {a}, 'strava', {})", now / 1000),
+        format!("INSERT INTO digest_sends (tenant_id, user_id, athlete_id, week_start, state, attempts, retry_at_ms, updated_ms)
+                 VALUES ({t}, {u}, {a}, '2026-01-05', 'sent', 1, {now}, {now})"),
+        format!("INSERT INTO digest_optouts (tenant_id, user_id, created_ms) VALUES ({t}, {u}, {now})"),
+        format!("INSERT INTO sms_phones (tenant_id, user_id, athlete_id, phone, verified_ms, created_ms)
+                 VALUES ({t}, {u}, {a}, '+15550109911', {now}, {now})"),
     ];
     for statement in sql {
         conn.execute_batch(&statement)
