@@ -51,7 +51,8 @@ pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(state)
-        .nest("/api/v1", crate::api::router(api))
+        .nest("/api/v1", crate::api::router(api.clone()))
+        .merge(crate::api::webhooks::router(api))
         .merge(crate::web::router())
         .layer(axum::middleware::map_response(add_security_headers))
 }

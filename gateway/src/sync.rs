@@ -271,6 +271,20 @@ async fn run_one(sync: &Arc<ProviderSync>, row: JobRow) {
             connection_id,
             pager,
         }) => sync_activities(sync, &row, connection_id, pager).await,
+        Ok(Job::FetchActivity {
+            provider: Provider::Strava,
+            owner_id,
+            activity_id,
+        }) => fetch_activity(sync, &row, &owner_id, &activity_id).await,
+        Ok(Job::DeleteActivity {
+            provider: Provider::Strava,
+            owner_id,
+            activity_id,
+        }) => delete_activity(sync, &row, &owner_id, &activity_id).await,
+        Ok(Job::Revoke {
+            provider: Provider::Strava,
+            owner_id,
+        }) => revoke(sync, &row, &owner_id).await,
         Ok(other) => Outcome::Permanent(format!(
             "{} jobs are not run by this gateway yet",
             other.kind().as_str()
@@ -456,31 +470,65 @@ async fn sync_activities(
     match page_through(sync, job, connection_id, pager).await {
         Ok(()) => Outcome::Done,
         Err(Outcome::NeedsReauth(error)) => {
-            let (tenant, now_ms) = (job.tenant_row, sync.clock.now_ms());
-            let message = error.clone();
-            let marked = sync
-                .write(move |tx| {
-                    rows::set_connection_status(
-                        tx,
-                        tenant,
-                        connection_id,
-                        ConnectionStatus::NeedsReauth,
-                        Some(&message),
-                        now_ms,
-                    )
-                })
-                .await;
-            if let Err(e) = marked {
-                tracing::error!(error = %e, "marking a connection needs_reauth");
-            }
-            tracing::warn!(
-                connection = connection_id,
-                "a Strava connection needs reauthorization"
-            );
+            mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
             Outcome::NeedsReauth(error)
         }
         Err(halt) => halt,
     }
+}
+
+/// Marks a connection `needs_reauth` with the error the athlete sees.
+async fn mark_needs_reauth(sync: &Arc<ProviderSync>, tenant: i64, connection_id: i64, error: &str) {
+    let (now_ms, message) = (sync.clock.now_ms(), error.to_owned());
+    let marked = sync
+        .write(move |tx| {
+            rows::set_connection_status(
+                tx,
+                tenant,
+                connection_id,
+                ConnectionStatus::NeedsReauth,
+                Some(&message),
+                now_ms,
+            )
+        })
+        .await;
+    if let Err(e) = marked {
+        tracing::error!(error = %e, "marking a connection needs_reauth");
+    }
+    tracing::warn!(
+        connection = connection_id,
+        "a Strava connection needs reauthorization"
+    );
+}
+
+/// Opens a connection's tokens for one run, refreshed first when they expire soon.
+async fn open_session(
+    sync: &Arc<ProviderSync>,
+    connection: ConnectionRow,
+) -> Result<Session<'_>, Halt> {
+    let tenant = connection.tenant_row;
+    let sealed = connection
+        .tokens_sealed
+        .clone()
+        .ok_or_else(|| Outcome::Permanent("the connection has no tokens".to_owned()))?;
+    let seal_name = rows::tokens_seal_name(tenant, connection.athlete_row, Provider::Strava);
+    let (access, refresh) =
+        open_tokens(&sync.store, &seal_name, &sealed).map_err(|e| store_failed(&e))?;
+    let mut session = Session {
+        sync,
+        connection,
+        seal_name,
+        access,
+        refresh,
+        limits: RateLimits::default(),
+    };
+    if should_refresh(
+        session.connection.expires_at_s.unwrap_or(0),
+        now_s(sync.clock),
+    ) {
+        session.refresh().await?;
+    }
+    Ok(session)
 }
 
 async fn page_through(
@@ -501,31 +549,11 @@ async fn page_through(
             connection.status
         )));
     }
-    let sealed = connection
-        .tokens_sealed
-        .clone()
-        .ok_or_else(|| Outcome::Permanent("the connection has no tokens".to_owned()))?;
-    let seal_name = rows::tokens_seal_name(tenant, connection.athlete_row, Provider::Strava);
-    let (access, refresh) =
-        open_tokens(&sync.store, &seal_name, &sealed).map_err(|e| store_failed(&e))?;
     let owner = Owner {
         tenant_row: tenant,
         athlete_row: connection.athlete_row,
     };
-    let mut session = Session {
-        sync,
-        connection,
-        seal_name,
-        access,
-        refresh,
-        limits: RateLimits::default(),
-    };
-    if should_refresh(
-        session.connection.expires_at_s.unwrap_or(0),
-        now_s(sync.clock),
-    ) {
-        session.refresh().await?;
-    }
+    let mut session = open_session(sync, connection).await?;
     while let Some(path) = pager.path() {
         let Some(body) = session.get(&path, strava::MAX_ACTIVITY_LIST_BYTES).await? else {
             return Err(Outcome::Permanent(
@@ -535,7 +563,7 @@ async fn page_through(
         let page =
             strava::parse_activity_list(&body).map_err(|e| Outcome::Permanent(e.to_string()))?;
         for summary in &page {
-            import_activity(&mut session, owner, summary.id).await?;
+            import_activity(&mut session, owner, summary.id, false).await?;
         }
         let step = pager.record_page(&page);
         let saved = Job::SyncActivities {
@@ -560,10 +588,13 @@ async fn page_through(
 }
 
 /// Fetches one activity's detail and streams and imports it (a duplicate is harmless).
+/// With `replace` (a webhook's `create` or `update`), a Strava copy already stored is
+/// rewritten with what Strava answers now and its activity merged afresh.
 async fn import_activity(
     session: &mut Session<'_>,
     owner: Owner,
     activity_id: u64,
+    replace: bool,
 ) -> Result<(), Halt> {
     let Some(detail) = session
         .get(
@@ -608,6 +639,20 @@ async fn import_activity(
                 &thresholds,
             );
             let fit = library::samples_fit(&recording);
+            if replace
+                && let Some((activity, source)) = rows::provider_copy(
+                    tx,
+                    owner.tenant_row,
+                    owner.athlete_row,
+                    SourceKind::Strava,
+                    &activity_id.to_string(),
+                )?
+            {
+                rows::update_provider_copy(tx, owner.tenant_row, source, &copy, fit.as_deref())?;
+                let precedence = crate::store::activities::precedence(tx, owner.tenant_row)?;
+                library::refresh(tx, owner.tenant_row, activity, &precedence, now_ms)?;
+                return Ok(());
+            }
             library::import_copy(
                 tx,
                 owner,
@@ -617,12 +662,169 @@ async fn import_activity(
                     ..CopyExtras::default()
                 },
                 now_ms,
-            )
+            )?;
+            Ok(())
         })
         .await
         .map_err(|e| store_failed(&e))?;
     Ok(())
 }
+
+/// The tenant's connection of a webhook event's owner, if it still syncs (a revoked or
+/// `needs_reauth` one, or an owner disconnected since, has nothing to do).
+async fn owner_connection(
+    sync: &Arc<ProviderSync>,
+    tenant: i64,
+    provider: Provider,
+    owner_id: &str,
+) -> Result<Option<ConnectionRow>, Halt> {
+    let owner_id = owner_id.to_owned();
+    let found = sync
+        .read(move |conn| rows::owner_connection(conn, tenant, provider, &owner_id))
+        .await
+        .map_err(|e| store_failed(&e))?;
+    Ok(found.filter(|c| c.status == ConnectionStatus::Connected.as_str()))
+}
+
+/// A webhook's `create` or `update`: the activity fetched with the owner's token (the
+/// event itself is not trusted) and imported or its Strava copy rewritten; gone (404)
+/// meanwhile → nothing to do.
+async fn fetch_activity(
+    sync: &Arc<ProviderSync>,
+    job: &JobRow,
+    owner_id: &str,
+    activity_id: &str,
+) -> Outcome {
+    let Ok(activity_id) = activity_id.parse::<u64>() else {
+        return Outcome::Permanent("the activity id is not a number".to_owned());
+    };
+    let connection = match owner_connection(sync, job.tenant_row, Provider::Strava, owner_id).await
+    {
+        Ok(Some(connection)) => connection,
+        Ok(None) => return Outcome::Done,
+        Err(halt) => return halt,
+    };
+    let (connection_id, owner) = (
+        connection.id,
+        Owner {
+            tenant_row: job.tenant_row,
+            athlete_row: connection.athlete_row,
+        },
+    );
+    let run = async {
+        let mut session = open_session(sync, connection).await?;
+        import_activity(&mut session, owner, activity_id, true).await
+    };
+    match run.await {
+        Ok(()) => Outcome::Done,
+        Err(Outcome::NeedsReauth(error)) => {
+            mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
+            Outcome::NeedsReauth(error)
+        }
+        Err(halt) => halt,
+    }
+}
+
+/// A webhook's `delete`: the athlete's Strava copy of that activity is removed (the
+/// activity too when it was its only copy; other copies, a FIT upload, stay and merge
+/// afresh). Deleting what is not there is done.
+async fn delete_activity(
+    sync: &Arc<ProviderSync>,
+    job: &JobRow,
+    owner_id: &str,
+    activity_id: &str,
+) -> Outcome {
+    let tenant = job.tenant_row;
+    let (owner_id, activity_id, now_ms) = (
+        owner_id.to_owned(),
+        activity_id.to_owned(),
+        sync.clock.now_ms(),
+    );
+    let removed = sync
+        .write(move |tx| {
+            let Some(connection) = rows::owner_connection(tx, tenant, Provider::Strava, &owner_id)?
+            else {
+                return Ok(());
+            };
+            let Some((activity, source)) = rows::provider_copy(
+                tx,
+                tenant,
+                connection.athlete_row,
+                SourceKind::Strava,
+                &activity_id,
+            )?
+            else {
+                return Ok(());
+            };
+            if rows::remove_copy(tx, tenant, activity, source)? {
+                let precedence = crate::store::activities::precedence(tx, tenant)?;
+                library::refresh(tx, tenant, activity, &precedence, now_ms)?;
+            }
+            Ok(())
+        })
+        .await;
+    match removed {
+        Ok(()) => Outcome::Done,
+        Err(e) => store_failed(&e),
+    }
+}
+
+/// A deauthorization event (`updates.authorized = "false"`). The event is unsigned, so
+/// the owner's token is tried first: if Strava still honours it (or its refresh), the
+/// event was not Strava's and nothing changes; if Strava refuses the grant, the
+/// connection is `revoked` and its tokens deleted.
+async fn revoke(sync: &Arc<ProviderSync>, job: &JobRow, owner_id: &str) -> Outcome {
+    let connection = match owner_connection(sync, job.tenant_row, Provider::Strava, owner_id).await
+    {
+        Ok(Some(connection)) => connection,
+        Ok(None) => return Outcome::Done,
+        Err(halt) => return halt,
+    };
+    let connection_id = connection.id;
+    let probe = async {
+        let mut session = open_session(sync, connection).await?;
+        session
+            .get(REVOKE_PROBE_PATH, strava::MAX_ACTIVITY_LIST_BYTES)
+            .await
+    };
+    match probe.await {
+        Ok(_) => {
+            tracing::warn!(
+                connection = connection_id,
+                "a deauthorization event for a token Strava still honours is ignored"
+            );
+            Outcome::Done
+        }
+        Err(Outcome::NeedsReauth(_)) => {
+            let (tenant, now_ms) = (job.tenant_row, sync.clock.now_ms());
+            let revoked = sync
+                .write(move |tx| {
+                    rows::revoke_connection(
+                        tx,
+                        tenant,
+                        connection_id,
+                        "the athlete revoked Paceline's access on Strava: connect again to sync",
+                        now_ms,
+                    )
+                })
+                .await;
+            match revoked {
+                Ok(()) => {
+                    tracing::info!(
+                        connection = connection_id,
+                        "a Strava connection was revoked"
+                    );
+                    Outcome::Done
+                }
+                Err(e) => store_failed(&e),
+            }
+        }
+        Err(halt) => halt,
+    }
+}
+
+/// What a deauthorization's check asks Strava: one activity of the owner's list.
+const REVOKE_PROBE_PATH: &str = "/api/v3/athlete/activities?per_page=1";
 
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ pub mod planning;
 pub mod plans;
 pub mod sessions;
 pub mod sync;
+pub mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

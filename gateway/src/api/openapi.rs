@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, insights, live_ws, passwords,
-    planning, plans, sessions, sync,
+    planning, plans, sessions, sync, webhooks,
 };
 
 struct BearerAuth;
@@ -67,6 +67,7 @@ impl Modify for BearerAuth {
         insights::plan_playlist,
         sync::connect, sync::callback, sync::list_connections, sync::sync_now, sync::disconnect,
         sync::list_jobs, sync::retry_job,
+        webhooks::strava_challenge, webhooks::strava_event,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -124,49 +124,29 @@ impl Providers {
 
 const PUBLIC_URL: &str = "http://paceline.test";
 
-/// The athlete's activities (up to 200) with their source kinds.
-async fn activities(api: &Api, token: &str, athlete: i64) -> Vec<Value> {
-    let reply = api
-        .get(&format!("/athletes/{athlete}/activities?limit=200"), token)
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["items"].as_array().unwrap().clone()
-}
-
-async fn connection(api: &Api, token: &str) -> Value {
-    let reply = api.get("/connections", token).await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["connections"][0].clone()
-}
-
-async fn jobs(api: &Api, token: &str, state: &str) -> Vec<Value> {
-    let reply = api.get(&format!("/admin/jobs?state={state}"), token).await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["jobs"].as_array().unwrap().clone()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strava() {
-    let providers = Providers::start(&["--activities", "10", "--token-lifetime-s", "60"]);
-    let gateway = paceline()
+/// A gateway syncing with `providers`.
+async fn gateway_for(providers: &Providers) -> paceline_testkit::Gateway {
+    paceline()
         .env("PACELINE_STRAVA_BASE_URL", &providers.base)
         .env("PACELINE_STRAVA_CLIENT_ID", "paceline-test-client")
         .env("PACELINE_STRAVA_CLIENT_SECRET", "paceline-test-secret")
-        .env("PACELINE_STRAVA_VERIFY_TOKEN", "verify-me")
+        .env("PACELINE_STRAVA_VERIFY_TOKEN", VERIFY_TOKEN)
         .env("PACELINE_PUBLIC_URL", PUBLIC_URL)
         .env("PACELINE_OUTBOUND_ALLOW_PRIVATE", "true")
         .start()
-        .await;
-    let api = Api::of(&gateway);
-    let admin = access(&api.register_gym("admin@sync.example", "Sync Gym").await);
-    let ana = api.create_athlete(&admin, "Ana").await;
+        .await
+}
 
-    // Connect: the authorize URL names the exact redirect URI and a fresh state.
+const VERIFY_TOKEN: &str = "verify-me";
+
+/// Begins connecting `athlete` to Strava and follows the authorize page's redirect: the
+/// callback path (under `/api/v1`) the browser would open.
+async fn authorize(api: &Api, providers: &Providers, token: &str, athlete: i64) -> String {
     let reply = api
         .post(
             "/connections/strava",
-            Some(&admin),
-            json!({"athlete_id": ana}),
+            Some(token),
+            json!({"athlete_id": athlete}),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
@@ -192,6 +172,40 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
         callback.starts_with("/connections/strava/callback?"),
         "{callback}"
     );
+    callback
+}
+
+/// The athlete's activities (up to 200) with their source kinds.
+async fn activities(api: &Api, token: &str, athlete: i64) -> Vec<Value> {
+    let reply = api
+        .get(&format!("/athletes/{athlete}/activities?limit=200"), token)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["items"].as_array().unwrap().clone()
+}
+
+async fn connection(api: &Api, token: &str) -> Value {
+    let reply = api.get("/connections", token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["connections"][0].clone()
+}
+
+async fn jobs(api: &Api, token: &str, state: &str) -> Vec<Value> {
+    let reply = api.get(&format!("/admin/jobs?state={state}"), token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["jobs"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strava() {
+    let providers = Providers::start(&["--activities", "10", "--token-lifetime-s", "60"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@sync.example", "Sync Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+
+    // Connect: the authorize URL names the exact redirect URI and a fresh state.
+    let callback = authorize(&api, &providers, &admin, ana).await;
     // Only the user who began the connect completes it.
     let other_gym = access(&api.register_gym("admin@other.example", "Other Gym").await);
     let stolen = api.get(&callback, &other_gym).await;
@@ -361,4 +375,312 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
     );
     // The library keeps what was synced.
     assert_eq!(activities(&api, &admin, ana).await.len(), 10);
+}
+
+/// The tenant's jobs not finished yet (queued, retry, running).
+async fn unfinished_jobs(api: &Api, token: &str) -> usize {
+    let mut n = 0;
+    for state in ["queued", "retry", "running"] {
+        n += jobs(api, token, state).await.len();
+    }
+    n
+}
+
+/// Waits until every job of the tenant has finished.
+async fn settle(api: &Api, token: &str) {
+    paceline_testkit::wait_until(
+        "the sync jobs to finish",
+        paceline_testkit::DEADLINE * 2,
+        async || unfinished_jobs(api, token).await == 0,
+    )
+    .await;
+}
+
+/// The athlete's activities' Strava ids → names (from the library's list).
+async fn strava_names(api: &Api, token: &str, athlete: i64) -> Vec<String> {
+    let mut names: Vec<String> = activities(api, token, athlete)
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// One line of the gateway's Prometheus text: the webhook counter for `outcome`.
+async fn webhook_count(gateway: &paceline_testkit::Gateway, outcome: &str) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", gateway.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("paceline_sync_webhook_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strava_webhooks_create_update_delete_duplicates_out_of_order_and_deauthorization() {
+    let providers = Providers::start(&["--activities", "2"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@hooks.example", "Hook Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let callback = authorize(&api, &providers, &admin, ana).await;
+    assert_eq!(api.get(&callback, &admin).await.status, 200);
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 2);
+
+    // The subscription: Strava's challenge reaches the gateway, which echoes it for our
+    // verify token only.
+    let webhook_url = format!("http://{}/webhooks/strava", gateway.http);
+    let wrong = reqwest::get(format!(
+        "{webhook_url}?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=not-ours"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let subscribed = reqwest::Client::new()
+        .post(format!("{}/api/v3/push_subscriptions", providers.base))
+        .form(&[
+            ("client_id", "paceline-test-client"),
+            ("client_secret", "paceline-test-secret"),
+            ("callback_url", webhook_url.as_str()),
+            ("verify_token", VERIFY_TOKEN),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), 201, "{:?}", subscribed.text().await);
+
+    // Create: a new upload arrives through its event, answered 200 at once.
+    let now_s = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let added: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/activities", providers.base))
+        .json(&json!({"start_s": now_s - 3600, "event": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added["statuses"], json!([200]), "{added}");
+    let created = added["id"].as_u64().unwrap();
+    paceline_testkit::wait_until(
+        "the created activity to be imported",
+        paceline_testkit::DEADLINE,
+        async || activities(&api, &admin, ana).await.len() == 3,
+    )
+    .await;
+
+    // The same create delivered three more times: harmless.
+    let delivered: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [{"object_type": "activity", "object_id": created,
+            "aspect_type": "create", "owner_id": 134_815}], "duplicates": 3}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(delivered["statuses"], json!([200, 200, 200]), "{delivered}");
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
+
+    // Update: the title changes in the library (re-fetched, the Strava copy rewritten).
+    providers
+        .admin(
+            &format!("/admin/strava/activities/{created}/rename"),
+            json!({"name": "Renamed on Strava", "event": true}),
+        )
+        .await;
+    paceline_testkit::wait_until(
+        "the rename to reach the library",
+        paceline_testkit::DEADLINE,
+        async || {
+            strava_names(&api, &admin, ana)
+                .await
+                .contains(&"Renamed on Strava".to_owned())
+        },
+    )
+    .await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
+
+    // Out of order: B was created and deleted, C created and renamed, and the four
+    // events arrive last first. B never appears; C does, once.
+    let mut ids = Vec::new();
+    for offset_h in [5, 7] {
+        let added: Value = reqwest::Client::new()
+            .post(format!("{}/admin/strava/activities", providers.base))
+            .json(&json!({"start_s": now_s - offset_h * 3600, "seed": 1}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(added["id"].as_u64().unwrap());
+    }
+    let (gone, kept) = (ids[0], ids[1]);
+    let removed = reqwest::Client::new()
+        .delete(format!("{}/admin/strava/activities/{gone}", providers.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success());
+    let event = |id: u64, aspect: &str| {
+        json!({"object_type": "activity", "object_id": id, "aspect_type": aspect,
+            "owner_id": 134_815, "updates": if aspect == "update" { json!({"title": "C"}) } else { json!({}) }})
+    };
+    let delivered: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [event(gone, "create"), event(gone, "delete"),
+            event(kept, "create"), event(kept, "update")], "reverse": true}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered["statuses"],
+        json!([200, 200, 200, 200]),
+        "{delivered}"
+    );
+    paceline_testkit::wait_until(
+        "the out-of-order events to settle",
+        paceline_testkit::DEADLINE,
+        async || {
+            unfinished_jobs(&api, &admin).await == 0
+                && activities(&api, &admin, ana).await.len() == 4
+        },
+    )
+    .await;
+
+    // Delete: the Strava-only activity leaves the library.
+    let removed: Value = reqwest::Client::new()
+        .delete(format!(
+            "{}/admin/strava/activities/{created}?event=true",
+            providers.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["statuses"], json!([200]), "{removed}");
+    paceline_testkit::wait_until(
+        "the deleted activity to leave the library",
+        paceline_testkit::DEADLINE,
+        async || {
+            let names = strava_names(&api, &admin, ana).await;
+            (names.len() == 3 && !names.contains(&"Renamed on Strava".to_owned())).then_some(())
+        },
+    )
+    .await;
+
+    // Untrusted bytes: an unknown owner is ignored and counted; a malformed or oversized
+    // body is a 400 or 413 and counted; nothing is queued for them.
+    let unknown_before = webhook_count(&gateway, "UnknownOwner").await;
+    let malformed_before = webhook_count(&gateway, "Malformed").await;
+    let client = reqwest::Client::new();
+    let unknown = client
+        .post(&webhook_url)
+        .json(
+            &json!({"object_type": "activity", "object_id": 1, "aspect_type": "create",
+            "owner_id": 999_999, "subscription_id": 1, "event_time": now_s}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["outcome"],
+        "unknown_owner"
+    );
+    for (body, status) in [
+        (b"{\"object_type\": ".to_vec(), 400),
+        (br#"{"object_type": "club", "object_id": 1, "aspect_type": "create", "owner_id": 134815, "subscription_id": 1, "event_time": 1}"#.to_vec(), 400),
+        (vec![b' '; 20_000], 413),
+    ] {
+        let answer = client
+            .post(&webhook_url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+        let error: Value = answer.json().await.unwrap();
+        assert!(error["error"]["code"].is_string(), "{error}");
+    }
+    assert_eq!(
+        webhook_count(&gateway, "UnknownOwner").await,
+        unknown_before + 1
+    );
+    assert_eq!(
+        webhook_count(&gateway, "Malformed").await,
+        malformed_before + 3
+    );
+    assert_eq!(unfinished_jobs(&api, &admin).await, 0);
+
+    // A forged deauthorization (Strava still honours the token) changes nothing.
+    let forged: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [{"object_type": "athlete", "object_id": 134_815,
+            "aspect_type": "update", "owner_id": 134_815,
+            "updates": {"authorized": "false"}}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forged["statuses"], json!([200]), "{forged}");
+    settle(&api, &admin).await;
+    assert_eq!(connection(&api, &admin).await["status"], "connected");
+
+    // The athlete revokes Paceline on Strava: the connection is revoked, its tokens gone.
+    providers
+        .admin("/admin/strava/revoke", json!({"athlete_id": 134_815}))
+        .await;
+    let revoked = paceline_testkit::wait_until(
+        "the connection to be revoked",
+        paceline_testkit::DEADLINE,
+        async || {
+            let c = connection(&api, &admin).await;
+            (c["status"] == "revoked").then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        revoked["last_error"].as_str().unwrap().contains("revoked"),
+        "{revoked}"
+    );
+    // A revoked connection does not sync, and events for it do nothing.
+    let reply = api
+        .post(
+            "/connections/strava/sync",
+            Some(&admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.json);
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
 }
