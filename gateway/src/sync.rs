@@ -42,6 +42,9 @@ use crate::store::activities::CopyExtras;
 use crate::store::sync::{self as rows, ConnectionRow, JobRow};
 use crate::store::{Store, StoreError};
 
+/// Strava's short rate-limit window, s.
+const QUARTER_HOUR_S: i64 = 900;
+
 /// How often the runner looks for due jobs when nothing wakes it.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -53,6 +56,19 @@ pub struct ProviderSync {
     store: Arc<Store>,
     clock: GatewayClock,
     wake: tokio::sync::Notify,
+    quota: std::sync::Mutex<BTreeMap<Provider, QuotaSeen>>,
+}
+
+/// A provider app's quota as its last answer told it (the quota is per application, so
+/// one for all connections), and the pause it caused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaSeen {
+    /// The last answer's `X-RateLimit-*` / `X-ReadRateLimit-*`.
+    pub limits: RateLimits,
+    /// When it was seen, s.
+    pub seen_s: i64,
+    /// Until when jobs of this provider are paused, s (`None`: not paused).
+    pub paused_until_s: Option<i64>,
 }
 
 impl std::fmt::Debug for ProviderSync {
@@ -138,12 +154,71 @@ impl ProviderSync {
             store,
             clock,
             wake: tokio::sync::Notify::new(),
+            quota: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
     /// Tells the runner a job was queued (call after the enqueue committed).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// The provider's quota as last seen, its pause cleared once it passed.
+    pub fn quota(&self, provider: Provider) -> Option<QuotaSeen> {
+        let now = now_s(self.clock);
+        let quota = self
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        quota.get(&provider).map(|q| QuotaSeen {
+            paused_until_s: q.paused_until_s.filter(|until| *until > now),
+            ..*q
+        })
+    }
+
+    /// Forgets the provider's quota and pause (an admin runs a paused job now: the next
+    /// answer tells the quota again).
+    pub fn forget_quota(&self, provider: Provider) {
+        let mut quota = self
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        quota.remove(&provider);
+    }
+
+    fn note_limits(&self, provider: Provider, limits: RateLimits) {
+        let now = now_s(self.clock);
+        let mut quota = self
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = quota.entry(provider).or_default();
+        seen.limits = limits;
+        seen.seen_s = now;
+    }
+
+    fn note_pause(&self, provider: Provider, until_s: i64) {
+        let mut quota = self
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = quota.entry(provider).or_default();
+        seen.paused_until_s = Some(seen.paused_until_s.unwrap_or(0).max(until_s));
+    }
+
+    /// The limits a new run starts from: the last answer's, if it came in this
+    /// 15-minute window (an older one says nothing of the window now).
+    fn current_limits(&self, provider: Provider) -> RateLimits {
+        let now = now_s(self.clock);
+        let quota = self
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        quota
+            .get(&provider)
+            .filter(|q| q.seen_s.div_euclid(QUARTER_HOUR_S) == now.div_euclid(QUARTER_HOUR_S))
+            .map(|q| q.limits)
+            .unwrap_or_default()
     }
 
     /// The outbound client.
@@ -293,7 +368,10 @@ async fn run_one(sync: &Arc<ProviderSync>, row: JobRow) {
     let transition = jobs::next_state(attempts, &outcome, now_s(sync.clock), random_u64());
     let error = match &outcome {
         Outcome::Transient(e) | Outcome::Permanent(e) | Outcome::NeedsReauth(e) => Some(e.clone()),
-        Outcome::Done | Outcome::Paused { .. } => None,
+        Outcome::Paused { until_s } => Some(format!(
+            "rate_limited: paused until {until_s} (the provider's quota is over 80 %, or it answered 429)"
+        )),
+        Outcome::Done => None,
     };
     if let JobState::Dead { last_error } = &transition.state {
         tracing::warn!(job = row.id, kind = %row.kind, error = %last_error, "a sync job is dead");
@@ -362,6 +440,8 @@ impl Session<'_> {
             if let RateDecision::Pause { until_s, .. } =
                 decide(&self.limits, now_s(self.sync.clock))
             {
+                self.sync.note_pause(Provider::Strava, until_s);
+                tracing::warn!(until_s, "Strava's quota is over 80 %: sync pauses");
                 return Err(Outcome::Paused { until_s });
             }
             let bearer = Zeroizing::new(format!("Bearer {}", self.access.expose()));
@@ -377,8 +457,11 @@ impl Session<'_> {
                 )
                 .await
                 .map_err(|e| Outcome::Transient(format!("GET {}: {e}", path_only(path))))?;
-            if let Ok(limits) = rate_limits(&answer) {
+            if let Ok(limits) = rate_limits(&answer)
+                && limits != RateLimits::default()
+            {
                 self.limits = limits;
+                self.sync.note_limits(Provider::Strava, limits);
             }
             match jobs::classify_status(answer.status) {
                 jobs::ApiAnswer::Ok => return Ok(Some(answer.body)),
@@ -398,6 +481,7 @@ impl Session<'_> {
                             RateDecision::Pause { until_s, .. } => until_s,
                             RateDecision::Go => now_s(self.sync.clock) + 60,
                         };
+                    self.sync.note_pause(Provider::Strava, until_s);
                     tracing::warn!(until_s, "Strava answered 429: sync pauses");
                     return Err(Outcome::Paused { until_s });
                 }
@@ -520,7 +604,7 @@ async fn open_session(
         seal_name,
         access,
         refresh,
-        limits: RateLimits::default(),
+        limits: sync.current_limits(Provider::Strava),
     };
     if should_refresh(
         session.connection.expires_at_s.unwrap_or(0),

@@ -154,6 +154,61 @@ pub struct ConnectionView {
     pub last_error: Option<String>,
     /// Jobs of this connection waiting or running.
     pub pending_jobs: i64,
+    /// The provider app's quota as its last answer told it (shared by every connection
+    /// to that provider); `null` before the first answer.
+    pub quota: Option<QuotaView>,
+}
+
+/// A provider app's rate-limit quota.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// `strava`.
+    pub provider: String,
+    /// Requests made in this 15-minute window (`X-RateLimit-Usage`, or the read-specific
+    /// header when it is the fuller one).
+    pub short_usage: u32,
+    /// Requests allowed per 15 minutes.
+    pub short_limit: u32,
+    /// Requests made today (UTC).
+    pub daily_usage: u32,
+    /// Requests allowed per day.
+    pub daily_limit: u32,
+    /// The highest share of any window used, %.
+    pub used_percent: Option<u64>,
+    /// When it was seen, s since the epoch.
+    pub seen_s: i64,
+    /// Sync of this provider is paused until then (over 80 % of a window, or a 429), s.
+    pub paused_until_s: Option<i64>,
+}
+
+fn quota_view(sync: &ProviderSync, provider: Provider) -> Option<QuotaView> {
+    let seen = sync.quota(provider)?;
+    let limits = seen.limits;
+    // The fuller of the overall and the read window.
+    let share = |w: &paceline_sync::rate_limit::WindowUsage| {
+        (u64::from(w.short_usage) * 1000)
+            .checked_div(u64::from(w.short_limit))
+            .unwrap_or(0)
+            .max(
+                (u64::from(w.daily_usage) * 1000)
+                    .checked_div(u64::from(w.daily_limit))
+                    .unwrap_or(0),
+            )
+    };
+    let window = [limits.overall, limits.read]
+        .into_iter()
+        .flatten()
+        .max_by_key(share);
+    Some(QuotaView {
+        provider: provider.as_str().to_owned(),
+        short_usage: window.map_or(0, |w| w.short_usage),
+        short_limit: window.map_or(0, |w| w.short_limit),
+        daily_usage: window.map_or(0, |w| w.daily_usage),
+        daily_limit: window.map_or(0, |w| w.daily_limit),
+        used_percent: limits.used_percent(),
+        seen_s: seen.seen_s,
+        paused_until_s: seen.paused_until_s,
+    })
 }
 
 fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
@@ -164,6 +219,7 @@ fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
         last_sync_ms: row.last_sync_ms,
         last_error: row.last_error,
         pending_jobs,
+        quota: None,
     }
 }
 
@@ -303,7 +359,8 @@ fn pending_of(jobs: &[JobRow], connection_id: i64) -> i64 {
 }
 
 /// The provider connections of the athletes the caller may see: status (`connected`,
-/// `needs_reauth`, `revoked`), last sync, last error, jobs pending.
+/// `needs_reauth`, `revoked`), last sync, last error, jobs pending, the provider app's
+/// quota (15-minute and daily usage and limit, and the pause it causes).
 #[utoipa::path(get, path = "/api/v1/connections", tag = "sync",
     responses((status = 200, body = Connections)),
     security(("bearer" = [])))]
@@ -324,6 +381,15 @@ pub async fn list_connections(
             Ok(out)
         })
         .await?;
+    let connections = connections
+        .into_iter()
+        .map(|mut view| {
+            if let (Some(sync), Some(provider)) = (&state.sync, Provider::parse(&view.provider)) {
+                view.quota = quota_view(sync, provider);
+            }
+            view
+        })
+        .collect();
     Ok(Json(Connections { connections }))
 }
 
@@ -495,6 +561,9 @@ pub struct JobView {
 pub struct Jobs {
     /// Newest first, at most 500.
     pub jobs: Vec<JobView>,
+    /// Each provider app's quota as last seen: `paused_until_s` set while sync is paused
+    /// by the rate limits (the admin's warning).
+    pub quota: Vec<QuotaView>,
 }
 
 fn job_view(row: JobRow) -> JobView {
@@ -509,7 +578,8 @@ fn job_view(row: JobRow) -> JobView {
     }
 }
 
-/// The tenant's sync jobs (gym-admin): `?state=dead` is the dead-letter list.
+/// The tenant's sync jobs (gym-admin): `?state=dead` is the dead-letter list; `quota`
+/// tells whether the providers' rate limits pause sync.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "sync",
     params(JobsQuery),
     responses((status = 200, body = Jobs), (status = 403, description = "not a gym-admin")),
@@ -538,16 +608,25 @@ pub async fn list_jobs(
             )?)
         })
         .await?;
+    let quota = state.sync.as_ref().map_or_else(Vec::new, |sync| {
+        Provider::ALL
+            .into_iter()
+            .filter_map(|p| quota_view(sync, p))
+            .collect()
+    });
     Ok(Json(Jobs {
         jobs: jobs.into_iter().map(job_view).collect(),
+        quota,
     }))
 }
 
-/// Retry a dead job (gym-admin): queued again with its attempts reset.
+/// Retry a dead job (gym-admin): queued again with its attempts reset; a job waiting in
+/// `retry` (backing off, or paused by a provider's rate limit) runs now with its attempts
+/// kept.
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "sync",
     params(("id" = i64, Path, description = "job id")),
     responses((status = 200, body = JobView), (status = 404, description = "no such job"),
-        (status = 409, description = "the job is not dead")),
+        (status = 409, description = "the job is neither dead nor waiting to retry")),
     security(("bearer" = [])))]
 pub async fn retry_job(
     State(state): State<ApiState>,
@@ -561,10 +640,20 @@ pub async fn retry_job(
         .write(move |tx| {
             let row = rows::tenant_job(tx, p.tenant_row, id)?
                 .ok_or_else(|| ApiError::not_found("job"))?;
-            if row.state != "dead" {
-                return Err(ApiError::conflict("not_dead", "only a dead job is retried"));
+            match row.state.as_str() {
+                "dead" => {
+                    rows::retry_job(tx, p.tenant_row, id, now_s, now_ms)?;
+                }
+                "retry" => {
+                    rows::run_waiting_job_now(tx, p.tenant_row, id, now_s, now_ms)?;
+                }
+                _ => {
+                    return Err(ApiError::conflict(
+                        "not_dead",
+                        "only a dead job, or one waiting to retry, is run again",
+                    ));
+                }
             }
-            rows::retry_job(tx, p.tenant_row, id, now_s, now_ms)?;
             audit(
                 tx,
                 p.tenant_row,
@@ -580,6 +669,10 @@ pub async fn retry_job(
         })
         .await?;
     if let Some(sync) = &state.sync {
+        // Running a paused job now overrides the provider's pause.
+        if let Some(provider) = Provider::parse(&view.provider) {
+            sync.forget_quota(provider);
+        }
         sync.wake();
     }
     Ok(Json(view))

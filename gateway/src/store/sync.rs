@@ -698,3 +698,20 @@ pub fn prune_done_jobs(conn: &Connection, before_ms: u64) -> Result<usize, Store
         params![super::to_i64(before_ms)],
     )?)
 }
+
+/// Runs a job waiting in `retry` (backing off, or paused by a rate limit) at `now_s`:
+/// the admin's "run now"; its attempts are kept.
+pub fn run_waiting_job_now(
+    conn: &Connection,
+    tenant_row: i64,
+    id: i64,
+    now_s: i64,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE sync_jobs SET run_at_s = ?3, updated_ms = ?4
+         WHERE tenant_id = ?1 AND id = ?2 AND state = 'retry'",
+        params![tenant_row, id, now_s, super::to_i64(now_ms)],
+    )?;
+    Ok(changed == 1)
+}

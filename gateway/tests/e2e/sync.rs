@@ -684,3 +684,210 @@ async fn strava_webhooks_create_update_delete_duplicates_out_of_order_and_deauth
     assert_eq!(reply.status, 409, "{}", reply.json);
     assert_eq!(activities(&api, &admin, ana).await.len(), 3);
 }
+
+/// How many of the athlete's activities hold a Strava copy, and how many activities.
+async fn strava_count(api: &Api, token: &str, athlete: i64) -> (usize, usize) {
+    let items = activities(api, token, athlete).await;
+    let from_strava = items
+        .iter()
+        .filter(|a| {
+            a["source_kinds"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("strava"))
+        })
+        .count();
+    (from_strava, items.len())
+}
+
+fn unix_now_s() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backfill_resumes_without_duplicates_and_rate_limits_pause_sync() {
+    let providers = Providers::start(&[
+        "--activities",
+        "40",
+        "--rate-limit",
+        "2000,20000",
+        "--read-rate-limit",
+        "1000,10000",
+    ]);
+    // Every API answer takes 30 ms, so the backfill is still running when it is killed.
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "delay", "ms": 30, "path_prefix": "/api/v3/activities", "times": 100_000}]}),
+        )
+        .await;
+    let mut gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@kill.example", "Kill Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let callback = authorize(&api, &providers, &admin, ana).await;
+    assert_eq!(api.get(&callback, &admin).await.status, 200);
+
+    // SIGKILL in the middle of the backfill.
+    let before_kill = paceline_testkit::wait_until(
+        "the backfill to be under way",
+        paceline_testkit::DEADLINE,
+        async || {
+            let (n, _) = strava_count(&api, &admin, ana).await;
+            (n >= 3).then_some(n)
+        },
+    )
+    .await;
+    gateway.kill();
+    assert!(before_kill < 40, "{before_kill}");
+    gateway.launch().await;
+    let after_kill = strava_count(&api, &admin, ana).await.0;
+    assert!(
+        (before_kill..40).contains(&after_kill),
+        "{after_kill} after the kill"
+    );
+    // The restarted runner takes the job up again and finishes: every activity once.
+    paceline_testkit::wait_until(
+        "the resumed backfill to finish",
+        paceline_testkit::DEADLINE * 4,
+        async || unfinished_jobs(&api, &admin).await == 0,
+    )
+    .await;
+    assert_eq!(strava_count(&api, &admin, ana).await, (40, 40));
+    let done = jobs(&api, &admin, "done").await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["attempts"], 2, "the killed run and the resumed one");
+    let mut starts: Vec<String> = activities(&api, &admin, ana)
+        .await
+        .iter()
+        .map(|a| a["start_ms"].to_string())
+        .collect();
+    starts.sort();
+    starts.dedup();
+    assert_eq!(starts.len(), 40, "no activity twice");
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/admin/faults", providers.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+
+    // Strava's headers say the read quota is at 85 %: the next sync pauses until the next
+    // 15-minute boundary, spending no attempt, and the quota and the pause show.
+    providers
+        .admin("/admin/rate", json!({"read_short_usage": 850}))
+        .await;
+    let add = async |hours_ago: i64| {
+        let added: Value = reqwest::Client::new()
+            .post(format!("{}/admin/strava/activities", providers.base))
+            .json(&json!({"start_s": unix_now_s() - hours_ago * 3600}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        added["id"].as_u64().unwrap()
+    };
+    add(1).await;
+    let sync_now = async || {
+        let reply = api
+            .post(
+                "/connections/strava/sync",
+                Some(&admin),
+                json!({"athlete_id": ana}),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.json);
+        reply.json["job_id"].as_i64().unwrap()
+    };
+    let paused_job = sync_now().await;
+    let paused = paceline_testkit::wait_until(
+        "the sync to pause",
+        paceline_testkit::DEADLINE,
+        async || {
+            jobs(&api, &admin, "retry")
+                .await
+                .into_iter()
+                .find(|j| j["id"] == paused_job)
+        },
+    )
+    .await;
+    let now = unix_now_s();
+    let run_at = paused["run_at_s"].as_i64().unwrap();
+    assert_eq!(run_at % 900, 0, "a quarter-hour boundary: {paused}");
+    assert!(run_at > now - 2 && run_at <= now + 900, "{run_at} vs {now}");
+    assert_eq!(paused["attempts"], 0, "a pause spends no attempt");
+    assert!(
+        paused["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate_limited"),
+        "{paused}"
+    );
+    let quota = connection(&api, &admin).await["quota"].clone();
+    assert_eq!(quota["short_limit"], 1000, "{quota}");
+    assert!(quota["short_usage"].as_u64().unwrap() >= 851, "{quota}");
+    assert!(quota["used_percent"].as_u64().unwrap() >= 85, "{quota}");
+    assert_eq!(quota["paused_until_s"], run_at, "{quota}");
+    let listed = api.get("/admin/jobs", &admin).await;
+    assert_eq!(
+        listed.json["quota"][0]["paused_until_s"], run_at,
+        "{}",
+        listed.json
+    );
+    assert_eq!(strava_count(&api, &admin, ana).await.0, 40);
+
+    // The window resets (here: the server's counters, and the admin runs the job now
+    // instead of waiting for the boundary): the sync resumes and imports the new ride.
+    providers
+        .admin(
+            "/admin/rate",
+            json!({"read_short_usage": 0, "short_usage": 0}),
+        )
+        .await;
+    let reply = api
+        .post(
+            &format!("/admin/jobs/{paused_job}/retry"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    paceline_testkit::wait_until(
+        "the resumed sync to import the new ride",
+        paceline_testkit::DEADLINE,
+        async || strava_count(&api, &admin, ana).await.0 == 41,
+    )
+    .await;
+
+    // A 429: the sync backs off to the next boundary rather than retrying at once.
+    add(2).await;
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "too_many_requests", "path_prefix": "/api/v3", "times": 1}]}),
+        )
+        .await;
+    let limited_job = sync_now().await;
+    let limited = paceline_testkit::wait_until(
+        "the sync to back off after a 429",
+        paceline_testkit::DEADLINE,
+        async || {
+            jobs(&api, &admin, "retry")
+                .await
+                .into_iter()
+                .find(|j| j["id"] == limited_job)
+        },
+    )
+    .await;
+    assert_eq!(limited["run_at_s"].as_i64().unwrap() % 900, 0, "{limited}");
+    assert!(connection(&api, &admin).await["quota"]["paused_until_s"].is_i64());
+    assert_eq!(strava_count(&api, &admin, ana).await.0, 41);
+}
