@@ -109,6 +109,27 @@ pub struct SettingsLayer {
     /// Let the server fetch URLs on private and loopback addresses (calendars on the
     /// install's own network; tests). Off by default: see [`crate::outbound`].
     pub outbound_allow_private: Option<bool>,
+    /// Provider sync: the public origin providers redirect and call back to
+    /// (`PACELINE_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// Strava's client id (`PACELINE_STRAVA_CLIENT_ID`; sync with Strava is on with it).
+    pub strava_client_id: Option<String>,
+    /// Strava's client secret.
+    pub strava_client_secret: Option<Secret>,
+    /// Strava's webhook verify token.
+    pub strava_verify_token: Option<Secret>,
+    /// The origin of Strava's `/oauth/…` and `/api/v3/…` (default Strava's).
+    pub strava_base_url: Option<String>,
+    /// Garmin's client id.
+    pub garmin_client_id: Option<String>,
+    /// Garmin's client secret.
+    pub garmin_client_secret: Option<Secret>,
+    /// One origin for everything Garmin (the local provider servers).
+    pub garmin_base_url: Option<String>,
+    /// The backfill window, days.
+    pub sync_backfill_days: Option<u32>,
+    /// Finished sync jobs are deleted after this many days.
+    pub sync_keep_done_days: Option<u32>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -200,7 +221,66 @@ impl SettingsLayer {
                 .import_max_upload_bytes
                 .or(self.import_max_upload_bytes),
             outbound_allow_private: over.outbound_allow_private.or(self.outbound_allow_private),
+            public_url: over.public_url.or(self.public_url),
+            strava_client_id: over.strava_client_id.or(self.strava_client_id),
+            strava_client_secret: over.strava_client_secret.or(self.strava_client_secret),
+            strava_verify_token: over.strava_verify_token.or(self.strava_verify_token),
+            strava_base_url: over.strava_base_url.or(self.strava_base_url),
+            garmin_client_id: over.garmin_client_id.or(self.garmin_client_id),
+            garmin_client_secret: over.garmin_client_secret.or(self.garmin_client_secret),
+            garmin_base_url: over.garmin_base_url.or(self.garmin_base_url),
+            sync_backfill_days: over.sync_backfill_days.or(self.sync_backfill_days),
+            sync_keep_done_days: over.sync_keep_done_days.or(self.sync_keep_done_days),
         }
+    }
+
+    /// The provider-sync keys this layer sets, by their environment names
+    /// (`strava_client_id` → `PACELINE_STRAVA_CLIENT_ID`).
+    pub fn sync_keys(&self) -> SyncKeys {
+        let text = |v: &Option<String>| v.clone();
+        let secret = |v: &Option<Secret>| v.as_ref().map(|s| s.expose().to_owned());
+        let days = |v: Option<u32>| v.map(|d| d.to_string());
+        let pairs = [
+            ("PACELINE_PUBLIC_URL", text(&self.public_url)),
+            ("PACELINE_STRAVA_CLIENT_ID", text(&self.strava_client_id)),
+            (
+                "PACELINE_STRAVA_CLIENT_SECRET",
+                secret(&self.strava_client_secret),
+            ),
+            (
+                "PACELINE_STRAVA_VERIFY_TOKEN",
+                secret(&self.strava_verify_token),
+            ),
+            ("PACELINE_STRAVA_BASE_URL", text(&self.strava_base_url)),
+            ("PACELINE_GARMIN_CLIENT_ID", text(&self.garmin_client_id)),
+            (
+                "PACELINE_GARMIN_CLIENT_SECRET",
+                secret(&self.garmin_client_secret),
+            ),
+            ("PACELINE_GARMIN_BASE_URL", text(&self.garmin_base_url)),
+            ("PACELINE_SYNC_BACKFILL_DAYS", days(self.sync_backfill_days)),
+            (
+                "PACELINE_SYNC_KEEP_DONE_DAYS",
+                days(self.sync_keep_done_days),
+            ),
+        ];
+        SyncKeys(
+            pairs
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect(),
+        )
+    }
+}
+
+/// The provider-sync settings of the config file, by environment name; the environment
+/// wins over them ([`crate::sync::settings_from`]). Never printed: they hold secrets.
+#[derive(Clone, Default)]
+pub struct SyncKeys(pub std::collections::BTreeMap<&'static str, String>);
+
+impl std::fmt::Debug for SyncKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 
@@ -238,6 +318,8 @@ pub struct Settings {
     pub import_limits: crate::api::activities::ImportLimits,
     /// Whether outbound fetches may reach private and loopback addresses.
     pub outbound_allow_private: bool,
+    /// The config file's provider-sync keys.
+    pub sync_keys: SyncKeys,
 }
 
 impl Settings {
@@ -247,6 +329,7 @@ impl Settings {
         let external_broker = external_broker(&layer)?;
         let quotas = quotas(&layer)?;
         let import_limits = import_limits(&layer)?;
+        let sync_keys = layer.sync_keys();
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -295,6 +378,7 @@ impl Settings {
             quotas,
             import_limits,
             outbound_allow_private: layer.outbound_allow_private.unwrap_or(false),
+            sync_keys,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -588,5 +672,24 @@ mod tests {
         };
         let err = Settings::resolve(short_secret).unwrap_err().to_string();
         assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn sync_keys_come_from_the_file_by_their_environment_names() {
+        let layer: SettingsLayer = toml::from_str(
+            "public_url = \"https://paceline.example\"\nstrava_client_id = \"42\"\n\
+             strava_client_secret = \"hush\"\nsync_keep_done_days = 3\n",
+        )
+        .unwrap();
+        let keys = Settings::resolve(layer).unwrap().sync_keys;
+        let get = |name: &str| keys.0.get(name).map(String::as_str);
+        assert_eq!(get("PACELINE_PUBLIC_URL"), Some("https://paceline.example"));
+        assert_eq!(get("PACELINE_STRAVA_CLIENT_ID"), Some("42"));
+        assert_eq!(get("PACELINE_STRAVA_CLIENT_SECRET"), Some("hush"));
+        assert_eq!(get("PACELINE_SYNC_KEEP_DONE_DAYS"), Some("3"));
+        assert_eq!(get("PACELINE_GARMIN_CLIENT_ID"), None);
+        // Printing the settings names the keys, never a secret.
+        assert!(!format!("{keys:?}").contains("hush"));
+        assert!(toml::from_str::<SettingsLayer>("strava_client_idd = \"x\"").is_err());
     }
 }

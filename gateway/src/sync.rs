@@ -18,6 +18,18 @@
 //!   `needs_reauth` and the job dead. Rate-limit headers pause the job (no attempt spent)
 //!   until the window resets.
 //!
+//! - Finished jobs are deleted after `PACELINE_SYNC_KEEP_DONE_DAYS` (default 7), checked
+//!   at start and hourly ([`prune`]); dead ones stay for the admin.
+//! - Webhook jobs: [`Job::FetchActivity`] fetches one activity with the owner's token and
+//!   imports it (a stored Strava copy is rewritten and merged afresh),
+//!   [`Job::DeleteActivity`] removes the Strava copy (and the activity with its last
+//!   copy), [`Job::Revoke`] first tries the owner's token (an unsigned event proves
+//!   nothing) and, when Strava refuses the grant, marks the connection `revoked` and
+//!   deletes its tokens.
+//! - Quotas: each provider app's last rate-limit headers and pause ([`QuotaSeen`]) are
+//!   kept in memory for `GET /connections` and `GET /admin/jobs`; a new run starts from
+//!   them within the same 15-minute window, so a paused provider is not asked again.
+//!
 //! **Tokens never reach a log**: they live in [`Secret`]s, sealed at rest, and errors
 //! name statuses and paths only.
 
@@ -80,10 +92,16 @@ impl std::fmt::Debug for ProviderSync {
 }
 
 /// The sync settings from the environment (`PACELINE_STRAVA_…`, `PACELINE_GARMIN_…`,
-/// `PACELINE_PUBLIC_URL`, `PACELINE_SYNC_BACKFILL_DAYS`); `None` when no provider has a
+/// `PACELINE_PUBLIC_URL`, `PACELINE_SYNC_…`), each falling back to the config file's key
+/// of the same name (`strava_client_id`, …, in `file`); `None` when no provider has a
 /// client id (sync is off).
-pub fn settings_from_env() -> anyhow::Result<Option<SyncSettings>> {
-    let lookup = |name: &str| std::env::var(name).ok();
+pub fn settings_from(file: &crate::settings::SyncKeys) -> anyhow::Result<Option<SyncSettings>> {
+    let lookup = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| file.0.get(name).cloned())
+    };
     let configured = ["PACELINE_STRAVA_CLIENT_ID", "PACELINE_GARMIN_CLIENT_ID"]
         .into_iter()
         .any(|name| lookup(name).is_some_and(|v| !v.trim().is_empty()));
@@ -264,6 +282,16 @@ pub fn recover(store: &Store, now_s: i64, now_ms: u64) -> Result<usize, StoreErr
     })
 }
 
+/// How often the runner deletes old finished jobs, ms (and once at start).
+const PRUNE_EVERY_MS: u64 = 3_600_000;
+
+/// Deletes the jobs that finished (`done`) more than `keep_days` before `now_ms`;
+/// answers how many. Dead jobs stay for the admin.
+pub fn prune(store: &Store, now_ms: u64, keep_days: u32) -> Result<usize, StoreError> {
+    let before_ms = now_ms.saturating_sub(u64::from(keep_days) * 86_400_000);
+    store.write(|tx| rows::prune_done_jobs(tx, before_ms))
+}
+
 /// The runner (module docs): until `running` is cleared.
 pub async fn run(sync: Arc<ProviderSync>, running: Arc<AtomicBool>) {
     let now_ms = sync.clock.now_ms();
@@ -288,7 +316,19 @@ pub async fn run(sync: Arc<ProviderSync>, running: Arc<AtomicBool>) {
             )
         })
         .collect();
+    let mut pruned_at_ms: Option<u64> = None;
     while running.load(Ordering::Relaxed) {
+        let now_ms = sync.clock.now_ms();
+        if pruned_at_ms.is_none_or(|at| now_ms.saturating_sub(at) >= PRUNE_EVERY_MS) {
+            pruned_at_ms = Some(now_ms);
+            let (store, keep_days) = (Arc::clone(&sync.store), sync.settings.keep_done_days);
+            match tokio::task::spawn_blocking(move || prune(&store, now_ms, keep_days)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(jobs = n, "finished sync jobs pruned"),
+                Ok(Err(e)) => tracing::error!(error = %e, "pruning finished sync jobs"),
+                Err(_) => tracing::error!("pruning finished sync jobs panicked"),
+            }
+        }
         for (provider, slots) in &per_provider {
             let free = slots.available_permits().min(pool.available_permits());
             if free == 0 {

@@ -338,7 +338,16 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
             .contains("refused the grant"),
         "{refused}"
     );
-    let dead = jobs(&api, &admin, "dead").await;
+    // The connection is marked before the job's outcome is stored.
+    let dead = paceline_testkit::wait_until(
+        "the refused job to be dead",
+        paceline_testkit::DEADLINE,
+        async || {
+            let dead = jobs(&api, &admin, "dead").await;
+            (!dead.is_empty()).then_some(dead)
+        },
+    )
+    .await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["attempts"], 1);
     assert!(
