@@ -11,8 +11,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use paceline_sync::garmin::{MAX_USER_BODY_BYTES, USER_ID_PATH, parse_user_id};
 use paceline_sync::jobs::{self, Job};
-use paceline_sync::oauth::{DeauthorizeRequest, OAuthState, PendingState, STATE_RANDOM_BYTES};
+use paceline_sync::oauth::{
+    DeauthorizeRequest, OAuthState, PKCE_RANDOM_BYTES, PendingState, PkceVerifier, ProviderConfig,
+    STATE_RANDOM_BYTES, Secret,
+};
 use paceline_sync::strava::ActivityPager;
 use paceline_sync::{ConnectionStatus, Provider};
 use serde::{Deserialize, Serialize};
@@ -47,13 +51,28 @@ fn sync_of(state: &ApiState) -> Result<std::sync::Arc<ProviderSync>, ApiError> {
 fn provider_of(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
     let sync = sync_of(state)?;
     match Provider::parse(name) {
-        Some(p) if sync.settings.providers().contains(&p) && p == Provider::Strava => Ok(p),
+        Some(p) if sync.settings.providers().contains(&p) => Ok(p),
         Some(_) => Err(ApiError::bad_request(
             "provider_not_configured",
             format!("provider: {name} is not configured on this server"),
         )),
         None => Err(ApiError::not_found("provider")),
     }
+}
+
+/// The OAuth endpoints of a configured provider.
+fn config_of(sync: &ProviderSync, provider: Provider) -> Result<&ProviderConfig, ApiError> {
+    match provider {
+        Provider::Strava => sync.settings.strava.as_ref().map(|s| &s.config),
+        Provider::Garmin => sync.settings.garmin.as_ref().map(|g| &g.config),
+    }
+    .ok_or_else(ApiError::internal)
+}
+
+/// The name a pending connect's PKCE verifier is sealed under (its state's digest).
+fn pkce_seal_name(digest: &[u8; 32]) -> String {
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("oauth-pkce:{hex}")
 }
 
 fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Result<(), ApiError> {
@@ -95,17 +114,36 @@ pub async fn connect(
 ) -> Result<Json<AuthorizeUrl>, ApiError> {
     let provider = provider_of(&state, &provider)?;
     let sync = sync_of(&state)?;
-    let Some(strava) = sync.settings.strava.as_ref() else {
-        return Err(ApiError::internal());
-    };
+    let config = config_of(&sync, provider)?;
     let mut bytes = [0u8; STATE_RANDOM_BYTES];
     getrandom::fill(&mut bytes).map_err(|_| ApiError::internal())?;
     let oauth_state = OAuthState::from_random_bytes(bytes);
-    let url = strava
-        .config
-        .authorize_url(&sync.settings.redirect_uri(provider), &oauth_state, None)
+    let verifier = if config.pkce {
+        let mut bytes = [0u8; PKCE_RANDOM_BYTES];
+        getrandom::fill(&mut bytes).map_err(|_| ApiError::internal())?;
+        Some(PkceVerifier::from_random_bytes(bytes))
+    } else {
+        None
+    };
+    let url = config
+        .authorize_url(
+            &sync.settings.redirect_uri(provider),
+            &oauth_state,
+            verifier.as_ref(),
+        )
         .map_err(|_| ApiError::internal())?;
     let digest: [u8; 32] = Sha256::digest(oauth_state.as_str().as_bytes()).into();
+    let pkce_sealed = match &verifier {
+        Some(v) => Some(
+            state
+                .live
+                .store()
+                .server_key()
+                .seal_secret(&pkce_seal_name(&digest), v.as_str().as_bytes())
+                .map_err(crate::store::StoreError::from)?,
+        ),
+        None => None,
+    };
     let now_s = crate::store::to_i64(state.now_ms() / 1000);
     state
         .write(move |tx| {
@@ -119,6 +157,7 @@ pub async fn connect(
                 provider,
                 now_s,
                 now_s - paceline_sync::oauth::STATE_TTL_S,
+                pkce_sealed.as_deref(),
             )?;
             Ok(())
         })
@@ -227,7 +266,7 @@ fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
 /// tokens (sealed at rest), the connection stored and a backfill queued. Needs the token of
 /// the user who began the connect.
 #[utoipa::path(get, path = "/api/v1/connections/{provider}/callback", tag = "sync",
-    params(("provider" = String, Path, description = "strava"), CallbackQuery),
+    params(("provider" = String, Path, description = "strava or garmin"), CallbackQuery),
     responses((status = 200, body = ConnectionView), (status = 400, description = "bad, used or expired state; provider refused")),
     security(("bearer" = [])))]
 pub async fn callback(
@@ -247,12 +286,25 @@ pub async fn callback(
         .await?
         .ok_or_else(|| ApiError::bad_request("invalid_state", "state: unknown or already used"))?;
     let row_provider = Provider::parse(&pending.provider).ok_or_else(ApiError::internal)?;
+    let verifier = match &pending.pkce_verifier_sealed {
+        Some(sealed) => {
+            let plain = state
+                .live
+                .store()
+                .server_key()
+                .open_secret(&pkce_seal_name(&digest), sealed)
+                .map_err(crate::store::StoreError::from)?;
+            let text = String::from_utf8(plain.to_vec()).map_err(|_| ApiError::internal())?;
+            Some(PkceVerifier::parse(&text).map_err(|_| ApiError::internal())?)
+        }
+        None => None,
+    };
     PendingState {
         state: presented.clone(),
         user_id: pending.user_row,
         athlete_id: pending.athlete_row,
         provider: row_provider,
-        pkce_verifier: None,
+        pkce_verifier: verifier.clone(),
         created_at_s: pending.created_s,
     }
     .check(
@@ -273,12 +325,12 @@ pub async fn callback(
         .code
         .filter(|c| !c.is_empty() && c.len() <= 512)
         .ok_or_else(|| ApiError::bad_request("invalid_field", "code: missing"))?;
-    let Some(strava) = sync.settings.strava.as_ref() else {
-        return Err(ApiError::internal());
-    };
-    let request = strava
-        .config
-        .code_request(&code, &sync.settings.redirect_uri(provider), None)
+    let request = config_of(&sync, provider)?
+        .code_request(
+            &code,
+            &sync.settings.redirect_uri(provider),
+            verifier.as_ref(),
+        )
         .map_err(|_| ApiError::internal())?;
     let now_s = crate::store::to_i64(state.now_ms() / 1000);
     let tokens = post_token(&sync, &request, now_s)
@@ -293,6 +345,11 @@ pub async fn callback(
             };
             ApiError::new(StatusCode::BAD_GATEWAY, "provider_failed", why)
         })?;
+    // Garmin's token answer names no user: its user id comes from the Health API.
+    let provider_user_id = match provider {
+        Provider::Strava => tokens.provider_user_id.clone(),
+        Provider::Garmin => Some(garmin_user_id(&sync, &tokens.access_token).await?),
+    };
     let athlete = pending.athlete_row;
     let seal_name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
     let sealed = seal_tokens(state.live.store(), &seal_name, &tokens)?;
@@ -308,16 +365,22 @@ pub async fn callback(
                 athlete,
                 p.user_row,
                 provider,
-                tokens.provider_user_id.as_deref(),
+                provider_user_id.as_deref(),
                 &sealed,
                 tokens.expires_at_s,
                 now_ms,
             )?;
-            let job = Job::SyncActivities {
-                connection_id: id,
-                pager: ActivityPager::backfill(now_s, backfill_days),
+            // Garmin pushes and pings what is new; Strava is asked for the backfill.
+            let pending_jobs = if provider == Provider::Strava {
+                let job = Job::SyncActivities {
+                    connection_id: id,
+                    pager: ActivityPager::backfill(now_s, backfill_days),
+                };
+                rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
+                1
+            } else {
+                0
             };
-            rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
             audit(
                 tx,
                 p.tenant_row,
@@ -328,11 +391,40 @@ pub async fn callback(
                 now_ms,
             )?;
             let row = rows::connection(tx, p.tenant_row, id)?.ok_or_else(ApiError::internal)?;
-            Ok(connection_view(row, 1))
+            Ok(connection_view(row, pending_jobs))
         })
         .await?;
     sync.wake();
     Ok(Json(view))
+}
+
+/// The Garmin user id of an access token (`GET /wellness-api/rest/user/id`).
+async fn garmin_user_id(sync: &ProviderSync, access: &Secret) -> Result<String, ApiError> {
+    let garmin = sync
+        .settings
+        .garmin
+        .as_ref()
+        .ok_or_else(ApiError::internal)?;
+    let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access.expose()));
+    let failed = |why: String| ApiError::new(StatusCode::BAD_GATEWAY, "provider_failed", why);
+    let answer = sync
+        .outbound()
+        .call(
+            Method::Get,
+            &format!("{}{USER_ID_PATH}", garmin.api_base_url),
+            &[("authorization", bearer.as_str())],
+            None,
+            MAX_USER_BODY_BYTES,
+        )
+        .await
+        .map_err(|e| failed(format!("Garmin's user id: {e}")))?;
+    if !(200..300).contains(&answer.status) {
+        return Err(failed(format!(
+            "Garmin's user id answered {}",
+            answer.status
+        )));
+    }
+    parse_user_id(&answer.body).map_err(|e| failed(format!("Garmin's user id: {e}")))
 }
 
 /// The caller's visible connections.
@@ -417,6 +509,12 @@ pub async fn sync_now(
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     let provider = provider_of(&state, &provider)?;
     let sync = sync_of(&state)?;
+    if provider != Provider::Strava {
+        return Err(ApiError::bad_request(
+            "pushed_by_provider",
+            "provider: Garmin sends what is new itself (push and ping); there is nothing to ask for",
+        ));
+    }
     let now_ms = state.now_ms();
     let now_s = crate::store::to_i64(now_ms / 1000);
     let backfill_days = sync.settings.backfill_days;
@@ -456,7 +554,7 @@ pub struct AthleteQuery {
 
 /// Disconnect: the provider is told (Strava's deauthorize) and the tokens deleted.
 #[utoipa::path(delete, path = "/api/v1/connections/{provider}", tag = "sync",
-    params(("provider" = String, Path, description = "strava"), AthleteQuery),
+    params(("provider" = String, Path, description = "strava or garmin"), AthleteQuery),
     responses((status = 204, description = "disconnected"), (status = 404, description = "no such connection")),
     security(("bearer" = [])))]
 pub async fn disconnect(
@@ -481,23 +579,38 @@ pub async fn disconnect(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("connection"))?;
-    if let (Some(sealed), Some(strava)) = (&found.tokens_sealed, sync.settings.strava.as_ref()) {
+    if let Some(sealed) = &found.tokens_sealed {
         let name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
         let (access, _) = open_tokens(state.live.store(), &name, sealed)?;
-        if let DeauthorizeRequest::Post(form) = strava.config.deauthorize_request(&access) {
-            let answer = sync
-                .outbound()
-                .call(
-                    Method::Post,
-                    &form.url,
-                    &[],
-                    Some((
-                        "application/x-www-form-urlencoded",
-                        form.body.expose().to_owned(),
-                    )),
-                    4096,
-                )
-                .await;
+        let answer = match config_of(&sync, provider)?.deauthorize_request(&access) {
+            DeauthorizeRequest::Post(form) => {
+                sync.outbound()
+                    .call(
+                        Method::Post,
+                        &form.url,
+                        &[],
+                        Some((
+                            "application/x-www-form-urlencoded",
+                            form.body.expose().to_owned(),
+                        )),
+                        4096,
+                    )
+                    .await
+            }
+            DeauthorizeRequest::DeleteWithBearer { url, access_token } => {
+                let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access_token.expose()));
+                sync.outbound()
+                    .call(
+                        Method::Delete,
+                        &url,
+                        &[("authorization", bearer.as_str())],
+                        None,
+                        4096,
+                    )
+                    .await
+            }
+        };
+        {
             // A token the provider no longer knows is disconnected already; the tokens
             // go here whatever it answers.
             if !answer

@@ -481,4 +481,9 @@ pub const MIGRATIONS: &[&str] = &[
         created_s     INTEGER NOT NULL
     );
     "#,
+    // Provider sync (issue 22): a Garmin connect's PKCE verifier, sealed with the server
+    // key, kept with its state for the callback.
+    r#"
+    ALTER TABLE oauth_states ADD COLUMN pkce_verifier_sealed BLOB;
+    "#,
 ];

@@ -473,6 +473,8 @@ pub struct StateRow {
     pub provider: String,
     /// When it was made, s.
     pub created_s: i64,
+    /// The PKCE verifier (Garmin), sealed with the server key.
+    pub pkce_verifier_sealed: Option<Vec<u8>>,
 }
 
 /// Stores a pending state (and drops the tenant's expired ones).
@@ -486,21 +488,24 @@ pub fn add_oauth_state(
     provider: Provider,
     created_s: i64,
     expired_before_s: i64,
+    pkce_verifier_sealed: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     conn.execute(
         "DELETE FROM oauth_states WHERE tenant_id = ?1 AND created_s < ?2",
         params![tenant_row, expired_before_s],
     )?;
     conn.execute(
-        "INSERT INTO oauth_states (state_sha256, tenant_id, user_id, athlete_id, provider, created_s)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO oauth_states (state_sha256, tenant_id, user_id, athlete_id, provider, created_s,
+                                   pkce_verifier_sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             state_sha256.as_slice(),
             tenant_row,
             user_row,
             athlete_row,
             provider.as_str(),
-            created_s
+            created_s,
+            pkce_verifier_sealed
         ],
     )?;
     Ok(())
@@ -514,7 +519,7 @@ pub fn take_oauth_state(
 ) -> Result<Option<StateRow>, StoreError> {
     let found = conn
         .query_row(
-            "SELECT user_id, athlete_id, provider, created_s FROM oauth_states
+            "SELECT user_id, athlete_id, provider, created_s, pkce_verifier_sealed FROM oauth_states
              WHERE tenant_id = ?1 AND state_sha256 = ?2",
             params![tenant_row, state_sha256.as_slice()],
             |r| {
@@ -523,6 +528,7 @@ pub fn take_oauth_state(
                     athlete_row: r.get(1)?,
                     provider: r.get(2)?,
                     created_s: r.get(3)?,
+                    pkce_verifier_sealed: r.get(4)?,
                 })
             },
         )

@@ -131,6 +131,9 @@ async fn gateway_for(providers: &Providers) -> paceline_testkit::Gateway {
         .env("PACELINE_STRAVA_CLIENT_ID", "paceline-test-client")
         .env("PACELINE_STRAVA_CLIENT_SECRET", "paceline-test-secret")
         .env("PACELINE_STRAVA_VERIFY_TOKEN", VERIFY_TOKEN)
+        .env("PACELINE_GARMIN_BASE_URL", &providers.base)
+        .env("PACELINE_GARMIN_CLIENT_ID", "paceline-test-client")
+        .env("PACELINE_GARMIN_CLIENT_SECRET", "paceline-test-secret")
         .env("PACELINE_PUBLIC_URL", PUBLIC_URL)
         .env("PACELINE_OUTBOUND_ALLOW_PRIVATE", "true")
         .start()
@@ -899,4 +902,84 @@ async fn a_killed_backfill_resumes_without_duplicates_and_rate_limits_pause_sync
     assert_eq!(limited["run_at_s"].as_i64().unwrap() % 900, 0, "{limited}");
     assert!(connection(&api, &admin).await["quota"]["paused_until_s"].is_i64());
     assert_eq!(strava_count(&api, &admin, ana).await.0, 41);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
+    let providers = Providers::start(&["--activities", "1"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@garmin.example", "Garmin Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+
+    let reply = api
+        .post(
+            "/connections/garmin",
+            Some(&admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let authorize = reply.json["authorize_url"].as_str().unwrap().to_owned();
+    assert!(
+        authorize.starts_with(&format!("{}/oauth2Confirm?", providers.base))
+            && authorize.contains("code_challenge_method=S256")
+            && authorize.contains("code_challenge="),
+        "{authorize}"
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(&authorize).send().await.unwrap();
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let callback = location
+        .strip_prefix(&format!("{PUBLIC_URL}/api/v1"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned();
+    assert!(
+        callback.starts_with("/connections/garmin/callback?"),
+        "{callback}"
+    );
+    // The token endpoint checks the S256 verifier the gateway kept sealed with the state.
+    let connected = api.get(&callback, &admin).await;
+    assert_eq!(connected.status, 200, "{}", connected.json);
+    assert_eq!(connected.json["provider"], "garmin");
+    assert_eq!(connected.json["status"], "connected");
+    assert_eq!(connected.json["pending_jobs"], 0);
+    assert_eq!(providers.hits("/wellness-api/rest/user/id").await, 1);
+    let listed = connection(&api, &admin).await;
+    assert_eq!(
+        (listed["provider"].as_str(), listed["athlete_id"].as_i64()),
+        (Some("garmin"), Some(ana))
+    );
+    // Garmin pushes; there is nothing to ask for.
+    let reply = api
+        .post(
+            "/connections/garmin/sync",
+            Some(&admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!((reply.status, code(&reply)), (400, "pushed_by_provider"));
+
+    // Disconnect deletes the user's registration at Garmin and the tokens here.
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/connections/garmin?athlete_id={ana}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.json);
+    assert_eq!(
+        providers.hits("/wellness-api/rest/user/registration").await,
+        1
+    );
+    assert_eq!(
+        api.get("/connections", &admin).await.json["connections"],
+        json!([])
+    );
 }
