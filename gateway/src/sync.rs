@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use paceline_activities::{SourceCopy, SourceKind};
+use paceline_sync::garmin::{DailyMetrics, GarminItem, parse_callback};
+use paceline_sync::jobs::SummaryType;
 use paceline_sync::jobs::{self, Job, JobState, Outcome};
 use paceline_sync::oauth::{FormRequest, Secret, TokenSet, parse_token_response, should_refresh};
 use paceline_sync::rate_limit::{RateDecision, RateLimits, after_too_many_requests, decide};
@@ -400,6 +402,15 @@ async fn run_one(sync: &Arc<ProviderSync>, row: JobRow) {
             provider: Provider::Strava,
             owner_id,
         }) => revoke(sync, &row, &owner_id).await,
+        Ok(Job::Revoke {
+            provider: Provider::Garmin,
+            owner_id,
+        }) => garmin_deregistered(sync, &row, &owner_id).await,
+        Ok(Job::FetchCallback {
+            owner_id,
+            summary,
+            callback_url,
+        }) => fetch_callback(sync, &row, &owner_id, summary, &callback_url).await,
         Ok(other) => Outcome::Permanent(format!(
             "{} jobs are not run by this gateway yet",
             other.kind().as_str()
@@ -944,6 +955,259 @@ async fn revoke(sync: &Arc<ProviderSync>, job: &JobRow, owner_id: &str) -> Outco
             }
         }
         Err(halt) => halt,
+    }
+}
+
+/// What Garmin items did to the library and the daily metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GarminApplied {
+    /// Activities imported or merged (duplicates not counted).
+    pub activities: usize,
+    /// Days whose metrics changed.
+    pub days: usize,
+}
+
+/// Applies the data items of a Garmin push or callback for one athlete: activities into
+/// the library as source `garmin` (external id: Garmin's summary id, so a repeat is a
+/// duplicate), health summaries folded into the athlete's `garmin` row of
+/// `daily_metrics` ([`DailyMetrics::apply`]: arrival order does not matter). Pings,
+/// deregistrations and permission changes are not data: skipped here.
+pub fn apply_garmin_items(
+    tx: &rusqlite::Connection,
+    owner: Owner,
+    items: &[GarminItem],
+    now_ms: u64,
+) -> Result<GarminApplied, StoreError> {
+    use crate::store::planning::{self as days, DailyPatch, MetricSource};
+    let mut applied = GarminApplied::default();
+    for item in items {
+        match item {
+            GarminItem::Activity {
+                summary_id,
+                recording,
+                ..
+            } => {
+                let thresholds = library::thresholds(tx, owner)?.unwrap_or_default();
+                let copy = SourceCopy::from_recording(
+                    SourceKind::Garmin,
+                    None,
+                    Some(summary_id.clone()),
+                    None,
+                    recording,
+                    &thresholds,
+                );
+                let fit = library::samples_fit(recording);
+                let imported = library::import_copy(
+                    tx,
+                    owner,
+                    &copy,
+                    CopyExtras {
+                        samples_fit: fit.as_deref(),
+                        ..CopyExtras::default()
+                    },
+                    now_ms,
+                )?;
+                if imported.status != library::ImportStatus::Duplicate {
+                    applied.activities += 1;
+                }
+            }
+            GarminItem::Daily {
+                date,
+                summary,
+                metrics,
+                ..
+            } => {
+                let date = format!(
+                    "{:04}-{:02}-{:02}",
+                    date.year(),
+                    u8::from(date.month()),
+                    date.day()
+                );
+                let stored =
+                    days::daily_between(tx, owner.tenant_row, owner.athlete_row, &date, &date)?
+                        .into_iter()
+                        .find(|r| r.source == MetricSource::Garmin.as_str());
+                let mut day =
+                    stored
+                        .as_ref()
+                        .map_or_else(DailyMetrics::default, |r| DailyMetrics {
+                            resting_hr_bpm: r.resting_hr_bpm,
+                            hrv_ms: r.hrv_ms,
+                            sleep_s: r.sleep_s,
+                            sleep_score: r.sleep_score,
+                            stress: r.stress,
+                        });
+                let before = day;
+                day.apply(*summary, metrics);
+                if stored.is_some() && day == before {
+                    continue;
+                }
+                days::upsert_daily(
+                    tx,
+                    owner.tenant_row,
+                    owner.athlete_row,
+                    &date,
+                    MetricSource::Garmin,
+                    DailyPatch {
+                        resting_hr_bpm: Some(day.resting_hr_bpm),
+                        hrv_ms: Some(day.hrv_ms),
+                        sleep_s: Some(day.sleep_s),
+                        sleep_score: Some(day.sleep_score),
+                        stress: Some(day.stress),
+                        ..DailyPatch::default()
+                    },
+                    now_ms,
+                )?;
+                applied.days += 1;
+            }
+            GarminItem::Ping { .. }
+            | GarminItem::UserMetrics { .. }
+            | GarminItem::Deregistration { .. }
+            | GarminItem::PermissionsChange { .. } => {}
+        }
+    }
+    Ok(applied)
+}
+
+/// A Garmin ping: its callback URL (checked to be on Garmin's API origin when the ping
+/// was read) fetched with the user's token, and what it returns applied
+/// ([`apply_garmin_items`]). A 401 or 403 means the user withdrew Paceline:
+/// `needs_reauth`.
+async fn fetch_callback(
+    sync: &Arc<ProviderSync>,
+    job: &JobRow,
+    owner_id: &str,
+    summary: SummaryType,
+    callback_url: &str,
+) -> Outcome {
+    let connection = match owner_connection(sync, job.tenant_row, Provider::Garmin, owner_id).await
+    {
+        Ok(Some(connection)) => connection,
+        Ok(None) => return Outcome::Done,
+        Err(halt) => return halt,
+    };
+    let Some(sealed) = connection.tokens_sealed.clone() else {
+        return Outcome::Done;
+    };
+    let seal_name =
+        rows::tokens_seal_name(job.tenant_row, connection.athlete_row, Provider::Garmin);
+    let (access, _) = match open_tokens(&sync.store, &seal_name, &sealed) {
+        Ok(tokens) => tokens,
+        Err(e) => return store_failed(&e),
+    };
+    let bearer = Zeroizing::new(format!("Bearer {}", access.expose()));
+    let answer = match sync
+        .outbound
+        .call(
+            Method::Get,
+            callback_url,
+            &[("authorization", bearer.as_str())],
+            None,
+            paceline_sync::garmin::MAX_NOTIFICATION_BYTES,
+        )
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => return Outcome::Transient(format!("Garmin's callback: {e}")),
+    };
+    match answer.status {
+        200..=299 => {}
+        401 | 403 => {
+            let error = format!("Garmin refused the token ({})", answer.status);
+            mark_needs_reauth(sync, job.tenant_row, connection.id, &error).await;
+            return Outcome::NeedsReauth(error);
+        }
+        404 | 410 => return Outcome::Done,
+        status => {
+            return match jobs::classify_status(status) {
+                jobs::ApiAnswer::Transient | jobs::ApiAnswer::RateLimited => {
+                    Outcome::Transient(format!("Garmin's callback answered {status}"))
+                }
+                _ => Outcome::Permanent(format!("Garmin's callback answered {status}")),
+            };
+        }
+    }
+    let items = match parse_callback(summary, &answer.body) {
+        Ok(items) => items,
+        Err(e) => return Outcome::Permanent(e.to_string()),
+    };
+    let owner = Owner {
+        tenant_row: job.tenant_row,
+        athlete_row: connection.athlete_row,
+    };
+    let now_ms = sync.clock.now_ms();
+    match sync
+        .write(move |tx| apply_garmin_items(tx, owner, &items, now_ms))
+        .await
+    {
+        Ok(_) => Outcome::Done,
+        Err(e) => store_failed(&e),
+    }
+}
+
+/// A Garmin deregistration notice: the user disconnected Paceline in Garmin Connect.
+/// The notice is unsigned, so the user's token is tried first (Garmin's user id): if
+/// Garmin still honours it nothing changes; refused → `revoked`, tokens deleted.
+async fn garmin_deregistered(sync: &Arc<ProviderSync>, job: &JobRow, owner_id: &str) -> Outcome {
+    let connection = match owner_connection(sync, job.tenant_row, Provider::Garmin, owner_id).await
+    {
+        Ok(Some(connection)) => connection,
+        Ok(None) => return Outcome::Done,
+        Err(halt) => return halt,
+    };
+    let (Some(sealed), Some(garmin)) = (connection.tokens_sealed.clone(), &sync.settings.garmin)
+    else {
+        return Outcome::Done;
+    };
+    let seal_name =
+        rows::tokens_seal_name(job.tenant_row, connection.athlete_row, Provider::Garmin);
+    let (access, _) = match open_tokens(&sync.store, &seal_name, &sealed) {
+        Ok(tokens) => tokens,
+        Err(e) => return store_failed(&e),
+    };
+    let bearer = Zeroizing::new(format!("Bearer {}", access.expose()));
+    let probe = sync
+        .outbound
+        .call(
+            Method::Get,
+            &format!(
+                "{}{}",
+                garmin.api_base_url,
+                paceline_sync::garmin::USER_ID_PATH
+            ),
+            &[("authorization", bearer.as_str())],
+            None,
+            paceline_sync::garmin::MAX_USER_BODY_BYTES,
+        )
+        .await;
+    match probe {
+        Ok(answer) if matches!(answer.status, 401 | 403) => {
+            let (tenant, id, now_ms) = (job.tenant_row, connection.id, sync.clock.now_ms());
+            let revoked = sync
+                .write(move |tx| {
+                    rows::revoke_connection(
+                        tx,
+                        tenant,
+                        id,
+                        "the athlete disconnected Paceline in Garmin Connect: connect again to sync",
+                        now_ms,
+                    )
+                })
+                .await;
+            match revoked {
+                Ok(()) => Outcome::Done,
+                Err(e) => store_failed(&e),
+            }
+        }
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            tracing::warn!(
+                connection = connection.id,
+                "a deregistration notice for a token Garmin still honours is ignored"
+            );
+            Outcome::Done
+        }
+        Ok(answer) => Outcome::Transient(format!("Garmin's user id answered {}", answer.status)),
+        Err(e) => Outcome::Transient(format!("Garmin's user id: {e}")),
     }
 }
 

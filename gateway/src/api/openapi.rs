@@ -67,7 +67,7 @@ impl Modify for BearerAuth {
         insights::plan_playlist,
         sync::connect, sync::callback, sync::list_connections, sync::sync_now, sync::disconnect,
         sync::list_jobs, sync::retry_job,
-        webhooks::strava_challenge, webhooks::strava_event,
+        webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -12,6 +12,12 @@
 //!   an owner no connection has is ignored with a 200 and counted (`UnknownOwner`); a
 //!   delivery whose job is already waiting adds nothing (`Duplicate`).
 //!
+//! `POST /webhooks/garmin` takes Garmin's push and ping notifications (every summary
+//! type's URL may point here; at most 16 MiB): push items (activities, dailies, sleeps,
+//! HRV, stress) are applied at once for every connection of that Garmin user
+//! ([`crate::sync::apply_garmin_items`]); pings (their `callbackURL` must be on the
+//! configured Garmin API origin, else 400) and deregistrations become jobs.
+//!
 //! The owner lookup is the one query here no tenant scopes: an event names only Strava's
 //! athlete id. Each job it queues belongs to the tenant of the connection it found.
 
@@ -36,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
             "/webhooks/strava",
             axum::routing::get(strava_challenge).post(strava_event),
         )
+        .route("/webhooks/garmin", axum::routing::post(garmin_notification))
         .with_state(state)
 }
 
@@ -164,4 +171,121 @@ fn receipt(outcome: WebhookOutcome) -> Response {
         outcome: outcome.to_owned(),
     })
     .into_response()
+}
+
+/// What a Garmin notification did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GarminReceipt {
+    /// Activities imported (duplicates not counted).
+    pub activities: usize,
+    /// Days whose health metrics changed.
+    pub days: usize,
+    /// Jobs queued (pings to fetch, deregistrations to check).
+    pub jobs_queued: usize,
+    /// Items for Garmin users no connection has (ignored).
+    pub unknown_owner_items: usize,
+}
+
+/// Garmin's push and ping notifications (`activities`, `activityDetails`, `dailies`,
+/// `sleeps`, `hrv`, `stressDetails`, `userMetrics`, `deregistrations`,
+/// `userPermissionsChange`): pushed data applied at once, pings and deregistrations
+/// queued.
+#[utoipa::path(post, path = "/webhooks/garmin", tag = "sync",
+    request_body(content = String, content_type = "application/json",
+        description = "a Garmin notification: {\"dailies\": [...], ...}"),
+    responses((status = 200, body = GarminReceipt),
+        (status = 400, description = "not a notification Garmin sends, or a callback URL off Garmin's API origin"),
+        (status = 413, description = "over 16 MiB"),
+        (status = 404, description = "Garmin is not configured on this server")))]
+pub async fn garmin_notification(
+    State(state): State<ApiState>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let api_origin = state
+        .sync
+        .as_ref()
+        .and_then(|sync| sync.settings.garmin.as_ref())
+        .map(|g| g.api_base_url.clone())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "sync_not_configured",
+                "Garmin is not configured on this server (PACELINE_GARMIN_CLIENT_ID, …)",
+            )
+        })?;
+    let metrics = |outcome| state.live.metrics().webhook(outcome);
+    let max = paceline_sync::garmin::MAX_NOTIFICATION_BYTES;
+    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+        metrics(WebhookOutcome::Malformed);
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("a Garmin notification is at most {max} bytes"),
+        ));
+    };
+    let items = match paceline_sync::garmin::parse_notification(&bytes, &api_origin) {
+        Ok(items) => items,
+        Err(e) => {
+            metrics(WebhookOutcome::Malformed);
+            return Err(ApiError::bad_request("invalid_notification", e.to_string()));
+        }
+    };
+    let now_ms = state.now_ms();
+    let now_s = crate::store::to_i64(now_ms / 1000);
+    let receipt = state
+        .write(move |tx| {
+            let mut receipt = GarminReceipt {
+                activities: 0,
+                days: 0,
+                jobs_queued: 0,
+                unknown_owner_items: 0,
+            };
+            for item in &items {
+                let owners = rows::connections_of_owner(tx, Provider::Garmin, item.user_id())?;
+                if owners.is_empty() {
+                    receipt.unknown_owner_items += 1;
+                    continue;
+                }
+                for (tenant, id) in owners {
+                    if let Some(job) = item.job() {
+                        let (_, added) = rows::enqueue_job(tx, tenant, &job, now_s, now_ms)?;
+                        receipt.jobs_queued += usize::from(added);
+                        continue;
+                    }
+                    let Some(connection) = rows::connection(tx, tenant, id)? else {
+                        continue;
+                    };
+                    if connection.status != paceline_sync::ConnectionStatus::Connected.as_str() {
+                        continue;
+                    }
+                    let owner = crate::library::Owner {
+                        tenant_row: tenant,
+                        athlete_row: connection.athlete_row,
+                    };
+                    let applied = crate::sync::apply_garmin_items(
+                        tx,
+                        owner,
+                        std::slice::from_ref(item),
+                        now_ms,
+                    )?;
+                    receipt.activities += applied.activities;
+                    receipt.days += applied.days;
+                }
+            }
+            Ok(receipt)
+        })
+        .await?;
+    metrics(if receipt.unknown_owner_items > 0 {
+        WebhookOutcome::UnknownOwner
+    } else if receipt.jobs_queued > 0 || receipt.activities > 0 || receipt.days > 0 {
+        WebhookOutcome::Queued
+    } else {
+        WebhookOutcome::Duplicate
+    });
+    if receipt.jobs_queued > 0
+        && let Some(sync) = &state.sync
+    {
+        sync.wake();
+    }
+    Ok(axum::Json(receipt).into_response())
 }

@@ -579,6 +579,7 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/admin/jobs/{id}/retry", "post"),
         ("/webhooks/strava", "get"),
         ("/webhooks/strava", "post"),
+        ("/webhooks/garmin", "post"),
     ];
     for (path, method) in expected {
         assert!(

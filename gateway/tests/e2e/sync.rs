@@ -904,18 +904,13 @@ async fn a_killed_backfill_resumes_without_duplicates_and_rate_limits_pause_sync
     assert_eq!(strava_count(&api, &admin, ana).await.0, 41);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
-    let providers = Providers::start(&["--activities", "1"]);
-    let gateway = gateway_for(&providers).await;
-    let api = Api::of(&gateway);
-    let admin = access(&api.register_gym("admin@garmin.example", "Garmin Gym").await);
-    let ana = api.create_athlete(&admin, "Ana").await;
-
+/// Connects `athlete` to Garmin through the consent page (PKCE S256): the callback's
+/// reply.
+async fn connect_garmin(api: &Api, providers: &Providers, admin: &str, ana: i64) -> Reply {
     let reply = api
         .post(
             "/connections/garmin",
-            Some(&admin),
+            Some(admin),
             json!({"athlete_id": ana}),
         )
         .await;
@@ -943,8 +938,36 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         "{callback}"
     );
     // The token endpoint checks the S256 verifier the gateway kept sealed with the state.
-    let connected = api.get(&callback, &admin).await;
+    let connected = api.get(&callback, admin).await;
     assert_eq!(connected.status, 200, "{}", connected.json);
+    connected
+}
+
+/// Sends a Garmin notification from the local servers to the gateway.
+async fn garmin_notify(providers: &Providers, webhook: &str, body: Value) -> Value {
+    let mut body = body;
+    body["callback_url"] = json!(webhook);
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/admin/garmin/notify", providers.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
+    let providers = Providers::start(&["--activities", "1"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@garmin.example", "Garmin Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+
+    let connected = connect_garmin(&api, &providers, &admin, ana).await;
     assert_eq!(connected.json["provider"], "garmin");
     assert_eq!(connected.json["status"], "connected");
     assert_eq!(connected.json["pending_jobs"], 0);
@@ -964,6 +987,66 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         .await;
     assert_eq!((reply.status, code(&reply)), (400, "pushed_by_provider"));
 
+    // Pushed health summaries land in the athlete's daily metrics, as source garmin.
+    let webhook = format!("http://{}/webhooks/garmin", gateway.http);
+    for summary in ["dailies", "sleeps", "hrv"] {
+        let sent = garmin_notify(
+            &providers,
+            &webhook,
+            json!({"mode": "push", "summary": summary, "date": "2026-11-30"}),
+        )
+        .await;
+        assert_eq!(sent["statuses"], json!([200]), "{summary}: {sent}");
+    }
+    let days = api
+        .get(
+            &format!("/athletes/{ana}/daily?from=2026-11-30&to=2026-11-30"),
+            &admin,
+        )
+        .await;
+    assert_eq!(days.status, 200, "{}", days.json);
+    let day = &days.json["days"][0];
+    assert_eq!(day["source"], "garmin", "{day}");
+    assert_eq!(day["resting_hr_bpm"], 48.0, "{day}");
+    assert_eq!(day["stress"], 31.0, "{day}");
+    assert_eq!(day["hrv_ms"], 62.0, "{day}");
+    assert_eq!(day["sleep_s"], 24_840.0, "deep + light + REM: {day}");
+    assert_eq!(day["sleep_score"], 84.0, "{day}");
+
+    // A ping: the gateway fetches the callback with the user's token; the activity
+    // arrives in the library as source garmin, once however often the ping comes.
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "activities", "duplicates": 2}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200, 200]), "{sent}");
+    paceline_testkit::wait_until(
+        "the pinged activity to be imported",
+        paceline_testkit::DEADLINE,
+        async || {
+            let items = activities(&api, &admin, ana).await;
+            items.len() == 1
+                && items[0]["source_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("garmin"))
+        },
+    )
+    .await;
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 1);
+    // A callback URL off Garmin's API origin is refused before anything is fetched.
+    let foreign = reqwest::Client::new()
+        .post(&webhook)
+        .json(&json!({"activities": [{"userId": "134815",
+            "callbackURL": "http://evil.example/wellness-api/rest/activities"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 400);
+
     // Disconnect deletes the user's registration at Garmin and the tokens here.
     let reply = api
         .call(
@@ -981,5 +1064,27 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     assert_eq!(
         api.get("/connections", &admin).await.json["connections"],
         json!([])
+    );
+
+    // Connected again, the user disconnects Paceline in Garmin Connect: the
+    // deregistration notice, checked against Garmin, revokes the connection.
+    assert_eq!(
+        connect_garmin(&api, &providers, &admin, ana).await.status,
+        200
+    );
+    let sent = garmin_notify(&providers, &webhook, json!({"mode": "deregistration"})).await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    let revoked = paceline_testkit::wait_until(
+        "the Garmin connection to be revoked",
+        paceline_testkit::DEADLINE,
+        async || {
+            let c = connection(&api, &admin).await;
+            (c["status"] == "revoked").then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        revoked["last_error"].as_str().unwrap().contains("Garmin"),
+        "{revoked}"
     );
 }
