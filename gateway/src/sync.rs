@@ -456,10 +456,17 @@ struct Session<'a> {
 impl Session<'_> {
     /// Trades the refresh token for new tokens and stores them sealed.
     async fn refresh(&mut self) -> Result<(), Halt> {
-        let Some(strava) = &self.sync.settings.strava else {
-            return Err(Outcome::Permanent("Strava is not configured".to_owned()));
+        let config = match Provider::parse(&self.connection.provider) {
+            Some(Provider::Garmin) => self.sync.settings.garmin.as_ref().map(|g| &g.config),
+            _ => self.sync.settings.strava.as_ref().map(|s| &s.config),
         };
-        let request = strava.config.refresh_request(&self.refresh);
+        let Some(config) = config else {
+            return Err(Outcome::Permanent(format!(
+                "{} is not configured",
+                self.connection.provider
+            )));
+        };
+        let request = config.refresh_request(&self.refresh);
         let tokens = post_token(self.sync, &request, now_s(self.sync.clock)).await?;
         let sealed = seal_tokens(&self.sync.store, &self.seal_name, &tokens)
             .map_err(|e| store_failed(&e))?;
@@ -646,7 +653,8 @@ async fn open_session(
         .tokens_sealed
         .clone()
         .ok_or_else(|| Outcome::Permanent("the connection has no tokens".to_owned()))?;
-    let seal_name = rows::tokens_seal_name(tenant, connection.athlete_row, Provider::Strava);
+    let provider = Provider::parse(&connection.provider).unwrap_or(Provider::Strava);
+    let seal_name = rows::tokens_seal_name(tenant, connection.athlete_row, provider);
     let (access, refresh) =
         open_tokens(&sync.store, &seal_name, &sealed).map_err(|e| store_failed(&e))?;
     let mut session = Session {
@@ -1086,14 +1094,18 @@ async fn fetch_callback(
         Ok(None) => return Outcome::Done,
         Err(halt) => return halt,
     };
-    let Some(sealed) = connection.tokens_sealed.clone() else {
+    if connection.tokens_sealed.is_none() {
         return Outcome::Done;
-    };
-    let seal_name =
-        rows::tokens_seal_name(job.tenant_row, connection.athlete_row, Provider::Garmin);
-    let (access, _) = match open_tokens(&sync.store, &seal_name, &sealed) {
-        Ok(tokens) => tokens,
-        Err(e) => return store_failed(&e),
+    }
+    let (connection_id, athlete_row) = (connection.id, connection.athlete_row);
+    // Refreshed first when the token expires within 5 minutes.
+    let access = match open_session(sync, connection).await {
+        Ok(session) => session.access,
+        Err(Outcome::NeedsReauth(error)) => {
+            mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
+            return Outcome::NeedsReauth(error);
+        }
+        Err(halt) => return halt,
     };
     let bearer = Zeroizing::new(format!("Bearer {}", access.expose()));
     let answer = match sync
@@ -1114,7 +1126,7 @@ async fn fetch_callback(
         200..=299 => {}
         401 | 403 => {
             let error = format!("Garmin refused the token ({})", answer.status);
-            mark_needs_reauth(sync, job.tenant_row, connection.id, &error).await;
+            mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
             return Outcome::NeedsReauth(error);
         }
         404 | 410 => return Outcome::Done,
@@ -1133,7 +1145,7 @@ async fn fetch_callback(
     };
     let owner = Owner {
         tenant_row: job.tenant_row,
-        athlete_row: connection.athlete_row,
+        athlete_row,
     };
     let now_ms = sync.clock.now_ms();
     match sync

@@ -961,7 +961,8 @@ async fn garmin_notify(providers: &Providers, webhook: &str, body: Value) -> Val
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
-    let providers = Providers::start(&["--activities", "1"]);
+    // Tokens living 60 s: the ping's job refreshes before it fetches.
+    let providers = Providers::start(&["--activities", "1", "--token-lifetime-s", "60"]);
     let gateway = gateway_for(&providers).await;
     let api = Api::of(&gateway);
     let admin = access(&api.register_gym("admin@garmin.example", "Garmin Gym").await);
@@ -1037,6 +1038,10 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     .await;
     settle(&api, &admin).await;
     assert_eq!(activities(&api, &admin, ana).await.len(), 1);
+    assert!(
+        providers.hits("/di-oauth2-service/oauth/token").await >= 2,
+        "the code, then a refresh"
+    );
     // A callback URL off Garmin's API origin is refused before anything is fetched.
     let foreign = reqwest::Client::new()
         .post(&webhook)
