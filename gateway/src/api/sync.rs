@@ -11,7 +11,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use paceline_sync::garmin::{MAX_USER_BODY_BYTES, USER_ID_PATH, parse_user_id};
+use paceline_sync::garmin::{MAX_USER_BODY_BYTES, USER_ID_PATH, backfill_paths, parse_user_id};
+use paceline_sync::jobs::SummaryType;
 use paceline_sync::jobs::{self, Job};
 use paceline_sync::oauth::{
     DeauthorizeRequest, OAuthState, PKCE_RANDOM_BYTES, PendingState, PkceVerifier, ProviderConfig,
@@ -395,7 +396,48 @@ pub async fn callback(
         })
         .await?;
     sync.wake();
+    if provider == Provider::Garmin {
+        tokio::spawn(request_garmin_backfill(
+            std::sync::Arc::clone(&sync),
+            tokens.access_token.clone(),
+            now_s,
+        ));
+    }
     Ok(Json(view))
+}
+
+/// Asks Garmin for the backfill window's summaries of a new connection (every summary
+/// type, in 90-day ranges); Garmin answers 202 and sends them later as pushes or pings.
+/// Best effort: a refusal is logged, the connection works without it.
+async fn request_garmin_backfill(sync: std::sync::Arc<ProviderSync>, access: Secret, now_s: i64) {
+    let Some(garmin) = sync.settings.garmin.as_ref() else {
+        return;
+    };
+    let start_s = now_s - i64::from(sync.settings.backfill_days) * 86_400;
+    let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access.expose()));
+    for summary in SummaryType::ALL {
+        for path in backfill_paths(summary, start_s, now_s) {
+            let answer = sync
+                .outbound()
+                .call(
+                    Method::Get,
+                    &format!("{}{path}", garmin.api_base_url),
+                    &[("authorization", bearer.as_str())],
+                    None,
+                    4096,
+                )
+                .await;
+            if !answer
+                .as_ref()
+                .is_ok_and(|a| (200..300).contains(&a.status))
+            {
+                tracing::warn!(
+                    summary = summary.as_str(),
+                    "a Garmin backfill request was not accepted"
+                );
+            }
+        }
+    }
 }
 
 /// The Garmin user id of an access token (`GET /wellness-api/rest/user/id`).

@@ -973,6 +973,16 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     assert_eq!(connected.json["status"], "connected");
     assert_eq!(connected.json["pending_jobs"], 0);
     assert_eq!(providers.hits("/wellness-api/rest/user/id").await, 1);
+    // The backfill window (90 days) is asked of Garmin for every summary type.
+    for summary in ["activities", "dailies", "sleeps", "hrv"] {
+        let path = format!("/wellness-api/rest/backfill/{summary}");
+        paceline_testkit::wait_until(
+            "the backfill requests",
+            paceline_testkit::DEADLINE,
+            async || providers.hits(&path).await == 1,
+        )
+        .await;
+    }
     let listed = connection(&api, &admin).await;
     assert_eq!(
         (listed["provider"].as_str(), listed["athlete_id"].as_i64()),
