@@ -52,6 +52,7 @@ pub fn router(state: HttpState, api: crate::api::ApiState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .merge(crate::api::sms::webhook_router(api.clone()))
+        .merge(crate::api::webhooks::router(api.clone()))
         .nest("/api/v1", crate::api::router(api))
         .merge(crate::web::router())
         .layer(axum::middleware::map_response(add_security_headers))

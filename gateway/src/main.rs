@@ -118,7 +118,9 @@ struct CommonArgs {
     /// admin_tenant, mqtt_broker, mqtt_broker_user, mqtt_broker_password,
     /// mqtt_subscription, mqtt_hook_secret, device_sessions_per_day, device_samples_per_s,
     /// device_samples_burst_s, tenant_devices, tenant_storage_bytes, import_max_file_bytes,
-    /// import_max_upload_bytes.
+    /// import_max_upload_bytes, public_url, strava_client_id, strava_client_secret,
+    /// strava_verify_token, strava_base_url, garmin_client_id, garmin_client_secret,
+    /// garmin_base_url, sync_backfill_days, sync_keep_done_days.
     #[arg(long, env = "PACELINE_CONFIG")]
     config: Option<PathBuf>,
     /// Data folder [default: ./paceline-data].

@@ -101,6 +101,28 @@ pub struct RejectLabel {
     pub reason: RejectReason,
 }
 
+/// What became of a Strava webhook delivery.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum WebhookOutcome {
+    /// A job was queued.
+    Queued,
+    /// The same work was already waiting (a duplicate delivery).
+    Duplicate,
+    /// No connection has that owner (ignored).
+    UnknownOwner,
+    /// An event that asks for nothing (an athlete's profile update).
+    Ignored,
+    /// Refused with a 400 or 413: not an event Strava sends.
+    Malformed,
+}
+
+/// Label set of the webhook counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabel {
+    /// What became of it.
+    pub outcome: WebhookOutcome,
+}
+
 /// Every metric of the gateway.
 pub struct Metrics {
     /// Frames received, by transport.
@@ -141,6 +163,8 @@ pub struct Metrics {
     pub mqtt_acl_denied: Family<AclLabel, Counter>,
     /// Frames and pairings refused for being over a quota, by quota.
     pub quota_exceeded: Family<QuotaLabel, Counter>,
+    /// Strava webhook deliveries, by outcome.
+    pub sync_webhook_events: Family<WebhookLabel, Counter>,
 }
 
 impl Metrics {
@@ -165,6 +189,7 @@ impl Metrics {
             live_clients_dropped: Counter::default(),
             mqtt_acl_denied: Family::default(),
             quota_exceeded: Family::default(),
+            sync_webhook_events: Family::default(),
         };
         let mut registry = Registry::with_prefix("paceline");
         registry.register(
@@ -257,7 +282,19 @@ impl Metrics {
             "Frames and pairings refused for being over a quota, by quota",
             metrics.quota_exceeded.clone(),
         );
+        registry.register(
+            "sync_webhook_events",
+            "Strava webhook deliveries, by outcome (Queued, Duplicate, UnknownOwner, Ignored, Malformed)",
+            metrics.sync_webhook_events.clone(),
+        );
         (metrics, registry)
+    }
+
+    /// Counts a webhook delivery.
+    pub fn webhook(&self, outcome: WebhookOutcome) {
+        self.sync_webhook_events
+            .get_or_create(&WebhookLabel { outcome })
+            .inc();
     }
 
     /// Counts a refusal.

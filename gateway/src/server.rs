@@ -267,7 +267,7 @@ impl Gateway {
         .context("creating the first administrator")?;
         let outbound = crate::outbound::Outbound::new(settings.outbound_allow_private)
             .context("the outbound HTTP client")?;
-        let sync = crate::sync::settings_from_env()
+        let sync = crate::sync::settings_from(&settings.sync_keys)
             .context("the provider sync settings (PACELINE_STRAVA_…, PACELINE_PUBLIC_URL)")?
             .map(|sync_settings| {
                 crate::sync::ProviderSync::new(

@@ -118,7 +118,8 @@ pub struct SettingsLayer {
     /// A PEM file of extra CA certificates the SMTP server's certificate may chain to
     /// (a relay with a private CA).
     pub smtp_ca_file: Option<PathBuf>,
-    /// The server's public base URL (the digest's unsubscribe link starts with it).
+    /// The server's public base URL: the digest's unsubscribe link starts with it, and
+    /// providers redirect and call back to it (`PACELINE_PUBLIC_URL`).
     pub public_url: Option<String>,
     /// How often the digest job looks for due digests, s (0: never; `paceline digest run`
     /// sends them instead).
@@ -147,6 +148,24 @@ pub struct SettingsLayer {
     /// The public URL Twilio posts incoming messages to (`https://host/webhooks/sms`),
     /// exactly as configured at Twilio: the signature covers it.
     pub twilio_webhook_url: Option<String>,
+    /// Strava's client id (`PACELINE_STRAVA_CLIENT_ID`; sync with Strava is on with it).
+    pub strava_client_id: Option<String>,
+    /// Strava's client secret.
+    pub strava_client_secret: Option<Secret>,
+    /// Strava's webhook verify token.
+    pub strava_verify_token: Option<Secret>,
+    /// The origin of Strava's `/oauth/…` and `/api/v3/…` (default Strava's).
+    pub strava_base_url: Option<String>,
+    /// Garmin's client id.
+    pub garmin_client_id: Option<String>,
+    /// Garmin's client secret.
+    pub garmin_client_secret: Option<Secret>,
+    /// One origin for everything Garmin (the local provider servers).
+    pub garmin_base_url: Option<String>,
+    /// The backfill window, days.
+    pub sync_backfill_days: Option<u32>,
+    /// Finished sync jobs are deleted after this many days.
+    pub sync_keep_done_days: Option<u32>,
 }
 
 /// A secret setting: never printed (its `Debug` is redacted).
@@ -253,7 +272,65 @@ impl SettingsLayer {
             twilio_auth_token: over.twilio_auth_token.or(self.twilio_auth_token),
             twilio_from: over.twilio_from.or(self.twilio_from),
             twilio_webhook_url: over.twilio_webhook_url.or(self.twilio_webhook_url),
+            strava_client_id: over.strava_client_id.or(self.strava_client_id),
+            strava_client_secret: over.strava_client_secret.or(self.strava_client_secret),
+            strava_verify_token: over.strava_verify_token.or(self.strava_verify_token),
+            strava_base_url: over.strava_base_url.or(self.strava_base_url),
+            garmin_client_id: over.garmin_client_id.or(self.garmin_client_id),
+            garmin_client_secret: over.garmin_client_secret.or(self.garmin_client_secret),
+            garmin_base_url: over.garmin_base_url.or(self.garmin_base_url),
+            sync_backfill_days: over.sync_backfill_days.or(self.sync_backfill_days),
+            sync_keep_done_days: over.sync_keep_done_days.or(self.sync_keep_done_days),
         }
+    }
+
+    /// The provider-sync keys this layer sets, by their environment names
+    /// (`strava_client_id` → `PACELINE_STRAVA_CLIENT_ID`).
+    pub fn sync_keys(&self) -> SyncKeys {
+        let text = |v: &Option<String>| v.clone();
+        let secret = |v: &Option<Secret>| v.as_ref().map(|s| s.expose().to_owned());
+        let days = |v: Option<u32>| v.map(|d| d.to_string());
+        let pairs = [
+            ("PACELINE_PUBLIC_URL", text(&self.public_url)),
+            ("PACELINE_STRAVA_CLIENT_ID", text(&self.strava_client_id)),
+            (
+                "PACELINE_STRAVA_CLIENT_SECRET",
+                secret(&self.strava_client_secret),
+            ),
+            (
+                "PACELINE_STRAVA_VERIFY_TOKEN",
+                secret(&self.strava_verify_token),
+            ),
+            ("PACELINE_STRAVA_BASE_URL", text(&self.strava_base_url)),
+            ("PACELINE_GARMIN_CLIENT_ID", text(&self.garmin_client_id)),
+            (
+                "PACELINE_GARMIN_CLIENT_SECRET",
+                secret(&self.garmin_client_secret),
+            ),
+            ("PACELINE_GARMIN_BASE_URL", text(&self.garmin_base_url)),
+            ("PACELINE_SYNC_BACKFILL_DAYS", days(self.sync_backfill_days)),
+            (
+                "PACELINE_SYNC_KEEP_DONE_DAYS",
+                days(self.sync_keep_done_days),
+            ),
+        ];
+        SyncKeys(
+            pairs
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect(),
+        )
+    }
+}
+
+/// The provider-sync settings of the config file, by environment name; the environment
+/// wins over them ([`crate::sync::settings_from`]). Never printed: they hold secrets.
+#[derive(Clone, Default)]
+pub struct SyncKeys(pub std::collections::BTreeMap<&'static str, String>);
+
+impl std::fmt::Debug for SyncKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 
@@ -297,6 +374,8 @@ pub struct Settings {
     pub chat: ChatSettings,
     /// SMS through Twilio, when configured.
     pub sms: Option<SmsSettings>,
+    /// The config file's provider-sync keys.
+    pub sync_keys: SyncKeys,
 }
 
 /// SMS through Twilio ([`crate::sms`]).
@@ -494,6 +573,7 @@ impl Settings {
         let mail = mail(&layer)?;
         let chat = chat(&layer)?;
         let sms = sms(&layer)?;
+        let sync_keys = layer.sync_keys();
         let settings = Settings {
             data_dir: layer
                 .data_dir
@@ -545,6 +625,7 @@ impl Settings {
             mail,
             chat,
             sms,
+            sync_keys,
         };
         let ttl_s = settings.access_token_ttl.as_secs();
         if !(1..=86_400).contains(&ttl_s) {
@@ -946,5 +1027,24 @@ mod tests {
         };
         let err = Settings::resolve(short_secret).unwrap_err().to_string();
         assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn sync_keys_come_from_the_file_by_their_environment_names() {
+        let layer: SettingsLayer = toml::from_str(
+            "public_url = \"https://paceline.example\"\nstrava_client_id = \"42\"\n\
+             strava_client_secret = \"hush\"\nsync_keep_done_days = 3\n",
+        )
+        .unwrap();
+        let keys = Settings::resolve(layer).unwrap().sync_keys;
+        let get = |name: &str| keys.0.get(name).map(String::as_str);
+        assert_eq!(get("PACELINE_PUBLIC_URL"), Some("https://paceline.example"));
+        assert_eq!(get("PACELINE_STRAVA_CLIENT_ID"), Some("42"));
+        assert_eq!(get("PACELINE_STRAVA_CLIENT_SECRET"), Some("hush"));
+        assert_eq!(get("PACELINE_SYNC_KEEP_DONE_DAYS"), Some("3"));
+        assert_eq!(get("PACELINE_GARMIN_CLIENT_ID"), None);
+        // Printing the settings names the keys, never a secret.
+        assert!(!format!("{keys:?}").contains("hush"));
+        assert!(toml::from_str::<SettingsLayer>("strava_client_idd = \"x\"").is_err());
     }
 }

@@ -27,6 +27,7 @@ pub mod privacy;
 pub mod sessions;
 pub mod sms;
 pub mod sync;
+pub mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, digest, insights, live_ws, passwords,
-    planning, plans, privacy, sessions, sms, sync,
+    planning, plans, privacy, sessions, sms, sync, webhooks,
 };
 
 struct BearerAuth;
@@ -71,6 +71,7 @@ impl Modify for BearerAuth {
         privacy::delete_me, privacy::delete_user, privacy::export_me, privacy::export_tenant,
         privacy::get_export, privacy::download_export, privacy::get_privacy,
         privacy::put_privacy, privacy::search_audit,
+        webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -11,8 +11,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use paceline_sync::garmin::{MAX_USER_BODY_BYTES, USER_ID_PATH, backfill_paths, parse_user_id};
+use paceline_sync::jobs::SummaryType;
 use paceline_sync::jobs::{self, Job};
-use paceline_sync::oauth::{DeauthorizeRequest, OAuthState, PendingState, STATE_RANDOM_BYTES};
+use paceline_sync::oauth::{
+    DeauthorizeRequest, OAuthState, PKCE_RANDOM_BYTES, PendingState, PkceVerifier, ProviderConfig,
+    STATE_RANDOM_BYTES, Secret,
+};
 use paceline_sync::strava::ActivityPager;
 use paceline_sync::{ConnectionStatus, Provider};
 use serde::{Deserialize, Serialize};
@@ -47,13 +52,28 @@ fn sync_of(state: &ApiState) -> Result<std::sync::Arc<ProviderSync>, ApiError> {
 fn provider_of(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
     let sync = sync_of(state)?;
     match Provider::parse(name) {
-        Some(p) if sync.settings.providers().contains(&p) && p == Provider::Strava => Ok(p),
+        Some(p) if sync.settings.providers().contains(&p) => Ok(p),
         Some(_) => Err(ApiError::bad_request(
             "provider_not_configured",
             format!("provider: {name} is not configured on this server"),
         )),
         None => Err(ApiError::not_found("provider")),
     }
+}
+
+/// The OAuth endpoints of a configured provider.
+fn config_of(sync: &ProviderSync, provider: Provider) -> Result<&ProviderConfig, ApiError> {
+    match provider {
+        Provider::Strava => sync.settings.strava.as_ref().map(|s| &s.config),
+        Provider::Garmin => sync.settings.garmin.as_ref().map(|g| &g.config),
+    }
+    .ok_or_else(ApiError::internal)
+}
+
+/// The name a pending connect's PKCE verifier is sealed under (its state's digest).
+fn pkce_seal_name(digest: &[u8; 32]) -> String {
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("oauth-pkce:{hex}")
 }
 
 fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Result<(), ApiError> {
@@ -95,17 +115,36 @@ pub async fn connect(
 ) -> Result<Json<AuthorizeUrl>, ApiError> {
     let provider = provider_of(&state, &provider)?;
     let sync = sync_of(&state)?;
-    let Some(strava) = sync.settings.strava.as_ref() else {
-        return Err(ApiError::internal());
-    };
+    let config = config_of(&sync, provider)?;
     let mut bytes = [0u8; STATE_RANDOM_BYTES];
     getrandom::fill(&mut bytes).map_err(|_| ApiError::internal())?;
     let oauth_state = OAuthState::from_random_bytes(bytes);
-    let url = strava
-        .config
-        .authorize_url(&sync.settings.redirect_uri(provider), &oauth_state, None)
+    let verifier = if config.pkce {
+        let mut bytes = [0u8; PKCE_RANDOM_BYTES];
+        getrandom::fill(&mut bytes).map_err(|_| ApiError::internal())?;
+        Some(PkceVerifier::from_random_bytes(bytes))
+    } else {
+        None
+    };
+    let url = config
+        .authorize_url(
+            &sync.settings.redirect_uri(provider),
+            &oauth_state,
+            verifier.as_ref(),
+        )
         .map_err(|_| ApiError::internal())?;
     let digest: [u8; 32] = Sha256::digest(oauth_state.as_str().as_bytes()).into();
+    let pkce_sealed = match &verifier {
+        Some(v) => Some(
+            state
+                .live
+                .store()
+                .server_key()
+                .seal_secret(&pkce_seal_name(&digest), v.as_str().as_bytes())
+                .map_err(crate::store::StoreError::from)?,
+        ),
+        None => None,
+    };
     let now_s = crate::store::to_i64(state.now_ms() / 1000);
     state
         .write(move |tx| {
@@ -119,6 +158,7 @@ pub async fn connect(
                 provider,
                 now_s,
                 now_s - paceline_sync::oauth::STATE_TTL_S,
+                pkce_sealed.as_deref(),
             )?;
             Ok(())
         })
@@ -154,6 +194,61 @@ pub struct ConnectionView {
     pub last_error: Option<String>,
     /// Jobs of this connection waiting or running.
     pub pending_jobs: i64,
+    /// The provider app's quota as its last answer told it (shared by every connection
+    /// to that provider); `null` before the first answer.
+    pub quota: Option<QuotaView>,
+}
+
+/// A provider app's rate-limit quota.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// `strava`.
+    pub provider: String,
+    /// Requests made in this 15-minute window (`X-RateLimit-Usage`, or the read-specific
+    /// header when it is the fuller one).
+    pub short_usage: u32,
+    /// Requests allowed per 15 minutes.
+    pub short_limit: u32,
+    /// Requests made today (UTC).
+    pub daily_usage: u32,
+    /// Requests allowed per day.
+    pub daily_limit: u32,
+    /// The highest share of any window used, %.
+    pub used_percent: Option<u64>,
+    /// When it was seen, s since the epoch.
+    pub seen_s: i64,
+    /// Sync of this provider is paused until then (over 80 % of a window, or a 429), s.
+    pub paused_until_s: Option<i64>,
+}
+
+fn quota_view(sync: &ProviderSync, provider: Provider) -> Option<QuotaView> {
+    let seen = sync.quota(provider)?;
+    let limits = seen.limits;
+    // The fuller of the overall and the read window.
+    let share = |w: &paceline_sync::rate_limit::WindowUsage| {
+        (u64::from(w.short_usage) * 1000)
+            .checked_div(u64::from(w.short_limit))
+            .unwrap_or(0)
+            .max(
+                (u64::from(w.daily_usage) * 1000)
+                    .checked_div(u64::from(w.daily_limit))
+                    .unwrap_or(0),
+            )
+    };
+    let window = [limits.overall, limits.read]
+        .into_iter()
+        .flatten()
+        .max_by_key(share);
+    Some(QuotaView {
+        provider: provider.as_str().to_owned(),
+        short_usage: window.map_or(0, |w| w.short_usage),
+        short_limit: window.map_or(0, |w| w.short_limit),
+        daily_usage: window.map_or(0, |w| w.daily_usage),
+        daily_limit: window.map_or(0, |w| w.daily_limit),
+        used_percent: limits.used_percent(),
+        seen_s: seen.seen_s,
+        paused_until_s: seen.paused_until_s,
+    })
 }
 
 fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
@@ -164,6 +259,7 @@ fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
         last_sync_ms: row.last_sync_ms,
         last_error: row.last_error,
         pending_jobs,
+        quota: None,
     }
 }
 
@@ -171,7 +267,7 @@ fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
 /// tokens (sealed at rest), the connection stored and a backfill queued. Needs the token of
 /// the user who began the connect.
 #[utoipa::path(get, path = "/api/v1/connections/{provider}/callback", tag = "sync",
-    params(("provider" = String, Path, description = "strava"), CallbackQuery),
+    params(("provider" = String, Path, description = "strava or garmin"), CallbackQuery),
     responses((status = 200, body = ConnectionView), (status = 400, description = "bad, used or expired state; provider refused")),
     security(("bearer" = [])))]
 pub async fn callback(
@@ -191,12 +287,25 @@ pub async fn callback(
         .await?
         .ok_or_else(|| ApiError::bad_request("invalid_state", "state: unknown or already used"))?;
     let row_provider = Provider::parse(&pending.provider).ok_or_else(ApiError::internal)?;
+    let verifier = match &pending.pkce_verifier_sealed {
+        Some(sealed) => {
+            let plain = state
+                .live
+                .store()
+                .server_key()
+                .open_secret(&pkce_seal_name(&digest), sealed)
+                .map_err(crate::store::StoreError::from)?;
+            let text = String::from_utf8(plain.to_vec()).map_err(|_| ApiError::internal())?;
+            Some(PkceVerifier::parse(&text).map_err(|_| ApiError::internal())?)
+        }
+        None => None,
+    };
     PendingState {
         state: presented.clone(),
         user_id: pending.user_row,
         athlete_id: pending.athlete_row,
         provider: row_provider,
-        pkce_verifier: None,
+        pkce_verifier: verifier.clone(),
         created_at_s: pending.created_s,
     }
     .check(
@@ -217,12 +326,12 @@ pub async fn callback(
         .code
         .filter(|c| !c.is_empty() && c.len() <= 512)
         .ok_or_else(|| ApiError::bad_request("invalid_field", "code: missing"))?;
-    let Some(strava) = sync.settings.strava.as_ref() else {
-        return Err(ApiError::internal());
-    };
-    let request = strava
-        .config
-        .code_request(&code, &sync.settings.redirect_uri(provider), None)
+    let request = config_of(&sync, provider)?
+        .code_request(
+            &code,
+            &sync.settings.redirect_uri(provider),
+            verifier.as_ref(),
+        )
         .map_err(|_| ApiError::internal())?;
     let now_s = crate::store::to_i64(state.now_ms() / 1000);
     let tokens = post_token(&sync, &request, now_s)
@@ -237,6 +346,11 @@ pub async fn callback(
             };
             ApiError::new(StatusCode::BAD_GATEWAY, "provider_failed", why)
         })?;
+    // Garmin's token answer names no user: its user id comes from the Health API.
+    let provider_user_id = match provider {
+        Provider::Strava => tokens.provider_user_id.clone(),
+        Provider::Garmin => Some(garmin_user_id(&sync, &tokens.access_token).await?),
+    };
     let athlete = pending.athlete_row;
     let seal_name = rows::tokens_seal_name(p.tenant_row, athlete, provider);
     let sealed = seal_tokens(state.live.store(), &seal_name, &tokens)?;
@@ -252,16 +366,22 @@ pub async fn callback(
                 athlete,
                 p.user_row,
                 provider,
-                tokens.provider_user_id.as_deref(),
+                provider_user_id.as_deref(),
                 &sealed,
                 tokens.expires_at_s,
                 now_ms,
             )?;
-            let job = Job::SyncActivities {
-                connection_id: id,
-                pager: ActivityPager::backfill(now_s, backfill_days),
+            // Garmin pushes and pings what is new; Strava is asked for the backfill.
+            let pending_jobs = if provider == Provider::Strava {
+                let job = Job::SyncActivities {
+                    connection_id: id,
+                    pager: ActivityPager::backfill(now_s, backfill_days),
+                };
+                rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
+                1
+            } else {
+                0
             };
-            rows::enqueue_job(tx, p.tenant_row, &job, now_s, now_ms)?;
             audit(
                 tx,
                 p.tenant_row,
@@ -272,11 +392,81 @@ pub async fn callback(
                 now_ms,
             )?;
             let row = rows::connection(tx, p.tenant_row, id)?.ok_or_else(ApiError::internal)?;
-            Ok(connection_view(row, 1))
+            Ok(connection_view(row, pending_jobs))
         })
         .await?;
     sync.wake();
+    if provider == Provider::Garmin {
+        tokio::spawn(request_garmin_backfill(
+            std::sync::Arc::clone(&sync),
+            tokens.access_token.clone(),
+            now_s,
+        ));
+    }
     Ok(Json(view))
+}
+
+/// Asks Garmin for the backfill window's summaries of a new connection (every summary
+/// type, in 90-day ranges); Garmin answers 202 and sends them later as pushes or pings.
+/// Best effort: a refusal is logged, the connection works without it.
+async fn request_garmin_backfill(sync: std::sync::Arc<ProviderSync>, access: Secret, now_s: i64) {
+    let Some(garmin) = sync.settings.garmin.as_ref() else {
+        return;
+    };
+    let start_s = now_s - i64::from(sync.settings.backfill_days) * 86_400;
+    let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access.expose()));
+    for summary in SummaryType::ALL {
+        for path in backfill_paths(summary, start_s, now_s) {
+            let answer = sync
+                .outbound()
+                .call(
+                    Method::Get,
+                    &format!("{}{path}", garmin.api_base_url),
+                    &[("authorization", bearer.as_str())],
+                    None,
+                    4096,
+                )
+                .await;
+            if !answer
+                .as_ref()
+                .is_ok_and(|a| (200..300).contains(&a.status))
+            {
+                tracing::warn!(
+                    summary = summary.as_str(),
+                    "a Garmin backfill request was not accepted"
+                );
+            }
+        }
+    }
+}
+
+/// The Garmin user id of an access token (`GET /wellness-api/rest/user/id`).
+async fn garmin_user_id(sync: &ProviderSync, access: &Secret) -> Result<String, ApiError> {
+    let garmin = sync
+        .settings
+        .garmin
+        .as_ref()
+        .ok_or_else(ApiError::internal)?;
+    let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access.expose()));
+    let failed = |why: String| ApiError::new(StatusCode::BAD_GATEWAY, "provider_failed", why);
+    let answer = sync
+        .outbound()
+        .call(
+            Method::Get,
+            &format!("{}{USER_ID_PATH}", garmin.api_base_url),
+            &[("authorization", bearer.as_str())],
+            None,
+            MAX_USER_BODY_BYTES,
+        )
+        .await
+        .map_err(|e| failed(format!("Garmin's user id: {e}")))?;
+    if !(200..300).contains(&answer.status) {
+        return Err(failed(format!(
+            "Garmin's user id answered {}",
+            answer.status
+        )));
+    }
+    parse_user_id(&answer.body).map_err(|e| failed(format!("Garmin's user id: {e}")))
 }
 
 /// The caller's visible connections.
@@ -303,7 +493,8 @@ fn pending_of(jobs: &[JobRow], connection_id: i64) -> i64 {
 }
 
 /// The provider connections of the athletes the caller may see: status (`connected`,
-/// `needs_reauth`, `revoked`), last sync, last error, jobs pending.
+/// `needs_reauth`, `revoked`), last sync, last error, jobs pending, the provider app's
+/// quota (15-minute and daily usage and limit, and the pause it causes).
 #[utoipa::path(get, path = "/api/v1/connections", tag = "sync",
     responses((status = 200, body = Connections)),
     security(("bearer" = [])))]
@@ -324,6 +515,15 @@ pub async fn list_connections(
             Ok(out)
         })
         .await?;
+    let connections = connections
+        .into_iter()
+        .map(|mut view| {
+            if let (Some(sync), Some(provider)) = (&state.sync, Provider::parse(&view.provider)) {
+                view.quota = quota_view(sync, provider);
+            }
+            view
+        })
+        .collect();
     Ok(Json(Connections { connections }))
 }
 
@@ -351,6 +551,12 @@ pub async fn sync_now(
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     let provider = provider_of(&state, &provider)?;
     let sync = sync_of(&state)?;
+    if provider != Provider::Strava {
+        return Err(ApiError::bad_request(
+            "pushed_by_provider",
+            "provider: Garmin sends what is new itself (push and ping); there is nothing to ask for",
+        ));
+    }
     let now_ms = state.now_ms();
     let now_s = crate::store::to_i64(now_ms / 1000);
     let backfill_days = sync.settings.backfill_days;
@@ -390,7 +596,7 @@ pub struct AthleteQuery {
 
 /// Disconnect: the provider is told (Strava's deauthorize) and the tokens deleted.
 #[utoipa::path(delete, path = "/api/v1/connections/{provider}", tag = "sync",
-    params(("provider" = String, Path, description = "strava"), AthleteQuery),
+    params(("provider" = String, Path, description = "strava or garmin"), AthleteQuery),
     responses((status = 204, description = "disconnected"), (status = 404, description = "no such connection")),
     security(("bearer" = [])))]
 pub async fn disconnect(
@@ -448,27 +654,41 @@ pub(crate) async fn deauthorize(
     provider: Provider,
     sealed: &[u8],
 ) -> Result<bool, ApiError> {
-    let Some(strava) = sync.settings.strava.as_ref() else {
+    let Ok(config) = config_of(sync, provider) else {
         return Ok(false);
     };
     let name = rows::tokens_seal_name(tenant_row, athlete, provider);
     let (access, _) = open_tokens(state.live.store(), &name, sealed)?;
-    let DeauthorizeRequest::Post(form) = strava.config.deauthorize_request(&access) else {
-        return Ok(false);
+    let answer = match config.deauthorize_request(&access) {
+        DeauthorizeRequest::Post(form) => {
+            sync.outbound()
+                .call(
+                    Method::Post,
+                    &form.url,
+                    &[],
+                    Some((
+                        "application/x-www-form-urlencoded",
+                        form.body.expose().to_owned(),
+                    )),
+                    4096,
+                )
+                .await
+        }
+        DeauthorizeRequest::DeleteWithBearer { url, access_token } => {
+            let bearer = zeroize::Zeroizing::new(format!("Bearer {}", access_token.expose()));
+            sync.outbound()
+                .call(
+                    Method::Delete,
+                    &url,
+                    &[("authorization", bearer.as_str())],
+                    None,
+                    4096,
+                )
+                .await
+        }
     };
-    let answer = sync
-        .outbound()
-        .call(
-            Method::Post,
-            &form.url,
-            &[],
-            Some((
-                "application/x-www-form-urlencoded",
-                form.body.expose().to_owned(),
-            )),
-            4096,
-        )
-        .await;
+    // A token the provider no longer knows is disconnected already: the tokens go
+    // whatever it answers.
     let confirmed = answer
         .as_ref()
         .is_ok_and(|a| (200..300).contains(&a.status));
@@ -512,6 +732,9 @@ pub struct JobView {
 pub struct Jobs {
     /// Newest first, at most 500.
     pub jobs: Vec<JobView>,
+    /// Each provider app's quota as last seen: `paused_until_s` set while sync is paused
+    /// by the rate limits (the admin's warning).
+    pub quota: Vec<QuotaView>,
 }
 
 fn job_view(row: JobRow) -> JobView {
@@ -526,7 +749,8 @@ fn job_view(row: JobRow) -> JobView {
     }
 }
 
-/// The tenant's sync jobs (gym-admin): `?state=dead` is the dead-letter list.
+/// The tenant's sync jobs (gym-admin): `?state=dead` is the dead-letter list; `quota`
+/// tells whether the providers' rate limits pause sync.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "sync",
     params(JobsQuery),
     responses((status = 200, body = Jobs), (status = 403, description = "not a gym-admin")),
@@ -555,16 +779,25 @@ pub async fn list_jobs(
             )?)
         })
         .await?;
+    let quota = state.sync.as_ref().map_or_else(Vec::new, |sync| {
+        Provider::ALL
+            .into_iter()
+            .filter_map(|p| quota_view(sync, p))
+            .collect()
+    });
     Ok(Json(Jobs {
         jobs: jobs.into_iter().map(job_view).collect(),
+        quota,
     }))
 }
 
-/// Retry a dead job (gym-admin): queued again with its attempts reset.
+/// Retry a dead job (gym-admin): queued again with its attempts reset; a job waiting in
+/// `retry` (backing off, or paused by a provider's rate limit) runs now with its attempts
+/// kept.
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "sync",
     params(("id" = i64, Path, description = "job id")),
     responses((status = 200, body = JobView), (status = 404, description = "no such job"),
-        (status = 409, description = "the job is not dead")),
+        (status = 409, description = "the job is neither dead nor waiting to retry")),
     security(("bearer" = [])))]
 pub async fn retry_job(
     State(state): State<ApiState>,
@@ -578,10 +811,20 @@ pub async fn retry_job(
         .write(move |tx| {
             let row = rows::tenant_job(tx, p.tenant_row, id)?
                 .ok_or_else(|| ApiError::not_found("job"))?;
-            if row.state != "dead" {
-                return Err(ApiError::conflict("not_dead", "only a dead job is retried"));
+            match row.state.as_str() {
+                "dead" => {
+                    rows::retry_job(tx, p.tenant_row, id, now_s, now_ms)?;
+                }
+                "retry" => {
+                    rows::run_waiting_job_now(tx, p.tenant_row, id, now_s, now_ms)?;
+                }
+                _ => {
+                    return Err(ApiError::conflict(
+                        "not_dead",
+                        "only a dead job, or one waiting to retry, is run again",
+                    ));
+                }
             }
-            rows::retry_job(tx, p.tenant_row, id, now_s, now_ms)?;
             audit(
                 tx,
                 p.tenant_row,
@@ -597,6 +840,10 @@ pub async fn retry_job(
         })
         .await?;
     if let Some(sync) = &state.sync {
+        // Running a paused job now overrides the provider's pause.
+        if let Some(provider) = Provider::parse(&view.provider) {
+            sync.forget_quota(provider);
+        }
         sync.wake();
     }
     Ok(Json(view))

@@ -642,7 +642,7 @@ pub fn mark_session_in_library(
 }
 
 /// A copy's fields as stored in `fields_json`.
-fn fields_to_json(f: &FieldValues) -> Value {
+pub fn fields_to_json(f: &FieldValues) -> Value {
     json!({
         "moving_s": f.moving_s,
         "distance_m": f.distance_m,

@@ -566,4 +566,9 @@ pub const MIGRATIONS: &[&str] = &[
         received_ms  INTEGER NOT NULL
     );
     "#,
+    // 15: provider sync (issue 22): a Garmin connect's PKCE verifier, sealed with the server
+    // key, kept with its state for the callback.
+    r#"
+    ALTER TABLE oauth_states ADD COLUMN pkce_verifier_sealed BLOB;
+    "#,
 ];

@@ -473,6 +473,8 @@ pub struct StateRow {
     pub provider: String,
     /// When it was made, s.
     pub created_s: i64,
+    /// The PKCE verifier (Garmin), sealed with the server key.
+    pub pkce_verifier_sealed: Option<Vec<u8>>,
 }
 
 /// Stores a pending state (and drops the tenant's expired ones).
@@ -486,21 +488,24 @@ pub fn add_oauth_state(
     provider: Provider,
     created_s: i64,
     expired_before_s: i64,
+    pkce_verifier_sealed: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     conn.execute(
         "DELETE FROM oauth_states WHERE tenant_id = ?1 AND created_s < ?2",
         params![tenant_row, expired_before_s],
     )?;
     conn.execute(
-        "INSERT INTO oauth_states (state_sha256, tenant_id, user_id, athlete_id, provider, created_s)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO oauth_states (state_sha256, tenant_id, user_id, athlete_id, provider, created_s,
+                                   pkce_verifier_sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             state_sha256.as_slice(),
             tenant_row,
             user_row,
             athlete_row,
             provider.as_str(),
-            created_s
+            created_s,
+            pkce_verifier_sealed
         ],
     )?;
     Ok(())
@@ -514,7 +519,7 @@ pub fn take_oauth_state(
 ) -> Result<Option<StateRow>, StoreError> {
     let found = conn
         .query_row(
-            "SELECT user_id, athlete_id, provider, created_s FROM oauth_states
+            "SELECT user_id, athlete_id, provider, created_s, pkce_verifier_sealed FROM oauth_states
              WHERE tenant_id = ?1 AND state_sha256 = ?2",
             params![tenant_row, state_sha256.as_slice()],
             |r| {
@@ -523,6 +528,7 @@ pub fn take_oauth_state(
                     athlete_row: r.get(1)?,
                     provider: r.get(2)?,
                     created_s: r.get(3)?,
+                    pkce_verifier_sealed: r.get(4)?,
                 })
             },
         )
@@ -557,6 +563,161 @@ pub fn retry_job(
             now_s,
             super::to_i64(now_ms)
         ],
+    )?;
+    Ok(changed == 1)
+}
+
+/// The connections to `provider` of the provider's user `provider_user_id`, across
+/// tenants: `(tenant, connection)` pairs. A webhook event names only the provider's
+/// owner id, so this is the one lookup (besides the runner's) that no tenant scopes; each
+/// job it queues then runs scoped by its tenant.
+pub fn connections_of_owner(
+    conn: &Connection,
+    provider: Provider,
+    provider_user_id: &str,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT tenant_id, id FROM provider_connections
+         WHERE provider = ?1 AND provider_user_id = ?2 ORDER BY tenant_id, id",
+    )?;
+    let rows = stmt
+        .query_map(params![provider.as_str(), provider_user_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The tenant's connection to `provider` of the provider's user `provider_user_id`.
+pub fn owner_connection(
+    conn: &Connection,
+    tenant_row: i64,
+    provider: Provider,
+    provider_user_id: &str,
+) -> Result<Option<ConnectionRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {CONNECTION_COLUMNS} FROM provider_connections
+                 WHERE tenant_id = ?1 AND provider = ?2 AND provider_user_id = ?3
+                 ORDER BY id LIMIT 1"
+            ),
+            params![tenant_row, provider.as_str(), provider_user_id],
+            connection_row,
+        )
+        .optional()?)
+}
+
+/// The owner revoked access at the provider: the connection is `revoked`, its tokens
+/// deleted, `why` its last error.
+pub fn revoke_connection(
+    conn: &Connection,
+    tenant_row: i64,
+    id: i64,
+    why: &str,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE provider_connections
+         SET status = 'revoked', tokens_sealed = NULL, expires_at_s = NULL, last_error = ?3,
+             updated_ms = ?4
+         WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant_row, id, why, super::to_i64(now_ms)],
+    )?;
+    Ok(())
+}
+
+/// The athlete's copy from `kind` with the provider's `external_id`: `(activity, copy)`.
+pub fn provider_copy(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    kind: paceline_activities::SourceKind,
+    external_id: &str,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    Ok(conn
+        .prepare_cached(super::activities::SAME_EXTERNAL_ID_SQL)?
+        .query_row(
+            params![tenant_row, athlete_row, kind.as_str(), external_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Rewrites a provider copy with what the provider answers now (an `update` event: a new
+/// title, sport or samples); the caller merges its activity afresh.
+pub fn update_provider_copy(
+    conn: &Connection,
+    tenant_row: i64,
+    source_id: i64,
+    copy: &paceline_activities::SourceCopy,
+    samples_fit: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE activity_sources
+         SET sport = ?3, start_ms = ?4, local_offset_s = ?5, duration_s = ?6, fields_json = ?7,
+             samples_fit = coalesce(?8, samples_fit)
+         WHERE tenant_id = ?1 AND id = ?2",
+        params![
+            tenant_row,
+            source_id,
+            copy.sport.name(),
+            copy.start_ms,
+            copy.local_offset_s,
+            copy.duration_s,
+            super::activities::fields_to_json(&copy.fields).to_string(),
+            samples_fit,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes one copy of an activity (the provider deleted it); the activity goes too when
+/// it was its last copy. Answers whether the activity is left (then the caller merges it
+/// afresh).
+pub fn remove_copy(
+    conn: &Connection,
+    tenant_row: i64,
+    activity_id: i64,
+    source_id: i64,
+) -> Result<bool, StoreError> {
+    conn.execute(
+        "DELETE FROM activity_sources WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant_row, source_id],
+    )?;
+    let left: i64 = conn.query_row(
+        "SELECT count(*) FROM activity_sources WHERE tenant_id = ?1 AND activity_id = ?2",
+        params![tenant_row, activity_id],
+        |r| r.get(0),
+    )?;
+    if left == 0 {
+        super::activities::delete_activity(conn, tenant_row, activity_id)?;
+    }
+    Ok(left > 0)
+}
+
+/// Deletes the jobs that finished (`done`) before `before_ms`, across tenants (the
+/// runner's own housekeeping); answers how many.
+pub fn prune_done_jobs(conn: &Connection, before_ms: u64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM sync_jobs WHERE state = 'done' AND updated_ms < ?1",
+        params![super::to_i64(before_ms)],
+    )?)
+}
+
+/// Runs a job waiting in `retry` (backing off, or paused by a rate limit) at `now_s`:
+/// the admin's "run now"; its attempts are kept.
+pub fn run_waiting_job_now(
+    conn: &Connection,
+    tenant_row: i64,
+    id: i64,
+    now_s: i64,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE sync_jobs SET run_at_s = ?3, updated_ms = ?4
+         WHERE tenant_id = ?1 AND id = ?2 AND state = 'retry'",
+        params![tenant_row, id, now_s, super::to_i64(now_ms)],
     )?;
     Ok(changed == 1)
 }

@@ -316,3 +316,52 @@ async fn the_runner_takes_due_jobs_and_stores_their_outcomes() {
         .unwrap()
         .unwrap();
 }
+
+#[test]
+fn finished_jobs_are_pruned_after_their_days_and_dead_ones_stay() {
+    let f = fixture();
+    let [gym, other] = f.tenants;
+    let day_ms: u64 = 86_400_000;
+    let finish = |tenant: i64, id: i64, state: JobState, at_ms: u64| {
+        f.store
+            .write(|tx| {
+                rows::finish_job(
+                    tx,
+                    tenant,
+                    id,
+                    &jobs::Transition { state, attempts: 1 },
+                    None,
+                    at_ms,
+                )
+            })
+            .unwrap();
+    };
+    let (old_done, _) = enqueue(&f, gym, &sync_job(1), 100);
+    let (new_done, _) = enqueue(&f, gym, &sync_job(2), 100);
+    let (old_dead, _) = enqueue(&f, other, &sync_job(3), 100);
+    let (waiting, _) = enqueue(&f, other, &sync_job(4), 100);
+    let now_ms = 100 * day_ms;
+    finish(gym, old_done, JobState::Done, now_ms - 8 * day_ms);
+    finish(gym, new_done, JobState::Done, now_ms - 6 * day_ms);
+    finish(
+        other,
+        old_dead,
+        JobState::Dead {
+            last_error: "x".to_owned(),
+        },
+        now_ms - 30 * day_ms,
+    );
+    assert_eq!(prune(&f.store, now_ms, 7).unwrap(), 1);
+    let left = |tenant: i64| {
+        f.store
+            .read(|c| rows::tenant_jobs(c, tenant, None, 10))
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(left(gym), vec![new_done]);
+    assert_eq!(left(other), vec![waiting, old_dead]);
+    // A second pass finds nothing more.
+    assert_eq!(prune(&f.store, now_ms, 7).unwrap(), 0);
+}

@@ -16,6 +16,7 @@
 //! | `PACELINE_GARMIN_CLIENT_SECRET` | required with the id |
 //! | `PACELINE_GARMIN_BASE_URL` | one origin for everything Garmin (local servers); unset: Garmin's three hosts |
 //! | `PACELINE_SYNC_BACKFILL_DAYS` | the backfill window, days (default 90, 1–3,650) |
+//! | `PACELINE_SYNC_KEEP_DONE_DAYS` | finished jobs are deleted after this many days (default 7, 1–3,650) |
 
 use thiserror::Error;
 
@@ -63,7 +64,12 @@ pub struct SyncSettings {
     pub garmin: Option<GarminSettings>,
     /// The backfill window, days.
     pub backfill_days: u32,
+    /// Finished (`done`) jobs are deleted after this many days.
+    pub keep_done_days: u32,
 }
+
+/// Finished jobs kept by default, days.
+pub const DEFAULT_KEEP_DONE_DAYS: u32 = 7;
 
 /// A setting that is missing or unusable; it names the setting.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -146,23 +152,26 @@ impl SyncSettings {
             }
         };
 
-        let backfill_days = match get("PACELINE_SYNC_BACKFILL_DAYS") {
-            None => DEFAULT_BACKFILL_DAYS,
+        let days = |name: &'static str, default: u32| match get(name) {
+            None => Ok(default),
             Some(days) => days
                 .trim()
                 .parse::<u32>()
                 .ok()
                 .filter(|d| (1..=3650).contains(d))
                 .ok_or_else(|| SettingsError::Invalid {
-                    name: "PACELINE_SYNC_BACKFILL_DAYS",
+                    name,
                     reason: format!("{days:?} is not a whole number of days from 1 to 3,650"),
-                })?,
+                }),
         };
+        let backfill_days = days("PACELINE_SYNC_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS)?;
+        let keep_done_days = days("PACELINE_SYNC_KEEP_DONE_DAYS", DEFAULT_KEEP_DONE_DAYS)?;
         Ok(SyncSettings {
             public_url,
             strava,
             garmin,
             backfill_days,
+            keep_done_days,
         })
     }
 
@@ -260,6 +269,7 @@ mod tests {
             "https://apis.garmin.com/wellness-api/rest/user/registration"
         );
         assert_eq!(s.backfill_days, 90);
+        assert_eq!(s.keep_done_days, DEFAULT_KEEP_DONE_DAYS);
         assert_eq!(
             settings(&[]).unwrap_err(),
             SettingsError::Missing("PACELINE_PUBLIC_URL")

@@ -124,49 +124,32 @@ impl Providers {
 
 const PUBLIC_URL: &str = "http://paceline.test";
 
-/// The athlete's activities (up to 200) with their source kinds.
-async fn activities(api: &Api, token: &str, athlete: i64) -> Vec<Value> {
-    let reply = api
-        .get(&format!("/athletes/{athlete}/activities?limit=200"), token)
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["items"].as_array().unwrap().clone()
-}
-
-async fn connection(api: &Api, token: &str) -> Value {
-    let reply = api.get("/connections", token).await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["connections"][0].clone()
-}
-
-async fn jobs(api: &Api, token: &str, state: &str) -> Vec<Value> {
-    let reply = api.get(&format!("/admin/jobs?state={state}"), token).await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
-    reply.json["jobs"].as_array().unwrap().clone()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strava() {
-    let providers = Providers::start(&["--activities", "10", "--token-lifetime-s", "60"]);
-    let gateway = paceline()
+/// A gateway syncing with `providers`.
+async fn gateway_for(providers: &Providers) -> paceline_testkit::Gateway {
+    paceline()
         .env("PACELINE_STRAVA_BASE_URL", &providers.base)
         .env("PACELINE_STRAVA_CLIENT_ID", "paceline-test-client")
         .env("PACELINE_STRAVA_CLIENT_SECRET", "paceline-test-secret")
-        .env("PACELINE_STRAVA_VERIFY_TOKEN", "verify-me")
+        .env("PACELINE_STRAVA_VERIFY_TOKEN", VERIFY_TOKEN)
+        .env("PACELINE_GARMIN_BASE_URL", &providers.base)
+        .env("PACELINE_GARMIN_CLIENT_ID", "paceline-test-client")
+        .env("PACELINE_GARMIN_CLIENT_SECRET", "paceline-test-secret")
         .env("PACELINE_PUBLIC_URL", PUBLIC_URL)
         .env("PACELINE_OUTBOUND_ALLOW_PRIVATE", "true")
         .start()
-        .await;
-    let api = Api::of(&gateway);
-    let admin = access(&api.register_gym("admin@sync.example", "Sync Gym").await);
-    let ana = api.create_athlete(&admin, "Ana").await;
+        .await
+}
 
-    // Connect: the authorize URL names the exact redirect URI and a fresh state.
+const VERIFY_TOKEN: &str = "verify-me";
+
+/// Begins connecting `athlete` to Strava and follows the authorize page's redirect: the
+/// callback path (under `/api/v1`) the browser would open.
+async fn authorize(api: &Api, providers: &Providers, token: &str, athlete: i64) -> String {
     let reply = api
         .post(
             "/connections/strava",
-            Some(&admin),
-            json!({"athlete_id": ana}),
+            Some(token),
+            json!({"athlete_id": athlete}),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
@@ -192,6 +175,40 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
         callback.starts_with("/connections/strava/callback?"),
         "{callback}"
     );
+    callback
+}
+
+/// The athlete's activities (up to 200) with their source kinds.
+async fn activities(api: &Api, token: &str, athlete: i64) -> Vec<Value> {
+    let reply = api
+        .get(&format!("/athletes/{athlete}/activities?limit=200"), token)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["items"].as_array().unwrap().clone()
+}
+
+async fn connection(api: &Api, token: &str) -> Value {
+    let reply = api.get("/connections", token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["connections"][0].clone()
+}
+
+async fn jobs(api: &Api, token: &str, state: &str) -> Vec<Value> {
+    let reply = api.get(&format!("/admin/jobs?state={state}"), token).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["jobs"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strava() {
+    let providers = Providers::start(&["--activities", "10", "--token-lifetime-s", "60"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@sync.example", "Sync Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+
+    // Connect: the authorize URL names the exact redirect URI and a fresh state.
+    let callback = authorize(&api, &providers, &admin, ana).await;
     // Only the user who began the connect completes it.
     let other_gym = access(&api.register_gym("admin@other.example", "Other Gym").await);
     let stolen = api.get(&callback, &other_gym).await;
@@ -324,7 +341,16 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
             .contains("refused the grant"),
         "{refused}"
     );
-    let dead = jobs(&api, &admin, "dead").await;
+    // The connection is marked before the job's outcome is stored.
+    let dead = paceline_testkit::wait_until(
+        "the refused job to be dead",
+        paceline_testkit::DEADLINE,
+        async || {
+            let dead = jobs(&api, &admin, "dead").await;
+            (!dead.is_empty()).then_some(dead)
+        },
+    )
+    .await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["attempts"], 1);
     assert!(
@@ -361,4 +387,719 @@ async fn connect_backfill_resync_needs_reauth_and_disconnect_against_local_strav
     );
     // The library keeps what was synced.
     assert_eq!(activities(&api, &admin, ana).await.len(), 10);
+}
+
+/// The tenant's jobs not finished yet (queued, retry, running).
+async fn unfinished_jobs(api: &Api, token: &str) -> usize {
+    let mut n = 0;
+    for state in ["queued", "retry", "running"] {
+        n += jobs(api, token, state).await.len();
+    }
+    n
+}
+
+/// Waits until every job of the tenant has finished.
+async fn settle(api: &Api, token: &str) {
+    paceline_testkit::wait_until(
+        "the sync jobs to finish",
+        paceline_testkit::DEADLINE * 2,
+        async || unfinished_jobs(api, token).await == 0,
+    )
+    .await;
+}
+
+/// The athlete's activities' Strava ids → names (from the library's list).
+async fn strava_names(api: &Api, token: &str, athlete: i64) -> Vec<String> {
+    let mut names: Vec<String> = activities(api, token, athlete)
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// One line of the gateway's Prometheus text: the webhook counter for `outcome`.
+async fn webhook_count(gateway: &paceline_testkit::Gateway, outcome: &str) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", gateway.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("paceline_sync_webhook_events_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strava_webhooks_create_update_delete_duplicates_out_of_order_and_deauthorization() {
+    let providers = Providers::start(&["--activities", "2"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@hooks.example", "Hook Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let callback = authorize(&api, &providers, &admin, ana).await;
+    assert_eq!(api.get(&callback, &admin).await.status, 200);
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 2);
+
+    // The subscription: Strava's challenge reaches the gateway, which echoes it for our
+    // verify token only.
+    let webhook_url = format!("http://{}/webhooks/strava", gateway.http);
+    let wrong = reqwest::get(format!(
+        "{webhook_url}?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=not-ours"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let subscribed = reqwest::Client::new()
+        .post(format!("{}/api/v3/push_subscriptions", providers.base))
+        .form(&[
+            ("client_id", "paceline-test-client"),
+            ("client_secret", "paceline-test-secret"),
+            ("callback_url", webhook_url.as_str()),
+            ("verify_token", VERIFY_TOKEN),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), 201, "{:?}", subscribed.text().await);
+
+    // Create: a new upload arrives through its event, answered 200 at once.
+    let now_s = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let added: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/activities", providers.base))
+        .json(&json!({"start_s": now_s - 3600, "event": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added["statuses"], json!([200]), "{added}");
+    let created = added["id"].as_u64().unwrap();
+    paceline_testkit::wait_until(
+        "the created activity to be imported",
+        paceline_testkit::DEADLINE,
+        async || activities(&api, &admin, ana).await.len() == 3,
+    )
+    .await;
+
+    // The same create delivered three more times: harmless.
+    let delivered: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [{"object_type": "activity", "object_id": created,
+            "aspect_type": "create", "owner_id": 134_815}], "duplicates": 3}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(delivered["statuses"], json!([200, 200, 200]), "{delivered}");
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
+
+    // Update: the title changes in the library (re-fetched, the Strava copy rewritten).
+    providers
+        .admin(
+            &format!("/admin/strava/activities/{created}/rename"),
+            json!({"name": "Renamed on Strava", "event": true}),
+        )
+        .await;
+    paceline_testkit::wait_until(
+        "the rename to reach the library",
+        paceline_testkit::DEADLINE,
+        async || {
+            strava_names(&api, &admin, ana)
+                .await
+                .contains(&"Renamed on Strava".to_owned())
+        },
+    )
+    .await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
+
+    // Out of order: B was created and deleted, C created and renamed, and the four
+    // events arrive last first. B never appears; C does, once.
+    let mut ids = Vec::new();
+    for offset_h in [5, 7] {
+        let added: Value = reqwest::Client::new()
+            .post(format!("{}/admin/strava/activities", providers.base))
+            .json(&json!({"start_s": now_s - offset_h * 3600, "seed": 1}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(added["id"].as_u64().unwrap());
+    }
+    let (gone, kept) = (ids[0], ids[1]);
+    let removed = reqwest::Client::new()
+        .delete(format!("{}/admin/strava/activities/{gone}", providers.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success());
+    let event = |id: u64, aspect: &str| {
+        json!({"object_type": "activity", "object_id": id, "aspect_type": aspect,
+            "owner_id": 134_815, "updates": if aspect == "update" { json!({"title": "C"}) } else { json!({}) }})
+    };
+    let delivered: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [event(gone, "create"), event(gone, "delete"),
+            event(kept, "create"), event(kept, "update")], "reverse": true}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered["statuses"],
+        json!([200, 200, 200, 200]),
+        "{delivered}"
+    );
+    paceline_testkit::wait_until(
+        "the out-of-order events to settle",
+        paceline_testkit::DEADLINE,
+        async || {
+            unfinished_jobs(&api, &admin).await == 0
+                && activities(&api, &admin, ana).await.len() == 4
+        },
+    )
+    .await;
+
+    // Delete: the Strava-only activity leaves the library.
+    let removed: Value = reqwest::Client::new()
+        .delete(format!(
+            "{}/admin/strava/activities/{created}?event=true",
+            providers.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["statuses"], json!([200]), "{removed}");
+    paceline_testkit::wait_until(
+        "the deleted activity to leave the library",
+        paceline_testkit::DEADLINE,
+        async || {
+            let names = strava_names(&api, &admin, ana).await;
+            (names.len() == 3 && !names.contains(&"Renamed on Strava".to_owned())).then_some(())
+        },
+    )
+    .await;
+
+    // Untrusted bytes: an unknown owner is ignored and counted; a malformed or oversized
+    // body is a 400 or 413 and counted; nothing is queued for them.
+    let unknown_before = webhook_count(&gateway, "UnknownOwner").await;
+    let malformed_before = webhook_count(&gateway, "Malformed").await;
+    let client = reqwest::Client::new();
+    let unknown = client
+        .post(&webhook_url)
+        .json(
+            &json!({"object_type": "activity", "object_id": 1, "aspect_type": "create",
+            "owner_id": 999_999, "subscription_id": 1, "event_time": now_s}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["outcome"],
+        "unknown_owner"
+    );
+    for (body, status) in [
+        (b"{\"object_type\": ".to_vec(), 400),
+        (br#"{"object_type": "club", "object_id": 1, "aspect_type": "create", "owner_id": 134815, "subscription_id": 1, "event_time": 1}"#.to_vec(), 400),
+        (vec![b' '; 20_000], 413),
+    ] {
+        let answer = client
+            .post(&webhook_url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+        let error: Value = answer.json().await.unwrap();
+        assert!(error["error"]["code"].is_string(), "{error}");
+    }
+    assert_eq!(
+        webhook_count(&gateway, "UnknownOwner").await,
+        unknown_before + 1
+    );
+    assert_eq!(
+        webhook_count(&gateway, "Malformed").await,
+        malformed_before + 3
+    );
+    assert_eq!(unfinished_jobs(&api, &admin).await, 0);
+
+    // A forged deauthorization (Strava still honours the token) changes nothing.
+    let forged: Value = reqwest::Client::new()
+        .post(format!("{}/admin/strava/deliver", providers.base))
+        .json(
+            &json!({"events": [{"object_type": "athlete", "object_id": 134_815,
+            "aspect_type": "update", "owner_id": 134_815,
+            "updates": {"authorized": "false"}}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forged["statuses"], json!([200]), "{forged}");
+    settle(&api, &admin).await;
+    assert_eq!(connection(&api, &admin).await["status"], "connected");
+
+    // The athlete revokes Paceline on Strava: the connection is revoked, its tokens gone.
+    providers
+        .admin("/admin/strava/revoke", json!({"athlete_id": 134_815}))
+        .await;
+    let revoked = paceline_testkit::wait_until(
+        "the connection to be revoked",
+        paceline_testkit::DEADLINE,
+        async || {
+            let c = connection(&api, &admin).await;
+            (c["status"] == "revoked").then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        revoked["last_error"].as_str().unwrap().contains("revoked"),
+        "{revoked}"
+    );
+    // A revoked connection does not sync, and events for it do nothing.
+    let reply = api
+        .post(
+            "/connections/strava/sync",
+            Some(&admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.json);
+    assert_eq!(activities(&api, &admin, ana).await.len(), 3);
+}
+
+/// How many of the athlete's activities hold a Strava copy, and how many activities.
+async fn strava_count(api: &Api, token: &str, athlete: i64) -> (usize, usize) {
+    let items = activities(api, token, athlete).await;
+    let from_strava = items
+        .iter()
+        .filter(|a| {
+            a["source_kinds"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("strava"))
+        })
+        .count();
+    (from_strava, items.len())
+}
+
+fn unix_now_s() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backfill_resumes_without_duplicates_and_rate_limits_pause_sync() {
+    let providers = Providers::start(&[
+        "--activities",
+        "40",
+        "--rate-limit",
+        "2000,20000",
+        "--read-rate-limit",
+        "1000,10000",
+    ]);
+    // Every API answer takes 30 ms, so the backfill is still running when it is killed.
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "delay", "ms": 30, "path_prefix": "/api/v3/activities", "times": 100_000}]}),
+        )
+        .await;
+    let mut gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@kill.example", "Kill Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let callback = authorize(&api, &providers, &admin, ana).await;
+    assert_eq!(api.get(&callback, &admin).await.status, 200);
+
+    // SIGKILL in the middle of the backfill.
+    let before_kill = paceline_testkit::wait_until(
+        "the backfill to be under way",
+        paceline_testkit::DEADLINE,
+        async || {
+            let (n, _) = strava_count(&api, &admin, ana).await;
+            (n >= 3).then_some(n)
+        },
+    )
+    .await;
+    gateway.kill();
+    assert!(before_kill < 40, "{before_kill}");
+    gateway.launch().await;
+    let after_kill = strava_count(&api, &admin, ana).await.0;
+    assert!(
+        (before_kill..40).contains(&after_kill),
+        "{after_kill} after the kill"
+    );
+    // The restarted runner takes the job up again and finishes: every activity once.
+    paceline_testkit::wait_until(
+        "the resumed backfill to finish",
+        paceline_testkit::DEADLINE * 4,
+        async || unfinished_jobs(&api, &admin).await == 0,
+    )
+    .await;
+    assert_eq!(strava_count(&api, &admin, ana).await, (40, 40));
+    let done = jobs(&api, &admin, "done").await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["attempts"], 2, "the killed run and the resumed one");
+    let mut starts: Vec<String> = activities(&api, &admin, ana)
+        .await
+        .iter()
+        .map(|a| a["start_ms"].to_string())
+        .collect();
+    starts.sort();
+    starts.dedup();
+    assert_eq!(starts.len(), 40, "no activity twice");
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/admin/faults", providers.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+
+    // Strava's headers say the read quota is at 85 %: the next sync pauses until the next
+    // 15-minute boundary, spending no attempt, and the quota and the pause show.
+    providers
+        .admin("/admin/rate", json!({"read_short_usage": 850}))
+        .await;
+    let add = async |hours_ago: i64| {
+        let added: Value = reqwest::Client::new()
+            .post(format!("{}/admin/strava/activities", providers.base))
+            .json(&json!({"start_s": unix_now_s() - hours_ago * 3600}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        added["id"].as_u64().unwrap()
+    };
+    add(1).await;
+    let sync_now = async || {
+        let reply = api
+            .post(
+                "/connections/strava/sync",
+                Some(&admin),
+                json!({"athlete_id": ana}),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.json);
+        reply.json["job_id"].as_i64().unwrap()
+    };
+    let paused_job = sync_now().await;
+    let paused = paceline_testkit::wait_until(
+        "the sync to pause",
+        paceline_testkit::DEADLINE,
+        async || {
+            jobs(&api, &admin, "retry")
+                .await
+                .into_iter()
+                .find(|j| j["id"] == paused_job)
+        },
+    )
+    .await;
+    let now = unix_now_s();
+    let run_at = paused["run_at_s"].as_i64().unwrap();
+    assert_eq!(run_at % 900, 0, "a quarter-hour boundary: {paused}");
+    assert!(run_at > now - 2 && run_at <= now + 900, "{run_at} vs {now}");
+    assert_eq!(paused["attempts"], 0, "a pause spends no attempt");
+    assert!(
+        paused["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate_limited"),
+        "{paused}"
+    );
+    let quota = connection(&api, &admin).await["quota"].clone();
+    assert_eq!(quota["short_limit"], 1000, "{quota}");
+    assert!(quota["short_usage"].as_u64().unwrap() >= 851, "{quota}");
+    assert!(quota["used_percent"].as_u64().unwrap() >= 85, "{quota}");
+    assert_eq!(quota["paused_until_s"], run_at, "{quota}");
+    let listed = api.get("/admin/jobs", &admin).await;
+    assert_eq!(
+        listed.json["quota"][0]["paused_until_s"], run_at,
+        "{}",
+        listed.json
+    );
+    assert_eq!(strava_count(&api, &admin, ana).await.0, 40);
+
+    // The window resets (here: the server's counters, and the admin runs the job now
+    // instead of waiting for the boundary): the sync resumes and imports the new ride.
+    providers
+        .admin(
+            "/admin/rate",
+            json!({"read_short_usage": 0, "short_usage": 0}),
+        )
+        .await;
+    let reply = api
+        .post(
+            &format!("/admin/jobs/{paused_job}/retry"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    paceline_testkit::wait_until(
+        "the resumed sync to import the new ride",
+        paceline_testkit::DEADLINE,
+        async || strava_count(&api, &admin, ana).await.0 == 41,
+    )
+    .await;
+
+    // A 429: the sync backs off to the next boundary rather than retrying at once.
+    add(2).await;
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "too_many_requests", "path_prefix": "/api/v3", "times": 1}]}),
+        )
+        .await;
+    let limited_job = sync_now().await;
+    let limited = paceline_testkit::wait_until(
+        "the sync to back off after a 429",
+        paceline_testkit::DEADLINE,
+        async || {
+            jobs(&api, &admin, "retry")
+                .await
+                .into_iter()
+                .find(|j| j["id"] == limited_job)
+        },
+    )
+    .await;
+    assert_eq!(limited["run_at_s"].as_i64().unwrap() % 900, 0, "{limited}");
+    assert!(connection(&api, &admin).await["quota"]["paused_until_s"].is_i64());
+    assert_eq!(strava_count(&api, &admin, ana).await.0, 41);
+}
+
+/// Connects `athlete` to Garmin through the consent page (PKCE S256): the callback's
+/// reply.
+async fn connect_garmin(api: &Api, providers: &Providers, admin: &str, ana: i64) -> Reply {
+    let reply = api
+        .post(
+            "/connections/garmin",
+            Some(admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let authorize = reply.json["authorize_url"].as_str().unwrap().to_owned();
+    assert!(
+        authorize.starts_with(&format!("{}/oauth2Confirm?", providers.base))
+            && authorize.contains("code_challenge_method=S256")
+            && authorize.contains("code_challenge="),
+        "{authorize}"
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(&authorize).send().await.unwrap();
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let callback = location
+        .strip_prefix(&format!("{PUBLIC_URL}/api/v1"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned();
+    assert!(
+        callback.starts_with("/connections/garmin/callback?"),
+        "{callback}"
+    );
+    // The token endpoint checks the S256 verifier the gateway kept sealed with the state.
+    let connected = api.get(&callback, admin).await;
+    assert_eq!(connected.status, 200, "{}", connected.json);
+    connected
+}
+
+/// Sends a Garmin notification from the local servers to the gateway.
+async fn garmin_notify(providers: &Providers, webhook: &str, body: Value) -> Value {
+    let mut body = body;
+    body["callback_url"] = json!(webhook);
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/admin/garmin/notify", providers.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
+    // Tokens living 60 s: the ping's job refreshes before it fetches.
+    let providers = Providers::start(&["--activities", "1", "--token-lifetime-s", "60"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@garmin.example", "Garmin Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+
+    let connected = connect_garmin(&api, &providers, &admin, ana).await;
+    assert_eq!(connected.json["provider"], "garmin");
+    assert_eq!(connected.json["status"], "connected");
+    assert_eq!(connected.json["pending_jobs"], 0);
+    assert_eq!(providers.hits("/wellness-api/rest/user/id").await, 1);
+    // The backfill window (90 days) is asked of Garmin for every summary type.
+    for summary in ["activities", "dailies", "sleeps", "hrv"] {
+        let path = format!("/wellness-api/rest/backfill/{summary}");
+        paceline_testkit::wait_until(
+            "the backfill requests",
+            paceline_testkit::DEADLINE,
+            async || providers.hits(&path).await == 1,
+        )
+        .await;
+    }
+    let listed = connection(&api, &admin).await;
+    assert_eq!(
+        (listed["provider"].as_str(), listed["athlete_id"].as_i64()),
+        (Some("garmin"), Some(ana))
+    );
+    // Garmin pushes; there is nothing to ask for.
+    let reply = api
+        .post(
+            "/connections/garmin/sync",
+            Some(&admin),
+            json!({"athlete_id": ana}),
+        )
+        .await;
+    assert_eq!((reply.status, code(&reply)), (400, "pushed_by_provider"));
+
+    // Pushed health summaries land in the athlete's daily metrics, as source garmin.
+    let webhook = format!("http://{}/webhooks/garmin", gateway.http);
+    for summary in ["dailies", "sleeps", "hrv"] {
+        let sent = garmin_notify(
+            &providers,
+            &webhook,
+            json!({"mode": "push", "summary": summary, "date": "2026-11-30"}),
+        )
+        .await;
+        assert_eq!(sent["statuses"], json!([200]), "{summary}: {sent}");
+    }
+    let days = api
+        .get(
+            &format!("/athletes/{ana}/daily?from=2026-11-30&to=2026-11-30"),
+            &admin,
+        )
+        .await;
+    assert_eq!(days.status, 200, "{}", days.json);
+    let day = &days.json["days"][0];
+    assert_eq!(day["source"], "garmin", "{day}");
+    assert_eq!(day["resting_hr_bpm"], 48.0, "{day}");
+    assert_eq!(day["stress"], 31.0, "{day}");
+    assert_eq!(day["hrv_ms"], 62.0, "{day}");
+    assert_eq!(day["sleep_s"], 24_840.0, "deep + light + REM: {day}");
+    assert_eq!(day["sleep_score"], 84.0, "{day}");
+
+    // A ping: the gateway fetches the callback with the user's token; the activity
+    // arrives in the library as source garmin, once however often the ping comes.
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "activities", "duplicates": 2}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200, 200]), "{sent}");
+    paceline_testkit::wait_until(
+        "the pinged activity to be imported",
+        paceline_testkit::DEADLINE,
+        async || {
+            let items = activities(&api, &admin, ana).await;
+            items.len() == 1
+                && items[0]["source_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("garmin"))
+        },
+    )
+    .await;
+    settle(&api, &admin).await;
+    assert_eq!(activities(&api, &admin, ana).await.len(), 1);
+    assert!(
+        providers.hits("/di-oauth2-service/oauth/token").await >= 2,
+        "the code, then a refresh"
+    );
+    // A callback URL off Garmin's API origin is refused before anything is fetched.
+    let foreign = reqwest::Client::new()
+        .post(&webhook)
+        .json(&json!({"activities": [{"userId": "134815",
+            "callbackURL": "http://evil.example/wellness-api/rest/activities"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 400);
+
+    // Disconnect deletes the user's registration at Garmin and the tokens here.
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/connections/garmin?athlete_id={ana}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.json);
+    assert_eq!(
+        providers.hits("/wellness-api/rest/user/registration").await,
+        1
+    );
+    assert_eq!(
+        api.get("/connections", &admin).await.json["connections"],
+        json!([])
+    );
+
+    // Connected again, the user disconnects Paceline in Garmin Connect: the
+    // deregistration notice, checked against Garmin, revokes the connection.
+    assert_eq!(
+        connect_garmin(&api, &providers, &admin, ana).await.status,
+        200
+    );
+    let sent = garmin_notify(&providers, &webhook, json!({"mode": "deregistration"})).await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    let revoked = paceline_testkit::wait_until(
+        "the Garmin connection to be revoked",
+        paceline_testkit::DEADLINE,
+        async || {
+            let c = connection(&api, &admin).await;
+            (c["status"] == "revoked").then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        revoked["last_error"].as_str().unwrap().contains("Garmin"),
+        "{revoked}"
+    );
 }

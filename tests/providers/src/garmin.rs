@@ -223,6 +223,30 @@ pub async fn callback(
     .into_response()
 }
 
+/// `GET /wellness-api/rest/backfill/{summary}?summaryStartTimeInSeconds=&summaryEndTimeInSeconds=`:
+/// accepted (202) for a known summary type and a range of at most 90 days, as Garmin
+/// answers before it sends the summaries later; nothing is sent here.
+pub async fn backfill(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(summary): Path<String>,
+    Query(q): Params,
+) -> Response {
+    if user(&lock(&world), &headers).is_none() {
+        return unauthorized();
+    }
+    let known = paceline_sync::jobs::SummaryType::parse(&summary).is_some();
+    let range = |name: &str| q.get(name).and_then(|v| v.parse::<i64>().ok());
+    let ok_range = matches!(
+        (range("summaryStartTimeInSeconds"), range("summaryEndTimeInSeconds")),
+        (Some(start), Some(end)) if start < end && end - start <= 90 * 86_400
+    );
+    if !known || !ok_range {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "backfill range");
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
 fn callback_key(summary: &str, user_id: &str, start: &str) -> String {
     format!("{summary}|{user_id}|{start}")
 }

@@ -187,6 +187,10 @@ async fn run() -> anyhow::Result<()> {
             delete(garmin::deregister),
         )
         .route("/wellness-api/rest/{summary}", get(garmin::callback))
+        .route(
+            "/wellness-api/rest/backfill/{summary}",
+            get(garmin::backfill),
+        )
         .route("/admin/garmin/notify", post(garmin::notify))
         .route("/admin/state", get(admin::state))
         .route(
