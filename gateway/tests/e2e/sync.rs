@@ -68,9 +68,9 @@ fn providers_bin() -> &'static Path {
 }
 
 /// The local provider servers, killed when dropped.
-struct Providers {
+pub(crate) struct Providers {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Providers {
@@ -81,7 +81,7 @@ impl Drop for Providers {
 }
 
 impl Providers {
-    fn start(args: &[&str]) -> Providers {
+    pub(crate) fn start(args: &[&str]) -> Providers {
         let mut child = Command::new(providers_bin())
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
@@ -101,7 +101,7 @@ impl Providers {
         Providers { child, base }
     }
 
-    async fn admin(&self, path: &str, body: Value) {
+    pub(crate) async fn admin(&self, path: &str, body: Value) {
         let answer = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
             .json(&body)
@@ -111,7 +111,7 @@ impl Providers {
         assert!(answer.status().is_success(), "{path}: {}", answer.status());
     }
 
-    async fn hits(&self, path: &str) -> u64 {
+    pub(crate) async fn hits(&self, path: &str) -> u64 {
         let state: Value = reqwest::get(format!("{}/admin/state", self.base))
             .await
             .unwrap()
@@ -140,7 +140,7 @@ async fn gateway_for(providers: &Providers) -> paceline_testkit::Gateway {
         .await
 }
 
-const VERIFY_TOKEN: &str = "verify-me";
+pub(crate) const VERIFY_TOKEN: &str = "verify-me";
 
 /// Begins connecting `athlete` to Strava and follows the authorize page's redirect: the
 /// callback path (under `/api/v1`) the browser would open.
