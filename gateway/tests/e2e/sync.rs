@@ -1052,6 +1052,41 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         providers.hits("/di-oauth2-service/oauth/token").await >= 2,
         "the code, then a refresh"
     );
+    // Garmin answers a ping's fetch with 401 once: one refresh and one more try, and the
+    // connection stays connected.
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "status", "status": 401,
+                "path_prefix": "/wellness-api/rest/dailies"}]}),
+        )
+        .await;
+    let refreshes = providers.hits("/di-oauth2-service/oauth/token").await;
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "dailies", "date": "2026-11-29"}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    paceline_testkit::wait_until(
+        "the pinged day after a refresh",
+        paceline_testkit::DEADLINE,
+        async || {
+            let days = api
+                .get(
+                    &format!("/athletes/{ana}/daily?from=2026-11-29&to=2026-11-29"),
+                    &admin,
+                )
+                .await;
+            days.json["days"][0]["resting_hr_bpm"] == 48.0
+        },
+    )
+    .await;
+    assert_eq!(providers.hits("/wellness-api/rest/dailies").await, 2);
+    // Tokens living 60 s: one refresh before the fetch, one after the 401.
+    assert!(providers.hits("/di-oauth2-service/oauth/token").await >= refreshes + 2);
+    assert_eq!(connection(&api, &admin).await["status"], "connected");
     // A callback URL off Garmin's API origin is refused before anything is fetched.
     let foreign = reqwest::Client::new()
         .post(&webhook)
