@@ -1079,8 +1079,8 @@ pub fn apply_garmin_items(
 
 /// A Garmin ping: its callback URL (checked to be on Garmin's API origin when the ping
 /// was read) fetched with the user's token, and what it returns applied
-/// ([`apply_garmin_items`]). A 401 or 403 means the user withdrew Paceline:
-/// `needs_reauth`.
+/// ([`apply_garmin_items`]). A 401 gets one token refresh and one more try; a 403, a
+/// second 401 or a refused refresh means the user withdrew Paceline: `needs_reauth`.
 async fn fetch_callback(
     sync: &Arc<ProviderSync>,
     job: &JobRow,
@@ -1099,46 +1099,62 @@ async fn fetch_callback(
     }
     let (connection_id, athlete_row) = (connection.id, connection.athlete_row);
     // Refreshed first when the token expires within 5 minutes.
-    let access = match open_session(sync, connection).await {
-        Ok(session) => session.access,
+    let mut session = match open_session(sync, connection).await {
+        Ok(session) => session,
         Err(Outcome::NeedsReauth(error)) => {
             mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
             return Outcome::NeedsReauth(error);
         }
         Err(halt) => return halt,
     };
-    let bearer = Zeroizing::new(format!("Bearer {}", access.expose()));
-    let answer = match sync
-        .outbound
-        .call(
-            Method::Get,
-            callback_url,
-            &[("authorization", bearer.as_str())],
-            None,
-            paceline_sync::garmin::MAX_NOTIFICATION_BYTES,
-        )
-        .await
-    {
-        Ok(answer) => answer,
-        Err(e) => return Outcome::Transient(format!("Garmin's callback: {e}")),
-    };
-    match answer.status {
-        200..=299 => {}
-        401 | 403 => {
-            let error = format!("Garmin refused the token ({})", answer.status);
-            mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
-            return Outcome::NeedsReauth(error);
-        }
-        404 | 410 => return Outcome::Done,
-        status => {
-            return match jobs::classify_status(status) {
-                jobs::ApiAnswer::Transient | jobs::ApiAnswer::RateLimited => {
-                    Outcome::Transient(format!("Garmin's callback answered {status}"))
+    let mut refreshed = false;
+    let answer = loop {
+        let bearer = Zeroizing::new(format!("Bearer {}", session.access.expose()));
+        let answer = match sync
+            .outbound
+            .call(
+                Method::Get,
+                callback_url,
+                &[("authorization", bearer.as_str())],
+                None,
+                paceline_sync::garmin::MAX_NOTIFICATION_BYTES,
+            )
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => return Outcome::Transient(format!("Garmin's callback: {e}")),
+        };
+        match answer.status {
+            200..=299 => break answer,
+            // An access token Garmin no longer takes (revoked early, or the clocks
+            // disagree): one refresh and one more try before asking the athlete.
+            401 if !refreshed => {
+                refreshed = true;
+                match session.refresh().await {
+                    Ok(()) => {}
+                    Err(Outcome::NeedsReauth(error)) => {
+                        mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
+                        return Outcome::NeedsReauth(error);
+                    }
+                    Err(halt) => return halt,
                 }
-                _ => Outcome::Permanent(format!("Garmin's callback answered {status}")),
-            };
+            }
+            401 | 403 => {
+                let error = format!("Garmin refused the token ({})", answer.status);
+                mark_needs_reauth(sync, job.tenant_row, connection_id, &error).await;
+                return Outcome::NeedsReauth(error);
+            }
+            404 | 410 => return Outcome::Done,
+            status => {
+                return match jobs::classify_status(status) {
+                    jobs::ApiAnswer::Transient | jobs::ApiAnswer::RateLimited => {
+                        Outcome::Transient(format!("Garmin's callback answered {status}"))
+                    }
+                    _ => Outcome::Permanent(format!("Garmin's callback answered {status}")),
+                };
+            }
         }
-    }
+    };
     let items = match parse_callback(summary, &answer.body) {
         Ok(items) => items,
         Err(e) => return Outcome::Permanent(e.to_string()),

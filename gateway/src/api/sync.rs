@@ -9,8 +9,9 @@
 //! valid 10 minutes. Tokens are sealed with the server key and never logged.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use paceline_sync::garmin::{MAX_USER_BODY_BYTES, USER_ID_PATH, backfill_paths, parse_user_id};
 use paceline_sync::jobs::SummaryType;
 use paceline_sync::jobs::{self, Job};
@@ -26,7 +27,8 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit, require_admin,
+    ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, LiveAuth, athlete_visible, audit,
+    require_admin,
 };
 use crate::accounts::Principal;
 use crate::outbound::Method;
@@ -194,6 +196,8 @@ pub struct ConnectionView {
     pub last_error: Option<String>,
     /// Jobs of this connection waiting or running.
     pub pending_jobs: i64,
+    /// Activity copies from this provider in the athlete's library.
+    pub activities_imported: i64,
     /// The provider app's quota as its last answer told it (shared by every connection
     /// to that provider); `null` before the first answer.
     pub quota: Option<QuotaView>,
@@ -251,8 +255,9 @@ fn quota_view(sync: &ProviderSync, provider: Provider) -> Option<QuotaView> {
     })
 }
 
-fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
+fn connection_view(row: ConnectionRow, pending_jobs: i64, imported: i64) -> ConnectionView {
     ConnectionView {
+        activities_imported: imported,
         athlete_id: row.athlete_row,
         provider: row.provider,
         status: row.status,
@@ -265,18 +270,45 @@ fn connection_view(row: ConnectionRow, pending_jobs: i64) -> ConnectionView {
 
 /// The provider redirects the browser here with `code` and `state`: the code is traded for
 /// tokens (sealed at rest), the connection stored and a backfill queued. Needs the token of
-/// the user who began the connect.
+/// the user who began the connect. A browser arriving from the provider sends no token
+/// (the web UI keeps it in `sessionStorage`): it is sent on, with the same query, to the
+/// Connections page (`303` to `/connections?provider=…&code=…&state=…`), whose script
+/// calls this route again with the logged-in user's token, so the state stays bound to
+/// that user.
 #[utoipa::path(get, path = "/api/v1/connections/{provider}/callback", tag = "sync",
     params(("provider" = String, Path, description = "strava or garmin"), CallbackQuery),
-    responses((status = 200, body = ConnectionView), (status = 400, description = "bad, used or expired state; provider refused")),
+    responses((status = 200, body = ConnectionView),
+        (status = 303, description = "no Authorization header (a browser back from the provider): on to the Connections page"),
+        (status = 400, description = "bad, used or expired state; provider refused")),
     security(("bearer" = [])))]
 pub async fn callback(
     State(state): State<ApiState>,
-    Auth(p): Auth,
+    LiveAuth(caller): LiveAuth,
     ApiPath(provider): ApiPath<String>,
+    RawQuery(raw): RawQuery,
     ApiQuery(q): ApiQuery<CallbackQuery>,
-) -> Result<Json<ConnectionView>, ApiError> {
+) -> Result<Response, ApiError> {
     let provider = provider_of(&state, &provider)?;
+    let Some((p, _)) = caller else {
+        let mut page = format!("/connections?provider={}", provider.as_str());
+        if let Some(raw) = raw.filter(|r| r.len() <= 4096) {
+            page.push('&');
+            page.push_str(&raw);
+        }
+        return Ok(Redirect::to(&page).into_response());
+    };
+    complete(state, p, provider, q)
+        .await
+        .map(IntoResponse::into_response)
+}
+
+/// The callback with the caller's token: trades the code and stores the connection.
+async fn complete(
+    state: ApiState,
+    p: Principal,
+    provider: Provider,
+    q: CallbackQuery,
+) -> Result<Json<ConnectionView>, ApiError> {
     let sync = sync_of(&state)?;
     let presented = OAuthState::parse(q.state.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request("invalid_state", format!("state: {e}")))?;
@@ -392,7 +424,8 @@ pub async fn callback(
                 now_ms,
             )?;
             let row = rows::connection(tx, p.tenant_row, id)?.ok_or_else(ApiError::internal)?;
-            Ok(connection_view(row, pending_jobs))
+            let imported = rows::imported_copies(tx, p.tenant_row, athlete, provider)?;
+            Ok(connection_view(row, pending_jobs, imported))
         })
         .await?;
     sync.wake();
@@ -474,6 +507,18 @@ async fn garmin_user_id(sync: &ProviderSync, access: &Secret) -> Result<String, 
 pub struct Connections {
     /// By athlete and provider.
     pub connections: Vec<ConnectionView>,
+    /// The providers this server offers (configured with a client id), each with its
+    /// app's quota; a provider not listed cannot be connected here.
+    pub offered: Vec<OfferedProvider>,
+}
+
+/// A provider this server is configured for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferedProvider {
+    /// `strava`, `garmin`.
+    pub provider: String,
+    /// The app's quota as last seen (`null` before the first answer).
+    pub quota: Option<QuotaView>,
 }
 
 fn pending_of(jobs: &[JobRow], connection_id: i64) -> i64 {
@@ -509,7 +554,10 @@ pub async fn list_connections(
             for row in rows::tenant_connections(conn, p.tenant_row)? {
                 if athlete_visible(conn, &p, row.athlete_row)? {
                     let pending = pending_of(&jobs, row.id);
-                    out.push(connection_view(row, pending));
+                    let imported = Provider::parse(&row.provider).map_or(Ok(0), |provider| {
+                        rows::imported_copies(conn, p.tenant_row, row.athlete_row, provider)
+                    })?;
+                    out.push(connection_view(row, pending, imported));
                 }
             }
             Ok(out)
@@ -524,7 +572,20 @@ pub async fn list_connections(
             view
         })
         .collect();
-    Ok(Json(Connections { connections }))
+    let offered = state.sync.as_ref().map_or_else(Vec::new, |sync| {
+        sync.settings
+            .providers()
+            .iter()
+            .map(|&provider| OfferedProvider {
+                provider: provider.as_str().to_owned(),
+                quota: quota_view(sync, provider),
+            })
+            .collect()
+    });
+    Ok(Json(Connections {
+        connections,
+        offered,
+    }))
 }
 
 /// A queued job.

@@ -453,6 +453,23 @@ pub fn newest_start(
         .flatten())
 }
 
+/// How many copies from `provider` the athlete's library holds (what sync imported).
+pub fn imported_copies(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    provider: Provider,
+) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM activity_sources
+             WHERE tenant_id = ?1 AND athlete_id = ?2 AND kind = ?3",
+        )?
+        .query_row(params![tenant_row, athlete_row, provider.as_str()], |r| {
+            r.get(0)
+        })?)
+}
+
 /// Deletes a connection (disconnect: its tokens go with it).
 pub fn delete_connection(conn: &Connection, tenant_row: i64, id: i64) -> Result<(), StoreError> {
     conn.execute(

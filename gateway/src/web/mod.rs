@@ -1,10 +1,10 @@
 //! The web UI: plain HTML, CSS and a little vanilla JavaScript, embedded in the binary
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
 //! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
-//! `/today`, `/athletes/{id}/today`, `/insights`, `/athletes/{id}/insights`, `/chat` and
-//! `/athletes/{id}/chat`, with the assets under `/assets/`. The security headers
-//! (CSP without inline scripts, no framing) are added to every response by
-//! [`crate::http::router`].
+//! `/today`, `/athletes/{id}/today`, `/insights`, `/athletes/{id}/insights`, `/chat`,
+//! `/athletes/{id}/chat`, `/connections` and `/athletes/{id}/connections`, with the assets
+//! under `/assets/`. The security headers (CSP without inline scripts, no framing) are
+//! added to every response by [`crate::http::router`].
 //!
 //! **Invariants.** The pages are static: they hold no tenant data and need no login to be
 //! fetched. Everything they show comes from `/api/v1` with the access token the login page
@@ -68,6 +68,10 @@ const INSIGHTS: Asset = Asset {
 const CHAT: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/chat.html"),
+};
+const CONNECTIONS: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/connections.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -135,6 +139,11 @@ pub fn router() -> Router {
         )
         .route("/chat", get(|| async { serve(&CHAT) }))
         .route("/athletes/{id}/chat", get(|| async { serve(&CHAT) }))
+        .route("/connections", get(|| async { serve(&CONNECTIONS) }))
+        .route(
+            "/athletes/{id}/connections",
+            get(|| async { serve(&CONNECTIONS) }),
+        )
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

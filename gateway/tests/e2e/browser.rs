@@ -600,7 +600,8 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
             "Chat",
             "Live board",
             "Sessions",
-            "Library"
+            "Library",
+            "Connections"
         ]),
         "no plans for an athlete"
     );

@@ -123,6 +123,7 @@ mod browser;
 mod chat;
 mod chat_llm;
 mod chat_page;
+mod connections_page;
 mod demo;
 mod digest;
 mod external_broker;

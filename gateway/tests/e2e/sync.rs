@@ -68,9 +68,9 @@ fn providers_bin() -> &'static Path {
 }
 
 /// The local provider servers, killed when dropped.
-struct Providers {
+pub(crate) struct Providers {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Providers {
@@ -81,7 +81,7 @@ impl Drop for Providers {
 }
 
 impl Providers {
-    fn start(args: &[&str]) -> Providers {
+    pub(crate) fn start(args: &[&str]) -> Providers {
         let mut child = Command::new(providers_bin())
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
@@ -101,7 +101,7 @@ impl Providers {
         Providers { child, base }
     }
 
-    async fn admin(&self, path: &str, body: Value) {
+    pub(crate) async fn admin(&self, path: &str, body: Value) {
         let answer = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
             .json(&body)
@@ -111,7 +111,7 @@ impl Providers {
         assert!(answer.status().is_success(), "{path}: {}", answer.status());
     }
 
-    async fn hits(&self, path: &str) -> u64 {
+    pub(crate) async fn hits(&self, path: &str) -> u64 {
         let state: Value = reqwest::get(format!("{}/admin/state", self.base))
             .await
             .unwrap()
@@ -140,7 +140,7 @@ async fn gateway_for(providers: &Providers) -> paceline_testkit::Gateway {
         .await
 }
 
-const VERIFY_TOKEN: &str = "verify-me";
+pub(crate) const VERIFY_TOKEN: &str = "verify-me";
 
 /// Begins connecting `athlete` to Strava and follows the authorize page's redirect: the
 /// callback path (under `/api/v1`) the browser would open.
@@ -1052,6 +1052,41 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         providers.hits("/di-oauth2-service/oauth/token").await >= 2,
         "the code, then a refresh"
     );
+    // Garmin answers a ping's fetch with 401 once: one refresh and one more try, and the
+    // connection stays connected.
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "status", "status": 401,
+                "path_prefix": "/wellness-api/rest/dailies"}]}),
+        )
+        .await;
+    let refreshes = providers.hits("/di-oauth2-service/oauth/token").await;
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "dailies", "date": "2026-11-29"}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    paceline_testkit::wait_until(
+        "the pinged day after a refresh",
+        paceline_testkit::DEADLINE,
+        async || {
+            let days = api
+                .get(
+                    &format!("/athletes/{ana}/daily?from=2026-11-29&to=2026-11-29"),
+                    &admin,
+                )
+                .await;
+            days.json["days"][0]["resting_hr_bpm"] == 48.0
+        },
+    )
+    .await;
+    assert_eq!(providers.hits("/wellness-api/rest/dailies").await, 2);
+    // Tokens living 60 s: one refresh before the fetch, one after the 401.
+    assert!(providers.hits("/di-oauth2-service/oauth/token").await >= refreshes + 2);
+    assert_eq!(connection(&api, &admin).await["status"], "connected");
     // A callback URL off Garmin's API origin is refused before anything is fetched.
     let foreign = reqwest::Client::new()
         .post(&webhook)

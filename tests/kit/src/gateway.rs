@@ -196,6 +196,12 @@ impl Gateway {
         GatewayBuilder::default()
     }
 
+    /// Sets an environment variable for the next [`Gateway::launch`] (one that needs the
+    /// ports [`GatewayBuilder::build`] picked, such as a public URL).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.envs.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts one with the defaults (a fresh data folder) and waits until it is ready.
     pub async fn start() -> Gateway {
         Self::builder().start().await

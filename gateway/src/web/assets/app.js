@@ -148,7 +148,7 @@ function header(active) {
   const top = $("top");
   const m = me();
   const nav = el("nav", { "aria-label": "Main" });
-  const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["chat", "/chat", "Chat"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"]];
+  const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["chat", "/chat", "Chat"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"], ["connections", "/connections", "Connections"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
@@ -1427,6 +1427,181 @@ async function chatPage() {
   });
 }
 
+// ---- Connections: each provider's state, quota, connect (after saying what is read) ----
+const PROVIDERS = {
+  strava: {
+    name: "Strava",
+    reads: ["your activities (all of them, private ones too) and their streams: time, heart rate, power, cadence, distance, altitude, position and speed"],
+    scope: "read,activity:read_all",
+  },
+  garmin: {
+    name: "Garmin Connect",
+    reads: ["your activities", "daily health summaries (resting heart rate, steps, stress)", "sleep (duration and score)", "heart-rate variability (HRV)", "stress details"],
+    scope: "activities and health data",
+  },
+};
+const STATUS_TEXT = { connected: "Connected", needs_reauth: "Needs re-authorization", revoked: "Revoked" };
+
+function quotaText(q) {
+  if (!q) return "Quota: no requests seen yet.";
+  let text = "Quota: 15-minute " + q.short_usage + " / " + q.short_limit + " · daily " + q.daily_usage + " / " + q.daily_limit;
+  if (q.used_percent !== null && q.used_percent !== undefined) text += " · " + q.used_percent + " % used";
+  if (q.paused_until_s && q.paused_until_s * 1000 > Date.now()) text += " · sync paused until " + fmtTime(q.paused_until_s * 1000);
+  return text + ".";
+}
+
+// Back from the provider: the API's callback sent the browser here with its query; the
+// callback is called again with the logged-in user's token.
+async function finishConnect(params) {
+  const provider = params.get("provider");
+  params.delete("provider");
+  history.replaceState(null, "", "/connections");
+  if (!PROVIDERS[provider]) { $("connections-error").textContent = "Unknown provider."; return null; }
+  try {
+    const view = await apiJson("/connections/" + provider + "/callback?" + params.toString());
+    return "/athletes/" + view.athlete_id + "/connections?connected=" + provider;
+  } catch (e) {
+    $("connections-error").textContent = PROVIDERS[provider].name + " was not connected: " + e.message;
+    return null;
+  }
+}
+
+async function connectionsPage() {
+  const params = new URLSearchParams(location.search);
+  if (params.has("provider") && (params.has("state") || params.has("code") || params.has("error"))) {
+    const next = await finishConnect(params);
+    if (next) { location.replace(next); return; }
+  }
+  const parts = location.pathname.split("/");
+  if (parts[1] !== "athletes") {
+    if (!$("connections-error").textContent) await chooseAthlete("connections", "connections-error");
+    return;
+  }
+  const athleteId = Number(parts[2]);
+  const connected = params.get("connected");
+  if (connected && PROVIDERS[connected]) {
+    $("connections-notice").textContent = PROVIDERS[connected].name + " is connected: your history is being imported.";
+  }
+  let athlete;
+  try { athlete = await apiJson("/athletes/" + athleteId); } catch (e) {
+    $("connections-error").textContent = "The connections cannot be shown: " + e.message;
+    return;
+  }
+  $("title").textContent = "Connections — " + athlete.name;
+  document.title = athlete.name + " · Connections · Paceline";
+  let confirming = null;
+  let consentFor = null;
+  let list = { connections: [], offered: [] };
+
+  const load = async () => {
+    try {
+      list = await apiJson("/connections");
+      $("connections-error").textContent = "";
+    } catch (e) {
+      $("connections-error").textContent = "The connections could not be read: " + e.message;
+    }
+    render();
+  };
+  const messages = {};
+  const act = async (provider, what, work) => {
+    messages[provider] = { text: what + "…", bad: false };
+    render();
+    try { messages[provider] = { text: await work(), bad: false }; } catch (e) { messages[provider] = { text: e.message, bad: true }; }
+    render();
+  };
+  const showConsent = (provider) => {
+    consentFor = provider;
+    const p = PROVIDERS[provider];
+    $("consent-title").textContent = "Connect " + p.name;
+    $("consent-text").textContent = "Paceline will read from " + p.name + " (access asked for: " + p.scope + "):";
+    $("consent-reads").replaceChildren(...p.reads.map((r) => el("li", { text: r })));
+    $("consent-go").textContent = "Continue to " + p.name;
+    $("consent-go").dataset.provider = provider;
+    $("consent").hidden = false;
+    $("consent-go").focus();
+  };
+  $("consent-cancel").addEventListener("click", () => { consentFor = null; $("consent").hidden = true; });
+  $("consent-go").addEventListener("click", async () => {
+    if (!consentFor) return;
+    const provider = consentFor;
+    try {
+      const reply = await apiJson("/connections/" + provider, { method: "POST", json: { athlete_id: athleteId } });
+      if (!/^https?:\/\//.test(reply.authorize_url)) throw new Error("the server gave no provider page");
+      location.assign(reply.authorize_url);
+    } catch (e) {
+      $("connections-error").textContent = PROVIDERS[provider].name + " could not be connected: " + e.message;
+    }
+  });
+
+  function render() {
+    const cards = [];
+    for (const provider of Object.keys(PROVIDERS)) {
+      const p = PROVIDERS[provider];
+      const offered = (list.offered || []).find((o) => o.provider === provider);
+      const conn = (list.connections || []).find((c) => c.provider === provider && c.athlete_id === athleteId);
+      const status = !offered ? "not_offered" : conn ? conn.status : "not_connected";
+      const card = el("article", { class: "card connection", "data-provider": provider, "data-status": status });
+      const statusText = status === "not_offered" ? "Not offered by this server"
+        : status === "not_connected" ? "Not connected" : STATUS_TEXT[status] || status;
+      card.append(el("h2", { class: "mt0", text: p.name }), el("p", { class: "conn-status", text: statusText }));
+      if (conn) {
+        card.append(el("p", { class: "conn-sync", text: "Last sync: " + (conn.last_sync_ms ? fmtTime(conn.last_sync_ms) : "not yet")
+          + (conn.pending_jobs > 0 ? " · syncing now" : "") }));
+        card.append(el("p", { class: "conn-imported", text: "Activities imported: " + conn.activities_imported }));
+        if (conn.last_error) card.append(el("p", { class: "conn-error error", text: "Last error: " + conn.last_error }));
+        if (status === "needs_reauth") card.append(el("p", { class: "error", text: p.name + " no longer accepts Paceline's access: connect again to resume syncing." }));
+      }
+      if (offered) card.append(el("p", { class: "conn-quota muted", text: quotaText(offered.quota) }));
+      const buttons = el("div", { class: "row" });
+      if (offered && (!conn || status !== "connected")) {
+        const b = el("button", { type: "button", class: "conn-connect", text: conn ? "Re-authorize" : "Connect" });
+        b.addEventListener("click", () => showConsent(provider));
+        buttons.append(b);
+      }
+      if (offered && conn && status === "connected" && provider === "strava") {
+        const b = el("button", { type: "button", class: "conn-sync-now", text: "Sync now" });
+        b.addEventListener("click", () => act(provider, "Asking for a sync", async () => {
+          const q = await apiJson("/connections/" + provider + "/sync", { method: "POST", json: { athlete_id: athleteId } });
+          setTimeout(load, 500);
+          return q.added ? "Sync queued." : "A sync is already waiting.";
+        }));
+        buttons.append(b);
+      }
+      if (offered && conn) {
+        if (confirming === provider) {
+          const sure = el("p", { class: "conn-confirm", text: "Disconnect " + p.name + "? Paceline stops syncing and deletes its access; the activities already imported stay in the library." });
+          const yes = el("button", { type: "button", class: "conn-disconnect-yes danger", text: "Yes, disconnect" });
+          const no = el("button", { type: "button", class: "conn-disconnect-no", text: "Keep" });
+          yes.addEventListener("click", () => act(provider, "Disconnecting", async () => {
+            const reply = await api("/connections/" + provider + "?athlete_id=" + athleteId, { method: "DELETE" });
+            if (!reply.ok) {
+              const body = await reply.json().catch(() => null);
+              throw new Error((body && body.error ? body.error.message : "request failed") + " (" + reply.status + ")");
+            }
+            confirming = null;
+            await load();
+            return p.name + " is disconnected.";
+          }));
+          no.addEventListener("click", () => { confirming = null; render(); });
+          card.append(sure);
+          buttons.append(yes, no);
+        } else {
+          const b = el("button", { type: "button", class: "conn-disconnect", text: "Disconnect" });
+          b.addEventListener("click", () => { confirming = provider; render(); });
+          buttons.append(b);
+        }
+      }
+      const message = messages[provider] || { text: "", bad: false };
+      card.append(buttons, el("p", { class: "conn-message " + (message.bad ? "error" : "muted"), role: "status", text: message.text }));
+      cards.push(card);
+    }
+    $("providers").replaceChildren(...cards);
+    $("providers").hidden = false;
+  }
+  await load();
+  setInterval(() => { if (!confirming && !document.hidden) load(); }, 3000);
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -1437,5 +1612,5 @@ if (page === "login") {
   header(page);
   ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
     library: libraryPage, activity: activityPage, today: todayPage, insights: insightsPage,
-    chat: chatPage })[page]();
+    chat: chatPage, connections: connectionsPage })[page]();
 }
