@@ -285,23 +285,24 @@ pub fn digest_content(
     let next_from = week_end + Duration::days(1);
     let settings = crate::api::planning::plan_settings(conn, t, a)?;
     let next_week = crate::planning::week_outlook(conn, t, a, next_from, &settings)?
-    .into_iter()
-    .filter_map(|p| {
-        let date = p.date;
-        let workout: Option<WorkoutPlan> = p
-            .plan
-            .get("workout")
-            .filter(|w| !w.is_null())
-            .and_then(|w| serde_json::from_value(w.clone()).ok());
-        let workout = workout?;
-        Some(PlannedWorkout {
-            date,
-            title: workout.name.clone(),
-            duration_min: u32::try_from(plan_duration_s(&workout).div_ceil(60)).unwrap_or(u32::MAX),
-            load_tss: p.plan.get("target_tss").and_then(serde_json::Value::as_f64),
+        .into_iter()
+        .filter_map(|p| {
+            let date = p.date;
+            let workout: Option<WorkoutPlan> = p
+                .plan
+                .get("workout")
+                .filter(|w| !w.is_null())
+                .and_then(|w| serde_json::from_value(w.clone()).ok());
+            let workout = workout?;
+            Some(PlannedWorkout {
+                date,
+                title: workout.name.clone(),
+                duration_min: u32::try_from(plan_duration_s(&workout).div_ceil(60))
+                    .unwrap_or(u32::MAX),
+                load_tss: p.plan.get("target_tss").and_then(serde_json::Value::as_f64),
+            })
         })
-    })
-    .collect();
+        .collect();
     Ok(DigestContent {
         athlete_name: r.name.clone(),
         week_start: slot.week_start,

@@ -410,13 +410,27 @@ async fn recheck(
     principal: &mut Principal,
     scope: &mut Scope,
 ) -> Result<(), &'static str> {
-    let now = load_principal(
-        state,
-        principal.user_row,
-        principal.family_row,
-        principal.tenant_row,
-    )
-    .await
+    let now = match principal.impersonation {
+        Some(imp) => {
+            super::impersonation::load_principal(
+                state,
+                principal.user_row,
+                principal.family_row,
+                principal.tenant_row,
+                imp.row,
+            )
+            .await
+        }
+        None => {
+            load_principal(
+                state,
+                principal.user_row,
+                principal.family_row,
+                principal.tenant_row,
+            )
+            .await
+        }
+    }
     .map_err(|_| "access revoked: log in again")?;
     match scope {
         Scope::Session(id) => {

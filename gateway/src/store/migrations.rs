@@ -571,4 +571,20 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE oauth_states ADD COLUMN pkce_verifier_sealed BLOB;
     "#,
+    // 16: read-only impersonation ("view as", issue 25): who views whom, through which of
+    // their logins, until when, and how it ended.
+    r#"
+    CREATE TABLE impersonations (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        admin_user_id  INTEGER NOT NULL REFERENCES users(id),
+        family_id      INTEGER NOT NULL REFERENCES auth_families(id),
+        user_id        INTEGER NOT NULL REFERENCES users(id),
+        started_ms     INTEGER NOT NULL,
+        expires_ms     INTEGER NOT NULL,
+        ended_ms       INTEGER,
+        end_reason     TEXT
+    );
+    CREATE INDEX impersonations_open ON impersonations(tenant_id, ended_ms, expires_ms);
+    "#,
 ];

@@ -594,7 +594,14 @@ async fn an_athlete_sees_only_their_own_rides_and_no_coach_controls() {
     let nav = browser.wait_js("the navigation", NAV_LINKS).await;
     assert_eq!(
         nav,
-        json!(["Today", "Insights", "Chat", "Live board", "Sessions", "Library"]),
+        json!([
+            "Today",
+            "Insights",
+            "Chat",
+            "Live board",
+            "Sessions",
+            "Library"
+        ]),
         "no plans for an athlete"
     );
     let who = browser
