@@ -390,6 +390,7 @@ pub const REGISTRY: &[Table] = &[
         },
         ..user("impersonations")
     },
+    athlete("coach_sharing"),
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -462,6 +463,7 @@ pub fn holds(name: &str) -> &'static str {
         "sms_inbound" => "SMS message ids seen (no sender, no text), 30 days",
         "privacy_exports" => "data export jobs and their link digests",
         "tenant_privacy_settings" => "a gym's raw-sample retention period",
+        "coach_sharing" => "what an athlete lets linked coaches see (live, history, health)",
         "impersonations" => "read-only \"view as\" of a gym-admin: who, whom, until when, 90 days",
         _ => "",
     }

@@ -26,6 +26,7 @@ pub mod planning;
 pub mod plans;
 pub mod privacy;
 pub mod sessions;
+pub mod sharing;
 pub mod sms;
 pub mod sync;
 pub mod webhooks;
@@ -345,6 +346,10 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::patch(admin::update_user).delete(privacy::delete_user),
         )
         .route("/me", get(auth::me_here).delete(privacy::delete_me))
+        .route(
+            "/me/sharing",
+            get(sharing::get_sharing).put(sharing::put_sharing),
+        )
         .route("/admin/impersonations", post(impersonation::start))
         .route(
             "/admin/impersonations/current",
