@@ -142,6 +142,10 @@ pub async fn list_sessions(
             // (tenant, athlete, id) and (tenant, id) indexes.
             let (scope, mut values) = athlete_scope(&p, "s.athlete_id");
             let mut clauses = vec![scope, "s.id < :before".to_owned()];
+            // A coach's scope names `:user` already.
+            if let Some(shared) = super::sharing::coach_session_filter(&p) {
+                clauses.push(shared.to_owned());
+            }
             values.push((":before", Value::Integer(q.before_id.unwrap_or(i64::MAX))));
             values.push((":limit", Value::Integer(i64::from(limit))));
             if let Some(athlete) = q.athlete_id {

@@ -69,6 +69,19 @@ pub fn coach_may_see(
     Ok(found.unwrap_or(true))
 }
 
+/// For a coach, SQL true for the rows of sessions `s` whose athlete shares them (an
+/// open session is live, an ended one history; uses `:tenant` and `:user`); `None` for
+/// anyone else.
+pub fn coach_session_filter(p: &Principal) -> Option<&'static str> {
+    (p.role == Role::Coach).then_some(
+        "COALESCE((SELECT CASE WHEN s.status = 'open' THEN cs.live ELSE cs.history END
+                   FROM coach_sharing cs
+                   WHERE cs.tenant_id = :tenant AND cs.athlete_id = s.athlete_id
+                     AND (cs.coach_user_id = :user OR cs.coach_user_id IS NULL)
+                   ORDER BY cs.coach_user_id IS NULL LIMIT 1), 1) = 1",
+    )
+}
+
 /// 404 unless the caller may see this kind of the athlete's data.
 pub fn require_shared(
     conn: &Connection,

@@ -94,6 +94,30 @@ async fn an_athlete_decides_what_her_coaches_see() {
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
 
+    // An ended session of hers (a paired device, the row by SQL).
+    api.pair(&admin, athlete).await;
+    let session_row = {
+        let conn = rusqlite::Connection::open(gateway.data_dir.join("paceline.db")).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO sessions (tenant_id, device_row, athlete_id, session_id, status, started_ms, last_frame_ms)
+             SELECT tenant_id, id, athlete_id, 's-shared', 'ended', 1, 1 FROM devices WHERE athlete_id = ?1",
+            [athlete],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    };
+    let sessions_seen = |token: String| {
+        let api = &api;
+        async move {
+            let list = api.get("/sessions", &token).await;
+            assert_eq!(list.status, 200, "{}", list.json);
+            let one = api.get(&format!("/sessions/{session_row}"), &token).await;
+            (list.json["items"].as_array().unwrap().len(), one.status)
+        }
+    };
+
     // Everything shared by default.
     let view = api.get("/me/sharing", &her).await;
     assert_eq!(view.status, 200, "{}", view.json);
@@ -129,6 +153,12 @@ async fn an_athlete_decides_what_her_coaches_see() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(seen(&api, &c1, athlete).await, [200, 200, 200, 404]);
     assert_eq!(seen(&api, &c2, athlete).await, [404, 404, 404, 200]);
+    assert_eq!(
+        sessions_seen(c1.clone()).await,
+        (0, 404),
+        "history off for coach 1"
+    );
+    assert_eq!(sessions_seen(c2.clone()).await, (1, 200));
 
     // Back on for everyone.
     for body in [
@@ -139,6 +169,7 @@ async fn an_athlete_decides_what_her_coaches_see() {
     }
     for coach in [&c1, &c2] {
         assert_eq!(seen(&api, coach, athlete).await, [200; 4]);
+        assert_eq!(sessions_seen(coach.clone()).await, (1, 200));
     }
 
     // Only an athlete, only for a coach linked to her.
