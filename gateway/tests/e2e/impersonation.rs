@@ -343,3 +343,67 @@ async fn a_gym_admin_views_as_an_athlete_read_only_and_audited() {
         theirs.json
     );
 }
+
+/// The web app's banner: a gym-admin logged in views as an athlete from the page, the
+/// banner names her and the end, the page reads as her, "stop" ends the view (its token
+/// then 401) and brings the admin's own login back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_app_shows_the_view_as_banner_and_stops_it() {
+    let gateway = paceline().start().await;
+    let api = Api::of(&gateway);
+    let admin = access(
+        &api.register_gym("owner@banner-gym.example", "Banner Gym")
+            .await,
+    );
+    let athlete = api.create_athlete(&admin, "Bea Banner").await;
+    let her = access(
+        &api.invite_and_register(&admin, "athlete", "bea@banner-gym.example", Some(athlete))
+            .await,
+    );
+    let her_id = api.get("/me", &her).await.json["user"]["id"]
+        .as_i64()
+        .unwrap();
+
+    let browser = paceline_testkit::browser::Browser::start().await;
+    let base = format!("http://{}", gateway.http);
+    crate::browser::log_in(&browser, &base, "owner@banner-gym.example").await;
+    browser
+        .client
+        .execute(
+            &format!("pacelineViewAs({her_id}, 5); return true;"),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let banner = browser
+        .wait_js(
+            "the view-as banner",
+            "const b = document.getElementById('view-as'); return b && b.textContent",
+        )
+        .await;
+    let banner = banner.as_str().unwrap().to_owned();
+    assert!(
+        banner.starts_with("Viewing as bea@banner-gym.example, read-only, ends "),
+        "{banner}"
+    );
+    let view = browser
+        .wait_js(
+            "the view's token",
+            "return sessionStorage.getItem('paceline.access')",
+        )
+        .await;
+    let view = view.as_str().unwrap().to_owned();
+    assert_eq!(api.get("/me", &view).await.json["user"]["id"], her_id);
+    crate::browser::screenshot(&browser, "view-as-banner.png").await;
+
+    browser.click("#stop-view-as").await;
+    browser
+        .wait_js(
+            "the admin back, no banner",
+            "const m = JSON.parse(sessionStorage.getItem('paceline.me') || 'null');
+             return document.getElementById('top').textContent.includes('Log out') && !document.getElementById('view-as')
+               && m && m.user.role === 'gym-admin'",
+        )
+        .await;
+    assert_eq!(api.get("/me", &view).await.status, 401, "the view ended");
+}

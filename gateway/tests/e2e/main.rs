@@ -84,7 +84,8 @@
 //!   and no email, name, password or token in any line of the debug log.
 //! - `impersonation`: a gym-admin's read-only "view as" an athlete: reads as her, every
 //!   write 403 `read_only_impersonation` changing nothing, no refresh, ended at once,
-//!   past its end refused, another gym's user 404, the audit's starts and ends.
+//!   past its end refused, another gym's user 404, the audit's starts and ends; in
+//!   Chromium, the web app's banner and its "stop".
 //! - `sharing`: what an athlete lets linked coaches see: health off hides her daily
 //!   metrics, recovery and insights from them but not her activities, a coach's own
 //!   setting wins, back on restores it, her gym-admin always sees.
