@@ -378,6 +378,19 @@ pub const REGISTRY: &[Table] = &[
             time_column: "received_ms",
         },
     },
+    Table {
+        export: Export::Rows {
+            omit: &["family_id"],
+        },
+        // Who viewed whom stays in the audit log; the row itself is only needed while
+        // the view is open.
+        retention: Retention::Days {
+            default_days: 90,
+            time_column: "started_ms",
+        },
+        ..user("impersonations")
+    },
+    athlete("coach_sharing"),
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -450,6 +463,8 @@ pub fn holds(name: &str) -> &'static str {
         "sms_inbound" => "SMS message ids seen (no sender, no text), 30 days",
         "privacy_exports" => "data export jobs and their link digests",
         "tenant_privacy_settings" => "a gym's raw-sample retention period",
+        "coach_sharing" => "what an athlete lets linked coaches see (live, history, health)",
+        "impersonations" => "read-only \"view as\" of a gym-admin: who, whom, until when, 90 days",
         _ => "",
     }
 }

@@ -67,6 +67,20 @@ pub struct Principal {
     pub athlete_row: Option<i64>,
     /// The login (token family) the request's token belongs to.
     pub family_row: i64,
+    /// When a gym-admin views the service as this user ("view as"): read-only, refused
+    /// on every write by the auth extractor.
+    pub impersonation: Option<Impersonation>,
+}
+
+/// A read-only "view as" of a gym-admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Impersonation {
+    /// The impersonation's row.
+    pub row: i64,
+    /// The gym-admin viewing.
+    pub by_user_row: i64,
+    /// When it ends, ms since the epoch.
+    pub expires_ms: u64,
 }
 
 /// The administrator account made on a database's first start.

@@ -65,6 +65,10 @@ pub struct Claims {
     pub iss: String,
     /// Audience.
     pub aud: String,
+    /// For a read-only "view as" token: the impersonation's row (such a token has no
+    /// refresh token and `sub` is the user viewed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imp: Option<i64>,
 }
 
 /// The signing key and the validation rules.
@@ -113,6 +117,19 @@ impl TokenKeys {
                 _ => TokenError::Invalid,
             })
     }
+
+    /// The claims of a token whose signature and audience are valid but which has
+    /// expired (to close what it opened); `None` for any other token.
+    pub fn expired_claims(&self, token: &str) -> Option<Claims> {
+        if token.len() > 4096 {
+            return None;
+        }
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
 }
 
 /// A fresh 256-bit secret (for the signing key).
@@ -150,6 +167,7 @@ mod tests {
             exp,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
+            imp: None,
         }
     }
 

@@ -308,6 +308,7 @@ fn visible_athlete(
     athlete_row: i64,
 ) -> Result<Owner, ApiError> {
     if athlete_visible(conn, p, athlete_row)? {
+        super::sharing::require_shared(conn, p, athlete_row, super::sharing::Shared::History)?;
         Ok(Owner {
             tenant_row: p.tenant_row,
             athlete_row,
@@ -324,7 +325,14 @@ fn visible_activity(
     id: i64,
 ) -> Result<ActivityRecord, ApiError> {
     let record = rows::activity(conn, p.tenant_row, id)?.ok_or_else(not_found)?;
-    if athlete_visible(conn, p, record.athlete_id)? {
+    if athlete_visible(conn, p, record.athlete_id)?
+        && super::sharing::coach_may_see(
+            conn,
+            p,
+            record.athlete_id,
+            super::sharing::Shared::History,
+        )?
+    {
         Ok(record)
     } else {
         Err(not_found())

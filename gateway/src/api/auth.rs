@@ -104,6 +104,9 @@ pub struct MeView {
     pub user: UserView,
     /// Their tenant.
     pub tenant: TenantView,
+    /// When a gym-admin is viewing as this user (read-only): who, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated_by: Option<super::impersonation::ImpersonatedBy>,
 }
 
 pub(super) fn user_view(
@@ -268,6 +271,7 @@ fn issue_pair(
             exp: now_s + state.access_ttl_s,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
+            imp: None,
         })
         .map_err(|_| ApiError::internal())?;
     Ok(TokenPair {
@@ -635,8 +639,37 @@ pub async fn logout(State(state): State<ApiState>, Auth(p): Auth) -> Result<Stat
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses((status = 200, body = MeView)), security(("bearer" = [])))]
 pub async fn me(State(state): State<ApiState>, Auth(p): Auth) -> Result<Json<MeView>, ApiError> {
-    let (user, tenant) = state.read(move |conn| user_view(conn, p.user_row)).await?;
-    Ok(Json(MeView { user, tenant }))
+    me_view(&state, p).await
+}
+
+/// Who you are (the same as `GET /api/v1/auth/me`); `impersonated_by` says a gym-admin
+/// is viewing as you, read-only.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = MeView), (status = 401, description = "not logged in")),
+    security(("bearer" = [])))]
+pub async fn me_here(
+    State(state): State<ApiState>,
+    Auth(p): Auth,
+) -> Result<Json<MeView>, ApiError> {
+    me_view(&state, p).await
+}
+
+async fn me_view(
+    state: &ApiState,
+    p: crate::accounts::Principal,
+) -> Result<Json<MeView>, ApiError> {
+    let (user, tenant, impersonated_by) = state
+        .read(move |conn| {
+            let (user, tenant) = user_view(conn, p.user_row)?;
+            let by = super::impersonation::impersonated_by(conn, &p)?;
+            Ok((user, tenant, by))
+        })
+        .await?;
+    Ok(Json(MeView {
+        user,
+        tenant,
+        impersonated_by,
+    }))
 }
 
 #[cfg(test)]

@@ -48,7 +48,8 @@ const EARLIEST_YEAR: i32 = 1990;
 /// 404 unless the caller may see the athlete.
 fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Result<(), ApiError> {
     if athlete_visible(conn, p, athlete_row)? {
-        Ok(())
+        // Insights are health data: a coach sees them only if the athlete shares it.
+        super::sharing::require_shared(conn, p, athlete_row, super::sharing::Shared::Health)
     } else {
         Err(ApiError::not_found("athlete"))
     }

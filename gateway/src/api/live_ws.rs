@@ -351,9 +351,19 @@ async fn board_view(
             let values = visibility(&p);
             let sql = format!("SELECT a.id FROM athletes a WHERE {ATHLETE_VISIBLE}");
             let mut stmt = conn.prepare_cached(&sql)?;
-            let visible = stmt
+            let mut visible = stmt
                 .query_map(named(&values).as_slice(), |r| r.get::<_, i64>(0))?
                 .collect::<Result<HashSet<_>, _>>()?;
+            // A coach sees on the board only the athletes who share their live data.
+            let mut hidden = Vec::new();
+            for &athlete in &visible {
+                if !super::sharing::coach_may_see(conn, &p, athlete, super::sharing::Shared::Live)? {
+                    hidden.push(athlete);
+                }
+            }
+            for athlete in &hidden {
+                visible.remove(athlete);
+            }
             let sql = format!(
                 "SELECT s.id, s.athlete_id, a.name FROM sessions s JOIN athletes a ON a.id = s.athlete_id
                  WHERE s.tenant_id = :tenant AND s.status = 'open' AND {ATHLETE_VISIBLE}
@@ -365,7 +375,10 @@ async fn board_view(
                     Ok(json!({"session_id": r.get::<_, i64>(0)?, "athlete_id": r.get::<_, i64>(1)?,
                         "athlete_name": r.get::<_, String>(2)?}))
                 })?
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|s| !s["athlete_id"].as_i64().is_some_and(|a| hidden.contains(&a)))
+                .collect();
             Ok((visible, open))
         })
         .await
@@ -410,13 +423,27 @@ async fn recheck(
     principal: &mut Principal,
     scope: &mut Scope,
 ) -> Result<(), &'static str> {
-    let now = load_principal(
-        state,
-        principal.user_row,
-        principal.family_row,
-        principal.tenant_row,
-    )
-    .await
+    let now = match principal.impersonation {
+        Some(imp) => {
+            super::impersonation::load_principal(
+                state,
+                principal.user_row,
+                principal.family_row,
+                principal.tenant_row,
+                imp.row,
+            )
+            .await
+        }
+        None => {
+            load_principal(
+                state,
+                principal.user_row,
+                principal.family_row,
+                principal.tenant_row,
+            )
+            .await
+        }
+    }
     .map_err(|_| "access revoked: log in again")?;
     match scope {
         Scope::Session(id) => {

@@ -17,6 +17,7 @@ pub mod charts;
 pub mod chat;
 pub mod devices;
 pub mod digest;
+pub mod impersonation;
 pub mod insights;
 pub mod live_ws;
 pub mod openapi;
@@ -25,6 +26,7 @@ pub mod planning;
 pub mod plans;
 pub mod privacy;
 pub mod sessions;
+pub mod sharing;
 pub mod sms;
 pub mod sync;
 pub mod webhooks;
@@ -343,7 +345,16 @@ pub fn router(state: ApiState) -> Router {
             "/users/{id}",
             axum::routing::patch(admin::update_user).delete(privacy::delete_user),
         )
-        .route("/me", delete(privacy::delete_me))
+        .route("/me", get(auth::me_here).delete(privacy::delete_me))
+        .route(
+            "/me/sharing",
+            get(sharing::get_sharing).put(sharing::put_sharing),
+        )
+        .route("/admin/impersonations", post(impersonation::start))
+        .route(
+            "/admin/impersonations/current",
+            delete(impersonation::end_current),
+        )
         .route("/me/export", post(privacy::export_me))
         .route("/me/exports/{id}", get(privacy::get_export))
         .route("/export-downloads/{token}", get(privacy::download_export))
@@ -851,7 +862,16 @@ async fn authenticate(parts: &Parts, state: &ApiState) -> Result<(Principal, u64
             "send an access token: Authorization: Bearer <token>",
         )
     })?;
-    authenticate_token(state, &token).await
+    let (principal, exp) = authenticate_token(state, &token).await?;
+    if principal.impersonation.is_some() && !impersonation::allowed(&parts.method, parts.uri.path())
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "read_only_impersonation",
+            "you are viewing as another user: read-only, nothing can be changed",
+        ));
+    }
+    Ok((principal, exp))
 }
 
 /// The caller an access token names, as the database has them now, and the token's
@@ -860,20 +880,47 @@ pub async fn authenticate_token(
     state: &ApiState,
     token: &str,
 ) -> Result<(Principal, u64), ApiError> {
-    let claims = state.keys.verify(token).map_err(|e| match e {
-        TokenError::Expired => {
-            ApiError::unauthorized("token_expired", "the access token has expired: refresh it")
+    let claims = match state.keys.verify(token) {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) => {
+            if let Some(expired) = state.keys.expired_claims(token)
+                && let Some(row) = expired.imp
+            {
+                impersonation::close_expired(state, expired.tid, row).await;
+            }
+            return Err(ApiError::unauthorized(
+                "token_expired",
+                "the access token has expired: refresh it",
+            ));
         }
-        _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
-    })?;
+        Err(_) => {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the access token is not valid",
+            ));
+        }
+    };
     let user_row: i64 = claims
         .sub
         .parse()
         .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
     let family_row = claims.fam;
-    let principal = match state.cached_principal(user_row, family_row) {
-        Some(principal) if principal.tenant_row == claims.tid => principal,
-        _ => {
+    let principal = match (claims.imp, state.cached_principal(user_row, family_row)) {
+        // A "view as" is read from the database every time: ending it applies at once.
+        (Some(row), _) => {
+            match impersonation::load_principal(state, user_row, family_row, claims.tid, row).await
+            {
+                Ok(principal) => principal,
+                Err(e) => {
+                    // Past its end (the token may outlive the row by under a second):
+                    // close it so the audit has the end.
+                    impersonation::close_expired(state, claims.tid, row).await;
+                    return Err(e);
+                }
+            }
+        }
+        (None, Some(principal)) if principal.tenant_row == claims.tid => principal,
+        (None, _) => {
             let principal = load_principal(state, user_row, family_row, claims.tid).await?;
             state.cache_principal(&principal);
             principal
@@ -932,6 +979,7 @@ async fn load_principal(
         role,
         athlete_row,
         family_row,
+        impersonation: None,
     })
 }
 

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, chat, devices, digest, insights, live_ws, passwords,
-    planning, plans, privacy, sessions, sms, sync, webhooks,
+    activities, admin, athletes, auth, charts, chat, devices, digest, impersonation, insights,
+    live_ws, passwords, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
 };
 
 struct BearerAuth;
@@ -71,6 +71,8 @@ impl Modify for BearerAuth {
         privacy::delete_me, privacy::delete_user, privacy::export_me, privacy::export_tenant,
         privacy::get_export, privacy::download_export, privacy::get_privacy,
         privacy::put_privacy, privacy::search_audit,
+        impersonation::start, impersonation::end_current, auth::me_here,
+        sharing::get_sharing, sharing::put_sharing,
         webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
     ),
     modifiers(&BearerAuth),

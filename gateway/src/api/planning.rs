@@ -52,6 +52,17 @@ fn visible(conn: &rusqlite::Connection, p: &Principal, athlete_row: i64) -> Resu
     }
 }
 
+/// 404 unless the caller may see the athlete's health data (daily metrics, check-ins,
+/// recovery): a coach only if the athlete shares it.
+fn visible_health(
+    conn: &rusqlite::Connection,
+    p: &Principal,
+    athlete_row: i64,
+) -> Result<(), ApiError> {
+    visible(conn, p, athlete_row)?;
+    super::sharing::require_shared(conn, p, athlete_row, super::sharing::Shared::Health)
+}
+
 /// `Some(value)` for a field that is present (`null` included), so `null` clears.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
@@ -362,7 +373,7 @@ pub async fn put_daily(
     let now = state.now_ms();
     let stored = state
         .write(move |tx| {
-            visible(tx, &p, id)?;
+            visible_health(tx, &p, id)?;
             let day = parse_date(&date)
                 .ok_or_else(|| invalid("date", format!("{date:?}: expected YYYY-MM-DD")))?;
             let today = days::athlete_today(tx, p.tenant_row, id, now)?;
@@ -412,7 +423,7 @@ pub async fn list_daily(
     let now = state.now_ms();
     let found = state
         .read(move |conn| {
-            visible(conn, &p, id)?;
+            visible_health(conn, &p, id)?;
             let today = days::athlete_today(conn, p.tenant_row, id, now)?;
             let (from, to) = window(&q, today, 28)?;
             Ok(rows::daily_between(
@@ -574,7 +585,7 @@ pub async fn get_recovery(
     let now = state.now_ms();
     let found = state
         .read(move |conn| {
-            visible(conn, &p, id)?;
+            visible_health(conn, &p, id)?;
             let date = match q.date.as_deref() {
                 Some(text) => query_date("date", text)?,
                 None => days::athlete_today(conn, p.tenant_row, id, now)?,

@@ -98,10 +98,23 @@ pub(crate) fn visible_session(
          JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
          WHERE s.tenant_id = :tenant AND s.id = :id AND {scope}"
     );
-    conn.prepare_cached(&sql)?
+    let view = conn
+        .prepare_cached(&sql)?
         .query_row(named(&values).as_slice(), session_row)
         .optional()?
-        .ok_or_else(|| ApiError::not_found("session"))
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    // An open session is live data; an ended one is history: a coach sees each only if
+    // the athlete shares it.
+    let kind = if view.status == "open" {
+        super::sharing::Shared::Live
+    } else {
+        super::sharing::Shared::History
+    };
+    if super::sharing::coach_may_see(conn, p, view.athlete_id, kind)? {
+        Ok(view)
+    } else {
+        Err(ApiError::not_found("session"))
+    }
 }
 
 /// Sessions the caller may see, newest first, filtered and paginated.
@@ -129,6 +142,10 @@ pub async fn list_sessions(
             // (tenant, athlete, id) and (tenant, id) indexes.
             let (scope, mut values) = athlete_scope(&p, "s.athlete_id");
             let mut clauses = vec![scope, "s.id < :before".to_owned()];
+            // A coach's scope names `:user` already.
+            if let Some(shared) = super::sharing::coach_session_filter(&p) {
+                clauses.push(shared.to_owned());
+            }
             values.push((":before", Value::Integer(q.before_id.unwrap_or(i64::MAX))));
             values.push((":limit", Value::Integer(i64::from(limit))));
             if let Some(athlete) = q.athlete_id {

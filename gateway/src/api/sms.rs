@@ -370,6 +370,7 @@ async fn answer(
         athlete_row: Some(phone.athlete_row),
         // No login: the number is the credential, linked by a confirmed code.
         family_row: 0,
+        impersonation: None,
     };
     let message: String = text
         .chars()

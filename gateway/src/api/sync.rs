@@ -99,10 +99,22 @@ pub struct ConnectBody {
 pub struct AuthorizeUrl {
     /// The provider's authorize page, with `state` and the exact redirect URI.
     pub authorize_url: String,
+    /// What the connection may read, to show before sending the browser there.
+    pub permissions: Vec<Permission>,
+}
+
+/// One permission a provider connection asks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Permission {
+    /// As the provider names it (`activity:read_all`).
+    pub scope: &'static str,
+    /// In plain words.
+    pub meaning: &'static str,
 }
 
 /// Begin connecting an athlete's provider account: the authorize URL to send the browser
-/// to (its `state` is single use, bound to the caller, valid 10 minutes).
+/// to (its `state` is single use, bound to the caller, valid 10 minutes) and what the
+/// connection may read, in plain words, to show first.
 #[utoipa::path(post, path = "/api/v1/connections/{provider}", tag = "sync",
     params(("provider" = String, Path, description = "strava")),
     request_body = ConnectBody,
@@ -165,7 +177,15 @@ pub async fn connect(
             Ok(())
         })
         .await?;
-    Ok(Json(AuthorizeUrl { authorize_url: url }))
+    let permissions = provider
+        .permissions()
+        .iter()
+        .map(|&(scope, meaning)| Permission { scope, meaning })
+        .collect();
+    Ok(Json(AuthorizeUrl {
+        authorize_url: url,
+        permissions,
+    }))
 }
 
 /// The provider's redirect back.

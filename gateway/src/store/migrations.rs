@@ -571,4 +571,35 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE oauth_states ADD COLUMN pkce_verifier_sealed BLOB;
     "#,
+    // 16: read-only impersonation ("view as", issue 25): who views whom, through which of
+    // their logins, until when, and how it ended.
+    r#"
+    CREATE TABLE impersonations (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        admin_user_id  INTEGER NOT NULL REFERENCES users(id),
+        family_id      INTEGER NOT NULL REFERENCES auth_families(id),
+        user_id        INTEGER NOT NULL REFERENCES users(id),
+        started_ms     INTEGER NOT NULL,
+        expires_ms     INTEGER NOT NULL,
+        ended_ms       INTEGER,
+        end_reason     TEXT
+    );
+    CREATE INDEX impersonations_open ON impersonations(tenant_id, ended_ms, expires_ms);
+    "#,
+    // 17: what an athlete shares with linked coaches (issue 25): per coach, or for all
+    // coaches when coach_user_id is NULL; no row means everything is shared.
+    r#"
+    CREATE TABLE coach_sharing (
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id     INTEGER NOT NULL REFERENCES athletes(id),
+        coach_user_id  INTEGER REFERENCES users(id),
+        live           INTEGER NOT NULL,
+        history        INTEGER NOT NULL,
+        health         INTEGER NOT NULL,
+        updated_ms     INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX coach_sharing_once
+        ON coach_sharing(tenant_id, athlete_id, IFNULL(coach_user_id, 0));
+    "#,
 ];

@@ -27,6 +27,38 @@ impl Provider {
         }
     }
 
+    /// What a connection to this provider may read, as the provider names each
+    /// permission and in plain words: shown to the athlete before they connect.
+    pub fn permissions(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            // The scopes Paceline asks for (`oauth::STRAVA_SCOPES`).
+            Provider::Strava => &[
+                (
+                    "read",
+                    "your public Strava profile: name, photo, city (not your email)",
+                ),
+                (
+                    "activity:read_all",
+                    "all your activities with their recordings, private ones and \
+                     privacy zones included; nothing is posted or changed on Strava",
+                ),
+            ],
+            // Garmin grants what the app is registered for; its consent page lets the
+            // athlete turn each off.
+            Provider::Garmin => &[
+                (
+                    "ACTIVITY_EXPORT",
+                    "your activities with their recordings (the FIT files)",
+                ),
+                (
+                    "HEALTH_EXPORT",
+                    "daily health summaries: sleep, resting heart rate, HRV, stress, body \
+                     composition",
+                ),
+            ],
+        }
+    }
+
     /// The provider named `name` (as [`Provider::as_str`] spells it).
     pub fn parse(name: &str) -> Option<Provider> {
         Self::ALL.into_iter().find(|p| p.as_str() == name)

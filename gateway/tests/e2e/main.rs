@@ -82,6 +82,13 @@
 //!   column and every file of the data folder scanned for her email, name and ids:
 //!   nothing; the other athlete untouched), a gym-admin's deletion, the audit searched,
 //!   and no email, name, password or token in any line of the debug log.
+//! - `impersonation`: a gym-admin's read-only "view as" an athlete: reads as her, every
+//!   write 403 `read_only_impersonation` changing nothing, no refresh, ended at once,
+//!   past its end refused, another gym's user 404, the audit's starts and ends; in
+//!   Chromium, the web app's banner and its "stop".
+//! - `sharing`: what an athlete lets linked coaches see: health off hides her daily
+//!   metrics, recovery and insights from them but not her activities, a coach's own
+//!   setting wins, back on restores it, her gym-admin always sees.
 //! - `chat_llm`: the chat with an LLM configured, against `fake_llm` (a local server of
 //!   the OpenAI-compatible protocol, scripted per request): the request's key, model,
 //!   tools and history; a model's 400 W clamped to 150 % of FTP; a model's `log_activity`
@@ -132,6 +139,7 @@ mod fake_llm;
 mod fake_twilio;
 mod flow;
 mod hostile;
+mod impersonation;
 mod insights;
 mod insights_page;
 mod isolation;
@@ -143,6 +151,7 @@ mod privacy;
 mod quotas;
 mod replay;
 mod security;
+mod sharing;
 mod sms;
 mod sweep;
 mod sync;

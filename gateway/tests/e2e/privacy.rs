@@ -155,6 +155,11 @@ fn fill_by_sql(conn: &rusqlite::Connection, p: Person, device_row: i64, admin_ro
         format!("INSERT INTO digest_optouts (tenant_id, user_id, created_ms) VALUES ({t}, {u}, {now})"),
         format!("INSERT INTO sms_phones (tenant_id, user_id, athlete_id, phone, verified_ms, created_ms)
                  VALUES ({t}, {u}, {a}, '+15550109911', {now}, {now})"),
+        format!("INSERT INTO coach_sharing (tenant_id, athlete_id, coach_user_id, live, history, health, updated_ms)
+                 VALUES ({t}, {a}, {admin_row}, 1, 1, 0, {now})"),
+        format!("INSERT INTO impersonations (tenant_id, admin_user_id, family_id, user_id, started_ms, expires_ms)
+                 VALUES ({t}, {admin_row}, (SELECT id FROM auth_families WHERE user_id = {admin_row} LIMIT 1),
+                   {u}, {now}, {now})"),
     ];
     for statement in sql {
         conn.execute_batch(&statement)

@@ -153,7 +153,28 @@ async fn authorize(api: &Api, providers: &Providers, token: &str, athlete: i64) 
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
+    // What the connection reads, before connecting: the scopes the URL asks for.
+    let scopes: Vec<&str> = reply.json["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(scopes, ["read", "activity:read_all"], "{}", reply.json);
+    assert!(
+        reply.json["permissions"][1]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("private"),
+        "{}",
+        reply.json
+    );
     let authorize = reply.json["authorize_url"].as_str().unwrap().to_owned();
+    assert!(
+        authorize.contains("scope=read%2Cactivity%3Aread_all")
+            || authorize.contains("scope=read,activity:read_all"),
+        "{authorize}"
+    );
     assert!(
         authorize.starts_with(&format!("{}/oauth/authorize?", providers.base)),
         "{authorize}"
@@ -915,6 +936,11 @@ async fn connect_garmin(api: &Api, providers: &Providers, admin: &str, ana: i64)
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(
+        reply.json["permissions"][0]["scope"], "ACTIVITY_EXPORT",
+        "{}",
+        reply.json
+    );
     let authorize = reply.json["authorize_url"].as_str().unwrap().to_owned();
     assert!(
         authorize.starts_with(&format!("{}/oauth2Confirm?", providers.base))

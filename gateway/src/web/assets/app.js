@@ -20,6 +20,7 @@ function saveLogin(pair) {
   store.setItem("paceline.me", JSON.stringify({ user: pair.user, tenant: pair.tenant }));
 }
 function toLogin() {
+  if (store.getItem("paceline.admin.access")) { restoreAdmin(); location.href = "/today"; return; }
   store.removeItem("paceline.access");
   store.removeItem("paceline.refresh");
   location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
@@ -41,6 +42,42 @@ async function refresh() {
     }).catch(() => false).finally(() => { refreshing = null; });
   }
   return refreshing;
+}
+
+// Read-only "view as" (gym-admin): the admin's own login is kept aside while the page
+// runs on the view's token, which has no refresh token; the server refuses every write.
+function restoreAdmin() {
+  for (const key of ["access", "refresh", "me"]) {
+    const saved = store.getItem("paceline.admin." + key);
+    if (saved !== null) store.setItem("paceline." + key, saved);
+    store.removeItem("paceline.admin." + key);
+  }
+}
+async function viewAs(userId, minutes) {
+  const started = await apiJson("/admin/impersonations", { method: "POST", json: { user_id: userId, minutes } });
+  for (const key of ["access", "refresh", "me"]) {
+    store.setItem("paceline.admin." + key, store.getItem("paceline." + key) || "");
+  }
+  store.setItem("paceline.access", started.access_token);
+  store.removeItem("paceline.refresh");
+  store.setItem("paceline.me", JSON.stringify(await apiJson("/me")));
+  location.href = "/today";
+}
+window.pacelineViewAs = viewAs;
+async function stopViewAs() {
+  await api("/admin/impersonations/current", { method: "DELETE" }).catch(() => null);
+  restoreAdmin();
+  location.href = "/today";
+}
+function viewAsBanner(m) {
+  const by = m && m.impersonated_by;
+  if (!by) return null;
+  const ends = new Date(by.expires_ms);
+  const hhmm = String(ends.getHours()).padStart(2, "0") + ":" + String(ends.getMinutes()).padStart(2, "0");
+  const stop = el("button", { type: "button", id: "stop-view-as", text: "stop" });
+  stop.addEventListener("click", stopViewAs);
+  return el("div", { class: "view-as", role: "status", id: "view-as" },
+    "Viewing as " + m.user.name + ", read-only, ends " + hhmm + " — ", stop);
 }
 
 // A request to the API with the token; refreshes once on 401, then sends to the login.
@@ -163,6 +200,8 @@ function header(active) {
     location.href = "/login";
   });
   top.append(nav, who, out);
+  const banner = viewAsBanner(m);
+  if (banner) top.prepend(banner);
 }
 
 // A live WebSocket that reconnects with backoff and reports its state. The access token
