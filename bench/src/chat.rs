@@ -126,6 +126,7 @@ pub fn run(dir: &Path, messages: usize) -> anyhow::Result<ChatFigures> {
         role: Role::Athlete,
         athlete_row: Some(athlete_row),
         family_row: 0,
+        impersonation: None,
     };
     let who = Speaker {
         tenant_row,

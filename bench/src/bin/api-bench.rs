@@ -144,6 +144,7 @@ fn seed(data_dir: &Path) -> anyhow::Result<Vec<String>> {
                 exp: now_s + 3600,
                 iss: ISSUER.to_owned(),
                 aud: AUDIENCE.to_owned(),
+                imp: None,
             })
             .map_err(anyhow::Error::from)
         })

@@ -239,6 +239,7 @@ fn seed(data_dir: &Path, clients: usize) -> anyhow::Result<Seeded> {
                 exp: now_s + 3 * 3600,
                 iss: ISSUER.to_owned(),
                 aud: AUDIENCE.to_owned(),
+                imp: None,
             })
             .map_err(anyhow::Error::from)
         })
