@@ -299,6 +299,7 @@ impl Gateway {
                 ));
             }
         }
+        let registry = Arc::new(registry);
         let api = ApiState(Arc::new(
             Api::new(
                 Arc::clone(&live),
@@ -325,13 +326,19 @@ impl Gateway {
                     .map(crate::sms::Twilio::new)
                     .transpose()
                     .context("the SMS client")?,
-            ),
+            )
+            .with_runtime(crate::api::console::Runtime {
+                health: Arc::clone(&health),
+                registry: Arc::clone(&registry),
+                mqtt_subscribed: mqtt_subscribed.clone(),
+                started: std::time::Instant::now(),
+            }),
         ));
         drop(signing_key);
         let mut app = http::router(
             HttpState {
                 live: Arc::clone(&live),
-                registry: Arc::new(registry),
+                registry,
                 mqtt_subscribed,
                 health,
             },

@@ -320,22 +320,81 @@ pub async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The tenant's users (gym-admin).
-#[utoipa::path(get, path = "/api/v1/users", tag = "tenant",
-    responses((status = 200, body = [UserView])), security(("bearer" = [])))]
+/// Whether an account can log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// Can log in.
+    Active,
+    /// Disabled by a gym-admin.
+    Disabled,
+}
+
+/// `GET /users` query: every filter optional.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    /// Text found in the name or the email (case-insensitive, at most 200 bytes).
+    pub q: Option<String>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only active or only disabled accounts.
+    pub status: Option<UserStatus>,
+    /// Page size, 1–5000 (default 5000).
+    pub limit: Option<u32>,
+    /// Users to skip (the page's start), at most 1 000 000.
+    pub offset: Option<u32>,
+}
+
+/// The tenant's users (gym-admin), by id: searched by name or email, filtered by role
+/// and status, paged by `limit` and `offset`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "tenant", params(UsersQuery),
+    responses((status = 200, body = [UserView]), (status = 400, description = "bad query"),
+        (status = 403, description = "not a gym-admin")),
+    security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<ApiState>,
     Auth(p): Auth,
+    ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
+    use rusqlite::types::Value;
     require_admin(&p)?;
+    let limit = q.limit.unwrap_or(5000).clamp(1, 5000);
+    let offset = q.offset.unwrap_or(0).min(1_000_000);
+    let mut sql = String::from(
+        "SELECT id, email, name, role, tenant_id, athlete_id, disabled_ms IS NOT NULL
+         FROM users WHERE tenant_id = :tenant",
+    );
+    let mut values: Vec<(&'static str, Value)> = vec![
+        (":tenant", Value::Integer(p.tenant_row)),
+        (":limit", Value::Integer(i64::from(limit))),
+        (":offset", Value::Integer(i64::from(offset))),
+    ];
+    if let Some(text) = q.q.filter(|t| !t.trim().is_empty()) {
+        if text.len() > 200 {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "q: at most 200 characters",
+            ));
+        }
+        sql.push_str(" AND (instr(lower(email), lower(:q)) > 0 OR instr(lower(name), lower(:q)) > 0)");
+        values.push((":q", Value::Text(text.trim().to_owned())));
+    }
+    if let Some(role) = q.role {
+        sql.push_str(" AND role = :role");
+        values.push((":role", Value::Text(role.as_str().to_owned())));
+    }
+    match q.status {
+        Some(UserStatus::Active) => sql.push_str(" AND disabled_ms IS NULL"),
+        Some(UserStatus::Disabled) => sql.push_str(" AND disabled_ms IS NOT NULL"),
+        None => {}
+    }
+    sql.push_str(" ORDER BY id LIMIT :limit OFFSET :offset");
     let users = state
         .read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, email, name, role, tenant_id, athlete_id, disabled_ms IS NOT NULL
-                 FROM users WHERE tenant_id = ?1 ORDER BY id LIMIT 5000",
-            )?;
+            let mut stmt = conn.prepare(&sql)?;
             let rows = stmt
-                .query_map(params![p.tenant_row], |r| {
+                .query_map(super::named(&values).as_slice(), |r| {
                     Ok(UserView {
                         id: r.get(0)?,
                         email: r.get(1)?,
@@ -434,34 +493,17 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
-/// One audit entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntry {
-    /// Id.
-    pub id: i64,
-    /// Who did it.
-    pub user_id: Option<i64>,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub target: Option<String>,
-    /// Details.
-    #[schema(value_type = Option<Object>)]
-    pub detail: Option<serde_json::Value>,
-    /// When, ms since the epoch.
-    pub at_ms: i64,
-}
-
 /// A page of the audit log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     /// Newest first.
-    pub items: Vec<AuditEntry>,
+    pub items: Vec<super::privacy::AuditRecord>,
     /// Pass as `before_id` for the next page; absent at the end.
     pub next_before_id: Option<i64>,
 }
 
-/// The tenant's audit log (gym-admin).
+/// The tenant's audit log (gym-admin), paged by `before_id`: the same reading as
+/// `GET /admin/audit` without its filters (which the console's Audit page uses).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "tenant", params(AuditQuery),
     responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
 pub async fn audit_log(
@@ -470,36 +512,14 @@ pub async fn audit_log(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     require_admin(&p)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let before = q.before_id.unwrap_or(i64::MAX);
-    let page = state
-        .read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, user_id, action, target, detail_json, at_ms FROM audit_log
-                 WHERE tenant_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let items = stmt
-                .query_map(params![p.tenant_row, before, limit], |r| {
-                    Ok(AuditEntry {
-                        id: r.get(0)?,
-                        user_id: r.get(1)?,
-                        action: r.get(2)?,
-                        target: r.get(3)?,
-                        detail: r
-                            .get::<_, Option<String>>(4)?
-                            .and_then(|s| serde_json::from_str(&s).ok()),
-                        at_ms: r.get(5)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let next_before_id = (items.len() == limit as usize)
-                .then(|| items.last().map(|e| e.id))
-                .flatten();
-            Ok(AuditPage {
-                items,
-                next_before_id,
-            })
-        })
-        .await?;
-    Ok(Json(page))
+    let search = super::privacy::AuditSearch {
+        cursor: q.before_id,
+        limit: q.limit,
+        ..super::privacy::AuditSearch::default()
+    };
+    let results = super::privacy::audit_results(&state, p.tenant_row, search).await?;
+    Ok(Json(AuditPage {
+        items: results.items,
+        next_before_id: results.next_cursor,
+    }))
 }

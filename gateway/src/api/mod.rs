@@ -15,6 +15,7 @@ pub mod auth;
 pub mod bodies;
 pub mod charts;
 pub mod chat;
+pub mod console;
 pub mod devices;
 pub mod digest;
 pub mod impersonation;
@@ -108,6 +109,8 @@ pub struct Api {
     /// Bumped whenever users, logins or coach links change: every live socket listens and
     /// re-checks its caller's access.
     grants: tokio::sync::watch::Sender<u64>,
+    /// The process's health, metrics and broker state, for the console's health page.
+    pub runtime: Option<console::Runtime>,
     /// Open live sockets per user.
     live_sockets: Arc<std::sync::Mutex<std::collections::HashMap<i64, usize>>>,
     /// Live sockets upgraded but not yet authenticated by their first message.
@@ -180,6 +183,7 @@ impl Api {
             trusted_proxies,
             principals: std::sync::Mutex::new(std::collections::HashMap::new()),
             grants: tokio::sync::watch::Sender::new(0),
+            runtime: None,
             live_sockets: Arc::default(),
             live_awaiting_auth: Arc::new(tokio::sync::Semaphore::new(
                 live_ws::LIVE_SOCKETS_AWAITING_AUTH,
@@ -196,6 +200,13 @@ impl Api {
     /// The API with these chat settings (limit, LLM).
     pub fn with_chat(mut self, chat: crate::chat::ChatRuntime) -> Api {
         self.chat = chat;
+        self
+    }
+
+    /// The API with the process's health, metrics and broker state (the console's
+    /// health page; without them it shows the store and the tenant's data only).
+    pub fn with_runtime(mut self, runtime: console::Runtime) -> Api {
+        self.runtime = Some(runtime);
         self
     }
 
@@ -369,6 +380,8 @@ pub fn router(state: ApiState) -> Router {
             post(passwords::reset_password),
         )
         .route("/audit", get(admin::audit_log))
+        .route("/admin/health", get(console::health))
+        .route("/admin/data-quality", get(console::data_quality))
         .route(
             "/athletes",
             get(athletes::list_athletes).post(athletes::create_athlete),

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, digest, impersonation, insights,
-    live_ws, passwords, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
+    live_ws, passwords, console, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
 };
 
 struct BearerAuth;
@@ -73,6 +73,7 @@ impl Modify for BearerAuth {
         privacy::put_privacy, privacy::search_audit,
         impersonation::start, impersonation::end_current, auth::me_here,
         sharing::get_sharing, sharing::put_sharing,
+        console::health, console::data_quality,
         webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
     ),
     modifiers(&BearerAuth),

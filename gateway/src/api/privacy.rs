@@ -815,7 +815,7 @@ pub async fn put_privacy(
 }
 
 /// `GET /admin/audit` query.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSearch {
     /// Only entries by this user id.
@@ -876,15 +876,25 @@ pub async fn search_audit(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<AuditSearch>,
 ) -> Result<Json<AuditResults>, ApiError> {
-    use rusqlite::types::Value;
     require_admin(&p)?;
+    Ok(Json(audit_results(&state, p.tenant_row, q).await?))
+}
+
+/// The one reading of the audit log: `GET /admin/audit` and the older `GET /audit`
+/// (its first page and `before_id` paging) both answer from it.
+pub(super) async fn audit_results(
+    state: &ApiState,
+    tenant_row: i64,
+    q: AuditSearch,
+) -> Result<AuditResults, ApiError> {
+    use rusqlite::types::Value;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let mut sql = String::from(
         "SELECT id, user_id, action, target, detail_json, ip, at_ms FROM audit_log
          WHERE tenant_id = :tenant AND id < :cursor",
     );
     let mut values: Vec<(&'static str, Value)> = vec![
-        (":tenant", Value::Integer(p.tenant_row)),
+        (":tenant", Value::Integer(tenant_row)),
         (":cursor", Value::Integer(q.cursor.unwrap_or(i64::MAX))),
         (":limit", Value::Integer(i64::from(limit))),
     ];
@@ -929,7 +939,7 @@ pub async fn search_audit(
         values.push((":q", Value::Text(text)));
     }
     sql.push_str(" ORDER BY id DESC LIMIT :limit");
-    let page = state
+    state
         .read(move |conn| {
             let mut stmt = conn.prepare(&sql)?;
             let items = stmt
@@ -952,6 +962,5 @@ pub async fn search_audit(
                 .flatten();
             Ok(AuditResults { items, next_cursor })
         })
-        .await?;
-    Ok(Json(page))
+        .await
 }

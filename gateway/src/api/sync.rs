@@ -245,7 +245,7 @@ pub struct QuotaView {
     pub paused_until_s: Option<i64>,
 }
 
-fn quota_view(sync: &ProviderSync, provider: Provider) -> Option<QuotaView> {
+pub(super) fn quota_view(sync: &ProviderSync, provider: Provider) -> Option<QuotaView> {
     let seen = sync.quota(provider)?;
     let limits = seen.limits;
     // The fuller of the overall and the read window.
@@ -818,7 +818,7 @@ pub struct Jobs {
     pub quota: Vec<QuotaView>,
 }
 
-fn job_view(row: JobRow) -> JobView {
+pub(super) fn job_view(row: JobRow) -> JobView {
     JobView {
         id: row.id,
         provider: row.provider,

@@ -2,7 +2,9 @@
 //! (no build step) and served at `/`, `/login`, `/board`, `/live/{session}`, `/sessions`,
 //! `/sessions/{id}`, `/plans`, `/library`, `/athletes/{id}/library`, `/activities/{id}`,
 //! `/today`, `/athletes/{id}/today`, `/insights`, `/athletes/{id}/insights`, `/chat`,
-//! `/athletes/{id}/chat`, `/connections` and `/athletes/{id}/connections`, with the assets
+//! `/athletes/{id}/chat`, `/connections`, `/athletes/{id}/connections` and the owner's
+//! console (`/console/users`, `/invitations`, `/health`, `/data-quality`, `/audit`; its
+//! link shows for gym-admins only, and its API answers them only), with the assets
 //! under `/assets/`. The security headers (CSP without inline scripts, no framing) are
 //! added to every response by [`crate::http::router`].
 //!
@@ -72,6 +74,10 @@ const CHAT: Asset = Asset {
 const CONNECTIONS: Asset = Asset {
     content_type: HTML,
     body: include_str!("assets/connections.html"),
+};
+const CONSOLE: Asset = Asset {
+    content_type: HTML,
+    body: include_str!("assets/console.html"),
 };
 const STYLE: Asset = Asset {
     content_type: "text/css; charset=utf-8",
@@ -144,6 +150,12 @@ pub fn router() -> Router {
             "/athletes/{id}/connections",
             get(|| async { serve(&CONNECTIONS) }),
         )
+        .route("/console", get(|| async { Redirect::temporary("/console/users") }))
+        .route("/console/users", get(|| async { serve(&CONSOLE) }))
+        .route("/console/invitations", get(|| async { serve(&CONSOLE) }))
+        .route("/console/health", get(|| async { serve(&CONSOLE) }))
+        .route("/console/data-quality", get(|| async { serve(&CONSOLE) }))
+        .route("/console/audit", get(|| async { serve(&CONSOLE) }))
         .route("/assets/app.css", get(|| async { serve(&STYLE) }))
         .route("/assets/app.js", get(|| async { serve(&SCRIPT) }))
 }

@@ -599,6 +599,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/api/v1/admin/impersonations/current", "delete"),
         ("/api/v1/me/sharing", "get"),
         ("/api/v1/me/sharing", "put"),
+        ("/api/v1/admin/health", "get"),
+        ("/api/v1/admin/data-quality", "get"),
         ("/webhooks/strava", "get"),
         ("/webhooks/strava", "post"),
         ("/webhooks/garmin", "post"),

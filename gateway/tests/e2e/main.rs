@@ -117,6 +117,10 @@
 //!   mail retried later, nothing sent twice by later runs, both parts and the
 //!   List-Unsubscribe headers; the unsubscribe link without a login stopping the next
 //!   week's mail.
+//! - `console_page`: the owner's console in Chromium (one gateway, one browser): users
+//!   searched, filtered, paged and a role changed; an invitation created and revoked;
+//!   system health; data quality (a bare profile, a device aged a week, a 2099 ride);
+//!   the audit searched; "View as" landing on a read-only Today; the new routes' API.
 
 mod harness;
 mod smtp;
@@ -131,6 +135,7 @@ mod chat;
 mod chat_llm;
 mod chat_page;
 mod connections_page;
+mod console_page;
 mod demo;
 mod digest;
 mod external_broker;

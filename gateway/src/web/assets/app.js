@@ -187,6 +187,7 @@ function header(active) {
   const nav = el("nav", { "aria-label": "Main" });
   const links = [["today", "/today", "Today"], ["insights", "/insights", "Insights"], ["chat", "/chat", "Chat"], ["board", "/board", "Live board"], ["sessions", "/sessions", "Sessions"], ["library", "/library", "Library"], ["connections", "/connections", "Connections"]];
   if (isStaff()) links.push(["plans", "/plans", "Plans"]);
+  if (m && m.user.role === "gym-admin") links.push(["console", "/console/users", "Console"]);
   for (const [key, href, label] of links) {
     const a = el("a", { href, text: label });
     if (key === active || (key === "library" && active === "activity")) a.setAttribute("aria-current", "page");
@@ -1206,7 +1207,22 @@ async function todayPage() {
     $("week").replaceChildren(...days);
   };
 
+  // Viewing as someone is read-only: the stored plan is shown, nothing is planned or
+  // saved (the server refuses every write of a view).
+  const readOnly = !!(me() && me().impersonated_by);
   const plan = async (regenerate) => {
+    if (readOnly) {
+      const { plans } = await apiJson("/athletes/" + athleteId + "/plan");
+      const stored = plans.find((p) => p.date === today);
+      if (stored) showPlan(stored, "Read-only view: the plan as stored.");
+      else {
+        $("workout-summary").textContent = "No plan stored for today (read-only view: nothing is planned).";
+        $("workout-summary").dataset.kind = "none";
+      }
+      $("start").hidden = true;
+      await showWeek();
+      return;
+    }
     const out = await apiJson("/athletes/" + athleteId + "/plan/today" + (regenerate ? "?regenerate=true" : ""), { method: "POST", json: {} });
     const note = regenerate ? (out.changed ? "Planned again: the workout changed with today's data." : "Planned again: nothing changed.") : "";
     showPlan(out.plan, note);
@@ -1253,6 +1269,11 @@ async function todayPage() {
     }
   });
 
+  if (readOnly) {
+    for (const node of $("checkin").querySelectorAll("input, select, button")) node.disabled = true;
+    $("regenerate").hidden = true;
+    $("start").disabled = true;
+  }
   try {
     await showRecovery();
     await plan(false);
@@ -1641,6 +1662,190 @@ async function connectionsPage() {
   setInterval(() => { if (!confirming && !document.hidden) load(); }, 3000);
 }
 
+// ---- The owner's console (gym-admin): users, invitations, health, data quality, audit --
+const CONSOLE_USERS_PAGE = 10;
+function fmtBytes(n) {
+  if (n >= 1048576) return (n / 1048576).toFixed(1) + " MiB";
+  if (n >= 1024) return (n / 1024).toFixed(1) + " KiB";
+  return n + " B";
+}
+async function consoleUsers() {
+  let offset = 0;
+  const self = me() && me().user.id;
+  const load = async () => {
+    const q = new URLSearchParams();
+    if ($("users-q").value.trim()) q.set("q", $("users-q").value.trim());
+    if ($("users-role").value) q.set("role", $("users-role").value);
+    if ($("users-status").value) q.set("status", $("users-status").value);
+    q.set("limit", String(CONSOLE_USERS_PAGE + 1));
+    q.set("offset", String(offset));
+    const users = await apiJson("/users?" + q.toString());
+    const shown = users.slice(0, CONSOLE_USERS_PAGE);
+    $("users-list").replaceChildren(...shown.map((u) => {
+      const role = el("select", { class: "user-role", "aria-label": "role of " + u.name });
+      for (const r of ["athlete", "coach", "gym-admin"]) {
+        const o = el("option", { value: r, text: r });
+        if (r === u.role) o.selected = true;
+        role.append(o);
+      }
+      role.disabled = u.id === self;
+      role.addEventListener("change", async () => {
+        $("console-error").textContent = "";
+        try {
+          const changed = await apiJson("/users/" + u.id, { method: "PATCH", json: { role: role.value } });
+          $("console-notice").textContent = changed.name + " is now " + changed.role + ".";
+        } catch (e) {
+          role.value = u.role;
+          $("console-error").textContent = "Role not changed: " + e.message;
+        }
+      });
+      const actions = el("td", {});
+      if (u.id !== self && !u.disabled) {
+        const view = el("button", { type: "button", class: "view-as-user", text: "View as" });
+        view.addEventListener("click", () => viewAs(u.id, 15).catch((e) => {
+          $("console-error").textContent = "Cannot view as " + u.name + ": " + e.message;
+        }));
+        actions.append(view);
+      }
+      return el("tr", { "data-user": u.id },
+        el("td", { text: u.name }), el("td", { text: u.email }), el("td", {}, role),
+        el("td", { text: u.disabled ? "disabled" : "active" }), actions);
+    }));
+    $("users-empty").hidden = shown.length > 0;
+    $("users-prev").disabled = offset === 0;
+    $("users-next").disabled = users.length <= CONSOLE_USERS_PAGE;
+    $("users-page").textContent = shown.length
+      ? (offset + 1) + "–" + (offset + shown.length) : "";
+  };
+  $("users-search").addEventListener("submit", (e) => { e.preventDefault(); offset = 0; load(); });
+  $("users-prev").addEventListener("click", () => { offset = Math.max(0, offset - CONSOLE_USERS_PAGE); load(); });
+  $("users-next").addEventListener("click", () => { offset += CONSOLE_USERS_PAGE; load(); });
+  await load();
+}
+async function consoleInvitations() {
+  const load = async () => {
+    const list = await apiJson("/invitations");
+    $("invitations-list").replaceChildren(...list.map((i) => {
+      const actions = el("td", {});
+      if (i.state === "open") {
+        const revoke = el("button", { type: "button", class: "revoke", text: "Revoke" });
+        revoke.addEventListener("click", async () => {
+          await apiJson("/invitations/" + i.id, { method: "DELETE" }).catch((e) => {
+            $("console-error").textContent = "Not revoked: " + e.message;
+          });
+          await load();
+        });
+        actions.append(revoke);
+      }
+      return el("tr", { "data-invitation": i.id, "data-state": i.state },
+        el("td", { text: String(i.id) }), el("td", { text: i.role }), el("td", { text: fmtTime(i.created_ms) }),
+        el("td", { text: fmtTime(i.expires_ms) }), el("td", { class: "invitation-state", text: i.state }), actions);
+    }));
+    $("invitations-empty").hidden = list.length > 0;
+  };
+  $("invite").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("console-error").textContent = "";
+    try {
+      const days = Number($("invite-days").value || "7");
+      const made = await apiJson("/invitations", { method: "POST",
+        json: { role: $("invite-role").value, expires_in_s: Math.round(days * 86400) } });
+      $("invite-code").hidden = false;
+      $("invite-code").textContent = "Give this code to the person (shown once): " + made.code;
+      $("invite-code").dataset.code = made.code;
+    } catch (err) {
+      $("console-error").textContent = "No invitation: " + err.message;
+    }
+    await load();
+  });
+  await load();
+}
+async function consoleHealth() {
+  const h = await apiJson("/admin/health");
+  const part = (name, p, extra) => el("tr", { "data-part": name },
+    el("th", { text: name }), el("td", { class: "state-" + p.state, text: p.state + (p.detail ? ": " + p.detail : "") }),
+    el("td", { class: "muted", text: extra || "" }));
+  $("health-parts").replaceChildren(
+    part("store", h.store.writer, "database " + fmtBytes(h.store.db_bytes) + " · WAL " + fmtBytes(h.store.wal_bytes) + " · " + h.store.free_pages + " free pages"),
+    part("engine", h.engine, h.engine_sessions + " sessions coached"),
+    part("broker", h.broker.state, h.broker.kind),
+    el("tr", { "data-part": "live" }, el("th", { text: "live sessions" }), el("td", { id: "health-live", text: String(h.live_sessions) }),
+      el("td", { class: "muted", text: h.uptime_s === null ? "" : "up " + fmtClock(h.uptime_s) })));
+  $("health-jobs").replaceChildren(...["queued", "running", "retry", "dead", "done"].map((k) =>
+    el("tr", { "data-jobs": k }, el("th", { text: k }), el("td", { text: String(h.jobs[k]) }))));
+  $("health-dead").replaceChildren(...(h.dead_letters.length ? h.dead_letters.map((j) =>
+    el("li", { "data-job": j.id, text: j.provider + " " + j.kind + " · " + j.attempts + " attempts · " + (j.last_error || "") }))
+    : [el("li", { class: "muted", text: "none" })]));
+  $("health-quotas").replaceChildren(...(h.provider_quotas.length ? h.provider_quotas.map((q) =>
+    el("li", { text: q.provider + ": " + q.short_usage + "/" + q.short_limit + " per 15 min, " + q.daily_usage + "/" + q.daily_limit + " today"
+      + (q.paused_until_s ? " · paused" : "") }))
+    : [el("li", { class: "muted", text: "no provider answer seen yet" })]));
+  $("health-errors").replaceChildren(...h.errors.map((e) => el("tr", { "data-metric": e.metric },
+    el("td", { text: e.metric.replace(/^paceline_/, "").replace(/_total$/, "").replaceAll("_", " ") }),
+    el("td", { text: String(e.total) }), el("td", { text: e.per_min.toFixed(2) }))));
+}
+async function consoleDataQuality() {
+  const d = await apiJson("/admin/data-quality");
+  const none = (cols) => el("tr", {}, el("td", { class: "muted", colspan: String(cols), text: "none" }));
+  $("dq-profiles").replaceChildren(...(d.missing_profiles.length ? d.missing_profiles.map((a) =>
+    el("tr", { "data-athlete": a.athlete_id }, el("td", {}, el("a", { href: "/athletes/" + a.athlete_id + "/today", text: a.name })),
+      el("td", { text: a.missing.join(", ").replaceAll("_", " ") }))) : [none(2)]));
+  $("dq-devices").replaceChildren(...(d.silent_devices.length ? d.silent_devices.map((x) =>
+    el("tr", { "data-device": x.device_id }, el("td", { text: x.device_id }), el("td", { text: x.athlete_name }),
+      el("td", { text: x.last_frame_ms ? fmtTime(x.last_frame_ms) : "never (paired " + fmtTime(x.created_ms) + ")" }))) : [none(3)]));
+  $("dq-skew").replaceChildren(...(d.clock_skew.length ? d.clock_skew.map((a) =>
+    el("tr", { "data-activity": a.activity_id }, el("td", {}, el("a", { href: "/activities/" + a.activity_id, text: "#" + a.activity_id })),
+      el("td", { text: a.athlete_name }), el("td", { text: fmtTime(a.start_ms) }), el("td", { text: a.reason }))) : [none(4)]));
+}
+async function consoleAudit() {
+  let cursor = null;
+  const load = async (reset) => {
+    if (reset) { $("audit-list").replaceChildren(); cursor = null; }
+    const q = new URLSearchParams();
+    if ($("audit-q").value.trim()) q.set("q", $("audit-q").value.trim());
+    if ($("audit-action").value.trim()) q.set("action", $("audit-action").value.trim());
+    if (cursor) q.set("cursor", String(cursor));
+    q.set("limit", "25");
+    const page = await apiJson("/admin/audit?" + q.toString());
+    for (const a of page.items) {
+      $("audit-list").append(el("tr", { "data-audit": a.id, "data-action": a.action },
+        el("td", { text: fmtTime(a.at_ms) }), el("td", { text: a.user_id === null ? "system" : "user " + a.user_id }),
+        el("td", { text: a.action }), el("td", { text: a.target || "" }), el("td", { text: a.ip || "" })));
+    }
+    $("audit-empty").hidden = $("audit-list").children.length > 0;
+    cursor = page.next_cursor;
+    $("audit-more").hidden = !cursor;
+  };
+  $("audit-search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    load(true).catch((err) => { $("console-error").textContent = "Search failed: " + err.message; });
+  });
+  $("audit-more").addEventListener("click", () => load(false));
+  await load(true);
+}
+async function consolePage() {
+  const section = location.pathname.split("/")[2] || "users";
+  const pages = { users: consoleUsers, invitations: consoleInvitations, health: consoleHealth,
+    "data-quality": consoleDataQuality, audit: consoleAudit };
+  for (const a of document.querySelectorAll("#console-nav a")) {
+    if (a.dataset.section === section) a.setAttribute("aria-current", "page");
+  }
+  const m = me();
+  if (!m || m.user.role !== "gym-admin") {
+    $("console-error").textContent = "The console is for gym-admins.";
+    return;
+  }
+  const title = document.querySelector("#console-nav a[aria-current='page']");
+  document.title = (title ? title.textContent : "Console") + " · Console · Paceline";
+  $(section).hidden = false;
+  try {
+    await pages[section]();
+    document.body.dataset.loaded = section;
+  } catch (e) {
+    $("console-error").textContent = "This page cannot be shown: " + e.message;
+  }
+}
+
 // ---- Start ----------------------------------------------------------------------------
 const page = document.body.dataset.page;
 if (page === "login") {
@@ -1651,5 +1856,5 @@ if (page === "login") {
   header(page);
   ({ board: boardPage, live: livePage, sessions: sessionsPage, session: sessionPage, plans: plansPage,
     library: libraryPage, activity: activityPage, today: todayPage, insights: insightsPage,
-    chat: chatPage, connections: connectionsPage })[page]();
+    chat: chatPage, connections: connectionsPage, console: consolePage })[page]();
 }
