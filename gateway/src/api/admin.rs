@@ -377,7 +377,9 @@ pub async fn list_users(
                 "q: at most 200 characters",
             ));
         }
-        sql.push_str(" AND (instr(lower(email), lower(:q)) > 0 OR instr(lower(name), lower(:q)) > 0)");
+        sql.push_str(
+            " AND (instr(lower(email), lower(:q)) > 0 OR instr(lower(name), lower(:q)) > 0)",
+        );
         values.push((":q", Value::Text(text.trim().to_owned())));
     }
     if let Some(role) = q.role {

@@ -230,9 +230,7 @@ pub async fn health(
     wal_path.push("-wal");
     let runtime = state.runtime.as_ref();
     let failed = |part: Part| runtime.map(|r| r.health.has_failed(part));
-    let failure = runtime
-        .and_then(|r| r.health.failure())
-        .map(|f| f.message);
+    let failure = runtime.and_then(|r| r.health.failure()).map(|f| f.message);
     let (errors, uptime_s) = match runtime {
         Some(r) => {
             let mut text = String::new();

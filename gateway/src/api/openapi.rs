@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activities, admin, athletes, auth, charts, chat, devices, digest, impersonation, insights,
-    live_ws, passwords, console, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
+    activities, admin, athletes, auth, charts, chat, console, devices, digest, impersonation,
+    insights, live_ws, passwords, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
 };
 
 struct BearerAuth;

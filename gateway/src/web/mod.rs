@@ -150,7 +150,10 @@ pub fn router() -> Router {
             "/athletes/{id}/connections",
             get(|| async { serve(&CONNECTIONS) }),
         )
-        .route("/console", get(|| async { Redirect::temporary("/console/users") }))
+        .route(
+            "/console",
+            get(|| async { Redirect::temporary("/console/users") }),
+        )
         .route("/console/users", get(|| async { serve(&CONSOLE) }))
         .route("/console/invitations", get(|| async { serve(&CONSOLE) }))
         .route("/console/health", get(|| async { serve(&CONSOLE) }))
