@@ -149,7 +149,13 @@ fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
     let dir = exe
         .parent()
-        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
         .context("this executable's folder")?;
     let path = dir.join(name);
     if !path.exists() {
@@ -249,7 +255,12 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut request = self
             .client
             .request(method, format!("{}/api/v1{path}", self.base))
@@ -257,7 +268,10 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let answer = request.send().await.with_context(|| format!("calling {path}"))?;
+        let answer = request
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))?;
         let status = answer.status().as_u16();
         let json = answer.json().await.unwrap_or(Value::Null);
         Ok((status, json))
@@ -288,7 +302,11 @@ async fn connect(http: SocketAddr, providers: &str) -> anyhow::Result<(Api, i64)
         token,
     };
     let (status, athlete) = api
-        .call(reqwest::Method::POST, "/athletes", Some(json!({"name": "Synced Athlete"})))
+        .call(
+            reqwest::Method::POST,
+            "/athletes",
+            Some(json!({"name": "Synced Athlete"})),
+        )
         .await?;
     let athlete_id = athlete["id"]
         .as_i64()
@@ -336,7 +354,12 @@ async fn progress(api: &Api) -> anyhow::Result<(u64, u64)> {
 
 /// Posts Strava `update` events for the seeded activities at `rate` per second for
 /// `seconds`, each at its own time; the answer times and the failures.
-async fn webhooks(http: SocketAddr, activities: usize, rate: u32, seconds: u64) -> (Histogram<u64>, u64, u64) {
+async fn webhooks(
+    http: SocketAddr,
+    activities: usize,
+    rate: u32,
+    seconds: u64,
+) -> (Histogram<u64>, u64, u64) {
     let client = reqwest::Client::new();
     let url = format!("http://{http}/webhooks/strava");
     let total = u64::from(rate) * seconds;
@@ -358,7 +381,8 @@ async fn webhooks(http: SocketAddr, activities: usize, rate: u32, seconds: u64) 
             "subscription_id": 1,
             "event_time": crate::now_unix_ms() / 1000,
         });
-        let (client, url, tx, failed) = (client.clone(), url.clone(), tx.clone(), Arc::clone(&failed));
+        let (client, url, tx, failed) =
+            (client.clone(), url.clone(), tx.clone(), Arc::clone(&failed));
         sent.push(tokio::spawn(async move {
             let began = Instant::now();
             let answer = client.post(&url).json(&event).send().await;
@@ -447,7 +471,9 @@ pub fn run(options: &SyncOptions) -> anyhow::Result<SyncFigures> {
         let mut before = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
         let mut during = before.clone();
         while let Ok((sent_at, latency)) = latency_rx.try_recv() {
-            let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+            let us = u64::try_from(latency.as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
             if sent_at < baseline_until {
                 before.saturating_record(us);
             } else if sent_at >= backfill_from && sent_at < backfill_until {

@@ -326,7 +326,10 @@ impl ProviderSync {
             paused_until_s: seen.paused_until_s,
         };
         let now_ms = self.clock.now_ms();
-        if let Err(e) = self.write(move |tx| rows::save_quota(tx, &row, now_ms)).await {
+        if let Err(e) = self
+            .write(move |tx| rows::save_quota(tx, &row, now_ms))
+            .await
+        {
             tracing::error!(error = %e, "storing a provider's pause");
         }
     }

@@ -142,8 +142,11 @@ fn main() -> anyhow::Result<()> {
     let stem = machine.result_stem(&results_dir, "sync");
     std::fs::write(stem.with_extension("md"), &md)
         .with_context(|| format!("writing {}", stem.display()))?;
-    std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&json)?)
-        .with_context(|| format!("writing {}", stem.display()))?;
+    std::fs::write(
+        stem.with_extension("json"),
+        serde_json::to_string_pretty(&json)?,
+    )
+    .with_context(|| format!("writing {}", stem.display()))?;
     println!("{md}\nresults: {}.{{md,json}}", stem.display());
     Ok(())
 }

@@ -1189,7 +1189,11 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     )
     .await;
     assert_eq!(
-        (&pinged["source"], &pinged["fitness_age_years"], &pinged["hrv_ms"]),
+        (
+            &pinged["source"],
+            &pinged["fitness_age_years"],
+            &pinged["hrv_ms"]
+        ),
         (&json!("garmin"), &json!(38.0), &Value::Null),
         "{pinged}"
     );
