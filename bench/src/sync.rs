@@ -235,7 +235,7 @@ fn start_gateway(
         .context("starting paceline serve")?;
     let mut server = Process(child);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !crate::e2e::http_get(http, "/health/ready").is_some_and(|(status, _)| status == 200) {
+    while crate::e2e::http_get(http, "/health/ready").is_none_or(|(status, _)| status != 200) {
         if Instant::now() > deadline || !matches!(server.0.try_wait(), Ok(None)) {
             bail!(
                 "the gateway did not become ready; its log: {}",
