@@ -350,7 +350,8 @@ fn pair(gateway: &Gateway, athletes: usize) -> anyhow::Result<Vec<Device>> {
     pair_in(gateway.live.store(), athletes)
 }
 
-/// [`pair`] in any store (a data folder a `paceline serve` process is then started on).
+/// Creates the bench tenant in any store (a data folder a `paceline serve` process is then
+/// started on): `athletes` athletes with the plan assigned and a device each.
 pub fn pair_in(store_handle: &store::Store, athletes: usize) -> anyhow::Result<Vec<Device>> {
     let tenant = TenantId::new("bench-gym")?;
     let profile_template: AthleteProfile = codec::from_json(
