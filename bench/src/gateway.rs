@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 const STEADY_PLAN: &str = r#"{"name":"Bench: steady hour","sport":"bike","steps":[
 {"kind":"step","intent":"work","duration_s":3600,"target":{"kind":"power_ftp","low_pct":70,"high_pct":80}}]}"#;
 /// How often each device says how many minutes it has left.
-const COMMAND_EVERY: Duration = Duration::from_secs(16);
+pub const COMMAND_EVERY: Duration = Duration::from_secs(16);
 
 /// One run's figures.
 #[derive(Debug, Clone)]
@@ -72,7 +72,8 @@ pub struct LatencyFigures {
     pub gateway_side_ms: Option<f64>,
 }
 
-struct Device {
+/// A paired bench device's credentials.
+pub struct Device {
     tenant: TenantId,
     device: DeviceId,
     key: DeviceKey,
@@ -191,12 +192,14 @@ fn gateway_cue_latency_mean_ms(http: SocketAddr) -> Option<f64> {
     (count > 0.0).then(|| sum / count * 1000.0)
 }
 
-/// One device's ride; returns the frames it sent that were not acknowledged at the end.
+/// One device's ride against the MQTT listener at `mqtt` (this module's gateway, or a
+/// `paceline serve` process: the sync bench's); returns the frames it sent that were not
+/// acknowledged at the end.
 #[allow(
     clippy::too_many_arguments,
     reason = "one bench device's whole setting"
 )]
-async fn ride(
+pub async fn ride(
     device: Device,
     mqtt: SocketAddr,
     start: tokio::time::Instant,
@@ -344,12 +347,17 @@ async fn ride(
 
 /// Creates the bench tenant: `athletes` athletes with the plan assigned and a device each.
 fn pair(gateway: &Gateway, athletes: usize) -> anyhow::Result<Vec<Device>> {
+    pair_in(gateway.live.store(), athletes)
+}
+
+/// Creates the bench tenant in any store (a data folder a `paceline serve` process is then
+/// started on): `athletes` athletes with the plan assigned and a device each.
+pub fn pair_in(store_handle: &store::Store, athletes: usize) -> anyhow::Result<Vec<Device>> {
     let tenant = TenantId::new("bench-gym")?;
     let profile_template: AthleteProfile = codec::from_json(
         br#"{"age":38,"hr_max":186,"hr_rest":52,"lthr":168,"hr_cap":176,"ftp":240,"cp":250,"w_prime_j":18000}"#,
     )?;
     let plan = codec::from_json(STEADY_PLAN.as_bytes())?;
-    let store_handle = gateway.live.store();
     let mut conn = store::connect(store_handle.path())?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let now = now_unix_ms();

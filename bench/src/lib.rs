@@ -16,6 +16,7 @@
 //! | [`brokers`] | the embedded broker (rumqttd) against Mosquitto on the same ingest harness |
 //! | [`gateway`] | frame → cue latency with the gateway in the bench's own process (the first harness) |
 //! | [`planning`] | load and recovery over 10 years of one athlete, one daily plan, a nightly pass over 10,000 athletes (CPU only) |
+//! | [`sync`] | a 1,000-activity Strava backfill into a `paceline serve` process with live riders, and webhooks at 100/s (`--bin sync-bench`) |
 //!
 //! `paceline-bench all` runs them all and writes one `<date>-<machine>.{md,json}` with
 //! plots ([`plot`]) next to it.
@@ -34,6 +35,7 @@ pub mod plot;
 pub mod process;
 pub mod replay;
 pub mod stats;
+pub mod sync;
 
 /// The sensor period of a bench athlete: power at 4 Hz, heart rate on every fourth tick.
 pub const SENSOR_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);

@@ -28,7 +28,9 @@
 //!   deletes its tokens.
 //! - Quotas: each provider app's last rate-limit headers and pause ([`QuotaSeen`]) are
 //!   kept in memory for `GET /connections` and `GET /admin/jobs`; a new run starts from
-//!   them within the same 15-minute window, so a paused provider is not asked again.
+//!   them within the same 15-minute window. A pause is also stored (`sync_quotas`) and
+//!   read back at start, and the runner takes no job of a paused provider until the
+//!   pause ends, so neither a new job nor a restart asks a paused provider again.
 //!
 //! **Tokens never reach a log**: they live in [`Secret`]s, sealed at rest, and errors
 //! name statuses and paths only.
@@ -43,7 +45,9 @@ use paceline_sync::garmin::{DailyMetrics, GarminItem, parse_callback};
 use paceline_sync::jobs::SummaryType;
 use paceline_sync::jobs::{self, Job, JobState, Outcome};
 use paceline_sync::oauth::{FormRequest, Secret, TokenSet, parse_token_response, should_refresh};
-use paceline_sync::rate_limit::{RateDecision, RateLimits, after_too_many_requests, decide};
+use paceline_sync::rate_limit::{
+    RateDecision, RateLimits, WindowUsage, after_too_many_requests, decide,
+};
 use paceline_sync::strava::{self, ActivityPager, PageStep};
 use paceline_sync::{ConnectionStatus, Provider, SyncSettings};
 use serde::{Deserialize, Serialize};
@@ -111,6 +115,52 @@ pub fn settings_from(file: &crate::settings::SyncKeys) -> anyhow::Result<Option<
         return Ok(None);
     }
     Ok(Some(SyncSettings::from_lookup(lookup)?))
+}
+
+/// One window pair of [`RateLimits`] as stored in `sync_quotas.limits_json`.
+#[derive(Serialize, Deserialize)]
+struct StoredWindows {
+    short_limit: u32,
+    short_usage: u32,
+    daily_limit: u32,
+    daily_usage: u32,
+}
+
+/// [`RateLimits`] as stored in `sync_quotas.limits_json`.
+#[derive(Serialize, Deserialize)]
+struct StoredLimits {
+    overall: Option<StoredWindows>,
+    read: Option<StoredWindows>,
+}
+
+impl From<RateLimits> for StoredLimits {
+    fn from(limits: RateLimits) -> StoredLimits {
+        let windows = |w: WindowUsage| StoredWindows {
+            short_limit: w.short_limit,
+            short_usage: w.short_usage,
+            daily_limit: w.daily_limit,
+            daily_usage: w.daily_usage,
+        };
+        StoredLimits {
+            overall: limits.overall.map(windows),
+            read: limits.read.map(windows),
+        }
+    }
+}
+
+impl From<StoredLimits> for RateLimits {
+    fn from(stored: StoredLimits) -> RateLimits {
+        let windows = |w: StoredWindows| WindowUsage {
+            short_limit: w.short_limit,
+            short_usage: w.short_usage,
+            daily_limit: w.daily_limit,
+            daily_usage: w.daily_usage,
+        };
+        RateLimits {
+            overall: stored.overall.map(windows),
+            read: stored.read.map(windows),
+        }
+    }
 }
 
 /// A connection's tokens as sealed together.
@@ -196,14 +246,53 @@ impl ProviderSync {
         })
     }
 
-    /// Forgets the provider's quota and pause (an admin runs a paused job now: the next
-    /// answer tells the quota again).
-    pub fn forget_quota(&self, provider: Provider) {
+    /// Forgets the provider's quota and pause, in memory and stored (an admin runs a
+    /// paused job now: the next answer tells the quota again).
+    pub async fn forget_quota(&self, provider: Provider) {
+        self.quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&provider);
+        if let Err(e) = self.write(move |tx| rows::delete_quota(tx, provider)).await {
+            tracing::error!(error = %e, "forgetting a provider's stored pause");
+        }
+    }
+
+    /// Takes the pauses a previous run of the gateway stored ([`rows::quotas`]), so a
+    /// restart does not ask a paused provider again before its pause ends.
+    async fn load_quotas(&self) {
+        let stored = match self.read(rows::quotas).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the providers' stored pauses");
+                return;
+            }
+        };
         let mut quota = self
             .quota
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        quota.remove(&provider);
+        for row in stored {
+            let Some(provider) = Provider::parse(&row.provider) else {
+                continue;
+            };
+            let limits = serde_json::from_str::<StoredLimits>(&row.limits_json)
+                .map(RateLimits::from)
+                .unwrap_or_default();
+            quota.insert(
+                provider,
+                QuotaSeen {
+                    limits,
+                    seen_s: row.seen_s,
+                    paused_until_s: row.paused_until_s,
+                },
+            );
+        }
+    }
+
+    /// Until when the provider's jobs wait (`None`: they run).
+    fn paused_until(&self, provider: Provider) -> Option<i64> {
+        self.quota(provider).and_then(|q| q.paused_until_s)
     }
 
     fn note_limits(&self, provider: Provider, limits: RateLimits) {
@@ -217,13 +306,32 @@ impl ProviderSync {
         seen.seen_s = now;
     }
 
-    fn note_pause(&self, provider: Provider, until_s: i64) {
-        let mut quota = self
-            .quota
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seen = quota.entry(provider).or_default();
-        seen.paused_until_s = Some(seen.paused_until_s.unwrap_or(0).max(until_s));
+    /// Pauses the provider's jobs until `until_s`, in memory and stored (`sync_quotas`):
+    /// a restarted gateway keeps the pause.
+    async fn note_pause(&self, provider: Provider, until_s: i64) {
+        let seen = {
+            let mut quota = self
+                .quota
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let seen = quota.entry(provider).or_default();
+            seen.paused_until_s = Some(seen.paused_until_s.unwrap_or(0).max(until_s));
+            *seen
+        };
+        let row = rows::QuotaRow {
+            provider: provider.as_str().to_owned(),
+            limits_json: serde_json::to_string(&StoredLimits::from(seen.limits))
+                .unwrap_or_default(),
+            seen_s: seen.seen_s,
+            paused_until_s: seen.paused_until_s,
+        };
+        let now_ms = self.clock.now_ms();
+        if let Err(e) = self
+            .write(move |tx| rows::save_quota(tx, &row, now_ms))
+            .await
+        {
+            tracing::error!(error = %e, "storing a provider's pause");
+        }
     }
 
     /// The limits a new run starts from: the last answer's, if it came in this
@@ -308,6 +416,7 @@ pub async fn run(sync: Arc<ProviderSync>, running: Arc<AtomicBool>) {
         Ok(Err(e)) => tracing::error!(error = %e, "recovering sync jobs"),
         Err(_) => tracing::error!("recovering sync jobs panicked"),
     }
+    sync.load_quotas().await;
     let pool = Arc::new(tokio::sync::Semaphore::new(jobs::WORKERS));
     let per_provider: BTreeMap<Provider, Arc<tokio::sync::Semaphore>> = Provider::ALL
         .into_iter()
@@ -333,7 +442,9 @@ pub async fn run(sync: Arc<ProviderSync>, running: Arc<AtomicBool>) {
         }
         for (provider, slots) in &per_provider {
             let free = slots.available_permits().min(pool.available_permits());
-            if free == 0 {
+            // A paused provider is not asked anything until its pause ends: its due jobs
+            // wait in line.
+            if free == 0 || sync.paused_until(*provider).is_some() {
                 continue;
             }
             let now = now_s(sync.clock);
@@ -498,7 +609,7 @@ impl Session<'_> {
             if let RateDecision::Pause { until_s, .. } =
                 decide(&self.limits, now_s(self.sync.clock))
             {
-                self.sync.note_pause(Provider::Strava, until_s);
+                self.sync.note_pause(Provider::Strava, until_s).await;
                 tracing::warn!(until_s, "Strava's quota is over 80 %: sync pauses");
                 return Err(Outcome::Paused { until_s });
             }
@@ -539,7 +650,7 @@ impl Session<'_> {
                             RateDecision::Pause { until_s, .. } => until_s,
                             RateDecision::Go => now_s(self.sync.clock) + 60,
                         };
-                    self.sync.note_pause(Provider::Strava, until_s);
+                    self.sync.note_pause(Provider::Strava, until_s).await;
                     tracing::warn!(until_s, "Strava answered 429: sync pauses");
                     return Err(Outcome::Paused { until_s });
                 }
@@ -1068,8 +1179,31 @@ pub fn apply_garmin_items(
                 )?;
                 applied.days += 1;
             }
+            GarminItem::UserMetrics {
+                date,
+                vo2max_ml_kg_min,
+                fitness_age_years,
+                ..
+            } => {
+                let date = format!(
+                    "{:04}-{:02}-{:02}",
+                    date.year(),
+                    u8::from(date.month()),
+                    date.day()
+                );
+                if rows::set_user_metrics(
+                    tx,
+                    owner.tenant_row,
+                    owner.athlete_row,
+                    &date,
+                    *vo2max_ml_kg_min,
+                    *fitness_age_years,
+                    now_ms,
+                )? {
+                    applied.days += 1;
+                }
+            }
             GarminItem::Ping { .. }
-            | GarminItem::UserMetrics { .. }
             | GarminItem::Deregistration { .. }
             | GarminItem::PermissionsChange { .. } => {}
         }

@@ -391,6 +391,15 @@ pub const REGISTRY: &[Table] = &[
         ..user("impersonations")
     },
     athlete("coach_sharing"),
+    Table {
+        name: "sync_quotas",
+        owner: Owner::Service,
+        key: Key::None,
+        personal: false,
+        export: Export::No("a provider app's rate-limit counters and pause: no athlete"),
+        deletion: Deletion::Keep("quota counters only"),
+        retention: Retention::WithOwner,
+    },
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -464,6 +473,7 @@ pub fn holds(name: &str) -> &'static str {
         "privacy_exports" => "data export jobs and their link digests",
         "tenant_privacy_settings" => "a gym's raw-sample retention period",
         "coach_sharing" => "what an athlete lets linked coaches see (live, history, health)",
+        "sync_quotas" => "each provider app's last rate-limit headers and pause (no athlete)",
         "impersonations" => "read-only \"view as\" of a gym-admin: who, whom, until when, 90 days",
         _ => "",
     }

@@ -260,6 +260,10 @@ pub struct DailyView {
     pub work_hours: Option<f64>,
     /// Work stress, 0–10.
     pub work_stress: Option<f64>,
+    /// VO2max, ml/kg/min (Garmin's user metrics; read-only).
+    pub vo2max_ml_kg_min: Option<f64>,
+    /// Fitness age, years (Garmin's user metrics; read-only).
+    pub fitness_age_years: Option<f64>,
     /// Last changed, ms since the epoch.
     pub updated_ms: i64,
 }
@@ -286,6 +290,8 @@ pub(super) fn daily_view(r: DailyRecord) -> DailyView {
         body_fat_pct: r.extras.body_fat_pct,
         work_hours: r.extras.work_hours,
         work_stress: r.extras.work_stress,
+        vo2max_ml_kg_min: r.vo2max_ml_kg_min,
+        fitness_age_years: r.fitness_age_years,
         updated_ms: r.updated_ms,
     }
 }

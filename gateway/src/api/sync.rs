@@ -923,7 +923,7 @@ pub async fn retry_job(
     if let Some(sync) = &state.sync {
         // Running a paused job now overrides the provider's pause.
         if let Some(provider) = Provider::parse(&view.provider) {
-            sync.forget_quota(provider);
+            sync.forget_quota(provider).await;
         }
         sync.wake();
     }

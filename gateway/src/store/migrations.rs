@@ -602,4 +602,18 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX coach_sharing_once
         ON coach_sharing(tenant_id, athlete_id, IFNULL(coach_user_id, 0));
     "#,
+    // 18: provider sync (issue 22): each provider app's rate-limit pause (the quota is per
+    // application, not per athlete), so a restarted gateway keeps it; Garmin's user
+    // metrics (VO2max, fitness age) beside the other daily metrics.
+    r#"
+    CREATE TABLE sync_quotas (
+        provider        TEXT PRIMARY KEY,
+        limits_json     TEXT NOT NULL,
+        seen_s          INTEGER NOT NULL,
+        paused_until_s  INTEGER,
+        updated_ms      INTEGER NOT NULL
+    );
+    ALTER TABLE daily_metrics ADD COLUMN vo2max_ml_kg_min REAL;
+    ALTER TABLE daily_metrics ADD COLUMN fitness_age_years REAL;
+    "#,
 ];

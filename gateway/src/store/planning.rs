@@ -18,7 +18,7 @@ use super::{StoreError, to_i64};
 pub const DAILY_SQL: &str = "SELECT date, source, resting_hr_bpm, hrv_ms, sleep_s, sleep_score,
             stress, energy, mood, soreness, note, updated_ms,
             energy_kcal, carbohydrate_g, protein_g, caffeine_mg, alcohol_units, body_weight_kg,
-            body_fat_pct, work_hours, work_stress
+            body_fat_pct, work_hours, work_stress, vo2max_ml_kg_min, fitness_age_years
      FROM daily_metrics
      WHERE tenant_id = ?1 AND athlete_id = ?2 AND date BETWEEN ?3 AND ?4
      ORDER BY date, source";
@@ -87,6 +87,10 @@ pub struct DailyRecord {
     pub updated_ms: i64,
     /// Nutrition, body and work values (migration 9), in `paceline-insights`' ranges.
     pub extras: DayExtras,
+    /// Garmin's VO2max, ml/kg/min (its `userMetrics`; set by sync only).
+    pub vo2max_ml_kg_min: Option<f64>,
+    /// Garmin's fitness age, years (its `userMetrics`; set by sync only).
+    pub fitness_age_years: Option<f64>,
 }
 
 /// A change to one day's metrics: `None` keeps a value, `Some(None)` clears it.
@@ -183,6 +187,8 @@ fn daily_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<DailyRecord> {
             work_hours: r.get(19)?,
             work_stress: r.get(20)?,
         },
+        vo2max_ml_kg_min: r.get(21)?,
+        fitness_age_years: r.get(22)?,
     })
 }
 

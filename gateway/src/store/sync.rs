@@ -738,3 +738,104 @@ pub fn run_waiting_job_now(
     )?;
     Ok(changed == 1)
 }
+
+/// A provider app's rate-limit pause as stored (`sync_quotas`): the quota is per
+/// application, so the row names no tenant and no athlete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaRow {
+    /// `strava`, `garmin`.
+    pub provider: String,
+    /// The last answer's rate-limit headers, as JSON (`crate::sync` reads and writes it).
+    pub limits_json: String,
+    /// When they were seen, s since the epoch.
+    pub seen_s: i64,
+    /// Until when the provider's jobs wait, s since the epoch.
+    pub paused_until_s: Option<i64>,
+}
+
+/// Stores a provider's quota and pause (one row per provider; the service's own state,
+/// across tenants).
+pub fn save_quota(conn: &Connection, row: &QuotaRow, now_ms: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sync_quotas (provider, limits_json, seen_s, paused_until_s, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (provider) DO UPDATE SET limits_json = ?2, seen_s = ?3,
+             paused_until_s = ?4, updated_ms = ?5",
+        params![
+            row.provider,
+            row.limits_json,
+            row.seen_s,
+            row.paused_until_s,
+            super::to_i64(now_ms)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every provider's stored quota (read at start).
+pub fn quotas(conn: &Connection) -> Result<Vec<QuotaRow>, StoreError> {
+    let rows = conn
+        .prepare_cached("SELECT provider, limits_json, seen_s, paused_until_s FROM sync_quotas")?
+        .query_map([], |r| {
+            Ok(QuotaRow {
+                provider: r.get(0)?,
+                limits_json: r.get(1)?,
+                seen_s: r.get(2)?,
+                paused_until_s: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Forgets a provider's stored quota (the admin ran a paused job now).
+pub fn delete_quota(conn: &Connection, provider: Provider) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM sync_quotas WHERE provider = ?1",
+        params![provider.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Sets Garmin's user metrics (VO2max, fitness age) on the athlete's `garmin` row of
+/// `daily_metrics` for `date` (a new row if there is none); a value Garmin left out keeps
+/// the stored one. Answers whether anything changed.
+pub fn set_user_metrics(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    date: &str,
+    vo2max_ml_kg_min: Option<f64>,
+    fitness_age_years: Option<f64>,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let stored: Option<(Option<f64>, Option<f64>)> = conn
+        .query_row(
+            "SELECT vo2max_ml_kg_min, fitness_age_years FROM daily_metrics
+             WHERE tenant_id = ?1 AND athlete_id = ?2 AND date = ?3 AND source = 'garmin'",
+            params![tenant_row, athlete_row, date],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (vo2, age) = stored.unwrap_or_default();
+    let next = (vo2max_ml_kg_min.or(vo2), fitness_age_years.or(age));
+    if stored.is_some() && next == (vo2, age) {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO daily_metrics (tenant_id, athlete_id, date, source, vo2max_ml_kg_min,
+             fitness_age_years, updated_ms)
+         VALUES (?1, ?2, ?3, 'garmin', ?4, ?5, ?6)
+         ON CONFLICT (tenant_id, athlete_id, date, source) DO UPDATE SET
+             vo2max_ml_kg_min = ?4, fitness_age_years = ?5, updated_ms = ?6",
+        params![
+            tenant_row,
+            athlete_row,
+            date,
+            next.0,
+            next.1,
+            super::to_i64(now_ms)
+        ],
+    )?;
+    Ok(true)
+}

@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -925,6 +926,119 @@ async fn a_killed_backfill_resumes_without_duplicates_and_rate_limits_pause_sync
     assert_eq!(strava_count(&api, &admin, ana).await.0, 41);
 }
 
+/// Every call the gateway made to Strava's API (`/api/v3/…`), by any path.
+async fn strava_api_calls(providers: &Providers) -> u64 {
+    let state: Value = reqwest::get(format!("{}/admin/state", providers.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["hits"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/api/v3/"))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_pause_survives_a_restart() {
+    let providers = Providers::start(&[
+        "--activities",
+        "3",
+        "--rate-limit",
+        "2000,20000",
+        "--read-rate-limit",
+        "1000,10000",
+    ]);
+    // The read quota is at 85 % from the start: the backfill's first answer pauses it.
+    providers
+        .admin("/admin/rate", json!({"read_short_usage": 850}))
+        .await;
+    let mut gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@pause.example", "Pause Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    let callback = authorize(&api, &providers, &admin, ana).await;
+    assert_eq!(api.get(&callback, &admin).await.status, 200);
+    let paused = paceline_testkit::wait_until(
+        "the backfill to pause",
+        paceline_testkit::DEADLINE,
+        async || jobs(&api, &admin, "retry").await.into_iter().next(),
+    )
+    .await;
+    let run_at = paused["run_at_s"].as_i64().unwrap();
+    assert_eq!(run_at % 900, 0, "a quarter-hour boundary: {paused}");
+    assert_eq!(strava_count(&api, &admin, ana).await.0, 0);
+    gateway.kill();
+
+    // The pause is stored with its resume time.
+    let db = gateway.data_dir.join("paceline.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let stored: (String, i64) = conn
+        .query_row(
+            "SELECT provider, paused_until_s FROM sync_quotas",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("strava".to_owned(), run_at));
+    // Time passes while the gateway is down (the rows as they would read near the
+    // boundary): the pause ends in a few seconds, the limits were seen in the window
+    // before it, and the paused job is due at once (as a webhook's new job would be).
+    let resume_s = unix_now_s() + 6;
+    conn.execute(
+        "UPDATE sync_quotas SET paused_until_s = ?1, seen_s = seen_s - 900",
+        [resume_s],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE sync_jobs SET run_at_s = ?1 WHERE state = 'retry'",
+        [unix_now_s() - 1],
+    )
+    .unwrap();
+    drop(conn);
+    providers
+        .admin(
+            "/admin/rate",
+            json!({"read_short_usage": 0, "short_usage": 0}),
+        )
+        .await;
+    let calls_before = strava_api_calls(&providers).await;
+
+    gateway.launch().await;
+    // The restarted gateway shows the pause and asks Strava nothing before it ends,
+    // though the job is due.
+    let quota = connection(&api, &admin).await["quota"].clone();
+    assert_eq!(quota["paused_until_s"], resume_s, "{quota}");
+    while unix_now_s() < resume_s {
+        assert_eq!(
+            strava_api_calls(&providers).await,
+            calls_before,
+            "a call to Strava during the pause"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Then it resumes: the backfill finishes, every activity once.
+    paceline_testkit::wait_until(
+        "the backfill to resume after the pause",
+        paceline_testkit::DEADLINE,
+        async || unfinished_jobs(&api, &admin).await == 0,
+    )
+    .await;
+    assert_eq!(strava_count(&api, &admin, ana).await, (3, 3));
+    assert!(strava_api_calls(&providers).await > calls_before);
+    let done = jobs(&api, &admin, "done").await;
+    assert_eq!(
+        (done.len(), &done[0]["attempts"]),
+        (1, &json!(1)),
+        "a pause spends no attempt: {done:?}"
+    );
+    assert!(connection(&api, &admin).await["quota"]["paused_until_s"].is_null());
+}
+
 /// Connects `athlete` to Garmin through the consent page (PKCE S256): the callback's
 /// reply.
 async fn connect_garmin(api: &Api, providers: &Providers, admin: &str, ana: i64) -> Reply {
@@ -1026,7 +1140,7 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
 
     // Pushed health summaries land in the athlete's daily metrics, as source garmin.
     let webhook = format!("http://{}/webhooks/garmin", gateway.http);
-    for summary in ["dailies", "sleeps", "hrv"] {
+    for summary in ["dailies", "sleeps", "hrv", "userMetrics"] {
         let sent = garmin_notify(
             &providers,
             &webhook,
@@ -1049,6 +1163,41 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     assert_eq!(day["hrv_ms"], 62.0, "{day}");
     assert_eq!(day["sleep_s"], 24_840.0, "deep + light + REM: {day}");
     assert_eq!(day["sleep_score"], 84.0, "{day}");
+    assert_eq!(day["vo2max_ml_kg_min"], 52.0, "userMetrics: {day}");
+    assert_eq!(day["fitness_age_years"], 38.0, "userMetrics: {day}");
+    // User metrics pinged for a day with nothing yet: fetched and stored alone.
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "userMetrics", "date": "2026-11-28"}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    let pinged = paceline_testkit::wait_until(
+        "the pinged user metrics",
+        paceline_testkit::DEADLINE,
+        async || {
+            let days = api
+                .get(
+                    &format!("/athletes/{ana}/daily?from=2026-11-28&to=2026-11-28"),
+                    &admin,
+                )
+                .await;
+            let day = days.json["days"][0].clone();
+            (day["vo2max_ml_kg_min"] == 52.0).then_some(day)
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            &pinged["source"],
+            &pinged["fitness_age_years"],
+            &pinged["hrv_ms"]
+        ),
+        (&json!("garmin"), &json!(38.0), &Value::Null),
+        "{pinged}"
+    );
+    assert_eq!(providers.hits("/wellness-api/rest/userMetrics").await, 1);
 
     // A ping: the gateway fetches the callback with the user's token; the activity
     // arrives in the library as source garmin, once however often the ping comes.

@@ -325,6 +325,7 @@ fn items(
             user_id,
             calendar_date,
             vo2_max: Some(52.0),
+            fitness_age: Some(38.0),
         }),
         "activities" | "activityDetails" => {
             let recording = world.seeds.get(seed)?;

@@ -222,4 +222,7 @@ pub struct UserMetricsBody {
     /// VO2max, ml/kg/min.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vo2_max: Option<f64>,
+    /// Fitness age, years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitness_age: Option<f64>,
 }

@@ -166,6 +166,8 @@ pub enum GarminItem {
         date: Date,
         /// VO2max, ml/kg/min.
         vo2max_ml_kg_min: Option<f64>,
+        /// Fitness age, years.
+        fitness_age_years: Option<f64>,
     },
     /// The user disconnected Paceline in Garmin Connect.
     Deregistration {
@@ -525,6 +527,7 @@ fn summary_item(summary: SummaryType, item: Value) -> Result<GarminItem, GarminE
                 date: calendar_date(&raw.calendar_date, what)?,
                 user_id: checked_user(raw.user_id, what)?,
                 vo2max_ml_kg_min: in_range(raw.vo2_max, 10.0, 100.0),
+                fitness_age_years: in_range(raw.fitness_age, 10.0, 120.0),
             })
         }
     }
