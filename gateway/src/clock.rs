@@ -32,6 +32,13 @@ impl GatewayClock {
         self.base_ms.saturating_add(elapsed)
     }
 
+    /// Now, µs since the Unix epoch (the live core's time: [`GatewayClock::now_ms`] is
+    /// this divided by 1000).
+    pub fn now_us(&self) -> u64 {
+        let elapsed = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.base_ms.saturating_mul(1000).saturating_add(elapsed)
+    }
+
     /// The clock in the form the engine takes.
     pub fn for_engine(self) -> paceline_engine::dataflow::Clock {
         Arc::new(move || self.now_ms())
