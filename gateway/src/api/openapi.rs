@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, devices, digest, impersonation, insights,
-    live_ws, passwords, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
+    live_ws, passwords, planning, plans, preferences, privacy, sessions, sharing, sms, sync,
+    webhooks,
 };
 
 struct BearerAuth;
@@ -74,6 +75,7 @@ impl Modify for BearerAuth {
         impersonation::start, impersonation::end_current, auth::me_here,
         sharing::get_sharing, sharing::put_sharing,
         webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
+        preferences::get_preferences, preferences::put_preference,
     ),
     modifiers(&BearerAuth),
     tags(
