@@ -331,8 +331,6 @@ mod tests {
     use crate::store::activities::CopyExtras;
     use crate::store::{Store, ensure_athlete, ensure_tenant, prepare_data_dir};
 
-    const DAY_MS: i64 = 86_400_000;
-
     /// A stored plan for `date` with a workout starting at `hour`.
     fn plan_at(conn: &Connection, tenant: i64, athlete: i64, date: Date, hour: u8) {
         let name = format_date(date);
