@@ -675,7 +675,7 @@ impl Times {
         *self == Times::default()
     }
 
-    /// The planner's form (names checked by [`PlanningSettings::check`]; unknown ones
+    /// The planner's form (names checked by `PlanningSettings::check`; unknown ones
     /// are left out).
     pub fn for_plan(&self) -> paceline_planning::TimesOfDay {
         use paceline_planning::time_of_day::PartOfDay;
