@@ -874,14 +874,17 @@ fn run_planning(options: &Options) -> anyhow::Result<Section> {
 }
 
 fn run_chat(options: &Options) -> anyhow::Result<Section> {
-    let messages = if options.quick { 200 } else { 2_000 };
+    let (activities, messages) = if options.quick {
+        (paceline_bench::chat::QUICK_ACTIVITIES, 200)
+    } else {
+        (paceline_bench::chat::ACTIVITIES, 2_000)
+    };
     let dir = std::env::temp_dir().join(format!("paceline-bench-chat-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
-        "chat: {} activities stored, then {messages} messages through the offline engine…",
-        paceline_bench::chat::ACTIVITIES
+        "chat: {activities} activities stored, then {messages} messages through the offline engine…"
     );
-    let f = paceline_bench::chat::run(&dir, messages);
+    let f = paceline_bench::chat::run(&dir, activities, messages);
     let _ = std::fs::remove_dir_all(&dir);
     let f = f?;
     let body = format!(
@@ -911,7 +914,10 @@ fn run_chat(options: &Options) -> anyhow::Result<Section> {
     );
     Ok(Section {
         bench: "chat",
-        title: "Coach chat: the offline engine's reply with 10,000 stored activities".to_owned(),
+        title: format!(
+            "Coach chat: the offline engine's reply with {} stored activities",
+            f.activities
+        ),
         body,
         json: serde_json::json!({
             "activities": f.activities,

@@ -317,6 +317,7 @@ fn todays_plan(
         avoid_sports: Vec::new(),
         injuries: Vec::new(),
         sport: paceline_schemas::plan::Sport::Bike,
+        times: paceline_planning::TimesOfDay::default(),
     };
     let outcome = crate::planning::today_plan(tx, tenant_row, athlete_row, settings, now_ms, true)?;
     let Some(workout) = outcome.record.plan.get("workout").filter(|w| !w.is_null()) else {

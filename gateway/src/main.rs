@@ -219,6 +219,12 @@ struct CommonArgs {
     /// The public URL Twilio posts incoming SMS to (…/webhooks/sms).
     #[arg(long, env = "PACELINE_TWILIO_WEBHOOK_URL")]
     twilio_webhook_url: Option<String>,
+    /// SMS taken from one number an hour [default: 30].
+    #[arg(long, env = "PACELINE_SMS_INBOUND_PER_HOUR")]
+    sms_inbound_per_hour: Option<u32>,
+    /// SMS sent to one number a day, UTC [default: 100].
+    #[arg(long, env = "PACELINE_SMS_OUTBOUND_PER_DAY")]
+    sms_outbound_per_day: Option<u32>,
 }
 
 impl CommonArgs {
@@ -260,6 +266,8 @@ impl CommonArgs {
             twilio_base_url: self.twilio_base_url.clone(),
             twilio_account_sid: self.twilio_account_sid.clone(),
             twilio_from: self.twilio_from.clone(),
+            sms_inbound_per_hour: self.sms_inbound_per_hour,
+            sms_outbound_per_day: self.sms_outbound_per_day,
             twilio_webhook_url: self.twilio_webhook_url.clone(),
             twilio_auth_token: secret_from_env("PACELINE_TWILIO_AUTH_TOKEN"),
             // Secrets only from the environment or the file, never from the command line

@@ -10,6 +10,7 @@
 //! 10 ms — and needs no cache, so an activity added, merged, split or deleted counts at
 //! the next read with nothing to invalidate.
 
+use paceline_planning::TimesOfDay;
 use paceline_planning::plan::sport_name;
 use paceline_planning::{
     CheckIn, DailyMetrics, DailyPlan, DayKind, DayLoad, Equipment, FitnessDay, Goal, LifeEvent,
@@ -179,6 +180,9 @@ pub struct PlanSettings {
     pub injuries: Vec<String>,
     /// The primary sport.
     pub sport: Sport,
+    /// The athlete's hours and parts of the day: the day's minutes are capped to the
+    /// hours, and the workout gets its start hour from them.
+    pub times: TimesOfDay,
 }
 
 /// Everything today's plan depends on, read from the rows: the settings, the athlete's
@@ -257,10 +261,15 @@ pub fn plan_inputs(
         })
     })
     .collect();
+    // The hours the athlete allows bound every day's minutes.
+    let availability_min = match paceline_planning::window_minutes(&settings.times) {
+        Some(window) => settings.availability_min.map(|m| m.min(window)),
+        None => settings.availability_min,
+    };
     Ok(PlanInputs {
         today,
         goal: settings.goal,
-        availability_min: settings.availability_min,
+        availability_min,
         equipment: settings.equipment,
         avoid_sports: settings.avoid_sports,
         injuries: settings.injuries,
@@ -325,12 +334,16 @@ pub fn plan_json(plan: &DailyPlan) -> Result<Value, StoreError> {
                 })
         })
         .transpose()?;
-    Ok(json!({
+    let mut value = json!({
         "date": format_date(plan.date),
         "kind": plan.kind.as_str(),
         "target_tss": plan.target_tss,
         "workout": workout,
-    }))
+    });
+    if let Some(hour) = plan.start_hour {
+        value["start_hour"] = json!(hour);
+    }
+    Ok(value)
 }
 
 /// Today's plan as [`today_plan`] found or made it.
@@ -369,8 +382,10 @@ pub fn today_plan(
             changed: None,
         });
     }
+    let times = settings.times.clone();
     let inputs = plan_inputs(tx, tenant_row, athlete_row, today, settings)?;
-    let plan = paceline_planning::daily_plan(&inputs);
+    let mut plan = paceline_planning::daily_plan(&inputs);
+    paceline_planning::schedule(&mut plan, &times);
     let digest = paceline_planning::inputs_digest(&inputs);
     let plan_value = plan_json(&plan)?;
     let why = json!(plan.why);
@@ -402,6 +417,43 @@ pub fn today_plan(
         generated: true,
         changed,
     })
+}
+
+/// Today's plan made again with the athlete's intensity request (the coach chat's "make
+/// today easier/harder") through the planner's own rules and power limit
+/// ([`paceline_planning::daily_plan_with_intensity`]), and stored as today's plan; or why
+/// the rules keep it (nothing stored).
+pub fn today_plan_with_intensity(
+    tx: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    settings: PlanSettings,
+    request: paceline_planning::IntensityRequest,
+    now_ms: u64,
+) -> Result<Result<rows::DailyPlanRecord, paceline_planning::IntensityRefused>, StoreError> {
+    let today = athlete_today(tx, tenant_row, athlete_row, now_ms)?;
+    let times = settings.times.clone();
+    let inputs = plan_inputs(tx, tenant_row, athlete_row, today, settings)?;
+    let mut plan = match paceline_planning::daily_plan_with_intensity(&inputs, request) {
+        Ok(plan) => plan,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    paceline_planning::schedule(&mut plan, &times);
+    let digest = paceline_planning::inputs_digest(&inputs);
+    rows::store_plan(
+        tx,
+        tenant_row,
+        athlete_row,
+        rows::NewDailyPlan {
+            date: &format_date(today),
+            plan: &plan_json(&plan)?,
+            why: &json!(plan.why),
+            inputs: &inputs_json(&inputs),
+            inputs_digest: &digest,
+        },
+        now_ms,
+    )
+    .map(Ok)
 }
 
 /// One day of [`week_outlook`]: its date and its plan as stored (JSON, the form of a
@@ -457,7 +509,9 @@ pub fn week_outlook(
                 inputs.check_in = None;
                 inputs.planned_before.retain(|p| p.date < monday);
                 inputs.planned_before.extend(planned_before.iter().cloned());
-                (plan_json(&paceline_planning::daily_plan(&inputs))?, true)
+                let mut plan = paceline_planning::daily_plan(&inputs);
+                paceline_planning::schedule(&mut plan, &settings.times);
+                (plan_json(&plan)?, true)
             }
         };
         let kind = plan

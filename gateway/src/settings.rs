@@ -148,6 +148,11 @@ pub struct SettingsLayer {
     /// The public URL Twilio posts incoming messages to (`https://host/webhooks/sms`),
     /// exactly as configured at Twilio: the signature covers it.
     pub twilio_webhook_url: Option<String>,
+    /// Messages taken from one phone number an hour; past it the number gets one notice,
+    /// then nothing until the hour is over.
+    pub sms_inbound_per_hour: Option<u32>,
+    /// Messages sent to one phone number a day (UTC): replies, notices and codes.
+    pub sms_outbound_per_day: Option<u32>,
     /// Strava's client id (`PACELINE_STRAVA_CLIENT_ID`; sync with Strava is on with it).
     pub strava_client_id: Option<String>,
     /// Strava's client secret.
@@ -271,6 +276,8 @@ impl SettingsLayer {
             twilio_account_sid: over.twilio_account_sid.or(self.twilio_account_sid),
             twilio_auth_token: over.twilio_auth_token.or(self.twilio_auth_token),
             twilio_from: over.twilio_from.or(self.twilio_from),
+            sms_inbound_per_hour: over.sms_inbound_per_hour.or(self.sms_inbound_per_hour),
+            sms_outbound_per_day: over.sms_outbound_per_day.or(self.sms_outbound_per_day),
             twilio_webhook_url: over.twilio_webhook_url.or(self.twilio_webhook_url),
             strava_client_id: over.strava_client_id.or(self.strava_client_id),
             strava_client_secret: over.strava_client_secret.or(self.strava_client_secret),
@@ -391,7 +398,16 @@ pub struct SmsSettings {
     pub from: String,
     /// The webhook's public URL.
     pub webhook_url: String,
+    /// Messages taken from one number an hour ([`DEFAULT_SMS_INBOUND_PER_HOUR`]).
+    pub inbound_per_hour: u32,
+    /// Messages sent to one number a day, UTC ([`DEFAULT_SMS_OUTBOUND_PER_DAY`]).
+    pub outbound_per_day: u32,
 }
+
+/// Messages one number may send an hour by default: a brisk conversation, not a flood.
+pub const DEFAULT_SMS_INBOUND_PER_HOUR: u32 = 30;
+/// Messages sent to one number a day by default (each SMS segment counts).
+pub const DEFAULT_SMS_OUTBOUND_PER_DAY: u32 = 100;
 
 /// Twilio's REST API.
 pub const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
@@ -440,12 +456,32 @@ fn sms(layer: &SettingsLayer) -> Result<Option<SmsSettings>, SettingsError> {
             reason: "letters and digits (AC…)".to_owned(),
         });
     }
+    let inbound_per_hour = layer
+        .sms_inbound_per_hour
+        .unwrap_or(DEFAULT_SMS_INBOUND_PER_HOUR);
+    check_range(
+        "sms_inbound_per_hour",
+        usize::try_from(inbound_per_hour).unwrap_or(usize::MAX),
+        1,
+        10_000,
+    )?;
+    let outbound_per_day = layer
+        .sms_outbound_per_day
+        .unwrap_or(DEFAULT_SMS_OUTBOUND_PER_DAY);
+    check_range(
+        "sms_outbound_per_day",
+        usize::try_from(outbound_per_day).unwrap_or(usize::MAX),
+        1,
+        100_000,
+    )?;
     Ok(Some(SmsSettings {
         base_url,
         account_sid: sid,
         auth_token: token,
         from,
         webhook_url,
+        inbound_per_hour,
+        outbound_per_day,
     }))
 }
 

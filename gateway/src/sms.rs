@@ -56,6 +56,23 @@ pub fn code_digest(user_row: i64, phone: &str, code: &str) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// The digest a number is counted under for its limits (the number itself is not kept).
+pub fn number_digest(phone: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(format!("paceline-sms-number\n{phone}").as_bytes());
+    h.finalize().to_vec()
+}
+
+/// The start of the hour `now_ms` is in, ms.
+pub fn hour_start_ms(now_ms: u64) -> u64 {
+    now_ms - now_ms % 3_600_000
+}
+
+/// The start of the UTC day `now_ms` is in, ms.
+pub fn day_start_ms(now_ms: u64) -> u64 {
+    now_ms - now_ms % 86_400_000
+}
+
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

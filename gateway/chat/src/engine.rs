@@ -149,6 +149,12 @@ pub struct AthleteContext {
 pub enum ToolOutput {
     /// A change was made.
     Done,
+    /// A change was made, with what the rules said about it (a target lowered, a load
+    /// capped), in the athlete's language.
+    Changed {
+        /// The rules' sentences.
+        said: String,
+    },
     /// Load figures.
     Load(LoadFigures),
     /// Activity totals.
@@ -824,6 +830,13 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
                 Some(w) if outcome.is_none() && ctx_is_today(u, *date) => plan_text(*date, Some(w)),
                 _ => "I can't see your plan right now.".to_owned(),
             },
+            (_, Some(Ok(ToolOutput::Changed { said }))) => {
+                actions.push(Action {
+                    tool: tool.name().to_owned(),
+                    summary: summary(tool),
+                });
+                format!("Done: {}. {said}", summary(tool))
+            }
             (_, Some(Ok(_))) => {
                 actions.push(Action {
                     tool: tool.name().to_owned(),

@@ -7,6 +7,8 @@
 //!   against the athlete's previous 7 days, × 0.9 above ACWR 1.3, × 0.8 above 1.5; bands
 //!   green ≥ 80, yellow 50–79, red < 50; the checks of daily metrics and check-ins.
 //! - [`life`]: travel, illness and busy days, by hand or from an ICS calendar (bounded).
+//! - [`time_of_day`]: the athlete's hours and parts of the day: the minutes they leave
+//!   and the hour the day's workout starts.
 //! - [`plan`]: the day's workout in Paceline's plan format with the rules that made it
 //!   (capped CTL ramp, recovery weeks, hard/easy alternation, availability, recovery band,
 //!   check-in, life events through the live Coach's own time-budget compression, ACWR ≤
@@ -24,11 +26,13 @@ pub mod life;
 pub mod load;
 pub mod plan;
 pub mod recovery;
+pub mod time_of_day;
 
 pub use life::{CalendarEvent, IcsError, LifeEvent, LifeKind, parse_ics, parse_ics_events};
 pub use load::{DayLoad, FitnessDay, fitness};
 pub use plan::{
-    DailyPlan, DayKind, Equipment, Goal, PlanInputs, PlannedDay, daily_plan, fit_to_minutes,
-    inputs_digest,
+    DailyPlan, DayKind, Equipment, Goal, IntensityChange, IntensityRefused, IntensityRequest,
+    PlanInputs, PlannedDay, daily_plan, daily_plan_with_intensity, fit_to_minutes, inputs_digest,
 };
 pub use recovery::{Band, CheckIn, Components, DailyMetrics, MetricError, Recovery, recovery};
+pub use time_of_day::{TimesOfDay, schedule, start_hour, window_minutes};

@@ -400,6 +400,19 @@ pub const REGISTRY: &[Table] = &[
         deletion: Deletion::Keep("quota counters only"),
         retention: Retention::WithOwner,
     },
+    Table {
+        name: "sms_number_counts",
+        owner: Owner::Service,
+        key: Key::None,
+        personal: false,
+        export: Export::No("SMS counted per number digest and hour or day: no number, no text"),
+        deletion: Deletion::Keep("counts under a number's digest only"),
+        retention: Retention::Days {
+            default_days: 2,
+            time_column: "window_start_ms",
+        },
+    },
+    athlete("athlete_preferences"),
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -475,6 +488,12 @@ pub fn holds(name: &str) -> &'static str {
         "coach_sharing" => "what an athlete lets linked coaches see (live, history, health)",
         "sync_quotas" => "each provider app's last rate-limit headers and pause (no athlete)",
         "impersonations" => "read-only \"view as\" of a gym-admin: who, whom, until when, 90 days",
+        "athlete_preferences" => {
+            "an athlete's stated and observed preferences, their confidence and answers"
+        }
+        "sms_number_counts" => {
+            "SMS in and out per number digest and hour or day (no number), 2 days"
+        }
         _ => "",
     }
 }

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use paceline_activities::ManualEntry;
-use paceline_chat::actions::Tool;
+use paceline_chat::actions::{Level, Tool};
 use paceline_chat::engine::{ActivityFigures, ToolOutput};
 use paceline_chat::entities::{MAX_MESSAGE_CHARS, PartOfDay, Sport as ChatSport};
 use paceline_chat::intent::LifeKind as ChatLifeKind;
@@ -581,21 +581,90 @@ pub fn run_tool(
                 )?;
                 Ok(ToolOutput::Done)
             }
-            Tool::SetTodaysIntensity { .. } => not_yet("changing a planned workout's intensity"),
+            Tool::SetTodaysIntensity {
+                date,
+                level,
+                power_w,
+                hr_cap_bpm,
+            } => {
+                if *date != today {
+                    return not_yet("changing the intensity of another day's workout");
+                }
+                let change = match level {
+                    Level::Easy => paceline_planning::IntensityChange::Easier,
+                    Level::Moderate | Level::Hard | Level::AllOut => {
+                        paceline_planning::IntensityChange::Harder
+                    }
+                };
+                let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                let stored = days::today_plan_with_intensity(
+                    conn,
+                    tenant,
+                    athlete,
+                    settings,
+                    paceline_planning::IntensityRequest {
+                        change,
+                        work_power_w: *power_w,
+                        hr_cap_bpm: *hr_cap_bpm,
+                    },
+                    now_ms,
+                )?
+                .map_err(|refused| invalid("intensity", refused))?;
+                audit(
+                    conn,
+                    tenant,
+                    Some(p.user_row),
+                    "plan.today",
+                    Some(&format!("athlete:{athlete}")),
+                    Some(&json!({"intensity": level.as_str(), "from": "chat"})),
+                    now_ms,
+                )?;
+                // What the rules said about the request (kept, clamped, capped).
+                let said: Vec<String> = stored
+                    .why
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter(|w| {
+                        w.starts_with("Asked ")
+                            || w.contains("work intervals are set")
+                            || w.contains("without an FTP")
+                    })
+                    .map(str::to_owned)
+                    .collect();
+                Ok(if said.is_empty() {
+                    ToolOutput::Done
+                } else {
+                    ToolOutput::Changed {
+                        said: said.join(" "),
+                    }
+                })
+            }
             Tool::SwapTodaysSport { date, sport } => {
-                // The planner plans rides and runs: today's plan is made again for the
-                // other one, through the same planner and rules.
+                // The planner plans rides and runs, and any other sport as a session by
+                // time and feel ("other"): today's plan is made again for it, through the
+                // same planner and rules, and named for the sport asked.
                 let planned = match sport {
                     ChatSport::Ride => paceline_schemas::plan::Sport::Bike,
                     ChatSport::Run => paceline_schemas::plan::Sport::Run,
-                    _ => return not_yet("planning that sport"),
+                    _ => paceline_schemas::plan::Sport::Other,
                 };
                 if *date != today {
                     return not_yet("changing the sport of another day's workout");
                 }
                 let mut settings = super::planning::plan_settings(conn, tenant, athlete)?;
                 settings.sport = planned;
-                days::today_plan(conn, tenant, athlete, settings, now_ms, true)?;
+                settings
+                    .avoid_sports
+                    .retain(|s| s != paceline_planning::plan::sport_name(planned));
+                let made = days::today_plan(conn, tenant, athlete, settings, now_ms, true)?.record;
+                if made.plan["workout"].is_null() {
+                    return Err(invalid("sport", "today has no workout to change"));
+                }
+                if planned == paceline_schemas::plan::Sport::Other {
+                    name_other_sport(conn, tenant, athlete, made, *sport, now_ms)?;
+                }
                 audit(
                     conn,
                     tenant,
@@ -617,6 +686,54 @@ pub fn run_tool(
         }
     };
     run().map_err(tool_error)
+}
+
+/// Today's plan, made by the planner for "another sport", named for the one the athlete
+/// asked (a swim, yoga, …): the workout's name and description say it, and its why.
+fn name_other_sport(
+    conn: &Connection,
+    tenant: i64,
+    athlete: i64,
+    made: plan_rows::DailyPlanRecord,
+    sport: ChatSport,
+    now_ms: u64,
+) -> Result<(), ApiError> {
+    let mut plan = made.plan;
+    let name = sport.as_str();
+    let title = plan["workout"]["name"]
+        .as_str()
+        .unwrap_or("Session")
+        .to_owned();
+    plan["workout"]["name"] = json!(format!("{} ({title})", capitalised(name)));
+    plan["workout"]["description"] = json!(format!(
+        "A {name} session, by feel: the planned time and effort"
+    ));
+    let mut why = made.why.as_array().cloned().unwrap_or_default();
+    why.push(json!(format!(
+        "Swapped to {name} (chat): planned as a session by time and feel, with the day's minutes and load."
+    )));
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &made.date,
+            plan: &plan,
+            why: &Value::Array(why),
+            inputs: &made.inputs,
+            inputs_digest: &made.inputs_digest,
+        },
+        now_ms,
+    )?;
+    Ok(())
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Moves the workout planned on `from` to `to` (both today or later): the two days' stored
@@ -741,8 +858,8 @@ fn planner_sport(sport: ChatSport) -> &'static str {
 
 /// A stated preference kept where the planner reads it: the athlete's planning settings
 /// (equipment left out, a sport avoided or made the main one, a weekday without
-/// training), checked as `PUT /planning-settings` checks them; today's plan is made again
-/// with them. Times of day are not something the planner plans yet: said so.
+/// training, the hours and parts of the day workouts go in), checked as
+/// `PUT /planning-settings` checks them; today's plan is made again with them.
 fn save_preference(
     conn: &Connection,
     p: &Principal,
@@ -792,16 +909,27 @@ fn save_preference(
             };
             *day = 0;
         }
-        Preference::NoWorkoutsBefore { .. }
-        | Preference::NoWorkoutsAfter { .. }
-        | Preference::PreferPartOfDay { .. }
-        | Preference::AvoidPartOfDay { .. } => {
-            return not_yet("planning workouts at a time of day");
+        Preference::NoWorkoutsBefore { hour } => settings.times.earliest_hour = Some(*hour),
+        Preference::NoWorkoutsAfter { hour } => settings.times.latest_hour = Some(*hour),
+        Preference::PreferPartOfDay { part } => {
+            let name = part.as_str().to_owned();
+            settings.times.avoid.retain(|p| *p != name);
+            settings.times.prefer = Some(name);
+        }
+        Preference::AvoidPartOfDay { part } => {
+            let name = part.as_str().to_owned();
+            if settings.times.prefer.as_deref() == Some(name.as_str()) {
+                settings.times.prefer = None;
+            }
+            if !settings.times.avoid.contains(&name) {
+                settings.times.avoid.push(name);
+            }
         }
     }
     settings.check()?;
     let value = serde_json::to_value(&settings).map_err(|_| ApiError::internal())?;
     plan_rows::set_settings(conn, tenant, athlete, &value, now_ms)?;
+    super::preferences::record_stated(conn, tenant, athlete, preference, now_ms)?;
     audit(
         conn,
         tenant,

@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod planning;
 pub mod plans;
+pub mod preferences;
 pub mod privacy;
 pub mod sessions;
 pub mod sharing;
@@ -450,6 +451,10 @@ pub fn router(state: ApiState) -> Router {
             get(planning::get_settings).put(planning::put_settings),
         )
         .route("/athletes/{id}/plan/today", post(planning::plan_today))
+        .route(
+            "/athletes/{id}/preferences",
+            get(preferences::get_preferences).put(preferences::put_preference),
+        )
         .route(
             "/athletes/{id}/plan/today/start",
             post(planning::start_plan_today),

@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activities, admin, athletes, auth, charts, chat, console, devices, digest, impersonation,
-    insights, live_ws, passwords, planning, plans, privacy, sessions, sharing, sms, sync, webhooks,
+    insights, live_ws, passwords, planning, plans, preferences, privacy, sessions, sharing, sms,
+    sync, webhooks,
 };
 
 struct BearerAuth;
@@ -75,6 +76,7 @@ impl Modify for BearerAuth {
         sharing::get_sharing, sharing::put_sharing,
         console::health, console::data_quality,
         webhooks::strava_challenge, webhooks::strava_event, webhooks::garmin_notification,
+        preferences::get_preferences, preferences::put_preference,
     ),
     modifiers(&BearerAuth),
     tags(

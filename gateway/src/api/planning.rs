@@ -656,6 +656,48 @@ pub struct Constraints {
     pub avoid_sports: Vec<String>,
 }
 
+/// When in the day workouts go (the coach chat's "no workouts before 7", "I prefer
+/// evenings"): each day's minutes are capped to the hours, and the day's plan gets a
+/// `start_hour` keeping them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Times {
+    /// No workout starts before this hour (0–23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest_hour: Option<u8>,
+    /// No workout goes on after this hour (1–24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_hour: Option<u8>,
+    /// `morning`, `afternoon` or `evening`: trained in when the workout fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefer: Option<String>,
+    /// Parts of the day kept free when another fits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub avoid: Vec<String>,
+}
+
+impl Times {
+    fn is_empty(&self) -> bool {
+        *self == Times::default()
+    }
+
+    /// The planner's form (names checked by `PlanningSettings::check`; unknown ones
+    /// are left out).
+    pub fn for_plan(&self) -> paceline_planning::TimesOfDay {
+        use paceline_planning::time_of_day::PartOfDay;
+        paceline_planning::TimesOfDay {
+            earliest_hour: self.earliest_hour,
+            latest_hour: self.latest_hour,
+            prefer: self.prefer.as_deref().and_then(PartOfDay::parse),
+            avoid: self
+                .avoid
+                .iter()
+                .filter_map(|p| PartOfDay::parse(p))
+                .collect(),
+        }
+    }
+}
+
 /// An athlete's planning settings.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -675,6 +717,9 @@ pub struct PlanningSettings {
     /// The primary sport the plan is for: `bike` (default) or `run`.
     #[serde(default = "bike")]
     pub sport: String,
+    /// When in the day workouts go (none said: any time).
+    #[serde(default, skip_serializing_if = "Times::is_empty")]
+    pub times: Times,
 }
 
 fn bike() -> String {
@@ -715,6 +760,7 @@ impl Default for PlanningSettings {
             equipment: Vec::new(),
             constraints: Constraints::default(),
             sport: bike(),
+            times: Times::default(),
         }
     }
 }
@@ -773,10 +819,41 @@ impl PlanningSettings {
                 .collect(),
             injuries: self.constraints.injuries.clone(),
             sport,
+            times: self.times.for_plan(),
         }
     }
 
     pub(super) fn check(&self) -> Result<(), ApiError> {
+        let t = &self.times;
+        if t.earliest_hour.is_some_and(|h| h > 23) {
+            return Err(settings_field("times.earliest_hour", "an hour, 0–23"));
+        }
+        if t.latest_hour.is_some_and(|h| h == 0 || h > 24) {
+            return Err(settings_field("times.latest_hour", "an hour, 1–24"));
+        }
+        if let (Some(a), Some(b)) = (t.earliest_hour, t.latest_hour)
+            && a >= b
+        {
+            return Err(settings_field(
+                "times",
+                "the earliest hour must come before the latest",
+            ));
+        }
+        let part = |p: &str| paceline_planning::time_of_day::PartOfDay::parse(p).is_some();
+        if let Some(p) = &t.prefer
+            && !part(p)
+        {
+            return Err(settings_field(
+                "times.prefer",
+                "morning, afternoon or evening",
+            ));
+        }
+        if t.avoid.len() > 3 || !t.avoid.iter().all(|p| part(p)) {
+            return Err(settings_field(
+                "times.avoid",
+                "up to three of morning, afternoon and evening",
+            ));
+        }
         if sport_of(&self.sport).is_none_or(|s| s == Sport::Other) {
             return Err(settings_field(
                 "sport",
@@ -948,7 +1025,18 @@ pub fn plan_settings(
         })?,
         None => PlanningSettings::default(),
     };
-    Ok(settings.for_plan())
+    let mut plan = settings.for_plan();
+    // Observed preferences not corrected (the coach chat's, issue 24): parts of the day
+    // the athlete keeps skipping are kept free.
+    for name in super::preferences::observed_times(conn, tenant_row, athlete_row)? {
+        if let Some(part) = paceline_planning::time_of_day::PartOfDay::parse(&name)
+            && !plan.times.avoid.contains(&part)
+            && plan.times.prefer != Some(part)
+        {
+            plan.times.avoid.push(part);
+        }
+    }
+    Ok(plan)
 }
 
 /// A daily plan.
@@ -965,6 +1053,9 @@ pub struct DailyPlanView {
     pub workout: Option<serde_json::Value>,
     /// One sentence per rule applied, with its numbers.
     pub why: Vec<String>,
+    /// The hour the workout starts (local, 0–23) when the athlete's times of day
+    /// (planning settings `times`) place it.
+    pub start_hour: Option<u8>,
     /// The inputs it was generated from.
     #[schema(value_type = Object)]
     pub inputs: serde_json::Value,
@@ -984,6 +1075,9 @@ fn plan_view(r: rows::DailyPlanRecord) -> DailyPlanView {
         target_tss: field("target_tss").as_f64().unwrap_or_default(),
         workout: Some(field("workout")).filter(|w| !w.is_null()),
         why: serde_json::from_value(r.why.clone()).unwrap_or_default(),
+        start_hour: field("start_hour")
+            .as_u64()
+            .and_then(|h| u8::try_from(h).ok()),
         inputs: r.inputs,
         inputs_digest: r.inputs_digest,
         plan_id: r.plan_id,

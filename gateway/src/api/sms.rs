@@ -5,7 +5,9 @@
 //! The webhook, in order: SMS configured (else 404); the form read (bounded); its
 //! `X-Twilio-Signature` checked against the configured public URL and auth token (else
 //! 403, nothing read further); a repeated `MessageSid` answered with an empty response;
-//! an unlinked number gets a polite linking hint and nothing else; STOP/START/HELP
+//! the number's limits (its messages this hour past `sms_inbound_per_hour`: one notice,
+//! then nothing; its replies today at `sms_outbound_per_day`: nothing, and the message is
+//! not acted on), counted under the number's digest; an unlinked number gets a polite linking hint and nothing else; STOP/START/HELP
 //! handled before the chat; a number that sent STOP gets nothing; anything else is one
 //! chat turn as the number's user, about their own athlete, in their SMS conversation,
 //! the reply cut into SMS segments. Numbers and texts are never logged.
@@ -27,11 +29,18 @@ use utoipa::ToSchema;
 use super::chat::{ChatBody, take_turn};
 use super::{ApiError, ApiJson, ApiState, Auth};
 use crate::accounts::{Principal, Role};
-use crate::sms::{CODE_TRIES, CODE_TTL_MS, Twilio, code_digest, e164, new_code};
-use crate::store::sms::{self as rows, PhoneRecord};
+use crate::sms::{
+    CODE_TRIES, CODE_TTL_MS, Twilio, code_digest, day_start_ms, e164, hour_start_ms, new_code,
+    number_digest,
+};
+use crate::store::sms::{self as rows, Direction, PhoneRecord};
 
 /// Between two codes to the same user, ms.
 const CODE_INTERVAL_MS: u64 = 60_000;
+/// What an unlinked number is told.
+/// What a number past its hour's limit is told, once that hour.
+pub const INBOUND_LIMIT_NOTICE: &str =
+    "Paceline: that's a lot of messages from this number. I'll read your texts again next hour.";
 /// What an unlinked number is told.
 pub const LINK_HINT: &str = "Paceline: this number isn't linked to an account. Add it under Chat in the Paceline app to text your coach.";
 
@@ -115,7 +124,7 @@ pub async fn get_phone(
         (status = 403, description = "not an athlete user"),
         (status = 404, description = "SMS not configured (`sms_not_configured`)"),
         (status = 409, description = "the number is linked to another account"),
-        (status = 429, description = "a code was sent less than a minute ago"),
+        (status = 429, description = "a code was sent less than a minute ago, or the number had all its messages today (`sms_limit`)"),
         (status = 502, description = "the SMS provider did not take the message")),
     security(("bearer" = [])))]
 pub async fn put_phone(
@@ -146,6 +155,7 @@ pub async fn put_phone(
         conversation_id: None,
     };
     let stored = record.clone();
+    let per_day = twilio.settings().outbound_per_day;
     state
         .write(move |tx| {
             if let Some(other) = rows::linked(tx, &stored.phone)?
@@ -166,6 +176,21 @@ pub async fn put_phone(
                     "code_interval",
                     "a code was sent less than a minute ago",
                     std::time::Duration::from_secs(60),
+                ));
+            }
+            let (_, allowed) = rows::count_messages(
+                tx,
+                &number_digest(&stored.phone),
+                Direction::Outbound,
+                day_start_ms(now),
+                1,
+                Some(per_day),
+            )?;
+            if !allowed {
+                return Err(ApiError::too_many(
+                    "sms_limit",
+                    "this number has had all the messages it gets today",
+                    std::time::Duration::from_millis(day_start_ms(now) + 86_400_000 - now),
                 ));
             }
             rows::set_pending_phone(tx, &stored, now)?;
@@ -325,15 +350,85 @@ async fn answer(
         message_sid,
         ..
     } = inbound;
-    let (first, phone) = state
+    let number = number_digest(&from);
+    let (per_hour, per_day) = (settings.inbound_per_hour, settings.outbound_per_day);
+    let counted = number.clone();
+    let (first, phone, inbound_count, sent_today) = state
         .write(move |tx| {
-            let first = rows::first_sighting(tx, &message_sid, now)?;
-            Ok((first, rows::linked(tx, &from)?))
+            if !rows::first_sighting(tx, &message_sid, now)? {
+                return Ok((false, None, 0, 0));
+            }
+            let (inbound, _) = rows::count_messages(
+                tx,
+                &counted,
+                Direction::Inbound,
+                hour_start_ms(now),
+                1,
+                None,
+            )?;
+            let (sent, _) = rows::count_messages(
+                tx,
+                &counted,
+                Direction::Outbound,
+                day_start_ms(now),
+                0,
+                None,
+            )?;
+            Ok((true, rows::linked(tx, &from)?, inbound, sent))
         })
         .await?;
     if !first {
         return Ok(Vec::new());
     }
+    let replies = if inbound_count > per_hour {
+        // Past the hour's limit: one notice, then nothing; STOP and START still count.
+        if let Some(phone) = &phone
+            && let Some(keyword @ (Keyword::Stop | Keyword::Start)) = Keyword::parse(&text)
+        {
+            let (tenant, user) = (phone.tenant_row, phone.user_row);
+            let out = keyword == Keyword::Stop;
+            state
+                .write(move |tx| Ok(rows::set_opted_out(tx, tenant, user, out)?))
+                .await?;
+        }
+        if inbound_count == per_hour + 1 {
+            vec![INBOUND_LIMIT_NOTICE.to_owned()]
+        } else {
+            Vec::new()
+        }
+    } else if sent_today >= per_day {
+        // Nothing more goes to this number today: the message is not read either, so
+        // nothing is done that the athlete would not hear about.
+        Vec::new()
+    } else {
+        reply(state, phone, text).await?
+    };
+    if replies.is_empty() {
+        return Ok(replies);
+    }
+    let n = u32::try_from(replies.len()).unwrap_or(u32::MAX);
+    let (_, allowed) = state
+        .write(move |tx| {
+            Ok(rows::count_messages(
+                tx,
+                &number,
+                Direction::Outbound,
+                day_start_ms(now),
+                n,
+                Some(per_day),
+            )?)
+        })
+        .await?;
+    Ok(if allowed { replies } else { Vec::new() })
+}
+
+/// The answer to a message within the limits: the linking hint to an unknown number,
+/// STOP/START/HELP, or one chat turn.
+async fn reply(
+    state: &ApiState,
+    phone: Option<PhoneRecord>,
+    text: String,
+) -> Result<Vec<String>, ApiError> {
     let Some(phone) = phone else {
         return Ok(vec![LINK_HINT.to_owned()]);
     };

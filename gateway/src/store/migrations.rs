@@ -616,4 +616,31 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE daily_metrics ADD COLUMN vo2max_ml_kg_min REAL;
     ALTER TABLE daily_metrics ADD COLUMN fitness_age_years REAL;
     "#,
+    // 19: SMS limits per number (issue 24): messages in per hour and out per day, counted
+    // under the number's SHA-256 digest (no number kept), with whether the one notice
+    // went out; kept two days.
+    r#"
+    CREATE TABLE sms_number_counts (
+        number_sha256    BLOB NOT NULL,
+        direction        TEXT NOT NULL,
+        window_start_ms  INTEGER NOT NULL,
+        count            INTEGER NOT NULL,
+        PRIMARY KEY (number_sha256, direction, window_start_ms)
+    );
+    "#,
+    // 20: preferences with confidence (issue 24): stated in the chat or observed from skipped
+    // sessions, confirmed or corrected by the athlete; the planner reads the observed
+    // ones not corrected.
+    r#"
+    CREATE TABLE athlete_preferences (
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+        athlete_id  INTEGER NOT NULL REFERENCES athletes(id),
+        preference  TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        confidence  REAL NOT NULL,
+        status      TEXT NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, athlete_id, preference)
+    );
+    "#,
 ];

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod insights;
 pub mod migrations;
 pub mod planning;
+pub mod preferences;
 pub mod secrets;
 pub mod sms;
 pub mod sync;

@@ -171,3 +171,63 @@ pub fn first_sighting(
         .execute(params![message_sid, to_i64(now_ms)])?
         > 0)
 }
+
+/// Which way a counted message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the number to us (counted per hour).
+    Inbound,
+    /// From us to the number (counted per UTC day).
+    Outbound,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "in",
+            Direction::Outbound => "out",
+        }
+    }
+}
+
+/// Counts `n` messages for the number (by digest) in the window starting at
+/// `window_start_ms` unless that would pass `cap`; the window's count after the call and
+/// whether they were counted. `cap` `None`: always counted.
+pub fn count_messages(
+    conn: &Connection,
+    number_sha256: &[u8],
+    direction: Direction,
+    window_start_ms: u64,
+    n: u32,
+    cap: Option<u32>,
+) -> Result<(u32, bool), StoreError> {
+    let window = to_i64(window_start_ms);
+    let before: i64 = conn
+        .prepare_cached(
+            "SELECT count FROM sms_number_counts
+             WHERE number_sha256 = ?1 AND direction = ?2 AND window_start_ms = ?3",
+        )?
+        .query_row(params![number_sha256, direction.as_str(), window], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(0);
+    let before = u32::try_from(before).unwrap_or(u32::MAX);
+    let after = before.saturating_add(n);
+    if cap.is_some_and(|cap| after > cap) {
+        return Ok((before, false));
+    }
+    conn.prepare_cached(
+        "INSERT INTO sms_number_counts (number_sha256, direction, window_start_ms, count)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (number_sha256, direction, window_start_ms)
+         DO UPDATE SET count = excluded.count",
+    )?
+    .execute(params![
+        number_sha256,
+        direction.as_str(),
+        window,
+        i64::from(after)
+    ])?;
+    Ok((after, true))
+}

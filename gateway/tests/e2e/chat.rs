@@ -138,6 +138,18 @@ fn same(expected: &Value, got: &Value) -> bool {
 }
 
 /// A workout's length in the plan format, s.
+/// The day's stored plan.
+async fn stored_plan(api: &Api, token: &str, athlete: i64, day: &str) -> Value {
+    let plans = api
+        .get(
+            &format!("/athletes/{athlete}/plan?from={day}&to={day}"),
+            token,
+        )
+        .await;
+    assert_eq!(plans.status, 200, "{}", plans.json);
+    plans.json["plans"][0].clone()
+}
+
 fn workout_s(workout: &Value) -> u64 {
     let step = |s: &Value| s["duration_s"].as_u64().unwrap_or(0);
     workout["steps"]
@@ -409,6 +421,17 @@ async fn reply_over_http(
             format!("On {day}: "),
             format!("Nothing is planned for {day}."),
         ],
+        // Over HTTP the planner makes today's plan again for the sport or the intensity;
+        // on a day the athlete's settings (taught earlier in the corpus) leave without
+        // training there is nothing to change, and the reply says so.
+        "swap today's ride for a swim" => vec![
+            format!("Done: the workout on {day} changed to swim."),
+            "today has no workout to change".to_owned(),
+        ],
+        "make today easier" => vec![
+            format!("Done: the workout on {day} set to easy. Asked for easier: nothing hard"),
+            "today has no workout to change".to_owned(),
+        ],
         _ => vec![offline.to_owned()],
     }
 }
@@ -650,6 +673,66 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     let text = r.json["reply"].as_str().unwrap();
     assert!(text.starts_with(&format!("On {day}: ")), "{text}");
 
+    // "Make it easier": today's stored plan made again by the planner's own rules with
+    // nothing hard and at most 0.8 × its load; the reply says what the rules did.
+    let planned = stored_plan(&api, &admin, ana, &day).await;
+    let r = chat(&api, &me, json!({"message": "make it easier"})).await;
+    let text = r.json["reply"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Done: the workout on {day} set to easy. Asked for easier: nothing hard"
+        )),
+        "{}",
+        r.json
+    );
+    let easier = stored_plan(&api, &admin, ana, &day).await;
+    assert!(
+        !["tempo", "threshold", "vo2"].contains(&easier["kind"].as_str().unwrap())
+            && easier["target_tss"].as_f64().unwrap()
+                <= 0.8 * planned["target_tss"].as_f64().unwrap() + 1e-6,
+        "{planned} → {easier}"
+    );
+    // "Do 400 W intervals": clamped to 150 % of FTP (250 W) before the planner, which sets
+    // the work steps to it and keeps heart rate under the 172 bpm cap; the reply says so.
+    let r = chat(&api, &me, json!({"message": "do 400 W intervals"})).await;
+    let text = r.json["reply"].as_str().unwrap();
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    for said in [
+        "400 W is above 150 % of your FTP (250 W), so I set 375 W.",
+        "The work intervals are set to 375 W.",
+        "Heart rate stays below your cap of 172 bpm.",
+    ] {
+        assert!(text.contains(said), "{said:?} not in {text:?}");
+    }
+    let harder = stored_plan(&api, &admin, ana, &day).await;
+    let work: Vec<Value> = harder["workout"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match s["steps"].as_array() {
+            Some(inner) => inner.clone(),
+            None => vec![s.clone()],
+        })
+        .filter(|s| s["intent"] == "work")
+        .collect();
+    for step in &work {
+        assert_eq!(
+            (&step["target"], &step["text"]),
+            (
+                &json!({"kind": "power_w", "low_w": 357, "high_w": 375}),
+                &json!("Keep heart rate below 172 bpm")
+            ),
+            "{harder}"
+        );
+    }
+    assert!(
+        harder["why"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("The work intervals are set to 375 W.")),
+        "{harder}"
+    );
+
     // Swapped to a run: today's plan made again by the planner as a run.
     let r = chat(
         &api,
@@ -700,8 +783,59 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
         plans.json
     );
 
+    // Times of day the planner reads: no workouts before 7 and evenings preferred put
+    // today's workout at 17:00 (the plan made again with them) and cap each day's minutes
+    // to the hours.
+    for message in ["no workouts before 7", "I prefer evenings"] {
+        let r = chat(&api, &me, json!({"message": message})).await;
+        assert_eq!(
+            (
+                &r.json["tools_used"][0]["name"],
+                &r.json["tools_used"][0]["ok"]
+            ),
+            (&json!("save_preference"), &json!(true)),
+            "{}",
+            r.json
+        );
+    }
+    let settings = api
+        .get(&format!("/athletes/{ana}/planning-settings"), &admin)
+        .await;
+    assert_eq!(
+        settings.json["times"],
+        json!({"earliest_hour": 7, "prefer": "evening"}),
+        "{}",
+        settings.json
+    );
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    let timed = &plans.json["plans"][0];
+    assert_eq!(timed["start_hour"], 17, "{timed}");
+    assert!(
+        timed["why"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("Times of day (no workouts before 07:00, evenings preferred): the ")),
+        "{timed}"
+    );
+    // 19:00 to 20:00 only: an hour a day at most.
+    let r = chat(&api, &me, json!({"message": "nothing after 8pm"})).await;
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    let r = chat(&api, &me, json!({"message": "no workouts before 7pm"})).await;
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    let plans = api
+        .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
+        .await;
+    let narrow = &plans.json["plans"][0];
+    assert!(workout_s(&narrow["workout"]) <= 60 * 60, "{narrow}");
+    assert_eq!(narrow["start_hour"], 19, "{narrow}");
+    // The planner refuses hours that leave nothing: the reply says why.
+    let r = chat(&api, &me, json!({"message": "no workouts before 21:00"})).await;
+    assert_eq!(r.json["tools_used"][0]["ok"], false, "{}", r.json);
+
     // Preferences the planner reads: today's weekday without training makes today a rest
-    // day; a disliked sport is avoided; a time of day is not something it plans yet.
+    // day; a disliked sport is avoided.
     let weekday = paceline_gateway::planning::parse_date(&day)
         .unwrap()
         .weekday()
@@ -743,19 +877,6 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
         .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
         .await;
     assert_eq!(plans.json["plans"][0]["kind"], "rest", "{}", plans.json);
-    let r = chat(&api, &me, json!({"message": "no workouts before 7"})).await;
-    assert_eq!(
-        (
-            &r.json["tools_used"][0]["ok"],
-            &r.json["tools_used"][0]["error"]
-        ),
-        (
-            &json!(false),
-            &json!("planning workouts at a time of day is not something Paceline can do yet")
-        ),
-        "{}",
-        r.json
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

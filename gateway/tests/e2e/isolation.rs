@@ -604,6 +604,8 @@ async fn errors_are_json_with_codes_and_the_openapi_document_covers_every_route(
         ("/webhooks/strava", "get"),
         ("/webhooks/strava", "post"),
         ("/webhooks/garmin", "post"),
+        ("/api/v1/athletes/{id}/preferences", "get"),
+        ("/api/v1/athletes/{id}/preferences", "put"),
     ];
     for (path, method) in expected {
         assert!(

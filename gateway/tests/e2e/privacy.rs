@@ -138,6 +138,8 @@ fn fill_by_sql(conn: &rusqlite::Connection, p: Person, device_row: i64, admin_ro
                  VALUES ({t}, {u}, 'm3u', '[{{\"title\": \"Zephyrine''s mix\"}}]', {now})"),
         format!("INSERT INTO chat_terms (tenant_id, user_id, seq, phrase, meaning_json, confidence_tenths, created_ms, last_used_ms)
                  VALUES ({t}, {u}, 1, 'quoll pace', '{{}}', 5, {now}, {now})"),
+        format!("INSERT INTO athlete_preferences (tenant_id, athlete_id, preference, source, confidence, status, updated_ms)
+                 VALUES ({t}, {a}, '{{\"kind\":\"avoid_part_of_day\",\"part\":\"morning\"}}', 'observed', 0.5, 'proposed', {now})"),
         format!("INSERT INTO provider_connections (tenant_id, athlete_id, user_id, provider, provider_user_id, status, tokens_sealed, created_ms, updated_ms)
                  VALUES ({t}, {a}, {u}, 'strava', 'zq-9001', 'connected', x'0102', {now}, {now})"),
         format!("INSERT INTO sync_jobs (tenant_id, provider, kind, payload, dedup_key, state, run_at_s, attempts, created_ms, updated_ms)

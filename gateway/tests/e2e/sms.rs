@@ -77,6 +77,7 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
         .env("PACELINE_TWILIO_AUTH_TOKEN", TOKEN)
         .env("PACELINE_TWILIO_FROM", OURS)
         .env("PACELINE_TWILIO_WEBHOOK_URL", PUBLIC)
+        .env("PACELINE_SMS_INBOUND_PER_HOUR", "10")
         .start()
         .await;
     let api = Api::of(&gateway);
@@ -272,11 +273,136 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
     assert_eq!(messages(&twiml), [paceline_gateway::api::sms::LINK_HINT]);
     assert_eq!(twilio.sent().len(), 1);
 
+    // A number past its hour's limit (10 here) gets one notice, then nothing.
+    let told = within_one_hour(|| async {
+        let mut told = Vec::new();
+        for i in 0..12 {
+            let sid = format!("SMH{i:02}");
+            let (status, twiml) =
+                inbound(&gateway, Some(TOKEN), "+15550100001", "hello?", &sid).await;
+            assert_eq!(status, 200, "{twiml}");
+            told.push(messages(&twiml));
+        }
+        told
+    })
+    .await;
+    let hint = vec![paceline_gateway::api::sms::LINK_HINT.to_owned()];
+    assert!(told[..10].iter().all(|m| *m == hint), "{told:?}");
+    assert_eq!(
+        told[10],
+        [paceline_gateway::api::sms::INBOUND_LIMIT_NOTICE],
+        "{told:?}"
+    );
+    assert!(told[11].is_empty(), "{told:?}");
+
     // Numbers, codes and the token are never logged.
     let log = gateway.log_tail(100_000);
-    for secret in ["5550104477", TOKEN, &code] {
+    for secret in ["5550104477", "5550100001", TOKEN, &code] {
         assert!(!log.contains(secret), "{secret} is in the log");
     }
+}
+
+/// Runs `burst` again (once) when the clock crossed an hour while it ran: the limits count
+/// per clock hour, and the gateway's clock is the wall clock. Each run must use its own
+/// numbers and message ids, so the second one starts from zero.
+async fn within_one_hour<T, F, Fut>(mut burst: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let hour = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 3600
+    };
+    let before = hour();
+    let first = burst().await;
+    if hour() == before {
+        return first;
+    }
+    burst().await
+}
+
+/// The per-number limits with small settings: 3 messages in an hour, 2 sent a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_is_held_to_its_daily_sending_limit() {
+    let twilio = FakeTwilio::start(SID, TOKEN).await;
+    let gateway = paceline()
+        .env("PACELINE_TWILIO_BASE_URL", &twilio.base_url)
+        .env("PACELINE_TWILIO_ACCOUNT_SID", SID)
+        .env("PACELINE_TWILIO_AUTH_TOKEN", TOKEN)
+        .env("PACELINE_TWILIO_FROM", OURS)
+        .env("PACELINE_TWILIO_WEBHOOK_URL", PUBLIC)
+        .env("PACELINE_SMS_INBOUND_PER_HOUR", "3")
+        .env("PACELINE_SMS_OUTBOUND_PER_DAY", "2")
+        .start()
+        .await;
+    let day = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 86_400
+    };
+    let (before, mut number) = (day(), "+15550100002");
+    let mut told = Vec::new();
+    for attempt in 0..2 {
+        told.clear();
+        if attempt == 1 {
+            // The UTC day turned during the first run: a fresh number, a fresh count.
+            number = "+15550100003";
+        }
+        for i in 0..4 {
+            let sid = format!("SMD{attempt}{i}");
+            let (status, twiml) = inbound(&gateway, Some(TOKEN), number, "hi", &sid).await;
+            assert_eq!(status, 200, "{twiml}");
+            told.push(messages(&twiml));
+        }
+        if day() == before {
+            break;
+        }
+    }
+    // Two hints (the day's two messages), then nothing: neither the third message (still
+    // within the hour's three) nor the fourth's notice goes out.
+    let hint = vec![paceline_gateway::api::sms::LINK_HINT.to_owned()];
+    assert_eq!(told, [hint.clone(), hint, vec![], vec![]]);
+
+    // A linking code to that number is a message too: 429 with Retry-After.
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@smsday.example", "SMS Day").await);
+    let bo = corpus_athlete(&api, &admin, "Bo").await;
+    let me = access(
+        &api.invite_and_register(&admin, "athlete", "bo@smsday.example", Some(bo))
+            .await,
+    );
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&me),
+            Some(json!({"phone": number})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code_of_reply(&r)),
+        (429, "sms_limit"),
+        "{}",
+        r.json
+    );
+    assert!(twilio.sent().is_empty());
+    // Another number still gets its code.
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&me),
+            Some(json!({"phone": "+15550100004"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(twilio.sent().len(), 1);
 }
 
 fn code_of_reply(r: &Reply) -> &str {

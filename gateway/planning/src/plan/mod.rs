@@ -51,6 +51,7 @@
 
 mod digest;
 mod fit;
+mod intensity;
 mod workouts;
 
 use paceline_schemas::plan::{Sport, WorkoutPlan};
@@ -58,6 +59,10 @@ use time::{Date, Duration, Weekday};
 
 pub use digest::{RULES_VERSION, inputs_digest};
 pub use fit::fit_to_minutes;
+pub use intensity::{
+    EASIER_FACTOR, HARDER_FACTOR, IntensityChange, IntensityRefused, IntensityRequest,
+    MAX_FTP_FRACTION, daily_plan_with_intensity,
+};
 
 use crate::life::{LifeEvent, LifeKind};
 use crate::load::{ATL_DAYS, CTL_DAYS, FitnessDay};
@@ -253,6 +258,9 @@ pub struct DailyPlan {
     pub workout: Option<WorkoutPlan>,
     /// One sentence per rule applied, with its numbers.
     pub why: Vec<String>,
+    /// The hour the workout starts, local time, when the athlete's times of day place it
+    /// ([`crate::time_of_day::schedule`]).
+    pub start_hour: Option<u8>,
 }
 
 /// The name of a sport in `avoid_sports`.
@@ -904,6 +912,7 @@ impl Draft {
             target_tss: self.tss,
             workout: self.chosen.map(|c| c.workout),
             why: self.why,
+            start_hour: None,
         }
     }
 }

@@ -578,3 +578,77 @@ fn a_week_for_the_shared_profile_reads_as_planned() {
           - 3 hard days this week already, 3 allowed this week: endurance.
     "#]].assert_eq(&simulated_week(date!(2026 - 12 - 07)));
 }
+
+#[test]
+fn easier_and_harder_go_through_the_same_rules() {
+    use super::{IntensityChange, IntensityRequest, daily_plan_with_intensity};
+    let base = daily_plan(&inputs());
+    assert!(base.workout.is_some());
+    let ask = |change, work_power_w, hr_cap_bpm| IntensityRequest {
+        change,
+        work_power_w,
+        hr_cap_bpm,
+    };
+    let easier =
+        daily_plan_with_intensity(&inputs(), ask(IntensityChange::Easier, None, None)).unwrap();
+    assert!(!easier.kind.is_hard(), "{:?}", easier.kind);
+    assert!(
+        easier.target_tss <= 0.8 * base.target_tss + 1e-9,
+        "{} vs {}",
+        easier.target_tss,
+        base.target_tss
+    );
+    assert!(
+        easier.why.last().unwrap().starts_with("Asked for easier"),
+        "{:?}",
+        easier.why
+    );
+    let harder =
+        daily_plan_with_intensity(&inputs(), ask(IntensityChange::Harder, None, None)).unwrap();
+    assert!(harder.target_tss >= base.target_tss, "{harder:?}");
+    assert!(
+        harder.why.iter().any(|w| w.starts_with("Asked for harder")),
+        "{:?}",
+        harder.why
+    );
+    // 400 W on an FTP of 240 W: the work steps get at most 360 W, and why says so.
+    let clamped = daily_plan_with_intensity(
+        &inputs(),
+        ask(IntensityChange::Harder, Some(400), Some(175)),
+    )
+    .unwrap();
+    let work: Vec<&Step> = steps(clamped.workout.as_ref().unwrap())
+        .into_iter()
+        .filter(|s| s.intent == paceline_schemas::plan::StepIntent::Work)
+        .collect();
+    if !work.is_empty() {
+        for s in &work {
+            assert_eq!(
+                s.target,
+                paceline_schemas::plan::Target::PowerW(paceline_schemas::plan::PowerRange {
+                    low_w: 342,
+                    high_w: 360
+                })
+            );
+            assert_eq!(s.text.as_deref(), Some("Keep heart rate below 175 bpm"));
+        }
+    }
+    assert!(
+        clamped
+            .why
+            .iter()
+            .any(|w| w == "400 W is above 1.5 × FTP (240 W): the work intervals are set to 360 W."),
+        "{:?}",
+        clamped.why
+    );
+    // Red recovery: harder is refused, the plan stays what the rules made.
+    let mut red = inputs();
+    red.recovery = Some(recovery_of(20.0));
+    let refused = daily_plan_with_intensity(&red, ask(IntensityChange::Harder, None, None))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("recovery is red") || refused.contains("no workout"),
+        "{refused}"
+    );
+}
