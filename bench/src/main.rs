@@ -669,7 +669,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
          The whole-process columns run the release `paceline-engine replay` binary on the file (at least 20 runs after a warm-up; \
          CPU from the children's times in /proc, 10 ms ticks): what a batch job running one process per file pays.\n\n"
     );
-    body.push_str("| file | bytes | samples | Paceline decode+coach, ms (median, min–max) | of which decode, ms | samples/s | fitdecode decode, ms (median, min–max) | ratio | whole `paceline-engine replay` process, wall ms (median, min–max) | its CPU ms per run | process ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    body.push_str("| file | bytes | samples | Paceline decode+coach, ms (median, min–max) | of which decode, ms | samples/s | fitdecode decode, ms (median, min–max) | ratio | whole `paceline-engine replay` process, wall ms (median, min–max) | its CPU ms per run | process wall / CPU | process ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
     for f in &figures {
         let ms = |s: Spread| {
@@ -681,7 +681,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
             )
         };
         body.push_str(&format!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} M | {} | **{:.0}×** | {} | {:.2} | **{:.0}×** |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.2} M | {} | **{:.0}×** | {} | {:.2} | {:.1} | **{:.0}×** |\n",
             f.file,
             f.bytes,
             f.samples,
@@ -692,6 +692,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
             f.ratio(),
             ms(f.process_wall_s),
             f.process_cpu_s * 1e3,
+            f.process_wall_over_cpu(),
             f.process_ratio()
         ));
         println!(
@@ -703,7 +704,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
         rows.push(serde_json::json!({
             "file": f.file, "bytes": f.bytes, "samples": f.samples,
             "paceline_s": f.paceline_s.json(), "decode_s": f.decode_s.json(), "fitdecode_s": f.fitdecode_s.json(), "ratio": f.ratio(),
-            "process_wall_s": f.process_wall_s.json(), "process_cpu_s": f.process_cpu_s, "process_ratio": f.process_ratio(),
+            "process_wall_s": f.process_wall_s.json(), "process_cpu_s": f.process_cpu_s, "process_wall_over_cpu": f.process_wall_over_cpu(), "process_ratio": f.process_ratio(),
         }));
     }
     Ok(Section {
