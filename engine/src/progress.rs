@@ -26,12 +26,9 @@ impl ProgressTicker {
     ) -> ProgressTicker {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            loop {
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => tick(),
-                    // Nothing is ever sent: the sender's drop is the signal.
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                }
+            // Nothing is ever sent: the sender's drop (`Disconnected`) is the signal.
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                tick();
             }
             done();
         });
