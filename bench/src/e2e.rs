@@ -5,29 +5,38 @@
 //! this process is the load generator. One bench athlete is one device with its own
 //! connection — MQTT (rumqttc, QoS 1, `TCP_NODELAY`) or QUIC (quinn, its own endpoint and
 //! one stream) — and its own paired credentials, sending sealed frames like an edge agent:
-//! heart rate at 1 Hz and power at 4 Hz, one sample per frame (5 frames/s), each device at
-//! its own phase of the 250 ms period ([`crate::sensor_phase`]). Every 20 s,
+//! heart rate at 1 Hz and power at 4 Hz as real sensors send them, one sample per frame:
+//! a power frame every 250 ms and a heart-rate frame on every fourth tick (5 frames/s),
+//! each device at its own phase of the period ([`crate::sensor_phase`]). Every 20 s,
 //! staggered across devices, a device sends the athlete's "600 minutes left" command,
 //! which the coach answers at once with a `time_budget_compressed` cue.
 //!
-//! **Latency** = the instant the device opened the cue − the instant it handed the
-//! command frame to its transport (both on this process's monotonic clock); the sensor
-//! frames are the load. **Frames**: sent (every frame, warm-up included), acked (the
-//! highest `committed_seq` each device heard, summed), stored (rows in the server's
-//! `frames` table after a clean SIGTERM shutdown), lost = sent − stored. **Server cost**:
-//! CPU time of the server process over the measured window (`/proc/<pid>/stat` user +
-//! system) and its RSS at the end of the window and peak (`VmHWM`).
+//! **Latency**, two legs, both on this process's monotonic clock. Frame → cue: the
+//! instant the device opened the cue − the instant it handed the command frame to its
+//! transport (one sample per command). Frame → ack: for **every** frame, the instant the
+//! device opened the first ack covering its seq − the instant it handed the frame over
+//! (5 samples per athlete-second, so a point has tens of thousands and its p99.9 means
+//! something). **Frames**: sent (every frame, warm-up included), acked (the highest
+//! `committed_seq` each device heard, summed), stored (rows in the server's `frames`
+//! table after a clean SIGTERM shutdown), lost = sent − stored. **Cost**, over the
+//! measured window, from `/proc/<pid>/stat` (user + system): the server's CPU seconds per
+//! 1,000 frames sent in the window (and µs per frame), and the load generator's own CPU
+//! (this process) beside it, so a saturated generator shows; the server's RSS at the end
+//! of the window and peak (`VmHWM`). Where the machine has two or more cores the load
+//! generator is pinned to the last one and the server to the others (`taskset`;
+//! `PACELINE_BENCH_PIN=0` leaves both to the scheduler).
 //!
 //! The first device is paired with `paceline device add --json` (which also creates the
 //! data folder, database and certificate); the others with the same library calls that
 //! command makes (`paceline_gateway::store::add_device`), in one transaction, before the
 //! server starts — ten thousand `device add` processes would take longer than the runs.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -110,6 +119,17 @@ pub struct RunFigures {
     pub p999_us: u64,
     /// Largest, µs.
     pub max_us: u64,
+    /// Frames the devices sent in the measured window (sensor frames and commands).
+    pub frames_measured: u64,
+    /// Frame → ack latency of every frame sent in the window, µs: how many, p50, p99,
+    /// p99.9 and the largest.
+    pub ack_us: LegFigures,
+    /// Server CPU seconds over the measured window.
+    pub server_cpu_s: f64,
+    /// Load generator CPU seconds over the measured window.
+    pub loadgen_cpu_s: f64,
+    /// How the processes were placed on cores (`taskset` lists), or why not.
+    pub placement: String,
     /// Server CPU over the measured window, % of one core.
     pub server_cpu_pct: f64,
     /// Server RSS at the end of the measured window, MiB.
@@ -123,6 +143,37 @@ pub struct RunFigures {
     pub server_internal: ServerInternal,
     /// Why the run counts as fallen over, if it does.
     pub fell_over: Option<String>,
+}
+
+/// One latency leg's figures, µs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LegFigures {
+    /// Samples.
+    pub samples: u64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl LegFigures {
+    fn of(histogram: &Histogram<u64>) -> LegFigures {
+        LegFigures {
+            samples: histogram.len(),
+            p50: histogram.value_at_quantile(0.5),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({"samples": self.samples, "p50_us": self.p50, "p99_us": self.p99, "p999_us": self.p999, "max_us": self.max})
+    }
 }
 
 /// What the server's `/metrics` said at the end of a ride (where the time goes inside).
@@ -181,6 +232,21 @@ impl RunFigures {
         self.commands.saturating_sub(self.cues)
     }
 
+    /// Server CPU seconds per 1,000 frames sent in the measured window.
+    pub fn server_cpu_s_per_1000_frames(&self) -> f64 {
+        self.server_cpu_s / self.frames_measured.max(1) as f64 * 1000.0
+    }
+
+    /// Server CPU per frame, µs (the target: ≤ 25 at 5,000 athletes).
+    pub fn server_us_per_frame(&self) -> f64 {
+        self.server_cpu_s / self.frames_measured.max(1) as f64 * 1e6
+    }
+
+    /// Load generator CPU per frame, µs (it should stay well below the server's).
+    pub fn loadgen_us_per_frame(&self) -> f64 {
+        self.loadgen_cpu_s / self.frames_measured.max(1) as f64 * 1e6
+    }
+
     /// The figures as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -197,6 +263,11 @@ impl RunFigures {
             "server_ops_per_commit": self.server_internal.ops_per_commit,
             "server_downlink_dropped": self.server_internal.downlink_dropped,
             "uplink_ms_p50_p99_max": self.server_internal.uplink_ms,
+            "frames_measured": self.frames_measured, "frame_to_ack": self.ack_us.json(),
+            "server_cpu_s": self.server_cpu_s, "server_cpu_s_per_1000_frames": self.server_cpu_s_per_1000_frames(),
+            "server_us_per_frame": self.server_us_per_frame(),
+            "loadgen_cpu_s": self.loadgen_cpu_s, "loadgen_us_per_frame": self.loadgen_us_per_frame(),
+            "placement": self.placement,
             "fell_over": self.fell_over,
         })
     }
@@ -449,10 +520,81 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 }
 
 /// What one device's listener shares with its rider.
-#[derive(Default)]
 struct DeviceState {
     command_sent: Mutex<Option<Instant>>,
     acked: AtomicU64,
+    /// Frames handed over and not yet acked: (seq, when), in seq order. Its capacity is
+    /// made once; a frame costs a push and, when its ack comes, a pop.
+    in_flight: Mutex<VecDeque<(u64, Instant)>>,
+}
+
+impl Default for DeviceState {
+    fn default() -> Self {
+        DeviceState {
+            command_sent: Mutex::new(None),
+            acked: AtomicU64::new(0),
+            in_flight: Mutex::new(VecDeque::with_capacity(256)),
+        }
+    }
+}
+
+impl DeviceState {
+    /// Notes that frame `seq` is handed to the transport now.
+    fn handing_over(&self, seq: u64) {
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.push_back((seq, Instant::now()));
+        }
+    }
+}
+
+/// Every frame's frame → ack latency, recorded by the devices' listeners.
+struct AckRecorder {
+    /// The measured window, set when the ride is scheduled: frames handed over in it
+    /// count.
+    window: OnceLock<(Instant, Instant)>,
+    histogram: Mutex<Histogram<u64>>,
+}
+
+impl AckRecorder {
+    fn new() -> anyhow::Result<AckRecorder> {
+        Ok(AckRecorder {
+            window: OnceLock::new(),
+            histogram: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3)?),
+        })
+    }
+
+    /// Records the frames of `state` up to `committed_seq`, acked at `at`.
+    fn acked(&self, state: &DeviceState, committed_seq: u64, at: Instant) {
+        let Some(&(from, until)) = self.window.get() else {
+            return;
+        };
+        let Ok(mut in_flight) = state.in_flight.lock() else {
+            return;
+        };
+        let mut histogram = None;
+        while let Some(&(seq, sent)) = in_flight.front() {
+            if seq > committed_seq {
+                break;
+            }
+            in_flight.pop_front();
+            if sent >= from && sent < until {
+                let us = u64::try_from((at - sent).as_micros()).unwrap_or(u64::MAX);
+                if histogram.is_none() {
+                    histogram = self.histogram.lock().ok();
+                }
+                if let Some(h) = histogram.as_mut() {
+                    h.saturating_record(us.max(1));
+                }
+            }
+        }
+    }
+}
+
+/// Where a device's listener reports what it measured.
+#[derive(Clone)]
+struct Probes {
+    cues: Latencies,
+    acks: Arc<AckRecorder>,
 }
 
 /// How a rider sends frames.
@@ -506,7 +648,7 @@ impl Uplink {
 type Latencies = mpsc::UnboundedSender<(Instant, Duration)>;
 
 /// Handles one downlink frame.
-fn on_downlink(key: &DeviceKey, state: &DeviceState, latencies: &Latencies, bytes: &[u8]) {
+fn on_downlink(key: &DeviceKey, state: &DeviceState, probes: &Probes, bytes: &[u8]) {
     let opened_at = Instant::now();
     let Ok(frame) = codec::decode_frame(bytes) else {
         return;
@@ -515,11 +657,12 @@ fn on_downlink(key: &DeviceKey, state: &DeviceState, latencies: &Latencies, byte
         Ok(Payload::Cue(cue)) if cue.code == CueCode::TimeBudgetCompressed => {
             let sent = state.command_sent.lock().ok().and_then(|mut s| s.take());
             if let Some(sent) = sent {
-                let _ = latencies.send((sent, opened_at - sent));
+                let _ = probes.cues.send((sent, opened_at - sent));
             }
         }
         Ok(Payload::Ack(ack)) => {
             state.acked.fetch_max(ack.committed_seq, Ordering::Relaxed);
+            probes.acks.acked(state, ack.committed_seq, opened_at);
         }
         _ => {}
     }
@@ -529,7 +672,7 @@ async fn connect_mqtt(
     creds: &Creds,
     mqtt: SocketAddr,
     state: Arc<DeviceState>,
-    latencies: Latencies,
+    probes: Probes,
 ) -> anyhow::Result<(Uplink, tokio::task::JoinHandle<()>)> {
     let mut options = MqttOptions::new(creds.device.as_str(), mqtt.ip().to_string(), mqtt.port());
     options.set_credentials(creds.device.as_str(), creds.token.expose_hex());
@@ -546,7 +689,7 @@ async fn connect_mqtt(
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    on_downlink(&key, &state, &latencies, &publish.payload);
+                    on_downlink(&key, &state, &probes, &publish.payload);
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     if let Some(tx) = subscribed.take() {
@@ -600,7 +743,7 @@ async fn connect_quic(
     quic: SocketAddr,
     config: quinn::ClientConfig,
     state: Arc<DeviceState>,
-    latencies: Latencies,
+    probes: Probes,
 ) -> anyhow::Result<(Uplink, tokio::task::JoinHandle<()>)> {
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     endpoint.set_default_client_config(config);
@@ -626,7 +769,7 @@ async fn connect_quic(
         while let Ok(Some(n)) = recv.read(&mut buffer).await {
             reader.push(buffer.get(..n).unwrap_or_default());
             while let Ok(Some(frame)) = reader.next_frame() {
-                on_downlink(&key, &state, &latencies, &frame);
+                on_downlink(&key, &state, &probes, &frame);
             }
         }
     });
@@ -652,6 +795,8 @@ struct Schedule {
 #[derive(Default)]
 struct Totals {
     commands_measured: AtomicU64,
+    /// Frames handed over in the measured window.
+    frames_measured: AtomicU64,
     connected: AtomicUsize,
 }
 
@@ -674,21 +819,25 @@ fn seal_frame(
     )?)?)
 }
 
-fn sensor_payload(tick: u64) -> anyhow::Result<Payload> {
-    let value = if tick.is_multiple_of(4) {
+/// The sensor frames of one 250 ms tick: power every tick, heart rate every fourth.
+fn sensor_values(tick: u64) -> impl Iterator<Item = SampleValue> {
+    let power = SampleValue::CyclingPower(CyclingPower {
+        power_w: 180 + i16::try_from(tick % 11).unwrap_or(0),
+        cadence_rpm: Some(90.0),
+        ..CyclingPower::default()
+    });
+    let heart_rate = tick.is_multiple_of(4).then(|| {
         SampleValue::HeartRate(HeartRate {
             bpm: 135 + u16::try_from(tick % 7).unwrap_or(0),
             contact: Contact::On,
             energy_kj: None,
             rr_1024: vec![],
         })
-    } else {
-        SampleValue::CyclingPower(CyclingPower {
-            power_w: 180 + i16::try_from(tick % 11).unwrap_or(0),
-            cadence_rpm: Some(90.0),
-            ..CyclingPower::default()
-        })
-    };
+    });
+    heart_rate.into_iter().chain(std::iter::once(power))
+}
+
+fn sensor_payload(tick: u64, value: SampleValue) -> anyhow::Result<Payload> {
     let batch = SampleBatch::new(vec![Sample {
         t_ms: tick * 250,
         value,
@@ -710,18 +859,16 @@ async fn device(
     connecting: Arc<Semaphore>,
     mut schedule_rx: watch::Receiver<Option<Schedule>>,
     (sensor_phase, command_offset): (Duration, Duration),
-    latencies: Latencies,
+    probes: Probes,
     totals: Arc<Totals>,
 ) -> anyhow::Result<(u64, u64)> {
     let state = Arc::new(DeviceState::default());
     let (mut uplink, listener) = {
         let _permit = connecting.acquire().await?;
         match transport {
-            Transport::Mqtt => {
-                connect_mqtt(&creds, server.0, Arc::clone(&state), latencies).await?
-            }
+            Transport::Mqtt => connect_mqtt(&creds, server.0, Arc::clone(&state), probes).await?,
             Transport::Quic => {
-                connect_quic(&creds, server.1, server.2, Arc::clone(&state), latencies).await?
+                connect_quic(&creds, server.1, server.2, Arc::clone(&state), probes).await?
             }
         }
     };
@@ -757,18 +904,28 @@ async fn device(
             }
             if next_command >= schedule.measure_from {
                 totals.commands_measured.fetch_add(1, Ordering::Relaxed);
+                totals.frames_measured.fetch_add(1, Ordering::Relaxed);
             }
+            state.handing_over(seq);
             uplink.send(frame).await?;
             next_command += COMMAND_EVERY;
             continue;
         }
         tokio::time::sleep_until(at).await;
-        seq += 1;
-        let frame = seal_frame(&creds, &session, seq, &sensor_payload(tick)?)?;
-        uplink.send(frame).await?;
+        let measured = at >= schedule.measure_from;
+        for value in sensor_values(tick) {
+            seq += 1;
+            let frame = seal_frame(&creds, &session, seq, &sensor_payload(tick, value)?)?;
+            if measured {
+                totals.frames_measured.fetch_add(1, Ordering::Relaxed);
+            }
+            state.handing_over(seq);
+            uplink.send(frame).await?;
+        }
         tick += 1;
     }
     seq += 1;
+    state.handing_over(seq);
     uplink
         .send(seal_frame(
             &creds,
@@ -801,6 +958,8 @@ pub fn run(
         transport.name()
     ));
     let (mut server, devices) = start_server(&binary, &data_dir, athletes)?;
+    // Before the runtime: its threads inherit this thread's placement.
+    let placement = place_processes(server.pid());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -808,6 +967,11 @@ pub fn run(
     let quic_config = quic_client_config(&data_dir.join("quic-cert.pem"))?;
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<(Instant, Duration)>();
     let totals = Arc::new(Totals::default());
+    let acks = Arc::new(AckRecorder::new()?);
+    let probes = Probes {
+        cues: latency_tx,
+        acks: Arc::clone(&acks),
+    };
     let (schedule_tx, schedule_rx) = watch::channel(None);
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let server_pid = server.pid();
@@ -822,11 +986,11 @@ pub fn run(
                 Arc::clone(&connecting),
                 schedule_rx.clone(),
                 (crate::sensor_phase(index), offset),
-                latency_tx.clone(),
+                probes.clone(),
                 Arc::clone(&totals),
             )));
         }
-        drop(latency_tx);
+        drop(probes);
         // Everyone connects first; the ride starts together.
         let connect_deadline = Instant::now() + CONNECT_DEADLINE;
         while totals.connected.load(Ordering::Relaxed) < athletes
@@ -841,6 +1005,10 @@ pub fn run(
             measure_from: start + Duration::from_secs(warmup_s),
             ride_until: start + Duration::from_secs(warmup_s + measure_s),
         };
+        let _ = acks.window.set((
+            schedule.measure_from.into_std(),
+            schedule.ride_until.into_std(),
+        ));
         let _ = schedule_tx.send(Some(schedule));
         tokio::time::sleep_until(schedule.measure_from).await;
         let server_before = ProcessSample::of(server_pid);
@@ -897,13 +1065,20 @@ pub fn run(
     }
     let running = server.is_running();
     let window_s = (ride_until - measure_from).as_secs_f64();
-    let cpu_pct =
+    let cpu_s =
         |before: &Option<ProcessSample>, after: &Option<ProcessSample>| match (before, after) {
-            (Some(b), Some(a)) => (a.cpu_s - b.cpu_s) / window_s * 100.0,
+            (Some(b), Some(a)) => a.cpu_s - b.cpu_s,
             _ => f64::NAN,
         };
-    let server_cpu_pct = cpu_pct(&server_before, &server_after);
-    let loadgen_cpu_pct = cpu_pct(&loadgen_before, &loadgen_after);
+    let server_cpu_s = cpu_s(&server_before, &server_after);
+    let loadgen_cpu_s = cpu_s(&loadgen_before, &loadgen_after);
+    let server_cpu_pct = server_cpu_s / window_s * 100.0;
+    let loadgen_cpu_pct = loadgen_cpu_s / window_s * 100.0;
+    let ack_us = acks
+        .histogram
+        .lock()
+        .map(|h| LegFigures::of(&h))
+        .unwrap_or_default();
     let (server_rss_mib, server_peak_rss_mib) =
         server_after.as_ref().map_or((f64::NAN, f64::NAN), |s| {
             (s.rss_kib as f64 / 1024.0, s.peak_rss_kib as f64 / 1024.0)
@@ -956,6 +1131,11 @@ pub fn run(
         p99_us: histogram.value_at_quantile(0.99),
         p999_us: histogram.value_at_quantile(0.999),
         max_us: histogram.max(),
+        frames_measured: totals.frames_measured.load(Ordering::Relaxed),
+        ack_us,
+        server_cpu_s,
+        loadgen_cpu_s,
+        placement,
         server_cpu_pct,
         server_rss_mib,
         server_peak_rss_mib,
@@ -963,6 +1143,70 @@ pub fn run(
         server_internal,
         fell_over,
     })
+}
+
+/// Pins the load generator (this thread, and so the threads it starts from now on) to
+/// the last core this process may use and every thread of the server `pid` to the
+/// others, with `taskset`, so the two do not take each other's time and the generator's
+/// own CPU reads clean. Returns what it did, or why it did not.
+fn place_processes(server_pid: u32) -> String {
+    if std::env::var("PACELINE_BENCH_PIN").is_ok_and(|v| v == "0") {
+        return "not pinned (PACELINE_BENCH_PIN=0)".to_owned();
+    }
+    let cores: Vec<usize> = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|list| cpu_list(list.trim()))
+        })
+        .unwrap_or_default();
+    let Some((&generator, server_cores)) = cores.split_last() else {
+        return "not pinned (no core list)".to_owned();
+    };
+    if server_cores.is_empty() {
+        return "not pinned (one core)".to_owned();
+    }
+    let server_list = server_cores
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let taskset = |args: &[&str]| {
+        Command::new("taskset")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let server_pid = server_pid.to_string();
+    let own_pid = std::process::id().to_string();
+    // All of the server's threads (`-a`); those it starts later inherit from them.
+    let server_ok = taskset(&["-a", "-p", "-c", &server_list, &server_pid]);
+    let generator_ok = taskset(&["-a", "-p", "-c", &generator.to_string(), &own_pid]);
+    if server_ok && generator_ok {
+        format!("server on cores {server_list}, load generator on core {generator}")
+    } else {
+        "not pinned (taskset failed)".to_owned()
+    }
+}
+
+/// The cores of a kernel CPU list such as `0-3,6`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                    cores.extend(a..=b);
+                }
+            }
+            None => cores.extend(part.parse::<usize>().ok()),
+        }
+    }
+    cores
 }
 
 /// The frames stored, and the uplink leg's p50, p99 and max (ms).

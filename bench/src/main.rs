@@ -5,7 +5,9 @@
 //! cargo run --release -p paceline-bench -- <bench|all> [--quick] [--results-dir DIR]
 //! ```
 //! One bench (`coach`, `replay`, `import`, `planning`, `chat`, `dataflow`, `edge`, `e2e`, `e2e-quic`,
-//! `brokers`, `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `all` runs every one
+//! `brokers`, `gateway`) writes `bench/results/<date>-<host>-<bench>.{md,json}`; `e2e --sweep`
+//! (`e2e-sweep`) sweeps 100 → 10,000 athletes over MQTT and then QUIC and writes one
+//! `bench/results/e2e-sweep/<date>-<host>-<transport>-<athletes>.{md,json}` per point; `all` runs every one
 //! but `gateway` (superseded by `e2e`) and writes one `bench/results/<date>-<host>.{md,json}`
 //! with an SVG plot of latency against athletes next to it. Every file has the command,
 //! the machine, the versions and every figure (medians of several runs with min and max).
@@ -28,7 +30,7 @@ use paceline_bench::{brokers, coach, dataflow, import, planning, replay};
 /// Open files the e2e sweep's largest run needs, in the server process, with headroom.
 const OPEN_FILES_WANTED: u64 = 65_536;
 
-const USAGE: &str = "usage: paceline-bench <coach|replay|import|planning|chat|dataflow|edge|e2e|e2e-quic|brokers|gateway|all> [--quick] [--results-dir DIR]";
+const USAGE: &str = "usage: paceline-bench <coach|replay|import|planning|chat|dataflow|edge|e2e|e2e-quic|e2e-sweep|brokers|gateway|all> [--quick] [--sweep] [--results-dir DIR]";
 
 fn main() -> ExitCode {
     match run() {
@@ -75,11 +77,13 @@ fn run() -> anyhow::Result<()> {
     }
     let mut bench = None;
     let mut quick = false;
+    let mut sweep = false;
     let mut results_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results"));
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--sweep" => sweep = true,
             "--results-dir" => {
                 results_dir = PathBuf::from(it.next().context("--results-dir needs a folder")?)
             }
@@ -100,9 +104,25 @@ fn run() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    let athletes_env = std::env::var("PACELINE_BENCH_ATHLETES")
-        .map(|list| format!("PACELINE_BENCH_ATHLETES={list} "))
-        .unwrap_or_default();
+    let athletes_env: String = [
+        "PACELINE_BENCH_ATHLETES",
+        "PACELINE_BENCH_WARMUP_S",
+        "PACELINE_BENCH_MEASURE_S",
+        "PACELINE_BENCH_PIN",
+    ]
+    .iter()
+    .filter_map(|name| {
+        std::env::var(name)
+            .ok()
+            .map(|value| format!("{name}={value} "))
+    })
+    .collect();
+    if sweep {
+        match bench.as_deref() {
+            Some("e2e") | Some("e2e-quic") => bench = Some("e2e-sweep".to_owned()),
+            _ => bail!("--sweep goes with e2e; {USAGE}"),
+        }
+    }
     let aligned_env = if paceline_bench::aligned_ticks() {
         "PACELINE_BENCH_ALIGNED_TICKS=1 "
     } else {
@@ -129,6 +149,7 @@ fn run() -> anyhow::Result<()> {
         Some("edge") => run_edge(&options)?,
         Some("e2e") => run_e2e(&options, Transport::Mqtt)?.0,
         Some("e2e-quic") => run_e2e(&options, Transport::Quic)?.0,
+        Some("e2e-sweep") => return run_e2e_sweep(&options),
         Some("brokers") => run_brokers(&options)?,
         Some("all") => return run_all(&options, &machine),
         Some(other) => bail!("unknown benchmark {other:?}; {USAGE}"),
@@ -353,7 +374,7 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
          {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
          The server's own figures come from its `/metrics` at the end of the ride (frame in → cue out is from the session's latest frame reaching the gateway to the cue leaving it) and the uplink leg from the stored frames' `received_ms − sent_ms` (whole ride, ms resolution). Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
     );
-    body.push_str("| athletes | runs | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cues / commands | frames sent | stored | lost | acked | server CPU % | server RSS MiB (peak) | load generator CPU % | server: frame in → cue out, mean ms | server: commit mean ms, ops/commit | uplink leg ms p50 / p99 | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    body.push_str("| athletes | runs | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cues / commands | frames sent | stored | lost | acked | server CPU % | server RSS MiB (peak) | load generator CPU % | server: frame in → cue out, mean ms | server: commit mean ms, ops/commit | uplink leg ms p50 / p99 | frame → ack ms p50 / p99 / p99.9 (samples) | server CPU µs per frame (s per 1,000 frames) | load generator CPU µs per frame | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
     for (athletes, runs) in &sweep.points {
         let ms = |figure: fn(&RunFigures) -> u64| {
@@ -371,7 +392,7 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         let loadgen = Sweep::median(runs, |r| r.loadgen_cpu_pct);
         let notes: Vec<String> = runs.iter().filter_map(|r| r.fell_over.clone()).collect();
         body.push_str(&format!(
-            "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} / {} | {} |\n",
+            "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} / {} | {:.2} / {:.2} / {:.2} ({}) | {:.1} ({:.4}) | {:.1} | {} |\n",
             runs.len(),
             ms(|r| r.p50_us),
             ms(|r| r.p90_us),
@@ -393,6 +414,13 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
             Sweep::median(runs, |r| r.server_internal.ops_per_commit).median,
             Sweep::median(runs, |r| r.server_internal.uplink_ms[0] as f64).median,
             Sweep::median(runs, |r| r.server_internal.uplink_ms[1] as f64).median,
+            Sweep::median(runs, |r| r.ack_us.p50 as f64).median / 1000.0,
+            Sweep::median(runs, |r| r.ack_us.p99 as f64).median / 1000.0,
+            Sweep::median(runs, |r| r.ack_us.p999 as f64).median / 1000.0,
+            runs.iter().map(|r| r.ack_us.samples).sum::<u64>(),
+            Sweep::median(runs, RunFigures::server_us_per_frame).median,
+            Sweep::median(runs, RunFigures::server_cpu_s_per_1000_frames).median,
+            Sweep::median(runs, RunFigures::loadgen_us_per_frame).median,
             if notes.is_empty() { "–".to_owned() } else { format!("fell over: {}", notes.join("; ")) }
         ));
         rows.push(serde_json::json!({"athletes": athletes, "runs": runs.iter().map(RunFigures::json).collect::<Vec<_>>()}));
@@ -431,6 +459,137 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         },
         sweep,
     ))
+}
+
+/// The sweep's default points: athletes, 100 → 10,000.
+const SWEEP_ATHLETES: [usize; 6] = [100, 500, 1000, 2000, 5000, 10_000];
+
+/// `e2e --sweep`: MQTT then QUIC, one run per point, one result file per point (see the
+/// module docs). `PACELINE_BENCH_ATHLETES` picks the points, `PACELINE_BENCH_WARMUP_S` and
+/// `PACELINE_BENCH_MEASURE_S` the run's length (a short smoke run: 5 and 15). A transport's
+/// sweep stops at its first point that falls over.
+fn run_e2e_sweep(options: &Options) -> anyhow::Result<()> {
+    let seconds = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match std::env::var(name) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .with_context(|| format!("{name}={text} is not a number of seconds")),
+            Err(_) => Ok(default),
+        }
+    };
+    let warmup_s = seconds("PACELINE_BENCH_WARMUP_S", 12)?;
+    let measure_s = seconds("PACELINE_BENCH_MEASURE_S", 20)?.max(1);
+    let chosen: Vec<usize> = std::env::var("PACELINE_BENCH_ATHLETES")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let points = if chosen.is_empty() {
+        SWEEP_ATHLETES.to_vec()
+    } else {
+        chosen
+    };
+    e2e::server_binary()?;
+    for transport in [Transport::Mqtt, Transport::Quic] {
+        for &athletes in &points {
+            // Read per point: the load average is the one this point started under.
+            let machine = Machine::detect();
+            eprintln!(
+                "e2e sweep {}: {athletes} athletes ({warmup_s} s warm-up, {measure_s} s measured)…",
+                transport.name()
+            );
+            let f = e2e::run(transport, athletes, warmup_s, measure_s)
+                .with_context(|| format!("e2e {} with {athletes} athletes", transport.name()))?;
+            println!(
+                "e2e {} {athletes}: frame → cue p50 {} µs, p99 {} µs, p99.9 {} µs ({} samples); frame → ack p50 {} µs, p99 {} µs, p99.9 {} µs ({} samples); lost {}; server {:.1} µs CPU/frame, load generator {:.1} µs CPU/frame{}",
+                transport.name(),
+                f.p50_us,
+                f.p99_us,
+                f.p999_us,
+                f.cues,
+                f.ack_us.p50,
+                f.ack_us.p99,
+                f.ack_us.p999,
+                f.ack_us.samples,
+                f.frames_lost(),
+                f.server_us_per_frame(),
+                f.loadgen_us_per_frame(),
+                f.fell_over
+                    .as_ref()
+                    .map_or_else(String::new, |w| format!("; FELL OVER: {w}"))
+            );
+            write_sweep_point(options, &machine, &f, warmup_s, measure_s)?;
+            if f.fell_over.is_some() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One sweep point's result file.
+fn write_sweep_point(
+    options: &Options,
+    machine: &Machine,
+    f: &RunFigures,
+    warmup_s: u64,
+    measure_s: u64,
+) -> anyhow::Result<()> {
+    let ms = |us: u64| us as f64 / 1000.0;
+    let md = format!(
+        "# e2e sweep point: {athletes} athletes over {transport}\n\n- command: `{command}`\n{machine}- versions: {versions}\n- run: {warmup_s} s warm-up, {measure_s} s measured; {placement}\n\n\
+         | leg | samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|\n\
+         | frame → cue | {cues} | {c50:.2} | {c99:.2} | {c999:.2} | {cmax:.2} |\n\
+         | frame → ack | {acks} | {a50:.2} | {a99:.2} | {a999:.2} | {amax:.2} |\n\n\
+         | frames sent (ride) | in the window | stored | lost | server CPU s per 1,000 frames | server µs CPU per frame | server CPU % | load generator µs CPU per frame | load generator CPU % | notes |\n|---|---|---|---|---|---|---|---|---|---|\n\
+         | {sent} | {measured} | {stored} | {lost} | {s1000:.4} | {sus:.1} | {spct:.0} | {gus:.1} | {gpct:.0} | {notes} |\n",
+        athletes = f.athletes,
+        transport = f.transport.name(),
+        command = options.command,
+        machine = machine.markdown(),
+        versions = versions_line(),
+        placement = f.placement,
+        cues = f.cues,
+        c50 = ms(f.p50_us),
+        c99 = ms(f.p99_us),
+        c999 = ms(f.p999_us),
+        cmax = ms(f.max_us),
+        acks = f.ack_us.samples,
+        a50 = ms(f.ack_us.p50),
+        a99 = ms(f.ack_us.p99),
+        a999 = ms(f.ack_us.p999),
+        amax = ms(f.ack_us.max),
+        sent = f.frames_sent,
+        measured = f.frames_measured,
+        stored = f.frames_stored,
+        lost = f.frames_lost(),
+        s1000 = f.server_cpu_s_per_1000_frames(),
+        sus = f.server_us_per_frame(),
+        spct = f.server_cpu_pct,
+        gus = f.loadgen_us_per_frame(),
+        gpct = f.loadgen_cpu_pct,
+        notes = f
+            .fell_over
+            .as_ref()
+            .map_or_else(|| "–".to_owned(), |w| format!("fell over: {w}")),
+    );
+    let json = serde_json::json!({
+        "bench": "e2e-sweep", "command": options.command, "machine": machine.json(),
+        "versions": versions_json(), "warmup_s": warmup_s, "measure_s": measure_s,
+        "figures": f.json(),
+    });
+    write_files(
+        &machine.result_stem(
+            &options.results_dir.join("e2e-sweep"),
+            &format!("{}-{}", f.transport.name(), f.athletes),
+        ),
+        &md,
+        &json,
+    )
 }
 
 /// One figure of a broker run, as a number.
@@ -669,7 +828,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
          The whole-process columns run the release `paceline-engine replay` binary on the file (at least 20 runs after a warm-up; \
          CPU from the children's times in /proc, 10 ms ticks): what a batch job running one process per file pays.\n\n"
     );
-    body.push_str("| file | bytes | samples | Paceline decode+coach, ms (median, min–max) | of which decode, ms | samples/s | fitdecode decode, ms (median, min–max) | ratio | whole `paceline-engine replay` process, wall ms (median, min–max) | its CPU ms per run | process ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    body.push_str("| file | bytes | samples | Paceline decode+coach, ms (median, min–max) | of which decode, ms | samples/s | fitdecode decode, ms (median, min–max) | ratio | whole `paceline-engine replay` process, wall ms (median, min–max) | its CPU ms per run | process wall / CPU | process ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
     for f in &figures {
         let ms = |s: Spread| {
@@ -681,7 +840,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
             )
         };
         body.push_str(&format!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} M | {} | **{:.0}×** | {} | {:.2} | **{:.0}×** |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.2} M | {} | **{:.0}×** | {} | {:.2} | {:.1} | **{:.0}×** |\n",
             f.file,
             f.bytes,
             f.samples,
@@ -692,6 +851,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
             f.ratio(),
             ms(f.process_wall_s),
             f.process_cpu_s * 1e3,
+            f.process_wall_over_cpu(),
             f.process_ratio()
         ));
         println!(
@@ -703,7 +863,7 @@ fn run_replay(options: &Options) -> anyhow::Result<Section> {
         rows.push(serde_json::json!({
             "file": f.file, "bytes": f.bytes, "samples": f.samples,
             "paceline_s": f.paceline_s.json(), "decode_s": f.decode_s.json(), "fitdecode_s": f.fitdecode_s.json(), "ratio": f.ratio(),
-            "process_wall_s": f.process_wall_s.json(), "process_cpu_s": f.process_cpu_s, "process_ratio": f.process_ratio(),
+            "process_wall_s": f.process_wall_s.json(), "process_cpu_s": f.process_cpu_s, "process_wall_over_cpu": f.process_wall_over_cpu(), "process_ratio": f.process_ratio(),
         }));
     }
     Ok(Section {

@@ -53,6 +53,13 @@ impl ReplayFigures {
     pub fn process_ratio(&self) -> f64 {
         self.fitdecode_s.median / self.process_wall_s.median
     }
+
+    /// The whole process's wall time over its CPU time (median wall / mean CPU): near 1
+    /// when nothing waits idle before exit (target ≤ 2; CPU is counted in 10 ms ticks, so
+    /// a process that takes under ~10 ms of CPU reads noisily).
+    pub fn process_wall_over_cpu(&self) -> f64 {
+        self.process_wall_s.median / self.process_cpu_s.max(1e-3)
+    }
 }
 
 /// CPU seconds of this process's waited-for children so far (`cutime + cstime` in

@@ -7,6 +7,7 @@
 //! - [`pool`] — one worker's coaches; the driver shared by the dataflow and the parity tests.
 //! - [`routing`] — which worker owns a session (a stable hash of its id).
 //! - [`replay`] — the replay job: inputs to records, outputs to files.
+//! - [`progress`] — the replay job's progress ticker, woken (not waited out) at exit.
 //!
 //! **Invariants.** The coaching rules live in `paceline-coach` and nowhere else: this crate
 //! only moves records to the right coach and outputs to the right place. Per-session order
@@ -15,5 +16,6 @@
 
 pub mod dataflow;
 pub mod pool;
+pub mod progress;
 pub mod replay;
 pub mod routing;

@@ -17,13 +17,14 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use paceline_coach::CoachConfig;
 use paceline_engine::dataflow::{BatchSource, run_batch};
+use paceline_engine::progress::ProgressTicker;
 use paceline_engine::replay::{ReplayJob, ordered_outputs, write_outputs};
 use paceline_schemas::{AthleteProfile, WorkoutPlan};
 
@@ -150,20 +151,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let job = Arc::new(job);
     let progress = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let reporter = spawn_progress(Arc::clone(&progress), Arc::clone(&done), job.len());
+    let reporter = spawn_progress(Arc::clone(&progress), job.len());
     let outcome = run_batch(
         config,
         CoachConfig::default(),
         Arc::clone(&job) as Arc<dyn BatchSource>,
         progress,
     );
-    done.store(true, Ordering::Relaxed);
-    // Woken at once rather than left to finish its 100 ms park: a one-file replay is over
-    // in milliseconds, and a batch job running one process per file would pay that wait
+    // Woken at once, not left to finish its interval: a one-file replay is over in
+    // milliseconds, and a batch job running one process per file would pay that wait
     // every time.
-    reporter.thread().unpark();
-    let _ = reporter.join();
+    reporter.finish();
     let outcome = outcome.context("replay failed")?;
 
     let mut bad = !outcome.failures.is_empty();
@@ -244,27 +242,24 @@ fn load_job(args: &ReplayArgs) -> Result<ReplayJob, BadInput> {
 
 /// Shows progress on stderr: a bar on a terminal, a line every 10 s otherwise (and nothing
 /// for runs that finish sooner).
-fn spawn_progress(
-    progress: Arc<AtomicU64>,
-    done: Arc<AtomicBool>,
-    inputs: usize,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let terminal = std::io::stderr().is_terminal();
-        let bar = terminal.then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {elapsed} {human_pos} records ({per_sec}) from {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.set_message(format!("{inputs} inputs"));
-            bar
-        });
-        let mut ticks = 0u32;
-        while !done.load(Ordering::Relaxed) {
-            std::thread::park_timeout(Duration::from_millis(100));
+fn spawn_progress(progress: Arc<AtomicU64>, inputs: usize) -> ProgressTicker {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = terminal.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed} {human_pos} records ({per_sec}) from {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("{inputs} inputs"));
+        bar
+    });
+    let finished_bar = bar.clone();
+    let mut ticks = 0u32;
+    ProgressTicker::start(
+        Duration::from_millis(100),
+        move || {
             ticks += 1;
             let records = progress.load(Ordering::Relaxed);
             match &bar {
@@ -274,9 +269,11 @@ fn spawn_progress(
                 }
                 None => {}
             }
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-    })
+        },
+        move || {
+            if let Some(bar) = finished_bar {
+                bar.finish_and_clear();
+            }
+        },
+    )
 }

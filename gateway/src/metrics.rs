@@ -146,6 +146,9 @@ pub struct Metrics {
     pub db_commit_seconds: Histogram,
     /// Operations per database commit.
     pub db_batch_ops: Histogram,
+    /// Database transactions committed by the writer (with the group-commit window,
+    /// fewer than the batches of frames that reached it).
+    pub db_commits: Counter,
     /// Cues and session endings lost with a failed commit.
     pub db_writes_lost: Counter,
     /// Live engine workers that panicked (the engine stops at the first).
@@ -181,6 +184,7 @@ impl Metrics {
             cue_latency_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
             db_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             db_batch_ops: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            db_commits: Counter::default(),
             db_writes_lost: Counter::default(),
             engine_worker_panics: Counter::default(),
             sessions_open: Gauge::default(),
@@ -241,6 +245,11 @@ impl Metrics {
             "db_batch_ops",
             "Operations per database commit",
             metrics.db_batch_ops.clone(),
+        );
+        registry.register(
+            "db_commits",
+            "Database transactions the writer committed",
+            metrics.db_commits.clone(),
         );
         registry.register(
             "db_writes_lost",

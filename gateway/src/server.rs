@@ -97,6 +97,7 @@ impl Gateway {
         let writer = Writer::start(
             store.path(),
             settings.writer_batch,
+            settings.group_commit,
             QUEUE_CAPACITY,
             Arc::clone(&metrics),
             Arc::clone(&health),

@@ -27,6 +27,14 @@ pub const DEFAULT_QUIC: &str = "127.0.0.1:4433";
 /// `bench/results/2026-12-01-vm.md`; 2,048 left little room on a slower disk).
 pub const DEFAULT_WRITER_BATCH: usize = 8192;
 
+/// The default group-commit window, ms: at low load a frame waits at most this long for
+/// others to share its transaction and its fsync (issue 20: one fsync per frame was a
+/// large part of the server's CPU per frame); under load batches fill on their own.
+pub const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
+
+/// The longest group-commit window allowed, ms (acks wait for it).
+const MAX_GROUP_COMMIT_MS: usize = 100;
+
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -74,6 +82,8 @@ pub struct SettingsLayer {
     pub session_idle_s: Option<u64>,
     /// Most frames the writer puts in one transaction.
     pub writer_batch: Option<usize>,
+    /// How long the writer gathers writes after the first before it commits, ms (0: off).
+    pub group_commit_ms: Option<u64>,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: Option<usize>,
     /// Lifetime of API access tokens, s.
@@ -241,6 +251,7 @@ impl SettingsLayer {
             engine_workers: over.engine_workers.or(self.engine_workers),
             session_idle_s: over.session_idle_s.or(self.session_idle_s),
             writer_batch: over.writer_batch.or(self.writer_batch),
+            group_commit_ms: over.group_commit_ms.or(self.group_commit_ms),
             mqtt_max_connections: over.mqtt_max_connections.or(self.mqtt_max_connections),
             access_token_ttl_s: over.access_token_ttl_s.or(self.access_token_ttl_s),
             admin_tenant: over.admin_tenant.or(self.admin_tenant),
@@ -358,6 +369,9 @@ pub struct Settings {
     pub session_idle: Duration,
     /// Most frames per write transaction.
     pub writer_batch: usize,
+    /// The group-commit window: how long the writer gathers writes, from the first one
+    /// waiting, before it commits them in one transaction (zero: commit what is waiting).
+    pub group_commit: Duration,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: usize,
     /// Lifetime of API access tokens.
@@ -629,6 +643,9 @@ impl Settings {
             engine_workers: layer.engine_workers.unwrap_or(1),
             session_idle: Duration::from_secs(layer.session_idle_s.unwrap_or(300)),
             writer_batch: layer.writer_batch.unwrap_or(DEFAULT_WRITER_BATCH),
+            group_commit: Duration::from_millis(
+                layer.group_commit_ms.unwrap_or(DEFAULT_GROUP_COMMIT_MS),
+            ),
             mqtt_max_connections: layer.mqtt_max_connections.unwrap_or(20_000),
             access_token_ttl: Duration::from_secs(
                 layer
@@ -672,6 +689,12 @@ impl Settings {
         }
         check_range("engine_workers", settings.engine_workers, 1, 64)?;
         check_range("writer_batch", settings.writer_batch, 1, 100_000)?;
+        check_range(
+            "group_commit_ms",
+            usize::try_from(settings.group_commit.as_millis()).unwrap_or(usize::MAX),
+            0,
+            MAX_GROUP_COMMIT_MS,
+        )?;
         check_range(
             "mqtt_max_connections",
             settings.mqtt_max_connections,
@@ -965,6 +988,17 @@ mod tests {
         let proxies: SettingsLayer = toml::from_str("trusted_proxies = [\"10.0.0.0/40\"]").unwrap();
         let err = Settings::resolve(proxies).unwrap_err().to_string();
         assert!(err.contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn the_group_commit_window_defaults_to_2_ms_and_may_be_off() {
+        let settings = Settings::resolve(SettingsLayer::default()).unwrap();
+        assert_eq!(settings.group_commit, Duration::from_millis(2));
+        let off: SettingsLayer = toml::from_str("group_commit_ms = 0\n").unwrap();
+        assert_eq!(Settings::resolve(off).unwrap().group_commit, Duration::ZERO);
+        let long: SettingsLayer = toml::from_str("group_commit_ms = 101\n").unwrap();
+        let err = Settings::resolve(long).unwrap_err().to_string();
+        assert_eq!(err, "setting group_commit_ms: 101 is outside 0..=100");
     }
 
     #[test]

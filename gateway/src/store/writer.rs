@@ -7,6 +7,14 @@
 //! That report is what the gateway acknowledges to devices: **an ack never runs ahead of
 //! the commit**, and a frame stored after a gap is acknowledged once the gap is filled.
 //!
+//! **Group commit.** With a window (`group_commit_ms`, default 2 ms), the writer does not
+//! commit the moment the channel runs dry: it goes on gathering until the window, counted
+//! from the first write of the batch, is over (or the batch is full, or a flush asks for
+//! the commit, or the channel closes), so at low load frames of many sessions share one
+//! transaction and one fsync instead of paying one each. The wait is on the channel
+//! (`recv_timeout`): a write arriving or the last sender going away wakes it at once.
+//! Acknowledgements still follow the commit.
+//!
 //! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
 //! a resent frame is stored once. A failed transaction is rolled back and reported; its
 //! frames are not acknowledged and the device resends them. Its cues and session
@@ -28,9 +36,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use paceline_schemas::{Cue, SessionSummary, codec};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -251,23 +259,35 @@ impl WriteQueue {
 }
 
 impl Writer {
-    /// Starts the writer on the database at `path`; it tells `health` when its commits
-    /// keep failing or it stops.
+    /// Starts the writer on the database at `path`, committing at most `batch` writes at a
+    /// time and gathering them for up to `group_commit` (see the module docs); it tells
+    /// `health` when its commits keep failing or it stops.
     pub fn start(
         path: &Path,
         batch: usize,
+        group_commit: Duration,
         queue: usize,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
         listener: CommitListener,
     ) -> Result<Writer, StoreError> {
-        Writer::start_on(connect(path)?, batch, queue, metrics, health, listener)
+        Writer::start_on(
+            connect(path)?,
+            Gathering {
+                batch: batch.max(1),
+                window: group_commit,
+            },
+            queue,
+            metrics,
+            health,
+            listener,
+        )
     }
 
     /// Starts the writer on an open connection.
     fn start_on(
         conn: Connection,
-        batch: usize,
+        gathering: Gathering,
         queue: usize,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
@@ -289,7 +309,7 @@ impl Writer {
                     retry: Vec::new(),
                     listener,
                 };
-                state.run(&receiver, batch.max(1));
+                state.run(&receiver, gathering);
             })
             .map_err(|e| StoreError::Corrupt {
                 what: "writer thread",
@@ -370,17 +390,51 @@ enum Reply {
     Flushed(SyncSender<()>),
 }
 
-impl WriterState {
-    fn run(&mut self, receiver: &Receiver<WriteOp>, batch: usize) {
-        while let Ok(first) = receiver.recv() {
-            let mut ops = Vec::with_capacity(64);
-            ops.push(first);
-            while ops.len() < batch {
-                match receiver.try_recv() {
-                    Ok(op) => ops.push(op),
-                    Err(_) => break,
+/// How the writer gathers one transaction's writes.
+#[derive(Debug, Clone, Copy)]
+struct Gathering {
+    /// Most writes in one transaction.
+    batch: usize,
+    /// How long to go on gathering after the first write (zero: only what is waiting).
+    window: Duration,
+}
+
+impl Gathering {
+    /// The writes of the next transaction, the first received from `receiver`; `None`
+    /// once the channel is closed and empty.
+    fn next_batch(&self, receiver: &Receiver<WriteOp>) -> Option<Vec<WriteOp>> {
+        let first = receiver.recv().ok()?;
+        let window_ends = Instant::now() + self.window;
+        // A flush means someone waits for the commit: it ends the gathering.
+        let mut flushed = matches!(first, WriteOp::Flush(_));
+        let mut ops = Vec::with_capacity(64);
+        ops.push(first);
+        while ops.len() < self.batch && !flushed {
+            let op = match receiver.try_recv() {
+                Ok(op) => op,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    let left = window_ends.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    // Woken by the next write or by the last sender going away.
+                    match receiver.recv_timeout(left) {
+                        Ok(op) => op,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                    }
                 }
-            }
+            };
+            flushed = matches!(op, WriteOp::Flush(_));
+            ops.push(op);
+        }
+        Some(ops)
+    }
+}
+
+impl WriterState {
+    fn run(&mut self, receiver: &Receiver<WriteOp>, gathering: Gathering) {
+        while let Some(ops) = gathering.next_batch(receiver) {
             self.commit(ops);
         }
     }
@@ -560,6 +614,7 @@ impl WriterState {
         self.metrics.db_batch_ops.observe(count as f64);
         let committed: Vec<Committed> = match outcome {
             Ok(()) => {
+                self.metrics.db_commits.inc();
                 if self.failures_in_a_row > 0 {
                     self.failures_in_a_row = 0;
                     self.health.recovered(Part::Writer);
@@ -848,6 +903,7 @@ mod tests {
         let writer = Writer::start(
             store.path(),
             100,
+            Duration::ZERO,
             100,
             Arc::new(metrics),
             Arc::default(),
@@ -980,7 +1036,10 @@ mod tests {
         let heard = Arc::clone(&committed);
         let writer = Writer::start_on(
             conn,
-            100,
+            Gathering {
+                batch: 100,
+                window: Duration::ZERO,
+            },
             100,
             Arc::clone(&metrics),
             Arc::clone(&health),
@@ -1145,6 +1204,7 @@ mod tests {
         let writer = Writer::start(
             store.path(),
             10,
+            Duration::ZERO,
             10,
             Arc::new(metrics),
             Arc::clone(&health),
@@ -1176,5 +1236,189 @@ mod tests {
         acks.stored(5);
         acks.stored(1);
         assert_eq!(acks.contiguous, 5);
+    }
+
+    /// A store with one device, and the writes opening two sessions of it (rows 1 and 2).
+    fn two_sessions(store: &Store) -> (i64, i64, Vec<WriteOp>) {
+        let tenant = TenantId::new("gym-1").unwrap();
+        let (tenant_row, device_row, athlete_row) = store
+            .write(|tx| -> Result<_, StoreError> {
+                let tenant_row = ensure_tenant(tx, &tenant, 0)?;
+                let athlete_row = ensure_athlete(tx, tenant_row, "ana", None, 0)?;
+                let device =
+                    add_device(tx, &store.server_key(), &tenant, tenant_row, athlete_row, 0)?;
+                let device_row: i64 = tx.query_row(
+                    "SELECT id FROM devices WHERE device_id = ?1",
+                    [device.device.as_str()],
+                    |row| row.get(0),
+                )?;
+                Ok((tenant_row, device_row, athlete_row))
+            })
+            .unwrap();
+        let opens = [(1, "morning"), (2, "evening")]
+            .into_iter()
+            .map(|(session_row, session_id)| WriteOp::OpenSession {
+                session_row,
+                tenant_row,
+                device_row,
+                athlete_row,
+                session_id: session_id.to_owned(),
+                plan_row: None,
+                now_ms: 1_000,
+            })
+            .collect();
+        (tenant_row, device_row, opens)
+    }
+
+    fn frames_stored(path: &Path, session_row: i64) -> i64 {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM frames WHERE session_row = ?1",
+            [session_row],
+            |row| row.get(0),
+        )
+        .unwrap()
+    }
+
+    /// Ten frames of two sessions sent close together, under a window that never ends by
+    /// itself: nothing is committed (nor acknowledged) while the window gathers, and the
+    /// flush commits them all in one transaction, whose acks come after it.
+    #[test]
+    fn a_group_commit_window_shares_one_transaction_and_acks_only_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (metrics, _registry) = Metrics::new();
+        let metrics = Arc::new(metrics);
+        // Each ack with how many of its session's frames another connection sees then.
+        type Heard = Vec<(i64, u64, i64)>;
+        let heard: Arc<Mutex<Heard>> = Arc::default();
+        let writer = {
+            let heard = Arc::clone(&heard);
+            let path = store.path().to_path_buf();
+            Writer::start(
+                store.path(),
+                100,
+                Duration::from_secs(3600),
+                100,
+                Arc::clone(&metrics),
+                Arc::default(),
+                Box::new(move |report| {
+                    for c in report.committed {
+                        let visible = frames_stored(&path, c.session_row);
+                        heard
+                            .lock()
+                            .unwrap()
+                            .push((c.session_row, c.acked_seq, visible));
+                    }
+                }),
+            )
+            .unwrap()
+        };
+        let queue = writer.queue();
+        for op in opens {
+            queue.send(op).unwrap();
+        }
+        for seq in 1..=5 {
+            for session_row in [1, 2] {
+                queue
+                    .send(frame(tenant_row, device_row, session_row, seq))
+                    .unwrap();
+            }
+        }
+        assert_eq!(metrics.db_commits.get(), 0, "the window is still open");
+        assert!(heard.lock().unwrap().is_empty(), "nothing acked before");
+        assert_eq!(frames_stored(store.path(), 1), 0, "nothing committed yet");
+
+        queue.flush().unwrap();
+        assert_eq!(metrics.db_commits.get(), 1, "one transaction for all");
+        let mut heard = heard.lock().unwrap().clone();
+        heard.sort_unstable();
+        assert_eq!(
+            heard,
+            vec![(1, 5, 5), (2, 5, 5)],
+            "each session acked to seq 5, with its 5 frames already visible"
+        );
+        drop(queue);
+        writer.stop();
+    }
+
+    /// Without a flush, the window ends by itself and the frames are committed and acked.
+    #[test]
+    fn a_group_commit_window_ends_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (metrics, _registry) = Metrics::new();
+        let (acked, acks) = mpsc::channel();
+        let writer = Writer::start(
+            store.path(),
+            100,
+            Duration::from_millis(5),
+            100,
+            Arc::new(metrics),
+            Arc::default(),
+            Box::new(move |report| {
+                for c in report.committed {
+                    let _ = acked.send((c.session_row, c.acked_seq));
+                }
+            }),
+        )
+        .unwrap();
+        let queue = writer.queue();
+        for op in opens {
+            queue.send(op).unwrap();
+        }
+        for seq in 1..=3 {
+            queue.send(frame(tenant_row, device_row, 1, seq)).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut acked_seq = 0;
+        while acked_seq < 3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (row, seq) = acks.recv_timeout(left).expect("acked before the deadline");
+            assert_eq!(row, 1);
+            acked_seq = seq;
+        }
+        assert_eq!(frames_stored(store.path(), 1), 3);
+        drop(queue);
+        writer.stop();
+    }
+
+    /// Stopping the writer while a window gathers wakes it: the gathered writes are
+    /// committed and the thread ends without waiting the window out (an hour here).
+    #[test]
+    fn stopping_during_a_window_commits_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (metrics, _registry) = Metrics::new();
+        let writer = Writer::start(
+            store.path(),
+            100,
+            Duration::from_secs(3600),
+            100,
+            Arc::new(metrics),
+            Arc::default(),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        let queue = writer.queue();
+        for op in opens {
+            queue.send(op).unwrap();
+        }
+        queue.send(frame(tenant_row, device_row, 2, 1)).unwrap();
+        drop(queue);
+        let (stopped, returned) = mpsc::channel();
+        std::thread::spawn(move || {
+            writer.stop();
+            let _ = stopped.send(());
+        });
+        assert_eq!(
+            returned.recv_timeout(Duration::from_secs(30)),
+            Ok(()),
+            "stop waited on the window"
+        );
+        assert_eq!(frames_stored(store.path(), 2), 1);
     }
 }
