@@ -1114,7 +1114,7 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
     assert_eq!(connected.json["pending_jobs"], 0);
     assert_eq!(providers.hits("/wellness-api/rest/user/id").await, 1);
     // The backfill window (90 days) is asked of Garmin for every summary type.
-    for summary in ["activities", "dailies", "sleeps", "hrv"] {
+    for summary in ["activities", "dailies", "sleeps", "hrv", "stressDetails"] {
         let path = format!("/wellness-api/rest/backfill/{summary}");
         paceline_testkit::wait_until(
             "the backfill requests",
@@ -1140,7 +1140,8 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
 
     // Pushed health summaries land in the athlete's daily metrics, as source garmin.
     let webhook = format!("http://{}/webhooks/garmin", gateway.http);
-    for summary in ["dailies", "sleeps", "hrv", "userMetrics"] {
+    // stressDetails after dailies: Garmin's own daily average (31) stays the day's stress.
+    for summary in ["dailies", "sleeps", "hrv", "userMetrics", "stressDetails"] {
         let sent = garmin_notify(
             &providers,
             &webhook,
@@ -1198,6 +1199,60 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         "{pinged}"
     );
     assert_eq!(providers.hits("/wellness-api/rest/userMetrics").await, 1);
+    // Stress details pinged for that day (no dailies): the day's stress is the mean of the
+    // measured levels, 10 and 20 (−1 off wrist and −2 too much motion left out).
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "ping", "summary": "stressDetails", "date": "2026-11-28"}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    let stressed = paceline_testkit::wait_until(
+        "the pinged stress details",
+        paceline_testkit::DEADLINE,
+        async || {
+            let days = api
+                .get(
+                    &format!("/athletes/{ana}/daily?from=2026-11-28&to=2026-11-28"),
+                    &admin,
+                )
+                .await;
+            let day = days.json["days"][0].clone();
+            (!day["stress"].is_null()).then_some(day)
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            &stressed["source"],
+            &stressed["stress"],
+            &stressed["vo2max_ml_kg_min"]
+        ),
+        (&json!("garmin"), &json!(15.0), &json!(52.0)),
+        "{stressed}"
+    );
+    assert_eq!(providers.hits("/wellness-api/rest/stressDetails").await, 1);
+    // Pushed for a day with nothing yet: stored alone, synchronously like every push.
+    let sent = garmin_notify(
+        &providers,
+        &webhook,
+        json!({"mode": "push", "summary": "stressDetails", "date": "2026-11-27"}),
+    )
+    .await;
+    assert_eq!(sent["statuses"], json!([200]), "{sent}");
+    let days = api
+        .get(
+            &format!("/athletes/{ana}/daily?from=2026-11-27&to=2026-11-27"),
+            &admin,
+        )
+        .await;
+    let day = &days.json["days"][0];
+    assert_eq!(
+        (&day["source"], &day["stress"], &day["resting_hr_bpm"]),
+        (&json!("garmin"), &json!(15.0), &Value::Null),
+        "{day}"
+    );
 
     // A ping: the gateway fetches the callback with the user's token; the activity
     // arrives in the library as source garmin, once however often the ping comes.

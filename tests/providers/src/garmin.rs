@@ -313,14 +313,34 @@ fn items(
             calendar_date,
             last_night_avg: Some(62.0),
         }),
-        "stressDetails" => value(&StressDetailsBody {
-            user_id,
-            calendar_date,
-            time_offset_stress_level_values: [("0", 10.0), ("180", 20.0), ("360", -1.0)]
+        "stressDetails" => {
+            // Garmin's shape: levels every 180 s, −1 off wrist, −2 too much motion; the
+            // summary and body-battery fields paceline-sync does not read come along too.
+            let mut item = value(&StressDetailsBody {
+                user_id,
+                calendar_date,
+                time_offset_stress_level_values: [
+                    ("0", 10.0),
+                    ("180", 20.0),
+                    ("360", -1.0),
+                    ("540", -2.0),
+                ]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
-        }),
+            });
+            if let Value::Object(fields) = &mut item {
+                fields.insert("summaryId".to_owned(), json!(format!("s-{start_s}")));
+                fields.insert("startTimeInSeconds".to_owned(), json!(start_s));
+                fields.insert("startTimeOffsetInSeconds".to_owned(), json!(0));
+                fields.insert("durationInSeconds".to_owned(), json!(720));
+                fields.insert(
+                    "timeOffsetBodyBatteryValues".to_owned(),
+                    json!({"0": 55, "180": 56, "360": 59}),
+                );
+            }
+            item
+        }
         "userMetrics" => value(&UserMetricsBody {
             user_id,
             calendar_date,
