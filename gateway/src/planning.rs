@@ -432,11 +432,70 @@ pub fn today_plan_with_intensity(
     now_ms: u64,
 ) -> Result<Result<rows::DailyPlanRecord, paceline_planning::IntensityRefused>, StoreError> {
     let today = athlete_today(tx, tenant_row, athlete_row, now_ms)?;
+    day_plan_with(
+        tx,
+        tenant_row,
+        athlete_row,
+        today,
+        settings,
+        Some(request),
+        now_ms,
+    )
+}
+
+/// How far ahead the coach chat changes a day's plan: four weeks.
+pub const CHANGE_AHEAD_DAYS: i64 = 28;
+
+/// The plan of `date` (today, or a later day up to [`CHANGE_AHEAD_DAYS`] ahead, checked by
+/// the caller) made again through the planner's own rules with `settings` and, when
+/// given, the athlete's intensity request, and stored as that day's plan; or why the
+/// rules keep it (nothing stored). A later day is planned as [`week_outlook`] sees it:
+/// no recovery or check-in of that morning yet, and the days from today to it counted
+/// at their stored plan's load where no activity carries load yet. Each morning's job
+/// keeps a stored plan, so the change holds.
+pub fn day_plan_with(
+    tx: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+    date: Date,
+    settings: PlanSettings,
+    request: Option<paceline_planning::IntensityRequest>,
+    now_ms: u64,
+) -> Result<Result<rows::DailyPlanRecord, paceline_planning::IntensityRefused>, StoreError> {
+    let today = athlete_today(tx, tenant_row, athlete_row, now_ms)?;
     let times = settings.times.clone();
-    let inputs = plan_inputs(tx, tenant_row, athlete_row, today, settings)?;
-    let mut plan = match paceline_planning::daily_plan_with_intensity(&inputs, request) {
-        Ok(plan) => plan,
-        Err(refused) => return Ok(Err(refused)),
+    let mut inputs = plan_inputs(tx, tenant_row, athlete_row, date, settings)?;
+    if date > today {
+        let mut loads = day_loads(tx, tenant_row, athlete_row)?;
+        let ahead = rows::plans_between(
+            tx,
+            tenant_row,
+            athlete_row,
+            &format_date(today),
+            &format_date(date - Duration::days(1)),
+        )?;
+        for stored in ahead {
+            let (Some(day), Some(tss)) = (
+                parse_date(&stored.date),
+                stored.plan.get("target_tss").and_then(Value::as_f64),
+            ) else {
+                continue;
+            };
+            if !loads.iter().any(|l| l.date == day && l.tss > 0.0) {
+                loads.push(DayLoad { date: day, tss });
+            }
+        }
+        inputs.recent =
+            paceline_planning::fitness(&loads, date - Duration::days(42), date - Duration::days(1));
+        inputs.recovery = None;
+        inputs.check_in = None;
+    }
+    let mut plan = match request {
+        Some(request) => match paceline_planning::daily_plan_with_intensity(&inputs, request) {
+            Ok(plan) => plan,
+            Err(refused) => return Ok(Err(refused)),
+        },
+        None => paceline_planning::daily_plan(&inputs),
     };
     paceline_planning::schedule(&mut plan, &times);
     let digest = paceline_planning::inputs_digest(&inputs);
@@ -445,7 +504,7 @@ pub fn today_plan_with_intensity(
         tenant_row,
         athlete_row,
         rows::NewDailyPlan {
-            date: &format_date(today),
+            date: &format_date(date),
             plan: &plan_json(&plan)?,
             why: &json!(plan.why),
             inputs: &inputs_json(&inputs),

@@ -461,9 +461,17 @@ pub fn run_tool(
                     Some(&json!({"count": 1, "from": "chat"})),
                     now_ms,
                 )?;
+                let settings = super::planning::plan_settings(conn, tenant, athlete)?;
                 if *date == today {
-                    let settings = super::planning::plan_settings(conn, tenant, athlete)?;
                     days::today_plan(conn, tenant, athlete, settings, now_ms, true)?;
+                } else if check_ahead(*date, today).is_ok() && {
+                    let name = format_date(*date);
+                    !plan_rows::plans_between(conn, tenant, athlete, &name, &name)?.is_empty()
+                } {
+                    // A later day's stored plan (changed in the chat before) is kept by
+                    // the morning's job: it is made again with the minutes now.
+                    days::day_plan_with(conn, tenant, athlete, *date, settings, None, now_ms)?
+                        .map_err(|refused| invalid("minutes", refused))?;
                 }
                 Ok(ToolOutput::Done)
             }
@@ -587,9 +595,7 @@ pub fn run_tool(
                 power_w,
                 hr_cap_bpm,
             } => {
-                if *date != today {
-                    return not_yet("changing the intensity of another day's workout");
-                }
+                check_ahead(*date, today)?;
                 let change = match level {
                     Level::Easy => paceline_planning::IntensityChange::Easier,
                     Level::Moderate | Level::Hard | Level::AllOut => {
@@ -597,19 +603,20 @@ pub fn run_tool(
                     }
                 };
                 let settings = super::planning::plan_settings(conn, tenant, athlete)?;
-                let stored = days::today_plan_with_intensity(
+                let stored = days::day_plan_with(
                     conn,
                     tenant,
                     athlete,
+                    *date,
                     settings,
-                    paceline_planning::IntensityRequest {
+                    Some(paceline_planning::IntensityRequest {
                         change,
                         work_power_w: *power_w,
                         hr_cap_bpm: *hr_cap_bpm,
-                    },
+                    }),
                     now_ms,
                 )?
-                .map_err(|refused| invalid("intensity", refused))?;
+                .map_err(|refused| invalid("intensity", day_refusal(refused, *date, today)))?;
                 audit(
                     conn,
                     tenant,
@@ -650,17 +657,21 @@ pub fn run_tool(
                     ChatSport::Run => paceline_schemas::plan::Sport::Run,
                     _ => paceline_schemas::plan::Sport::Other,
                 };
-                if *date != today {
-                    return not_yet("changing the sport of another day's workout");
-                }
+                check_ahead(*date, today)?;
                 let mut settings = super::planning::plan_settings(conn, tenant, athlete)?;
                 settings.sport = planned;
                 settings
                     .avoid_sports
                     .retain(|s| s != paceline_planning::plan::sport_name(planned));
-                let made = days::today_plan(conn, tenant, athlete, settings, now_ms, true)?.record;
+                let made = if *date == today {
+                    days::today_plan(conn, tenant, athlete, settings, now_ms, true)?.record
+                } else {
+                    days::day_plan_with(conn, tenant, athlete, *date, settings, None, now_ms)?
+                        .map_err(|refused| invalid("sport", refused))?
+                };
                 if made.plan["workout"].is_null() {
-                    return Err(invalid("sport", "today has no workout to change"));
+                    let day = if *date == today { "today" } else { "that day" };
+                    return Err(invalid("sport", format!("{day} has no workout to change")));
                 }
                 if planned == paceline_schemas::plan::Sport::Other {
                     name_other_sport(conn, tenant, athlete, made, *sport, now_ms)?;
@@ -688,7 +699,34 @@ pub fn run_tool(
     run().map_err(tool_error)
 }
 
-/// Today's plan, made by the planner for "another sport", named for the one the athlete
+/// A day whose plan the chat may change: today or later, up to
+/// [`days::CHANGE_AHEAD_DAYS`] ahead (the planner plans from what is known now).
+fn check_ahead(date: Date, today: Date) -> Result<(), ApiError> {
+    if date < today {
+        return Err(invalid("date", "that day has passed"));
+    }
+    if date > today + Duration::days(days::CHANGE_AHEAD_DAYS) {
+        return Err(invalid(
+            "date",
+            format!(
+                "I change plans up to {} days ahead",
+                days::CHANGE_AHEAD_DAYS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The planner's refusal as said about `date`: its "today" is the day it planned.
+fn day_refusal(refused: paceline_planning::IntensityRefused, date: Date, today: Date) -> String {
+    if date == today {
+        refused.0
+    } else {
+        refused.0.replace("today", "that day")
+    }
+}
+
+/// A day's plan, made by the planner for "another sport", named for the one the athlete
 /// asked (a swim, yoga, …): the workout's name and description say it, and its why.
 fn name_other_sport(
     conn: &Connection,

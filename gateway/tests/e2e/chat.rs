@@ -783,6 +783,60 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
         plans.json
     );
 
+    // Another day's intensity and sport: tomorrow's stored plan made again by the
+    // planner's rules for tomorrow, easier, then as a swim by time and feel.
+    let r = chat(&api, &me, json!({"message": "make tomorrow easier"})).await;
+    let text = r.json["reply"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Done: the workout on {tomorrow} set to easy. Asked for easier: nothing hard"
+        )),
+        "{}",
+        r.json
+    );
+    // The planner's easier day for tomorrow (its own base, not the moved workout's):
+    // nothing hard, and its why says what the rules did.
+    let easier = stored_plan(&api, &admin, ana, &tomorrow).await;
+    assert!(
+        easier["date"] == json!(tomorrow)
+            && !["tempo", "threshold", "vo2"].contains(&easier["kind"].as_str().unwrap())
+            && easier["why"].as_array().unwrap().iter().any(|w| w
+                .as_str()
+                .unwrap()
+                .starts_with("Asked for easier: nothing hard")),
+        "{easier}"
+    );
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "swap tomorrow's workout for a swim"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"],
+            &r.json["actions"][0]["summary"]
+        ),
+        (
+            &json!("swap_todays_sport"),
+            &json!(true),
+            &json!(format!("the workout on {tomorrow} changed to swim"))
+        ),
+        "{}",
+        r.json
+    );
+    let swim = stored_plan(&api, &admin, ana, &tomorrow).await;
+    assert!(
+        swim["workout"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Swim ("),
+        "{swim}"
+    );
+    // Today's plan (the rest day after the move) is left as it is.
+    assert_eq!(stored_plan(&api, &admin, ana, &day).await["kind"], "rest");
+
     // Times of day the planner reads: no workouts before 7 and evenings preferred put
     // today's workout at 17:00 (the plan made again with them) and cap each day's minutes
     // to the hours.

@@ -140,14 +140,50 @@ async fn an_athlete_talks_to_the_chat_and_edits_her_words_in_the_page() {
         [("dhamaka", 0.9)]
     );
 
+    // A stated preference is listed; "Wrong" corrects it through the PUT route.
+    say(&browser, "no workouts before 7", 3).await;
+    let listed = browser
+        .wait_js(
+            "the preference",
+            "const row = document.querySelector('#prefs tr');
+             return row && document.getElementById('prefs-empty').hidden
+                 && [row.querySelector('.pref').textContent, row.querySelector('.status').textContent]",
+        )
+        .await;
+    assert_eq!(listed, json!(["no workouts before, hour 7", "confirmed"]));
+    browser.click("#prefs button.pref-correct").await;
+    browser
+        .wait_js(
+            "the preference corrected",
+            "const row = document.querySelector('#prefs tr');
+             return row && row.querySelector('.status').textContent === 'corrected'",
+        )
+        .await;
+    let prefs = api.get(&format!("/athletes/{ana}/preferences"), &me).await;
+    assert_eq!(
+        prefs.json["preferences"][0]["status"], "corrected",
+        "{}",
+        prefs.json
+    );
+
     // Reloaded: the conversation is read back from the history.
     browser.client.refresh().await.unwrap();
     let back = browser
         .wait_js(
             "the conversation again",
             "const li = [...document.querySelectorAll('#chat-log li.user, #chat-log li.assistant')];
-             return li.length === 4 && li.map(l => l.className)",
+             return li.length === 6 && li.map(l => l.className)",
         )
         .await;
-    assert_eq!(back, json!(["user", "assistant", "user", "assistant"]));
+    assert_eq!(
+        back,
+        json!([
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "user",
+            "assistant"
+        ])
+    );
 }

@@ -1450,6 +1450,35 @@ async function chatPage() {
   };
   await showTerms();
 
+  // The athlete's preferences (stated and observed), each confirmed or corrected through
+  // PUT /athletes/{id}/preferences.
+  const prefText = (p) => [String(p.kind || "").replaceAll("_", " "), ...Object.entries(p).filter(([k]) => k !== "kind").map(([k, v]) => k + " " + v)].join(", ");
+  const showPreferences = async () => {
+    $("prefs-error").textContent = "";
+    let prefs;
+    try { prefs = (await apiJson("/athletes/" + athleteId + "/preferences")).preferences; } catch (e) { $("prefs-error").textContent = "Your preferences could not be read: " + e.message; return; }
+    const body = $("prefs");
+    body.replaceChildren();
+    for (const p of prefs) {
+      const key = JSON.stringify(p.preference);
+      const answer = (confirmed, text, cls) => {
+        const b = el("button", { type: "button", class: cls, text });
+        b.addEventListener("click", async () => {
+          try { await apiJson("/athletes/" + athleteId + "/preferences", { method: "PUT", json: { preference: p.preference, confirmed } }); }
+          catch (e) { $("prefs-error").textContent = "Not saved: " + e.message; return; }
+          await showPreferences();
+        });
+        return b;
+      };
+      body.append(el("tr", { class: p.planned_with ? "active" : "inactive", "data-pref": key, "data-status": p.status },
+        el("td", { class: "pref", text: prefText(p.preference) }), el("td", { text: p.source }),
+        el("td", { class: "confidence", text: p.confidence.toFixed(1) }), el("td", { class: "status", text: p.status }),
+        el("td", {}, answer(true, "Right", "pref-confirm"), answer(false, "Wrong", "pref-correct"))));
+    }
+    $("prefs-empty").hidden = prefs.length > 0;
+  };
+  await showPreferences();
+
   $("chat-new").addEventListener("click", () => { conversation = null; $("chat-log").replaceChildren(); $("chat-message").focus(); });
   $("chat-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -1466,6 +1495,7 @@ async function chatPage() {
       conversation = r.conversation_id;
       addAnswer(r);
       if ((r.learned || []).length) await showTerms();
+      if ((r.tools_used || []).some((t) => t.name === "save_preference")) await showPreferences();
     } catch (e) {
       $("chat-error").textContent = "Not sent: " + e.message;
     } finally {
