@@ -1019,9 +1019,13 @@ fn log_activity(
         Some(PartOfDay::Evening) => 18,
         None => 12,
     };
-    let midnight_utc_ms = time_ms(r.date.midnight().assume_utc());
-    let start_ms = (midnight_utc_ms + hour * 3_600_000 - i64::from(offset.unwrap_or(0)) * 1000)
-        .min(crate::store::to_i64(now_ms) - i64::from(duration_s) * 1000);
+    let local_midnight_ms =
+        time_ms(r.date.midnight().assume_utc()) - i64::from(offset.unwrap_or(0)) * 1000;
+    // Ended by now if it can be, but always on the day the athlete named: a 30-minute run
+    // logged for today at 00:20 starts at midnight, not yesterday.
+    let start_ms = (local_midnight_ms + hour * 3_600_000)
+        .min(crate::store::to_i64(now_ms) - i64::from(duration_s) * 1000)
+        .max(local_midnight_ms);
     let sport = library_sport(r.sport);
     let entry = ManualEntry {
         sport,

@@ -80,10 +80,14 @@ async fn a_ride_through_an_external_mosquitto_is_coached_stored_and_acknowledged
     let mosquitto = Mosquitto::start(dir.path()).await;
     // Ready only once subscribed at the broker (the harness waits for /health/ready).
     let gateway = gateway_on(dir.path(), mosquitto.addr).await;
+    // The banner is printed once the gateway serves, so it may trail readiness a little.
+    let banner = format!("external broker {}", mosquitto.addr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gateway.stdout().contains(&banner) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(
-        gateway
-            .stdout()
-            .contains(&format!("external broker {}", mosquitto.addr)),
+        gateway.stdout().contains(&banner),
         "the banner names the external broker: {}",
         gateway.stdout()
     );
