@@ -339,6 +339,7 @@ pub struct UsersQuery {
     /// Only this role.
     pub role: Option<Role>,
     /// Only active or only disabled accounts.
+    #[param(inline)]
     pub status: Option<UserStatus>,
     /// Page size, 1–5000 (default 5000).
     pub limit: Option<u32>,
