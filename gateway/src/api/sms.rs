@@ -7,8 +7,9 @@
 //! 403, nothing read further); a repeated `MessageSid` answered with an empty response;
 //! the number's limits (its messages this hour past `sms_inbound_per_hour`: one notice,
 //! then nothing; its replies today at `sms_outbound_per_day`: nothing, and the message is
-//! not acted on), counted under the number's digest; an unlinked number gets a polite linking hint and nothing else; STOP/START/HELP
-//! handled before the chat; a number that sent STOP gets nothing; anything else is one
+//! not acted on), counted under the number's digest; an unlinked number gets nothing at all
+//! (an empty `<Response/>`, no notice, nothing through the REST API: a stranger learns
+//! nothing, not even that the number is Paceline's); STOP/START/HELP handled before the chat; a number that sent STOP gets nothing; anything else is one
 //! chat turn as the number's user, about their own athlete, in their SMS conversation,
 //! the reply cut into SMS segments. Numbers and texts are never logged.
 //!
@@ -37,12 +38,9 @@ use crate::store::sms::{self as rows, Direction, PhoneRecord};
 
 /// Between two codes to the same user, ms.
 const CODE_INTERVAL_MS: u64 = 60_000;
-/// What an unlinked number is told.
 /// What a number past its hour's limit is told, once that hour.
 pub const INBOUND_LIMIT_NOTICE: &str =
     "Paceline: that's a lot of messages from this number. I'll read your texts again next hour.";
-/// What an unlinked number is told.
-pub const LINK_HINT: &str = "Paceline: this number isn't linked to an account. Add it under Chat in the Paceline app to text your coach.";
 
 fn sms_of(state: &ApiState) -> Result<Twilio, ApiError> {
     state.sms.clone().ok_or_else(|| {
@@ -377,14 +375,13 @@ async fn answer(
             Ok((true, rows::linked(tx, &from)?, inbound, sent))
         })
         .await?;
-    if !first {
+    // A repeated MessageSid, or a number linked to no one: nothing.
+    let Some(phone) = phone.filter(|_| first) else {
         return Ok(Vec::new());
-    }
+    };
     let replies = if inbound_count > per_hour {
         // Past the hour's limit: one notice, then nothing; STOP and START still count.
-        if let Some(phone) = &phone
-            && let Some(keyword @ (Keyword::Stop | Keyword::Start)) = Keyword::parse(&text)
-        {
+        if let Some(keyword @ (Keyword::Stop | Keyword::Start)) = Keyword::parse(&text) {
             let (tenant, user) = (phone.tenant_row, phone.user_row);
             let out = keyword == Keyword::Stop;
             state
@@ -422,16 +419,13 @@ async fn answer(
     Ok(if allowed { replies } else { Vec::new() })
 }
 
-/// The answer to a message within the limits: the linking hint to an unknown number,
-/// STOP/START/HELP, or one chat turn.
+/// The answer to a linked number's message within the limits: STOP/START/HELP, or one
+/// chat turn.
 async fn reply(
     state: &ApiState,
-    phone: Option<PhoneRecord>,
+    phone: PhoneRecord,
     text: String,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(phone) = phone else {
-        return Ok(vec![LINK_HINT.to_owned()]);
-    };
     if let Some(keyword) = Keyword::parse(&text) {
         if matches!(keyword, Keyword::Stop | Keyword::Start) {
             let (tenant, user) = (phone.tenant_row, phone.user_row);

@@ -102,7 +102,7 @@
 //!   after a reload; `docs/screenshots/chat.png`.
 //! - `sms`: the chat by SMS against `fake_twilio` (Twilio's REST API): a phone linked by
 //!   the code sent to it; the webhook's signature (none, wrong, right), repeated
-//!   `MessageSid`s, the linking hint for unknown numbers, a reply as TwiML in segments,
+//!   `MessageSid`s, nothing for unknown numbers, a reply as TwiML in segments,
 //!   STOP/START/HELP, the number never logged.
 //! - `insights`: the day's nutrition, body and work values by hand and from CSV (400s
 //!   naming the field or line, all or nothing); a real FIT ride's efficiency against the

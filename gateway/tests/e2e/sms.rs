@@ -1,7 +1,8 @@
 //! The coach chat by SMS (issue 24, point 6) against a local server of Twilio's REST API
 //! ([`crate::fake_twilio`]): an athlete links a phone with the code sent to it; the
 //! webhook, behind its public URL, takes only correctly signed requests, ignores repeated
-//! `MessageSid`s, gives unlinked numbers a linking hint and nothing else, answers linked
+//! `MessageSid`s, gives unlinked numbers nothing at all (an empty response, no REST
+//! message), answers linked
 //! ones through the chat as TwiML cut into SMS segments, and honours STOP/START/HELP;
 //! the number is never logged.
 
@@ -48,6 +49,48 @@ async fn inbound(
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
+}
+
+/// What a number that gets nothing is answered.
+const EMPTY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+/// A new athlete user (`email`) of `admin`'s gym with `number` linked by the code sent to
+/// it; their access token.
+async fn link_new_athlete(
+    api: &Api,
+    admin: &str,
+    twilio: &FakeTwilio,
+    email: &str,
+    number: &str,
+) -> String {
+    let athlete = corpus_athlete(api, admin, email).await;
+    let me = access(
+        &api.invite_and_register(admin, "athlete", email, Some(athlete))
+            .await,
+    );
+    let r = api
+        .call(
+            Method::PUT,
+            "/me/phone",
+            Some(&me),
+            Some(json!({"phone": number})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    let sent = twilio.sent();
+    let body = &sent.iter().rev().find(|m| m.to == number).unwrap().body;
+    let code: String = body
+        .split("code is ")
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let r = api
+        .post("/me/phone/confirm", Some(&me), json!({"code": code}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    me
 }
 
 /// The `<Message>` texts of a TwiML response, unescaped.
@@ -117,12 +160,9 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
         .take_while(char::is_ascii_digit)
         .collect();
     assert_eq!(code.len(), 6, "{}", sent[0].body);
-    // Not linked yet: the number gets the hint.
+    // Not linked yet: the number gets an empty response.
     let (status, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "hi", "SM01").await;
-    assert_eq!(
-        (status, messages(&twiml)),
-        (200, vec![paceline_gateway::api::sms::LINK_HINT.to_owned()])
-    );
+    assert_eq!((status, twiml.as_str()), (200, EMPTY));
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let r = api
         .post("/me/phone/confirm", Some(&me), json!({"code": wrong}))
@@ -248,16 +288,11 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
         "{twiml}"
     );
 
-    // Unknown numbers get the hint and nothing else.
-    let (_, twiml) = inbound(
-        &gateway,
-        Some(TOKEN),
-        "+15550100000",
-        "how's my fitness?",
-        "SM10",
-    )
-    .await;
-    assert_eq!(messages(&twiml), [paceline_gateway::api::sms::LINK_HINT]);
+    // Unknown numbers get nothing, not even the answer to HELP.
+    for (body, sid) in [("how's my fitness?", "SM10"), ("HELP", "SM10b")] {
+        let (status, twiml) = inbound(&gateway, Some(TOKEN), "+15550100000", body, sid).await;
+        assert_eq!((status, twiml.as_str()), (200, EMPTY));
+    }
 
     // Forgotten: the number is unknown again. Only the one code was ever sent.
     let r = api.call(Method::DELETE, "/me/phone", Some(&me), None).await;
@@ -270,34 +305,47 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
         "SM11",
     )
     .await;
-    assert_eq!(messages(&twiml), [paceline_gateway::api::sms::LINK_HINT]);
-    assert_eq!(twilio.sent().len(), 1);
+    assert_eq!(twiml, EMPTY);
+    // Only the one code was ever sent through the REST API: nothing to the unknown numbers.
+    let sent = twilio.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent.iter().all(|m| m.to == ANA_PHONE), "{sent:?}");
 
-    // A number past its hour's limit (10 here) gets one notice, then nothing.
-    let told = within_one_hour(|| async {
-        let mut told = Vec::new();
+    // An unknown number past its hour's limit (10 here) still gets nothing; a linked
+    // number gets one notice, then nothing.
+    let attempt = std::sync::atomic::AtomicUsize::new(0);
+    let (api, admin, twilio, gw, attempt) = (&api, &admin, &twilio, &gateway, &attempt);
+    let (stranger, linked) = within_one_hour(move || async move {
+        let n = attempt.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let number = format!("+1555010020{n}");
+        link_new_athlete(api, admin, twilio, &format!("cy{n}@sms.example"), &number).await;
+        let (mut stranger, mut linked) = (Vec::new(), Vec::new());
         for i in 0..12 {
-            let sid = format!("SMH{i:02}");
+            let sid = format!("SMH{n}{i:02}");
             let (status, twiml) =
-                inbound(&gateway, Some(TOKEN), "+15550100001", "hello?", &sid).await;
+                inbound(gw, Some(TOKEN), &format!("+1555010000{n}"), "hello?", &sid).await;
             assert_eq!(status, 200, "{twiml}");
-            told.push(messages(&twiml));
+            stranger.push(twiml);
+            let sid = format!("SML{n}{i:02}");
+            let (status, twiml) = inbound(gw, Some(TOKEN), &number, "START", &sid).await;
+            assert_eq!(status, 200, "{twiml}");
+            linked.push(messages(&twiml));
         }
-        told
+        (stranger, linked)
     })
     .await;
-    let hint = vec![paceline_gateway::api::sms::LINK_HINT.to_owned()];
-    assert!(told[..10].iter().all(|m| *m == hint), "{told:?}");
+    assert!(stranger.iter().all(|t| t == EMPTY), "{stranger:?}");
+    assert!(linked[..10].iter().all(|m| m.len() == 1), "{linked:?}");
     assert_eq!(
-        told[10],
+        linked[10],
         [paceline_gateway::api::sms::INBOUND_LIMIT_NOTICE],
-        "{told:?}"
+        "{linked:?}"
     );
-    assert!(told[11].is_empty(), "{told:?}");
+    assert!(linked[11].is_empty(), "{linked:?}");
 
     // Numbers, codes and the token are never logged.
     let log = gateway.log_tail(100_000);
-    for secret in ["5550104477", "5550100001", TOKEN, &code] {
+    for secret in ["5550104477", "5550100000", "5550100200", TOKEN, &code] {
         assert!(!log.contains(secret), "{secret} is in the log");
     }
 }
@@ -325,7 +373,8 @@ where
     burst().await
 }
 
-/// The per-number limits with small settings: 3 messages in an hour, 2 sent a day.
+/// The per-number limits with small settings: 4 messages in an hour, 3 sent a day (the
+/// linking code is one of them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_is_held_to_its_daily_sending_limit() {
     let twilio = FakeTwilio::start(SID, TOKEN).await;
@@ -335,10 +384,12 @@ async fn a_number_is_held_to_its_daily_sending_limit() {
         .env("PACELINE_TWILIO_AUTH_TOKEN", TOKEN)
         .env("PACELINE_TWILIO_FROM", OURS)
         .env("PACELINE_TWILIO_WEBHOOK_URL", PUBLIC)
-        .env("PACELINE_SMS_INBOUND_PER_HOUR", "3")
-        .env("PACELINE_SMS_OUTBOUND_PER_DAY", "2")
+        .env("PACELINE_SMS_INBOUND_PER_HOUR", "4")
+        .env("PACELINE_SMS_OUTBOUND_PER_DAY", "3")
         .start()
         .await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@smsday.example", "SMS Day").await);
     let day = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -346,17 +397,17 @@ async fn a_number_is_held_to_its_daily_sending_limit() {
             .as_secs()
             / 86_400
     };
-    let (before, mut number) = (day(), "+15550100002");
+    let (before, mut number, mut bo) = (day(), String::new(), String::new());
     let mut told = Vec::new();
     for attempt in 0..2 {
+        // The UTC day turned during the first run: a fresh number, a fresh count.
         told.clear();
-        if attempt == 1 {
-            // The UTC day turned during the first run: a fresh number, a fresh count.
-            number = "+15550100003";
-        }
-        for i in 0..4 {
+        number = format!("+1555010030{attempt}");
+        let email = format!("bo{attempt}@smsday.example");
+        bo = link_new_athlete(&api, &admin, &twilio, &email, &number).await;
+        for i in 0..5 {
             let sid = format!("SMD{attempt}{i}");
-            let (status, twiml) = inbound(&gateway, Some(TOKEN), number, "hi", &sid).await;
+            let (status, twiml) = inbound(&gateway, Some(TOKEN), &number, "START", &sid).await;
             assert_eq!(status, 200, "{twiml}");
             told.push(messages(&twiml));
         }
@@ -364,19 +415,21 @@ async fn a_number_is_held_to_its_daily_sending_limit() {
             break;
         }
     }
-    // Two hints (the day's two messages), then nothing: neither the third message (still
-    // within the hour's three) nor the fourth's notice goes out.
-    let hint = vec![paceline_gateway::api::sms::LINK_HINT.to_owned()];
-    assert_eq!(told, [hint.clone(), hint, vec![], vec![]]);
+    // The code and two replies (the day's three messages), then nothing: neither the
+    // third and fourth messages (still within the hour's four) nor the fifth's notice go
+    // out.
+    let start = vec![paceline_chat::sms::Keyword::Start.reply().to_owned()];
+    assert_eq!(told, [start.clone(), start, vec![], vec![], vec![]]);
 
-    // A linking code to that number is a message too: 429 with Retry-After.
-    let api = Api::of(&gateway);
-    let admin = access(&api.register_gym("admin@smsday.example", "SMS Day").await);
-    let bo = corpus_athlete(&api, &admin, "Bo").await;
+    // A new linking code to that number is a message too: 429 with Retry-After.
+    let cy = corpus_athlete(&api, &admin, "Cy").await;
     let me = access(
-        &api.invite_and_register(&admin, "athlete", "bo@smsday.example", Some(bo))
+        &api.invite_and_register(&admin, "athlete", "cy@smsday.example", Some(cy))
             .await,
     );
+    let sent_before = twilio.sent().len();
+    let r = api.call(Method::DELETE, "/me/phone", Some(&bo), None).await;
+    assert_eq!(r.status, 204, "{}", r.json);
     let r = api
         .call(
             Method::PUT,
@@ -391,7 +444,7 @@ async fn a_number_is_held_to_its_daily_sending_limit() {
         "{}",
         r.json
     );
-    assert!(twilio.sent().is_empty());
+    assert_eq!(twilio.sent().len(), sent_before);
     // Another number still gets its code.
     let r = api
         .call(
@@ -402,7 +455,7 @@ async fn a_number_is_held_to_its_daily_sending_limit() {
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.json);
-    assert_eq!(twilio.sent().len(), 1);
+    assert_eq!(twilio.sent().len(), sent_before + 1);
 }
 
 fn code_of_reply(r: &Reply) -> &str {
