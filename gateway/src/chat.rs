@@ -195,7 +195,8 @@ pub fn load_figures(
 }
 
 /// What the core knows before any tool runs: the athlete's FTP and heart-rate cap (their
-/// profile), today's stored plan, and CTL now against [`CONTEXT_LOAD_DAYS`] ago.
+/// profile), today's stored plan, CTL now against [`CONTEXT_LOAD_DAYS`] ago, and the first
+/// observed preference not answered yet.
 pub fn athlete_context(
     conn: &Connection,
     tenant_row: i64,
@@ -217,6 +218,11 @@ pub fn athlete_context(
             athlete_row,
             today - Duration::days(CONTEXT_LOAD_DAYS),
             today,
+        )?,
+        observed_preference: crate::api::preferences::first_proposed(
+            conn,
+            tenant_row,
+            athlete_row,
         )?,
     })
 }

@@ -188,6 +188,14 @@ pub enum Tool {
         /// The preference.
         preference: Preference,
     },
+    /// Answer an observed preference the chat asked about: confirmed (kept at 0.9) or
+    /// corrected (ignored from now on), as `PUT /athletes/{id}/preferences` does.
+    AnswerPreference {
+        /// The preference as observed.
+        preference: Preference,
+        /// Right (true) or wrong (false).
+        confirmed: bool,
+    },
 }
 
 /// Why a tool call is refused.
@@ -249,7 +257,7 @@ fn check_score(tool: &'static str, field: &'static str, v: Option<u8>) -> Result
 
 impl Tool {
     /// Every tool name, in a fixed order (the LLM's function names).
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "compress_todays_plan",
         "set_todays_intensity",
         "swap_todays_sport",
@@ -263,6 +271,7 @@ impl Tool {
         "add_life_event",
         "set_checkin",
         "save_preference",
+        "answer_preference",
     ];
 
     /// Its name (`compress_todays_plan`, …), as in JSON and the LLM's function list.
@@ -281,6 +290,7 @@ impl Tool {
             Tool::AddLifeEvent { .. } => "add_life_event",
             Tool::SetCheckin { .. } => "set_checkin",
             Tool::SavePreference { .. } => "save_preference",
+            Tool::AnswerPreference { .. } => "answer_preference",
         }
     }
 
@@ -340,7 +350,9 @@ impl Tool {
             Tool::SwapTodaysSport { .. }
             | Tool::RemovePlannedWorkout { .. }
             | Tool::ShowPlan { .. } => {}
-            Tool::DeleteActivity { .. } | Tool::SavePreference { .. } => {}
+            Tool::DeleteActivity { .. }
+            | Tool::SavePreference { .. }
+            | Tool::AnswerPreference { .. } => {}
             Tool::MovePlannedWorkout { from, to } => {
                 if from == to {
                     return Err(invalid(name, "to", "is the same day"));

@@ -56,6 +56,10 @@ pub struct Pending {
     /// A word the engine inferred, waiting for yes (taught, and its activity logged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposed_term: Option<ProposedTerm>,
+    /// An observed preference the reply asked about, waiting for yes (confirmed) or no
+    /// (corrected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference_to_confirm: Option<Preference>,
 }
 
 /// An inferred term: "had dhamaka practice" → "Should I count \"dhamaka\" as a workout?".
@@ -141,6 +145,10 @@ pub struct AthleteContext {
     pub todays_plan: Option<PlannedWorkout>,
     /// CTL now against a month ago (the last [`DEFAULT_LOOKBACK_DAYS`] days).
     pub load: Option<LoadFigures>,
+    /// A preference observed from skipped sessions that the athlete has not answered yet
+    /// (the first one): the chat asks about it when the talk is about the plan.
+    #[serde(default)]
+    pub observed_preference: Option<Preference>,
 }
 
 /// What a tool returned, as the gateway hands it back.
@@ -198,6 +206,8 @@ pub struct Decision {
     pub model_text: Option<String>,
     /// A term inferred from an unknown word, proposed for a yes.
     pub proposed_term: Option<ProposedTerm>,
+    /// An observed preference asked about, for a yes or no.
+    pub preference_to_confirm: Option<Preference>,
 }
 
 /// A change made, for the reply's `actions`.
@@ -261,6 +271,7 @@ pub fn understand(
         answered: None,
         model_text: None,
         proposed_term: None,
+        preference_to_confirm: None,
     };
     // A yes or no answers the previous reply.
     if let Some(answer) = u.answer {
@@ -408,7 +419,44 @@ pub fn understand(
             .into_iter()
             .map(|(_, e)| format!("I couldn't do that: {e}.")),
     );
+    d.preference_to_confirm = preference_question(&d, ctx);
     Ok(d)
+}
+
+/// The observed preference to ask about in this reply: only when the talk is about the
+/// plan (a change to a workout, a plan question, a preference said) and the reply asks
+/// nothing else, so that a yes or no has one thing to answer.
+fn preference_question(d: &Decision, ctx: &AthleteContext) -> Option<Preference> {
+    let about_plan = match d.understanding.intent {
+        Intent::ModifyWorkout | Intent::Preference => true,
+        Intent::HistoryQuestion => d.tools.iter().any(|t| matches!(t, Tool::ShowPlan { .. })),
+        _ => false,
+    };
+    let asks_already = d.ask.is_some()
+        || d.confirmation.is_some()
+        || d.proposed_term.is_some()
+        || !d.terms_to_confirm.is_empty();
+    let p = ctx.observed_preference.clone()?;
+    // A preference just said in this message is not asked back.
+    let said = d
+        .tools
+        .iter()
+        .any(|t| matches!(t, Tool::SavePreference { preference } if *preference == p));
+    (about_plan && !asks_already && !said).then_some(p)
+}
+
+/// The question about an observed preference.
+fn preference_prompt(p: &Preference) -> String {
+    match p {
+        Preference::AvoidPartOfDay { part } => format!(
+            "I noticed you often skip {0} sessions — should I keep {0}s free? (yes/no)",
+            part.as_str()
+        ),
+        other => format!(
+            "I noticed {} in what you skip — is that right? (yes/no)",
+            describe_preference(other)
+        ),
+    }
 }
 
 fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: Limits) {
@@ -425,6 +473,13 @@ fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: L
                 d.tools = vetted.tools;
                 d.notes = vetted.notes;
             }
+            if let Some(preference) = &pending.preference_to_confirm {
+                d.understanding.intent = Intent::Preference;
+                d.tools.push(Tool::AnswerPreference {
+                    preference: preference.clone(),
+                    confirmed: true,
+                });
+            }
             if let Some(p) = &pending.proposed_term {
                 d.understanding.intent = Intent::DefineTerm;
                 d.learned.push(TermUpdate::Teach {
@@ -435,7 +490,10 @@ fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: L
                 d.tools.extend(vetted.tools);
             }
             d.answered = Some(
-                if pending.confirmation.is_some() || pending.proposed_term.is_some() {
+                if pending.confirmation.is_some()
+                    || pending.proposed_term.is_some()
+                    || pending.preference_to_confirm.is_some()
+                {
                     "OK.".into()
                 } else if !pending.terms_to_confirm.is_empty() {
                     "Thanks, I'll remember that.".into()
@@ -448,6 +506,13 @@ fn answer_pending(d: &mut Decision, answer: Answer, pending: &Pending, limits: L
             for phrase in &pending.terms_to_confirm {
                 d.learned.push(TermUpdate::Correct {
                     phrase: phrase.clone(),
+                });
+            }
+            if let Some(preference) = &pending.preference_to_confirm {
+                d.understanding.intent = Intent::Preference;
+                d.tools.push(Tool::AnswerPreference {
+                    preference: preference.clone(),
+                    confirmed: false,
                 });
             }
             d.answered = Some(if pending.confirmation.is_some() {
@@ -472,7 +537,7 @@ fn intent_of(tool: &Tool) -> Intent {
         }
         Tool::AddLifeEvent { .. } => Intent::LifeEvent,
         Tool::SetCheckin { .. } => Intent::LogCheckin,
-        Tool::SavePreference { .. } => Intent::Preference,
+        Tool::SavePreference { .. } | Tool::AnswerPreference { .. } => Intent::Preference,
         Tool::CompressTodaysPlan { .. }
         | Tool::SetTodaysIntensity { .. }
         | Tool::SwapTodaysSport { .. }
@@ -733,6 +798,17 @@ pub fn summary(tool: &Tool) -> String {
         Tool::SavePreference { preference } => {
             format!("noted: {}", describe_preference(preference))
         }
+        Tool::AnswerPreference {
+            preference,
+            confirmed: true,
+        } => format!("preference confirmed: {}", describe_preference(preference)),
+        Tool::AnswerPreference {
+            preference,
+            confirmed: false,
+        } => format!(
+            "preference corrected: I won't plan for \"{}\" any more",
+            describe_preference(preference)
+        ),
     }
 }
 
@@ -855,6 +931,9 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
     if let Some(q) = &decision.ask {
         parts.push(q.clone());
     }
+    if let Some(p) = &decision.preference_to_confirm {
+        parts.push(preference_prompt(p));
+    }
     if !decision.terms_to_confirm.is_empty() && decision.answered.is_none() {
         let phrase = &decision.terms_to_confirm[0];
         parts.push(format!(
@@ -888,6 +967,7 @@ pub fn compose_reply(decision: &Decision, ctx: &AthleteContext, outcomes: &[Tool
             } else {
                 Vec::new()
             },
+            preference_to_confirm: decision.preference_to_confirm.clone(),
         },
     }
 }
@@ -928,6 +1008,7 @@ pub fn decide_with_llm(offline: Decision, answer: &LlmAnswer, ctx: &AthleteConte
                 .map(|(_, e)| format!("I couldn't do that: {e}.")),
         );
         d.ask = None;
+        d.preference_to_confirm = preference_question(&d, ctx);
     }
     d
 }
@@ -969,7 +1050,84 @@ mod tests {
                 atl_to: 99.75,
                 tsb_to: -36.54,
             }),
+            observed_preference: None,
         }
+    }
+
+    /// A turn of a conversation: `message` with the previous reply's pending question.
+    fn reply_to(message: &str, pending: &Pending, context: &AthleteContext) -> Reply {
+        let turn = Turn {
+            message: message.into(),
+            pending: pending.clone(),
+            previous_message: None,
+        };
+        respond(&turn, context, &TermBook::new(), TODAY, NOW).unwrap()
+    }
+
+    #[test]
+    fn an_observed_preference_is_confirmed_or_corrected_in_the_conversation() {
+        use crate::entities::PartOfDay;
+        let mornings = Preference::AvoidPartOfDay {
+            part: PartOfDay::Morning,
+        };
+        let context = AthleteContext {
+            observed_preference: Some(mornings.clone()),
+            ..ctx()
+        };
+        // Talk about the plan: the reply asks about the observed preference.
+        let asked = reply_to("make it easier", &Pending::default(), &context);
+        assert!(
+            asked.reply.ends_with(
+                "I noticed you often skip morning sessions — should I keep mornings free? (yes/no)"
+            ),
+            "{}",
+            asked.reply
+        );
+        assert_eq!(asked.pending.preference_to_confirm, Some(mornings.clone()));
+        // Yes (and its other words) confirms it; no and wrong correct it.
+        for (answer, confirmed) in [
+            ("yes", true),
+            ("yep", true),
+            ("right", true),
+            ("no", false),
+            ("wrong", false),
+        ] {
+            let r = reply_to(answer, &asked.pending, &context);
+            assert_eq!(
+                r.tools,
+                vec![Tool::AnswerPreference {
+                    preference: mornings.clone(),
+                    confirmed
+                }],
+                "{answer}"
+            );
+            assert_eq!(r.intent, Intent::Preference, "{answer}");
+            // Answered: nothing is pending any more.
+            assert_eq!(r.pending, Pending::default(), "{answer}");
+        }
+        let r = reply_to("yes", &asked.pending, &context);
+        assert_eq!(r.reply, "OK. Preference confirmed: avoid the morning.");
+        // A yes with nothing pending confirms nothing.
+        let r = reply_to("yes", &Pending::default(), &context);
+        assert!(r.tools.is_empty(), "{:?}", r.tools);
+        assert_eq!(
+            r.reply,
+            "Yes to what? Tell me what you'd like to do, or say help."
+        );
+        // Talk that is not about the plan, or a reply that already asks something, does not
+        // ask it.
+        for message in [
+            "how's my fitness this month?",
+            "skip today",
+            "ran 5k this morning",
+        ] {
+            let r = reply_to(message, &Pending::default(), &context);
+            assert_eq!(r.pending.preference_to_confirm, None, "{message}");
+            assert!(!r.reply.contains("I noticed"), "{message}: {}", r.reply);
+        }
+        // Without an observed preference nothing is asked.
+        let r = reply_to("make it easier", &Pending::default(), &ctx());
+        assert_eq!(r.pending.preference_to_confirm, None);
     }
 
     fn say(message: &str) -> Reply {

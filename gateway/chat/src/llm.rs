@@ -281,6 +281,15 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                 &["preference"],
             ),
         ),
+        spec(
+            "answer_preference",
+            "Confirm (confirmed: true) or correct (false) a preference observed from skipped sessions.",
+            object(
+                json!({"preference": {"type": "object", "description": "The observed preference, as save_preference takes it"},
+                       "confirmed": {"type": "boolean"}}),
+                &["preference", "confirmed"],
+            ),
+        ),
     ]
 }
 
@@ -733,6 +742,12 @@ mod tests {
             },
             Tool::SavePreference {
                 preference: Preference::NoWorkoutsBefore { hour: 7 },
+            },
+            Tool::AnswerPreference {
+                preference: Preference::AvoidPartOfDay {
+                    part: PartOfDay::Morning,
+                },
+                confirmed: true,
             },
         ];
         let specs = tool_specs();

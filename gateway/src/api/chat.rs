@@ -694,6 +694,14 @@ pub fn run_tool(
             Tool::SavePreference { preference } => {
                 save_preference(conn, p, athlete, preference, now_ms)
             }
+            Tool::AnswerPreference {
+                preference,
+                confirmed,
+            } => {
+                let key = serde_json::to_value(preference).map_err(|_| ApiError::internal())?;
+                super::preferences::answer_preference(conn, p, athlete, &key, *confirmed, now_ms)?;
+                Ok(ToolOutput::Done)
+            }
         }
     };
     run().map_err(tool_error)

@@ -294,30 +294,56 @@ pub async fn put_preference(
     let answered = state
         .write(move |tx| {
             visible(tx, &p, id)?;
-            let mut r = rows::get(tx, p.tenant_row, id, &key)?
-                .ok_or_else(|| ApiError::not_found("preference"))?;
-            if body.confirmed {
-                r.status = "confirmed".to_owned();
-                r.confidence = r.confidence.max(CONFIRMED_CONFIDENCE);
-            } else {
-                r.status = "corrected".to_owned();
-                r.confidence = 0.0;
-            }
-            rows::put(tx, p.tenant_row, id, &r, now)?;
-            audit(
-                tx,
-                p.tenant_row,
-                Some(p.user_row),
-                "preference.answer",
-                Some(&format!("athlete:{id}")),
-                Some(&json!({"confirmed": body.confirmed})),
-                now,
-            )?;
-            r.updated_ms = crate::store::to_i64(now);
-            Ok(r)
+            answer_preference(tx, &p, id, &key, body.confirmed, now)
         })
         .await?;
     Ok(Json(view(answered)))
+}
+
+/// The athlete's answer to one of their preferences (the PUT route's and the chat's):
+/// confirmed → kept at [`CONFIRMED_CONFIDENCE`], corrected → confidence 0 and ignored;
+/// audited. `athlete` is already checked visible to `p`; 404 when there is no such
+/// preference.
+pub fn answer_preference(
+    tx: &Connection,
+    p: &crate::accounts::Principal,
+    athlete: i64,
+    key: &Value,
+    confirmed: bool,
+    now_ms: u64,
+) -> Result<PreferenceRecord, ApiError> {
+    let mut r = rows::get(tx, p.tenant_row, athlete, key)?
+        .ok_or_else(|| ApiError::not_found("preference"))?;
+    if confirmed {
+        r.status = "confirmed".to_owned();
+        r.confidence = r.confidence.max(CONFIRMED_CONFIDENCE);
+    } else {
+        r.status = "corrected".to_owned();
+        r.confidence = 0.0;
+    }
+    rows::put(tx, p.tenant_row, athlete, &r, now_ms)?;
+    audit(
+        tx,
+        p.tenant_row,
+        Some(p.user_row),
+        "preference.answer",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"confirmed": confirmed})),
+        now_ms,
+    )?;
+    r.updated_ms = crate::store::to_i64(now_ms);
+    Ok(r)
+}
+
+/// The first observed preference the athlete has not answered yet (the chat asks about
+/// it).
+pub fn first_proposed(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+) -> Result<Option<Preference>, StoreError> {
+    Ok(rows::first_proposed(conn, tenant_row, athlete_row)?
+        .and_then(|r| serde_json::from_value(r.preference).ok()))
 }
 
 #[cfg(test)]

@@ -68,6 +68,23 @@ pub fn get(
         .optional()?)
 }
 
+/// The first observed preference still only proposed (not answered), by preference.
+pub fn first_proposed(
+    conn: &Connection,
+    tenant_row: i64,
+    athlete_row: i64,
+) -> Result<Option<PreferenceRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT preference, source, confidence, status, updated_ms FROM athlete_preferences
+             WHERE tenant_id = ?1 AND athlete_id = ?2 AND source = 'observed'
+               AND status = 'proposed'
+             ORDER BY preference LIMIT 1",
+        )?
+        .query_row(params![tenant_row, athlete_row], record)
+        .optional()?)
+}
+
 /// Sets a preference (inserted or replaced).
 pub fn put(
     conn: &Connection,

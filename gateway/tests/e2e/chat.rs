@@ -931,6 +931,106 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
         .get(&format!("/athletes/{ana}/plan?from={day}&to={day}"), &admin)
         .await;
     assert_eq!(plans.json["plans"][0]["kind"], "rest", "{}", plans.json);
+
+    // An observed preference (as `GET /preferences` stores one from skipped sessions) is
+    // asked about when the talk is about the plan, and the answer in the conversation
+    // confirms or corrects it.
+    observed(
+        &gateway,
+        ana,
+        json!({"kind": "avoid_part_of_day", "part": "morning"}),
+    );
+    let r = chat(&api, &me, json!({"message": "what's my workout today?"})).await;
+    let text = r.json["reply"].as_str().unwrap();
+    assert!(
+        text.ends_with(
+            "I noticed you often skip morning sessions — should I keep mornings free? (yes/no)"
+        ),
+        "{text}"
+    );
+    let conversation = r.json["conversation_id"].clone();
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "yep", "conversation_id": conversation}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"]
+        ),
+        (&json!("answer_preference"), &json!(true)),
+        "{}",
+        r.json
+    );
+    // A second yes has nothing to answer: nothing changes.
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "yes", "conversation_id": conversation}),
+    )
+    .await;
+    assert_eq!(r.json["tools_used"], json!([]), "{}", r.json);
+    observed(
+        &gateway,
+        ana,
+        json!({"kind": "avoid_part_of_day", "part": "afternoon"}),
+    );
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "what's planned tomorrow?", "conversation_id": conversation}),
+    )
+    .await;
+    assert!(
+        r.json["reply"]
+            .as_str()
+            .unwrap()
+            .contains("should I keep afternoons free?"),
+        "{}",
+        r.json
+    );
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "wrong", "conversation_id": conversation}),
+    )
+    .await;
+    assert_eq!(r.json["tools_used"][0]["ok"], true, "{}", r.json);
+    let prefs = api.get(&format!("/athletes/{ana}/preferences"), &me).await;
+    let status = |part: &str| {
+        prefs.json["preferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["preference"]["part"] == part)
+            .map(|p| (p["status"].clone(), p["confidence"].clone()))
+    };
+    assert_eq!(
+        (status("morning"), status("afternoon")),
+        (
+            Some((json!("confirmed"), json!(0.9))),
+            Some((json!("corrected"), json!(0.0)))
+        ),
+        "{}",
+        prefs.json
+    );
+}
+
+/// Stores `preference` for `athlete` as observed and not answered yet (confidence 0.5),
+/// the row `GET /athletes/{id}/preferences` writes when it sees three skipped sessions.
+pub(crate) fn observed(gateway: &Gateway, athlete: i64, preference: Value) {
+    let conn = rusqlite::Connection::open(gateway.data_dir.join("paceline.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute(
+        "INSERT INTO athlete_preferences
+             (tenant_id, athlete_id, preference, source, confidence, status, updated_ms)
+         SELECT tenant_id, id, ?2, 'observed', 0.5, 'proposed', 0 FROM athletes WHERE id = ?1",
+        rusqlite::params![athlete, preference.to_string()],
+    )
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
