@@ -729,7 +729,9 @@ pub fn summary(tool: &Tool) -> String {
             format!("the workout on {date} changed to {}", sport.as_str())
         }
         Tool::MovePlannedWorkout { from, to } => format!("the workout moved from {from} to {to}"),
-        Tool::RemovePlannedWorkout { date } => format!("the workout on {date} removed"),
+        Tool::RemovePlannedWorkout { date } => {
+            format!("the workout on {date} removed: a rest day")
+        }
         Tool::LogActivity {
             sport,
             date,

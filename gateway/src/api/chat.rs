@@ -690,7 +690,9 @@ pub fn run_tool(
             Tool::MovePlannedWorkout { from, to } => {
                 move_workout(conn, p, athlete, *from, *to, today, now_ms)
             }
-            Tool::RemovePlannedWorkout { .. } => not_yet("removing a planned workout"),
+            Tool::RemovePlannedWorkout { date } => {
+                remove_workout(conn, p, athlete, *date, today, now_ms)
+            }
             Tool::SavePreference { preference } => {
                 save_preference(conn, p, athlete, preference, now_ms)
             }
@@ -881,6 +883,67 @@ fn move_workout(
         "plan.move",
         Some(&format!("athlete:{athlete}")),
         Some(&json!({"from": from_name, "to": to_name, "by": "chat"})),
+        now_ms,
+    )?;
+    Ok(ToolOutput::Done)
+}
+
+/// Makes `date` (today or later, up to [`days::CHANGE_AHEAD_DAYS`] ahead) a rest day: its
+/// stored plan (today's generated first when none is stored yet; a later day's planned as
+/// the weekly outlook sees it) is replaced by a rest day that keeps its inputs, with a line
+/// in its why, as [`move_workout`] leaves one. Asked only after the athlete's yes (the
+/// tool is destructive).
+fn remove_workout(
+    conn: &Connection,
+    p: &Principal,
+    athlete: i64,
+    date: Date,
+    today: Date,
+    now_ms: u64,
+) -> Result<ToolOutput, ApiError> {
+    let tenant = p.tenant_row;
+    check_ahead(date, today)?;
+    let name = format_date(date);
+    let stored = if date == today {
+        let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+        Some(days::today_plan(conn, tenant, athlete, settings, now_ms, false)?.record)
+    } else {
+        match plan_rows::plans_between(conn, tenant, athlete, &name, &name)?
+            .into_iter()
+            .next()
+        {
+            Some(r) => Some(r),
+            None => {
+                let settings = super::planning::plan_settings(conn, tenant, athlete)?;
+                days::day_plan_with(conn, tenant, athlete, date, settings, None, now_ms)?.ok()
+            }
+        }
+    };
+    let planned = stored
+        .filter(|r| !r.plan["workout"].is_null())
+        .ok_or_else(|| invalid("date", "no workout is planned that day"))?;
+    let mut why = planned.why.as_array().cloned().unwrap_or_default();
+    why.push(json!("Skipped (chat): a rest day instead."));
+    plan_rows::store_plan(
+        conn,
+        tenant,
+        athlete,
+        plan_rows::NewDailyPlan {
+            date: &name,
+            plan: &json!({"date": name, "kind": "rest", "target_tss": 0.0, "workout": null}),
+            why: &Value::Array(why),
+            inputs: &planned.inputs,
+            inputs_digest: &planned.inputs_digest,
+        },
+        now_ms,
+    )?;
+    audit(
+        conn,
+        tenant,
+        Some(p.user_row),
+        "plan.skip",
+        Some(&format!("athlete:{athlete}")),
+        Some(&json!({"date": name, "by": "chat"})),
         now_ms,
     )?;
     Ok(ToolOutput::Done)

@@ -837,6 +837,65 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
     // Today's plan (the rest day after the move) is left as it is.
     assert_eq!(stored_plan(&api, &admin, ana, &day).await["kind"], "rest");
 
+    // "Skip tomorrow" asks first (removing a workout is destructive); yes makes tomorrow a
+    // rest day, stored with a line in its why.
+    let r = chat(&api, &me, json!({"message": "skip tomorrow"})).await;
+    assert_eq!(
+        (
+            &r.json["tools_used"],
+            &r.json["confirmation"]["tool"]["name"]
+        ),
+        (&json!([]), &json!("remove_planned_workout")),
+        "{}",
+        r.json
+    );
+    assert_eq!(stored_plan(&api, &admin, ana, &tomorrow).await, swim);
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "yes", "conversation_id": r.json["conversation_id"]}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r.json["tools_used"][0]["name"],
+            &r.json["tools_used"][0]["ok"],
+            &r.json["reply"]
+        ),
+        (
+            &json!("remove_planned_workout"),
+            &json!(true),
+            &json!(format!(
+                "OK. Done: the workout on {tomorrow} removed: a rest day."
+            ))
+        ),
+        "{}",
+        r.json
+    );
+    let rest = stored_plan(&api, &admin, ana, &tomorrow).await;
+    assert_eq!(
+        (
+            &rest["kind"],
+            &rest["workout"],
+            rest["why"].as_array().unwrap().last()
+        ),
+        (
+            &json!("rest"),
+            &Value::Null,
+            Some(&json!("Skipped (chat): a rest day instead."))
+        ),
+        "{rest}"
+    );
+    // Nothing planned any more: skipping it again is refused, and the reply says why.
+    let r = chat(&api, &me, json!({"message": "skip tomorrow"})).await;
+    let r = chat(
+        &api,
+        &me,
+        json!({"message": "yes", "conversation_id": r.json["conversation_id"]}),
+    )
+    .await;
+    assert_eq!(r.json["tools_used"][0]["ok"], false, "{}", r.json);
+
     // Times of day the planner reads: no workouts before 7 and evenings preferred put
     // today's workout at 17:00 (the plan made again with them) and cap each day's minutes
     // to the hours.
