@@ -438,7 +438,10 @@ pub fn today_plan_with_intensity(
         athlete_row,
         today,
         settings,
-        Some(request),
+        paceline_planning::DayChange {
+            intensity: Some(request),
+            sport: None,
+        },
         now_ms,
     )
 }
@@ -459,12 +462,20 @@ pub fn day_plan_with(
     athlete_row: i64,
     date: Date,
     settings: PlanSettings,
-    request: Option<paceline_planning::IntensityRequest>,
+    change: paceline_planning::DayChange,
     now_ms: u64,
 ) -> Result<Result<rows::DailyPlanRecord, paceline_planning::IntensityRefused>, StoreError> {
     let today = athlete_today(tx, tenant_row, athlete_row, now_ms)?;
     let times = settings.times.clone();
+    let name = format_date(date);
+    // The day's earlier changes (kept with its stored plan) with this one on top.
+    let earlier = rows::plans_between(tx, tenant_row, athlete_row, &name, &name)?
+        .first()
+        .map(|r| day_change_of(&r.inputs))
+        .unwrap_or_default();
+    let change = earlier.then(change);
     let mut inputs = plan_inputs(tx, tenant_row, athlete_row, date, settings)?;
+    change.apply_to(&mut inputs);
     if date > today {
         let mut loads = day_loads(tx, tenant_row, athlete_row)?;
         let ahead = rows::plans_between(
@@ -490,29 +501,73 @@ pub fn day_plan_with(
         inputs.recovery = None;
         inputs.check_in = None;
     }
-    let mut plan = match request {
-        Some(request) => match paceline_planning::daily_plan_with_intensity(&inputs, request) {
-            Ok(plan) => plan,
-            Err(refused) => return Ok(Err(refused)),
-        },
-        None => paceline_planning::daily_plan(&inputs),
+    let mut plan = match paceline_planning::daily_plan_with_change(&inputs, change) {
+        Ok(plan) => plan,
+        Err(refused) => return Ok(Err(refused)),
     };
     paceline_planning::schedule(&mut plan, &times);
     let digest = paceline_planning::inputs_digest(&inputs);
+    let mut stored_inputs = inputs_json(&inputs);
+    if !change.is_empty() {
+        stored_inputs["changes"] = day_change_json(change);
+    }
     rows::store_plan(
         tx,
         tenant_row,
         athlete_row,
         rows::NewDailyPlan {
-            date: &format_date(date),
+            date: &name,
             plan: &plan_json(&plan)?,
             why: &json!(plan.why),
-            inputs: &inputs_json(&inputs),
+            inputs: &stored_inputs,
             inputs_digest: &digest,
         },
         now_ms,
     )
     .map(Ok)
+}
+
+/// A day's changes as kept in its stored plan's inputs (`"changes"`).
+fn day_change_json(change: paceline_planning::DayChange) -> Value {
+    let intensity = change.intensity.map(|r| {
+        json!({
+            "change": match r.change {
+                paceline_planning::IntensityChange::Easier => "easier",
+                paceline_planning::IntensityChange::Harder => "harder",
+            },
+            "work_power_w": r.work_power_w,
+            "hr_cap_bpm": r.hr_cap_bpm,
+        })
+    });
+    json!({"intensity": intensity, "sport": change.sport.map(sport_name)})
+}
+
+/// The changes kept in a stored plan's inputs (none when it has none, or they do not
+/// read: the planner's own plan is the base then).
+fn day_change_of(inputs: &Value) -> paceline_planning::DayChange {
+    let changes = &inputs["changes"];
+    let number = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+    let intensity = &changes["intensity"];
+    paceline_planning::DayChange {
+        intensity: match intensity["change"].as_str() {
+            Some(word @ ("easier" | "harder")) => Some(paceline_planning::IntensityRequest {
+                change: if word == "easier" {
+                    paceline_planning::IntensityChange::Easier
+                } else {
+                    paceline_planning::IntensityChange::Harder
+                },
+                work_power_w: number(&intensity["work_power_w"]),
+                hr_cap_bpm: number(&intensity["hr_cap_bpm"]),
+            }),
+            _ => None,
+        },
+        sport: match changes["sport"].as_str() {
+            Some("bike") => Some(paceline_schemas::plan::Sport::Bike),
+            Some("run") => Some(paceline_schemas::plan::Sport::Run),
+            Some("other") => Some(paceline_schemas::plan::Sport::Other),
+            _ => None,
+        },
+    }
 }
 
 /// One day of [`week_outlook`]: its date and its plan as stored (JSON, the form of a

@@ -31,8 +31,9 @@ pub mod time_of_day;
 pub use life::{CalendarEvent, IcsError, LifeEvent, LifeKind, parse_ics, parse_ics_events};
 pub use load::{DayLoad, FitnessDay, fitness};
 pub use plan::{
-    DailyPlan, DayKind, Equipment, Goal, IntensityChange, IntensityRefused, IntensityRequest,
-    PlanInputs, PlannedDay, daily_plan, daily_plan_with_intensity, fit_to_minutes, inputs_digest,
+    DailyPlan, DayChange, DayKind, Equipment, Goal, IntensityChange, IntensityRefused,
+    IntensityRequest, PlanInputs, PlannedDay, daily_plan, daily_plan_with_change,
+    daily_plan_with_intensity, fit_to_minutes, inputs_digest,
 };
 pub use recovery::{Band, CheckIn, Components, DailyMetrics, MetricError, Recovery, recovery};
 pub use time_of_day::{TimesOfDay, schedule, start_hour, window_minutes};

@@ -470,8 +470,16 @@ pub fn run_tool(
                 } {
                     // A later day's stored plan (changed in the chat before) is kept by
                     // the morning's job: it is made again with the minutes now.
-                    days::day_plan_with(conn, tenant, athlete, *date, settings, None, now_ms)?
-                        .map_err(|refused| invalid("minutes", refused))?;
+                    days::day_plan_with(
+                        conn,
+                        tenant,
+                        athlete,
+                        *date,
+                        settings,
+                        paceline_planning::DayChange::default(),
+                        now_ms,
+                    )?
+                    .map_err(|refused| invalid("minutes", refused))?;
                 }
                 Ok(ToolOutput::Done)
             }
@@ -609,11 +617,14 @@ pub fn run_tool(
                     athlete,
                     *date,
                     settings,
-                    Some(paceline_planning::IntensityRequest {
-                        change,
-                        work_power_w: *power_w,
-                        hr_cap_bpm: *hr_cap_bpm,
-                    }),
+                    paceline_planning::DayChange {
+                        intensity: Some(paceline_planning::IntensityRequest {
+                            change,
+                            work_power_w: *power_w,
+                            hr_cap_bpm: *hr_cap_bpm,
+                        }),
+                        sport: None,
+                    },
                     now_ms,
                 )?
                 .map_err(|refused| invalid("intensity", day_refusal(refused, *date, today)))?;
@@ -666,8 +677,20 @@ pub fn run_tool(
                 let made = if *date == today {
                     days::today_plan(conn, tenant, athlete, settings, now_ms, true)?.record
                 } else {
-                    days::day_plan_with(conn, tenant, athlete, *date, settings, None, now_ms)?
-                        .map_err(|refused| invalid("sport", refused))?
+                    days::day_plan_with(
+                        conn,
+                        tenant,
+                        athlete,
+                        *date,
+                        settings,
+                        // On top of the day's earlier changes (an easier day stays easier).
+                        paceline_planning::DayChange {
+                            intensity: None,
+                            sport: Some(planned),
+                        },
+                        now_ms,
+                    )?
+                    .map_err(|refused| invalid("sport", refused))?
                 };
                 if made.plan["workout"].is_null() {
                     let day = if *date == today { "today" } else { "that day" };
@@ -915,7 +938,16 @@ fn remove_workout(
             Some(r) => Some(r),
             None => {
                 let settings = super::planning::plan_settings(conn, tenant, athlete)?;
-                days::day_plan_with(conn, tenant, athlete, date, settings, None, now_ms)?.ok()
+                days::day_plan_with(
+                    conn,
+                    tenant,
+                    athlete,
+                    date,
+                    settings,
+                    paceline_planning::DayChange::default(),
+                    now_ms,
+                )?
+                .ok()
             }
         }
     };

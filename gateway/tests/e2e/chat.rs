@@ -834,6 +834,15 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
             .starts_with("Swim ("),
         "{swim}"
     );
+    // The swap went on top of the earlier change: still the easier day, now a swim.
+    assert!(
+        swim["why"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("Asked for easier: nothing hard"))
+            && !["tempo", "threshold", "vo2"].contains(&swim["kind"].as_str().unwrap()),
+        "{swim}"
+    );
     // Today's plan (the rest day after the move) is left as it is.
     assert_eq!(stored_plan(&api, &admin, ana, &day).await["kind"], "rest");
 

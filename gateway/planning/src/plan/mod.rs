@@ -49,6 +49,7 @@
 //! `seconds / 3600 · IF² · 100` per step at the middle of its range, and the workout's
 //! length is the longest whole number of minutes whose load is within the day's target.
 
+mod change;
 mod digest;
 mod fit;
 mod intensity;
@@ -57,6 +58,7 @@ mod workouts;
 use paceline_schemas::plan::{Sport, WorkoutPlan};
 use time::{Date, Duration, Weekday};
 
+pub use change::{DayChange, daily_plan_with_change};
 pub use digest::{RULES_VERSION, inputs_digest};
 pub use fit::fit_to_minutes;
 pub use intensity::{

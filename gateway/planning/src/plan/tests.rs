@@ -652,3 +652,74 @@ fn easier_and_harder_go_through_the_same_rules() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_new_change_to_a_day_goes_on_top_of_the_earlier_one() {
+    use super::{DayChange, IntensityChange, IntensityRequest, daily_plan_with_change};
+    let easier = DayChange {
+        intensity: Some(IntensityRequest {
+            change: IntensityChange::Easier,
+            work_power_w: None,
+            hr_cap_bpm: None,
+        }),
+        sport: None,
+    };
+    let run = DayChange {
+        intensity: None,
+        sport: Some(Sport::Run),
+    };
+    // Easier, then a run: both hold.
+    let both = easier.then(run);
+    assert_eq!(
+        both,
+        DayChange {
+            intensity: easier.intensity,
+            sport: Some(Sport::Run)
+        }
+    );
+    let planners_run = daily_plan_with_change(&inputs(), run).unwrap();
+    let easier_run = daily_plan_with_change(&inputs(), both).unwrap();
+    assert_eq!(
+        easier_run.workout.as_ref().map(|w| w.sport),
+        Some(Sport::Run),
+        "{easier_run:?}"
+    );
+    assert!(!easier_run.kind.is_hard(), "{:?}", easier_run.kind);
+    assert!(
+        easier_run.target_tss <= 0.8 * planners_run.target_tss + 1e-9,
+        "{} vs {}",
+        easier_run.target_tss,
+        planners_run.target_tss
+    );
+    assert!(
+        easier_run
+            .why
+            .iter()
+            .any(|w| w.starts_with("Asked for easier")),
+        "{:?}",
+        easier_run.why
+    );
+    // A newer intensity replaces the earlier one; the sport stays.
+    let harder = DayChange {
+        intensity: Some(IntensityRequest {
+            change: IntensityChange::Harder,
+            work_power_w: None,
+            hr_cap_bpm: None,
+        }),
+        sport: None,
+    };
+    assert_eq!(
+        both.then(harder),
+        DayChange {
+            intensity: harder.intensity,
+            sport: Some(Sport::Run)
+        }
+    );
+    // Nothing new: the earlier changes as they were; a run avoided is planned when asked.
+    assert_eq!(both.then(DayChange::default()), both);
+    assert!(DayChange::default().is_empty() && !both.is_empty());
+    let mut avoiding = inputs();
+    avoiding.avoid_sports = vec!["run".to_owned()];
+    let asked = daily_plan_with_change(&avoiding, run).unwrap();
+    assert_eq!(asked.workout.map(|w| w.sport), Some(Sport::Run));
+}
