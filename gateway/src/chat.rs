@@ -1,7 +1,7 @@
 //! The coach chat in the gateway: one turn of a conversation, around `paceline-chat`'s
 //! two phases. The rules (intents, entities, learned terms, the safety gate, the reply)
 //! are the core's; this module reads what the core needs from the rows (the athlete's
-//! today, FTP and heart-rate cap, today's stored plan, the load of the last 28 days, the
+//! today, FTP and heart-rate cap, today's stored plan, the
 //! caller's learned terms, the conversation's pending question and previous message),
 //! hands the core's tools to a runner, applies the learned terms and stores the turn.
 //!
@@ -195,13 +195,20 @@ pub fn load_figures(
 }
 
 /// What the core knows before any tool runs: the athlete's FTP and heart-rate cap (their
-/// profile), today's stored plan, CTL now against [`CONTEXT_LOAD_DAYS`] ago, and the first
-/// observed preference not answered yet.
+/// profile), today's stored plan, the first observed preference not answered yet, and —
+/// only when `with_load` — CTL now against [`CONTEXT_LOAD_DAYS`] ago.
+///
+/// The load reads every activity's load of the athlete (10,000 rows for issue 24's bench)
+/// and runs the fitness model over them: [`converse`] leaves it out, because it runs every
+/// tool the engine asks for and the reply's figures then come from the tools' outputs
+/// (the `load_summary` tool reads the load itself); the context's load serves only a reply
+/// with no tool run ([`engine::respond`]).
 pub fn athlete_context(
     conn: &Connection,
     tenant_row: i64,
     athlete_row: i64,
     today: Date,
+    with_load: bool,
 ) -> Result<AthleteContext, StoreError> {
     let profile = rows::athlete_profile(conn, tenant_row, athlete_row)?;
     let name = format_date(today);
@@ -212,13 +219,17 @@ pub fn athlete_context(
         ftp_w: profile.as_ref().and_then(|p| p.ftp).map(u32::from),
         hr_cap_bpm: profile.as_ref().and_then(|p| p.hr_cap).map(u32::from),
         todays_plan,
-        load: load_figures(
-            conn,
-            tenant_row,
-            athlete_row,
-            today - Duration::days(CONTEXT_LOAD_DAYS),
-            today,
-        )?,
+        load: if with_load {
+            load_figures(
+                conn,
+                tenant_row,
+                athlete_row,
+                today - Duration::days(CONTEXT_LOAD_DAYS),
+                today,
+            )?
+        } else {
+            None
+        },
         observed_preference: crate::api::preferences::first_proposed(
             conn,
             tenant_row,
@@ -232,12 +243,13 @@ fn in_savepoint<T, E>(
     conn: &Connection,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<Result<T, E>, StoreError> {
-    conn.execute_batch("SAVEPOINT chat_tool")?;
+    // Cached statements: parsed once per connection, not once per tool.
+    conn.prepare_cached("SAVEPOINT chat_tool")?.execute([])?;
     let out = f();
     if out.is_err() {
-        conn.execute_batch("ROLLBACK TO chat_tool")?;
+        conn.prepare_cached("ROLLBACK TO chat_tool")?.execute([])?;
     }
-    conn.execute_batch("RELEASE chat_tool")?;
+    conn.prepare_cached("RELEASE chat_tool")?.execute([])?;
     Ok(out)
 }
 
@@ -282,7 +294,8 @@ pub fn converse(
     let previous_message = rows::last_user_message(tx, who.tenant_row, conversation)?;
     let today = days::athlete_today(tx, who.tenant_row, who.athlete_row, now_ms)?;
     let now = ms_time(crate::store::to_i64(now_ms));
-    let ctx = athlete_context(tx, who.tenant_row, who.athlete_row, today)?;
+    // No load in the context: every tool runs below, and `load_summary` reads it itself.
+    let ctx = athlete_context(tx, who.tenant_row, who.athlete_row, today, false)?;
     let mut book = TermBook::from_terms(rows::terms(tx, who.tenant_row, who.user_row)?);
     let turn = Turn {
         message: message.to_owned(),
@@ -364,6 +377,88 @@ pub fn converse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A turn's context without the load reads no activity: with issue 24's 10,000 stored
+    /// activities the load is nearly all of the context's cost (the two timings are
+    /// printed with `--nocapture`). Everything else in the context is the same.
+    #[test]
+    fn the_turns_context_leaves_the_library_alone() {
+        use crate::library::{self, Owner};
+        use crate::store::activities::CopyExtras;
+        use crate::store::{Store, ensure_athlete, ensure_tenant, prepare_data_dir};
+        use paceline_activities::ManualEntry;
+        use paceline_formats::Sport;
+        const ACTIVITIES: i64 = 10_000;
+        let dir = tempfile::tempdir().unwrap();
+        prepare_data_dir(dir.path()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now_ms: u64 = 1_796_558_400_000; // 2026-12-06T12:00Z
+        let today = days::local_day(crate::store::to_i64(now_ms), None);
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                let slug = paceline_schemas::TenantId::new("ctx".to_owned()).unwrap();
+                let tenant = ensure_tenant(tx, &slug, now_ms)?;
+                let athlete = ensure_athlete(tx, tenant, "Ana", None, now_ms)?;
+                let owner = Owner {
+                    tenant_row: tenant,
+                    athlete_row: athlete,
+                };
+                for i in 0..ACTIVITIES {
+                    let entry = ManualEntry {
+                        sport: Sport::Cycling,
+                        // Three a day, going back from yesterday.
+                        start_ms: crate::store::to_i64(now_ms) - (i / 3 + 1) * 86_400_000
+                            + (i % 3) * 3_600_000,
+                        local_offset_s: None,
+                        duration: "45 min".to_owned(),
+                        distance: None,
+                        energy: None,
+                        ascent: None,
+                        load_tss: Some(40.0),
+                        rpe: None,
+                        name: None,
+                        note: None,
+                    };
+                    let valid = entry.validate().unwrap();
+                    library::import_copy(tx, owner, &valid.copy, CopyExtras::default(), now_ms)
+                        .unwrap();
+                }
+                let loads: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM activities WHERE tss IS NOT NULL AND flagged_reason IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(loads, ACTIVITIES);
+                let timed = |with_load: bool| {
+                    let t = std::time::Instant::now();
+                    let mut ctx = None;
+                    for _ in 0..20 {
+                        ctx = Some(athlete_context(tx, tenant, athlete, today, with_load));
+                    }
+                    (t.elapsed() / 20, ctx.unwrap())
+                };
+                let (with, full) = timed(true);
+                let (without, lean) = timed(false);
+                let (full, lean) = (full?, lean?);
+                println!(
+                    "athlete_context with {ACTIVITIES} activities: {:.3} ms with the load, {:.3} ms without",
+                    with.as_secs_f64() * 1e3,
+                    without.as_secs_f64() * 1e3
+                );
+                // 3 × 40 TSS a day for 28+ days: the load is there when asked for.
+                assert!(full.load.is_some_and(|l| l.ctl_to > 50.0), "{:?}", full.load);
+                assert_eq!(lean.load, None);
+                assert_eq!(
+                    AthleteContext {
+                        load: None,
+                        ..full
+                    },
+                    lean
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
 
     #[test]
     fn the_daily_limit_counts_to_the_next_utc_day() {
