@@ -391,8 +391,12 @@ async fn reply_over_http(
     let yesterday = format_date(today - Duration::days(1));
     match message {
         "only 35 minutes today" => vec![format!("Done: the workout on {day} fitted into 35 min.")],
-        "skip today" => vec![format!(
+        "skip today" | "I can't train today" | "rest day today" => vec![format!(
             "Remove the workout planned for {day}? Reply yes to confirm."
+        )],
+        "skip tomorrow" => vec![format!(
+            "Remove the workout planned for {}? Reply yes to confirm.",
+            format_date(today + Duration::days(1))
         )],
         "ran 10 miles this morning in 1:20" => vec![format!(
             "Done: logged run, 16.09 km in 1:20:00 on {day} (morning)."
