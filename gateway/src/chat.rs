@@ -382,6 +382,10 @@ mod tests {
     /// activities the load is nearly all of the context's cost (the two timings are
     /// printed with `--nocapture`). Everything else in the context is the same.
     #[test]
+    #[allow(
+        clippy::print_stdout,
+        reason = "the two timings are reported beside the verdict"
+    )]
     fn the_turns_context_leaves_the_library_alone() {
         use crate::library::{self, Owner};
         use crate::store::activities::CopyExtras;
