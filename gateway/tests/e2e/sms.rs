@@ -3,7 +3,8 @@
 //! webhook, behind its public URL, takes only correctly signed requests, ignores repeated
 //! `MessageSid`s, gives unlinked numbers nothing at all (an empty response, no REST
 //! message), answers linked
-//! ones through the chat as TwiML cut into SMS segments, and honours STOP/START/HELP;
+//! ones through the chat as TwiML cut into SMS segments (an observed preference confirmed
+//! by a texted yes), and honours STOP/START/HELP;
 //! the number is never logged.
 
 use paceline_chat::sms::signature;
@@ -262,6 +263,44 @@ async fn an_athlete_texts_the_coach_from_a_linked_phone() {
     let conversations = list.json["conversations"].as_array().unwrap();
     assert_eq!(conversations.len(), 1, "{}", list.json);
     assert_eq!(conversations[0]["messages"], 4, "{}", list.json);
+    // An observed preference asked about over SMS is confirmed by a texted "yes" (the
+    // same engine and conversation state as the web chat).
+    crate::chat::observed(
+        &gateway,
+        ana,
+        json!({"kind": "avoid_part_of_day", "part": "morning"}),
+    );
+    let (_, twiml) = inbound(
+        &gateway,
+        Some(TOKEN),
+        ANA_PHONE,
+        "what's my workout today?",
+        "SMP1",
+    )
+    .await;
+    assert!(
+        messages(&twiml)
+            .concat()
+            .contains("should I keep mornings free?"),
+        "{twiml}"
+    );
+    let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "yes", "SMP2").await;
+    assert!(
+        messages(&twiml)
+            .concat()
+            .starts_with("OK. Done: preference confirmed"),
+        "{twiml}"
+    );
+    let prefs = api.get(&format!("/athletes/{ana}/preferences"), &me).await;
+    assert_eq!(
+        (
+            &prefs.json["preferences"][0]["status"],
+            &prefs.json["preferences"][0]["confidence"]
+        ),
+        (&json!("confirmed"), &json!(0.9)),
+        "{}",
+        prefs.json
+    );
 
     // STOP: confirmed, then silence; START: back; HELP: the help text.
     let (_, twiml) = inbound(&gateway, Some(TOKEN), ANA_PHONE, "stop", "SM06").await;
