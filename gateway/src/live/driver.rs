@@ -3,6 +3,14 @@
 //! and checks the result of every send, reporting failures back into the core. It holds
 //! the core's lock only while the core runs, never while it waits on I/O: the writer's
 //! commit report, which takes the lock, may be what a full write queue waits for.
+//!
+//! **A frame's common path never waits**, so the QUIC streams call [`Live::on_frame`]
+//! straight from their tokio tasks: a known device and session, queues with room. The
+//! few places that may wait — a device, session or tenant read from SQLite (a new
+//! device or session, an expired cache entry), a writer or engine queue that is full —
+//! go through [`may_wait`], which on a tokio worker thread hands the worker's other tasks
+//! to another thread first (`block_in_place`). Wrapping every frame in `block_in_place`
+//! instead cost a thread hand-off per frame (issue 20: most of QUIC's 127 µs per frame).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -19,6 +27,7 @@ use paceline_schemas::engine::{
 use paceline_schemas::hello::DeviceToken;
 use paceline_schemas::sample::SampleValue;
 use paceline_schemas::{Command, DeviceId, Frame, TenantId, codec, seal};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::broadcast;
 
 use super::{DeviceStanding, LiveEvent, LiveEventBody, Origin};
@@ -41,6 +50,18 @@ const REJECT_LOG_EVERY: Duration = Duration::from_secs(5);
 /// Live events buffered for each subscriber; one that falls this far behind is told it
 /// lagged (and the API drops it).
 const LIVE_EVENT_BUFFER: usize = 8192;
+
+/// Runs `wait`, which may block the thread (SQLite, a full queue). On a worker thread of
+/// a multi-threaded tokio runtime, the worker's other tasks move to another thread first;
+/// elsewhere (the broker's threads, the writer's, a current-thread runtime) it just runs.
+fn may_wait<T>(wait: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
 
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
@@ -175,7 +196,7 @@ impl Live {
                     now_ms,
                     admission.tenant_row,
                     admission.stored_bytes,
-                    || self.store.tenant_stored_bytes(admission.tenant_row),
+                    || may_wait(|| self.store.tenant_stored_bytes(admission.tenant_row)),
                 )
             });
         match admitted {
@@ -347,7 +368,7 @@ impl Live {
         if let Some(record) = self.lock().cached_device(now_us, device) {
             return Ok(Some(record));
         }
-        let Some(record) = self.store.device(device)? else {
+        let Some(record) = may_wait(|| self.store.device(device))? else {
             return Ok(None);
         };
         Ok(Some(self.lock().device_found(self.clock.now_us(), record)))
@@ -394,7 +415,7 @@ impl Live {
                     self.run(|core, now_us| core.resume_admission(now_us, pending, admitted))
                 }
                 FrameStep::LookupSession(pending) => {
-                    let answer = self.look_up_session(&pending);
+                    let answer = may_wait(|| self.look_up_session(&pending));
                     self.run(|core, now_us| core.resume_session(now_us, pending, answer))
                 }
             };
@@ -402,7 +423,7 @@ impl Live {
     }
 
     fn look_up_device(&self, device: &DeviceId) -> DeviceAnswer {
-        self.store.device(device).map_err(|err| {
+        may_wait(|| self.store.device(device)).map_err(|err| {
             tracing::error!(error = %err, "device lookup failed");
             LookupFailed
         })
@@ -416,7 +437,7 @@ impl Live {
             match effect {
                 Effect::Engine(input) => {
                     let session = input.session.clone();
-                    if !self.engine.send(EngineRecord::Session(input)) {
+                    if !self.coach(EngineRecord::Session(input)) {
                         self.lock().engine_refused(self.clock.now_us(), &session);
                     }
                 }
@@ -493,7 +514,7 @@ impl Live {
                     plan_row,
                     now_ms,
                 };
-                if self.writes.send(op).is_err() {
+                if self.queue(op).is_err() {
                     let (refused, effects) =
                         self.run(|core, now_us| core.open_not_queued(now_us, session_row));
                     self.carry_out(effects);
@@ -538,7 +559,7 @@ impl Live {
                 now_ms,
             },
         };
-        if self.writes.send(op).is_err() {
+        if self.queue(op).is_err() {
             // Only a writer that has stopped refuses: the process is stopping, and a
             // session left open is ended as stale at the next start.
             tracing::warn!("the writer is gone: a cue or session ending is not stored");
@@ -577,14 +598,14 @@ impl Live {
             let now_ms = self.clock.now_ms();
             let sent = match coach {
                 CoachInput::Samples { engine_id } => samples.into_iter().all(|sample| {
-                    self.engine.send(EngineRecord::Session(SessionInput {
+                    self.coach(EngineRecord::Session(SessionInput {
                         session: engine_id.clone(),
                         now_ms,
                         event: SessionEvent::Sample(sample),
                     }))
                 }),
                 CoachInput::Command { engine_id, command } => {
-                    self.engine.send(EngineRecord::Session(SessionInput {
+                    self.coach(EngineRecord::Session(SessionInput {
                         session: engine_id,
                         now_ms,
                         event: SessionEvent::Command(SessionCommand { command }),
@@ -607,10 +628,28 @@ impl Live {
             body,
             samples: rows,
         });
-        if self.writes.send(write).is_err() {
+        if self.queue(write).is_err() {
             return Some(self.not_taken(Reject::StoreUnavailable));
         }
         None
+    }
+
+    /// Queues a write, waiting (see [`may_wait`]) only while the writer's queue is full;
+    /// an error if the writer is gone.
+    fn queue(&self, op: WriteOp) -> Result<(), crate::store::StoreError> {
+        match self.writes.try_send(op) {
+            Ok(()) => Ok(()),
+            Err(op) => may_wait(|| self.writes.send(*op)),
+        }
+    }
+
+    /// Gives the engine a record, waiting (see [`may_wait`]) only while its queue is full;
+    /// false if it is gone or failed.
+    fn coach(&self, record: EngineRecord) -> bool {
+        match self.engine.try_send(record) {
+            Ok(()) => true,
+            Err(full) => may_wait(|| self.engine.send(*full.0)),
+        }
     }
 
     fn not_taken(&self, reason: Reject) -> FrameOutcome {
