@@ -5,7 +5,8 @@
 //! Two drivers share it: [`run_batch`] (recorded sessions in, all outputs collected on
 //! worker 0, in one process or across a timely cluster) and [`LiveEngine`] (records pushed
 //! through a bounded queue, outputs out on a channel, ticks from the clock so sessions
-//! without samples still time out).
+//! without samples still time out). [`run_batch_inline`] gives `run_batch`'s one-worker
+//! result without the dataflow, on the calling thread: what a one-process replay uses.
 //!
 //! A live worker that panics stops the whole live engine rather than leave it half
 //! working (its sessions' records would go nowhere and the others' progress would wait on
@@ -151,6 +152,39 @@ pub fn run_batch(
         outcome.failures.extend(failures);
     }
     Ok(outcome)
+}
+
+/// Runs recorded sessions one after another through one [`CoachPool`] on the calling
+/// thread: the records and outputs of [`run_batch`] with one worker, without starting
+/// timely. For a one-file replay, timely's worker thread (with its own allocator arena,
+/// every page of it touched for the first time), channels and buffers cost more than the
+/// decoding and coaching; a batch job that runs one process per file pays that each time.
+/// Outputs come in input order, each session's in sequence order. `on_records` hears how
+/// many records have been handed over so far, every 4096 and once at the end.
+pub fn run_batch_inline(
+    coach: CoachConfig,
+    source: &dyn BatchSource,
+    on_records: &mut dyn FnMut(u64),
+) -> BatchOutcome {
+    let mut pool = CoachPool::new(coach);
+    let mut outcome = BatchOutcome::default();
+    let mut sent: u64 = 0;
+    for i in 0..source.len() {
+        match source.records(i) {
+            Ok(records) => {
+                for record in records {
+                    pool.handle(record, &mut |o| outcome.outputs.push(o));
+                    sent += 1;
+                    if sent.is_multiple_of(4096) {
+                        on_records(sent);
+                    }
+                }
+            }
+            Err(message) => outcome.failures.push((i, message)),
+        }
+    }
+    on_records(sent);
+    outcome
 }
 
 /// Settings of a live engine.

@@ -18,12 +18,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use paceline_coach::CoachConfig;
-use paceline_engine::dataflow::{BatchSource, run_batch};
+use paceline_engine::dataflow::{BatchSource, run_batch, run_batch_inline};
 use paceline_engine::progress::ProgressTicker;
 use paceline_engine::replay::{ReplayJob, ordered_outputs, write_outputs};
 use paceline_schemas::{AthleteProfile, WorkoutPlan};
@@ -112,10 +112,12 @@ struct BadInput(String);
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // In a cluster, process 0 gathers the outputs and writes them; the others only
-    // report the inputs they could not read.
+    // report the inputs they could not read. One worker in one process needs no dataflow:
+    // `run_batch_inline` gives the same outputs on this thread (`None` here).
     let (config, replay, writes_outputs) = match cli.command {
         Mode::Replay { workers, replay } => {
-            (timely::Config::process(usize::from(workers)), replay, true)
+            let config = (workers > 1).then(|| timely::Config::process(usize::from(workers)));
+            (config, replay, true)
         }
         Mode::Worker {
             threads,
@@ -139,7 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let config = timely::Config::from_args(args.into_iter())
                 .map_err(|e| anyhow::anyhow!("cluster options: {e}"))?;
-            (config, replay, process == 0)
+            (Some(config), replay, process == 0)
         }
     };
     let job = match load_job(&replay) {
@@ -150,19 +152,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let job = Arc::new(job);
-    let progress = Arc::new(AtomicU64::new(0));
-    let reporter = spawn_progress(Arc::clone(&progress), job.len());
-    let outcome = run_batch(
-        config,
-        CoachConfig::default(),
-        Arc::clone(&job) as Arc<dyn BatchSource>,
-        progress,
-    );
-    // Woken at once, not left to finish its interval: a one-file replay is over in
-    // milliseconds, and a batch job running one process per file would pay that wait
-    // every time.
-    reporter.finish();
-    let outcome = outcome.context("replay failed")?;
+    let mut report = ProgressReport::new(job.len());
+    let outcome = match config {
+        None => {
+            let outcome =
+                run_batch_inline(CoachConfig::default(), &*job, &mut |n| report.update(n));
+            report.finish();
+            outcome
+        }
+        Some(config) => {
+            let progress = Arc::new(AtomicU64::new(0));
+            let reporter = spawn_progress(Arc::clone(&progress), report);
+            let outcome = run_batch(
+                config,
+                CoachConfig::default(),
+                Arc::clone(&job) as Arc<dyn BatchSource>,
+                progress,
+            );
+            // Woken at once, not left to finish its interval: a batch job running one
+            // process per file would pay that wait every time.
+            reporter.finish();
+            outcome.context("replay failed")?
+        }
+    };
 
     let mut bad = !outcome.failures.is_empty();
     for (_, message) in &outcome.failures {
@@ -242,38 +254,58 @@ fn load_job(args: &ReplayArgs) -> Result<ReplayJob, BadInput> {
 
 /// Shows progress on stderr: a bar on a terminal, a line every 10 s otherwise (and nothing
 /// for runs that finish sooner).
-fn spawn_progress(progress: Arc<AtomicU64>, inputs: usize) -> ProgressTicker {
-    let terminal = std::io::stderr().is_terminal();
-    let bar = terminal.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed} {human_pos} records ({per_sec}) from {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.set_message(format!("{inputs} inputs"));
-        bar
-    });
-    let finished_bar = bar.clone();
-    let mut ticks = 0u32;
+struct ProgressReport {
+    bar: Option<indicatif::ProgressBar>,
+    last_line: Instant,
+}
+
+impl ProgressReport {
+    fn new(inputs: usize) -> ProgressReport {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed} {human_pos} records ({per_sec}) from {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_message(format!("{inputs} inputs"));
+            bar
+        });
+        ProgressReport {
+            bar,
+            last_line: Instant::now(),
+        }
+    }
+
+    /// `records` have been replayed so far.
+    fn update(&mut self, records: u64) {
+        match &self.bar {
+            Some(bar) => bar.set_position(records),
+            None if self.last_line.elapsed() >= Duration::from_secs(10) => {
+                self.last_line = Instant::now();
+                eprintln!("paceline-engine: {records} records replayed so far");
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Reports a dataflow run's progress from a thread of its own (the workers only count).
+fn spawn_progress(progress: Arc<AtomicU64>, mut report: ProgressReport) -> ProgressTicker {
+    let finished = ProgressReport {
+        bar: report.bar.clone(),
+        last_line: report.last_line,
+    };
     ProgressTicker::start(
         Duration::from_millis(100),
-        move || {
-            ticks += 1;
-            let records = progress.load(Ordering::Relaxed);
-            match &bar {
-                Some(bar) => bar.set_position(records),
-                None if ticks.is_multiple_of(100) => {
-                    eprintln!("paceline-engine: {records} records replayed so far")
-                }
-                None => {}
-            }
-        },
-        move || {
-            if let Some(bar) = finished_bar {
-                bar.finish_and_clear();
-            }
-        },
+        move || report.update(progress.load(Ordering::Relaxed)),
+        move || finished.finish(),
     )
 }

@@ -19,7 +19,7 @@ use paceline_schemas::sample::Sample;
 use paceline_schemas::{AthleteProfile, SessionId, SessionSummary, WorkoutPlan};
 
 use crate::dataflow::{BatchRecords, BatchSource};
-use paceline_formats::samples::{MAX_ACTIVITY_BYTES, decode_activity};
+use paceline_formats::samples::{ActivitySamples, MAX_ACTIVITY_BYTES, decode_activity_samples};
 
 /// Where a session's samples come from.
 #[derive(Debug, Clone)]
@@ -80,9 +80,9 @@ impl ReplayJob {
         }
     }
 
-    fn samples(&self, input: &ReplayInput) -> Result<Vec<Sample>, String> {
+    fn samples(&self, input: &ReplayInput) -> Result<ActivitySamples, String> {
         match &input.source {
-            InputSource::Samples(samples) => Ok(samples.clone()),
+            InputSource::Samples(samples) => Ok(samples.clone().into()),
             InputSource::File(path) => {
                 let size = std::fs::metadata(path)
                     .map_err(|e| format!("{}: {e}", input.name))?
@@ -94,7 +94,7 @@ impl ReplayJob {
                     ));
                 }
                 let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", input.name))?;
-                decode_activity(&bytes).map_err(|e| format!("{}: {e}", input.name))
+                decode_activity_samples(&bytes).map_err(|e| format!("{}: {e}", input.name))
             }
         }
     }
@@ -110,40 +110,39 @@ impl BatchSource for ReplayJob {
             .inputs
             .get(index)
             .ok_or_else(|| format!("no input {index}"))?;
-        let mut samples = self.samples(input)?;
+        let samples = self.samples(input)?;
         if samples.is_empty() {
             return Err(format!("{}: no samples", input.name));
-        }
-        if !samples.is_sorted_by_key(|s| s.t_ms) {
-            samples.sort_by_key(|s| s.t_ms);
         }
         Ok(Box::new(session_records(
             &input.session,
             &self.profile,
             self.plan.as_ref(),
             self.budget_min,
-            samples,
+            samples.into_time_order(),
         )))
     }
 }
 
-/// The records of one recorded session, in the order the coach must see them.
+/// The records of one recorded session, in the order the coach must see them (`samples`
+/// in time order: a `Vec<Sample>`, or [`ActivitySamples`] made as they are taken).
 pub fn session_records(
     session: &SessionId,
     profile: &AthleteProfile,
     plan: Option<&WorkoutPlan>,
     budget_min: Option<u32>,
-    samples: Vec<Sample>,
+    samples: impl Into<ActivitySamples>,
 ) -> SessionRecords {
+    let samples = samples.into();
     SessionRecords {
         session: session.clone(),
-        first_ms: samples.first().map_or(0, |s| s.t_ms),
-        last_ms: samples.last().map_or(0, |s| s.t_ms),
+        first_ms: samples.first_ms().unwrap_or(0),
+        last_ms: samples.last_ms().unwrap_or(0),
         setup: Some(SessionSetup {
             profile: profile.clone(),
             plan: plan.cloned(),
         }),
-        samples: samples.into_iter(),
+        samples,
         budget_min,
         time_left: None,
         ended: false,
@@ -161,7 +160,7 @@ pub struct SessionRecords {
     last_ms: u64,
     /// Until `open` is made.
     setup: Option<SessionSetup>,
-    samples: std::vec::IntoIter<Sample>,
+    samples: ActivitySamples,
     /// Until the first sample is made.
     budget_min: Option<u32>,
     /// A "minutes left" command due next: (now, minutes).

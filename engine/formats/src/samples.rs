@@ -69,6 +69,14 @@ pub enum ActivityError {
 
 /// Reads a recording, FIT, TCX, GPX or CSV by its content.
 pub fn decode_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    decode_activity_samples(bytes).map(Iterator::collect)
+}
+
+/// [`decode_activity`], its samples made one at a time as they are taken (a FIT file's
+/// records are kept, 32 bytes each, rather than its samples, over 100 bytes each: a
+/// one-file replay touches a third of the memory, and a fresh page costs more than the
+/// coaching of what it holds). The same samples in the same order.
+pub fn decode_activity_samples(bytes: &[u8]) -> Result<ActivitySamples, ActivityError> {
     if bytes.len() > MAX_ACTIVITY_BYTES {
         return Err(ActivityError::TooLarge { bytes: bytes.len() });
     }
@@ -78,7 +86,7 @@ pub fn decode_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(text.len())..];
     if bytes.len() >= 12 && &bytes[8..12] == b".FIT" {
-        decode_fit(bytes)
+        decode_fit_samples(bytes)
     } else if text.starts_with(b"<") || text.starts_with(b"# ") {
         let limits = Limits::default();
         let recording = match crate::file::detect("", bytes) {
@@ -87,24 +95,24 @@ pub fn decode_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
             Some(Format::Csv) => crate::csv::read_recording(bytes, &limits)?,
             _ => return Err(ActivityError::UnknownFormat),
         };
-        Ok(from_recording(&recording))
+        Ok(from_recording(&recording).into())
     } else if bytes.starts_with(b"time_s") || bytes.starts_with(b"\xEF\xBB\xBFtime_s") {
-        decode_csv(bytes)
+        decode_csv(bytes).map(ActivitySamples::from)
     } else if bytes
         .first()
         .is_some_and(|&b| usize::from(b) == 12 || usize::from(b) == 14)
     {
         // Looks like a FIT header with a damaged signature: say where, as FIT.
-        decode_fit(bytes)
+        decode_fit_samples(bytes)
     } else if std::str::from_utf8(&bytes[..bytes.len().min(256)]).is_ok() {
         // Text: a CSV, perhaps with the wrong header; the CSV reader says what is wrong.
-        decode_csv(bytes)
+        decode_csv(bytes).map(ActivitySamples::from)
     } else {
         Err(ActivityError::UnknownFormat)
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Record {
     t_ms: u64,
     heart_rate: Option<u16>,
@@ -130,8 +138,17 @@ const SPORT_RUNNING: u64 = 1;
 /// only fitparser can settle — the file is read again by [`decode_fit_reference`], which
 /// gives the result and words the error, so both readers always give the same answer.
 pub fn decode_fit(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
+    decode_fit_samples(bytes).map(Iterator::collect)
+}
+
+/// [`decode_fit`], its samples made as they are taken.
+fn decode_fit_samples(bytes: &[u8]) -> Result<ActivitySamples, ActivityError> {
     // The reader has no known panic; should one appear, the reference still answers.
-    decode_fit_own_reader(bytes).unwrap_or_else(|| decode_fit_reference(bytes))
+    match std::panic::catch_unwind(|| read_activity(bytes)) {
+        Ok(Ok(activity)) => activity.into_samples(),
+        Ok(Err(FastError::NotAnActivity(e))) => Err(e),
+        Ok(Err(FastError::Stopped)) | Err(_) => decode_fit_reference(bytes).map(Into::into),
+    }
 }
 
 /// Reads a FIT activity through fitparser ([`walk`](crate::fit::walk::walk)) into the
@@ -154,7 +171,7 @@ pub fn decode_fit_reference(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> 
 /// `decode_fit` would read the file again with fitparser. For tests and benchmarks.
 pub fn decode_fit_own_reader(bytes: &[u8]) -> Option<Result<Vec<Sample>, ActivityError>> {
     match std::panic::catch_unwind(|| read_activity(bytes)) {
-        Ok(Ok(samples)) => Some(Ok(samples)),
+        Ok(Ok(activity)) => Some(activity.into_samples().map(Iterator::collect)),
         Ok(Err(FastError::NotAnActivity(e))) => Some(Err(e)),
         Ok(Err(FastError::Stopped)) | Err(_) => None,
     }
@@ -168,7 +185,7 @@ enum FastError {
     Stopped,
 }
 
-fn read_activity(bytes: &[u8]) -> Result<Vec<Sample>, FastError> {
+fn read_activity(bytes: &[u8]) -> Result<ActivityMessages, FastError> {
     let mut activity = ActivityMessages::default();
     fit_records::read(bytes, |message| {
         activity.visit(
@@ -179,7 +196,8 @@ fn read_activity(bytes: &[u8]) -> Result<Vec<Sample>, FastError> {
         )
     })
     .map_err(|_| FastError::Stopped)?;
-    activity.finish().map_err(FastError::NotAnActivity)
+    activity.check().map_err(FastError::NotAnActivity)?;
+    Ok(activity)
 }
 
 fn walk_activity(bytes: &[u8]) -> Result<Vec<Sample>, ActivityError> {
@@ -310,6 +328,11 @@ impl ActivityMessages {
     }
 
     fn finish(self) -> Result<Vec<Sample>, ActivityError> {
+        self.into_samples().map(Iterator::collect)
+    }
+
+    /// Whether what was read is an activity (records, and a time).
+    fn check(&self) -> Result<(), ActivityError> {
         if !self.saw_record || self.base_timestamp == 0 {
             let holds = self
                 .kinds
@@ -319,12 +342,131 @@ impl ActivityMessages {
                 .join(", ");
             return Err(ActivityError::NotAnActivity { holds });
         }
-        let mut samples = Vec::with_capacity(self.records.len() * 2);
-        for record in self.records {
-            push_samples(record, self.running, &mut samples);
-        }
-        Ok(samples)
+        Ok(())
     }
+
+    fn into_samples(self) -> Result<ActivitySamples, ActivityError> {
+        self.check()?;
+        let running = self.running;
+        let left = self.records.iter().map(samples_in).sum();
+        Ok(ActivitySamples(Source::Records {
+            records: self.records.into_iter(),
+            running,
+            next: Vec::with_capacity(2),
+            left,
+        }))
+    }
+}
+
+/// A recording's samples, in the order [`decode_activity`] gives them, made one at a time
+/// (from a FIT file's records) or already made (other formats).
+#[derive(Debug)]
+pub struct ActivitySamples(Source);
+
+#[derive(Debug)]
+enum Source {
+    Records {
+        records: std::vec::IntoIter<Record>,
+        running: bool,
+        /// The current record's samples still to give, last first (at most two).
+        next: Vec<Sample>,
+        /// Samples still to give, these included.
+        left: usize,
+    },
+    Samples(std::vec::IntoIter<Sample>),
+}
+
+impl ActivitySamples {
+    /// Whether there are no samples (left).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first sample's time, ms (`None` without samples).
+    pub fn first_ms(&self) -> Option<u64> {
+        match &self.0 {
+            Source::Records { records, next, .. } => next
+                .last()
+                .map(|s| s.t_ms)
+                .or_else(|| records.as_slice().first().map(|r| r.t_ms)),
+            Source::Samples(samples) => samples.as_slice().first().map(|s| s.t_ms),
+        }
+    }
+
+    /// The last sample's time, ms (`None` without samples).
+    pub fn last_ms(&self) -> Option<u64> {
+        match &self.0 {
+            Source::Records { records, next, .. } => records
+                .as_slice()
+                .last()
+                .map(|r| r.t_ms)
+                .or_else(|| next.first().map(|s| s.t_ms)),
+            Source::Samples(samples) => samples.as_slice().last().map(|s| s.t_ms),
+        }
+    }
+
+    /// The same samples in time order: as they are when they already are (the usual case),
+    /// else made and sorted (stably: samples of one time keep their order).
+    pub fn into_time_order(self) -> ActivitySamples {
+        let sorted = match &self.0 {
+            Source::Records { records, next, .. } => {
+                next.is_empty() && records.as_slice().is_sorted_by_key(|r| r.t_ms)
+            }
+            Source::Samples(samples) => samples.as_slice().is_sorted_by_key(|s| s.t_ms),
+        };
+        if sorted {
+            return self;
+        }
+        let mut samples: Vec<Sample> = self.collect();
+        samples.sort_by_key(|s| s.t_ms);
+        samples.into()
+    }
+}
+
+impl From<Vec<Sample>> for ActivitySamples {
+    fn from(samples: Vec<Sample>) -> Self {
+        ActivitySamples(Source::Samples(samples.into_iter()))
+    }
+}
+
+impl Iterator for ActivitySamples {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        match &mut self.0 {
+            Source::Records {
+                records,
+                running,
+                next,
+                left,
+            } => {
+                if next.is_empty() {
+                    push_samples(records.next()?, *running, next);
+                    next.reverse();
+                }
+                let sample = next.pop()?;
+                *left = left.saturating_sub(1);
+                Some(sample)
+            }
+            Source::Samples(samples) => samples.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = match &self.0 {
+            Source::Records { left, .. } => *left,
+            Source::Samples(samples) => samples.len(),
+        };
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for ActivitySamples {}
+
+/// How many samples [`push_samples`] makes of a record.
+fn samples_in(r: &Record) -> usize {
+    usize::from(r.heart_rate.is_some())
+        + usize::from(r.power_w.is_some() || r.cadence.is_some() || r.speed_mps.is_some())
 }
 
 /// A raw unsigned field value (FIT's "invalid" markers are dropped by the decoder).

@@ -1,5 +1,6 @@
-//! Same cues, in the same per-session order, for the bare coach, 1 worker, 4 workers and
-//! 2 processes.
+//! Same cues, in the same per-session order, for the bare coach, the inline batch (no
+//! dataflow: what a one-worker `paceline-engine replay` runs), 1 worker, 4 workers and 2
+//! processes.
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -8,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use paceline_coach::CoachConfig;
-use paceline_engine::dataflow::{BatchSource, run_batch};
+use paceline_engine::dataflow::{BatchSource, run_batch, run_batch_inline};
 use paceline_engine::pool::CoachPool;
 use paceline_engine::replay::{ReplayJob, ordered_outputs, write_outputs};
 use paceline_schemas::engine::SessionOutput;
@@ -64,6 +65,27 @@ fn dataflow(job: &ReplayJob, workers: usize) -> String {
     as_lines(job, outcome.outputs)
 }
 
+fn inline(job: &ReplayJob) -> String {
+    let mut counted = Vec::new();
+    let outcome = run_batch_inline(CoachConfig::default(), job, &mut |n| counted.push(n));
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let records: usize = (0..job.len())
+        .map(|i| job.records(i).expect("shared inputs read").count())
+        .sum();
+    assert_eq!(
+        counted.last().copied(),
+        Some(records as u64),
+        "the last count is every record"
+    );
+    assert!(counted.is_sorted(), "counts only grow: {counted:?}");
+    // Already in order: putting them in order changes nothing.
+    let lines = as_lines(job, outcome.outputs.clone());
+    let mut unsorted = Vec::new();
+    write_outputs(&outcome.outputs, &mut unsorted, None).expect("writes to memory");
+    assert_eq!(String::from_utf8(unsorted).expect("utf-8"), lines);
+    lines
+}
+
 #[test]
 fn one_and_four_workers_match_the_bare_coach() {
     let job = job();
@@ -75,6 +97,7 @@ fn one_and_four_workers_match_the_bare_coach() {
         INPUTS.len(),
         "a summary per session"
     );
+    assert_eq!(inline(&job), expected, "inline, no dataflow");
     assert_eq!(dataflow(&job, 1), expected, "1 worker");
     assert_eq!(dataflow(&job, 4), expected, "4 workers");
 }
@@ -149,5 +172,53 @@ fn two_processes_over_loopback_match_the_bare_coach() {
     }
     let written = std::fs::read_to_string(&out).expect("process 0 wrote the cues");
     assert_eq!(written, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `replay` with one worker (inline, no dataflow) and with two (timely) write the same
+/// bytes: cues, summaries and the exit status.
+#[test]
+fn the_inline_replay_process_writes_what_the_dataflow_writes() {
+    let dir = std::env::temp_dir().join(format!("paceline-inline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |workers: &str| {
+        let out = dir.join(format!("cues-{workers}.jsonl"));
+        let summary = dir.join(format!("summary-{workers}.json"));
+        let output = Command::new(env!("CARGO_BIN_EXE_paceline-engine"))
+            .args(["replay", "--workers", workers, "--profile"])
+            .arg(shared("plans/athlete-profile.json"))
+            .arg("--plan")
+            .arg(shared("plans/vo2-intervals-45.zwo"))
+            .args(["--budget-min", "30", "--out"])
+            .arg(&out)
+            .arg("--summary")
+            .arg(&summary)
+            .args(INPUTS.iter().map(|p| shared(p)))
+            .arg(shared("fit/activity-settings-nodata.fit"))
+            .output()
+            .expect("replay runs");
+        let cues = std::fs::read_to_string(&out).expect("cues written");
+        let summaries = std::fs::read_to_string(&summary).expect("summaries written");
+        (output.status.code(), cues, summaries, output.stderr)
+    };
+    let (inline_status, inline_cues, inline_summaries, inline_stderr) = run("1");
+    let (status, cues, summaries, stderr) = run("2");
+    assert_eq!(inline_status, Some(2), "a bad input is exit status 2");
+    assert_eq!(inline_status, status);
+    assert!(
+        inline_cues.lines().count() > 20,
+        "the sessions say something:\n{inline_cues}"
+    );
+    assert_eq!(inline_cues, cues);
+    assert_eq!(
+        inline_summaries.matches("\"np_w\"").count(),
+        INPUTS.len(),
+        "{inline_summaries}"
+    );
+    assert_eq!(inline_summaries, summaries);
+    assert_eq!(
+        String::from_utf8_lossy(&inline_stderr),
+        String::from_utf8_lossy(&stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

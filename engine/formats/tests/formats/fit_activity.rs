@@ -2,7 +2,7 @@
 //! clear error; the recordings agree with the replay reader and the reference CSVs.
 
 use expect_test::expect;
-use paceline_formats::samples::decode_fit;
+use paceline_formats::samples::{decode_activity_samples, decode_fit, decode_fit_reference};
 use paceline_formats::{FormatError, Limits, fit};
 use paceline_schemas::sample::SampleValue;
 
@@ -154,4 +154,40 @@ fn cut_and_damaged_files_are_errors_never_panics() {
         damaged[at] ^= 0x5A;
         let _ = fit::read_recording(&damaged);
     }
+}
+
+/// Samples made one at a time from a FIT file's records are fitparser's samples, in its
+/// order, with an exact count all along and the right first and last times.
+#[test]
+fn samples_made_as_taken_are_the_reference_samples() {
+    let mut activities = 0;
+    for (name, bytes) in shared_fit_files() {
+        let Ok(reference) = decode_fit_reference(&bytes) else {
+            assert!(decode_activity_samples(&bytes).is_err(), "{name}");
+            continue;
+        };
+        activities += 1;
+        let mut samples = decode_activity_samples(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .into_time_order();
+        assert_eq!(samples.len(), reference.len(), "{name}");
+        assert_eq!(
+            samples.first_ms(),
+            reference.first().map(|s| s.t_ms),
+            "{name}"
+        );
+        assert_eq!(
+            samples.last_ms(),
+            reference.last().map(|s| s.t_ms),
+            "{name}"
+        );
+        let mut made = Vec::new();
+        while let Some(sample) = samples.next() {
+            made.push(sample);
+            assert_eq!(samples.len(), reference.len() - made.len(), "{name}");
+        }
+        assert!(samples.is_empty());
+        assert_eq!(made, reference, "{name}");
+    }
+    assert!(activities >= 8, "{activities} activities");
 }
