@@ -643,7 +643,7 @@ pub fn generator_processes() -> usize {
 
 /// The generator child role: `brokers-generator <addr> <first> <count> <start_ns>
 /// <until_ns>` connects publishers `first..first + count`, and from `start_ns` until
-/// `until_ns` (wall clock) keeps [`SATURATING_IN_FLIGHT`] QoS 1 publishes in flight on
+/// `until_ns` (wall clock) keeps 100 QoS 1 publishes in flight on
 /// each, written in batches.
 pub fn generator_process(args: &[String]) -> anyhow::Result<()> {
     let arg = |i: usize, name: &str| {

@@ -97,7 +97,7 @@ pub enum Incoming<'a> {
 /// Why the broker's bytes could not be read as MQTT.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
-    /// The remaining length runs over four bytes or past [`MAX_PACKET_BYTES`].
+    /// The remaining length runs over four bytes or past the largest packet accepted.
     #[error("MQTT packet length malformed or over {MAX_PACKET_BYTES} bytes")]
     Length,
     /// A packet too short for its type.

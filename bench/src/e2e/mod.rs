@@ -10,7 +10,7 @@
 //! each device at its own phase of the period ([`crate::sensor_phase`]). Every 20 s,
 //! staggered across devices, a device sends the athlete's "600 minutes left" command,
 //! which the coach answers at once with a `time_budget_compressed` cue. The devices are
-//! driven in shards ([`fleet`]): one task and one timer per shard of
+//! driven in shards (`fleet.rs`): one task and one timer per shard of
 //! `PACELINE_BENCH_SHARD_DEVICES` devices (128), a shared QUIC endpoint per shard, each
 //! device's frames of one wake-up in one write, sealing into reused buffers, so the
 //! generator's CPU per frame stays a fraction of the server's.
@@ -35,9 +35,9 @@
 //! command makes (`paceline_gateway::store::add_device`), in one transaction, before the
 //! server starts — ten thousand `device add` processes would take longer than the runs.
 //!
-//! The parts: [`server`] (the process, its devices, its own figures), [`fleet`] (the
-//! generator's shards and the devices' wire behaviour), [`mqtt`] and [`quic`] (a device's
-//! link per transport), [`probes`] (the latencies), [`placement`] (cores).
+//! The parts: `server` (the process, its devices, its own figures), `fleet` (the
+//! generator's shards and the devices' wire behaviour), `mqtt` and `quic` (a device's
+//! link per transport), `probes` (the latencies), `placement` (cores).
 
 mod fleet;
 mod mqtt;
