@@ -678,16 +678,21 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
         ));
         rows.push(serde_json::json!({"figure": label, "rumqttd": a.json(), "mosquitto": b.json(), "ratio": ratio}));
     }
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let sides = |f: &brokers::BrokerFigures| {
         f.runs
             .iter()
-            .map(|r| r.saturated_side(cores))
+            .map(|r| {
+                format!(
+                    "{} (machine {:.0} % idle)",
+                    r.saturated_side(),
+                    r.machine_idle_pct
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     };
     body.push_str(&format!(
-        "\nWhich side saturated (per run, {cores} cores): rumqttd: {}; mosquitto: {}.\n",
+        "\nWhich side saturated (per run): rumqttd: {}; mosquitto: {}.\n",
         sides(&rumqttd),
         sides(&mosquitto)
     ));
@@ -697,7 +702,7 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     let run_json = |f: &brokers::BrokerFigures| {
         f.runs
             .iter()
-            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_p99_us": r.saturated_p99_us, "saturated_cpu_pct": r.saturated_cpu_pct, "generators_cpu_pct": r.generators_cpu_pct, "subscriber_cpu_pct": r.subscriber_cpu_pct, "generators": r.generators, "saturated_side": r.saturated_side(std::thread::available_parallelism().map_or(1, usize::from))}))
+            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_p99_us": r.saturated_p99_us, "saturated_cpu_pct": r.saturated_cpu_pct, "generators_cpu_pct": r.generators_cpu_pct, "subscriber_cpu_pct": r.subscriber_cpu_pct, "generators": r.generators, "machine_idle_pct": r.machine_idle_pct, "saturated_side": r.saturated_side()}))
             .collect::<Vec<_>>()
     };
     Ok(Section {
