@@ -196,8 +196,9 @@ impl Device {
         })
     }
 
-    /// Seals into `out` every frame due by `horizon`: sensor frames, the command, and the
-    /// end of the ride. Returns the seqs written, if any.
+    /// Seals into the sender's buffer every frame due by `horizon`: sensor frames, the
+    /// command, and the end of the ride. Returns the first seq written and whether the
+    /// command was among them, or `None` if nothing was due.
     fn fill(
         &mut self,
         horizon: tokio::time::Instant,
