@@ -18,15 +18,26 @@
 //! product, is left out for both: this is the broker alone.
 //!
 //! **Two loads.** *Paced*: N publishers at 5 frames/s each (the SPEC's athlete); the
-//! figures are latency percentiles and the share delivered. *Saturated*: a few publishers
-//! send as fast as their in-flight window allows; the figure is messages delivered per
-//! second to the subscriber.
+//! figures are latency percentiles and the share delivered. *Saturated*: publishers send
+//! as fast as their in-flight window allows; the figure is messages delivered per second
+//! to the subscriber, with the latency p50 and p99 (queueing included).
+//!
+//! **Who saturates.** A harness in one process with rumqttc publishers ran out of CPU long
+//! before either broker did, so the saturated load comes from
+//! `PACELINE_BENCH_GENERATORS` (default 2) child processes, this binary re-run as
+//! `brokers-generator`, each driving its share of the publishers with the lean client
+//! ([`crate::mqtt_client`]: batched QoS 1 publishes, 100 in flight per connection), and
+//! the subscriber here uses the same client. The broker's CPU, the generators' (summed)
+//! and the subscriber's are read from `/proc` over the same window, with the machine's idle
+//! share: the broker is the bottleneck when its CPU is near a full core (Mosquitto is
+//! single-threaded); with no core idle the machine is (and the rate is a floor). Send stamps are wall
+//! clock ns (one machine, several processes).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -37,11 +48,17 @@ use paceline_schemas::{
     TenantId, codec, seal,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::mqtt_client;
 use crate::stats::Spread;
 
 /// The child role's subcommand name.
 pub const RUMQTTD_PROCESS: &str = "rumqttd-process";
+/// The saturating publishers' child role.
+pub const GENERATOR_PROCESS: &str = "brokers-generator";
+/// Messages each saturating publisher keeps in flight.
+const SATURATING_IN_FLIGHT: usize = 100;
 
 /// Which broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +98,47 @@ pub struct BrokerRun {
     pub saturated_msgs_per_s: f64,
     /// Saturated: median latency, µs (queueing included).
     pub saturated_p50_us: u64,
+    /// Saturated: 99th percentile latency, µs.
+    pub saturated_p99_us: u64,
     /// Broker process CPU during the saturated window, % of one core.
     pub saturated_cpu_pct: f64,
+    /// The generator processes' CPU during the saturated window, summed, % of one core.
+    pub generators_cpu_pct: f64,
+    /// The subscriber's (this process's) CPU during the saturated window, % of one core.
+    pub subscriber_cpu_pct: f64,
+    /// Generator processes.
+    pub generators: usize,
+    /// The whole machine's idle time during the saturated window (`/proc/stat`), % of all
+    /// cores: other load on a shared machine shows here.
+    pub machine_idle_pct: f64,
+}
+
+impl BrokerRun {
+    /// Which side ran out first in the saturated window: the broker (near a full core, or
+    /// its share of a machine the harness left room on) or the harness.
+    pub fn saturated_side(&self) -> &'static str {
+        if self.saturated_cpu_pct >= 90.0 {
+            "broker (≥ 90 % of a core)"
+        } else if self.machine_idle_pct < 10.0 {
+            "machine full (no core idle: the rate is a floor for the broker)"
+        } else {
+            "harness (cores left idle)"
+        }
+    }
+}
+
+/// (idle, total) jiffies of the whole machine, from `/proc/stat`'s first line.
+fn machine_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((idle, fields.iter().sum()))
 }
 
 /// A broker's figures over several runs.
@@ -260,73 +316,92 @@ struct Received {
     window: std::sync::Mutex<Option<(u64, u64)>>,
 }
 
-fn stamp(epoch: Instant) -> [u8; 8] {
-    u64::try_from(epoch.elapsed().as_nanos())
-        .unwrap_or(u64::MAX)
-        .to_be_bytes()
+/// Wall clock, ns since the Unix epoch: the send stamp every publisher writes, in this
+/// process or a generator process.
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn stamp() -> [u8; 8] {
+    unix_ns().to_be_bytes()
 }
 
 async fn subscriber(
     addr: SocketAddr,
     name: &str,
-    epoch: Instant,
     received: Arc<Received>,
-) -> anyhow::Result<(AsyncClient, tokio::task::JoinHandle<()>)> {
-    let mut options = MqttOptions::new(name, addr.ip().to_string(), addr.port());
-    options.set_keep_alive(Duration::from_secs(60));
-    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-    options.set_inflight(100);
-    let (client, mut eventloop) = AsyncClient::new(options, 1024);
-    eventloop.network_options.set_tcp_nodelay(true);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(async move {
-        let mut ready = Some(ready_tx);
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let (mut stream, mut reader) = mqtt_client::connect(addr, name, None, Duration::from_secs(60))
+        .await
+        .context("connecting the subscriber")?;
+    mqtt_client::subscribe(
+        &mut stream,
+        &mut reader,
+        &paceline_schemas::topic::all_uplinks_filter(),
+    )
+    .await
+    .context("subscribing")?;
+    Ok(tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut pubacks = Vec::with_capacity(4096);
         loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let now_ns = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                    let Some(sent_ns) = publish
-                        .payload
-                        .get(..8)
-                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                        .map(u64::from_be_bytes)
-                    else {
-                        continue;
-                    };
-                    received.count.fetch_add(1, Ordering::Relaxed);
-                    let in_window = received
-                        .window
-                        .lock()
-                        .ok()
-                        .and_then(|w| *w)
-                        .is_some_and(|(from, until)| sent_ns >= from && sent_ns < until);
-                    if in_window && let Ok(mut h) = received.histogram.lock() {
-                        h.saturating_record((now_ns.saturating_sub(sent_ns) / 1000).max(1));
+            let n = match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let now_ns = unix_ns();
+            reader.push(chunk.get(..n).unwrap_or_default());
+            let window = received.window.lock().ok().and_then(|w| *w);
+            // In a block: the histogram's guard must not live across the write below.
+            let alive = {
+                let mut histogram = None;
+                loop {
+                    match reader.next_packet() {
+                        Ok(Some(mqtt_client::Incoming::Publish { qos, pkid, payload })) => {
+                            if qos > 0 {
+                                mqtt_client::write_puback(&mut pubacks, pkid);
+                            }
+                            let Some(sent_ns) = payload
+                                .get(..8)
+                                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                                .map(u64::from_be_bytes)
+                            else {
+                                continue;
+                            };
+                            received.count.fetch_add(1, Ordering::Relaxed);
+                            if window
+                                .is_some_and(|(from, until)| sent_ns >= from && sent_ns < until)
+                            {
+                                if histogram.is_none() {
+                                    histogram = received.histogram.lock().ok();
+                                }
+                                if let Some(h) = histogram.as_mut() {
+                                    h.saturating_record(
+                                        (now_ns.saturating_sub(sent_ns) / 1000).max(1),
+                                    );
+                                }
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => break true,
+                        Err(_) => break false,
                     }
                 }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = ready.take() {
-                        let _ = tx.send(());
-                    }
+            };
+            if !alive {
+                return;
+            }
+            if !pubacks.is_empty() {
+                if stream.write_all(&pubacks).await.is_err() {
+                    return;
                 }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::debug!(error = %err, "bench subscriber: connection error");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                pubacks.clear();
             }
         }
-    });
-    client
-        .subscribe(
-            paceline_schemas::topic::all_uplinks_filter(),
-            QoS::AtLeastOnce,
-        )
-        .await?;
-    tokio::time::timeout(Duration::from_secs(10), ready_rx)
-        .await
-        .context("no SUBACK for the subscriber")??;
-    Ok((client, task))
+    }))
 }
 
 async fn publisher(
@@ -390,7 +465,6 @@ fn topic_of(index: usize) -> String {
 async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result<BrokerRun> {
     let (process, addr) = start_broker(kind)?;
     let pid = process.child.id();
-    let epoch = Instant::now();
     let new_received = || {
         Arc::new(Received {
             count: AtomicU64::new(0),
@@ -404,16 +478,14 @@ async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result
 
     // Paced.
     let received = new_received();
-    let sub = subscriber(addr, "bench-subscriber-paced", epoch, Arc::clone(&received)).await?;
+    let sub = subscriber(addr, "bench-subscriber-paced", Arc::clone(&received)).await?;
     let pubs = publishers(addr, loads.paced_publishers).await?;
     let start = tokio::time::Instant::now() + Duration::from_millis(200);
     let measure_from = start + Duration::from_secs(3);
     let until = measure_from + Duration::from_secs(loads.paced_s);
+    let (now, now_ns) = (tokio::time::Instant::now(), unix_ns());
     if let Ok(mut w) = received.window.lock() {
-        *w = Some((
-            ns(measure_from.into_std() - epoch),
-            ns(until.into_std() - epoch),
-        ));
+        *w = Some((now_ns + ns(measure_from - now), now_ns + ns(until - now)));
     }
     let sent_in_window = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -430,7 +502,7 @@ async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result
             let mut at = start + offset;
             while at < until {
                 tokio::time::sleep_until(at).await;
-                let mut payload = stamp(epoch).to_vec();
+                let mut payload = stamp().to_vec();
                 payload.extend_from_slice(&frame);
                 if client
                     .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
@@ -468,71 +540,90 @@ async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result
         let _ = client.disconnect().await;
         task.abort();
     }
-    let _ = sub.0.disconnect().await;
-    sub.1.abort();
+    sub.abort();
 
-    // Saturated.
+    // Saturated: the publishers in generator processes.
     let received = new_received();
-    let sub = subscriber(
-        addr,
-        "bench-subscriber-saturated",
-        epoch,
-        Arc::clone(&received),
-    )
-    .await?;
-    let pubs = publishers(addr, loads.saturating_publishers).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for (index, (client, _)) in pubs.iter().enumerate() {
-        let client = client.clone();
-        let topic = topic_of(index);
-        let frame = frame.to_vec();
-        let stop = Arc::clone(&stop);
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let mut payload = stamp(epoch).to_vec();
-                payload.extend_from_slice(&frame);
-                if client
-                    .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }));
+    let sub = subscriber(addr, "bench-subscriber-saturated", Arc::clone(&received)).await?;
+    let generators = generator_processes();
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let start_ns = unix_ns() + 3_000_000_000;
+    let measure_from_ns = start_ns + 1_000_000_000;
+    let until_ns = measure_from_ns + loads.saturated_s * 1_000_000_000 + 300_000_000;
+    let mut children = Vec::with_capacity(generators);
+    let per_generator = loads.saturating_publishers.div_ceil(generators);
+    for g in 0..generators {
+        let first = g * per_generator;
+        let count = per_generator.min(loads.saturating_publishers.saturating_sub(first));
+        if count == 0 {
+            continue;
+        }
+        let child = Command::new(&exe)
+            .args([
+                GENERATOR_PROCESS,
+                &addr.to_string(),
+                &first.to_string(),
+                &count.to_string(),
+                &start_ns.to_string(),
+                &until_ns.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting a generator process")?;
+        children.push(ChildGuard(child));
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_nanos(
+        measure_from_ns.saturating_sub(unix_ns()),
+    ))
+    .await;
     let from = Instant::now();
     // Every message received from now on counts, whenever it was sent (queueing included).
     if let Ok(mut w) = received.window.lock() {
         *w = Some((0, u64::MAX));
     }
+    let cpu = |pids: &[u32]| {
+        pids.iter()
+            .map(|&p| crate::process::ProcessSample::of(p).map_or(f64::NAN, |s| s.cpu_s))
+            .sum::<f64>()
+    };
+    let generator_pids: Vec<u32> = children.iter().map(|c| c.0.id()).collect();
     let count_before = received.count.load(Ordering::Relaxed);
-    let cpu_before = crate::process::ProcessSample::of(pid);
+    let jiffies_before = machine_jiffies();
+    let cpu_before = [
+        cpu(&[pid]),
+        cpu(&generator_pids),
+        cpu(&[std::process::id()]),
+    ];
     tokio::time::sleep(Duration::from_secs(loads.saturated_s)).await;
     let count_after = received.count.load(Ordering::Relaxed);
-    let cpu_after = crate::process::ProcessSample::of(pid);
-    let elapsed_s = from.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.abort();
-    }
-    let saturated_p50_us = received
-        .histogram
-        .lock()
-        .map(|h| h.value_at_quantile(0.5))
-        .unwrap_or(0);
-    for (client, task) in pubs {
-        let _ = client.try_disconnect();
-        task.abort();
-    }
-    let _ = sub.0.try_disconnect();
-    sub.1.abort();
-    let saturated_cpu_pct = match (cpu_before, cpu_after) {
-        (Some(b), Some(a)) => (a.cpu_s - b.cpu_s) / elapsed_s * 100.0,
+    let cpu_after = [
+        cpu(&[pid]),
+        cpu(&generator_pids),
+        cpu(&[std::process::id()]),
+    ];
+    let machine_idle_pct = match (jiffies_before, machine_jiffies()) {
+        (Some((idle0, total0)), Some((idle1, total1))) if total1 > total0 => {
+            (idle1 - idle0) as f64 / (total1 - total0) as f64 * 100.0
+        }
         _ => f64::NAN,
     };
+    let elapsed_s = from.elapsed().as_secs_f64();
+    let pct = |i: usize| (cpu_after[i] - cpu_before[i]) / elapsed_s * 100.0;
+    let (saturated_p50_us, saturated_p99_us) = received
+        .histogram
+        .lock()
+        .map(|h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)))
+        .unwrap_or((0, 0));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for child in &mut children {
+        while matches!(child.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    drop(children);
+    sub.abort();
     drop(process);
     Ok(BrokerRun {
         paced_sent: sent_in_window.load(Ordering::Relaxed),
@@ -543,8 +634,131 @@ async fn measure(kind: BrokerKind, loads: Loads, frame: &[u8]) -> anyhow::Result
         max_us,
         saturated_msgs_per_s: (count_after - count_before) as f64 / elapsed_s,
         saturated_p50_us,
-        saturated_cpu_pct,
+        saturated_p99_us,
+        saturated_cpu_pct: pct(0),
+        generators_cpu_pct: pct(1),
+        subscriber_cpu_pct: pct(2),
+        generators,
+        machine_idle_pct,
     })
+}
+
+/// A child process killed (if still running) when dropped.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// `PACELINE_BENCH_GENERATORS`: the saturating generator processes (default 2).
+pub fn generator_processes() -> usize {
+    std::env::var("PACELINE_BENCH_GENERATORS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(2)
+}
+
+/// The generator child role: `brokers-generator <addr> <first> <count> <start_ns>
+/// <until_ns>` connects publishers `first..first + count`, and from `start_ns` until
+/// `until_ns` (wall clock) keeps 100 QoS 1 publishes in flight on
+/// each, written in batches.
+pub fn generator_process(args: &[String]) -> anyhow::Result<()> {
+    let arg = |i: usize, name: &str| {
+        args.get(i)
+            .with_context(|| format!("{GENERATOR_PROCESS} needs {name}"))
+    };
+    let addr: SocketAddr = arg(0, "an address")?.parse().context("the address")?;
+    let first: usize = arg(1, "the first publisher")?
+        .parse()
+        .context("the first publisher")?;
+    let count: usize = arg(2, "a count")?.parse().context("the count")?;
+    let start_ns: u64 = arg(3, "a start")?.parse().context("the start")?;
+    let until_ns: u64 = arg(4, "an end")?.parse().context("the end")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let frame = sample_frame()?;
+    runtime.block_on(async {
+        let mut publishers = Vec::with_capacity(count);
+        for index in first..first + count {
+            let connection = mqtt_client::connect(
+                addr,
+                &format!("bench-pub-{index}"),
+                None,
+                Duration::from_secs(60),
+            )
+            .await
+            .with_context(|| format!("connecting publisher {index}"))?;
+            publishers.push((index, connection));
+        }
+        tokio::time::sleep(Duration::from_nanos(start_ns.saturating_sub(unix_ns()))).await;
+        let mut tasks = Vec::with_capacity(count);
+        for (index, (stream, reader)) in publishers {
+            let frame = frame.clone();
+            tasks.push(tokio::spawn(saturate(
+                stream,
+                reader,
+                topic_of(index),
+                frame,
+                until_ns,
+            )));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Keeps [`SATURATING_IN_FLIGHT`] publishes in flight on one connection until `until_ns`.
+async fn saturate(
+    mut stream: tokio::net::TcpStream,
+    mut reader: mqtt_client::PacketReader,
+    topic: String,
+    frame: Vec<u8>,
+    until_ns: u64,
+) {
+    let mut message = vec![0u8; 8];
+    message.extend_from_slice(&frame);
+    let mut out = Vec::with_capacity(SATURATING_IN_FLIGHT * (message.len() + topic.len() + 8));
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut in_flight = 0usize;
+    let mut pkid = 0u16;
+    while unix_ns() < until_ns {
+        if in_flight < SATURATING_IN_FLIGHT {
+            out.clear();
+            for _ in in_flight..SATURATING_IN_FLIGHT {
+                pkid = pkid.checked_add(1).unwrap_or(1);
+                if let Some(head) = message.get_mut(..8) {
+                    head.copy_from_slice(&stamp());
+                }
+                mqtt_client::write_publish_qos1(&mut out, &topic, pkid, &message);
+            }
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            in_flight = SATURATING_IN_FLIGHT;
+        }
+        let n = match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(n)) => n,
+            Err(_) => continue,
+        };
+        reader.push(chunk.get(..n).unwrap_or_default());
+        while let Ok(Some(packet)) = reader.next_packet() {
+            if let mqtt_client::Incoming::PubAck { .. } = packet {
+                in_flight = in_flight.saturating_sub(1);
+            }
+        }
+    }
+    let _ = stream.write_all(&[0xe0, 0x00]).await;
 }
 
 /// Runs the comparison `runs` times, alternating which broker goes first.

@@ -30,6 +30,7 @@ pub mod edge;
 pub mod gateway;
 pub mod import;
 pub mod machine;
+pub mod mqtt_client;
 pub mod planning;
 pub mod plot;
 pub mod process;

@@ -64,6 +64,7 @@ fn run() -> anyhow::Result<()> {
             return paceline_bench::edge::agent_process(&args[1..]);
         }
         Some(brokers::RUMQTTD_PROCESS) => return brokers::rumqttd_process(&args[1..]),
+        Some(brokers::GENERATOR_PROCESS) => return brokers::generator_process(&args[1..]),
         _ => {}
     }
     // Children inherit it: 10,000 MQTT devices are 10,000 sockets here and about 30,000
@@ -370,7 +371,7 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
     let ticks = ticks_description();
     let mut body = format!(
         "{name}. The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
-         See `bench/src/e2e.rs` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s), {ticks}; every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
+         See `bench/src/e2e/` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s), {ticks}; every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
          {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
          The server's own figures come from its `/metrics` at the end of the ride (frame in → cue out is from the session's latest frame reaching the gateway to the cue leaving it) and the uplink leg from the stored frames' `received_ms − sent_ms` (whole ride, ms resolution). Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"
     );
@@ -620,8 +621,9 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     eprintln!("brokers: rumqttd vs mosquitto, {runs} run(s) each…");
     let [rumqttd, mosquitto] = brokers::run(loads, runs)?;
     let mut body = format!(
-        "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness (this process) is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, rumqttc, QoS 1 both ways, the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication; the gateway's `TCP_NODELAY` front relay is not in front of either. \
-         Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
+        "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, QoS 1 both ways (paced publishers: rumqttc in this process; saturating publishers: the lean client in {} generator process(es), `PACELINE_BENCH_GENERATORS`; the subscriber: the lean client in this process), the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication; the gateway's `TCP_NODELAY` front relay is not in front of either. \
+         Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber; the broker's, the generators' and the subscriber's CPU over the same window, and which side saturated. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
+        brokers::generator_processes(),
         8 + brokers_frame_len(),
         mosquitto.version,
         brokers::describe_mosquitto_config(),
@@ -632,15 +634,24 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     );
     body.push_str("| figure | rumqttd (embedded config) | mosquitto | ratio rumqttd ÷ mosquitto |\n|---|---|---|---|\n");
     let mut rows = Vec::new();
-    let figures: [(&str, BrokerFigure); 7] = [
+    let figures: [(&str, BrokerFigure); 10] = [
         ("saturated: messages/s delivered", |r| {
             r.saturated_msgs_per_s
         }),
         ("saturated: p50 latency, ms", |r| {
             r.saturated_p50_us as f64 / 1000.0
         }),
+        ("saturated: p99 latency, ms", |r| {
+            r.saturated_p99_us as f64 / 1000.0
+        }),
         ("saturated: broker CPU, % of one core", |r| {
             r.saturated_cpu_pct
+        }),
+        ("saturated: generators' CPU, % of one core", |r| {
+            r.generators_cpu_pct
+        }),
+        ("saturated: subscriber CPU, % of one core", |r| {
+            r.subscriber_cpu_pct
         }),
         ("paced: p50 latency, ms", |r| r.p50_us as f64 / 1000.0),
         ("paced: p99 latency, ms", |r| r.p99_us as f64 / 1000.0),
@@ -667,13 +678,31 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
         ));
         rows.push(serde_json::json!({"figure": label, "rumqttd": a.json(), "mosquitto": b.json(), "ratio": ratio}));
     }
+    let sides = |f: &brokers::BrokerFigures| {
+        f.runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} (machine {:.0} % idle)",
+                    r.saturated_side(),
+                    r.machine_idle_pct
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    body.push_str(&format!(
+        "\nWhich side saturated (per run): rumqttd: {}; mosquitto: {}.\n",
+        sides(&rumqttd),
+        sides(&mosquitto)
+    ));
     let throughput_ratio = rumqttd.spread(|r| r.saturated_msgs_per_s).median
         / mosquitto.spread(|r| r.saturated_msgs_per_s).median;
     println!("brokers: saturated throughput rumqttd ÷ mosquitto = {throughput_ratio:.2}");
     let run_json = |f: &brokers::BrokerFigures| {
         f.runs
             .iter()
-            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_cpu_pct": r.saturated_cpu_pct}))
+            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_p99_us": r.saturated_p99_us, "saturated_cpu_pct": r.saturated_cpu_pct, "generators_cpu_pct": r.generators_cpu_pct, "subscriber_cpu_pct": r.subscriber_cpu_pct, "generators": r.generators, "machine_idle_pct": r.machine_idle_pct, "saturated_side": r.saturated_side()}))
             .collect::<Vec<_>>()
     };
     Ok(Section {

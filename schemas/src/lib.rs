@@ -68,6 +68,6 @@ pub use profile::AthleteProfile;
 pub use sample::{
     HeartRate, MAX_RR_PER_SAMPLE, MAX_SAMPLES_PER_BATCH, Sample, SampleBatch, SampleValue,
 };
-pub use seal::{DeviceKey, OpenError, SealError};
+pub use seal::{DeviceKey, FrameSealer, OpenError, SealError};
 pub use summary::SessionSummary;
 pub use topic::{Direction, Topic, TopicError};

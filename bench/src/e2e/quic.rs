@@ -1,0 +1,109 @@
+//! A bench device over QUIC: its own connection and credentials on a shared
+//! `quinn::Endpoint` (one UDP socket and one endpoint driver per shard, not per device),
+//! one bidirectional stream opened with the device hello, length-prefixed frames both
+//! ways, and a reader task that opens the downlink.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use paceline_schemas::hello::{DeviceHello, encode_hello};
+use paceline_schemas::stream::{FrameReader, write_frame};
+
+use super::probes::{DeviceState, Probes, on_downlink};
+use super::server::Creds;
+
+/// One device's QUIC connection and stream.
+pub(super) struct QuicLink {
+    send: quinn::SendStream,
+    connection: quinn::Connection,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl QuicLink {
+    /// Appends one sealed frame, length-prefixed.
+    pub(super) fn append(out: &mut Vec<u8>, frame: &[u8]) -> anyhow::Result<()> {
+        write_frame(out, frame)?;
+        Ok(())
+    }
+
+    /// Writes a tick's frames with one write.
+    pub(super) async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.send.write_all(bytes).await?;
+        Ok(())
+    }
+
+    pub(super) async fn close(mut self) {
+        let _ = self.send.finish();
+        self.connection.close(0u32.into(), b"done");
+        self.reader.abort();
+    }
+}
+
+/// A client endpoint on loopback for one shard's devices.
+pub(super) fn endpoint(config: quinn::ClientConfig) -> anyhow::Result<quinn::Endpoint> {
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .context("binding a QUIC client endpoint")?;
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+pub(super) fn client_config(cert_pem: &Path) -> anyhow::Result<quinn::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let cert = CertificateDer::from_pem_file(cert_pem)
+        .with_context(|| format!("reading {}", cert_pem.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"paceline/1".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
+}
+
+/// Connects one device on `endpoint`, sends its hello and starts its downlink reader.
+pub(super) async fn connect(
+    creds: &Creds,
+    endpoint: &quinn::Endpoint,
+    quic: SocketAddr,
+    state: Arc<DeviceState>,
+    probes: Probes,
+) -> anyhow::Result<QuicLink> {
+    let connection = tokio::time::timeout(
+        Duration::from_secs(30),
+        endpoint.connect(quic, "localhost")?,
+    )
+    .await
+    .context("QUIC handshake timed out")??;
+    let (mut send, mut recv) = connection.open_bi().await?;
+    let hello = encode_hello(&DeviceHello {
+        tenant: creds.tenant.clone(),
+        device: creds.device.clone(),
+        token: creds.token.clone(),
+    })?;
+    let mut prefixed = Vec::new();
+    write_frame(&mut prefixed, &hello)?;
+    send.write_all(&prefixed).await?;
+    let key = creds.key.clone();
+    let reader = tokio::spawn(async move {
+        let mut reader = FrameReader::new();
+        let mut buffer = vec![0u8; 8192];
+        while let Ok(Some(n)) = recv.read(&mut buffer).await {
+            reader.push(buffer.get(..n).unwrap_or_default());
+            while let Ok(Some(frame)) = reader.next_frame() {
+                on_downlink(&key, &state, &probes, &frame);
+            }
+        }
+    });
+    Ok(QuicLink {
+        send,
+        connection,
+        reader,
+    })
+}
