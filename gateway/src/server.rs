@@ -120,17 +120,13 @@ impl Gateway {
                     .await
                     .context("starting the MQTT broker")?;
                 let mqtt_addr = front.local_addr().context("the MQTT address")?;
-                let private = broker::private_addr().context("starting the MQTT broker")?;
-                let (link_tx, link_rx) = broker::start(
-                    private,
-                    settings.mqtt_max_connections,
-                    Arc::clone(&live_cell),
-                )
-                .context("starting the MQTT broker")?;
+                let (embedded_broker, link_tx, link_rx) =
+                    broker::start(settings.mqtt_max_connections)
+                        .context("starting the MQTT broker")?;
                 (
                     mqtt_addr,
                     Downlink::new(Some(link_tx)),
-                    Some((front, private, link_rx)),
+                    Some((front, embedded_broker, link_rx)),
                     None,
                 )
             }
@@ -169,8 +165,12 @@ impl Gateway {
             .with_quotas(settings.quotas),
         );
         let _ = live_cell.set(Arc::clone(&live));
-        if let Some((front, private, link_rx)) = embedded {
-            tokio::spawn(broker::serve_front(front, private, Arc::clone(&live)));
+        if let Some((front, embedded_broker, link_rx)) = embedded {
+            tokio::spawn(broker::serve_front(
+                front,
+                embedded_broker,
+                Arc::clone(&live),
+            ));
             broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
         }
 
