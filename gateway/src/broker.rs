@@ -398,9 +398,11 @@ fn encode(packet: Packet, out: &mut BytesMut) -> Result<(), FrontError> {
         Packet::ConnAck(ack, _) => Packet::ConnAck(ack, None),
         Packet::PingResp(pong) => Packet::PingResp(pong),
         // What a server never sends to a 3.1.1 client.
-        other => return Err(FrontError::Encode(rumqttd::protocol::Error::InvalidPacketType(
-            packet_type_of(&other),
-        ))),
+        other => {
+            return Err(FrontError::Encode(
+                rumqttd::protocol::Error::InvalidPacketType(packet_type_of(&other)),
+            ));
+        }
     };
     V4.write(packet, out).map_err(FrontError::Encode)?;
     Ok(())

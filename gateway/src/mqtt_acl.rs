@@ -378,10 +378,7 @@ mod tests {
             if let Some(first) = first {
                 assert_eq!(first.client_id, "d-dev");
                 assert_eq!(first.keep_alive_s, 7);
-                assert_eq!(
-                    first.login,
-                    Some(("d-dev".to_owned(), "00ff".to_owned()))
-                );
+                assert_eq!(first.login, Some(("d-dev".to_owned(), "00ff".to_owned())));
                 assert!(!format!("{first:?}").contains("00ff"), "{first:?}");
                 assert!(gate.buffer().is_empty());
             }
