@@ -294,8 +294,10 @@ async fn front_connection(
     }
     let for_link = Arc::clone(broker);
     let client_id = connect.client_id;
-    let link = tokio::task::spawn_blocking(move || for_link.link(&client_id)).await;
-    let Ok(Ok((tx, rx))) = link else {
+    // The router's answer is a blocking wait, so off the async workers; only whether it
+    // came matters, not the (large) error.
+    let link = tokio::task::spawn_blocking(move || for_link.link(&client_id).ok()).await;
+    let Ok(Some((tx, rx))) = link else {
         // The router refuses a link past its connection cap (it drops the request).
         tracing::warn!("the MQTT broker is at its connection cap");
         return refuse(&mut device, ConnectReturnCode::ServiceUnavailable).await;
