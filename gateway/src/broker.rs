@@ -19,30 +19,50 @@
 //! athletes (5,000 frames/s), and frames waited in the router (e2e bench, 1,000 athletes:
 //! p50 76 ms → 23 ms, p99 409 ms → 174 ms with the batched downlink).
 //!
-//! **The front door.** rumqttd never sets `TCP_NODELAY` on the sockets it accepts, so a
-//! cue published right after a PUBACK waits for the device's delayed ACK (40 ms on Linux)
-//! under Nagle's algorithm. Devices therefore connect to [`serve_front`], which accepts on
-//! the public MQTT address with `TCP_NODELAY`, and relays each connection over loopback
-//! to rumqttd on a private port, acknowledging rumqttd's bytes at once (`TCP_QUICKACK`
-//! after every read) so that its Nagle never holds a packet back.
+//! **The front door.** Devices never talk to rumqttd's network code: rumqttd 0.20 never
+//! sets `TCP_NODELAY` on the sockets it accepts (a cue published right after a PUBACK
+//! waited for the device's delayed ACK, 40 ms on Linux, under Nagle's algorithm) and has
+//! no topic ACLs. [`serve_front`] accepts on the public MQTT address with `TCP_NODELAY`
+//! and speaks MQTT 3.1.1 itself (rumqttd's own codec, [`crate::mqtt_acl::PacketGate`]):
+//! it reads the CONNECT whole (registering its client id for revocation first), checks
+//! the device's credentials and standing, and only then opens a *local link* to rumqttd's
+//! router for the connection (`Broker::link`, in process: no loopback socket, no second
+//! parse). Each packet the topic ACLs allow goes onto the link, all that one read brought
+//! with one wake of the router; what the router answers (PUBACKs, SUBACKs, the cues and
+//! acks the gateway publishes on the device's `down` topic) is encoded and written all
+//! that is ready at once, one write. A denied packet never reaches the router: the
+//! connection is closed and counted (`paceline_mqtt_acl_denied_total{reason}`).
 //!
-//! The front door also reads what devices send, packet by packet (rumqttc's MQTT 3.1.1
-//! codec): the CONNECT whole before anything reaches rumqttd (its client id registers the
-//! connection for revocation first), then each packet held until it is whole and allowed
-//! by the topic ACLs. A denied packet never reaches rumqttd: the connection is closed both
-//! ways and counted (`paceline_mqtt_acl_denied_total{reason}`). What rumqttd sends back is
-//! relayed as bytes, unparsed. The cost per packet: its fixed header read twice, its topic
-//! copied into a `String` and compared, and a split of the read buffer (no payload copy).
+//! The front door keeps what rumqttd's own listener did: CONNACK only after the device
+//! check (refused with code 5, not authorized, for an unknown, revoked or wrong token;
+//! code 3 when the router is at its connection cap), a keepalive of 0 refused, PINGREQ
+//! answered, a connection silent for 1.5× its keepalive closed, at most
+//! [`MAX_INFLIGHT_PUBLISHES`] QoS 1/2 publishes of a connection waiting for the router's
+//! PUBACK (no more is read from the socket until one comes), a second connection with
+//! the same client id replacing the first (the router drops the older link), and on any
+//! end a DISCONNECT on the link so the router forgets the session. `Broker::link` opens
+//! a clean session without a last will, which is what devices use (the edge agent
+//! connects with `clean_session` and QoS 1, no will); a will sent anyway is ignored.
+//! rumqttd's listener is not started at all: the router runs from `Broker::new`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
-use paceline_schemas::MAX_FRAME_BYTES;
+use bytes::BytesMut;
 use paceline_schemas::topic::all_uplinks_filter;
+use paceline_schemas::{DeviceId, MAX_FRAME_BYTES};
 use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::{
+    ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, Packet, PingResp, Protocol,
+};
 use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, ServerSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::live::{DeviceStanding, Live, Origin};
 use crate::metrics::{AclDenial, RejectReason};
@@ -67,63 +87,31 @@ pub enum BrokerError {
     Thread(std::io::Error),
 }
 
-/// Starts the broker on the private loopback address `addr` (see [`serve_front`]),
-/// checking CONNECTs with `live`. Returns the gateway's link.
-pub fn start(
-    addr: SocketAddr,
-    max_connections: usize,
-    live_for_auth: Arc<std::sync::OnceLock<Arc<Live>>>,
-) -> Result<(LinkTx, LinkRx), BrokerError> {
-    // rumqttd logs a bind failure on its own thread and carries on; check it here first so
-    // that a taken port is a clear error at start.
-    std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
-    let mut config = config(addr, max_connections);
-    if let Some(server) = config.v4.as_mut().and_then(|servers| servers.get_mut("1")) {
-        server.connections.set_auth_handler(
-            move |client_id: String, username: String, password: String| {
-                let live = live_for_auth.get().cloned();
-                async move {
-                    let Some(live) = live else {
-                        return false;
-                    };
-                    // The client id must be the device's own id, so one device cannot take
-                    // over another's MQTT session (rumqttd drops the older of two equal
-                    // client ids).
-                    let ok = client_id == username && live.authenticate(None, &username, &password);
-                    if !ok {
-                        live.metrics().reject(RejectReason::BadCredentials);
-                    }
-                    ok
-                }
-            },
-        );
-    }
-    let mut broker = Broker::new(config);
+/// Starts the broker's router (no listener of its own: devices come through
+/// [`serve_front`]). Returns the broker, for the devices' links, and the gateway's link.
+pub fn start(max_connections: usize) -> Result<(Arc<Broker>, LinkTx, LinkRx), BrokerError> {
+    let broker = Broker::new(Config {
+        id: 0,
+        router: router_config(max_connections),
+        ..Config::default()
+    });
     let (mut link_tx, link_rx) = broker
         .link("paceline-gateway")
         .map_err(|e| BrokerError::Link(e.to_string()))?;
     link_tx
         .subscribe(all_uplinks_filter())
         .map_err(|e| BrokerError::Link(e.to_string()))?;
-    thread::Builder::new()
-        .name("mqtt-broker".to_owned())
-        .spawn(move || {
-            if let Err(err) = broker.start() {
-                tracing::error!(error = %err, "the MQTT broker stopped");
-            }
-        })
-        .map_err(BrokerError::Thread)?;
-    Ok((link_tx, link_rx))
+    Ok((Arc::new(broker), link_tx, link_rx))
 }
 
-/// The broker's configuration as the gateway runs it — one MQTT 3.1.1 listener on `addr`,
-/// the limits of the module docs — but with no auth handler ([`start`] adds the device
-/// check). The bench runs rumqttd standalone with exactly this.
+/// The broker's configuration as the gateway's router runs it — the limits of the module
+/// docs — with one MQTT 3.1.1 listener on `addr` and no authentication, for the bench,
+/// which runs rumqttd standalone with exactly this.
 pub fn config(addr: SocketAddr, max_connections: usize) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 5_000,
         max_payload_size: MAX_PACKET_BYTES,
-        max_inflight_count: 100,
+        max_inflight_count: MAX_INFLIGHT_PUBLISHES,
         auth: None,
         external_auth: None,
         // A device's publish must match an existing filter (the gateway's `pl/v1/+/+/up`):
@@ -139,17 +127,22 @@ pub fn config(addr: SocketAddr, max_connections: usize) -> Config {
     };
     Config {
         id: 0,
-        router: RouterConfig {
-            max_connections,
-            max_outgoing_packet_count: 2000,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 4,
-            custom_segment: None,
-            initialized_filters: None,
-            shared_subscriptions_strategy: Default::default(),
-        },
+        router: router_config(max_connections),
         v4: Some(HashMap::from([("1".to_owned(), server)])),
         ..Config::default()
+    }
+}
+
+/// The router's limits (module docs).
+fn router_config(max_connections: usize) -> RouterConfig {
+    RouterConfig {
+        max_connections,
+        max_outgoing_packet_count: 2000,
+        max_segment_size: 16 * 1024 * 1024,
+        max_segment_count: 4,
+        custom_segment: None,
+        initialized_filters: None,
+        shared_subscriptions_strategy: Default::default(),
     }
 }
 
@@ -185,16 +178,6 @@ pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerE
     Ok(())
 }
 
-/// A free loopback port for rumqttd's private listener.
-pub fn private_addr() -> Result<SocketAddr, BrokerError> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
-    listener
-        .local_addr()
-        .map_err(|source| BrokerError::Bind { addr, source })
-}
-
 /// Binds the public MQTT address.
 pub async fn bind_front(addr: SocketAddr) -> Result<tokio::net::TcpListener, BrokerError> {
     tokio::net::TcpListener::bind(addr)
@@ -206,8 +189,11 @@ pub async fn bind_front(addr: SocketAddr) -> Result<tokio::net::TcpListener, Bro
 /// the topic and headers, as rumqttd's `max_payload_size`.
 pub const MAX_PACKET_BYTES: usize = MAX_FRAME_BYTES + 1024;
 
+/// The most QoS 1/2 publishes of one connection waiting for the router's PUBACK.
+pub const MAX_INFLIGHT_PUBLISHES: usize = 100;
+
 /// How long a new connection has to send its whole CONNECT (as rumqttd's own timeout).
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the front door closed a connection.
 #[derive(Debug, thiserror::Error)]
@@ -218,48 +204,52 @@ enum FrontError {
     ConnectTimeout,
     #[error("the topic ACLs deny a packet: {0:?}")]
     Denied(AclDenial),
+    #[error("silent past 1.5× its keepalive")]
+    Silent,
+    #[error("a packet the router sent does not encode as MQTT 3.1.1: {0:?}")]
+    Encode(rumqttd::protocol::Error),
 }
 
-/// Accepts device connections on the public address and relays each to rumqttd at
+/// Accepts device connections on the public address and serves each on a local link of
 /// `broker` (see the module docs), through the topic ACLs of [`crate::mqtt_acl`]. Each
-/// relay registers under the client id of its CONNECT before that CONNECT is forwarded,
-/// so that revoking the device closes it.
-pub async fn serve_front(listener: tokio::net::TcpListener, broker: SocketAddr, live: Arc<Live>) {
+/// connection registers under the client id of its CONNECT before the device check, so
+/// that revoking the device closes it.
+pub async fn serve_front(listener: tokio::net::TcpListener, broker: Arc<Broker>, live: Arc<Live>) {
     loop {
         let (device, _) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
                 tracing::warn!(error = %err, "accepting an MQTT connection failed");
                 // Out of descriptors, typically: give the system a moment.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let live = Arc::clone(&live);
+        let broker = Arc::clone(&broker);
         tokio::spawn(async move {
-            match front_connection(device, broker, &live).await {
+            match front_connection(device, &broker, &live).await {
                 Err(FrontError::Denied(reason)) => {
                     live.metrics().acl_denied(reason);
                     tracing::debug!(?reason, "MQTT connection closed by the topic ACLs");
                 }
-                Err(err) => tracing::debug!(error = %err, "MQTT relay closed"),
+                Err(err) => tracing::debug!(error = %err, "MQTT connection closed"),
                 Ok(()) => {}
             }
         });
     }
 }
 
-/// One device connection: its CONNECT read whole (nothing reaches rumqttd before), the
-/// device's revocation watched from then on, then the relay.
+/// One device connection: its CONNECT read whole, the device's revocation watched from
+/// then on, the device checked, its link opened, CONNACK, then [`serve_device`].
 async fn front_connection(
-    mut device: tokio::net::TcpStream,
-    broker: SocketAddr,
+    mut device: TcpStream,
+    broker: &Arc<Broker>,
     live: &Arc<Live>,
 ) -> Result<(), FrontError> {
-    use tokio::io::AsyncReadExt;
     device.set_nodelay(true)?;
     let mut gate = PacketGate::new(MAX_PACKET_BYTES);
-    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
     let connect = loop {
         if let Some(connect) = gate.next_connect().map_err(FrontError::Denied)? {
             break connect;
@@ -271,34 +261,75 @@ async fn front_connection(
             return Ok(());
         }
     };
-    let device_id = paceline_schemas::DeviceId::new(connect.client_id).ok();
-    // Watched before the CONNECT goes on: a revocation from here on closes the relay,
-    // and one before is in the database when rumqttd's auth handler reads it.
+    let device_id = DeviceId::new(connect.client_id.as_str()).ok();
+    // Watched before the device check: a revocation from here on closes the connection,
+    // and one before is in the database when the check reads it.
     let mut watch = device_id.as_ref().map(|id| live.connections().watch(id));
-    let acl = match device_id {
-        Some(id) => {
-            let for_lookup = Arc::clone(live);
-            let lookup = id.clone();
-            let standing =
-                tokio::task::spawn_blocking(move || for_lookup.device_standing(lookup.as_str()))
-                    .await
-                    .unwrap_or(DeviceStanding::Revoked);
-            match standing {
-                DeviceStanding::Active(tenant) => Some(DeviceAcl::new(&tenant, &id)),
-                DeviceStanding::Unknown | DeviceStanding::Revoked => None,
-            }
+    let acl = match (device_id, connect.login) {
+        // The client id must be the device's own id, so one device cannot take over
+        // another's MQTT session (the router drops the older of two equal client ids).
+        (Some(id), Some((user, token))) if user == connect.client_id => {
+            let live = Arc::clone(live);
+            tokio::task::spawn_blocking(move || {
+                if !live.authenticate(None, &user, &token) {
+                    return None;
+                }
+                match live.device_standing(id.as_str()) {
+                    DeviceStanding::Active(tenant) => Some(DeviceAcl::new(&tenant, &id)),
+                    DeviceStanding::Unknown | DeviceStanding::Revoked => None,
+                }
+            })
+            .await
+            .unwrap_or(None)
         }
-        None => None,
+        _ => None,
     };
-    gate.connected(acl);
+    let Some(acl) = acl else {
+        live.metrics().reject(RejectReason::BadCredentials);
+        return refuse(&mut device, ConnectReturnCode::NotAuthorized).await;
+    };
+    if connect.keep_alive_s == 0 {
+        // As rumqttd: a connection that promises never to speak is never let in.
+        return Ok(());
+    }
+    let for_link = Arc::clone(broker);
+    let client_id = connect.client_id;
+    // The router's answer is a blocking wait, so off the async workers; only whether it
+    // came matters, not the (large) error.
+    let link = tokio::task::spawn_blocking(move || for_link.link(&client_id).ok()).await;
+    let Ok(Some((tx, rx))) = link else {
+        // The router refuses a link past its connection cap (it drops the request).
+        tracing::warn!("the MQTT broker is at its connection cap");
+        return refuse(&mut device, ConnectReturnCode::ServiceUnavailable).await;
+    };
+    let link = DeviceLink {
+        tx,
+        rx,
+        router_dropped: false,
+    };
+    gate.connected(Some(acl));
+    let mut out = BytesMut::with_capacity(4 * 1024);
+    encode(
+        Packet::ConnAck(
+            ConnAck {
+                session_present: false,
+                code: ConnectReturnCode::Success,
+            },
+            None,
+        ),
+        &mut out,
+    )?;
+    device.write_all(&out).await?;
+    out.clear();
     let revoked = async {
         match watch.as_mut() {
             Some(watch) => watch.revoked().await,
             None => std::future::pending().await,
         }
     };
+    let keepalive = Duration::from_millis(u64::from(connect.keep_alive_s) * 1_500);
     tokio::select! {
-        relayed = relay(device, broker, connect.raw, gate) => relayed,
+        served = serve_device(device, gate, link, keepalive, out) => served,
         () = revoked => {
             tracing::debug!("MQTT connection of a revoked device closed");
             Ok(())
@@ -306,56 +337,204 @@ async fn front_connection(
     }
 }
 
-/// Relays a connection whose CONNECT (`connect`) has been read: device→broker packet by
-/// packet through `gate`, each held until whole and allowed; broker→device as bytes.
-async fn relay(
-    device: tokio::net::TcpStream,
-    broker: SocketAddr,
-    connect: bytes::Bytes,
+/// Answers a CONNECT with a CONNACK that refuses it, and closes.
+async fn refuse(device: &mut TcpStream, code: ConnectReturnCode) -> Result<(), FrontError> {
+    let mut out = BytesMut::new();
+    let refusal = ConnAck {
+        session_present: false,
+        code,
+    };
+    encode(Packet::ConnAck(refusal, None), &mut out)?;
+    device.write_all(&out).await?;
+    device.shutdown().await?;
+    Ok(())
+}
+
+/// A device connection's local link to the router. Dropped, it tells the router the
+/// device is gone (a DISCONNECT), unless the router dropped it first (a newer connection
+/// took the client id, or the router stopped).
+struct DeviceLink {
+    tx: LinkTx,
+    rx: LinkRx,
+    router_dropped: bool,
+}
+
+impl Drop for DeviceLink {
+    fn drop(&mut self) {
+        if self.router_dropped {
+            return;
+        }
+        let disconnect = Packet::Disconnect(
+            Disconnect {
+                reason_code: DisconnectReasonCode::NormalDisconnection,
+            },
+            None,
+        );
+        // `LinkTx::send` never waits (it queues the packet and signals the router), so one
+        // poll completes it. Were the router gone, there is nothing to tell.
+        let _ = poll_once(self.tx.send(disconnect));
+    }
+}
+
+/// Polls `future` once: its output if it was ready.
+fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// Writes `packet` as MQTT 3.1.1 (rumqttd's codec), without the v5 properties the router
+/// may attach and a v4 packet cannot carry.
+fn encode(packet: Packet, out: &mut BytesMut) -> Result<(), FrontError> {
+    let packet = match packet {
+        Packet::Publish(publish, _) => Packet::Publish(publish, None),
+        Packet::PubAck(ack, _) => Packet::PubAck(ack, None),
+        Packet::PubRec(ack, _) => Packet::PubRec(ack, None),
+        Packet::PubRel(ack, _) => Packet::PubRel(ack, None),
+        Packet::PubComp(ack, _) => Packet::PubComp(ack, None),
+        Packet::SubAck(ack, _) => Packet::SubAck(ack, None),
+        Packet::UnsubAck(ack, _) => Packet::UnsubAck(ack, None),
+        Packet::ConnAck(ack, _) => Packet::ConnAck(ack, None),
+        Packet::PingResp(pong) => Packet::PingResp(pong),
+        // What a server never sends to a 3.1.1 client.
+        other => {
+            return Err(FrontError::Encode(
+                rumqttd::protocol::Error::InvalidPacketType(packet_type_of(&other)),
+            ));
+        }
+    };
+    V4.write(packet, out).map_err(FrontError::Encode)?;
+    Ok(())
+}
+
+/// The MQTT packet type number of `packet` (for the error above).
+fn packet_type_of(packet: &Packet) -> u8 {
+    match packet {
+        Packet::Connect(..) => 1,
+        Packet::Subscribe(..) => 8,
+        Packet::Unsubscribe(..) => 10,
+        Packet::PingReq(_) => 12,
+        Packet::Disconnect(..) => 14,
+        _ => 0,
+    }
+}
+
+/// Serves a connected device until it leaves, is replaced, goes silent or breaks the
+/// ACLs: its packets onto the link (up to the in-flight cap), the router's answers onto
+/// the socket, each side batched.
+async fn serve_device(
+    mut device: TcpStream,
     mut gate: PacketGate,
+    mut link: DeviceLink,
+    keepalive: Duration,
+    mut out: BytesMut,
 ) -> Result<(), FrontError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let inner = tokio::net::TcpStream::connect(broker).await?;
-    inner.set_nodelay(true)?;
-    let (mut device_rx, mut device_tx) = device.into_split();
-    let (mut broker_rx, mut broker_tx) = inner.into_split();
-    let up = async {
-        broker_tx.write_all(&connect).await?;
-        loop {
-            while let Some(packet) = gate.next_allowed().map_err(FrontError::Denied)? {
-                broker_tx.write_all(&packet).await?;
-            }
-            // The gate refuses a packet larger than MAX_PACKET_BYTES from its header, so
-            // the buffer holds at most one packet and one read.
-            gate.buffer().reserve(16 * 1024);
-            let n = device_rx.read_buf(gate.buffer()).await?;
-            if n == 0 {
+    let mut in_flight = 0usize;
+    let mut heard_at = Instant::now();
+    loop {
+        // What is whole in the buffer goes onto the link first: after a read, and after
+        // PUBACKs made room under the cap for packets held back.
+        let mut last = None;
+        while in_flight < MAX_INFLIGHT_PUBLISHES {
+            let Some(allowed) = gate.next_allowed().map_err(FrontError::Denied)? else {
                 break;
+            };
+            match allowed.packet {
+                Packet::PingReq(_) => encode(Packet::PingResp(PingResp), &mut out)?,
+                packet @ Packet::Disconnect(..) => {
+                    // The router ends the session; nothing more to say to it.
+                    if let Some(previous) = last.take() {
+                        link.tx.buffer().push_back(previous);
+                    }
+                    let _ = link.tx.send(packet).await;
+                    link.router_dropped = true;
+                    return Ok(());
+                }
+                packet => {
+                    in_flight += usize::from(allowed.awaits_ack);
+                    if let Some(previous) = last.replace(packet) {
+                        link.tx.buffer().push_back(previous);
+                    }
+                }
             }
         }
-        broker_tx.shutdown().await?;
-        Ok::<(), FrontError>(())
-    };
-    let down = async {
-        let mut buffer = vec![0u8; 16 * 1024];
-        loop {
-            let n = broker_rx.read(&mut buffer).await?;
-            // Acknowledge rumqttd's bytes now, so its Nagle releases the next packet.
-            let _ = socket2::SockRef::from(broker_rx.as_ref()).set_tcp_quickack(true);
-            if n == 0 {
-                break;
-            }
-            device_tx
-                .write_all(buffer.get(..n).unwrap_or_default())
-                .await?;
+        // One wake of the router for all of them.
+        if let Some(last) = last
+            && link.tx.send(last).await.is_err()
+        {
+            link.router_dropped = true;
+            return Ok(());
         }
-        device_tx.shutdown().await?;
-        Ok::<(), FrontError>(())
-    };
-    // Either side closing, or a denied packet, ends the relay: both directions are
-    // dropped, and so both sockets closed.
-    tokio::select! {
-        result = up => result,
-        result = down => result,
+        if !out.is_empty() {
+            device.write_all(&out).await?;
+            out.clear();
+        }
+        let reading = in_flight < MAX_INFLIGHT_PUBLISHES;
+        tokio::select! {
+            read = device.read_buf(gate.buffer()), if reading => {
+                if read? == 0 {
+                    return Ok(());
+                }
+                heard_at = Instant::now();
+                // The gate refuses a packet larger than MAX_PACKET_BYTES from its header,
+                // so the buffer holds at most one packet and one read.
+                gate.buffer().reserve(16 * 1024);
+            }
+            notified = link.rx.next() => {
+                let Ok(first) = notified else {
+                    // The router dropped this link: the client id connected again, or the
+                    // router stopped.
+                    link.router_dropped = true;
+                    return Ok(());
+                };
+                let mut unscheduled = false;
+                let mut next = first;
+                loop {
+                    if let Some(notification) = next {
+                        match Option::<Packet>::from(notification) {
+                            Some(packet @ (Packet::PubAck(..) | Packet::PubRec(..))) => {
+                                in_flight = in_flight.saturating_sub(1);
+                                encode(packet, &mut out)?;
+                            }
+                            Some(Packet::Disconnect(..)) => {
+                                link.router_dropped = true;
+                                device.write_all(&out).await?;
+                                return Ok(());
+                            }
+                            Some(packet) => encode(packet, &mut out)?,
+                            // The router filled this link's buffer and waits to hear it
+                            // is ready again.
+                            None => unscheduled = true,
+                        }
+                    }
+                    // The rest of what the router handed over, without waiting.
+                    match poll_once(link.rx.next()) {
+                        Some(Ok(Some(notification))) => next = Some(notification),
+                        Some(Ok(None)) | None => break,
+                        Some(Err(_)) => {
+                            link.router_dropped = true;
+                            break;
+                        }
+                    }
+                }
+                if !out.is_empty() {
+                    device.write_all(&out).await?;
+                    out.clear();
+                }
+                if link.router_dropped {
+                    return Ok(());
+                }
+                if unscheduled && link.rx.wake().await.is_err() {
+                    link.router_dropped = true;
+                    return Ok(());
+                }
+            }
+            () = tokio::time::sleep_until(heard_at + keepalive) => {
+                return Err(FrontError::Silent);
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Topic ACLs of the embedded broker, enforced by its front door on the device→broker
-//! byte stream ([`crate::broker::serve_front`]).
+//! Topic ACLs of the embedded broker, enforced by its front door on what a device sends
+//! ([`crate::broker::serve_front`]).
 //!
 //! A device may publish only on its own uplink topic (`pl/v1/{tenant}/{device}/up`), never
 //! with the retain flag, and subscribe only to exactly its own downlink topic (no `+`,
@@ -7,15 +7,16 @@
 //! Unsubscribing, acknowledgements, pings and DISCONNECT pass. The first packet must be a
 //! CONNECT and no other may follow; packets only a server sends are refused.
 //!
-//! [`PacketGate`] cuts the stream into whole MQTT 3.1.1 packets with rumqttc's codec
-//! (`mqttbytes::v4`: bounded by the maximum packet size, errors and never panics) and
-//! releases each packet's bytes only after it passed: a denied packet never reaches
-//! rumqttd. It knows nothing of sockets; the relay feeds it bytes.
+//! [`PacketGate`] cuts the stream into whole MQTT 3.1.1 packets with rumqttd's own codec
+//! (`rumqttd::protocol::v4`: bounded by the maximum packet size, errors and never panics,
+//! no copy of the payload) and hands out each packet, as the broker's router takes it,
+//! only after it passed: a denied packet never reaches the router. It knows nothing of
+//! sockets; the front door feeds it bytes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use paceline_schemas::{DeviceId, TenantId, Topic};
-use rumqttc::mqttbytes::v4::{Connect, Publish, Subscribe, Unsubscribe};
-use rumqttc::mqttbytes::{PacketType, check};
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::{Packet, Protocol};
 
 use crate::metrics::AclDenial;
 
@@ -60,20 +61,41 @@ impl DeviceAcl {
 }
 
 /// The first packet of a connection: a CONNECT, whole.
-#[derive(Debug)]
 pub struct FirstConnect {
     /// Its client id (the device id, if it is to authenticate).
     pub client_id: String,
-    /// Its bytes, to forward unchanged.
-    pub raw: Bytes,
+    /// Its user name and password (the device id and its token), if it has them.
+    pub login: Option<(String, String)>,
+    /// The keepalive it asks for, in seconds (0: none).
+    pub keep_alive_s: u16,
+}
+
+impl std::fmt::Debug for FirstConnect {
+    /// Without the password: a device's token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstConnect")
+            .field("client_id", &self.client_id)
+            .field("user", &self.login.as_ref().map(|(user, _)| user))
+            .field("keep_alive_s", &self.keep_alive_s)
+            .finish()
+    }
+}
+
+/// A packet the ACL let through, as the broker's router takes it.
+#[derive(Debug, PartialEq)]
+pub struct Allowed {
+    /// The packet.
+    pub packet: Packet,
+    /// Whether it is a publish the router acknowledges (QoS 1 or 2): one more in flight.
+    pub awaits_ack: bool,
 }
 
 /// Where a device→broker stream is: waiting for its CONNECT, or past it.
 #[derive(Debug)]
 enum Phase {
     AwaitConnect,
-    /// After CONNECT; `None` when the client id names no active device (rumqttd then
-    /// refuses the CONNECT, and any packet sent anyway is denied).
+    /// After CONNECT; `None` when the client id names no active device (the front door
+    /// then refuses the CONNECT, and any packet sent anyway is denied).
     Connected(Option<DeviceAcl>),
 }
 
@@ -96,7 +118,7 @@ impl PacketGate {
         }
     }
 
-    /// The buffer the relay reads into (then calls [`PacketGate::next_connect`] or
+    /// The buffer the front door reads into (then calls [`PacketGate::next_connect`] or
     /// [`PacketGate::next_allowed`]).
     pub fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buffer
@@ -105,17 +127,19 @@ impl PacketGate {
     /// The whole CONNECT the stream starts with, once its bytes are all there (`Ok(None)`
     /// until then). Anything else first is [`AclDenial::Malformed`].
     pub fn next_connect(&mut self) -> Result<Option<FirstConnect>, AclDenial> {
-        let Some((kind, raw)) = self.next_raw()? else {
-            return Ok(None);
-        };
-        if kind != PacketType::Connect || !matches!(self.phase, Phase::AwaitConnect) {
+        if !matches!(self.phase, Phase::AwaitConnect) {
             return Err(AclDenial::Malformed);
         }
-        let header = check(raw.iter(), self.max_packet_bytes).map_err(|_| AclDenial::Malformed)?;
-        let connect = Connect::read(header, raw.clone()).map_err(|_| AclDenial::Malformed)?;
+        let Some((packet, _)) = self.next_packet()? else {
+            return Ok(None);
+        };
+        let Packet::Connect(connect, _, _, _, login) = packet else {
+            return Err(AclDenial::Malformed);
+        };
         Ok(Some(FirstConnect {
             client_id: connect.client_id,
-            raw,
+            login: login.map(|login| (login.username, login.password)),
+            keep_alive_s: connect.keep_alive,
         }))
     }
 
@@ -126,24 +150,22 @@ impl PacketGate {
 
     /// The next whole packet after CONNECT if the ACL allows it (`Ok(None)` until one is
     /// whole); a denial ends the connection.
-    pub fn next_allowed(&mut self) -> Result<Option<Bytes>, AclDenial> {
-        let Some((kind, raw)) = self.next_raw()? else {
+    pub fn next_allowed(&mut self) -> Result<Option<Allowed>, AclDenial> {
+        let Some((packet, awaits_ack)) = self.next_packet()? else {
             return Ok(None);
         };
         let Phase::Connected(acl) = &self.phase else {
             return Err(AclDenial::Malformed);
         };
-        let header = check(raw.iter(), self.max_packet_bytes).map_err(|_| AclDenial::Malformed)?;
-        let malformed = |_| AclDenial::Malformed;
-        match kind {
-            PacketType::Publish => {
-                let publish = Publish::read(header, raw.clone()).map_err(malformed)?;
+        match &packet {
+            Packet::Publish(publish, _) => {
+                let topic =
+                    std::str::from_utf8(&publish.topic).map_err(|_| AclDenial::Malformed)?;
                 acl.as_ref()
                     .ok_or(AclDenial::PublishTopic)?
-                    .check_publish(&publish.topic, publish.retain)?;
+                    .check_publish(topic, publish.retain)?;
             }
-            PacketType::Subscribe => {
-                let subscribe = Subscribe::read(header, raw.clone()).map_err(malformed)?;
+            Packet::Subscribe(subscribe, _) => {
                 if subscribe.filters.len() > MAX_FILTERS_PER_SUBSCRIBE {
                     return Err(AclDenial::SubscribeFilter);
                 }
@@ -152,42 +174,43 @@ impl PacketGate {
                     acl.check_subscribe(&filter.path)?;
                 }
             }
-            PacketType::Unsubscribe => {
-                Unsubscribe::read(header, raw.clone()).map_err(malformed)?;
+            Packet::Unsubscribe(unsubscribe, _) if unsubscribe.filters.is_empty() => {
+                return Err(AclDenial::Malformed);
             }
-            PacketType::PubAck
-            | PacketType::PubRec
-            | PacketType::PubRel
-            | PacketType::PubComp
-            | PacketType::PingReq
-            | PacketType::Disconnect => {}
+            Packet::Unsubscribe(..)
+            | Packet::PubAck(..)
+            | Packet::PubRec(..)
+            | Packet::PubRel(..)
+            | Packet::PubComp(..)
+            | Packet::PingReq(_)
+            | Packet::Disconnect(..) => {}
             // A second CONNECT, or what only a server sends.
-            PacketType::Connect
-            | PacketType::ConnAck
-            | PacketType::SubAck
-            | PacketType::UnsubAck
-            | PacketType::PingResp => return Err(AclDenial::Malformed),
+            Packet::Connect(..)
+            | Packet::ConnAck(..)
+            | Packet::SubAck(..)
+            | Packet::UnsubAck(..)
+            | Packet::PingResp(_) => return Err(AclDenial::Malformed),
         }
-        Ok(Some(raw))
+        Ok(Some(Allowed { packet, awaits_ack }))
     }
 
-    /// The next whole packet's type and bytes, taken off the buffer.
-    fn next_raw(&mut self) -> Result<Option<(PacketType, Bytes)>, AclDenial> {
-        let header = match check(self.buffer.iter(), self.max_packet_bytes) {
-            Ok(header) => header,
-            Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
-            Err(_) => return Err(AclDenial::Malformed),
-        };
-        let kind = header.packet_type().map_err(|_| AclDenial::Malformed)?;
-        let raw = self.buffer.split_to(header.frame_length()).freeze();
-        Ok(Some((kind, raw)))
+    /// The next whole packet, taken off the buffer, and whether it is a publish at QoS 1
+    /// or 2 (from its first byte: rumqttd keeps a publish's QoS to itself).
+    fn next_packet(&mut self) -> Result<Option<(Packet, bool)>, AclDenial> {
+        let first = self.buffer.first().copied().unwrap_or(0);
+        let awaits_ack = first >> 4 == 3 && (first >> 1) & 0b11 != 0;
+        match V4.read_mut(&mut self.buffer, self.max_packet_bytes) {
+            Ok(packet) => Ok(Some((packet, awaits_ack))),
+            Err(rumqttd::protocol::Error::InsufficientBytes(_)) => Ok(None),
+            Err(_) => Err(AclDenial::Malformed),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use rumqttc::mqttbytes::QoS;
-    use rumqttc::mqttbytes::v4::Packet;
+    use rumqttc::mqttbytes::v4::{Connect, Login, Packet, Publish, Subscribe, Unsubscribe};
 
     use super::*;
 
@@ -331,8 +354,11 @@ mod tests {
         let mut passed = Vec::new();
         for b in bytes {
             gate.buffer().extend_from_slice(&[*b]);
-            while let Some(raw) = gate.next_allowed()? {
-                passed.push(raw.to_vec());
+            while let Some(allowed) = gate.next_allowed()? {
+                // Written back with rumqttd's codec: the same bytes as rumqttc's.
+                let mut bytes = BytesMut::new();
+                V4.write(allowed.packet, &mut bytes).unwrap();
+                passed.push(bytes.to_vec());
             }
         }
         Ok(passed)
@@ -341,14 +367,20 @@ mod tests {
     #[test]
     fn the_gate_holds_each_packet_until_it_is_whole_and_checked() {
         let mut gate = PacketGate::new(1024);
-        let connect = bytes_of(&Packet::Connect(Connect::new("d-dev")));
+        let mut connect = Connect::new("d-dev");
+        connect.keep_alive = 7;
+        connect.login = Some(Login::new("d-dev", "00ff"));
+        let connect = bytes_of(&Packet::Connect(connect));
         for (i, b) in connect.iter().enumerate() {
             gate.buffer().extend_from_slice(&[*b]);
             let first = gate.next_connect().unwrap();
             assert_eq!(first.is_some(), i + 1 == connect.len(), "byte {i}");
             if let Some(first) = first {
                 assert_eq!(first.client_id, "d-dev");
-                assert_eq!(first.raw.to_vec(), connect);
+                assert_eq!(first.keep_alive_s, 7);
+                assert_eq!(first.login, Some(("d-dev".to_owned(), "00ff".to_owned())));
+                assert!(!format!("{first:?}").contains("00ff"), "{first:?}");
+                assert!(gate.buffer().is_empty());
             }
         }
         gate.connected(Some(acl()));
@@ -366,6 +398,20 @@ mod tests {
         let stream: Vec<u8> = good.iter().flat_map(bytes_of).collect();
         let passed = run(&mut gate, &stream).unwrap();
         assert_eq!(passed, good.iter().map(bytes_of).collect::<Vec<_>>());
+
+        // Which publishes the router will acknowledge (the front door's in-flight count).
+        for (qos, awaits_ack) in [
+            (QoS::AtMostOnce, false),
+            (QoS::AtLeastOnce, true),
+            (QoS::ExactlyOnce, true),
+        ] {
+            let publish = Publish::new("pl/v1/gym-a/d-dev/up", qos, vec![1; 3]);
+            gate.buffer()
+                .extend_from_slice(&bytes_of(&Packet::Publish(publish)));
+            let allowed = gate.next_allowed().unwrap().unwrap();
+            assert_eq!(allowed.awaits_ack, awaits_ack, "{qos:?}");
+        }
+        assert_eq!(gate.next_allowed(), Ok(None));
 
         let mut retained = Publish::new("pl/v1/gym-a/d-dev/up", QoS::AtLeastOnce, vec![1]);
         retained.retain = true;

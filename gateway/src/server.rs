@@ -120,17 +120,13 @@ impl Gateway {
                     .await
                     .context("starting the MQTT broker")?;
                 let mqtt_addr = front.local_addr().context("the MQTT address")?;
-                let private = broker::private_addr().context("starting the MQTT broker")?;
-                let (link_tx, link_rx) = broker::start(
-                    private,
-                    settings.mqtt_max_connections,
-                    Arc::clone(&live_cell),
-                )
-                .context("starting the MQTT broker")?;
+                let (embedded_broker, link_tx, link_rx) =
+                    broker::start(settings.mqtt_max_connections)
+                        .context("starting the MQTT broker")?;
                 (
                     mqtt_addr,
                     Downlink::new(Some(link_tx)),
-                    Some((front, private, link_rx)),
+                    Some((front, embedded_broker, link_rx)),
                     None,
                 )
             }
@@ -169,8 +165,12 @@ impl Gateway {
             .with_quotas(settings.quotas),
         );
         let _ = live_cell.set(Arc::clone(&live));
-        if let Some((front, private, link_rx)) = embedded {
-            tokio::spawn(broker::serve_front(front, private, Arc::clone(&live)));
+        if let Some((front, embedded_broker, link_rx)) = embedded {
+            tokio::spawn(broker::serve_front(
+                front,
+                embedded_broker,
+                Arc::clone(&live),
+            ));
             broker::spawn_ingress(link_rx, Arc::clone(&live)).context("starting MQTT ingress")?;
         }
 
@@ -425,9 +425,9 @@ impl Drop for Gateway {
     }
 }
 
-/// Descriptors the embedded broker holds per device: the device's socket, and both ends
-/// of the front door's loopback relay to rumqttd.
-const FILES_PER_MQTT_DEVICE: u64 = 3;
+/// Descriptors the embedded broker holds per device: the device's socket (the front door
+/// reaches rumqttd's router in process, through no socket).
+const FILES_PER_MQTT_DEVICE: u64 = 1;
 
 /// Raises the process's limit on open files towards `wanted`: the hard limit too if the
 /// process may (it has `CAP_SYS_RESOURCE`), else the soft limit up to the hard one.
@@ -461,7 +461,7 @@ pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
 }
 
 /// Raises the open-file limit for `max_connections` MQTT devices (the usual soft limit,
-/// 1,024, would hold a gym to about 300), and warns when the limit stays short of it.
+/// 1,024, would hold a gym to about 750), and warns when the limit stays short of it.
 fn raise_open_files_for_devices(max_connections: usize) {
     let needed = (max_connections as u64).saturating_mul(FILES_PER_MQTT_DEVICE) + 256;
     if let Some(in_force) = raise_open_files_limit(needed)

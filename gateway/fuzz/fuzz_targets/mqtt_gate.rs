@@ -1,5 +1,5 @@
 //! Arbitrary bytes as what a device sends the MQTT front door, cut at every 61st byte as
-//! reads would be: `mqtt_acl::PacketGate` (rumqttc's MQTT 3.1.1 codec and the topic ACLs)
+//! reads would be: `mqtt_acl::PacketGate` (rumqttd's MQTT 3.1.1 codec and the topic ACLs)
 //! returns a packet, "not yet" or a denial, never panics, and holds at most one packet of
 //! the gateway's maximum size and one read.
 #![no_main]
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
                     gate.next_connect().map(|p| p.is_some())
                 };
                 match step {
-                    // The relay sets the ACL after the CONNECT; stop there.
+                    // The front door sets the ACL after the CONNECT; stop there.
                     Ok(true) if !connected => break 'stream,
                     Ok(true) => {}
                     Ok(false) => break,

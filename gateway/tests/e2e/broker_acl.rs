@@ -4,6 +4,10 @@
 //! arrives while the owner rides on, and a retained publish on a device's own topic is
 //! refused; each closing is counted by reason. A CONNECT held back past 5 s gets no
 //! CONNACK, and a device revoked while its CONNECT trickles in is refused all the same.
+//! The front door speaks MQTT itself on the router's local links: a wrong token gets a
+//! CONNACK that refuses it, a ping its answer, a second connection with the same client
+//! id replaces the first, a frame its PUBACK and then the gateway's ack on the downlink,
+//! and a connection silent past 1.5× its keepalive is closed.
 
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -25,12 +29,22 @@ struct RawDevice {
 impl RawDevice {
     /// Connects with the device's real credentials and waits for a CONNACK that accepts.
     async fn connect(gateway: &Gateway, creds: &Creds) -> RawDevice {
+        Self::connect_with_keepalive(gateway, creds, 10).await
+    }
+
+    /// As [`RawDevice::connect`], asking for a keepalive of `keep_alive_s`.
+    async fn connect_with_keepalive(
+        gateway: &Gateway,
+        creds: &Creds,
+        keep_alive_s: u16,
+    ) -> RawDevice {
         let stream = TcpStream::connect(gateway.mqtt).await.unwrap();
         let mut device = RawDevice {
             stream,
             received: BytesMut::new(),
         };
         let mut connect = Connect::new(creds.device.as_str());
+        connect.keep_alive = keep_alive_s;
         connect.login = Some(Login::new(creds.device.as_str(), creds.token.expose_hex()));
         device.send(Packet::Connect(connect)).await;
         match device.next_packet().await {
@@ -380,4 +394,81 @@ async fn a_device_revoked_while_its_connect_trickles_in_is_refused() {
         "{packets:?}"
     );
     assert_eq!(stored_counts(&gateway.db(), &session).0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_door_refuses_a_wrong_token_answers_pings_replaces_a_reused_client_id_and_closes_a_silent_connection()
+ {
+    let gateway = paceline().start().await;
+    let ana = gateway.pair("gym-a", "ana");
+    let session = session_id("front-door");
+    let ana_up = Topic::up(&ana.tenant, &ana.device).to_string();
+    let ana_down = Topic::down(&ana.tenant, &ana.device).to_string();
+
+    // A wrong token: a CONNACK that refuses (not authorized), then the connection closed.
+    let mut wrong = RawDevice {
+        stream: TcpStream::connect(gateway.mqtt).await.unwrap(),
+        received: BytesMut::new(),
+    };
+    let mut connect = Connect::new(ana.device.as_str());
+    connect.login = Some(Login::new(ana.device.as_str(), "00".repeat(32)));
+    wrong.send(Packet::Connect(connect)).await;
+    let packets = wrong.packets_until_closed().await;
+    assert!(
+        matches!(
+            packets.as_slice(),
+            [Packet::ConnAck(ack)] if ack.code == rumqttc::mqttbytes::v4::ConnectReturnCode::NotAuthorized
+        ),
+        "{packets:?}"
+    );
+
+    // A ping is answered.
+    let mut first = RawDevice::connect(&gateway, &ana).await;
+    first.send(Packet::PingReq).await;
+    assert_eq!(first.next_packet().await, Some(Packet::PingResp));
+    // The same client id again: the newer connection is let in, the older one closed.
+    let mut second = RawDevice::connect_with_keepalive(&gateway, &ana, 2).await;
+    assert_eq!(first.packets_until_closed().await, vec![]);
+
+    // The newer one rides: its frame is PUBACKed by the broker, stored, and acknowledged
+    // by the gateway on the downlink.
+    second.send(subscribe(&ana_down)).await;
+    assert!(matches!(
+        second.next_packet().await,
+        Some(Packet::SubAck(_))
+    ));
+    let frame = ana.frame(&session, 1, &ride_batch(0, 150, 100));
+    second.send(publish(&ana_up, frame, false)).await;
+    let quiet_from = tokio::time::Instant::now();
+    let mut pubacked = false;
+    let mut downlinks = 0;
+    while !(pubacked && downlinks > 0) {
+        match second.next_packet().await {
+            Some(Packet::PubAck(ack)) => {
+                assert_eq!(ack.pkid, 1);
+                pubacked = true;
+            }
+            Some(Packet::Publish(down)) => {
+                assert_eq!(down.topic, ana_down);
+                downlinks += 1;
+            }
+            other => panic!("expected a PUBACK and the downlink ack, got {other:?}"),
+        }
+    }
+    wait_until("the frame to be stored", DEADLINE, async || {
+        stored_counts(&gateway.db(), &session).0 == 1
+    })
+    .await;
+
+    // Then silence, past 1.5× the 2 s keepalive: closed (after what was still on its way).
+    let rest = second.packets_until_closed().await;
+    let silent = quiet_from.elapsed();
+    assert!(
+        rest.iter().all(|p| matches!(p, Packet::Publish(_))),
+        "{rest:?}"
+    );
+    assert!(
+        silent >= std::time::Duration::from_millis(2_900),
+        "closed after {silent:?} of silence, before 1.5 × 2 s"
+    );
 }
