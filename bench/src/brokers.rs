@@ -13,9 +13,9 @@
 //! the device check at CONNECT (Mosquitto gets no authentication either, so neither pays
 //! for it); Mosquitto is the Debian package's `mosquitto` with a generated config:
 //! anonymous, no persistence, 100 in flight and 1,000 queued per client like rumqttd's
-//! limits, no logging. Neither broker sets `TCP_NODELAY` on its own sockets (rumqttd
-//! cannot; Mosquitto's default), so the gateway's front relay, which fixes that for the
-//! product, is left out for both: this is the broker alone.
+//! limits, no logging. Both are reached over their own TCP listeners (rumqttd's is the one
+//! the product no longer opens: the gateway's front door owns the device sockets and hands
+//! packets to rumqttd's router over local links), so this is the broker alone.
 //!
 //! **Two loads.** *Paced*: N publishers at 5 frames/s each (the SPEC's athlete); the
 //! figures are latency percentiles and the share delivered. *Saturated*: publishers send

@@ -2,6 +2,42 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
+
+/// The cores this process was started on (`Cpus_allowed_list`), read once, before
+/// [`crate::e2e`] pins the load generator to one of them: read again after a sweep's
+/// first point, the list would hold only the generator's core, and the next points would
+/// put the server on that core too and report a one-core machine.
+pub fn cores_at_start() -> &'static [usize] {
+    static CORES: OnceLock<Vec<usize>> = OnceLock::new();
+    CORES.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .map(|list| cpu_list(list.trim()))
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The cores of a kernel CPU list such as `0-3,6`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                    cores.extend(a..=b);
+                }
+            }
+            None => cores.extend(part.parse::<usize>().ok()),
+        }
+    }
+    cores
+}
 
 /// The facts about the machine every result file records.
 #[derive(Debug, Clone)]
@@ -10,7 +46,7 @@ pub struct Machine {
     pub host: String,
     /// CPU model as /proc/cpuinfo names it.
     pub cpu_model: String,
-    /// Logical cores available to this process.
+    /// Logical cores this process was started on ([`cores_at_start`]).
     pub cores: usize,
     /// Total memory, GiB.
     pub memory_gib: f64,
@@ -43,7 +79,10 @@ impl Machine {
         Machine {
             host: command_output("hostname", &[]).unwrap_or_else(|| "unknown".to_owned()),
             cpu_model,
-            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            cores: match cores_at_start().len() {
+                0 => std::thread::available_parallelism().map_or(0, usize::from),
+                n => n,
+            },
             memory_gib: memory_kib / 1024.0 / 1024.0,
             rustc: command_output("rustc", &["-V"]).unwrap_or_else(|| "unknown".to_owned()),
             date: command_output("date", &["-u", "+%F"])

@@ -57,6 +57,8 @@ struct Section {
 }
 
 fn run() -> anyhow::Result<()> {
+    // Before anything pins this process to one core.
+    paceline_bench::machine::cores_at_start();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         // The child roles: measured from outside.
@@ -621,7 +623,7 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     eprintln!("brokers: rumqttd vs mosquitto, {runs} run(s) each…");
     let [rumqttd, mosquitto] = brokers::run(loads, runs)?;
     let mut body = format!(
-        "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, QoS 1 both ways (paced publishers: rumqttc in this process; saturating publishers: the lean client in {} generator process(es), `PACELINE_BENCH_GENERATORS`; the subscriber: the lean client in this process), the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication; the gateway's `TCP_NODELAY` front relay is not in front of either. \
+        "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, QoS 1 both ways (paced publishers: rumqttc in this process; saturating publishers: the lean client in {} generator process(es), `PACELINE_BENCH_GENERATORS`; the subscriber: the lean client in this process), the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication, and each is reached over its own TCP listener (the gateway's front door is not in front of either). \
          Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber; the broker's, the generators' and the subscriber's CPU over the same window, and which side saturated. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
         brokers::generator_processes(),
         8 + brokers_frame_len(),

@@ -4,22 +4,16 @@
 use std::process::{Command, Stdio};
 
 /// Pins the load generator (this thread, and so the threads it starts from now on) to
-/// the last core this process may use and every thread of the server `pid` to the
+/// the last core this process was started on and every thread of the server `pid` to the
 /// others, with `taskset`, so the two do not take each other's time and the generator's
 /// own CPU reads clean. Returns what it did, or why it did not.
 pub(super) fn place_processes(server_pid: u32) -> String {
     if std::env::var("PACELINE_BENCH_PIN").is_ok_and(|v| v == "0") {
         return "not pinned (PACELINE_BENCH_PIN=0)".to_owned();
     }
-    let cores: Vec<usize> = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .map(|list| cpu_list(list.trim()))
-        })
-        .unwrap_or_default();
+    // The cores the bench started on, not this moment's: after a sweep's first point the
+    // generator is pinned to one core, which the server of the next point would inherit.
+    let cores = crate::machine::cores_at_start();
     let Some((&generator, server_cores)) = cores.split_last() else {
         return "not pinned (no core list)".to_owned();
     };
@@ -49,20 +43,4 @@ pub(super) fn place_processes(server_pid: u32) -> String {
     } else {
         "not pinned (taskset failed)".to_owned()
     }
-}
-
-/// The cores of a kernel CPU list such as `0-3,6`.
-fn cpu_list(list: &str) -> Vec<usize> {
-    let mut cores = Vec::new();
-    for part in list.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
-                    cores.extend(a..=b);
-                }
-            }
-            None => cores.extend(part.parse::<usize>().ok()),
-        }
-    }
-    cores
 }
