@@ -1,5 +1,5 @@
 //! Open device connections, by device, so that revoking a device closes them at once
-//! (MQTT relays and QUIC streams each hold a [`ConnectionWatch`]).
+//! (MQTT front-door connections and QUIC streams each hold a [`ConnectionWatch`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
