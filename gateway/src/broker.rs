@@ -33,6 +33,15 @@
 //! that is ready at once, one write. A denied packet never reaches the router: the
 //! connection is closed and counted (`paceline_mqtt_acl_denied_total{reason}`).
 //!
+//! **PUBACKs ride with the ack.** The router PUBACKs a device's frame the moment it has
+//! it; the gateway's own ack on the `down` topic follows once the frame is committed,
+//! milliseconds later. Written apart they cost two writes (and two wake-ups of the
+//! device) per frame; so PUBACKs alone are held up to [`PUBACK_HOLD`] (25 ms) and go out
+//! with the next publish to the device (an ack or a cue, which is never held), or alone
+//! when the hold runs out or [`PUBACK_HOLD_BYTES`] are waiting. QoS 1 only asks that the
+//! PUBACK comes; the device's in-flight window (100 with the edge agent) is far from full
+//! at five frames a second.
+//!
 //! The front door keeps what rumqttd's own listener did: CONNACK only after the device
 //! check (refused with code 5, not authorized, for an unknown, revoked or wrong token;
 //! code 3 when the router is at its connection cap), a keepalive of 0 refused, PINGREQ
@@ -191,6 +200,11 @@ pub const MAX_PACKET_BYTES: usize = MAX_FRAME_BYTES + 1024;
 
 /// The most QoS 1/2 publishes of one connection waiting for the router's PUBACK.
 pub const MAX_INFLIGHT_PUBLISHES: usize = 100;
+
+/// How long PUBACKs alone wait for a downlink publish to share their write (module docs).
+const PUBACK_HOLD: Duration = Duration::from_millis(25);
+/// Held PUBACK bytes that are written without waiting further.
+const PUBACK_HOLD_BYTES: usize = 4 * 1024;
 
 /// How long a new connection has to send its whole CONNECT (as rumqttd's own timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -434,6 +448,8 @@ async fn serve_device(
 ) -> Result<(), FrontError> {
     let mut in_flight = 0usize;
     let mut heard_at = Instant::now();
+    // Since when PUBACKs alone wait in `out` for the ack or cue that follows them.
+    let mut held_since: Option<Instant> = None;
     loop {
         // What is whole in the buffer goes onto the link first: after a read, and after
         // PUBACKs made room under the cap for packets held back.
@@ -468,7 +484,8 @@ async fn serve_device(
             link.router_dropped = true;
             return Ok(());
         }
-        if !out.is_empty() {
+        // A PINGRESP goes out at once, unless PUBACKs are held: then with them.
+        if !out.is_empty() && held_since.is_none() {
             device.write_all(&out).await?;
             out.clear();
         }
@@ -491,6 +508,8 @@ async fn serve_device(
                     return Ok(());
                 };
                 let mut unscheduled = false;
+                // Whether something other than a PUBACK is to go out.
+                let mut urgent = false;
                 let mut next = first;
                 loop {
                     if let Some(notification) = next {
@@ -504,7 +523,10 @@ async fn serve_device(
                                 device.write_all(&out).await?;
                                 return Ok(());
                             }
-                            Some(packet) => encode(packet, &mut out)?,
+                            Some(packet) => {
+                                urgent = true;
+                                encode(packet, &mut out)?;
+                            }
                             // The router filled this link's buffer and waits to hear it
                             // is ready again.
                             None => unscheduled = true,
@@ -521,8 +543,15 @@ async fn serve_device(
                     }
                 }
                 if !out.is_empty() {
-                    device.write_all(&out).await?;
-                    out.clear();
+                    let held_long_enough =
+                        held_since.is_some_and(|since| since.elapsed() >= PUBACK_HOLD);
+                    if urgent || held_long_enough || out.len() >= PUBACK_HOLD_BYTES {
+                        device.write_all(&out).await?;
+                        out.clear();
+                        held_since = None;
+                    } else if held_since.is_none() {
+                        held_since = Some(Instant::now());
+                    }
                 }
                 if link.router_dropped {
                     return Ok(());
@@ -534,6 +563,14 @@ async fn serve_device(
             }
             () = tokio::time::sleep_until(heard_at + keepalive) => {
                 return Err(FrontError::Silent);
+            }
+            () = tokio::time::sleep_until(
+                held_since.map_or(heard_at + keepalive, |since| since + PUBACK_HOLD)
+            ), if held_since.is_some() => {
+                // No ack came to carry the PUBACKs: they go alone.
+                device.write_all(&out).await?;
+                out.clear();
+                held_since = None;
             }
         }
     }

@@ -43,7 +43,7 @@ const STATEMENTS_CACHED: usize = 128;
 /// it stays as large as the longest burst made it.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// The seqs a session holds above its contiguous ack.
-const STORED_ABOVE_SQL: &str = "SELECT seq FROM frames
+pub(crate) const STORED_ABOVE_SQL: &str = "SELECT seq FROM frames
      WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
      ORDER BY seq";
 /// A session's newest stored device status (through the partial index of migration 3).

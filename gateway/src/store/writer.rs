@@ -10,10 +10,19 @@
 //! **Group commit.** With a window (`group_commit_ms`, default 2 ms), the writer does not
 //! commit the moment the channel runs dry: it goes on gathering until the window, counted
 //! from the first write of the batch, is over (or the batch is full, or a flush asks for
-//! the commit, or the channel closes), so at low load frames of many sessions share one
-//! transaction and one fsync instead of paying one each. The wait is on the channel
-//! (`recv_timeout`): a write arriving or the last sender going away wakes it at once.
-//! Acknowledgements still follow the commit.
+//! the commit, or the writer stops), so at low load frames of many sessions share one
+//! transaction and one fsync instead of paying one each. The writer waits out the window
+//! parked (`park_timeout`), not on the channel: a write arriving does not wake it (that
+//! was one wake-up of the writer per frame at a thousand sessions), a flush or the
+//! writer's stop unparks it at once. Acknowledgements still follow the commit.
+//!
+//! **A session's row lags its frames by up to [`SESSION_ROW_EVERY_MS`].** Its
+//! `acked_seq` and `last_frame_ms` are written with the session's first committed frame,
+//! then at most once every 5 s of receive time, and at once on a flush, a session's end,
+//! a stale-session sweep and the writer's stop. With a thousand sessions streaming, the
+//! row update per session per batch dirtied one page per frame of its own, a third of
+//! the pages a commit wrote. Nothing depends on the row being current: a resume and the
+//! writer's own ack state read `acked_seq` and then every frame stored above it.
 //!
 //! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
 //! a resent frame is stored once. A failed transaction is rolled back and reported; its
@@ -36,8 +45,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::thread::{self, JoinHandle};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use paceline_schemas::{Cue, SessionSummary, codec};
@@ -235,19 +244,40 @@ pub struct Writer {
 
 /// A cloneable way to queue writes.
 #[derive(Clone)]
-pub struct WriteQueue(SyncSender<WriteOp>);
+pub struct WriteQueue {
+    sender: SyncSender<WriteOp>,
+    /// The writer thread, unparked by a flush that ends its gathering.
+    writer: Option<Thread>,
+}
 
 impl WriteQueue {
     /// Queues a write, waiting while the queue is full.
     pub fn send(&self, op: WriteOp) -> Result<(), StoreError> {
-        self.0.send(op).map_err(|_| StoreError::WriterGone)
+        let flush = matches!(op, WriteOp::Flush(_));
+        self.sender.send(op).map_err(|_| StoreError::WriterGone)?;
+        if flush {
+            self.wake_writer();
+        }
+        Ok(())
     }
 
     /// Queues a write if there is room now; gives it back otherwise.
     pub fn try_send(&self, op: WriteOp) -> Result<(), Box<WriteOp>> {
-        self.0.try_send(op).map_err(|e| match e {
+        let flush = matches!(op, WriteOp::Flush(_));
+        self.sender.try_send(op).map_err(|e| match e {
             TrySendError::Full(op) | TrySendError::Disconnected(op) => Box::new(op),
-        })
+        })?;
+        if flush {
+            self.wake_writer();
+        }
+        Ok(())
+    }
+
+    /// Ends the writer's gathering now (module docs: a write alone does not wake it).
+    fn wake_writer(&self) {
+        if let Some(writer) = &self.writer {
+            writer.unpark();
+        }
     }
 
     /// Waits until everything queued before this call is committed.
@@ -271,8 +301,14 @@ impl Writer {
         health: Arc<Health>,
         listener: CommitListener,
     ) -> Result<Writer, StoreError> {
+        let conn = connect(path)?;
+        // The writer's connection keeps the pages the live sessions' inserts land on (the
+        // index leaves of a thousand sessions) in memory, and checkpoints less often, so
+        // that a page rewritten by many commits is copied to the database once.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         Writer::start_on(
-            connect(path)?,
+            conn,
             Gathering {
                 batch: batch.max(1),
                 window: group_commit,
@@ -302,6 +338,7 @@ impl Writer {
                 let mut state = WriterState {
                     conn,
                     acks: HashMap::new(),
+                    session_rows: HashMap::new(),
                     not_opened: HashSet::new(),
                     metrics,
                     health,
@@ -324,7 +361,10 @@ impl Writer {
 
     /// A queue to send writes on.
     pub fn queue(&self) -> WriteQueue {
-        WriteQueue(self.sender.clone())
+        WriteQueue {
+            sender: self.sender.clone(),
+            writer: self.thread.as_ref().map(|t| t.thread().clone()),
+        }
     }
 
     /// Commits what is queued and stops the thread. Other queues must be dropped first
@@ -333,6 +373,8 @@ impl Writer {
         let (tx, _) = mpsc::sync_channel(1);
         drop(std::mem::replace(&mut self.sender, tx));
         if let Some(thread) = self.thread.take() {
+            // A gathering writer is parked: it sees the closed channel once woken.
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -372,9 +414,30 @@ impl AckState {
     }
 }
 
+/// How often at most a session's row gets its `acked_seq` and `last_frame_ms` while
+/// frames stream in, ms of receive time (module docs).
+const SESSION_ROW_EVERY_MS: u64 = 5_000;
+
+/// The writer connection's page cache, KiB (SQLite's default is 2,000 KiB).
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// WAL pages after which the writer's commit checkpoints (16 MiB of 4 KiB pages; the
+/// other connections keep 1,000).
+const WRITER_CHECKPOINT_PAGES: i64 = 4_000;
+
+/// A live session's row as the writer last wrote it.
+#[derive(Debug, Clone, Copy)]
+struct SessionRowLag {
+    /// The receive time of the frame that last brought the row up to date.
+    written_ms: u64,
+    /// The newest frame's receive time committed since, if the row lags it.
+    behind_ms: Option<u64>,
+}
+
 struct WriterState {
     conn: Connection,
     acks: HashMap<i64, AckState>,
+    /// How far each live session's row lags what is committed (module docs).
+    session_rows: HashMap<i64, SessionRowLag>,
     /// Rows whose open did not happen: what names them is skipped.
     not_opened: HashSet<i64>,
     metrics: Arc<Metrics>,
@@ -418,11 +481,12 @@ impl Gathering {
                     if left.is_zero() {
                         break;
                     }
-                    // Woken by the next write or by the last sender going away.
-                    match receiver.recv_timeout(left) {
-                        Ok(op) => op,
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                    }
+                    // Parked, not waiting on the channel: a write arriving does not wake
+                    // the writer (at a thousand sessions that was a wake-up per frame);
+                    // a flush or a stop unparks it, and a spurious wake-up only looks
+                    // again.
+                    thread::park_timeout(left);
+                    continue;
                 }
             };
             flushed = matches!(op, WriteOp::Flush(_));
@@ -437,6 +501,9 @@ impl WriterState {
         while let Some(ops) = gathering.next_batch(receiver) {
             self.commit(ops);
         }
+        // Stopping: the lagging session rows are written as a flush would.
+        let (flushed, _) = mpsc::sync_channel(1);
+        self.commit(vec![WriteOp::Flush(flushed)]);
     }
 
     fn commit(&mut self, ops: Vec<WriteOp>) {
@@ -460,7 +527,10 @@ impl WriterState {
             .into_iter()
             .chain(ops)
             .collect();
-        if ops.is_empty() {
+        // A flush also brings every lagging session row up to date.
+        let catching_up =
+            !replies.is_empty() && self.session_rows.values().any(|l| l.behind_ms.is_some());
+        if ops.is_empty() && !catching_up {
             for Reply::Flushed(tx) in replies {
                 let _ = tx.send(());
             }
@@ -480,6 +550,10 @@ impl WriterState {
         // Sessions this batch opens, and those it was asked to open and did not.
         let mut opened: Vec<i64> = Vec::new();
         let mut not_opened: Vec<i64> = Vec::new();
+        // Session rows this batch brings up to date (with the receive time they now
+        // hold), and the sessions it ends.
+        let mut rows_written: Vec<(i64, u64)> = Vec::new();
+        let mut rows_ended: Vec<i64> = Vec::new();
         let outcome = (|| -> Result<(), StoreError> {
             let tx = self
                 .conn
@@ -496,7 +570,7 @@ impl WriterState {
                         let acks = match self.acks.entry(frame.session_row) {
                             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                             std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(load_ack_state(&tx, frame.session_row)?)
+                                e.insert(load_ack_state(&tx, &frame)?)
                             }
                         };
                         if insert_frame(&tx, &frame)? {
@@ -572,8 +646,28 @@ impl WriterState {
                                 session_row
                             ],
                         )?;
+                        // The row's last lagging fields, as the session will not stream
+                        // again.
+                        if let Some(behind_ms) = self
+                            .session_rows
+                            .get(&session_row)
+                            .and_then(|l| l.behind_ms)
+                        {
+                            let acked_seq = self.acks.get(&session_row).map_or(0, |a| a.contiguous);
+                            update_session_row(&tx, session_row, acked_seq, behind_ms)?;
+                        }
+                        rows_ended.push(session_row);
                     }
                     WriteOp::EndStale { before_ms, now_ms } => {
+                        // Staleness is judged on rows brought up to date first.
+                        for (session_row, lag) in &self.session_rows {
+                            if let Some(behind_ms) = lag.behind_ms {
+                                let acked_seq =
+                                    self.acks.get(session_row).map_or(0, |a| a.contiguous);
+                                update_session_row(&tx, *session_row, acked_seq, behind_ms)?;
+                                rows_written.push((*session_row, behind_ms));
+                            }
+                        }
                         tx.execute(
                             "UPDATE sessions SET status = 'ended', ended_ms = ?1
                              WHERE status = 'open' AND last_frame_ms < ?2",
@@ -583,19 +677,29 @@ impl WriterState {
                     WriteOp::Flush(_) => {}
                 }
             }
-            // One update per session per batch, not per frame.
+            // A session's row follows its frames at most every SESSION_ROW_EVERY_MS, and
+            // at once when someone waits on a flush (module docs).
+            let flushing = !replies.is_empty();
             for (session_row, received_ms) in &touched {
-                let acked_seq = self.acks.get(session_row).map_or(0, |a| a.contiguous);
-                tx.prepare_cached(
-                    "UPDATE sessions SET acked_seq = max(acked_seq, ?1),
-                            last_frame_ms = max(last_frame_ms, ?2)
-                     WHERE id = ?3",
-                )?
-                .execute(params![
-                    to_i64(acked_seq),
-                    to_i64(*received_ms),
-                    session_row
-                ])?;
+                let due = self.session_rows.get(session_row).is_none_or(|lag| {
+                    flushing || *received_ms >= lag.written_ms + SESSION_ROW_EVERY_MS
+                });
+                if due {
+                    let acked_seq = self.acks.get(session_row).map_or(0, |a| a.contiguous);
+                    update_session_row(&tx, *session_row, acked_seq, *received_ms)?;
+                    rows_written.push((*session_row, *received_ms));
+                }
+            }
+            if flushing {
+                for (session_row, lag) in &self.session_rows {
+                    if let Some(behind_ms) = lag.behind_ms
+                        && !touched.contains_key(session_row)
+                    {
+                        let acked_seq = self.acks.get(session_row).map_or(0, |a| a.contiguous);
+                        update_session_row(&tx, *session_row, acked_seq, behind_ms)?;
+                        rows_written.push((*session_row, behind_ms));
+                    }
+                }
             }
             for (tenant_row, bytes) in &stored_bytes {
                 tx.prepare_cached(
@@ -615,6 +719,25 @@ impl WriterState {
         let committed: Vec<Committed> = match outcome {
             Ok(()) => {
                 self.metrics.db_commits.inc();
+                for (session_row, written_ms) in rows_written {
+                    self.session_rows.insert(
+                        session_row,
+                        SessionRowLag {
+                            written_ms,
+                            behind_ms: None,
+                        },
+                    );
+                }
+                for (session_row, received_ms) in &touched {
+                    if let Some(lag) = self.session_rows.get_mut(session_row)
+                        && *received_ms > lag.written_ms
+                    {
+                        lag.behind_ms = Some(lag.behind_ms.unwrap_or(0).max(*received_ms));
+                    }
+                }
+                for session_row in rows_ended {
+                    self.session_rows.remove(&session_row);
+                }
                 if self.failures_in_a_row > 0 {
                     self.failures_in_a_row = 0;
                     self.health.recovered(Part::Writer);
@@ -682,6 +805,22 @@ impl WriterState {
     }
 }
 
+/// Brings a session's row up to what is committed: its contiguous ack and newest frame.
+fn update_session_row(
+    tx: &Transaction<'_>,
+    session_row: i64,
+    acked_seq: u64,
+    received_ms: u64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sessions SET acked_seq = max(acked_seq, ?1),
+                last_frame_ms = max(last_frame_ms, ?2)
+         WHERE id = ?3",
+    )?
+    .execute(params![to_i64(acked_seq), to_i64(received_ms), session_row])?;
+    Ok(())
+}
+
 fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreError> {
     let inserted = tx
         .prepare_cached(
@@ -726,11 +865,14 @@ fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreE
     Ok(true)
 }
 
-fn load_ack_state(tx: &Transaction<'_>, session_row: i64) -> Result<AckState, StoreError> {
+/// A session's ack state as stored: `acked_seq` from its row, then the seqs stored above
+/// it, read through `UNIQUE(device_row, session_row, seq)` (the same query a resume runs;
+/// without the device the lookup would scan every frame).
+fn load_ack_state(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<AckState, StoreError> {
     let acked: Option<i64> = tx
         .query_row(
             "SELECT acked_seq FROM sessions WHERE id = ?1",
-            params![session_row],
+            params![frame.session_row],
             |row| row.get(0),
         )
         .optional()?;
@@ -739,13 +881,17 @@ fn load_ack_state(tx: &Transaction<'_>, session_row: i64) -> Result<AckState, St
         contiguous,
         above: BTreeSet::new(),
     };
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq FROM frames WHERE session_row = ?1 AND seq > ?2 ORDER BY seq",
-    )?;
+    let mut stmt = tx.prepare_cached(super::STORED_ABOVE_SQL)?;
     let seqs = stmt
-        .query_map(params![session_row, to_i64(contiguous)], |row| {
-            row.get::<_, i64>(0)
-        })?
+        .query_map(
+            params![
+                frame.device_row,
+                frame.session_row,
+                to_i64(contiguous),
+                frame.tenant_row
+            ],
+            |row| row.get::<_, i64>(0),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     for seq in seqs {
         state.stored(to_u64(seq));
@@ -1129,6 +1275,7 @@ mod tests {
         let mut state = WriterState {
             conn,
             acks: HashMap::new(),
+            session_rows: HashMap::new(),
             not_opened: HashSet::new(),
             metrics: Arc::clone(&metrics),
             health: Arc::default(),
@@ -1268,6 +1415,105 @@ mod tests {
             })
             .collect();
         (tenant_row, device_row, opens)
+    }
+
+    /// A session's row as another connection reads it: `(acked_seq, last_frame_ms)`.
+    fn session_row_fields(path: &Path, session_row: i64) -> (i64, i64) {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT acked_seq, last_frame_ms FROM sessions WHERE id = ?1",
+            [session_row],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    /// The session row is written with the first committed frame, then lags the acks
+    /// (frames within 5 s of receive time do not touch it) until one 5 s later, a flush
+    /// or the session's end brings it up to date.
+    #[test]
+    fn a_session_row_follows_its_frames_every_5_s_and_on_a_flush_or_an_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (metrics, _registry) = Metrics::new();
+        let (acked, acks) = mpsc::channel();
+        let writer = Writer::start(
+            store.path(),
+            100,
+            Duration::ZERO,
+            100,
+            Arc::new(metrics),
+            Arc::default(),
+            Box::new(move |report| {
+                for c in report.committed {
+                    let _ = acked.send((c.session_row, c.acked_seq));
+                }
+            }),
+        )
+        .unwrap();
+        let queue = writer.queue();
+        let received_at = |seq: u64, received_ms: u64| {
+            let WriteOp::Frame(mut frame) = frame(tenant_row, device_row, 1, seq) else {
+                unreachable!()
+            };
+            frame.received_ms = received_ms;
+            WriteOp::Frame(frame)
+        };
+        let acked_to = |session_row: i64, seq: u64| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let (row, acked_seq) = acks.recv_timeout(left).expect("acked in time");
+                if row == session_row && acked_seq >= seq {
+                    break;
+                }
+            }
+        };
+        for op in opens {
+            queue.send(op).unwrap();
+        }
+        queue.send(received_at(1, 10_000)).unwrap();
+        acked_to(1, 1);
+        assert_eq!(
+            session_row_fields(store.path(), 1),
+            (1, 10_000),
+            "first frame"
+        );
+        for seq in 2..=4 {
+            queue.send(received_at(seq, 10_000 + seq * 1_000)).unwrap();
+        }
+        acked_to(1, 4);
+        assert_eq!(
+            session_row_fields(store.path(), 1),
+            (1, 10_000),
+            "frames within 5 s of the last row write leave the row as it was"
+        );
+        queue.send(received_at(5, 15_000)).unwrap();
+        acked_to(1, 5);
+        assert_eq!(session_row_fields(store.path(), 1), (5, 15_000), "5 s on");
+        queue.send(received_at(6, 16_000)).unwrap();
+        acked_to(1, 6);
+        assert_eq!(session_row_fields(store.path(), 1).0, 5, "lagging again");
+        queue.flush().unwrap();
+        assert_eq!(session_row_fields(store.path(), 1), (6, 16_000), "a flush");
+        queue.send(received_at(7, 17_000)).unwrap();
+        acked_to(1, 7);
+        queue
+            .send(WriteOp::EndSession {
+                tenant_row,
+                session_row: 1,
+                ending: SessionEnding::Ended,
+                summary: None,
+                now_ms: 18_000,
+            })
+            .unwrap();
+        // The other session's frame commits after the end: the row is written by then.
+        queue.send(frame(tenant_row, device_row, 2, 1)).unwrap();
+        acked_to(2, 1);
+        assert_eq!(session_row_fields(store.path(), 1), (7, 17_000), "its end");
+        drop(queue);
+        writer.stop();
     }
 
     fn frames_stored(path: &Path, session_row: i64) -> i64 {

@@ -7,7 +7,8 @@
 //! The front door speaks MQTT itself on the router's local links: a wrong token gets a
 //! CONNACK that refuses it, a ping its answer, a second connection with the same client
 //! id replaces the first, a frame its PUBACK and then the gateway's ack on the downlink,
-//! and a connection silent past 1.5× its keepalive is closed.
+//! a publish no ack follows its PUBACK alone once the 25 ms hold runs out, and a
+//! connection silent past 1.5× its keepalive is closed.
 
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -459,6 +460,33 @@ async fn the_front_door_refuses_a_wrong_token_answers_pings_replaces_a_reused_cl
         stored_counts(&gateway.db(), &session).0 == 1
     })
     .await;
+
+    // A publish no ack follows (its bytes are not a frame): its PUBACK, held for the ack
+    // to share a write, still comes, alone, once the hold runs out.
+    let mut unsealed = Publish::new(&ana_up, QoS::AtLeastOnce, b"not a frame".to_vec());
+    unsealed.pkid = 2;
+    let held_from = tokio::time::Instant::now();
+    second.send(Packet::Publish(unsealed)).await;
+    // (A cue of the coach would carry it out sooner: then the hold is not measured.)
+    let mut carried = false;
+    loop {
+        match second.next_packet().await {
+            Some(Packet::PubAck(ack)) => {
+                assert_eq!(ack.pkid, 2);
+                break;
+            }
+            Some(Packet::Publish(down)) => {
+                assert_eq!(down.topic, ana_down);
+                carried = true;
+            }
+            other => panic!("expected the held PUBACK, got {other:?}"),
+        }
+    }
+    let held = held_from.elapsed();
+    assert!(
+        carried || held >= std::time::Duration::from_millis(20),
+        "the lone PUBACK came after {held:?}, before the hold ran out"
+    );
 
     // Then silence, past 1.5× the 2 s keepalive: closed (after what was still on its way).
     let rest = second.packets_until_closed().await;
