@@ -6,6 +6,7 @@
 //! characters, so an id can never change the meaning of a topic or a log line.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -64,15 +65,18 @@ fn check_id(what: &'static str, text: &str) -> Result<(), IdError> {
 macro_rules! identifier {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
+        ///
+        /// Shared text: a clone (one per engine record, per frame's effects) is a count
+        /// going up, not a copy.
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Checks `text` against the identifier rule (see the module docs).
             pub fn new(text: impl Into<String>) -> Result<Self, IdError> {
                 let text = text.into();
                 check_id($what, &text)?;
-                Ok(Self(text))
+                Ok(Self(Arc::from(text)))
             }
 
             /// The identifier as text.
