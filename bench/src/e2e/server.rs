@@ -223,7 +223,7 @@ pub(super) fn start_server(
     pair_more(data_dir, athletes, &mut devices)?;
     let log =
         std::fs::File::create(data_dir.join("server.log")).context("creating the server log")?;
-    let child = Command::new(binary)
+    let child = super::placement::server_command(binary)
         .arg("serve")
         .args(&args)
         .env("PACELINE_LOG", "warn")
