@@ -1417,6 +1417,28 @@ mod tests {
         (tenant_row, device_row, opens)
     }
 
+    /// A writer on `store` gathering for `window`, and what its commit reports ack:
+    /// `(session_row, acked_seq)` per committed session.
+    fn writer_reporting_acks(store: &Store, window: Duration) -> (Writer, Receiver<(i64, u64)>) {
+        let (metrics, _registry) = Metrics::new();
+        let (acked, acks) = mpsc::channel();
+        let writer = Writer::start(
+            store.path(),
+            100,
+            window,
+            100,
+            Arc::new(metrics),
+            Arc::default(),
+            Box::new(move |report| {
+                for c in report.committed {
+                    let _ = acked.send((c.session_row, c.acked_seq));
+                }
+            }),
+        )
+        .unwrap();
+        (writer, acks)
+    }
+
     /// A session's row as another connection reads it: `(acked_seq, last_frame_ms)`.
     fn session_row_fields(path: &Path, session_row: i64) -> (i64, i64) {
         let conn = Connection::open(path).unwrap();
@@ -1436,22 +1458,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (tenant_row, device_row, opens) = two_sessions(&store);
-        let (metrics, _registry) = Metrics::new();
-        let (acked, acks) = mpsc::channel();
-        let writer = Writer::start(
-            store.path(),
-            100,
-            Duration::ZERO,
-            100,
-            Arc::new(metrics),
-            Arc::default(),
-            Box::new(move |report| {
-                for c in report.committed {
-                    let _ = acked.send((c.session_row, c.acked_seq));
-                }
-            }),
-        )
-        .unwrap();
+        let (writer, acks) = writer_reporting_acks(&store, Duration::ZERO);
         let queue = writer.queue();
         let received_at = |seq: u64, received_ms: u64| {
             let WriteOp::Frame(mut frame) = frame(tenant_row, device_row, 1, seq) else {
@@ -1595,22 +1602,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (tenant_row, device_row, opens) = two_sessions(&store);
-        let (metrics, _registry) = Metrics::new();
-        let (acked, acks) = mpsc::channel();
-        let writer = Writer::start(
-            store.path(),
-            100,
-            Duration::from_millis(5),
-            100,
-            Arc::new(metrics),
-            Arc::default(),
-            Box::new(move |report| {
-                for c in report.committed {
-                    let _ = acked.send((c.session_row, c.acked_seq));
-                }
-            }),
-        )
-        .unwrap();
+        let (writer, acks) = writer_reporting_acks(&store, Duration::from_millis(5));
         let queue = writer.queue();
         for op in opens {
             queue.send(op).unwrap();
