@@ -36,9 +36,9 @@
 //! **PUBACKs ride with the ack.** The router PUBACKs a device's frame the moment it has
 //! it; the gateway's own ack on the `down` topic follows once the frame is committed,
 //! milliseconds later. Written apart they cost two writes (and two wake-ups of the
-//! device) per frame; so PUBACKs alone are held up to [`PUBACK_HOLD`] (25 ms) and go out
+//! device) per frame; so PUBACKs alone are held up to `PUBACK_HOLD` (25 ms) and go out
 //! with the next publish to the device (an ack or a cue, which is never held), or alone
-//! when the hold runs out or [`PUBACK_HOLD_BYTES`] are waiting. QoS 1 only asks that the
+//! when the hold runs out or `PUBACK_HOLD_BYTES` are waiting. QoS 1 only asks that the
 //! PUBACK comes; the device's in-flight window (100 with the edge agent) is far from full
 //! at five frames a second.
 //!

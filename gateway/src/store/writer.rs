@@ -16,7 +16,7 @@
 //! was one wake-up of the writer per frame at a thousand sessions), a flush or the
 //! writer's stop unparks it at once. Acknowledgements still follow the commit.
 //!
-//! **A session's row lags its frames by up to [`SESSION_ROW_EVERY_MS`].** Its
+//! **A session's row lags its frames by up to `SESSION_ROW_EVERY_MS`.** Its
 //! `acked_seq` and `last_frame_ms` are written with the session's first committed frame,
 //! then at most once every 5 s of receive time, and at once on a flush, a session's end,
 //! a stale-session sweep and the writer's stop. With a thousand sessions streaming, the
