@@ -192,7 +192,8 @@ pub fn run_batch_inline(
 pub struct LiveConfig {
     /// Worker threads.
     pub workers: usize,
-    /// Records that may wait in the input queue before senders are held back.
+    /// Sends that may wait in the input queue before senders are held back: each is one
+    /// record, or a batch of at most [`MAX_RECORDS_PER_SEND`] ([`LiveSender::send_many`]).
     pub queue_capacity: usize,
     /// How often every worker's sessions are checked for due timeouts, ms.
     pub tick_ms: u64,
@@ -220,7 +221,7 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The engine running live in this process.
 pub struct LiveEngine {
-    sender: Option<SyncSender<EngineRecord>>,
+    sender: Option<SyncSender<Queued>>,
     guards: Option<timely::communication::WorkerGuards<()>>,
     watch: EngineWatch,
 }
@@ -326,14 +327,30 @@ impl EngineWatch {
     fn panic_if_told(&self, _index: usize) {}
 }
 
+/// The most records one [`LiveSender::send_many`] puts in one place of the queue.
+pub const MAX_RECORDS_PER_SEND: usize = 64;
+
+/// What one place of the input queue holds: a record, or a sender's batch of them.
+enum Queued {
+    One(EngineRecord),
+    Many(Vec<EngineRecord>),
+}
+
 /// The input queue was full; the record is handed back.
 #[derive(Debug)]
-pub struct QueueFull(pub Box<EngineRecord>);
+pub struct QueueFull(Box<EngineRecord>);
+
+impl QueueFull {
+    /// The record that was not queued.
+    pub fn into_record(self) -> EngineRecord {
+        *self.0
+    }
+}
 
 /// Puts records into a live engine. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveSender {
-    queue: SyncSender<EngineRecord>,
+    queue: SyncSender<Queued>,
     watch: EngineWatch,
 }
 
@@ -342,7 +359,33 @@ impl LiveSender {
     /// the engine has stopped or one of its workers panicked: the record will not be
     /// coached.
     pub fn send(&self, record: EngineRecord) -> bool {
-        !self.watch.has_failed() && self.queue.send(record).is_ok()
+        !self.watch.has_failed() && self.queue.send(Queued::One(record)).is_ok()
+    }
+
+    /// Queues records in order, up to [`MAX_RECORDS_PER_SEND`] in each place of the
+    /// queue, waiting while it is full. One send wakes the worker once for the whole
+    /// batch, where a record at a time may wake it for each. Returns false as
+    /// [`LiveSender::send`] does; then none of the records after the refusal are queued.
+    pub fn send_many(&self, records: Vec<EngineRecord>) -> bool {
+        if self.watch.has_failed() {
+            return false;
+        }
+        if records.len() <= MAX_RECORDS_PER_SEND {
+            return records.is_empty() || self.queue.send(Queued::Many(records)).is_ok();
+        }
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let chunk: Vec<EngineRecord> = records.by_ref().take(MAX_RECORDS_PER_SEND).collect();
+            if self.queue.send(Queued::Many(chunk)).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether a worker has panicked (or the engine stopped for it): it takes no records.
+    pub fn has_failed(&self) -> bool {
+        self.watch.has_failed()
     }
 
     /// Queues a record if there is room now (a stopped or failed engine has none).
@@ -350,11 +393,18 @@ impl LiveSender {
         if self.watch.has_failed() {
             return Err(QueueFull(Box::new(record)));
         }
-        match self.queue.try_send(record) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => {
-                Err(QueueFull(Box::new(r)))
-            }
+        let handed_back = match self.queue.try_send(Queued::One(record)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(queued) | TrySendError::Disconnected(queued)) => queued,
+        };
+        match handed_back {
+            Queued::One(record) => Err(QueueFull(Box::new(record))),
+            // Only a record was sent, so only a record comes back; a batch has nothing to
+            // hand back one record of.
+            Queued::Many(mut records) => match records.pop() {
+                Some(record) => Err(QueueFull(Box::new(record))),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -365,7 +415,7 @@ impl LiveEngine {
         config: LiveConfig,
         clock: Clock,
     ) -> Result<(LiveEngine, Receiver<SessionOutput>), EngineError> {
-        let (sender, receiver) = mpsc::sync_channel::<EngineRecord>(config.queue_capacity.max(1));
+        let (sender, receiver) = mpsc::sync_channel::<Queued>(config.queue_capacity.max(1));
         let (out_tx, out_rx) = mpsc::channel::<SessionOutput>();
         let receiver = Arc::new(Mutex::new(Some(receiver)));
         let timely_config = timely::Config {
@@ -410,10 +460,18 @@ impl LiveEngine {
                         watch.panic_if_told(index);
                         let mut open = true;
                         match queue.recv_timeout(tick) {
-                            Ok(record) => {
-                                input.send(routed(record, 0));
-                                for record in queue.try_iter().take(4095) {
-                                    input.send(routed(record, 0));
+                            Ok(queued) => {
+                                for queued in
+                                    std::iter::once(queued).chain(queue.try_iter().take(4095))
+                                {
+                                    match queued {
+                                        Queued::One(record) => input.send(routed(record, 0)),
+                                        Queued::Many(records) => {
+                                            for record in records {
+                                                input.send(routed(record, 0));
+                                            }
+                                        }
+                                    }
                                 }
                             }
                             Err(RecvTimeoutError::Timeout) => {}

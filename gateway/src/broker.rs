@@ -63,7 +63,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use paceline_schemas::topic::all_uplinks_filter;
 use paceline_schemas::{DeviceId, MAX_FRAME_BYTES};
-use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, Packet, PingResp, Protocol,
@@ -73,7 +73,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::live::{DeviceStanding, Live, Origin};
+use crate::live::{DeviceStanding, HeldRecords, Live, Origin};
 use crate::metrics::{AclDenial, RejectReason};
 use crate::mqtt_acl::{DeviceAcl, PacketGate};
 
@@ -161,11 +161,30 @@ pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerE
     thread::Builder::new()
         .name("mqtt-ingress".to_owned())
         .spawn(move || {
+            // The engine records of the publishes taken since the link last ran dry, sent
+            // together before the thread waits for more (see `HeldRecords`).
+            let mut held = HeldRecords::default();
             loop {
-                match link_rx.recv() {
+                let next = if held.is_empty() {
+                    link_rx.recv()
+                } else {
+                    // What the link has at hand, or at once an error if nothing is.
+                    match link_rx.recv_deadline(std::time::Instant::now()) {
+                        Err(LinkError::RecvTimeout(_)) => {
+                            live.send_held(&mut held);
+                            continue;
+                        }
+                        next => next,
+                    }
+                };
+                match next {
                     Ok(Some(Notification::Forward(forward))) => {
                         let topic = String::from_utf8_lossy(&forward.publish.topic);
-                        live.on_frame(&forward.publish.payload, Origin::Mqtt { topic: &topic });
+                        live.on_frame_holding(
+                            &forward.publish.payload,
+                            Origin::Mqtt { topic: &topic },
+                            &mut held,
+                        );
                     }
                     Ok(Some(Notification::Unschedule)) => {
                         // The router filled this link's buffer (2,000 notifications) and
@@ -182,6 +201,7 @@ pub fn spawn_ingress(mut link_rx: LinkRx, live: Arc<Live>) -> Result<(), BrokerE
                     }
                 }
             }
+            live.send_held(&mut held);
         })
         .map_err(BrokerError::Thread)?;
     Ok(())

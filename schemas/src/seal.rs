@@ -121,8 +121,7 @@ pub fn associated_data(header: &FrameHeader) -> Result<Vec<u8>, EncodeError> {
 /// Seals `payload` under `key` with a fresh random nonce from the thread's CSPRNG. The
 /// frame's size is checked when it is encoded ([`codec::encode_frame`]).
 pub fn seal(key: &DeviceKey, header: FrameHeader, payload: &Payload) -> Result<Frame, SealError> {
-    let nonce: [u8; NONCE_BYTES] =
-        ChaCha20Poly1305::generate_nonce(&mut rand::thread_rng()).into();
+    let nonce: [u8; NONCE_BYTES] = ChaCha20Poly1305::generate_nonce(&mut rand::thread_rng()).into();
     seal_with_nonce(key, header, payload, nonce)
 }
 

@@ -84,6 +84,26 @@ fn reject_reason(reason: Reject) -> RejectReason {
     }
 }
 
+/// Engine records a caller holds back while it takes a burst of frames (the MQTT ingress
+/// takes every publish the router handed it at once), queued together by
+/// [`Live::send_held`] before the caller waits for more. The engine's worker then wakes
+/// once per burst instead of once per record (issue 20). Every engine record of the
+/// burst goes through the batch, so records keep the order they were made in.
+#[derive(Default)]
+pub struct HeldRecords {
+    records: Vec<EngineRecord>,
+}
+
+impl HeldRecords {
+    /// Held records that are sent without waiting for the burst's end.
+    pub const MAX_RECORDS: usize = 1024;
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
 /// The live loop's shared state: the core behind a lock, and the world it drives.
 pub struct Live {
     store: Arc<Store>,
@@ -292,7 +312,7 @@ impl Live {
     pub fn command_session(&self, session_row: i64, command: Command) -> bool {
         let (delivered, effects) =
             self.run(|core, now_us| core.command_session(now_us, session_row, command));
-        self.carry_out(effects);
+        self.carry_out(effects, None);
         delivered
     }
 
@@ -374,8 +394,46 @@ impl Live {
         Ok(Some(self.lock().device_found(self.clock.now_us(), record)))
     }
 
-    /// Takes one uplink frame.
+    /// Takes one uplink frame; its engine records are queued at once.
     pub fn on_frame(&self, bytes: &[u8], origin: Origin<'_>) -> FrameOutcome {
+        self.take_bytes(bytes, origin, None)
+    }
+
+    /// Takes one uplink frame of a burst: its engine records join `held`, for
+    /// [`Live::send_held`] to queue with the rest of the burst (see [`HeldRecords`]).
+    pub fn on_frame_holding(
+        &self,
+        bytes: &[u8],
+        origin: Origin<'_>,
+        held: &mut HeldRecords,
+    ) -> FrameOutcome {
+        self.take_bytes(bytes, origin, Some(held))
+    }
+
+    /// Queues the engine records held for a burst of frames, in order, waiting while the
+    /// engine's queue is full. If the engine has stopped they are dropped (and logged),
+    /// as records already in its queue are: their frames are stored, and the sessions'
+    /// next frames are refused as the engine's.
+    pub fn send_held(&self, held: &mut HeldRecords) {
+        if held.records.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut held.records);
+        let count = records.len();
+        if !may_wait(|| self.engine.send_many(records)) {
+            tracing::warn!(
+                count,
+                "the engine has stopped: records held for it are not coached"
+            );
+        }
+    }
+
+    fn take_bytes(
+        &self,
+        bytes: &[u8],
+        origin: Origin<'_>,
+        mut held: Option<&mut HeldRecords>,
+    ) -> FrameOutcome {
         self.metrics
             .frames_received
             .get_or_create(&TransportLabel {
@@ -401,7 +459,7 @@ impl Live {
             )
         });
         loop {
-            if let Some(refused) = self.carry_out(effects) {
+            if let Some(refused) = self.carry_out(effects, held.as_deref_mut()) {
                 return refused;
             }
             (step, effects) = match step {
@@ -432,22 +490,29 @@ impl Live {
     /// Carries out effects in order. A frame's effects come as one batch: if one of them
     /// cannot be carried out, the core is told, the rest of the batch is dropped, and the
     /// frame's outcome (a refusal) is returned.
-    fn carry_out(&self, effects: Vec<Effect<Route>>) -> Option<FrameOutcome> {
+    ///
+    /// With `held` (a burst of frames), every engine record joins it, so the burst's
+    /// records reach the engine in the order they were made.
+    fn carry_out(
+        &self,
+        effects: Vec<Effect<Route>>,
+        mut held: Option<&mut HeldRecords>,
+    ) -> Option<FrameOutcome> {
         for effect in effects {
             match effect {
                 Effect::Engine(input) => {
                     let session = input.session.clone();
-                    if !self.coach(EngineRecord::Session(input)) {
+                    if !self.coach(EngineRecord::Session(input), held.as_deref_mut()) {
                         self.lock().engine_refused(self.clock.now_us(), &session);
                     }
                 }
                 Effect::Store(write) => {
-                    if let Some(refused) = self.queue_write(write) {
+                    if let Some(refused) = self.queue_write(write, held.as_deref_mut()) {
                         return Some(refused);
                     }
                 }
                 Effect::Take(frame) => {
-                    if let Some(refused) = self.take_frame(frame) {
+                    if let Some(refused) = self.take_frame(frame, held.as_deref_mut()) {
                         return Some(refused);
                     }
                 }
@@ -494,7 +559,11 @@ impl Live {
 
     /// Queues a write. Cues and endings wait while the writer is behind; an `OpenSession`
     /// the writer does not take is reported to the core (the frame is refused).
-    fn queue_write(&self, write: StoreWrite) -> Option<FrameOutcome> {
+    fn queue_write(
+        &self,
+        write: StoreWrite,
+        held: Option<&mut HeldRecords>,
+    ) -> Option<FrameOutcome> {
         let op = match write {
             StoreWrite::OpenSession {
                 session_row,
@@ -517,7 +586,7 @@ impl Live {
                 if self.queue(op).is_err() {
                     let (refused, effects) =
                         self.run(|core, now_us| core.open_not_queued(now_us, session_row));
-                    self.carry_out(effects);
+                    self.carry_out(effects, held);
                     return Some(refused);
                 }
                 return None;
@@ -571,7 +640,11 @@ impl Live {
     /// to the engine (the coach first: a writer behind on its disk must not hold them
     /// back), then its write. If the engine or the writer refuses, the core is told and
     /// the frame is refused (so never acked, and the device resends it).
-    fn take_frame(&self, frame: TakenFrame) -> Option<FrameOutcome> {
+    fn take_frame(
+        &self,
+        frame: TakenFrame,
+        mut held: Option<&mut HeldRecords>,
+    ) -> Option<FrameOutcome> {
         let TakenFrame {
             tenant_row,
             athlete_row,
@@ -598,22 +671,26 @@ impl Live {
             let now_ms = self.clock.now_ms();
             let sent = match coach {
                 CoachInput::Samples { engine_id } => samples.into_iter().all(|sample| {
-                    self.coach(EngineRecord::Session(SessionInput {
-                        session: engine_id.clone(),
-                        now_ms,
-                        event: SessionEvent::Sample(sample),
-                    }))
+                    self.coach(
+                        EngineRecord::Session(SessionInput {
+                            session: engine_id.clone(),
+                            now_ms,
+                            event: SessionEvent::Sample(sample),
+                        }),
+                        held.as_deref_mut(),
+                    )
                 }),
-                CoachInput::Command { engine_id, command } => {
-                    self.coach(EngineRecord::Session(SessionInput {
+                CoachInput::Command { engine_id, command } => self.coach(
+                    EngineRecord::Session(SessionInput {
                         session: engine_id,
                         now_ms,
                         event: SessionEvent::Command(SessionCommand { command }),
-                    }))
-                }
+                    }),
+                    held.as_deref_mut(),
+                ),
             };
             if !sent {
-                return Some(self.not_taken(Reject::EngineUnavailable));
+                return Some(self.not_taken(Reject::EngineUnavailable, held));
             }
         }
         let write = WriteOp::Frame(FrameWrite {
@@ -629,7 +706,7 @@ impl Live {
             samples: rows,
         });
         if self.queue(write).is_err() {
-            return Some(self.not_taken(Reject::StoreUnavailable));
+            return Some(self.not_taken(Reject::StoreUnavailable, held));
         }
         None
     }
@@ -644,17 +721,29 @@ impl Live {
     }
 
     /// Gives the engine a record, waiting (see [`may_wait`]) only while its queue is full;
-    /// false if it is gone or failed.
-    fn coach(&self, record: EngineRecord) -> bool {
+    /// false if it is gone or failed. With `held`, the record joins the burst's batch
+    /// instead (sent at once when the batch is full), and false only if the engine has
+    /// failed.
+    fn coach(&self, record: EngineRecord, held: Option<&mut HeldRecords>) -> bool {
+        if let Some(held) = held {
+            if self.engine.has_failed() {
+                return false;
+            }
+            held.records.push(record);
+            if held.records.len() >= HeldRecords::MAX_RECORDS {
+                self.send_held(held);
+            }
+            return true;
+        }
         match self.engine.try_send(record) {
             Ok(()) => true,
-            Err(full) => may_wait(|| self.engine.send(*full.0)),
+            Err(full) => may_wait(|| self.engine.send(full.into_record())),
         }
     }
 
-    fn not_taken(&self, reason: Reject) -> FrameOutcome {
+    fn not_taken(&self, reason: Reject, held: Option<&mut HeldRecords>) -> FrameOutcome {
         let (refused, effects) = self.run(|core, now_us| core.frame_not_taken(now_us, reason));
-        self.carry_out(effects);
+        self.carry_out(effects, held);
         refused
     }
 
@@ -711,26 +800,26 @@ impl Live {
             .collect();
         let ((), effects) =
             self.run(|core, now_us| core.handle_commit(now_us, &committed, report.not_opened));
-        self.carry_out(effects);
+        self.carry_out(effects, None);
     }
 
     /// One output of the engine.
     pub fn on_output(&self, output: SessionOutput) {
         let ((), effects) = self.run(|core, now_us| core.handle_output(now_us, output));
-        self.carry_out(effects);
+        self.carry_out(effects, None);
     }
 
     /// Ends stored sessions left open by an earlier run whose devices stayed silent for
     /// the idle time (sessions coached now are ended by [`Live::sweep_idle`]).
     pub fn end_stale_sessions(&self) {
         let ((), effects) = self.run(|core, now_us| core.end_stale_sessions(now_us));
-        self.carry_out(effects);
+        self.carry_out(effects, None);
     }
 
     /// Ends sessions that have been silent for the idle time, and forgets ended ones.
     pub fn sweep_idle(&self) {
         let ((), effects) = self.run(|core, now_us| core.handle_timeout(now_us));
-        self.carry_out(effects);
+        self.carry_out(effects, None);
     }
 }
 

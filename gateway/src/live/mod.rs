@@ -27,7 +27,7 @@ use crate::downlink::Route;
 use crate::metrics::Transport;
 use crate::store::writer::SampleRow;
 
-pub use self::driver::Live;
+pub use self::driver::{HeldRecords, Live};
 pub use paceline_live::{FrameOutcome, Reject};
 
 /// What live boards and session screens are sent: every new sample, cue and coach
