@@ -673,6 +673,12 @@ impl WriterState {
                              WHERE status = 'open' AND last_frame_ms < ?2",
                             params![to_i64(now_ms), to_i64(before_ms)],
                         )?;
+                        // The sessions it ended are forgotten here too (below, once
+                        // committed), unless this batch has their frames.
+                        rows_ended.extend(self.session_rows.iter().filter_map(|(row, lag)| {
+                            let last_ms = lag.behind_ms.unwrap_or(lag.written_ms);
+                            (last_ms < before_ms && !touched.contains_key(row)).then_some(*row)
+                        }));
                     }
                     WriteOp::Flush(_) => {}
                 }
@@ -735,16 +741,13 @@ impl WriterState {
                         lag.behind_ms = Some(lag.behind_ms.unwrap_or(0).max(*received_ms));
                     }
                 }
-                for session_row in rows_ended {
-                    self.session_rows.remove(&session_row);
-                }
                 if self.failures_in_a_row > 0 {
                     self.failures_in_a_row = 0;
                     self.health.recovered(Part::Writer);
                 }
                 self.metrics.frames_stored.inc_by(stored);
                 self.metrics.frames_duplicate.inc_by(duplicates);
-                touched
+                let committed = touched
                     .keys()
                     .filter_map(|row| {
                         self.acks.get(row).map(|acks| Committed {
@@ -752,7 +755,14 @@ impl WriterState {
                             acked_seq: acks.contiguous,
                         })
                     })
-                    .collect()
+                    .collect();
+                // An ended session's state goes (after its last ack above): a frame of it
+                // that still comes reads its ack state from the database again.
+                for session_row in rows_ended {
+                    self.session_rows.remove(&session_row);
+                    self.acks.remove(&session_row);
+                }
+                committed
             }
             Err(err) => {
                 tracing::error!(
@@ -1521,6 +1531,69 @@ mod tests {
         assert_eq!(session_row_fields(store.path(), 1), (7, 17_000), "its end");
         drop(queue);
         writer.stop();
+    }
+
+    /// The writer forgets a session once it has ended, by its coach or as stale, after
+    /// acking its last frames; a late frame of it is still acked from the database.
+    #[test]
+    fn an_ended_session_leaves_no_state_in_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (acked, acks) = mpsc::channel();
+        let (metrics, _registry) = Metrics::new();
+        let mut state = WriterState {
+            conn: connect(store.path()).unwrap(),
+            acks: HashMap::new(),
+            session_rows: HashMap::new(),
+            not_opened: HashSet::new(),
+            metrics: Arc::new(metrics),
+            health: Arc::default(),
+            failures_in_a_row: 0,
+            retry: Vec::new(),
+            listener: Box::new(move |report| {
+                for c in report.committed {
+                    let _ = acked.send((c.session_row, c.acked_seq));
+                }
+            }),
+        };
+        let received_at = |session_row: i64, seq: u64, received_ms: u64| {
+            let WriteOp::Frame(mut frame) = frame(tenant_row, device_row, session_row, seq) else {
+                unreachable!()
+            };
+            frame.received_ms = received_ms;
+            WriteOp::Frame(frame)
+        };
+        state.commit(opens);
+        state.commit(vec![received_at(1, 1, 10_000), received_at(2, 1, 10_000)]);
+        assert_eq!(state.acks.len(), 2);
+        assert_eq!(state.session_rows.len(), 2);
+        // Session 1's last frame and its end in one batch: acked, then forgotten.
+        state.commit(vec![
+            received_at(1, 2, 11_000),
+            WriteOp::EndSession {
+                tenant_row,
+                session_row: 1,
+                ending: SessionEnding::Ended,
+                summary: None,
+                now_ms: 11_000,
+            },
+        ]);
+        let reported: Vec<(i64, u64)> = acks.try_iter().collect();
+        assert!(reported.contains(&(1, 2)), "{reported:?}");
+        assert!(!state.acks.contains_key(&1) && !state.session_rows.contains_key(&1));
+        // Session 2 goes silent and is ended as stale; a session with a frame in the same
+        // batch is not forgotten.
+        state.commit(vec![WriteOp::EndStale {
+            before_ms: 10_500,
+            now_ms: 20_000,
+        }]);
+        assert!(state.acks.is_empty(), "{:?}", state.acks.keys());
+        assert!(state.session_rows.is_empty());
+        // A late resend of session 1's frame is a duplicate, acked from the database.
+        state.commit(vec![received_at(1, 2, 21_000)]);
+        let reported: Vec<(i64, u64)> = acks.try_iter().collect();
+        assert_eq!(reported, vec![(1, 2)]);
     }
 
     fn frames_stored(path: &Path, session_row: i64) -> i64 {
