@@ -37,6 +37,9 @@ pub(super) const SHARD_DEVICES: usize = 128;
 const SEND_AHEAD: Duration = Duration::from_millis(4);
 /// How long a shard waits for its devices' last acks after the ride.
 const LAST_ACK_WAIT: Duration = Duration::from_secs(20);
+/// How long a shard's QUIC devices then wait, together, for the server to read their
+/// streams to the end before their connections close (see [`QuicLink::close`]).
+const QUIC_DRAIN_WAIT: Duration = Duration::from_secs(60);
 /// How often a shard pings its MQTT connections while waiting for the ride.
 const PING_EVERY: Duration = Duration::from_secs(20);
 
@@ -127,10 +130,10 @@ impl Sender {
         }
     }
 
-    async fn close(self) {
+    async fn close(self, drained_by: tokio::time::Instant) {
         match self.link {
             Link::Mqtt(link) => link.close().await,
-            Link::Quic(link) => link.close().await,
+            Link::Quic(link) => link.close(drained_by).await,
         }
     }
 }
@@ -398,7 +401,7 @@ pub(super) async fn shard(
             let device = devices.swap_remove(i);
             sent += device.sender.seq;
             acked += device.state.acked.load(Ordering::Relaxed);
-            device.sender.close().await;
+            device.sender.close(tokio::time::Instant::now()).await;
         }
     }
     let deadline = tokio::time::Instant::now() + LAST_ACK_WAIT;
@@ -409,10 +412,11 @@ pub(super) async fn shard(
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let drained_by = tokio::time::Instant::now() + QUIC_DRAIN_WAIT;
     for device in devices {
         sent += device.sender.seq;
         acked += device.state.acked.load(Ordering::Relaxed);
-        device.sender.close().await;
+        device.sender.close(drained_by).await;
     }
     (sent, acked, failures)
 }

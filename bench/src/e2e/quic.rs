@@ -35,8 +35,14 @@ impl QuicLink {
         Ok(())
     }
 
-    pub(super) async fn close(mut self) {
+    /// Ends the device's stream, waits (until `drained_by`) for the server to read it to
+    /// the end, and closes the connection. Closing at once would throw away the frames
+    /// still in flight, which a server behind on its work has not read yet; over MQTT
+    /// the DISCONNECT queues behind them instead. The server ends its side of the stream
+    /// when it has read ours to the end, and that ends the reader.
+    pub(super) async fn close(mut self, drained_by: tokio::time::Instant) {
         let _ = self.send.finish();
+        let _ = tokio::time::timeout_at(drained_by, &mut self.reader).await;
         self.connection.close(0u32.into(), b"done");
         self.reader.abort();
     }
