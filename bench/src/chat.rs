@@ -19,7 +19,7 @@ use paceline_formats::Sport;
 use paceline_gateway::accounts::{Principal, Role};
 use paceline_gateway::api::ApiError;
 use paceline_gateway::chat::{self, Speaker};
-use paceline_gateway::library::{self, Owner};
+use paceline_gateway::jobs::library::{self, Owner};
 use paceline_gateway::store::activities::CopyExtras;
 use paceline_gateway::store::{Store, StoreError, ensure_athlete, ensure_tenant, prepare_data_dir};
 use rusqlite::params;

@@ -5,7 +5,7 @@
 //! `paceline_formats::read_file` (format detection, the decode, the SHA-256 of the content,
 //! a zip's walk) and `SourceCopy::from_recording` (summary and load) for every activity in
 //! it, from bytes in memory. Beside it, the same plus the samples FIT an import stores with
-//! each copy (`paceline_gateway::library::samples_fit`). fitdecode's side decodes the same
+//! each copy (`paceline_gateway::jobs::library::samples_fit`). fitdecode's side decodes the same
 //! bytes (`FitReader` over every frame), timed inside Python; for the zip, Python's
 //! `zipfile` opens the archive and fitdecode decodes every entry. Both sides run in the same
 //! run, several times each; the medians give the ratio.
@@ -138,7 +138,7 @@ fn import_pass(
         );
         std::hint::black_box(&copy);
         if write_fit {
-            std::hint::black_box(paceline_gateway::library::samples_fit(recording));
+            std::hint::black_box(paceline_gateway::jobs::library::samples_fit(recording));
         }
         files += 1;
         points += recording.points.len();

@@ -917,7 +917,7 @@ fn run_import(options: &Options) -> anyhow::Result<Section> {
     let mut body = format!(
         "Paceline: what an import does before the database, from bytes in memory: `paceline_formats::read_file` (format detection, decode, SHA-256 of the content, the zip's walk) \
          and `SourceCopy::from_recording` (summary and load, the athlete's thresholds given) for every activity in the input; the \"+ samples FIT\" columns add the samples FIT an import stores with each copy \
-         (`paceline_gateway::library::samples_fit`). fitdecode {version}: decode only (`FitReader` over every frame) of the same bytes, timed inside Python; for the zip, Python's `zipfile` opens the archive \
+         (`paceline_gateway::jobs::library::samples_fit`). fitdecode {version}: decode only (`FitReader` over every frame) of the same bytes, timed inside Python; for the zip, Python's `zipfile` opens the archive \
          and fitdecode decodes every entry. The files are shared/data/fit's activity files (not the workout and settings files, not the damaged ones); the zip holds {} entries cycling through them, \
          each named uniquely, deflated, built in memory. Same machine, same run: {runs} runs per file (a run repeats a small file's pass to last about 0.2 s), \
          {zip_runs} runs of the zip on Paceline's side and {python_zip_runs} on fitdecode's (a run there takes minutes). MB = 10^6 bytes of activity files (the zip's entries decompressed). \

@@ -282,7 +282,7 @@ fn todays_plan(
     now_ms: u64,
 ) -> Result<Option<(i64, paceline_schemas::WorkoutPlan)>, StoreError> {
     use crate::store::planning as rows;
-    let today = crate::planning::format_date(crate::planning::athlete_today(
+    let today = crate::jobs::planning::format_date(crate::jobs::planning::athlete_today(
         tx,
         tenant_row,
         athlete_row,
@@ -304,7 +304,7 @@ fn todays_plan(
         },
         now_ms,
     )?;
-    let settings = crate::planning::PlanSettings {
+    let settings = crate::jobs::planning::PlanSettings {
         goal: paceline_planning::Goal::GeneralFitness,
         availability_min: [60; 7],
         equipment: paceline_planning::Equipment {
@@ -319,7 +319,8 @@ fn todays_plan(
         sport: paceline_schemas::plan::Sport::Bike,
         times: paceline_planning::TimesOfDay::default(),
     };
-    let outcome = crate::planning::today_plan(tx, tenant_row, athlete_row, settings, now_ms, true)?;
+    let outcome =
+        crate::jobs::planning::today_plan(tx, tenant_row, athlete_row, settings, now_ms, true)?;
     let Some(workout) = outcome.record.plan.get("workout").filter(|w| !w.is_null()) else {
         return Ok(None);
     };

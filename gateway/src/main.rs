@@ -517,8 +517,8 @@ fn digest_run(args: &DigestRunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening the database in {}", settings.data_dir.display()))?,
     );
     let pass = runtime()?.block_on(async {
-        let mailer = paceline_gateway::digest::Mailer::new(mail)?;
-        paceline_gateway::digest::tick(&store, &mailer, at_ms).await
+        let mailer = paceline_gateway::jobs::digest::Mailer::new(mail)?;
+        paceline_gateway::jobs::digest::tick(&store, &mailer, at_ms).await
     })?;
     let mut stdout = std::io::stdout().lock();
     writeln!(
@@ -535,7 +535,7 @@ fn digest_run(args: &DigestRunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
-    use paceline_gateway::maintenance::{Progress, RetentionDays, run_pass};
+    use paceline_gateway::jobs::maintenance::{Progress, RetentionDays, run_pass};
     let settings = args.common.settings()?;
     let database = settings.data_dir.join(store::DATABASE_FILE);
     if !database.exists() {
@@ -563,10 +563,12 @@ fn maintenance(args: &MaintenanceArgs) -> anyhow::Result<ExitCode> {
                 cutoff_ms,
             } => format!(
                 "{table}: {rows} rows older than {} removed",
-                paceline_gateway::planning::format_date(paceline_gateway::planning::local_day(
-                    i64::try_from(*cutoff_ms).unwrap_or(i64::MAX),
-                    None
-                ))
+                paceline_gateway::jobs::planning::format_date(
+                    paceline_gateway::jobs::planning::local_day(
+                        i64::try_from(*cutoff_ms).unwrap_or(i64::MAX),
+                        None
+                    )
+                )
             ),
             Progress::Vacuumed {
                 pages,
@@ -666,7 +668,7 @@ fn files_under(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
-    use paceline_gateway::library::{self, Owner};
+    use paceline_gateway::jobs::library::{self, Owner};
     use std::io::IsTerminal;
     let settings = args.common.settings()?;
     let mut stderr = std::io::stderr().lock();

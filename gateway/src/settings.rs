@@ -342,7 +342,7 @@ impl SettingsLayer {
 }
 
 /// The provider-sync settings of the config file, by environment name; the environment
-/// wins over them ([`crate::sync::settings_from`]). Never printed: they hold secrets.
+/// wins over them ([`crate::jobs::sync::settings_from`]). Never printed: they hold secrets.
 #[derive(Clone, Default)]
 pub struct SyncKeys(pub std::collections::BTreeMap<&'static str, String>);
 
@@ -399,7 +399,7 @@ pub struct Settings {
     pub sync_keys: SyncKeys,
 }
 
-/// SMS through Twilio ([`crate::sms`]).
+/// SMS through Twilio ([`crate::chat::sms`]).
 #[derive(Debug, Clone)]
 pub struct SmsSettings {
     /// The REST API's base URL, without a trailing `/`.
@@ -508,7 +508,7 @@ pub struct ChatSettings {
     pub llm: Option<LlmSettings>,
 }
 
-/// Where the coach chat's LLM is ([`crate::llm`]).
+/// Where the coach chat's LLM is ([`crate::chat::llm`]).
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
     /// `http(s)://host[:port][/path]`, without a trailing `/`.
@@ -595,7 +595,7 @@ fn chat(layer: &SettingsLayer) -> Result<ChatSettings, SettingsError> {
     })
 }
 
-/// The weekly digest's mail settings ([`crate::digest`]).
+/// The weekly digest's mail settings ([`crate::jobs::digest`]).
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     /// `smtp://` or `smtps://` URL, with the credentials.

@@ -2,7 +2,7 @@
 //!
 //! Seeds a fresh data folder with one athlete's 10,000 activities (plus another tenant's
 //! athlete with 1,000, which must never show) through the gateway's own import path
-//! (`paceline_gateway::library::import_copy`, one copy per activity, summarised from a
+//! (`paceline_gateway::jobs::library::import_copy`, one copy per activity, summarised from a
 //! shared FIT file, no samples stored), and one coach login per client (the API allows a
 //! user 1,200 requests a minute), each linked to the athlete; then starts
 //! `target/release/paceline serve` on it and runs concurrent clients at a fixed rate
@@ -31,7 +31,7 @@ use paceline_bench::stats::Spread;
 use paceline_formats::{Limits, Sport, read_file};
 use paceline_gateway::accounts::Role;
 use paceline_gateway::accounts::tokens::{AUDIENCE, Claims, ISSUER, SIGNING_KEY_NAME, TokenKeys};
-use paceline_gateway::library::{ImportStatus, Owner, import_copy};
+use paceline_gateway::jobs::library::{ImportStatus, Owner, import_copy};
 use paceline_gateway::store::activities::{CopyExtras, LIST_SQL};
 use paceline_gateway::store::{self, Store};
 use paceline_schemas::TenantId;
@@ -575,7 +575,7 @@ async fn main() -> anyhow::Result<()> {
         "# Activity library: one athlete's list under load\n\n{}\n\nCommand: `{command}`\n\n\
          One athlete with {ACTIVITIES} activities, one every 6 h back from yesterday (12 in 20 cycling, 5 running, 2 swimming, 1 rowing), \
          and another tenant's athlete with {OTHER_ACTIVITIES}, seeded through the gateway's import path \
-         (`paceline_gateway::library::import_copy`: dedup lookups, merge window, insert, merged view; one copy each, summarised from a shared FIT ride, \
+         (`paceline_gateway::jobs::library::import_copy`: dedup lookups, merge window, insert, merged view; one copy each, summarised from a shared FIT ride, \
          no samples stored) in {:.1} s. \
          {} concurrent clients, each its own coach's login (role `coach`, linked to the athlete; one login per client because the API allows a user 1,200 requests a minute), each at {} requests/s \
          (open loop: latency counts from when a request was due, to the end of the body), {} s per shape and run, \

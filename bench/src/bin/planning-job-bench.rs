@@ -1,4 +1,4 @@
-//! `planning-job-bench`: the planning job (`paceline_gateway::planning::plan_every_athlete`)
+//! `planning-job-bench`: the planning job (`paceline_gateway::jobs::planning::plan_every_athlete`)
 //! over a real SQLite store, as the gateway runs it every hour.
 //!
 //! Seeds a fresh data folder with 10,000 athletes in 100 tenants, each with a year of
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use paceline_bench::machine::Machine;
-use paceline_gateway::planning::{PlanningPass, plan_every_athlete};
+use paceline_gateway::jobs::planning::{PlanningPass, plan_every_athlete};
 use paceline_gateway::store::{self, Store, StoreError};
 use paceline_schemas::TenantId;
 use rusqlite::params;
@@ -94,8 +94,11 @@ fn seed(data_dir: &Path, options: &Options, now_ms: u64) -> anyhow::Result<Store
                     ])?;
                 }
                 for back in 0..14 {
-                    let date = paceline_gateway::planning::format_date(
-                        paceline_gateway::planning::local_day(today_start - back * DAY_MS, None),
+                    let date = paceline_gateway::jobs::planning::format_date(
+                        paceline_gateway::jobs::planning::local_day(
+                            today_start - back * DAY_MS,
+                            None,
+                        ),
                     );
                     morning.execute(params![
                         tenant_row,

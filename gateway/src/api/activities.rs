@@ -1,7 +1,7 @@
 //! The activity library: import files (one or many, archives too), manual entry, list,
 //! detail with sources and provenance, unmerge, delete, export, chart samples, and the
 //! tenant's source precedence. The rules are in `paceline-activities`, the writes in
-//! [`crate::library`], the SQL in [`crate::store::activities`]; these handlers parse,
+//! [`crate::jobs::library`], the SQL in [`crate::store::activities`]; these handlers parse,
 //! check who may see what (an activity is visible when its athlete is) and answer.
 //!
 //! An import answers one result per file (per activity of an archive): one bad file fails
@@ -24,7 +24,7 @@ use super::{
     ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit, require_admin,
 };
 use crate::accounts::Principal;
-use crate::library::{self, Owner};
+use crate::jobs::library::{self, Owner};
 use crate::store::activities::{self as rows, ActivityRecord, CopyExtras, ListFilter};
 
 /// The largest page of `GET /athletes/{id}/activities`.
@@ -32,7 +32,7 @@ pub const MAX_PAGE: u32 = 200;
 /// The most points `GET /activities/{id}/samples` returns.
 pub const MAX_CHART_POINTS: usize = 2000;
 
-pub use crate::library::ImportLimits;
+pub use crate::jobs::library::ImportLimits;
 
 /// An activity of the library.
 #[derive(Debug, Serialize, ToSchema)]

@@ -203,13 +203,13 @@ pub fn check_body(route: RequestBody, bytes: &[u8]) -> Result<(), ApiError> {
         }
         RequestBody::Phone => {
             let phone = json::<PhoneBody>(bytes)?.phone;
-            crate::sms::e164(&phone).ok_or_else(|| {
+            crate::chat::sms::e164(&phone).ok_or_else(|| {
                 ApiError::bad_request("invalid_field", "phone: not an E.164 number")
             })?;
         }
         RequestBody::PhoneCode => {
             let code = json::<CodeBody>(bytes)?.code;
-            let _digest = crate::sms::code_digest(1, "+15550104477", &code);
+            let _digest = crate::chat::sms::code_digest(1, "+15550104477", &code);
         }
         RequestBody::SmsWebhook => {
             let params = paceline_chat::sms::parse_form(bytes)

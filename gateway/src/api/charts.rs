@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::sessions::{CueView, load_cues, visible_session};
 use super::{ApiError, ApiPath, ApiState, Auth};
-use crate::export::{self, ExportSample};
+use crate::privacy::export::{self, ExportSample};
 
 const WIDTH: u32 = 1000;
 const PANEL_HEIGHT: u32 = 190;
@@ -379,7 +379,7 @@ pub(super) fn draw_fitness(days: &[paceline_planning::FitnessDay]) -> DrawResult
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let index = index as usize;
         days.get(index)
-            .map(|d| crate::planning::format_date(d.date))
+            .map(|d| crate::jobs::planning::format_date(d.date))
             .unwrap_or_default()
     };
     let (low, high) = days.iter().fold((0.0f64, 10.0f64), |(lo, hi), d| {

@@ -30,8 +30,8 @@ use super::planning::{DailyBody, LifeEventBody, life_record};
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::{Principal, Role};
 use crate::chat::{self, ChatError, Speaker};
-use crate::library::{self, Owner};
-use crate::planning::{self as days, format_date, local_day};
+use crate::jobs::library::{self, Owner};
+use crate::jobs::planning::{self as days, format_date, local_day};
 use crate::store::activities::{self as library_rows, CopyExtras, ListFilter};
 use crate::store::chat::{self as rows, ms_time, time_ms};
 use crate::store::planning::{self as plan_rows, MetricSource};
@@ -273,12 +273,12 @@ fn chat_error(e: ChatError, per_day: u32) -> ApiError {
 /// `Err` inside: the model failed and the offline engine answers.
 async fn ask_model(
     state: &ApiState,
-    client: &crate::llm::LlmClient,
+    client: &crate::chat::llm::LlmClient,
     p: &Principal,
     body: &ChatBody,
     now_ms: u64,
     per_day: u32,
-) -> Result<Result<paceline_chat::llm::LlmAnswer, crate::llm::LlmFailure>, ApiError> {
+) -> Result<Result<paceline_chat::llm::LlmAnswer, crate::chat::llm::LlmFailure>, ApiError> {
     let (p2, named, conversation) = (p.clone(), body.athlete_id, body.conversation_id);
     let (today, history) = state
         .read(move |conn| {

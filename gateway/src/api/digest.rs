@@ -1,5 +1,5 @@
 //! The weekly digest's unsubscribe link: works without logging in (the token is the
-//! HMAC-signed user id, see [`crate::digest`]). `GET` shows a page that asks to confirm (a
+//! HMAC-signed user id, see [`crate::jobs::digest`]). `GET` shows a page that asks to confirm (a
 //! mail scanner following links unsubscribes no one); `POST`, from that page's button or
 //! from a mail client's one-click `List-Unsubscribe-Post` (RFC 8058), unsubscribes.
 
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{ApiError, ApiQuery, ApiState};
-use crate::digest::{UNSUBSCRIBE_PATH, UNSUBSCRIBE_SECRET};
+use crate::jobs::digest::{UNSUBSCRIBE_PATH, UNSUBSCRIBE_SECRET};
 use crate::store::digest as rows;
 
 /// The unsubscribe link's query.

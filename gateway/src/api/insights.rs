@@ -2,7 +2,7 @@
 //! weekly trend, the athlete's correlations ("what works") with a scatter plot per
 //! finding and "was this helpful?" feedback, and a BPM-matched playlist per workout from
 //! the caller's own music library. The rules are `paceline-insights`', the reading in
-//! [`crate::insights`], the SQL in [`crate::store::insights`] (and
+//! [`crate::jobs::insights`], the SQL in [`crate::store::insights`] (and
 //! [`crate::store::planning`] for the day's values); these handlers parse, check the
 //! athlete is visible to the caller (another tenant's, or an unlinked coach's, is 404) and
 //! answer.
@@ -27,8 +27,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::Principal;
-use crate::insights::{self as reads, ActivityEfficiency};
-use crate::planning::{self as days, format_date};
+use crate::jobs::insights::{self as reads, ActivityEfficiency};
+use crate::jobs::planning::{self as days, format_date};
 use crate::store::insights::{self as rows, FeedbackRecord};
 use crate::store::planning::{self as planning_rows, DailyPatch, MetricSource};
 
@@ -450,7 +450,7 @@ pub async fn efficiency_chart(
             .iter()
             .filter_map(|w| {
                 Some(paceline_insights::efficiency::WeekEfficiency {
-                    week_start: crate::planning::parse_date(&w.week_start)?,
+                    week_start: crate::jobs::planning::parse_date(&w.week_start)?,
                     mean_ef: w.mean_ef,
                     activities: w.activities,
                 })
@@ -563,7 +563,7 @@ pub fn report_of_json(json: &str) -> Option<CorrelationReport> {
 }
 
 /// The report of the athlete's window: the cached one when its inputs have not changed,
-/// else computed and cached (see [`crate::insights`]).
+/// else computed and cached (see [`crate::jobs::insights`]).
 async fn correlations_of(
     state: &ApiState,
     p: Principal,

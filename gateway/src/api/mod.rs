@@ -91,11 +91,11 @@ pub struct Api {
     /// HTTP to the outside world (calendars by URL).
     pub outbound: crate::outbound::Outbound,
     /// Provider sync, when a provider is configured.
-    pub sync: Option<Arc<crate::sync::ProviderSync>>,
+    pub sync: Option<Arc<crate::jobs::sync::ProviderSync>>,
     /// The coach chat's daily limit and LLM client.
     pub chat: crate::chat::ChatRuntime,
     /// SMS through Twilio, when configured.
-    pub sms: Option<crate::sms::Twilio>,
+    pub sms: Option<crate::chat::sms::Twilio>,
     account_failures: WindowLimiter<String>,
     address_attempts: WindowLimiter<IpAddr>,
     address_registrations: WindowLimiter<IpAddr>,
@@ -212,13 +212,13 @@ impl Api {
     }
 
     /// The API with SMS.
-    pub fn with_sms(mut self, sms: Option<crate::sms::Twilio>) -> Api {
+    pub fn with_sms(mut self, sms: Option<crate::chat::sms::Twilio>) -> Api {
         self.sms = sms;
         self
     }
 
     /// The API with provider sync.
-    pub fn with_sync(mut self, sync: Option<Arc<crate::sync::ProviderSync>>) -> Api {
+    pub fn with_sync(mut self, sync: Option<Arc<crate::jobs::sync::ProviderSync>>) -> Api {
         self.sync = sync;
         self
     }

@@ -1,6 +1,6 @@
 //! Planning's routes: daily metrics and check-ins, training load (CTL, ATL, TSB, ACWR),
 //! the recovery score, and an athlete's planning settings. The rules are
-//! `paceline-planning`'s, the day reading in [`crate::planning`], the SQL in
+//! `paceline-planning`'s, the day reading in [`crate::jobs::planning`], the SQL in
 //! [`crate::store::planning`]; these handlers parse, check the athlete is visible to the
 //! caller (another tenant's, or an unlinked coach's, is 404) and answer.
 //!
@@ -25,8 +25,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit};
 use crate::accounts::Principal;
+use crate::jobs::planning::{self as days, PlanSettings, format_date, parse_date};
 use crate::outbound::OutboundError;
-use crate::planning::{self as days, PlanSettings, format_date, parse_date};
 use crate::store::planning::{self as rows, DailyPatch, DailyRecord, MetricSource};
 
 /// The longest window a range query may ask for, days (ten years).

@@ -22,7 +22,7 @@ use time::{Date, Duration};
 use utoipa::ToSchema;
 
 use super::{ApiError, ApiJson, ApiPath, ApiState, Auth, athlete_visible, audit};
-use crate::planning::{athlete_today, format_date, local_day, parse_date};
+use crate::jobs::planning::{athlete_today, format_date, local_day, parse_date};
 use crate::store::StoreError;
 use crate::store::activities::{self as library_rows, ListFilter};
 use crate::store::planning as plan_rows;
@@ -353,7 +353,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::library::{self, Owner};
+    use crate::jobs::library::{self, Owner};
     use crate::store::activities::CopyExtras;
     use crate::store::{Store, ensure_athlete, ensure_tenant, prepare_data_dir};
 

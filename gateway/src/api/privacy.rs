@@ -3,7 +3,7 @@
 //! download link that expires and works once), the tenant's retention setting and the
 //! searchable audit log.
 //!
-//! What a deletion touches is [`crate::deletion`]'s (the data registry and the store's
+//! What a deletion touches is [`crate::privacy::deletion`]'s (the data registry and the store's
 //! foreign keys); this module checks who may, tells the providers (best effort), removes
 //! the person's files, audits the deletion without personal data, ends the person's
 //! logins and live sockets, and checkpoints the WAL so the deleted rows leave the disk.
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, audit, require_admin};
 use crate::accounts::Role;
 use crate::accounts::password::verify_password;
-use crate::deletion::{Person, delete_person};
+use crate::privacy::deletion::{Person, delete_person};
 use crate::store::to_i64;
 
 /// `DELETE /me`: the password, re-entered.
@@ -251,7 +251,7 @@ async fn erase(state: &ApiState, person: Person, by: Option<i64>) -> Result<(), 
     tokio::task::spawn_blocking(move || live.live.flush_writes())
         .await
         .map_err(|_| ApiError::internal())??;
-    let files = crate::data_export::files_of_user(state.live.store(), person)?;
+    let files = crate::privacy::data_export::files_of_user(state.live.store(), person)?;
     let now = state.now_ms();
     let erased = state
         .write(move |tx| {
@@ -361,7 +361,7 @@ pub async fn export_me(
         &state,
         p.tenant_row,
         p.user_row,
-        crate::data_export::Scope::User(person),
+        crate::privacy::data_export::Scope::User(person),
     )
     .await
 }
@@ -381,7 +381,7 @@ pub async fn export_tenant(
         &state,
         p.tenant_row,
         p.user_row,
-        crate::data_export::Scope::Tenant(p.tenant_row),
+        crate::privacy::data_export::Scope::Tenant(p.tenant_row),
     )
     .await
 }
@@ -390,7 +390,7 @@ async fn start_export(
     state: &ApiState,
     tenant_row: i64,
     user_row: i64,
-    scope: crate::data_export::Scope,
+    scope: crate::privacy::data_export::Scope,
 ) -> Result<(StatusCode, Json<ExportView>), ApiError> {
     let now = state.now_ms();
     let id = state
@@ -441,7 +441,7 @@ async fn run_export(
     id: i64,
     tenant_row: i64,
     user_row: i64,
-    scope: crate::data_export::Scope,
+    scope: crate::privacy::data_export::Scope,
 ) {
     let set_state = |state: ApiState, sql: &'static str| async move {
         let now = to_i64(state.now_ms());
@@ -462,12 +462,13 @@ async fn run_export(
     let writer = state.clone();
     let written = tokio::task::spawn_blocking(move || {
         let store = writer.live.store();
-        let dir = crate::data_export::exports_dir(store)?;
+        let dir = crate::privacy::data_export::exports_dir(store)?;
         let mut random = [0u8; 12];
         getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
         let name = format!("{id}-{}.zip", hex::encode(random));
         let path = dir.join(&name);
-        let written = store.read_as(|conn| crate::data_export::write_export(conn, scope, &path));
+        let written =
+            store.read_as(|conn| crate::privacy::data_export::write_export(conn, scope, &path));
         if written.is_err() {
             let _ = std::fs::remove_file(&path);
         }
@@ -493,7 +494,7 @@ async fn run_export(
         Ok(Err(err)) => {
             tracing::warn!(error = %err, export = id, "a data export failed");
             let message = match err {
-                crate::data_export::ExportError::TooLarge(_) => "the export is too large",
+                crate::privacy::data_export::ExportError::TooLarge(_) => "the export is too large",
                 _ => "the export could not be written",
             };
             state
@@ -536,7 +537,7 @@ pub async fn get_export(
         .ok_or_else(ApiError::internal)?
         .replacen("plr_", "ple_", 1);
     let digest = crate::accounts::tokens::digest(&token).to_vec();
-    let dir = crate::data_export::exports_dir(state.live.store()).map_err(|err| {
+    let dir = crate::privacy::data_export::exports_dir(state.live.store()).map_err(|err| {
         tracing::error!(error = %err, "the export folder");
         ApiError::internal()
     })?;
@@ -617,7 +618,7 @@ pub async fn download_export(
     }
     let digest = crate::accounts::tokens::digest(&token).to_vec();
     let now = to_i64(state.now_ms());
-    let dir = crate::data_export::exports_dir(state.live.store()).map_err(|err| {
+    let dir = crate::privacy::data_export::exports_dir(state.live.store()).map_err(|err| {
         tracing::error!(error = %err, "the export folder");
         ApiError::internal()
     })?;

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_scope, audit, named};
 use crate::accounts::{Principal, Role};
-use crate::export;
+use crate::privacy::export;
 use crate::store::to_i64;
 
 /// A session.

@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 use super::chat::{ChatBody, take_turn};
 use super::{ApiError, ApiJson, ApiState, Auth};
 use crate::accounts::{Principal, Role};
-use crate::sms::{
+use crate::chat::sms::{
     CODE_TRIES, CODE_TTL_MS, Twilio, code_digest, day_start_ms, e164, hour_start_ms, new_code,
     number_digest,
 };

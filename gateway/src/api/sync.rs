@@ -1,6 +1,6 @@
 //! Provider sync's routes: an athlete's connections (connect with OAuth, the provider's
 //! callback, sync now, disconnect, status) and the admin's view of the job runner's dead
-//! letters. The runner and the provider calls are [`crate::sync`]'s, the SQL
+//! letters. The runner and the provider calls are [`crate::jobs::sync`]'s, the SQL
 //! [`crate::store::sync`]'s; these handlers parse, check the athlete is visible to the
 //! caller (another tenant's, or an unlinked coach's, is 404) and answer.
 //!
@@ -31,9 +31,9 @@ use super::{
     require_admin,
 };
 use crate::accounts::Principal;
+use crate::jobs::sync::{ProviderSync, open_tokens, post_token, seal_tokens};
 use crate::outbound::Method;
 use crate::store::sync::{self as rows, ConnectionRow, JobRow};
-use crate::sync::{ProviderSync, open_tokens, post_token, seal_tokens};
 
 /// The most jobs `GET /admin/jobs` lists.
 const MAX_JOBS_LISTED: usize = 500;

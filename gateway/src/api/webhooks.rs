@@ -7,7 +7,7 @@
 //! - `POST` reads at most [`MAX_EVENT_BYTES`], parses the event and queues the job it asks
 //!   for on every connection of that Strava owner, then answers 200 at once: the work
 //!   (a fetch with the owner's token, a delete, a checked revoke) is the runner's
-//!   ([`crate::sync`]). Nothing in an event is trusted beyond *which* object to look at.
+//!   ([`crate::jobs::sync`]). Nothing in an event is trusted beyond *which* object to look at.
 //!   A malformed body is a 400 and counts `sync_webhook_events{outcome="Malformed"}`;
 //!   an owner no connection has is ignored with a 200 and counted (`UnknownOwner`); a
 //!   delivery whose job is already waiting adds nothing (`Duplicate`).
@@ -15,7 +15,7 @@
 //! `POST /webhooks/garmin` takes Garmin's push and ping notifications (every summary
 //! type's URL may point here; at most 16 MiB): push items (activities, dailies, sleeps,
 //! HRV, stress) are applied at once for every connection of that Garmin user
-//! ([`crate::sync::apply_garmin_items`]); pings (their `callbackURL` must be on the
+//! ([`crate::jobs::sync::apply_garmin_items`]); pings (their `callbackURL` must be on the
 //! configured Garmin API origin, else 400) and deregistrations become jobs.
 //!
 //! The owner lookup is the one query here no tenant scopes: an event names only Strava's
@@ -258,11 +258,11 @@ pub async fn garmin_notification(
                     if connection.status != paceline_sync::ConnectionStatus::Connected.as_str() {
                         continue;
                     }
-                    let owner = crate::library::Owner {
+                    let owner = crate::jobs::library::Owner {
                         tenant_row: tenant,
                         athlete_row: connection.athlete_row,
                     };
-                    let applied = crate::sync::apply_garmin_items(
+                    let applied = crate::jobs::sync::apply_garmin_items(
                         tx,
                         owner,
                         std::slice::from_ref(item),

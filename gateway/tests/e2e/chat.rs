@@ -25,7 +25,7 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::harness::*;
 use paceline_chat::engine::{AthleteContext, Reply as CoreReply, Turn, respond};
 use paceline_chat::terms::{Meaning, TermBook};
-use paceline_gateway::planning::{format_date, parse_date};
+use paceline_gateway::jobs::planning::{format_date, parse_date};
 use paceline_testkit::api::*;
 
 const CORPUS: &str = include_str!("../../chat/tests/corpus.json");
@@ -255,7 +255,8 @@ async fn the_chat_corpus_reads_the_same_through_the_api() {
             .await,
     );
     // Load history (14 days of 80 TSS before today) and today's plan.
-    let utc_today = paceline_gateway::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
+    let utc_today =
+        paceline_gateway::jobs::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
     for back in 1..=14 {
         activity(&api, &admin, ana, utc_today - Duration::days(back), 80.0).await;
     }
@@ -616,7 +617,8 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
-    let utc_today = paceline_gateway::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
+    let utc_today =
+        paceline_gateway::jobs::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
     // Fitness built before this week (its Monday is at most 6 days back), none done this
     // week: the week's load is still to do.
     for back in 7..=42 {
@@ -962,7 +964,7 @@ async fn only_35_minutes_today_shortens_todays_stored_plan() {
 
     // Preferences the planner reads: today's weekday without training makes today a rest
     // day; a disliked sport is avoided.
-    let weekday = paceline_gateway::planning::parse_date(&day)
+    let weekday = paceline_gateway::jobs::planning::parse_date(&day)
         .unwrap()
         .weekday()
         .to_string();
@@ -1118,7 +1120,8 @@ async fn the_chat_reveals_nothing_across_gyms_or_athletes() {
     );
     let other = access(&api.register_gym("admin@two.example", "Two Gym").await);
     // Ben has load; Ana has none.
-    let utc_today = paceline_gateway::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
+    let utc_today =
+        paceline_gateway::jobs::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
     for back in 1..=7 {
         activity(&api, &admin, ben, utc_today - Duration::days(back), 150.0).await;
     }

@@ -13,7 +13,7 @@ use time::Duration as Days;
 use crate::chat::{activity, chat, corpus_athlete};
 use crate::fake_llm::{FakeLlm, Scripted, text, tool_call};
 use crate::harness::*;
-use paceline_gateway::planning::format_date;
+use paceline_gateway::jobs::planning::format_date;
 use paceline_testkit::api::*;
 
 const KEY: &str = "sk-test-paceline-4f9a2c";
@@ -44,7 +44,8 @@ async fn the_models_answers_are_vetted_run_as_the_caller_or_replaced_by_the_offl
         &api.invite_and_register(&admin, "athlete", "ana@llm.example", Some(ana))
             .await,
     );
-    let utc_today = paceline_gateway::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
+    let utc_today =
+        paceline_gateway::jobs::planning::local_day(i64::try_from(now_ms()).unwrap(), None);
     let today = format_date(utc_today);
     for back in 1..=7 {
         activity(&api, &admin, ben, utc_today - Days::days(back), 150.0).await;

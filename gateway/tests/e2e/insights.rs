@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use paceline_formats::{Point, Recording};
-use paceline_gateway::planning::{format_date, local_day};
+use paceline_gateway::jobs::planning::{format_date, local_day};
 use paceline_insights::correlations::{Input, Output, sentence};
 use paceline_insights::{Samples, Sport};
 use reqwest::Method;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use time::{Date, Duration};
 
 use crate::harness::*;
-use paceline_gateway::planning::{format_date, local_day};
+use paceline_gateway::jobs::planning::{format_date, local_day};
 use paceline_testkit::api::*;
 
 fn day(date: Date) -> String {

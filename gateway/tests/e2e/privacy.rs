@@ -32,7 +32,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use paceline_gateway::deletion::{Person, count_person_rows};
+use paceline_gateway::privacy::deletion::{Person, count_person_rows};
 use paceline_testkit::api::*;
 use paceline_testkit::wait::{DEADLINE, wait_until};
 

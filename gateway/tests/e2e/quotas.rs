@@ -331,9 +331,9 @@ async fn the_csv_export_streams_the_session_a_page_at_a_time_and_matches_the_who
     );
     // Byte for byte what the whole-session export makes of the stored rows.
     let conn = gateway.db();
-    let rows = paceline_gateway::export::load_samples(&conn, tenant_row, row).unwrap();
+    let rows = paceline_gateway::privacy::export::load_samples(&conn, tenant_row, row).unwrap();
     assert_eq!(rows.len(), 2500);
-    let whole = paceline_gateway::export::samples_csv(&rows).unwrap();
+    let whole = paceline_gateway::privacy::export::samples_csv(&rows).unwrap();
     assert_eq!(String::from_utf8(csv.bytes).unwrap(), whole);
 
     let fit = api
@@ -348,7 +348,7 @@ async fn the_csv_export_streams_the_session_a_page_at_a_time_and_matches_the_who
         )
         .unwrap();
     let expected =
-        paceline_gateway::export::activity_fit(u64::try_from(started_ms).unwrap(), &rows);
+        paceline_gateway::privacy::export::activity_fit(u64::try_from(started_ms).unwrap(), &rows);
     assert_eq!(fit.bytes, expected);
     let records = fitparser::from_bytes(&fit.bytes)
         .unwrap()

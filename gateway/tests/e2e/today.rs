@@ -6,7 +6,7 @@
 //! plans the day again (changed, with the check-in's rule in the why); the workout is
 //! started as the athlete's next plan.
 
-use paceline_gateway::planning::{format_date, local_day};
+use paceline_gateway::jobs::planning::{format_date, local_day};
 use paceline_testkit::api::*;
 use paceline_testkit::browser::Browser;
 use reqwest::Method;

@@ -3,7 +3,7 @@
 //! The rules are `paceline-sync`'s (no I/O there); this module is their driver: it keeps
 //! jobs in SQLite ([`crate::store::sync`]), calls the providers through
 //! [`crate::outbound`], seals tokens with the server key, and imports activities into the
-//! library ([`crate::library::import_copy`], source `strava`).
+//! library ([`crate::jobs::library::import_copy`], source `strava`).
 //!
 //! - [`run`]: the runner task. At start it recovers jobs a killed gateway left `running`
 //!   ([`jobs::recover_on_start`]); then it takes due jobs, oldest first, onto a bounded
@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::clock::GatewayClock;
-use crate::library::{self, Owner};
+use crate::jobs::library::{self, Owner};
 use crate::outbound::{Answer, Method, Outbound};
 use crate::store::activities::CopyExtras;
 use crate::store::sync::{self as rows, ConnectionRow, JobRow};

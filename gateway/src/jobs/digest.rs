@@ -47,7 +47,7 @@ use paceline_schemas::plan::{PlanStep, WorkoutPlan};
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 
-use crate::planning::{self as days, format_date};
+use crate::jobs::planning::{self as days, format_date};
 use crate::settings::MailSettings;
 use crate::store::digest::{self as rows, Recipient};
 use crate::store::{Store, StoreError};
@@ -280,11 +280,16 @@ pub fn digest_content(
             .zip(series.last())
             .map(|(a, b)| (point(a), point(b)))
     };
-    let (report, _) =
-        crate::insights::current_report(conn, t, a, now_ms, crate::api::insights::DEFAULT_DAYS)?;
+    let (report, _) = crate::jobs::insights::current_report(
+        conn,
+        t,
+        a,
+        now_ms,
+        crate::api::insights::DEFAULT_DAYS,
+    )?;
     let next_from = week_end + Duration::days(1);
     let settings = crate::api::planning::plan_settings(conn, t, a)?;
-    let next_week = crate::planning::week_outlook(conn, t, a, next_from, &settings)?
+    let next_week = crate::jobs::planning::week_outlook(conn, t, a, next_from, &settings)?
         .into_iter()
         .filter_map(|p| {
             let date = p.date;

@@ -4,11 +4,11 @@
 //! (password hashes, sealed keys and tokens, digests), every stored activity recording as
 //! a FIT file, and a README describing the files.
 //!
-//! Which rows are the person's is what a deletion would remove ([`crate::deletion`]), so
+//! Which rows are the person's is what a deletion would remove ([`crate::privacy::deletion`]), so
 //! an export and a deletion cannot disagree about what is held. The zip is written to the
 //! data folder's `exports/` (mode 0700 like the folder), entry by entry, deflated, and
 //! bounded: past [`MAX_EXPORT_BYTES`] of content the export fails rather than filling
-//! the disk. Not the session exports of [`crate::export`] (one session as CSV or FIT).
+//! the disk. Not the session exports of [`crate::privacy::export`] (one session as CSV or FIT).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use paceline_privacy::{Export, REGISTRY, Table};
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 
-use crate::deletion::{Person, bind, person_predicates};
+use crate::privacy::deletion::{Person, bind, person_predicates};
 use crate::store::{Store, StoreError};
 
 /// The folder of the data folder that holds export zips.

@@ -51,7 +51,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use time::{Date, Duration};
 
-use crate::planning::{self as days, format_date, local_day};
+use crate::jobs::planning::{self as days, format_date, local_day};
 use crate::store::StoreError;
 use crate::store::activities::{self as library_rows, ActivityRecord, ListFilter};
 use crate::store::planning::{self as planning_rows, DailyRecord};

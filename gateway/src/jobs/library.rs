@@ -430,7 +430,7 @@ pub fn session_recording(
     session_row: i64,
     started_ms: i64,
 ) -> Result<Recording, StoreError> {
-    let samples = crate::export::load_samples(conn, tenant_row, session_row)?;
+    let samples = crate::privacy::export::load_samples(conn, tenant_row, session_row)?;
     let mut points: Vec<Point> = Vec::new();
     for s in samples {
         let t_ms = u64::try_from(s.t_ms).unwrap_or(0);

@@ -10,6 +10,12 @@
 //! athlete the caller was already allowed to see. No tool names an athlete, so a chat can
 //! never reach data the same user could not reach through the API. Each tool runs inside
 //! a savepoint: one that fails leaves nothing behind, and the others still count.
+//!
+//! The chat's two channels to outside services are here too: [`llm`], the optional
+//! OpenAI-compatible model, and [`sms`], the chat by SMS through Twilio.
+
+pub mod llm;
+pub mod sms;
 
 use paceline_chat::actions::Tool;
 use paceline_chat::engine::{
@@ -23,7 +29,7 @@ use paceline_schemas::plan::{PlanStep, Sport as PlanSport, WorkoutPlan};
 use rusqlite::Connection;
 use time::{Date, Duration};
 
-use crate::planning::{self as days, format_date};
+use crate::jobs::planning::{self as days, format_date};
 use crate::store::StoreError;
 use crate::store::chat::{self as rows, NewMessage, ms_time};
 use crate::store::planning as plan_rows;
@@ -40,7 +46,7 @@ pub struct ChatRuntime {
     /// Messages one user may send a day (UTC).
     pub messages_per_day: u32,
     /// The LLM; none: the offline engine answers alone.
-    pub llm: Option<crate::llm::LlmClient>,
+    pub llm: Option<crate::chat::llm::LlmClient>,
 }
 
 impl Default for ChatRuntime {
@@ -60,7 +66,7 @@ impl ChatRuntime {
             llm: settings
                 .llm
                 .as_ref()
-                .map(crate::llm::LlmClient::new)
+                .map(crate::chat::llm::LlmClient::new)
                 .transpose()?,
         })
     }
@@ -387,7 +393,7 @@ mod tests {
         reason = "the two timings are reported beside the verdict"
     )]
     fn the_turns_context_leaves_the_library_alone() {
-        use crate::library::{self, Owner};
+        use crate::jobs::library::{self, Owner};
         use crate::store::activities::CopyExtras;
         use crate::store::{Store, ensure_athlete, ensure_tenant, prepare_data_dir};
         use paceline_activities::ManualEntry;

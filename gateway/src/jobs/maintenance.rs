@@ -172,7 +172,7 @@ pub fn run_pass(
         }
         removed.push((column.label, rows));
     }
-    let expired = crate::data_export::sweep(store, now_ms, false)?;
+    let expired = crate::privacy::data_export::sweep(store, now_ms, false)?;
     removed.push(("privacy_exports", u64::try_from(expired).unwrap_or(0)));
     give_back_space(store, full_vacuum, &mut progress)?;
     Ok(removed)
