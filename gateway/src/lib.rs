@@ -45,10 +45,3 @@ pub mod settings;
 pub mod store;
 pub mod tls;
 pub mod web;
-
-// `server.rs` still names these modules at the crate root, and another change to it is
-// under way: these private aliases keep its paths working until it names
-// `jobs::…`, `privacy::…` and `chat::…` itself. The public paths are the grouped ones.
-use chat::sms;
-use jobs::{digest, insights, library, maintenance, planning, sync};
-use privacy::data_export;

@@ -75,7 +75,7 @@ impl Gateway {
         let (metrics, registry) = Metrics::new();
         let metrics = Arc::new(metrics);
         let clock = GatewayClock::start();
-        crate::data_export::sweep(&store, clock.now_ms(), true)
+        crate::privacy::data_export::sweep(&store, clock.now_ms(), true)
             .context("the data exports left by the last run")?;
         let health = Arc::new(crate::health::Health::default());
 
@@ -217,21 +217,21 @@ impl Gateway {
         let library_running = Arc::clone(&sweeping);
         thread::Builder::new()
             .name("library-job".to_owned())
-            .spawn(move || crate::library::run_job(&for_library, &library_running))
+            .spawn(move || crate::jobs::library::run_job(&for_library, &library_running))
             .context("starting the library job")?;
 
         let for_planning = Arc::clone(&live);
         let planning_running = Arc::clone(&sweeping);
         thread::Builder::new()
             .name("planning-job".to_owned())
-            .spawn(move || crate::planning::run_job(&for_planning, &planning_running))
+            .spawn(move || crate::jobs::planning::run_job(&for_planning, &planning_running))
             .context("starting the planning job")?;
 
         let for_insights = Arc::clone(&live);
         let insights_running = Arc::clone(&sweeping);
         thread::Builder::new()
             .name("insights-job".to_owned())
-            .spawn(move || crate::insights::run_job(&for_insights, &insights_running))
+            .spawn(move || crate::jobs::insights::run_job(&for_insights, &insights_running))
             .context("starting the insights job")?;
 
         let for_retention = Arc::clone(&live);
@@ -239,9 +239,9 @@ impl Gateway {
         thread::Builder::new()
             .name("retention-job".to_owned())
             .spawn(move || {
-                crate::maintenance::run_job(
+                crate::jobs::maintenance::run_job(
                     &for_retention,
-                    crate::maintenance::RetentionDays::default(),
+                    crate::jobs::maintenance::RetentionDays::default(),
                     &retention_running,
                 )
             })
@@ -268,10 +268,10 @@ impl Gateway {
         .context("creating the first administrator")?;
         let outbound = crate::outbound::Outbound::new(settings.outbound_allow_private)
             .context("the outbound HTTP client")?;
-        let sync = crate::sync::settings_from(&settings.sync_keys)
+        let sync = crate::jobs::sync::settings_from(&settings.sync_keys)
             .context("the provider sync settings (PACELINE_STRAVA_…, PACELINE_PUBLIC_URL)")?
             .map(|sync_settings| {
-                crate::sync::ProviderSync::new(
+                crate::jobs::sync::ProviderSync::new(
                     sync_settings,
                     outbound.clone(),
                     Arc::clone(&store),
@@ -279,7 +279,10 @@ impl Gateway {
                 )
             });
         if let Some(sync) = &sync {
-            tokio::spawn(crate::sync::run(Arc::clone(sync), Arc::clone(&sweeping)));
+            tokio::spawn(crate::jobs::sync::run(
+                Arc::clone(sync),
+                Arc::clone(&sweeping),
+            ));
         }
         match &settings.mail {
             None => tracing::info!(
@@ -289,9 +292,9 @@ impl Gateway {
                 "the weekly digest job is off (digest_tick_s = 0): `paceline digest run` sends them"
             ),
             Some(mail) => {
-                let mailer = crate::digest::Mailer::new(mail)
+                let mailer = crate::jobs::digest::Mailer::new(mail)
                     .context("the weekly digest's SMTP settings")?;
-                tokio::spawn(crate::digest::run(
+                tokio::spawn(crate::jobs::digest::run(
                     Arc::clone(&store),
                     mailer,
                     clock,
@@ -324,7 +327,7 @@ impl Gateway {
                 settings
                     .sms
                     .clone()
-                    .map(crate::sms::Twilio::new)
+                    .map(crate::chat::sms::Twilio::new)
                     .transpose()
                     .context("the SMS client")?,
             )

@@ -138,7 +138,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if done == 0 {
         // A new database: free pages can be given back a step at a time
-        // (`crate::maintenance`). SQLite takes this only before the first table, and
+        // (`crate::jobs::maintenance`). SQLite takes this only before the first table, and
         // (the file already being in WAL mode) with a VACUUM of the empty file.
         conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?;
     }

@@ -745,7 +745,7 @@ pub fn run_waiting_job_now(
 pub struct QuotaRow {
     /// `strava`, `garmin`.
     pub provider: String,
-    /// The last answer's rate-limit headers, as JSON (`crate::sync` reads and writes it).
+    /// The last answer's rate-limit headers, as JSON (`crate::jobs::sync` reads and writes it).
     pub limits_json: String,
     /// When they were seen, s since the epoch.
     pub seen_s: i64,
