@@ -394,6 +394,7 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
         let peak = Sweep::median(runs, |r| r.server_peak_rss_mib);
         let loadgen = Sweep::median(runs, |r| r.loadgen_cpu_pct);
         let notes: Vec<String> = runs.iter().filter_map(|r| r.fell_over.clone()).collect();
+        let failed: usize = runs.iter().map(|r| r.device_failures.0).sum();
         body.push_str(&format!(
             "| {athletes} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} ({:.0}) | {:.0} | {:.2} | {:.2}, {:.0} | {} / {} | {:.2} / {:.2} / {:.2} ({}) | {:.1} ({:.4}) | {:.1} | {} |\n",
             runs.len(),
@@ -424,7 +425,13 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
             Sweep::median(runs, RunFigures::server_us_per_frame).median,
             Sweep::median(runs, RunFigures::server_cpu_s_per_1000_frames).median,
             Sweep::median(runs, RunFigures::loadgen_us_per_frame).median,
-            if notes.is_empty() { "–".to_owned() } else { format!("fell over: {}", notes.join("; ")) }
+            if !notes.is_empty() {
+                format!("fell over: {}", notes.join("; "))
+            } else if failed > 0 {
+                format!("{failed} devices failed")
+            } else {
+                "–".to_owned()
+            }
         ));
         rows.push(serde_json::json!({"athletes": athletes, "runs": runs.iter().map(RunFigures::json).collect::<Vec<_>>()}));
     }
@@ -575,10 +582,14 @@ fn write_sweep_point(
         spct = f.server_cpu_pct,
         gus = f.loadgen_us_per_frame(),
         gpct = f.loadgen_cpu_pct,
-        notes = f
-            .fell_over
-            .as_ref()
-            .map_or_else(|| "–".to_owned(), |w| format!("fell over: {w}")),
+        notes = match (&f.fell_over, &f.device_failures) {
+            (Some(why), _) => format!("fell over: {why}"),
+            (None, (0, _)) => "–".to_owned(),
+            (None, (n, first)) => format!(
+                "{n} devices failed (first: {})",
+                first.as_deref().unwrap_or("no reason recorded")
+            ),
+        },
     );
     let json = serde_json::json!({
         "bench": "e2e-sweep", "command": options.command, "machine": machine.json(),

@@ -130,9 +130,13 @@ impl Sender {
         }
     }
 
-    async fn close(self, drained_by: tokio::time::Instant) {
+    /// Closes the link; why its connection was lost before, if it was.
+    async fn close(self, drained_by: tokio::time::Instant) -> Option<String> {
         match self.link {
-            Link::Mqtt(link) => link.close().await,
+            Link::Mqtt(link) => {
+                link.close().await;
+                None
+            }
             Link::Quic(link) => link.close(drained_by).await,
         }
     }
@@ -401,7 +405,7 @@ pub(super) async fn shard(
             let device = devices.swap_remove(i);
             sent += device.sender.seq;
             acked += device.state.acked.load(Ordering::Relaxed);
-            device.sender.close(tokio::time::Instant::now()).await;
+            let _ = device.sender.close(tokio::time::Instant::now()).await;
         }
     }
     let deadline = tokio::time::Instant::now() + LAST_ACK_WAIT;
@@ -416,7 +420,9 @@ pub(super) async fn shard(
     for device in devices {
         sent += device.sender.seq;
         acked += device.state.acked.load(Ordering::Relaxed);
-        device.sender.close(drained_by).await;
+        if let Some(lost) = device.sender.close(drained_by).await {
+            failures.push(lost);
+        }
     }
     (sent, acked, failures)
 }

@@ -139,6 +139,10 @@ pub struct RunFigures {
     pub server_internal: ServerInternal,
     /// Why the run counts as fallen over, if it does.
     pub fell_over: Option<String>,
+    /// Devices that failed during or at the end of the ride (a write, or a QUIC
+    /// connection lost before the server read its stream to the end), and the first
+    /// reason: their frames in flight count as lost.
+    pub device_failures: (usize, Option<String>),
 }
 
 /// One latency leg's figures, µs.
@@ -220,6 +224,8 @@ impl RunFigures {
             "loadgen_cpu_s": self.loadgen_cpu_s, "loadgen_us_per_frame": self.loadgen_us_per_frame(),
             "placement": self.placement,
             "fell_over": self.fell_over,
+            "device_failures": self.device_failures.0,
+            "first_device_failure": self.device_failures.1,
         })
     }
 }
@@ -435,5 +441,6 @@ pub fn run(
         loadgen_cpu_pct,
         server_internal,
         fell_over,
+        device_failures: (failures.len(), failures.first().cloned()),
     })
 }

@@ -19,7 +19,8 @@ use super::server::Creds;
 pub(super) struct QuicLink {
     send: quinn::SendStream,
     connection: quinn::Connection,
-    reader: tokio::task::JoinHandle<()>,
+    /// Ends with the error that ended the downlink, if it was not the server finishing it.
+    reader: tokio::task::JoinHandle<Option<String>>,
 }
 
 impl QuicLink {
@@ -40,11 +41,20 @@ impl QuicLink {
     /// still in flight, which a server behind on its work has not read yet; over MQTT
     /// the DISCONNECT queues behind them instead. The server ends its side of the stream
     /// when it has read ours to the end, and that ends the reader.
-    pub(super) async fn close(mut self, drained_by: tokio::time::Instant) {
+    ///
+    /// Returns why the connection was lost, if it was before the server finished: the
+    /// frames it still carried are gone (an edge agent would send them again on a new
+    /// connection; the bench devices do not).
+    pub(super) async fn close(mut self, drained_by: tokio::time::Instant) -> Option<String> {
         let _ = self.send.finish();
-        let _ = tokio::time::timeout_at(drained_by, &mut self.reader).await;
+        let ended = tokio::time::timeout_at(drained_by, &mut self.reader).await;
         self.connection.close(0u32.into(), b"done");
         self.reader.abort();
+        match ended {
+            Ok(Ok(lost)) => lost,
+            Ok(Err(_)) => None,
+            Err(_) => Some("the server had not read the QUIC stream to its end in time".to_owned()),
+        }
     }
 }
 
@@ -100,10 +110,16 @@ pub(super) async fn connect(
     let reader = tokio::spawn(async move {
         let mut reader = FrameReader::new();
         let mut buffer = vec![0u8; 8192];
-        while let Ok(Some(n)) = recv.read(&mut buffer).await {
-            reader.push(buffer.get(..n).unwrap_or_default());
-            while let Ok(Some(frame)) = reader.next_frame() {
-                on_downlink(&key, &state, &probes, &frame);
+        loop {
+            match recv.read(&mut buffer).await {
+                Ok(Some(n)) => {
+                    reader.push(buffer.get(..n).unwrap_or_default());
+                    while let Ok(Some(frame)) = reader.next_frame() {
+                        on_downlink(&key, &state, &probes, &frame);
+                    }
+                }
+                Ok(None) => return None,
+                Err(err) => return Some(format!("QUIC connection lost: {err}")),
             }
         }
     });
