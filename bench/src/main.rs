@@ -555,8 +555,8 @@ fn write_sweep_point(
          | leg | samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|\n\
          | frame → cue | {cues} | {c50:.2} | {c99:.2} | {c999:.2} | {cmax:.2} |\n\
          | frame → ack | {acks} | {a50:.2} | {a99:.2} | {a999:.2} | {amax:.2} |\n\n\
-         | frames sent (ride) | in the window | stored | lost | server CPU s per 1,000 frames | server µs CPU per frame | server CPU % | load generator µs CPU per frame | load generator CPU % | notes |\n|---|---|---|---|---|---|---|---|---|---|\n\
-         | {sent} | {measured} | {stored} | {lost} | {s1000:.4} | {sus:.1} | {spct:.0} | {gus:.1} | {gpct:.0} | {notes} |\n",
+         | frames sent (ride) | in the window | acked | stored | lost | server CPU s per 1,000 frames | server µs CPU per frame | server CPU % | load generator µs CPU per frame | load generator CPU % | notes |\n|---|---|---|---|---|---|---|---|---|---|---|\n\
+         | {sent} | {measured} | {acked} | {stored} | {lost} | {s1000:.4} | {sus:.1} | {spct:.0} | {gus:.1} | {gpct:.0} | {notes} |\n",
         athletes = f.athletes,
         transport = f.transport.name(),
         command = options.command,
@@ -575,6 +575,7 @@ fn write_sweep_point(
         amax = ms(f.ack_us.max),
         sent = f.frames_sent,
         measured = f.frames_measured,
+        acked = f.frames_acked,
         stored = f.frames_stored,
         lost = f.frames_lost(),
         s1000 = f.server_cpu_s_per_1000_frames(),
@@ -582,13 +583,28 @@ fn write_sweep_point(
         spct = f.server_cpu_pct,
         gus = f.loadgen_us_per_frame(),
         gpct = f.loadgen_cpu_pct,
-        notes = match (&f.fell_over, &f.device_failures) {
-            (Some(why), _) => format!("fell over: {why}"),
-            (None, (0, _)) => "–".to_owned(),
-            (None, (n, first)) => format!(
-                "{n} devices failed (first: {})",
-                first.as_deref().unwrap_or("no reason recorded")
-            ),
+        notes = {
+            let mut notes = Vec::new();
+            if let Some(why) = &f.fell_over {
+                notes.push(format!("fell over: {why}"));
+            }
+            if let (n @ 1.., first) = &f.device_failures {
+                notes.push(format!(
+                    "{n} devices failed (first: {})",
+                    first.as_deref().unwrap_or("no reason recorded")
+                ));
+            }
+            // Acked is the sum of each device's highest acked seq: with every acked frame
+            // stored it is at most the frames stored, and the lost ones were never acked
+            // (an edge agent sends them again; the bench devices do not).
+            if f.frames_lost() > 0 && f.frames_acked <= f.frames_stored {
+                notes.push("no acked frame is missing: the lost ones were never acked".to_owned());
+            }
+            if notes.is_empty() {
+                "–".to_owned()
+            } else {
+                notes.join("; ")
+            }
         },
     );
     let json = serde_json::json!({
