@@ -9,7 +9,7 @@
 //!
 //! **The brokers**, each its own process on a loopback ephemeral port, started by the
 //! bench: rumqttd is this binary re-run as `rumqttd-process <port>`, running
-//! [`paceline_gateway::broker::config`] — the embedded broker's exact configuration, minus
+//! [`paceline_gateway::transport::broker::config`] — the embedded broker's exact configuration, minus
 //! the device check at CONNECT (Mosquitto gets no authentication either, so neither pays
 //! for it); Mosquitto is the Debian package's `mosquitto` with a generated config:
 //! anonymous, no persistence, 100 in flight and 1,000 queued per client like rumqttd's
@@ -275,7 +275,10 @@ pub fn rumqttd_process(args: &[String]) -> anyhow::Result<()> {
         .context("rumqttd-process needs a port")?
         .parse()
         .context("the port")?;
-    let config = paceline_gateway::broker::config(SocketAddr::from(([127, 0, 0, 1], port)), 20_000);
+    let config = paceline_gateway::transport::broker::config(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        20_000,
+    );
     let mut broker = rumqttd::Broker::new(config);
     broker.start().context("running rumqttd")?;
     Ok(())
@@ -772,7 +775,7 @@ pub fn run(loads: Loads, runs: usize) -> anyhow::Result<[BrokerFigures; 2]> {
     let mut figures = [
         BrokerFigures {
             kind: BrokerKind::Rumqttd,
-            version: "rumqttd 0.20 (paceline_gateway::broker::config)".to_owned(),
+            version: "rumqttd 0.20 (paceline_gateway::transport::broker::config)".to_owned(),
             runs: Vec::new(),
         },
         BrokerFigures {

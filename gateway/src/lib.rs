@@ -1,7 +1,7 @@
 //! The Paceline gateway: the `paceline` server.
 //!
-//! One process holds the embedded MQTT broker ([`broker`], rumqttd), QUIC ingress
-//! ([`quic`], quinn), the engine in-process (`paceline_engine::dataflow::LiveEngine`),
+//! One process holds the embedded MQTT broker ([`transport::broker`], rumqttd), QUIC
+//! ingress ([`transport::quic`], quinn), the engine in-process (`paceline_engine::dataflow::LiveEngine`),
 //! persistence in SQLite ([`store`], one writer thread, pooled readers) and the HTTP side
 //! ([`http`]: health, readiness, Prometheus metrics). [`live::Live`] is the loop that ties
 //! them: frames in, stored, coached, acknowledged; cues out. [`server::Gateway`] starts
@@ -21,27 +21,20 @@
 
 pub mod accounts;
 pub mod api;
-pub mod broker;
 pub mod chat;
 pub mod clock;
-pub mod connections;
 pub mod demo;
-pub mod downlink;
-pub mod external_broker;
 pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod live;
-pub mod live_channels;
 pub mod metrics;
-pub mod mqtt_acl;
 pub mod music_folder;
 pub mod outbound;
 pub mod privacy;
-pub mod quic;
 pub mod quotas;
 pub mod server;
 pub mod settings;
 pub mod store;
-pub mod tls;
+pub mod transport;
 pub mod web;

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use paceline_formats::plan_import::import_plan;
 use paceline_gateway::settings::{Settings, SettingsLayer};
 use paceline_gateway::store::{self, Store};
-use paceline_gateway::tls::ServerCert;
+use paceline_gateway::transport::tls::ServerCert;
 use paceline_schemas::{AthleteProfile, TenantId, codec};
 
 /// Paceline: live workout coaching. The gateway takes sensor frames from edge agents over

@@ -15,15 +15,15 @@ use crate::accounts::tokens::{SIGNING_KEY_NAME, TokenKeys};
 use crate::accounts::{FirstAdmin, bootstrap_admin};
 use crate::api::{Api, ApiState, Connectivity};
 use crate::clock::GatewayClock;
-use crate::downlink::Downlink;
 use crate::http::{self, HttpState};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::writer::{WriteQueue, Writer};
-use crate::tls::ServerCert;
-use crate::{broker, external_broker, quic};
+use crate::transport::downlink::Downlink;
+use crate::transport::tls::ServerCert;
+use crate::transport::{broker, external_broker, quic};
 
 /// Records the engine and writer queues hold before senders wait.
 const QUEUE_CAPACITY: usize = 65_536;

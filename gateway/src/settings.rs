@@ -207,7 +207,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Where the external MQTT broker is and how the gateway uses it
-/// ([`crate::external_broker`]).
+/// ([`crate::transport::external_broker`]).
 #[derive(Debug, Clone)]
 pub struct ExternalBroker {
     /// `host:port`.

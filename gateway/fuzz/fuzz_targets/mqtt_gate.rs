@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paceline_gateway::broker::MAX_PACKET_BYTES;
-use paceline_gateway::mqtt_acl::{DeviceAcl, PacketGate};
+use paceline_gateway::transport::broker::MAX_PACKET_BYTES;
+use paceline_gateway::transport::mqtt_acl::{DeviceAcl, PacketGate};
 use paceline_schemas::{DeviceId, TenantId};
 
 fuzz_target!(|data: &[u8]| {

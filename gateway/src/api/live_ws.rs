@@ -19,7 +19,7 @@
 //!
 //! Either way the socket then re-checks its caller on every grant change and closes with
 //! 1008 at the access token's expiry. Its events come from its tenant's own channel
-//! ([`crate::live_channels`]): another tenant's events never reach it; within the tenant
+//! ([`crate::live::channels`]): another tenant's events never reach it; within the tenant
 //! it passes on only the athletes (or the session) the caller may see.
 //!
 //! Server → client, JSON text messages with a `type`:

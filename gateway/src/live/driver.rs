@@ -32,9 +32,7 @@ use tokio::sync::broadcast;
 
 use super::{DeviceStanding, LiveEvent, LiveEventBody, Origin};
 use crate::clock::GatewayClock;
-use crate::connections::Connections;
-use crate::downlink::{Downlink, Route};
-use crate::live_channels::LiveChannels;
+use crate::live::channels::LiveChannels;
 use crate::metrics::{Metrics, RejectReason, TransportLabel};
 use crate::quotas::{OverQuota, QuotaGate, QuotaLimits};
 use crate::store::secrets::token_matches;
@@ -42,6 +40,8 @@ use crate::store::writer::{
     CommitReport, FrameWrite, SampleRow, SessionEnding, WriteOp, WriteQueue,
 };
 use crate::store::{DeviceRecord, Store};
+use crate::transport::connections::Connections;
+use crate::transport::downlink::{Downlink, Route};
 
 /// How long a device looked up in the database stays cached.
 const DEVICE_CACHE_TTL: Duration = Duration::from_secs(30);

@@ -17,15 +17,16 @@
 //! writer's commit report ([`Live::on_commit_report`]), never before; engine outputs come
 //! back through [`Live::on_output`]. The core's module docs say the rest.
 
+pub mod channels;
 mod driver;
 
 use std::sync::Arc;
 
 use paceline_schemas::{DeviceId, DeviceStatus, TenantId};
 
-use crate::downlink::Route;
 use crate::metrics::Transport;
 use crate::store::writer::SampleRow;
+use crate::transport::downlink::Route;
 
 pub use self::driver::{HeldRecords, Live};
 pub use paceline_live::{FrameOutcome, Reject};

@@ -69,7 +69,7 @@ impl Downlink {
     }
 
     /// A downlink publishing MQTT frames through the client of an external broker
-    /// ([`crate::external_broker`]).
+    /// ([`crate::transport::external_broker`]).
     pub fn external(client: rumqttc::AsyncClient) -> Downlink {
         Downlink {
             mqtt: Some(MqttOut::External(client)),

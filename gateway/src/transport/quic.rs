@@ -24,10 +24,10 @@ use paceline_schemas::stream::{FrameReader, write_frame};
 use quinn::{Endpoint, RecvStream, SendStream, VarInt};
 use tokio::sync::mpsc;
 
-use crate::downlink::Route;
 use crate::live::{Live, Origin};
 use crate::metrics::RejectReason;
-use crate::tls::{ALPN, ServerCert};
+use crate::transport::downlink::Route;
+use crate::transport::tls::{ALPN, ServerCert};
 
 /// How long a new stream has to send its hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

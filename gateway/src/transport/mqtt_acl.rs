@@ -1,5 +1,5 @@
 //! Topic ACLs of the embedded broker, enforced by its front door on what a device sends
-//! ([`crate::broker::serve_front`]).
+//! ([`crate::transport::broker::serve_front`]).
 //!
 //! A device may publish only on its own uplink topic (`pl/v1/{tenant}/{device}/up`), never
 //! with the retain flag, and subscribe only to exactly its own downlink topic (no `+`,

@@ -5,7 +5,7 @@
 //! gateway itself is a local link of the broker subscribed to every uplink topic
 //! (`pl/v1/+/+/up`); it publishes acks and cues on the devices' `down` topics through the
 //! same link. rumqttd itself has no topic ACLs: the front door below enforces them
-//! ([`crate::mqtt_acl`]: a device publishes only on its own uplink topic, without retain,
+//! ([`crate::transport::mqtt_acl`]: a device publishes only on its own uplink topic, without retain,
 //! and subscribes only to its own downlink topic), and every frame is still checked
 //! against the key of the device it names.
 //!
@@ -23,7 +23,7 @@
 //! sets `TCP_NODELAY` on the sockets it accepts (a cue published right after a PUBACK
 //! waited for the device's delayed ACK, 40 ms on Linux, under Nagle's algorithm) and has
 //! no topic ACLs. [`serve_front`] accepts on the public MQTT address with `TCP_NODELAY`
-//! and speaks MQTT 3.1.1 itself (rumqttd's own codec, [`crate::mqtt_acl::PacketGate`]):
+//! and speaks MQTT 3.1.1 itself (rumqttd's own codec, [`crate::transport::mqtt_acl::PacketGate`]):
 //! it reads the CONNECT whole (registering its client id for revocation first), checks
 //! the device's credentials and standing, and only then opens a *local link* to rumqttd's
 //! router for the connection (`Broker::link`, in process: no loopback socket, no second
@@ -75,7 +75,7 @@ use tokio::time::Instant;
 
 use crate::live::{DeviceStanding, HeldRecords, Live, Origin};
 use crate::metrics::{AclDenial, RejectReason};
-use crate::mqtt_acl::{DeviceAcl, PacketGate};
+use crate::transport::mqtt_acl::{DeviceAcl, PacketGate};
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +245,7 @@ enum FrontError {
 }
 
 /// Accepts device connections on the public address and serves each on a local link of
-/// `broker` (see the module docs), through the topic ACLs of [`crate::mqtt_acl`]. Each
+/// `broker` (see the module docs), through the topic ACLs of [`crate::transport::mqtt_acl`]. Each
 /// connection registers under the client id of its CONNECT before the device check, so
 /// that revoking the device closes it.
 pub async fn serve_front(listener: tokio::net::TcpListener, broker: Arc<Broker>, live: Arc<Live>) {
