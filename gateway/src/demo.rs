@@ -25,7 +25,7 @@ use paceline_schemas::{AthleteProfile, DeviceId, DeviceKey, TenantId, codec};
 use rusqlite::{OptionalExtension, params};
 
 use crate::store::secrets::{ServerKey, token_digest};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, queries};
 
 /// The demo tenant.
 pub const DEMO_TENANT: &str = "demo-gym";
@@ -353,9 +353,7 @@ fn demo_device(
 ) -> Result<(DeviceId, DeviceKey, DeviceToken), StoreError> {
     let existing: Option<(i64, String, Vec<u8>)> = tx
         .query_row(
-            "SELECT id, device_id, key_sealed FROM devices
-             WHERE tenant_id = ?1 AND athlete_id = ?2 AND revoked_ms IS NULL
-             ORDER BY id LIMIT 1",
+            queries::FIRST_ACTIVE_DEVICE,
             params![tenant_row, athlete_row],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
@@ -365,7 +363,7 @@ fn demo_device(
             let key = server_key.open_device_key(&device_id, &sealed)?;
             let token = DeviceToken::generate();
             tx.execute(
-                "UPDATE devices SET token_sha256 = ?1 WHERE tenant_id = ?2 AND id = ?3",
+                queries::SET_DEVICE_TOKEN,
                 params![token_digest(&token).to_vec(), tenant_row, row],
             )?;
             let device = DeviceId::new(device_id).map_err(|e| StoreError::Corrupt {

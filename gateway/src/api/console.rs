@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use super::sync::{JobView, QuotaView, job_view, quota_view};
 use super::{ApiError, ApiState, Auth, require_admin};
 use crate::health::{Health, Part};
-use crate::store::{to_i64, to_u64};
+use crate::store::{queries, to_i64, to_u64};
 
 /// What the health page reads of the running process, handed to the API at start.
 #[derive(Clone)]
@@ -216,11 +216,10 @@ pub async fn health(
                 }
             }
             let dead = crate::store::sync::tenant_jobs(conn, tenant_row, Some("dead"), 20)?;
-            let live: i64 = conn.query_row(
-                "SELECT count(*) FROM sessions WHERE tenant_id = ?1 AND status = 'open'",
-                params![tenant_row],
-                |r| r.get(0),
-            )?;
+            let live: i64 =
+                conn.query_row(queries::OPEN_SESSION_COUNT, params![tenant_row], |r| {
+                    r.get(0)
+                })?;
             let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
             Ok((counts, dead, to_u64(live), to_u64(free)))
         })
@@ -393,15 +392,7 @@ pub async fn data_quality(
                     });
                 }
             }
-            let mut stmt = conn.prepare(
-                "SELECT d.device_id, d.athlete_id, a.name, max(s.last_frame_ms), d.created_ms
-                 FROM devices d JOIN athletes a ON a.id = d.athlete_id AND a.tenant_id = d.tenant_id
-                 LEFT JOIN sessions s ON s.device_row = d.id AND s.tenant_id = d.tenant_id
-                 WHERE d.tenant_id = ?1 AND d.revoked_ms IS NULL
-                 GROUP BY d.id
-                 HAVING coalesce(max(s.last_frame_ms), d.created_ms) < ?2
-                 ORDER BY coalesce(max(s.last_frame_ms), d.created_ms), d.id LIMIT 500",
-            )?;
+            let mut stmt = conn.prepare(queries::SILENT_DEVICES)?;
             let silent_devices = stmt
                 .query_map(params![tenant_row, silent_before_ms], |r| {
                     Ok(SilentDevice {

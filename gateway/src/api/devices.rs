@@ -13,7 +13,7 @@ use super::{
     ATHLETE_VISIBLE, ApiError, ApiPath, ApiState, Auth, athlete_visible, audit, named, visibility,
 };
 use crate::quotas::{Quota, devices_within};
-use crate::store::{active_devices, add_device, to_i64};
+use crate::store::{active_devices, add_device, queries, to_i64};
 
 /// A device just paired: its secrets are shown only in this answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,13 +136,7 @@ fn list(
                         rusqlite::types::Value::Integer,
                     ),
                 ));
-                let sql = format!(
-                    "SELECT d.device_id, d.athlete_id, d.created_ms, d.revoked_ms
-                     FROM devices d JOIN athletes a ON a.id = d.athlete_id
-                     WHERE d.tenant_id = :tenant AND {ATHLETE_VISIBLE}
-                       AND (:only IS NULL OR d.athlete_id = :only)
-                     ORDER BY d.id LIMIT 5000"
-                );
+                let sql = queries::visible_devices(ATHLETE_VISIBLE);
                 let mut stmt = conn.prepare(&sql)?;
                 let rows = stmt
                     .query_map(named(&values).as_slice(), |r| {
@@ -207,7 +201,7 @@ pub async fn revoke_device(
         .write(move |tx| {
             let athlete = tx
                 .query_row(
-                    "SELECT athlete_id FROM devices WHERE tenant_id = ?1 AND device_id = ?2",
+                    queries::DEVICE_ATHLETE,
                     params![p.tenant_row, id.as_str()],
                     |r| r.get::<_, i64>(0),
                 )
@@ -219,10 +213,18 @@ pub async fn revoke_device(
                 return Err(ApiError::not_found("device"));
             }
             tx.execute(
-                "UPDATE devices SET revoked_ms = COALESCE(revoked_ms, ?1) WHERE tenant_id = ?2 AND device_id = ?3",
+                queries::REVOKE_DEVICE,
                 params![to_i64(now), p.tenant_row, id.as_str()],
             )?;
-            audit(tx, p.tenant_row, Some(p.user_row), "device.revoke", Some(&format!("device:{id}")), None, now)
+            audit(
+                tx,
+                p.tenant_row,
+                Some(p.user_row),
+                "device.revoke",
+                Some(&format!("device:{id}")),
+                None,
+                now,
+            )
         })
         .await?;
     state.live.revoke_device(&device);

@@ -59,6 +59,7 @@ use super::{
 };
 use crate::accounts::Principal;
 use crate::live::{LiveEvent, LiveEventBody};
+use crate::store::queries;
 
 /// How long one message may take to go out before the client counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -357,27 +358,30 @@ async fn board_view(
             // A coach sees on the board only the athletes who share their live data.
             let mut hidden = Vec::new();
             for &athlete in &visible {
-                if !super::sharing::coach_may_see(conn, &p, athlete, super::sharing::Shared::Live)? {
+                if !super::sharing::coach_may_see(conn, &p, athlete, super::sharing::Shared::Live)?
+                {
                     hidden.push(athlete);
                 }
             }
             for athlete in &hidden {
                 visible.remove(athlete);
             }
-            let sql = format!(
-                "SELECT s.id, s.athlete_id, a.name FROM sessions s JOIN athletes a ON a.id = s.athlete_id
-                 WHERE s.tenant_id = :tenant AND s.status = 'open' AND {ATHLETE_VISIBLE}
-                 ORDER BY a.name LIMIT 1000"
-            );
+            let sql = queries::open_sessions(ATHLETE_VISIBLE);
             let mut stmt = conn.prepare_cached(&sql)?;
             let open = stmt
                 .query_map(named(&values).as_slice(), |r| {
-                    Ok(json!({"session_id": r.get::<_, i64>(0)?, "athlete_id": r.get::<_, i64>(1)?,
-                        "athlete_name": r.get::<_, String>(2)?}))
+                    Ok(
+                        json!({"session_id": r.get::<_, i64>(0)?, "athlete_id": r.get::<_, i64>(1)?,
+                        "athlete_name": r.get::<_, String>(2)?}),
+                    )
                 })?
                 .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
-                .filter(|s| !s["athlete_id"].as_i64().is_some_and(|a| hidden.contains(&a)))
+                .filter(|s| {
+                    !s["athlete_id"]
+                        .as_i64()
+                        .is_some_and(|a| hidden.contains(&a))
+                })
                 .collect();
             Ok((visible, open))
         })

@@ -20,7 +20,7 @@ use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, audit, require
 use crate::accounts::Role;
 use crate::accounts::password::verify_password;
 use crate::privacy::deletion::{Person, delete_person};
-use crate::store::to_i64;
+use crate::store::{queries, to_i64};
 
 /// `DELETE /me`: the password, re-entered.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -231,9 +231,7 @@ async fn erase(state: &ApiState, person: Person, by: Option<i64>) -> Result<(), 
     // their rows go: no frame of theirs reaches the writer after the deletion.
     let devices = state
         .read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT device_id FROM devices WHERE tenant_id = ?1 AND athlete_id = ?2",
-            )?;
+            let mut stmt = conn.prepare(queries::ATHLETE_DEVICE_IDS)?;
             let ids = stmt
                 .query_map(params![person.tenant_row, person.athlete_row], |r| {
                     r.get::<_, String>(0)

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_scope, audit, named};
 use crate::accounts::{Principal, Role};
 use crate::privacy::export;
-use crate::store::to_i64;
+use crate::store::{queries, to_i64};
 
 /// A session.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,9 +67,6 @@ pub struct SessionQuery {
     pub limit: Option<u32>,
 }
 
-const SESSION_COLUMNS: &str = "s.id, s.athlete_id, a.name, d.device_id, s.session_id, s.status,
-    s.started_ms, s.last_frame_ms, s.ended_ms, s.plan_id";
-
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionView> {
     Ok(SessionView {
         id: r.get(0)?,
@@ -93,11 +90,7 @@ pub(crate) fn visible_session(
 ) -> Result<SessionView, ApiError> {
     let (scope, mut values) = athlete_scope(p, "s.athlete_id");
     values.push((":id", rusqlite::types::Value::Integer(id)));
-    let sql = format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions s
-         JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
-         WHERE s.tenant_id = :tenant AND s.id = :id AND {scope}"
-    );
+    let sql = queries::visible_session(&scope);
     let view = conn
         .prepare_cached(&sql)?
         .query_row(named(&values).as_slice(), session_row)
@@ -164,13 +157,7 @@ pub async fn list_sessions(
                 clauses.push("s.started_ms < :until".to_owned());
                 values.push((":until", Value::Integer(until)));
             }
-            let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions s
-                 JOIN athletes a ON a.id = s.athlete_id JOIN devices d ON d.id = s.device_row
-                 WHERE s.tenant_id = :tenant AND {}
-                 ORDER BY s.id DESC LIMIT :limit",
-                clauses.join(" AND ")
-            );
+            let sql = queries::session_page(&clauses.join(" AND "));
             let mut stmt = conn.prepare_cached(&sql)?;
             let items = stmt
                 .query_map(named(&values).as_slice(), session_row)?
@@ -217,14 +204,10 @@ pub async fn get_session(
     let detail = state
         .read(move |conn| {
             let session = visible_session(conn, &p, id)?;
-            let (summary, samples, cues) = conn.query_row(
-                "SELECT summary_json,
-                        (SELECT COUNT(*) FROM samples WHERE tenant_id = ?1 AND session_row = ?2),
-                        (SELECT COUNT(*) FROM cues WHERE tenant_id = ?1 AND session_row = ?2)
-                 FROM sessions WHERE tenant_id = ?1 AND id = ?2",
-                params![p.tenant_row, id],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            let (summary, samples, cues) =
+                conn.query_row(queries::SESSION_DETAIL, params![p.tenant_row, id], |r| {
+                    Ok((r.get::<_, Option<String>>(0)?, r.get(1)?, r.get(2)?))
+                })?;
             Ok(SessionDetail {
                 session,
                 summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
@@ -288,10 +271,7 @@ pub async fn session_samples(
     let page = state
         .read(move |conn| {
             visible_session(conn, &p, id)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT rowid, t_ms, kind, heart_rate, power_w, cadence, speed_mps FROM samples
-                 WHERE tenant_id = ?1 AND session_row = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4",
-            )?;
+            let mut stmt = conn.prepare_cached(queries::SESSION_SAMPLES_PAGE)?;
             let mut last = None;
             let items = stmt
                 .query_map(
@@ -372,10 +352,7 @@ pub(crate) fn load_cues(
     tenant_row: i64,
     id: i64,
 ) -> Result<Vec<CueView>, ApiError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT output_seq, t_s, severity, code, text, modification_json, created_ms FROM cues
-         WHERE tenant_id = ?1 AND session_row = ?2 ORDER BY output_seq LIMIT 10000",
-    )?;
+    let mut stmt = conn.prepare_cached(queries::SESSION_CUES)?;
     let cues = stmt
         .query_map(params![tenant_row, id], |r| {
             Ok(CueView {
@@ -408,11 +385,10 @@ pub async fn session_summary(
     let summary = state
         .read(move |conn| {
             visible_session(conn, &p, id)?;
-            let text: Option<String> = conn.query_row(
-                "SELECT summary_json FROM sessions WHERE tenant_id = ?1 AND id = ?2",
-                params![p.tenant_row, id],
-                |r| r.get(0),
-            )?;
+            let text: Option<String> =
+                conn.query_row(queries::SESSION_SUMMARY, params![p.tenant_row, id], |r| {
+                    r.get(0)
+                })?;
             text.and_then(|s| serde_json::from_str(&s).ok())
                 .ok_or_else(|| {
                     ApiError::new(

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, params};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, queries};
 
 /// One stored sample, as exported.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +41,7 @@ pub fn load_samples(
     tenant_row: i64,
     session_row: i64,
 ) -> Result<Vec<ExportSample>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT t_ms, kind, heart_rate, power_w, cadence, speed_mps FROM samples
-         WHERE tenant_id = ?1 AND session_row = ?2 ORDER BY t_ms, rowid",
-    )?;
+    let mut stmt = conn.prepare_cached(queries::SESSION_SAMPLES_BY_TIME)?;
     let rows = stmt
         .query_map(params![tenant_row, session_row], |r| {
             Ok(ExportSample {
@@ -79,11 +76,7 @@ pub fn samples_page(
     limit: usize,
 ) -> Result<Vec<(SampleKey, ExportSample)>, StoreError> {
     let (t_ms, rowid) = after.unwrap_or((i64::MIN, i64::MIN));
-    let mut stmt = conn.prepare_cached(
-        "SELECT t_ms, rowid, kind, heart_rate, power_w, cadence, speed_mps FROM samples
-         WHERE tenant_id = ?1 AND session_row = ?2 AND (t_ms, rowid) > (?3, ?4)
-         ORDER BY t_ms, rowid LIMIT ?5",
-    )?;
+    let mut stmt = conn.prepare_cached(queries::SESSION_SAMPLES_PAGE_BY_TIME)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
         .query_map(params![tenant_row, session_row, t_ms, rowid, limit], |r| {
@@ -186,10 +179,7 @@ pub fn session_fit(
     session_row: i64,
     start_ms: u64,
 ) -> Result<Vec<u8>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT t_ms, kind, heart_rate, power_w, cadence, speed_mps FROM samples
-         WHERE tenant_id = ?1 AND session_row = ?2 ORDER BY t_ms, rowid",
-    )?;
+    let mut stmt = conn.prepare_cached(queries::SESSION_SAMPLES_BY_TIME)?;
     let mut rows = stmt.query(params![tenant_row, session_row])?;
     let mut activity = FitActivity::default();
     while let Some(r) = rows.next()? {

@@ -20,7 +20,7 @@ use paceline_schemas::{AthleteProfile, codec};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
-use super::{StoreError, to_i64};
+use super::{StoreError, queries, to_i64};
 
 /// The dedup lookup by source and external id.
 pub const SAME_EXTERNAL_ID_SQL: &str = "SELECT activity_id, id FROM activity_sources
@@ -610,10 +610,7 @@ pub fn ended_sessions_for_library(
     conn: &Connection,
     limit: u32,
 ) -> Result<Vec<EndedSession>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, tenant_id, athlete_id, started_ms FROM sessions
-         WHERE status = 'ended' AND library_ms IS NULL ORDER BY id LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(queries::ENDED_SESSIONS_FOR_LIBRARY)?;
     let rows = stmt
         .query_map(params![limit], |r| {
             Ok(EndedSession {
@@ -635,7 +632,7 @@ pub fn mark_session_in_library(
     now_ms: u64,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE sessions SET library_ms = ?1 WHERE id = ?2 AND tenant_id = ?3",
+        queries::MARK_SESSION_IN_LIBRARY,
         params![to_i64(now_ms), session_row, tenant_row],
     )?;
     Ok(())

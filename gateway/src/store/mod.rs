@@ -1,6 +1,7 @@
 //! Persistence in SQLite: the schema, the read side (a small pool of connections), the
 //! administrative writes of the command line, and the one writer thread of the server
-//! ([`writer`]).
+//! ([`writer`]). The live path's SQL, each statement held to its query plan by a test, is
+//! in `queries`.
 //!
 //! Every connection runs in WAL mode with `synchronous = FULL` (a committed frame survives
 //! a power cut, not only a killed process), foreign keys on and a busy timeout, so the
@@ -14,6 +15,7 @@ pub mod insights;
 pub mod migrations;
 pub mod planning;
 pub mod preferences;
+pub(crate) mod queries;
 pub mod secrets;
 pub mod sms;
 pub mod sync;
@@ -42,14 +44,6 @@ const STATEMENTS_CACHED: usize = 128;
 /// The most a WAL file keeps on disk after a checkpoint, bytes (64 MiB): without a limit
 /// it stays as large as the longest burst made it.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
-/// The seqs a session holds above its contiguous ack.
-pub(crate) const STORED_ABOVE_SQL: &str = "SELECT seq FROM frames
-     WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
-     ORDER BY seq";
-/// A session's newest stored device status (through the partial index of migration 3).
-const LATEST_STATUS_SQL: &str = "SELECT seq, body FROM frames
-     WHERE device_row = ?1 AND session_row = ?2 AND kind = 'device_status' AND tenant_id = ?3
-     ORDER BY seq DESC LIMIT 1";
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -259,24 +253,17 @@ impl Store {
     /// Looks a device up by id (ids are unique across tenants).
     pub fn device(&self, device: &DeviceId) -> Result<Option<DeviceRecord>, StoreError> {
         let found = self.read(|conn| {
-            conn.query_row(
-                "SELECT d.id, d.tenant_id, t.slug, d.athlete_id, d.key_sealed, d.token_sha256,
-                        d.revoked_ms IS NOT NULL
-                 FROM devices d JOIN tenants t ON t.id = d.tenant_id
-                 WHERE d.device_id = ?1",
-                params![device.as_str()],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, Vec<u8>>(4)?,
-                        row.get::<_, Vec<u8>>(5)?,
-                        row.get::<_, bool>(6)?,
-                    ))
-                },
-            )
+            conn.query_row(queries::DEVICE_BY_ID, params![device.as_str()], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Vec<u8>>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
+                    row.get::<_, bool>(6)?,
+                ))
+            })
             .optional()
             .map_err(StoreError::from)
         })?;
@@ -305,13 +292,7 @@ impl Store {
     /// The highest session row stored, 0 if there is none: the live loop numbers new
     /// sessions from the next one (it is the only place that creates sessions).
     pub fn max_session_row(&self) -> Result<i64, StoreError> {
-        self.read(|conn| {
-            Ok(
-                conn.query_row("SELECT coalesce(max(id), 0) FROM sessions", [], |row| {
-                    row.get(0)
-                })?,
-            )
-        })
+        self.read(|conn| Ok(conn.query_row(queries::MAX_SESSION_ROW, [], |row| row.get(0))?))
     }
 
     /// A device's session by the id the device gave it.
@@ -324,8 +305,7 @@ impl Store {
         self.read(|conn| {
             let found = conn
                 .query_row(
-                    "SELECT id, status = 'open', acked_seq FROM sessions
-                     WHERE tenant_id = ?1 AND device_row = ?2 AND session_id = ?3",
+                    queries::SESSION_BY_DEVICE,
                     params![tenant_row, device_row, session],
                     |row| {
                         Ok((
@@ -341,7 +321,7 @@ impl Store {
             };
             // Both through UNIQUE(device_row, session_row, seq): a resume reads only this
             // session's frames, never the table.
-            let mut above = conn.prepare_cached(STORED_ABOVE_SQL)?;
+            let mut above = conn.prepare_cached(queries::STORED_SEQS_ABOVE)?;
             let stored_above = above
                 .query_map(params![device_row, row, acked_seq, tenant_row], |r| {
                     r.get::<_, i64>(0)
@@ -349,7 +329,7 @@ impl Store {
                 .map(|seq| seq.map(to_u64))
                 .collect::<Result<Vec<_>, _>>()?;
             let latest_status = conn
-                .prepare_cached(LATEST_STATUS_SQL)?
+                .prepare_cached(queries::LATEST_DEVICE_STATUS)?
                 .query_row(params![device_row, row, tenant_row], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
@@ -379,10 +359,7 @@ impl Store {
         since_ms: u64,
     ) -> Result<Vec<u64>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT started_ms FROM sessions
-                 WHERE tenant_id = ?1 AND device_row = ?2 AND started_ms > ?3",
-            )?;
+            let mut stmt = conn.prepare_cached(queries::SESSIONS_OPENED_SINCE)?;
             let opened = stmt
                 .query_map(params![tenant_row, device_row, to_i64(since_ms)], |r| {
                     r.get::<_, i64>(0)
@@ -406,7 +383,7 @@ impl Store {
     ) -> Result<AthleteSetup, StoreError> {
         self.read(|conn| {
             let (profile_json, next_plan) = conn.query_row(
-                "SELECT profile_json, next_plan_id FROM athletes WHERE tenant_id = ?1 AND id = ?2",
+                queries::ATHLETE_PROFILE_AND_NEXT_PLAN,
                 params![tenant_row, athlete_row],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?)),
             )?;
@@ -419,11 +396,10 @@ impl Store {
             let next_plan = match next_plan {
                 None => None,
                 Some(plan_row) => {
-                    let plan_json: String = conn.query_row(
-                        "SELECT plan_json FROM plans WHERE tenant_id = ?1 AND id = ?2",
-                        params![tenant_row, plan_row],
-                        |row| row.get(0),
-                    )?;
+                    let plan_json: String =
+                        conn.query_row(queries::PLAN_JSON, params![tenant_row, plan_row], |row| {
+                            row.get(0)
+                        })?;
                     let plan: WorkoutPlan =
                         codec::from_json(plan_json.as_bytes()).map_err(|e| {
                             StoreError::Corrupt {
@@ -548,7 +524,7 @@ pub fn assign_plan(
 /// `tenant_usage` in the transaction that stores it.
 pub fn stored_bytes(conn: &Connection, tenant_row: i64) -> Result<u64, StoreError> {
     let bytes = conn
-        .prepare_cached("SELECT stored_bytes FROM tenant_usage WHERE tenant_id = ?1")?
+        .prepare_cached(queries::TENANT_STORED_BYTES)?
         .query_row(params![tenant_row], |r| r.get::<_, i64>(0))
         .optional()?;
     Ok(bytes.map_or(0, to_u64))
@@ -556,11 +532,9 @@ pub fn stored_bytes(conn: &Connection, tenant_row: i64) -> Result<u64, StoreErro
 
 /// The devices of a tenant that are not revoked (for the tenant-devices quota).
 pub fn active_devices(conn: &Connection, tenant_row: i64) -> Result<u64, StoreError> {
-    let count: i64 = conn.query_row(
-        "SELECT count(*) FROM devices WHERE tenant_id = ?1 AND revoked_ms IS NULL",
-        params![tenant_row],
-        |r| r.get(0),
-    )?;
+    let count: i64 = conn.query_row(queries::ACTIVE_DEVICE_COUNT, params![tenant_row], |r| {
+        r.get(0)
+    })?;
     Ok(to_u64(count))
 }
 
@@ -583,8 +557,7 @@ pub fn add_device(
         reason: e.to_string(),
     })?;
     conn.execute(
-        "INSERT INTO devices (tenant_id, device_id, athlete_id, key_sealed, token_sha256, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        queries::INSERT_DEVICE,
         params![
             tenant_row,
             device.as_str(),
@@ -680,38 +653,6 @@ mod tests {
     use rusqlite::StatementStatus;
 
     use super::*;
-
-    #[test]
-    fn resuming_a_session_reads_its_own_frames_through_an_index() {
-        let dir = tempfile::tempdir().unwrap();
-        prepare_data_dir(dir.path()).unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        for (sql, index) in [
-            (STORED_ABOVE_SQL, "sqlite_autoindex_frames_1"),
-            (LATEST_STATUS_SQL, "frames_device_status"),
-        ] {
-            let plan: Vec<String> = store
-                .read(|conn| {
-                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                    let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
-                    let details = stmt
-                        .query_map(rusqlite::params_from_iter(values), |r| {
-                            r.get::<_, String>(3)
-                        })?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(details)
-                })
-                .unwrap();
-            assert!(
-                plan.iter().all(|step| !step.starts_with("SCAN")),
-                "{sql}: {plan:?}"
-            );
-            assert!(
-                plan.iter().any(|step| step.contains(index)),
-                "{sql}: {plan:?} does not use {index}"
-            );
-        }
-    }
 
     #[test]
     fn a_bound_limit_does_not_prepare_the_statement_again_on_every_run() {

@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use paceline_schemas::{Cue, SessionSummary, codec};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{StoreError, connect, to_i64, to_u64};
+use super::{StoreError, connect, queries, to_i64, to_u64};
 use crate::health::{Health, Part, WRITER_FAILURES_BEFORE_UNREADY};
 use crate::metrics::Metrics;
 
@@ -635,9 +635,7 @@ impl WriterState {
                             SessionEnding::Rejected => "rejected",
                         };
                         tx.execute(
-                            "UPDATE sessions SET status = ?1, ended_ms = ?2,
-                                    summary_json = coalesce(?3, summary_json)
-                             WHERE tenant_id = ?4 AND id = ?5",
+                            queries::END_SESSION,
                             params![
                                 status,
                                 to_i64(now_ms),
@@ -669,8 +667,7 @@ impl WriterState {
                             }
                         }
                         tx.execute(
-                            "UPDATE sessions SET status = 'ended', ended_ms = ?1
-                             WHERE status = 'open' AND last_frame_ms < ?2",
+                            queries::END_STALE_SESSIONS,
                             params![to_i64(now_ms), to_i64(before_ms)],
                         )?;
                         // The sessions it ended are forgotten here too (below, once
@@ -708,12 +705,8 @@ impl WriterState {
                 }
             }
             for (tenant_row, bytes) in &stored_bytes {
-                tx.prepare_cached(
-                    "INSERT INTO tenant_usage (tenant_id, stored_bytes) VALUES (?1, ?2)
-                     ON CONFLICT (tenant_id) DO UPDATE
-                        SET stored_bytes = stored_bytes + excluded.stored_bytes",
-                )?
-                .execute(params![tenant_row, bytes])?;
+                tx.prepare_cached(queries::ADD_TENANT_STORED_BYTES)?
+                    .execute(params![tenant_row, bytes])?;
             }
             tx.commit()?;
             Ok(())
@@ -822,42 +815,27 @@ fn update_session_row(
     acked_seq: u64,
     received_ms: u64,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE sessions SET acked_seq = max(acked_seq, ?1),
-                last_frame_ms = max(last_frame_ms, ?2)
-         WHERE id = ?3",
-    )?
-    .execute(params![to_i64(acked_seq), to_i64(received_ms), session_row])?;
+    tx.prepare_cached(queries::UPDATE_SESSION_ROW)?
+        .execute(params![to_i64(acked_seq), to_i64(received_ms), session_row])?;
     Ok(())
 }
 
 fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreError> {
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO frames
-               (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            frame.tenant_row,
-            frame.device_row,
-            frame.session_row,
-            to_i64(frame.seq),
-            frame.kind,
-            to_i64(frame.sent_ms),
-            to_i64(frame.received_ms),
-            frame.send_time,
-            frame.body
-        ])?;
+    let inserted = tx.prepare_cached(queries::INSERT_FRAME)?.execute(params![
+        frame.tenant_row,
+        frame.device_row,
+        frame.session_row,
+        to_i64(frame.seq),
+        frame.kind,
+        to_i64(frame.sent_ms),
+        to_i64(frame.received_ms),
+        frame.send_time,
+        frame.body
+    ])?;
     if inserted == 0 {
         return Ok(false);
     }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO samples
-           (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
-            cadence, speed_mps)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
+    let mut insert = tx.prepare_cached(queries::INSERT_SAMPLE)?;
     for sample in &frame.samples {
         insert.execute(params![
             frame.session_row,
@@ -881,7 +859,7 @@ fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreE
 fn load_ack_state(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<AckState, StoreError> {
     let acked: Option<i64> = tx
         .query_row(
-            "SELECT acked_seq FROM sessions WHERE id = ?1",
+            queries::SESSION_ACKED_SEQ,
             params![frame.session_row],
             |row| row.get(0),
         )
@@ -891,7 +869,7 @@ fn load_ack_state(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<AckState, 
         contiguous,
         above: BTreeSet::new(),
     };
-    let mut stmt = tx.prepare_cached(super::STORED_ABOVE_SQL)?;
+    let mut stmt = tx.prepare_cached(queries::STORED_SEQS_ABOVE)?;
     let seqs = stmt
         .query_map(
             params![
@@ -924,11 +902,7 @@ struct OpenSession<'a> {
 /// the device's session id is taken already.
 fn open_session(tx: &Transaction<'_>, open: &OpenSession<'_>) -> Result<bool, StoreError> {
     let inserted = tx.execute(
-        "INSERT INTO sessions
-           (id, tenant_id, device_row, athlete_id, session_id, plan_id, status, started_ms,
-            last_frame_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?7)
-         ON CONFLICT DO NOTHING",
+        queries::INSERT_SESSION,
         params![
             open.session_row,
             open.tenant_row,
@@ -945,8 +919,7 @@ fn open_session(tx: &Transaction<'_>, open: &OpenSession<'_>) -> Result<bool, St
     if let Some(plan_row) = open.plan_row {
         // The plan was for the athlete's next session: this one.
         tx.execute(
-            "UPDATE athletes SET next_plan_id = NULL
-             WHERE tenant_id = ?1 AND id = ?2 AND next_plan_id = ?3",
+            queries::CLEAR_NEXT_PLAN,
             params![open.tenant_row, open.athlete_row, plan_row],
         )?;
     }
@@ -965,13 +938,7 @@ fn insert_cue(
         .modification
         .as_ref()
         .and_then(|m| codec::to_json(m).ok());
-    tx.prepare_cached(
-        "INSERT INTO cues
-           (session_row, tenant_id, output_seq, t_s, severity, code, text, modification_json,
-            created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+    tx.prepare_cached(queries::INSERT_CUE)?.execute(params![
         session_row,
         tenant_row,
         to_i64(output_seq),
@@ -988,18 +955,15 @@ fn insert_cue(
             .ok()
             .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        tx.prepare_cached(
-            "INSERT INTO modifications (session_row, tenant_id, cue_id, kind, params_json, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            session_row,
-            tenant_row,
-            cue_id,
-            kind,
-            json,
-            to_i64(now_ms)
-        ])?;
+        tx.prepare_cached(queries::INSERT_MODIFICATION)?
+            .execute(params![
+                session_row,
+                tenant_row,
+                cue_id,
+                kind,
+                json,
+                to_i64(now_ms)
+            ])?;
     }
     Ok(())
 }
