@@ -116,6 +116,9 @@ pub struct Live {
     events: LiveChannels,
     connections: Arc<Connections>,
     quotas: QuotaGate,
+    /// Sessions the writer did not open, forgotten here, whose forget did not fit in the
+    /// writer's queue yet (tried again with the next commit report).
+    forget_pending: Mutex<Vec<i64>>,
 }
 
 impl Live {
@@ -150,6 +153,7 @@ impl Live {
             events: LiveChannels::new(LIVE_EVENT_BUFFER),
             connections: Arc::new(Connections::default()),
             quotas: QuotaGate::default(),
+            forget_pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -791,6 +795,7 @@ impl Live {
     /// acknowledge what is now stored.
     pub fn on_commit_report(&self, report: CommitReport<'_>) {
         if report.committed.is_empty() && report.not_opened.is_empty() {
+            self.forget_not_opened(&[]);
             return;
         }
         let committed: Vec<(i64, u64)> = report
@@ -801,6 +806,28 @@ impl Live {
         let ((), effects) =
             self.run(|core, now_us| core.handle_commit(now_us, &committed, report.not_opened));
         self.carry_out(effects, None);
+        self.forget_not_opened(report.not_opened);
+    }
+
+    /// Tells the writer it may forget sessions it did not open: the core has forgotten
+    /// them, so no write naming them follows. This runs on the writer's own thread (the
+    /// commit report), so it never waits on the writer's queue: a forget that does not
+    /// fit now goes with the next report.
+    fn forget_not_opened(&self, not_opened: &[i64]) {
+        let mut pending = self
+            .forget_pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        pending.extend_from_slice(not_opened);
+        if pending.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut *pending);
+        if let Err(op) = self.writes.try_send(WriteOp::ForgetNotOpened(rows)) {
+            if let WriteOp::ForgetNotOpened(rows) = *op {
+                *pending = rows;
+            }
+        }
     }
 
     /// One output of the engine.

@@ -41,6 +41,8 @@
 //! transaction rolled back) is reported in [`CommitReport::not_opened`]; from then on the
 //! writer skips every frame, cue and ending that names that row (none is acknowledged),
 //! and the live loop forgets the session so that the device's next frame opens it again.
+//! The live loop then queues [`WriteOp::ForgetNotOpened`], behind every write naming the
+//! row, and the writer forgets the row too: its memory follows the sessions in flight.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -166,6 +168,10 @@ pub enum WriteOp {
     },
     /// Answers once everything sent before it is committed.
     Flush(SyncSender<()>),
+    /// Lets the writer forget sessions it reported as not opened. The live loop queues it
+    /// once it has forgotten them, so every write naming them is ahead of it in the queue
+    /// (and is skipped); after it, none comes.
+    ForgetNotOpened(Vec<i64>),
 }
 
 impl WriteOp {
@@ -210,7 +216,10 @@ impl WriteOp {
             WriteOp::Cue { session_row, .. } | WriteOp::EndSession { session_row, .. } => {
                 Some(*session_row)
             }
-            WriteOp::OpenSession { .. } | WriteOp::EndStale { .. } | WriteOp::Flush(_) => None,
+            WriteOp::OpenSession { .. }
+            | WriteOp::EndStale { .. }
+            | WriteOp::Flush(_)
+            | WriteOp::ForgetNotOpened(_) => None,
         }
     }
 }
@@ -521,6 +530,19 @@ impl WriterState {
                 _ => None,
             })
             .collect();
+        // Sessions the live loop has forgotten: skipped until the end of this batch (the
+        // writes naming them are all ahead of the forget), then forgotten here too.
+        let mut forgotten: Vec<i64> = Vec::new();
+        let ops: Vec<WriteOp> = ops
+            .into_iter()
+            .filter_map(|op| match op {
+                WriteOp::ForgetNotOpened(rows) => {
+                    forgotten.extend(rows);
+                    None
+                }
+                op => Some(op),
+            })
+            .collect();
         // The last failed batch's cues and endings go first, as they were queued first.
         let retried = self.retry.len();
         let ops: Vec<WriteOp> = std::mem::take(&mut self.retry)
@@ -531,6 +553,7 @@ impl WriterState {
         let catching_up =
             !replies.is_empty() && self.session_rows.values().any(|l| l.behind_ms.is_some());
         if ops.is_empty() && !catching_up {
+            self.forget_not_opened(&forgotten);
             for Reply::Flushed(tx) in replies {
                 let _ = tx.send(());
             }
@@ -677,7 +700,7 @@ impl WriterState {
                             (last_ms < before_ms && !touched.contains_key(row)).then_some(*row)
                         }));
                     }
-                    WriteOp::Flush(_) => {}
+                    WriteOp::Flush(_) | WriteOp::ForgetNotOpened(_) => {}
                 }
             }
             // A session's row follows its frames at most every SESSION_ROW_EVERY_MS, and
@@ -798,12 +821,21 @@ impl WriterState {
                 not_opened: &not_opened,
             });
         }
+        self.forget_not_opened(&forgotten);
         for reply in replies {
             match reply {
                 Reply::Flushed(tx) => {
                     let _ = tx.send(());
                 }
             }
+        }
+    }
+
+    /// Forgets sessions it did not open, once the live loop has forgotten them too
+    /// ([`WriteOp::ForgetNotOpened`]).
+    fn forget_not_opened(&mut self, rows: &[i64]) {
+        for row in rows {
+            self.not_opened.remove(row);
         }
     }
 }
@@ -1558,6 +1590,63 @@ mod tests {
         state.commit(vec![received_at(1, 2, 21_000)]);
         let reported: Vec<(i64, u64)> = acks.try_iter().collect();
         assert_eq!(reported, vec![(1, 2)]);
+    }
+
+    /// A session the writer did not open is skipped until the live loop's forget, which
+    /// trails every write naming it; then the writer forgets it too.
+    #[test]
+    fn a_session_not_opened_is_forgotten_after_the_live_loops_forget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, mut opens) = two_sessions(&store);
+        let (reported, reports) = mpsc::channel();
+        let (metrics, _registry) = Metrics::new();
+        let mut state = WriterState {
+            conn: connect(store.path()).unwrap(),
+            acks: HashMap::new(),
+            session_rows: HashMap::new(),
+            not_opened: HashSet::new(),
+            metrics: Arc::new(metrics),
+            health: Arc::default(),
+            failures_in_a_row: 0,
+            retry: Vec::new(),
+            listener: Box::new(move |report| {
+                let _ = reported.send(report.not_opened.to_vec());
+            }),
+        };
+        // Row 3 names the session id row 1 took: not opened.
+        let WriteOp::OpenSession {
+            athlete_row,
+            session_id,
+            ..
+        } = &opens[0]
+        else {
+            unreachable!()
+        };
+        let taken = WriteOp::OpenSession {
+            session_row: 3,
+            tenant_row,
+            device_row,
+            athlete_row: *athlete_row,
+            session_id: session_id.clone(),
+            plan_row: None,
+            now_ms: 1_000,
+        };
+        opens.push(taken);
+        state.commit(opens);
+        assert_eq!(reports.try_iter().collect::<Vec<_>>(), vec![vec![3]]);
+        assert!(state.not_opened.contains(&3));
+        // A frame queued before the forget, in the forget's own batch, is still skipped.
+        state.commit(vec![
+            frame(tenant_row, device_row, 3, 1),
+            WriteOp::ForgetNotOpened(vec![3]),
+        ]);
+        assert_eq!(frames_stored(store.path(), 3), 0);
+        assert!(state.not_opened.is_empty(), "{:?}", state.not_opened);
+        // A forget alone in its batch is taken too.
+        state.not_opened.insert(4);
+        state.commit(vec![WriteOp::ForgetNotOpened(vec![4])]);
+        assert!(state.not_opened.is_empty(), "{:?}", state.not_opened);
     }
 
     fn frames_stored(path: &Path, session_row: i64) -> i64 {
