@@ -823,10 +823,10 @@ impl Live {
             return;
         }
         let rows = std::mem::take(&mut *pending);
-        if let Err(op) = self.writes.try_send(WriteOp::ForgetNotOpened(rows)) {
-            if let WriteOp::ForgetNotOpened(rows) = *op {
-                *pending = rows;
-            }
+        if let Err(op) = self.writes.try_send(WriteOp::ForgetNotOpened(rows))
+            && let WriteOp::ForgetNotOpened(rows) = *op
+        {
+            *pending = rows;
         }
     }
 
