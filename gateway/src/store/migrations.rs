@@ -643,4 +643,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, athlete_id, preference)
     );
     "#,
+    // 21: a tenant's open sessions through a partial index (issue 20): the live board and
+    // the console find them without reading every session the tenant ever had. A
+    // session's row updates while it streams leave the index alone (its keys never
+    // change until the session ends).
+    r#"
+    CREATE INDEX sessions_open ON sessions (tenant_id) WHERE status = 'open';
+    "#,
 ];
