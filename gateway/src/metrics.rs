@@ -22,6 +22,8 @@ pub enum Transport {
     Mqtt,
     /// Over a QUIC stream.
     Quic,
+    /// In a QUIC datagram, on a connection whose stream said the device's hello.
+    QuicDatagram,
 }
 
 /// Why a frame or connection was refused.

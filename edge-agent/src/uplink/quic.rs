@@ -3,6 +3,14 @@
 //! length-prefixed [`encode_hello`] (tenant, device, token); then length-prefixed frames
 //! go both ways, the same frames as over MQTT.
 //!
+//! **Datagrams where the frame fits.** Once the gateway has acknowledged a frame on the
+//! connection (so it has taken a hello of this device), each frame that fits the
+//! connection's datagram size goes as one QUIC datagram instead: no stream bookkeeping,
+//! no head-of-line blocking behind a lost packet. Acks and cues still come on the
+//! stream. A lost datagram stalls the acks below it, and the stall resends every
+//! unacknowledged frame, as after any loss; a gateway that takes no datagrams, or a frame
+//! too large for one, keeps the stream.
+//!
 //! The gateway's certificate is trusted either through PEM certificates (its own
 //! self-signed one, or a CA) or by the SHA-256 of its DER, pinned.
 
@@ -315,6 +323,9 @@ pub(crate) async fn run(
         let mut streams: HashMap<SessionId, SendStream> = HashMap::new();
         let mut cursor = Cursor::new();
         let mut message = Vec::new();
+        // Whether the gateway has acknowledged a frame on this connection (datagrams only
+        // then: it attributes them to a stream whose hello it took).
+        let mut acked_here = false;
         // One timer across iterations: frames flowing must not keep postponing the check.
         let mut stall_check = tokio::time::interval(settings.resend_after / 4);
         stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -326,6 +337,23 @@ pub(crate) async fn run(
                             streams.insert(entry.session.clone(), send);
                         }
                         Err(reason) => break 'connection Some(reason),
+                    }
+                }
+                if acked_here
+                    && connection
+                        .max_datagram_size()
+                        .is_some_and(|max| entry.frame.len() <= max)
+                {
+                    match connection.send_datagram(bytes::Bytes::copy_from_slice(&entry.frame)) {
+                        Ok(()) => {
+                            cursor.sent(&device, &entry);
+                            continue;
+                        }
+                        Err(quinn::SendDatagramError::ConnectionLost(e)) => {
+                            break 'connection Some(e.to_string());
+                        }
+                        // Not taken after all (the peer's limit changed): the stream.
+                        Err(_) => {}
                     }
                 }
                 let Some(send) = streams.get_mut(&entry.session) else {
@@ -352,6 +380,7 @@ pub(crate) async fn run(
                     Some(Ok(bytes)) => {
                         if device.handle_down(&bytes).is_some() {
                             cursor.progressed();
+                            acked_here = true;
                         }
                     }
                     Some(Err(reason)) => break Some(reason),

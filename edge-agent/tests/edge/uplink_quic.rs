@@ -1,6 +1,7 @@
 //! QUIC uplink against a real quinn endpoint (the test gateway, in this process): the
 //! certificate is pinned by its SHA-256, the hello must carry the device's token, and an
 //! endpoint restart with 10 s of silence mid-session loses nothing and keeps the order.
+//! This gateway takes no datagrams, so every frame goes on the stream.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -50,7 +51,12 @@ fn server(addr: SocketAddr, cert: &TestCertificate) -> quinn::Endpoint {
         .unwrap();
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
-    let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    // A gateway that takes no datagrams (older ones): the agent keeps to the stream. The
+    // gateway's own e2e tests cover frames in datagrams.
+    let mut transport = quinn::TransportConfig::default();
+    transport.datagram_receive_buffer_size(None);
+    config.transport_config(Arc::new(transport));
     quinn::Endpoint::server(config, addr).unwrap()
 }
 

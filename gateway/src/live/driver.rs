@@ -450,6 +450,11 @@ impl Live {
                 tenant,
                 device,
                 route,
+            }
+            | Origin::QuicDatagram {
+                tenant,
+                device,
+                route,
             } => (CameBy::Hello { tenant, device }, route.clone()),
         };
         let (mut step, mut effects) = self.run(|core, now_us| {

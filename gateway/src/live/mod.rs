@@ -93,6 +93,16 @@ pub enum Origin<'a> {
         /// The stream's downlink.
         route: &'a Route,
     },
+    /// Sent in a QUIC datagram, on a connection with a stream whose hello checked out
+    /// (the device and downlink are that stream's).
+    QuicDatagram {
+        /// The tenant the stream's hello named.
+        tenant: &'a TenantId,
+        /// The device the stream's hello named.
+        device: &'a DeviceId,
+        /// The stream's downlink.
+        route: &'a Route,
+    },
 }
 
 impl Origin<'_> {
@@ -100,6 +110,7 @@ impl Origin<'_> {
         match self {
             Origin::Mqtt { .. } => Transport::Mqtt,
             Origin::Quic { .. } => Transport::Quic,
+            Origin::QuicDatagram { .. } => Transport::QuicDatagram,
         }
     }
 }

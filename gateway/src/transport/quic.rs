@@ -1,4 +1,4 @@
-//! QUIC ingress (quinn): one bidirectional stream per device session.
+//! QUIC ingress (quinn): one bidirectional stream per device session, and datagrams.
 //!
 //! The device's first length-prefixed message on a stream is its [`DeviceHello`] (tenant,
 //! device, token), which must arrive within [`HELLO_TIMEOUT`] and check out, or the
@@ -8,6 +8,14 @@
 //! over [`paceline_schemas::MAX_FRAME_BYTES`]) is closed; the other streams and connections
 //! carry on.
 //!
+//! **Datagrams.** Once a stream of a connection has said a hello that checked out, the
+//! device may send its frames as QUIC datagrams (RFC 9221), one frame per datagram with
+//! no length prefix: they go to [`Live::on_frame`] as that stream's device, and their
+//! acks and cues come back on that stream. A datagram on a connection with no such
+//! stream yet is refused (counted as bad credentials). Datagrams can be lost: the device
+//! sees its acks stall below the gap and sends again, as after any loss, and the writer
+//! stores a frame once whichever way it came.
+//!
 //! **Per frame, the stream's task does no more than it must** (issue 20): it calls
 //! [`Live::on_frame`] directly, since a frame's common path never blocks (the rare waits —
 //! a database lookup, a full queue — hand the worker over by themselves, see
@@ -16,11 +24,12 @@
 //! cues that follow go out in as few packets as QUIC can pack them.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use paceline_schemas::hello::{DeviceHello, decode_hello};
 use paceline_schemas::stream::{FrameReader, write_frame};
+use paceline_schemas::{DeviceId, TenantId};
 use quinn::{Endpoint, RecvStream, SendStream, VarInt};
 use tokio::sync::mpsc;
 
@@ -39,6 +48,9 @@ pub const CLOSE_MALFORMED: u32 = 2;
 const DOWNLINK_QUEUE: usize = 1024;
 /// Downlink frames the writer takes from its queue per write at most.
 const DOWNLINK_BATCH: usize = 64;
+/// Bytes of datagrams a connection may hold unread before quinn drops the oldest: about
+/// two hundred frames of one sample batch each.
+const DATAGRAM_RECEIVE_BYTES: usize = 64 * 1024;
 
 /// Why the QUIC endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +85,9 @@ pub fn bind(addr: SocketAddr, cert: &ServerCert) -> Result<Endpoint, QuicError> 
     transport.max_concurrent_bidi_streams(VarInt::from_u32(16));
     transport.max_concurrent_uni_streams(VarInt::from_u32(0));
     transport.max_idle_timeout(Some(VarInt::from_u32(30_000).into()));
+    transport.datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BYTES));
+    // The server sends none: its acks and cues go on the device's stream.
+    transport.datagram_send_buffer_size(0);
     server.transport_config(Arc::new(transport));
     Endpoint::server(server, addr).map_err(|source| QuicError::Bind { addr, source })
 }
@@ -90,16 +105,56 @@ pub async fn serve(endpoint: Endpoint, live: Arc<Live>) {
     }
 }
 
+/// The device a connection's datagrams come from: the latest of its streams whose hello
+/// checked out, with that stream's downlink.
+struct Admitted {
+    tenant: TenantId,
+    device: DeviceId,
+    route: Route,
+}
+
+/// The connection's [`Admitted`] stream, if any (shared by its streams and its datagram
+/// reader; held only to read or swap the pointer).
+type AdmittedSlot = Arc<Mutex<Option<Arc<Admitted>>>>;
+
 async fn serve_connection(connection: quinn::Connection, live: Arc<Live>) {
-    loop {
-        match connection.accept_bi().await {
-            Ok((send, recv)) => {
-                let live = Arc::clone(&live);
-                let connection = connection.clone();
-                tokio::spawn(async move { serve_stream(connection, send, recv, live).await });
-            }
-            Err(_) => return,
-        }
+    let admitted = AdmittedSlot::default();
+    let datagrams = tokio::spawn(serve_datagrams(
+        connection.clone(),
+        Arc::clone(&admitted),
+        Arc::clone(&live),
+    ));
+    while let Ok((send, recv)) = connection.accept_bi().await {
+        let live = Arc::clone(&live);
+        let connection = connection.clone();
+        let admitted = Arc::clone(&admitted);
+        tokio::spawn(async move {
+            serve_stream(connection, send, recv, live, admitted).await;
+        });
+    }
+    datagrams.abort();
+}
+
+/// Hands each datagram of the connection to the live loop as a frame of its admitted
+/// stream's device, until the connection ends.
+async fn serve_datagrams(connection: quinn::Connection, admitted: AdmittedSlot, live: Arc<Live>) {
+    while let Ok(datagram) = connection.read_datagram().await {
+        let from = admitted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(from) = from else {
+            live.metrics().reject(RejectReason::BadCredentials);
+            continue;
+        };
+        live.on_frame(
+            &datagram,
+            Origin::QuicDatagram {
+                tenant: &from.tenant,
+                device: &from.device,
+                route: &from.route,
+            },
+        );
     }
 }
 
@@ -108,6 +163,7 @@ async fn serve_stream(
     mut send: SendStream,
     mut recv: RecvStream,
     live: Arc<Live>,
+    slot: AdmittedSlot,
 ) {
     let mut reader = FrameReader::new();
     let hello = tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut recv, &mut reader)).await;
@@ -133,6 +189,12 @@ async fn serve_stream(
     let mut revocation = live.connections().watch(&hello.device);
     let (down_tx, mut down_rx) = mpsc::channel::<Vec<u8>>(DOWNLINK_QUEUE);
     let route = Route::Quic(down_tx);
+    let this_stream = Arc::new(Admitted {
+        tenant: hello.tenant.clone(),
+        device: hello.device.clone(),
+        route: route.clone(),
+    });
+    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&this_stream));
     let writer = tokio::spawn(async move {
         let mut frames = Vec::with_capacity(DOWNLINK_BATCH);
         let mut prefixed = Vec::new();
@@ -180,6 +242,16 @@ async fn serve_stream(
         match read {
             Ok(Some(n)) => reader.push(buffer.get(..n).unwrap_or_default()),
             Ok(None) | Err(_) => break,
+        }
+    }
+    // Datagrams no longer name this stream's downlink (unless a newer stream took over).
+    {
+        let mut current = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if current
+            .as_ref()
+            .is_some_and(|admitted| Arc::ptr_eq(admitted, &this_stream))
+        {
+            *current = None;
         }
     }
     // Sessions keep a clone of the route until they move on; the writer ends here.

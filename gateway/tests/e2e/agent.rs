@@ -1,5 +1,6 @@
 //! The edge agent itself (in this test process) against a real `paceline serve`: simulated
-//! athletes over QUIC with the certificate pinned by fingerprint, and over MQTT.
+//! athletes over QUIC with the certificate pinned by fingerprint (frames in datagrams once
+//! the first is acked), and over MQTT.
 
 use paceline_edge::agent::{AgentEvent, GatewayConfig};
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
@@ -81,6 +82,14 @@ async fn the_edge_agent_rides_over_quic_with_a_pinned_certificate() {
     let config = gateway.quic_uplink_pinned();
     let spool = gateway.data_dir.join("spool-quic");
     ride_with_the_agent(&gateway, config, &creds, &spool).await;
+    // Once its first frame was acked, the agent sent the rest as datagrams.
+    let datagrams = gateway
+        .counter(
+            "paceline_frames_received_total",
+            "transport=\"QuicDatagram\"",
+        )
+        .await;
+    assert!(datagrams >= 10.0, "{datagrams} frames in datagrams");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,26 +308,32 @@ pub struct QuicDevice {
     pub connection: quinn::Connection,
 }
 
+/// A QUIC connection to the gateway, trusting its certificate, with no stream yet.
+pub async fn quic_connection(gateway: &Gateway) -> (quinn::Endpoint, quinn::Connection) {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(gateway.cert_der().into()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"paceline/1".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let connection = endpoint
+        .connect(gateway.quic, "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    (endpoint, connection)
+}
+
 impl QuicDevice {
     /// Connects, trusting the gateway's certificate, opens a stream and says hello.
     pub async fn connect(gateway: &Gateway, creds: &Creds, token: &DeviceToken) -> QuicDevice {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(gateway.cert_der().into()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"paceline/1".to_vec()];
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
-        let connection = endpoint
-            .connect(gateway.quic, "localhost")
-            .unwrap()
-            .await
-            .unwrap();
+        let (endpoint, connection) = quic_connection(gateway).await;
         let (mut send, mut recv) = connection.open_bi().await.unwrap();
         let hello = encode_hello(&DeviceHello {
             tenant: creds.tenant.clone(),
@@ -368,6 +374,12 @@ impl QuicDevice {
     pub async fn send(&mut self, session: &SessionId, seq: u64, payload: &Payload) {
         let frame = self.creds.frame(session, seq, payload);
         self.send_raw(&frame).await;
+    }
+
+    /// Seals one frame and sends it as a QUIC datagram.
+    pub fn send_datagram(&self, session: &SessionId, seq: u64, payload: &Payload) {
+        let frame = self.creds.frame(session, seq, payload);
+        self.connection.send_datagram(frame.into()).unwrap();
     }
 
     /// Sends an encoded frame as it is.

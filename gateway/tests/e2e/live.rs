@@ -116,6 +116,73 @@ async fn a_ride_over_quic_is_coached_and_acknowledged() {
     );
 }
 
+/// After a frame on the stream has been acked, frames sent as QUIC datagrams are stored,
+/// coached and acknowledged on that stream; a datagram on a connection with no stream
+/// whose hello checked out is refused, and the connection is not closed for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_in_quic_datagrams_are_coached_and_acknowledged_on_the_stream() {
+    let gateway = paceline().start().await;
+    let creds = gateway.pair("gym-1", "dee");
+    let (_endpoint, stranger) = quic_connection(&gateway).await;
+    stranger
+        .send_datagram(
+            creds
+                .frame(&session_id("no-hello"), 1, &ride_batch(0, 150, 180))
+                .into(),
+        )
+        .unwrap();
+    wait_until(
+        "the datagram without a hello to be refused",
+        DEADLINE,
+        async || {
+            let refused = gateway
+                .counter("paceline_frames_rejected_total", "BadCredentials")
+                .await;
+            (refused >= 1.0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        stranger.close_reason().is_none(),
+        "the connection stays open"
+    );
+
+    let mut device = QuicDevice::connect(&gateway, &creds, &creds.token).await;
+    let session = session_id("datagram-ride");
+    device.send(&session, 1, &ride_batch(0, 150, 180)).await;
+    device.inbox.wait_ack(&session, 1).await;
+    let start = tokio::time::Instant::now();
+    for i in 1..10u64 {
+        tokio::time::sleep_until(start + std::time::Duration::from_secs(i)).await;
+        device.send_datagram(
+            &session,
+            i + 1,
+            &ride_batch(i * 1000, through_the_cap(i), 180),
+        );
+    }
+    let cap = device.inbox.wait_cue("hr_above_cap").await;
+    assert_eq!(cap.session, session);
+    device.inbox.wait_ack(&session, 10).await;
+    device.send_datagram(&session, 11, &end());
+    device.inbox.wait_ack(&session, 11).await;
+    let conn = gateway.db();
+    wait_until("the datagram session to end", DEADLINE, async || {
+        session_status(&conn, &session).filter(|(status, _)| status == "ended")
+    })
+    .await;
+    assert_eq!(stored_counts(&conn, &session), (11, 11, 20));
+    assert_eq!(
+        gateway
+            .counter(
+                "paceline_frames_received_total",
+                "transport=\"QuicDatagram\""
+            )
+            .await,
+        10.0,
+        "frames 2 to 11 came in datagrams"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quic_hello_with_a_wrong_token_is_refused() {
     let gateway = paceline().start().await;
