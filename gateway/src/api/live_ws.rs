@@ -34,7 +34,11 @@
 //! - `cue`: a cue (`severity`, `code`, `text`, `t_s`), sent at once, never thinned;
 //! - `ended`: the session ended.
 //!
-//! Every message names `session_id` and `athlete_id`. A client that cannot keep up (its
+//! Every message names `session_id` and `athlete_id`. Messages ready together go out
+//! together: the events waiting in the channel (up to [`EVENTS_PER_WRITE`]) and a flush's
+//! samples are queued on the socket and written with one flush, not one write each (a
+//! board of a thousand riders would otherwise cost a system call per rider per tick).
+//! A client that cannot keep up (its
 //! socket does not take a message within 2 s, or it falls behind the live event buffer)
 //! is sent `{"type":"lagged"}` when possible and disconnected: the engine never waits for
 //! a browser.
@@ -49,7 +53,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::error::RecvError;
+use futures_util::SinkExt;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use utoipa::IntoParams;
 
 use super::sessions::visible_session;
@@ -63,6 +68,8 @@ use crate::store::queries;
 
 /// How long one message may take to go out before the client counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Events taken from the channel for one write to the socket, at most.
+const EVENTS_PER_WRITE: usize = 256;
 /// How often a board re-reads which athletes its user may see.
 const VISIBILITY_REFRESH: Duration = Duration::from_secs(5);
 /// Live sockets one user may have open at once.
@@ -407,6 +414,23 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
     )
 }
 
+/// Queues `value` on the socket, to be written by the next [`flush_out`].
+async fn feed(socket: &mut WebSocket, value: &Value) -> bool {
+    let text = value.to_string();
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.feed(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Writes out what [`feed`] queued.
+async fn flush_out(socket: &mut WebSocket) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, SinkExt::flush(socket)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// Closes the socket for a policy violation (lost access), with `reason`.
 async fn close_for(socket: &mut WebSocket, reason: &'static str) {
     close_with(socket, POLICY_VIOLATION, reason).await;
@@ -497,9 +521,33 @@ async fn serve(mut socket: WebSocket, state: ApiState, admitted: Admitted, every
         tokio::select! {
             event = events.recv() => match event {
                 Ok(event) => {
-                    if let Some(message) = admit(&principal, &scope, &event, &mut pending)
-                        && !send(&mut socket, &message).await
-                    {
+                    // This event and those already waiting behind it, in one write.
+                    let mut next = Ok(event);
+                    let mut taken = 0;
+                    let mut fed = false;
+                    while let Ok(event) = next {
+                        if let Some(message) = admit(&principal, &scope, &event, &mut pending) {
+                            if !feed(&mut socket, &message).await {
+                                return;
+                            }
+                            fed = true;
+                        }
+                        taken += 1;
+                        if taken == EVENTS_PER_WRITE {
+                            break;
+                        }
+                        next = match events.try_recv() {
+                            Ok(event) => Ok(event),
+                            Err(TryRecvError::Lagged(_)) => {
+                                state.live.metrics().live_clients_dropped.inc();
+                                let _ = send(&mut socket, &json!({"type": "lagged"})).await;
+                                let _ = socket.send(Message::Close(None)).await;
+                                return;
+                            }
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => Err(()),
+                        };
+                    }
+                    if fed && !flush_out(&mut socket).await {
                         return;
                     }
                 }
@@ -512,13 +560,17 @@ async fn serve(mut socket: WebSocket, state: ApiState, admitted: Admitted, every
                 Err(RecvError::Closed) => return,
             },
             _ = flush.tick() => {
+                let samples = !pending.is_empty();
                 for (session_row, p) in pending.drain() {
                     let message = json!({"type": "sample", "session_id": session_row,
                         "athlete_id": p.athlete_row, "t_ms": p.t_ms, "heart_rate": p.heart_rate,
                         "power_w": p.power_w, "cadence": p.cadence, "speed_mps": p.speed_mps});
-                    if !send(&mut socket, &message).await {
+                    if !feed(&mut socket, &message).await {
                         return;
                     }
+                }
+                if samples && !flush_out(&mut socket).await {
+                    return;
                 }
             }
             changed = grants.changed() => {
