@@ -732,9 +732,7 @@ pub fn generator_process(args: &[String]) -> anyhow::Result<()> {
     let count_from_ns: u64 = arg(5, "a window start")?
         .parse()
         .context("the window start")?;
-    let count_until_ns: u64 = arg(6, "a window end")?
-        .parse()
-        .context("the window end")?;
+    let count_until_ns: u64 = arg(6, "a window end")?.parse().context("the window end")?;
     let window = (count_from_ns, count_until_ns);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -771,7 +769,9 @@ pub fn generator_process(args: &[String]) -> anyhow::Result<()> {
         for task in tasks {
             acked += task.await.unwrap_or(0);
         }
-        println!("acked {acked}");
+        // The parent reads this line (the role's one output on stdout).
+        use std::io::Write;
+        writeln!(std::io::stdout().lock(), "acked {acked}").context("writing the count")?;
         anyhow::Ok(())
     })
 }

@@ -678,9 +678,10 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
         ("saturated: messages/s delivered", |r| {
             r.saturated_msgs_per_s
         }),
-        ("saturated: messages/s accepted (PUBACKed to the publishers)", |r| {
-            r.saturated_accepted_per_s
-        }),
+        (
+            "saturated: messages/s accepted (PUBACKed to the publishers)",
+            |r| r.saturated_accepted_per_s,
+        ),
         ("saturated: delivered ÷ accepted, %", |r| {
             r.saturated_msgs_per_s * 100.0 / r.saturated_accepted_per_s.max(1.0)
         }),
