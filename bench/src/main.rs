@@ -112,6 +112,9 @@ fn run() -> anyhow::Result<()> {
         "PACELINE_BENCH_WARMUP_S",
         "PACELINE_BENCH_MEASURE_S",
         "PACELINE_BENCH_PIN",
+        "PACELINE_BENCH_TRANSPORTS",
+        "PACELINE_BENCH_SHARD_DEVICES",
+        "PACELINE_BENCH_GENERATORS",
     ]
     .iter()
     .filter_map(|name| {
@@ -504,7 +507,15 @@ fn run_e2e_sweep(options: &Options) -> anyhow::Result<()> {
         chosen
     };
     e2e::server_binary()?;
-    for transport in [Transport::Mqtt, Transport::Quic] {
+    // `PACELINE_BENCH_TRANSPORTS=mqtt` (or `quic`) sweeps one transport only.
+    let transports: Vec<Transport> = match std::env::var("PACELINE_BENCH_TRANSPORTS") {
+        Ok(list) => [Transport::Mqtt, Transport::Quic]
+            .into_iter()
+            .filter(|t| list.split(',').any(|name| name.trim() == t.name()))
+            .collect(),
+        Err(_) => vec![Transport::Mqtt, Transport::Quic],
+    };
+    for transport in transports {
         for &athletes in &points {
             // Read per point: the load average is the one this point started under.
             let machine = Machine::detect();
@@ -651,7 +662,7 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     let [rumqttd, mosquitto] = brokers::run(loads, runs)?;
     let mut body = format!(
         "See `bench/src/brokers.rs` for the method. Each broker its own process on a loopback ephemeral port, started by the bench; the harness is the same for both: publishers and one subscriber on `pl/v1/+/+/up`, QoS 1 both ways (paced publishers: rumqttc in this process; saturating publishers: the lean client in {} generator process(es), `PACELINE_BENCH_GENERATORS`; the subscriber: the lean client in this process), the same payload (8-byte stamp + a sealed one-sample frame, {} bytes). rumqttd runs `paceline_gateway::broker::config` (the embedded broker's configuration without the device check at CONNECT); Mosquitto ({}) runs a generated config: `{}`. Neither has authentication, and each is reached over its own TCP listener (the gateway's front door is not in front of either). \
-         Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber; the broker's, the generators' and the subscriber's CPU over the same window, and which side saturated. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
+         Paced: {} publishers × 5 msg/s, 3 s warm-up, {} s measured, latency = subscriber receipt − publisher hand-off. Saturated: {} publishers publishing as fast as 100 in flight allows, 1 s warm-up, {} s measured, rate at the subscriber (delivered) and at the publishers (accepted: PUBACKs received; a broker that drops what its subscriber's queue cannot hold accepts far more than it delivers); the broker's, the generators' and the subscriber's CPU over the same window, and which side saturated. {runs} run(s) per broker, alternating which goes first; median (min–max). Ratio = rumqttd ÷ Mosquitto from the same run set (throughput: > 1 means rumqttd delivers more; latency: < 1 means rumqttd is faster).\n\n",
         brokers::generator_processes(),
         8 + brokers_frame_len(),
         mosquitto.version,
@@ -663,9 +674,16 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     );
     body.push_str("| figure | rumqttd (embedded config) | mosquitto | ratio rumqttd ÷ mosquitto |\n|---|---|---|---|\n");
     let mut rows = Vec::new();
-    let figures: [(&str, BrokerFigure); 10] = [
+    let figures: [(&str, BrokerFigure); 12] = [
         ("saturated: messages/s delivered", |r| {
             r.saturated_msgs_per_s
+        }),
+        (
+            "saturated: messages/s accepted (PUBACKed to the publishers)",
+            |r| r.saturated_accepted_per_s,
+        ),
+        ("saturated: delivered ÷ accepted, %", |r| {
+            r.saturated_msgs_per_s * 100.0 / r.saturated_accepted_per_s.max(1.0)
         }),
         ("saturated: p50 latency, ms", |r| {
             r.saturated_p50_us as f64 / 1000.0
@@ -731,7 +749,7 @@ fn run_brokers(options: &Options) -> anyhow::Result<Section> {
     let run_json = |f: &brokers::BrokerFigures| {
         f.runs
             .iter()
-            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_p99_us": r.saturated_p99_us, "saturated_cpu_pct": r.saturated_cpu_pct, "generators_cpu_pct": r.generators_cpu_pct, "subscriber_cpu_pct": r.subscriber_cpu_pct, "generators": r.generators, "machine_idle_pct": r.machine_idle_pct, "saturated_side": r.saturated_side()}))
+            .map(|r| serde_json::json!({"paced_sent": r.paced_sent, "paced_delivered": r.paced_delivered, "p50_us": r.p50_us, "p99_us": r.p99_us, "p999_us": r.p999_us, "max_us": r.max_us, "saturated_msgs_per_s": r.saturated_msgs_per_s, "saturated_accepted_per_s": r.saturated_accepted_per_s, "saturated_p50_us": r.saturated_p50_us, "saturated_p99_us": r.saturated_p99_us, "saturated_cpu_pct": r.saturated_cpu_pct, "generators_cpu_pct": r.generators_cpu_pct, "subscriber_cpu_pct": r.subscriber_cpu_pct, "generators": r.generators, "machine_idle_pct": r.machine_idle_pct, "saturated_side": r.saturated_side()}))
             .collect::<Vec<_>>()
     };
     Ok(Section {

@@ -11,7 +11,7 @@
 //! staggered across devices, a device sends the athlete's "600 minutes left" command,
 //! which the coach answers at once with a `time_budget_compressed` cue. The devices are
 //! driven in shards (`fleet.rs`): one task and one timer per shard of
-//! `PACELINE_BENCH_SHARD_DEVICES` devices (128), a shared QUIC endpoint per shard, each
+//! `PACELINE_BENCH_SHARD_DEVICES` devices (1,024), a shared QUIC endpoint per shard, each
 //! device's frames of one wake-up in one write, sealing into reused buffers, so the
 //! generator's CPU per frame stays a fraction of the server's.
 //!
