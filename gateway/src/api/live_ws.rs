@@ -35,7 +35,7 @@
 //! - `ended`: the session ended.
 //!
 //! Every message names `session_id` and `athlete_id`. Messages ready together go out
-//! together: the events waiting in the channel (up to [`EVENTS_PER_WRITE`]) and a flush's
+//! together: the events waiting in the channel (up to 256) and a flush's
 //! samples are queued on the socket and written with one flush, not one write each (a
 //! board of a thousand riders would otherwise cost a system call per rider per tick).
 //! A client that cannot keep up (its
