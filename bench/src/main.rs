@@ -374,8 +374,17 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
     }
     let name = transport.name().to_uppercase();
     let ticks = ticks_description();
+    let datagrams = match transport {
+        Transport::Quic if std::env::var("PACELINE_BENCH_QUIC_DATAGRAMS").as_deref() == Ok("0") => {
+            " Every frame on the device's stream (`PACELINE_BENCH_QUIC_DATAGRAMS=0`)."
+        }
+        Transport::Quic => {
+            " Once a device has heard an ack, each frame goes as a QUIC datagram, as the edge agent sends them (a bench device does not resend a lost one)."
+        }
+        Transport::Mqtt => "",
+    };
     let mut body = format!(
-        "{name}. The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
+        "{name}.{datagrams} The server: `target/release/paceline serve` in its own process (data folder in tmp, ephemeral loopback ports); the load generator: this process. \
          See `bench/src/e2e/` for the method: each athlete is its own {name} connection with its own device credentials sending sealed frames, HR 1 Hz + power 4 Hz (5 frames/s), {ticks}; every 20 s, staggered, a \"600 minutes left\" command frame whose `time_budget_compressed` cue is timed from hand-off to arrival at the device (hdrhistogram). \
          {warmup_s} s warm-up, {measure_s} s measured per run; where there are several runs the figures are medians (min–max). Sent = every frame of the ride; stored = rows after the server's clean shutdown; lost = sent − stored. \
          The server's own figures come from its `/metrics` at the end of the ride (frame in → cue out is from the session's latest frame reaching the gateway to the cue leaving it) and the uplink leg from the stored frames' `received_ms − sent_ms` (whole ride, ms resolution). Server CPU from `/proc/<pid>/stat` over the measured window (100 % = one core); RSS at its end, peak = VmHWM. The sweep stops at the first N that falls over (a device cannot connect, the server exits, or > 5 % of commands unanswered) or whose p99 exceeds 1 s.\n\n"

@@ -71,6 +71,8 @@ pub(super) struct ShardSetting {
     pub(super) mqtt: std::net::SocketAddr,
     pub(super) quic: std::net::SocketAddr,
     pub(super) quic_config: quinn::ClientConfig,
+    /// Whether QUIC devices send frames as datagrams once acked.
+    pub(super) quic_datagrams: bool,
     pub(super) connecting: Arc<Semaphore>,
     pub(super) schedule: watch::Receiver<Option<Schedule>>,
     pub(super) probes: Probes,
@@ -122,7 +124,11 @@ impl Sender {
             .seal_into(self.seq, crate::now_unix_ms(), payload, &mut self.frame)?;
         match &mut self.link {
             Link::Mqtt(link) => link.append(&mut self.out, &self.frame),
-            Link::Quic(_) => QuicLink::append(&mut self.out, &self.frame)?,
+            Link::Quic(link) => {
+                if !link.send_datagram(&self.frame)? {
+                    QuicLink::append(&mut self.out, &self.frame)?;
+                }
+            }
         }
         Ok(())
     }
@@ -283,6 +289,7 @@ async fn connect(
                     setting.quic,
                     Arc::clone(&state),
                     setting.probes.clone(),
+                    setting.quic_datagrams,
                 )
                 .await?,
             ),

@@ -1,11 +1,15 @@
 //! A bench device over QUIC: its own connection and credentials on a shared
 //! `quinn::Endpoint` (one UDP socket and one endpoint driver per shard, not per device),
 //! one bidirectional stream opened with the device hello, length-prefixed frames both
-//! ways, and a reader task that opens the downlink.
+//! ways, and a reader task that opens the downlink. As the edge agent does, once the
+//! device has heard an ack it sends each frame that fits as a QUIC datagram instead
+//! (`PACELINE_BENCH_QUIC_DATAGRAMS=0` keeps every frame on the stream). A bench device
+//! does not resend: a datagram the server dropped is a lost frame in the figures.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,6 +25,9 @@ pub(super) struct QuicLink {
     connection: quinn::Connection,
     /// Ends with the error that ended the downlink, if it was not the server finishing it.
     reader: tokio::task::JoinHandle<Option<String>>,
+    /// Whether frames may go as datagrams (once an ack was heard).
+    datagrams: bool,
+    state: Arc<DeviceState>,
 }
 
 impl QuicLink {
@@ -30,9 +37,34 @@ impl QuicLink {
         Ok(())
     }
 
-    /// Writes a tick's frames with one write.
+    /// Sends one sealed frame as a datagram if it may and it fits; false if it must go on
+    /// the stream instead.
+    pub(super) fn send_datagram(&self, frame: &[u8]) -> anyhow::Result<bool> {
+        if !self.datagrams || self.state.acked.load(Ordering::Relaxed) == 0 {
+            return Ok(false);
+        }
+        if self
+            .connection
+            .max_datagram_size()
+            .is_none_or(|max| frame.len() > max)
+        {
+            return Ok(false);
+        }
+        match self
+            .connection
+            .send_datagram(bytes::Bytes::copy_from_slice(frame))
+        {
+            Ok(()) => Ok(true),
+            Err(quinn::SendDatagramError::ConnectionLost(err)) => Err(err.into()),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Writes a tick's frames with one write (nothing if they all went as datagrams).
     pub(super) async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.send.write_all(bytes).await?;
+        if !bytes.is_empty() {
+            self.send.write_all(bytes).await?;
+        }
         Ok(())
     }
 
@@ -90,6 +122,7 @@ pub(super) async fn connect(
     quic: SocketAddr,
     state: Arc<DeviceState>,
     probes: Probes,
+    datagrams: bool,
 ) -> anyhow::Result<QuicLink> {
     let connection = tokio::time::timeout(
         Duration::from_secs(30),
@@ -107,6 +140,7 @@ pub(super) async fn connect(
     write_frame(&mut prefixed, &hello)?;
     send.write_all(&prefixed).await?;
     let key = creds.key.clone();
+    let for_link = Arc::clone(&state);
     let reader = tokio::spawn(async move {
         let mut reader = FrameReader::new();
         let mut buffer = vec![0u8; 8192];
@@ -127,5 +161,7 @@ pub(super) async fn connect(
         send,
         connection,
         reader,
+        datagrams,
+        state: for_link,
     })
 }
