@@ -375,12 +375,10 @@ fn run_e2e(options: &Options, transport: Transport) -> anyhow::Result<(Section, 
     let name = transport.name().to_uppercase();
     let ticks = ticks_description();
     let datagrams = match transport {
-        Transport::Quic if std::env::var("PACELINE_BENCH_QUIC_DATAGRAMS").as_deref() == Ok("0") => {
-            " Every frame on the device's stream (`PACELINE_BENCH_QUIC_DATAGRAMS=0`)."
+        Transport::Quic if std::env::var("PACELINE_BENCH_QUIC_DATAGRAMS").as_deref() == Ok("1") => {
+            " `PACELINE_BENCH_QUIC_DATAGRAMS=1`: once a device has heard an ack, each frame goes as a QUIC datagram, as an edge agent with `quic_datagrams` on sends them (a bench device does not resend a lost one)."
         }
-        Transport::Quic => {
-            " Once a device has heard an ack, each frame goes as a QUIC datagram, as the edge agent sends them (a bench device does not resend a lost one)."
-        }
+        Transport::Quic => " Every frame on the device's stream.",
         Transport::Mqtt => "",
     };
     let mut body = format!(

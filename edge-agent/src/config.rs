@@ -11,6 +11,7 @@
 //! server_name = "localhost"             # the name on the gateway's certificate
 //! cert_sha256 = "3f:a1:…"               # QUIC: the fingerprint the gateway printed, or
 //! # ca_file = "/etc/paceline-edge/gateway.pem"
+//! quic_datagrams = false                # QUIC: frames that fit as datagrams once acked
 //!
 //! [spool]
 //! dir = "/var/lib/paceline-edge/spool"
@@ -116,6 +117,9 @@ pub struct GatewaySection {
     /// A PEM file with the gateway's certificate or CA.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Over QUIC, frames that fit go as datagrams once the connection has seen an ack.
+    #[serde(default)]
+    pub quic_datagrams: bool,
 }
 
 fn default_transport() -> String {
@@ -140,6 +144,7 @@ impl Default for GatewaySection {
             server_name: default_server_name(),
             cert_sha256: None,
             ca_file: None,
+            quic_datagrams: false,
         }
     }
 }
@@ -396,6 +401,7 @@ impl GatewaySection {
             quic_addr,
             quic_server_name: self.server_name.clone(),
             quic_trust,
+            quic_datagrams: self.quic_datagrams,
         })
     }
 }

@@ -273,7 +273,7 @@ pub fn run(
             mqtt: server.mqtt,
             quic: server.quic,
             quic_config,
-            quic_datagrams: std::env::var("PACELINE_BENCH_QUIC_DATAGRAMS").as_deref() != Ok("0"),
+            quic_datagrams: std::env::var("PACELINE_BENCH_QUIC_DATAGRAMS").as_deref() == Ok("1"),
             connecting,
             schedule: schedule_rx,
             probes: probes.clone(),

@@ -1,10 +1,10 @@
 //! A bench device over QUIC: its own connection and credentials on a shared
 //! `quinn::Endpoint` (one UDP socket and one endpoint driver per shard, not per device),
 //! one bidirectional stream opened with the device hello, length-prefixed frames both
-//! ways, and a reader task that opens the downlink. As the edge agent does, once the
-//! device has heard an ack it sends each frame that fits as a QUIC datagram instead
-//! (`PACELINE_BENCH_QUIC_DATAGRAMS=0` keeps every frame on the stream). A bench device
-//! does not resend: a datagram the server dropped is a lost frame in the figures.
+//! ways, and a reader task that opens the downlink. With `PACELINE_BENCH_QUIC_DATAGRAMS=1`,
+//! as an edge agent with `quic_datagrams` on, once the device has heard an ack it sends
+//! each frame that fits as a QUIC datagram instead. A bench device does not resend: a
+//! datagram the server dropped is a lost frame in the figures.
 
 use std::net::SocketAddr;
 use std::path::Path;

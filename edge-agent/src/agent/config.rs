@@ -46,6 +46,10 @@ pub struct GatewayConfig {
     pub quic_server_name: String,
     /// How the QUIC certificate is trusted (required for QUIC).
     pub quic_trust: Option<QuicTrust>,
+    /// Over QUIC, send each frame that fits as a datagram once the connection has seen an
+    /// ack (off by default: the stream is the wire contract, and a lost datagram stalls
+    /// the device's acks until the resend; see `uplink::quic`).
+    pub quic_datagrams: bool,
 }
 
 impl GatewayConfig {
@@ -58,6 +62,7 @@ impl GatewayConfig {
             quic_addr: SocketAddr::from(([127, 0, 0, 1], 4433)),
             quic_server_name: "localhost".to_owned(),
             quic_trust: None,
+            quic_datagrams: false,
         }
     }
 
@@ -70,6 +75,7 @@ impl GatewayConfig {
             quic_addr: addr,
             quic_server_name: "localhost".to_owned(),
             quic_trust: Some(trust),
+            quic_datagrams: false,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! length-prefixed [`encode_hello`] (tenant, device, token); then length-prefixed frames
 //! go both ways, the same frames as over MQTT.
 //!
-//! **Datagrams where the frame fits.** Once the gateway has acknowledged a frame on the
-//! connection (so it has taken a hello of this device), each frame that fits the
+//! **Datagrams where the frame fits** (`quic_datagrams`, off by default). Once the
+//! gateway has acknowledged a frame on the connection (so it has taken a hello of this
+//! device), each frame that fits the
 //! connection's datagram size goes as one QUIC datagram instead: no stream bookkeeping,
 //! no head-of-line blocking behind a lost packet. Acks and cues still come on the
 //! stream. A lost datagram stalls the acks below it, and the stall resends every
@@ -149,6 +150,7 @@ pub struct QuicClient {
     endpoint: Endpoint,
     addr: SocketAddr,
     server_name: String,
+    datagrams: bool,
 }
 
 impl QuicClient {
@@ -221,6 +223,7 @@ impl QuicClient {
             endpoint,
             addr: gateway.quic_addr,
             server_name: gateway.quic_server_name.clone(),
+            datagrams: gateway.quic_datagrams,
         })
     }
 
@@ -339,7 +342,8 @@ pub(crate) async fn run(
                         Err(reason) => break 'connection Some(reason),
                     }
                 }
-                if acked_here
+                if client.datagrams
+                    && acked_here
                     && connection
                         .max_datagram_size()
                         .is_some_and(|max| entry.frame.len() <= max)

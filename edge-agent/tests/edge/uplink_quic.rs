@@ -1,7 +1,8 @@
 //! QUIC uplink against a real quinn endpoint (the test gateway, in this process): the
 //! certificate is pinned by its SHA-256, the hello must carry the device's token, and an
 //! endpoint restart with 10 s of silence mid-session loses nothing and keeps the order.
-//! This gateway takes no datagrams, so every frame goes on the stream.
+//! This gateway takes no datagrams, so an agent asking for them (`quic_datagrams`) keeps
+//! every frame on the stream.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,8 +53,8 @@ fn server(addr: SocketAddr, cert: &TestCertificate) -> quinn::Endpoint {
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    // A gateway that takes no datagrams (older ones): the agent keeps to the stream. The
-    // gateway's own e2e tests cover frames in datagrams.
+    // A gateway that takes no datagrams (older ones): an agent asking for them keeps to
+    // the stream. The gateway's own e2e tests cover frames in datagrams.
     let mut transport = quinn::TransportConfig::default();
     transport.datagram_receive_buffer_size(None);
     config.transport_config(Arc::new(transport));
@@ -143,6 +144,8 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     config.resend_after_ms = 1_500;
     config.reconnect_max_ms = 500;
     config.shutdown_wait_ms = 15_000;
+    // Asked for, but this gateway takes none: every frame still goes on the stream.
+    config.gateway.quic_datagrams = true;
     let mut agent = Agent::start(config).await.unwrap();
     let session = agent.sessions()[&device.device].clone();
     let push = agent.sample_sender(&device.device).unwrap();

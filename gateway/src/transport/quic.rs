@@ -51,6 +51,12 @@ const DOWNLINK_BATCH: usize = 64;
 /// Bytes of datagrams a connection may hold unread before quinn drops the oldest: about
 /// two hundred frames of one sample batch each.
 const DATAGRAM_RECEIVE_BYTES: usize = 64 * 1024;
+/// The UDP socket's receive buffer asked of the kernel (which caps it at
+/// `net.core.rmem_max`): every device's packets queue in this one socket while the
+/// endpoint is busy, and a full buffer drops them — retransmitted on a stream, lost in a
+/// datagram until the device resends. The kernel's default (about 200 KiB) overflowed at
+/// a thousand devices on the bench.
+const UDP_RECEIVE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why the QUIC endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +95,23 @@ pub fn bind(addr: SocketAddr, cert: &ServerCert) -> Result<Endpoint, QuicError> 
     // The server sends none: its acks and cues go on the device's stream.
     transport.datagram_send_buffer_size(0);
     server.transport_config(Arc::new(transport));
-    Endpoint::server(server, addr).map_err(|source| QuicError::Bind { addr, source })
+    let bind_error = |source| QuicError::Bind { addr, source };
+    let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
+    if let Err(err) = socket2::SockRef::from(&socket).set_recv_buffer_size(UDP_RECEIVE_BYTES) {
+        tracing::warn!(error = %err, "the QUIC socket keeps the kernel's receive buffer size");
+    }
+    let runtime = quinn::default_runtime().ok_or_else(|| {
+        bind_error(std::io::Error::other(
+            "no async runtime for the QUIC endpoint",
+        ))
+    })?;
+    Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        socket,
+        runtime,
+    )
+    .map_err(bind_error)
 }
 
 /// Accepts connections until the endpoint is closed.

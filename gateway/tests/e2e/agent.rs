@@ -1,6 +1,6 @@
 //! The edge agent itself (in this test process) against a real `paceline serve`: simulated
-//! athletes over QUIC with the certificate pinned by fingerprint (frames in datagrams once
-//! the first is acked), and over MQTT.
+//! athletes over QUIC with the certificate pinned by fingerprint (`quic_datagrams` on:
+//! frames in datagrams once the first is acked), and over MQTT.
 
 use paceline_edge::agent::{AgentEvent, GatewayConfig};
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
@@ -79,7 +79,8 @@ async fn ride_with_the_agent(
 async fn the_edge_agent_rides_over_quic_with_a_pinned_certificate() {
     let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ana");
-    let config = gateway.quic_uplink_pinned();
+    let mut config = gateway.quic_uplink_pinned();
+    config.quic_datagrams = true;
     let spool = gateway.data_dir.join("spool-quic");
     ride_with_the_agent(&gateway, config, &creds, &spool).await;
     // Once its first frame was acked, the agent sent the rest as datagrams.
