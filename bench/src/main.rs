@@ -114,6 +114,7 @@ fn run() -> anyhow::Result<()> {
         "PACELINE_BENCH_PIN",
         "PACELINE_BENCH_TRANSPORTS",
         "PACELINE_BENCH_SHARD_DEVICES",
+        "PACELINE_BENCH_QUIC_DATAGRAMS",
         "PACELINE_BENCH_GENERATORS",
     ]
     .iter()
