@@ -714,17 +714,6 @@ mod tests {
         conn
     }
 
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
-        stmt.query_map(rusqlite::params_from_iter(values), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-    }
-
     #[test]
     fn the_list_dedup_and_window_queries_use_their_indexes() {
         let conn = &database();
@@ -734,7 +723,7 @@ mod tests {
             (SAME_SHA256_SQL, "activity_sources_by_sha256"),
             (WINDOW_SQL, "activity_sources_by_start"),
         ] {
-            let steps = plan(conn, sql);
+            let steps = crate::store::queries::query_plan(conn, sql);
             assert!(
                 steps.iter().all(|s| !s.starts_with("SCAN")),
                 "{sql}: {steps:?}"

@@ -230,17 +230,6 @@ mod tests {
         conn
     }
 
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
-        stmt.query_map(rusqlite::params_from_iter(values), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-    }
-
     #[test]
     fn the_state_and_feedback_queries_use_their_indexes() {
         let conn = &database();
@@ -249,7 +238,7 @@ mod tests {
             (ACTIVITIES_STATE_SQL, "activities_by_athlete_start"),
             (FEEDBACK_SQL, "insight_feedback_by_tenant"),
         ] {
-            let steps = plan(conn, sql);
+            let steps = crate::store::queries::query_plan(conn, sql);
             assert!(
                 steps.iter().any(|s| s.contains(index)),
                 "{sql}: {steps:?} does not use {index}"

@@ -626,17 +626,6 @@ mod tests {
         conn
     }
 
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
-        stmt.query_map(rusqlite::params_from_iter(values), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-    }
-
     #[test]
     fn the_range_queries_use_their_indexes() {
         let conn = &database();
@@ -646,7 +635,7 @@ mod tests {
             (PLANS_SQL, "daily_plans_by_day"),
             (LIFE_EVENTS_SQL, "life_events_by_athlete"),
         ] {
-            let steps = plan(conn, sql);
+            let steps = crate::store::queries::query_plan(conn, sql);
             assert!(
                 steps.iter().all(|s| !s.starts_with("SCAN")),
                 "{sql}: {steps:?}"

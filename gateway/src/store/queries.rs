@@ -292,9 +292,24 @@ pub(crate) const PLAN_JSON: &str = "SELECT plan_json FROM plans WHERE tenant_id 
 pub(crate) const CLEAR_NEXT_PLAN: &str = "UPDATE athletes SET next_plan_id = NULL
  WHERE tenant_id = ?1 AND id = ?2 AND next_plan_id = ?3";
 
+/// The steps of `sql`'s query plan (`EXPLAIN QUERY PLAN`, every parameter bound to 1),
+/// for the plan tests of this module and of the other store modules.
+#[cfg(test)]
+pub(crate) fn query_plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("does not prepare: {e}\n{sql}"));
+    let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
+    stmt.query_map(rusqlite::params_from_iter(values), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
 
     use super::*;
     use crate::api::ATHLETE_VISIBLE;
@@ -312,21 +327,6 @@ mod tests {
         "SEARCH a USING INTEGER PRIMARY KEY (rowid=?)",
         "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)",
     ];
-
-    /// The steps of `sql`'s query plan (EXPLAIN QUERY PLAN's detail column, in order),
-    /// every parameter bound to 1.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap_or_else(|e| panic!("does not prepare: {e}\n{sql}"));
-        let values = std::iter::repeat_n(1_i64, stmt.parameter_count());
-        stmt.query_map(rusqlite::params_from_iter(values), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
-    }
 
     /// Every statement of this module with the plan it must have on a store built by
     /// the real migrations: one row per statement (per caller scope for the API's
@@ -600,7 +600,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let mut wrong = Vec::new();
         for (name, sql, expected) in statements() {
-            let steps = store.read(|conn| Ok(plan(conn, &sql))).unwrap();
+            let steps = store.read(|conn| Ok(query_plan(conn, &sql))).unwrap();
             // A scan walks a whole table or index (`SCAN frames`, `SCAN s USING INDEX x`):
             // only where the row expects it (END_STALE_SESSIONS, the library's partial
             // index).

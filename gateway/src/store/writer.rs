@@ -1529,16 +1529,10 @@ mod tests {
         writer.stop();
     }
 
-    /// The writer forgets a session once it has ended, by its coach or as stale, after
-    /// acking its last frames; a late frame of it is still acked from the database.
-    #[test]
-    fn an_ended_session_leaves_no_state_in_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let (tenant_row, device_row, opens) = two_sessions(&store);
-        let (acked, acks) = mpsc::channel();
+    /// A writer's state on `store`'s database, on this thread, reporting to `listener`.
+    fn writer_state(store: &Store, listener: CommitListener) -> WriterState {
         let (metrics, _registry) = Metrics::new();
-        let mut state = WriterState {
+        WriterState {
             conn: connect(store.path()).unwrap(),
             acks: HashMap::new(),
             session_rows: HashMap::new(),
@@ -1547,12 +1541,26 @@ mod tests {
             health: Arc::default(),
             failures_in_a_row: 0,
             retry: Vec::new(),
-            listener: Box::new(move |report| {
+            listener,
+        }
+    }
+
+    /// The writer forgets a session once it has ended, by its coach or as stale, after
+    /// acking its last frames; a late frame of it is still acked from the database.
+    #[test]
+    fn an_ended_session_leaves_no_state_in_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let (acked, acks) = mpsc::channel();
+        let mut state = writer_state(
+            &store,
+            Box::new(move |report| {
                 for c in report.committed {
                     let _ = acked.send((c.session_row, c.acked_seq));
                 }
             }),
-        };
+        );
         let received_at = |session_row: i64, seq: u64, received_ms: u64| {
             let WriteOp::Frame(mut frame) = frame(tenant_row, device_row, session_row, seq) else {
                 unreachable!()
@@ -1600,20 +1608,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let (tenant_row, device_row, mut opens) = two_sessions(&store);
         let (reported, reports) = mpsc::channel();
-        let (metrics, _registry) = Metrics::new();
-        let mut state = WriterState {
-            conn: connect(store.path()).unwrap(),
-            acks: HashMap::new(),
-            session_rows: HashMap::new(),
-            not_opened: HashSet::new(),
-            metrics: Arc::new(metrics),
-            health: Arc::default(),
-            failures_in_a_row: 0,
-            retry: Vec::new(),
-            listener: Box::new(move |report| {
+        let mut state = writer_state(
+            &store,
+            Box::new(move |report| {
                 let _ = reported.send(report.not_opened.to_vec());
             }),
-        };
+        );
         // Row 3 names the session id row 1 took: not opened.
         let WriteOp::OpenSession {
             athlete_row,
