@@ -47,8 +47,9 @@ pub struct GatewayConfig {
     /// How the QUIC certificate is trusted (required for QUIC).
     pub quic_trust: Option<QuicTrust>,
     /// Over QUIC, send each frame that fits as a datagram once the connection has seen an
-    /// ack (off by default: the stream is the wire contract, and a lost datagram stalls
-    /// the device's acks until the resend; see `uplink::quic`).
+    /// ack (off by default: the stream is the wire contract). A lost datagram holds the
+    /// acks below it; after two repeated acks the missing frames go again on the stream
+    /// (see `uplink::quic`).
     pub quic_datagrams: bool,
 }
 

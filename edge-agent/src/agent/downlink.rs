@@ -6,14 +6,35 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use paceline_schemas::{Payload, codec, seal};
+use paceline_schemas::{Payload, SessionId, codec, seal};
 
 use super::{AgentEvent, Device};
+
+/// What a downlink frame was, for the uplink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// An ack: the session's `committed_seq` (no higher than what was sent), and whether
+    /// it released frames from the spool (acks made progress).
+    Ack {
+        session: SessionId,
+        committed_seq: u64,
+        released: bool,
+    },
+    /// A cue, or a frame dropped.
+    Other,
+}
+
+impl Heard {
+    /// Whether acks made progress.
+    pub(crate) fn released(&self) -> bool {
+        matches!(self, Heard::Ack { released: true, .. })
+    }
+}
 
 impl Device {
     /// Opens and applies a downlink frame (ack or cue). Frames that do not decode, name
     /// another device or fail to open are counted and dropped.
-    pub(crate) fn handle_down(&self, bytes: &[u8]) -> Option<u64> {
+    pub(crate) fn handle_down(&self, bytes: &[u8]) -> Heard {
         let device = &self.credentials.device;
         let reject = |reason: String| {
             self.counters.down_rejected.fetch_add(1, Ordering::Relaxed);
@@ -22,7 +43,7 @@ impl Device {
                 device: device.clone(),
                 reason,
             });
-            None
+            Heard::Other
         };
         let frame = match codec::decode_frame(bytes) {
             Ok(frame) => frame,
@@ -71,12 +92,15 @@ impl Device {
                 if released > 0 {
                     self.emit(AgentEvent::Acked {
                         device: device.clone(),
-                        session,
+                        session: session.clone(),
                         committed_seq,
                     });
-                    return Some(committed_seq);
                 }
-                None
+                Heard::Ack {
+                    session,
+                    committed_seq,
+                    released: released > 0,
+                }
             }
             Payload::Cue(cue) => {
                 let admitted = self
@@ -96,7 +120,7 @@ impl Device {
                     received_at: Instant::now(),
                     frame_sent_ms: frame.header.sent_ms,
                 });
-                None
+                Heard::Other
             }
             other => reject(format!(
                 "unexpected {:?} frame on the downlink",

@@ -144,6 +144,9 @@ pub struct DeviceCounters {
     pub frames_spooled: AtomicU64,
     /// Frames written to the transport (resends included).
     pub frames_sent: AtomicU64,
+    /// Frames sent as QUIC datagrams and sent again on the stream after repeated acks
+    /// showed a gap (also counted in `frames_sent`).
+    pub datagrams_resent: AtomicU64,
     /// Samples refused because the spool was full.
     pub samples_refused: AtomicU64,
     /// Downlink frames dropped.

@@ -55,6 +55,7 @@ mod recorder;
 
 pub use config::{AgentConfig, AthleteConfig, GatewayConfig, QuicTrust, Source, Transport};
 pub(crate) use device::Device;
+pub(crate) use downlink::Heard;
 pub use events::{AgentEvent, DeviceCounters};
 pub use handle::{Agent, AgentError, AgentHandle};
 

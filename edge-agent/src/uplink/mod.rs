@@ -1,6 +1,8 @@
 //! The uplinks: MQTT ([`mqtt`]) and QUIC ([`quic`]). Both send the spool's frames in
 //! order from a cursor, rewind the cursor to the oldest unacknowledged frame on every
-//! connect and when acks stall, and hand downlink frames to the device.
+//! connect and when acks stall, and hand downlink frames to the device. QUIC frames sent as
+//! datagrams and lost are sent again on the stream as soon as repeated acks show the gap
+//! (`gaps`).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use paceline_schemas::SessionId;
 use crate::agent::{AgentEvent, Device, Phase};
 use crate::spool::SpoolEntry;
 
+mod gaps;
 pub mod mqtt;
 pub mod quic;
 

@@ -104,7 +104,7 @@ pub(crate) async fn run(
                         device.emit(AgentEvent::Connected { device: credentials.device.clone() });
                     }
                     Some(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                        if publish.topic == down && device.handle_down(&publish.payload).is_some() {
+                        if publish.topic == down && device.handle_down(&publish.payload).released() {
                             cursor.progressed();
                         }
                     }

@@ -8,9 +8,11 @@
 //! device), each frame that fits the
 //! connection's datagram size goes as one QUIC datagram instead: no stream bookkeeping,
 //! no head-of-line blocking behind a lost packet. Acks and cues still come on the
-//! stream. A lost datagram stalls the acks below it, and the stall resends every
-//! unacknowledged frame, as after any loss; a gateway that takes no datagrams, or a frame
-//! too large for one, keeps the stream.
+//! stream. A lost datagram holds the acks below it: once the ack has come back twice with
+//! the same seq while later frames were committed, the unacknowledged datagram frames go
+//! again on the stream (`uplink::gaps`), within about half a second at five frames a
+//! second instead of the stall resend's `resend_after_ms`. A gateway that takes no
+//! datagrams, or a frame too large for one, keeps the stream.
 //!
 //! The gateway's certificate is trusted either through PEM certificates (its own
 //! self-signed one, or a CA) or by the SHA-256 of its DER, pinned.
@@ -18,6 +20,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use paceline_schemas::SessionId;
@@ -32,7 +35,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::{AgentEvent, Device, GatewayConfig, Phase, QuicTrust};
+use crate::agent::{AgentEvent, Device, GatewayConfig, Heard, Phase, QuicTrust};
+use crate::uplink::gaps::DatagramGaps;
 use crate::uplink::{Backoff, Cursor, LinkSettings, may_stop, stopped, wait_or_phase};
 
 /// The ALPN protocol of the Paceline QUIC ingress.
@@ -296,6 +300,45 @@ async fn open_stream(
     Ok(send)
 }
 
+/// Sends the frames of `session` that went as datagrams and are not acknowledged again,
+/// on the session's stream (see [`super::gaps`]).
+async fn resend_on_stream(
+    device: &Device,
+    session: &SessionId,
+    gaps: &mut DatagramGaps,
+    streams: &mut HashMap<SessionId, SendStream>,
+    message: &mut Vec<u8>,
+) -> Result<(), String> {
+    let seqs = gaps.to_resend(session);
+    let frames: Vec<(u64, Arc<[u8]>)> = device
+        .spool()
+        .entries()
+        .filter(|entry| entry.session == *session && seqs.binary_search(&entry.seq).is_ok())
+        .map(|entry| (entry.seq, Arc::clone(&entry.frame)))
+        .collect();
+    let Some(send) = streams.get_mut(session) else {
+        return Err("stream vanished".to_owned());
+    };
+    tracing::debug!(
+        device = %device.credentials.device,
+        %session,
+        frames = frames.len(),
+        "acks show a datagram gap: resending on the stream"
+    );
+    for (seq, frame) in frames {
+        message.clear();
+        write_frame(message, &frame).map_err(|e| e.to_string())?;
+        send.write_all(message).await.map_err(|e| e.to_string())?;
+        gaps.sent_on_stream(session, seq);
+        device.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+        device
+            .counters
+            .datagrams_resent
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 /// The QUIC uplink task of one device.
 pub(crate) async fn run(
     device: Arc<Device>,
@@ -329,6 +372,8 @@ pub(crate) async fn run(
         // Whether the gateway has acknowledged a frame on this connection (datagrams only
         // then: it attributes them to a stream whose hello it took).
         let mut acked_here = false;
+        // Frames of this connection that went as datagrams, for a resend on a gap.
+        let mut gaps = DatagramGaps::default();
         // One timer across iterations: frames flowing must not keep postponing the check.
         let mut stall_check = tokio::time::interval(settings.resend_after / 4);
         stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -350,6 +395,8 @@ pub(crate) async fn run(
                 {
                     match connection.send_datagram(bytes::Bytes::copy_from_slice(&entry.frame)) {
                         Ok(()) => {
+                            let committed_seq = device.spool().committed(&entry.session);
+                            gaps.sent_as_datagram(&entry.session, entry.seq, committed_seq);
                             cursor.sent(&device, &entry);
                             continue;
                         }
@@ -370,6 +417,7 @@ pub(crate) async fn run(
                 if let Err(e) = send.write_all(&message).await {
                     break 'connection Some(e.to_string());
                 }
+                gaps.sent_on_stream(&entry.session, entry.seq);
                 cursor.sent(&device, &entry);
             }
             if may_stop(&device, *phase.borrow()) {
@@ -382,9 +430,17 @@ pub(crate) async fn run(
             tokio::select! {
                 frame = down.recv() => match frame {
                     Some(Ok(bytes)) => {
-                        if device.handle_down(&bytes).is_some() {
+                        let heard = device.handle_down(&bytes);
+                        if heard.released() {
                             cursor.progressed();
                             acked_here = true;
+                        }
+                        if let Heard::Ack { session, committed_seq, .. } = heard
+                            && gaps.acked(&session, committed_seq)
+                            && let Err(reason) =
+                                resend_on_stream(&device, &session, &mut gaps, &mut streams, &mut message).await
+                        {
+                            break Some(reason);
                         }
                     }
                     Some(Err(reason)) => break Some(reason),

@@ -2,7 +2,7 @@
 //! `paceline-testkit`): credentials, and a minimal "gateway" that stores frames the way
 //! the real one must (contiguous seqs, duplicates dropped) and says what it acknowledges.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use paceline_edge::credentials::DeviceCredentials;
 use paceline_edge::session::unix_ms_now;
@@ -32,7 +32,9 @@ pub struct Received {
 }
 
 /// The test gateway's store: a frame is stored only if it is the next seq of its session
-/// (the real gateway acks the highest contiguous stored seq); others are dropped.
+/// (the real gateway acks the highest contiguous stored seq); others are dropped, or with
+/// `hold_above_gap` held until the gap fills and acked with the contiguous seq, as the
+/// real gateway does.
 #[derive(Debug)]
 pub struct Store {
     key: DeviceKey,
@@ -45,6 +47,9 @@ pub struct Store {
     /// Genuine cues sent (hostile copies not counted).
     pub cues_sent: usize,
     down_seq: u64,
+    /// Keep frames above a gap (acking the seq below it) instead of dropping them.
+    pub hold_above_gap: bool,
+    held: HashMap<SessionId, BTreeMap<u64, Received>>,
 }
 
 impl Store {
@@ -58,6 +63,8 @@ impl Store {
             lose_once: None,
             cues_sent: 0,
             down_seq: 0,
+            hold_above_gap: false,
+            held: HashMap::new(),
         }
     }
 
@@ -89,9 +96,22 @@ impl Store {
         if seq == *committed + 1 {
             *committed = seq;
             self.stored.push(received);
+            let held = self.held.entry(session.clone()).or_default();
+            while let Some(next) = held.remove(&(*committed + 1)) {
+                *committed = next.seq;
+                self.stored.push(next);
+            }
         } else if seq > *committed + 1 {
-            // A gap (frames lost while nobody listened): not stored, not acked past it.
-            return None;
+            if !self.hold_above_gap {
+                // A gap (frames lost while nobody listened): not stored, not acked past it.
+                return None;
+            }
+            // Held, and the ack repeats the seq below the gap.
+            self.held
+                .entry(session.clone())
+                .or_default()
+                .entry(seq)
+                .or_insert(received);
         }
         let committed_seq = *committed;
         Some(self.seal_down(&frame, Payload::Ack(Ack { committed_seq })))

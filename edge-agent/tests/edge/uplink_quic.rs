@@ -2,9 +2,13 @@
 //! certificate is pinned by its SHA-256, the hello must carry the device's token, and an
 //! endpoint restart with 10 s of silence mid-session loses nothing and keeps the order.
 //! This gateway takes no datagrams, so an agent asking for them (`quic_datagrams`) keeps
-//! every frame on the stream.
+//! every frame on the stream. A second one takes datagrams and loses some, as a busy
+//! gateway's socket does: the repeated acks bring them again on the stream, long before
+//! the stall resend.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,7 @@ use paceline_edge::uplink::quic::{ALPN, certificate_fingerprint, parse_fingerpri
 use paceline_schemas::hello::decode_hello;
 use paceline_schemas::sample::{Contact, HeartRate};
 use paceline_schemas::stream::{FrameReader, write_frame};
-use paceline_schemas::{FrameKind, Sample, SampleValue};
+use paceline_schemas::{FrameKind, Sample, SampleValue, codec};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use paceline_testkit::ports::free_udp_port;
@@ -59,6 +63,74 @@ fn server(addr: SocketAddr, cert: &TestCertificate) -> quinn::Endpoint {
     transport.datagram_receive_buffer_size(None);
     config.transport_config(Arc::new(transport));
     quinn::Endpoint::server(config, addr).unwrap()
+}
+
+/// A gateway that takes datagrams as frames of the connection's stream (acked on it, as
+/// the real one) and loses the datagrams carrying the seqs in `lose` the first time.
+fn serve_losing_datagrams(
+    endpoint: quinn::Endpoint,
+    device: DeviceCredentials,
+    store: Arc<Mutex<Store>>,
+    lose: Arc<Mutex<HashSet<u64>>>,
+    datagrams: Arc<Mutex<Vec<u64>>>,
+) {
+    tokio::spawn(async move {
+        while let Some(incoming) = endpoint.accept().await {
+            let (device, store) = (device.clone(), store.clone());
+            let (lose, datagrams) = (lose.clone(), datagrams.clone());
+            tokio::spawn(async move {
+                let Ok(connection) = incoming.await else {
+                    return;
+                };
+                let Ok((mut send, mut recv)) = connection.accept_bi().await else {
+                    return;
+                };
+                let (acks, mut to_write) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+                tokio::spawn(async move {
+                    while let Some(ack) = to_write.recv().await {
+                        let mut out = Vec::new();
+                        write_frame(&mut out, &ack).unwrap();
+                        if send.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let stream_acks = acks.clone();
+                let stream_store = store.clone();
+                tokio::spawn(async move {
+                    let mut reader = FrameReader::new();
+                    let mut hello_seen = false;
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    while let Ok(Some(n)) = recv.read(&mut buffer).await {
+                        reader.push(&buffer[..n]);
+                        while let Ok(Some(message)) = reader.next_frame() {
+                            if !hello_seen {
+                                let hello = decode_hello(&message).unwrap();
+                                assert_eq!(hello.device, device.device);
+                                hello_seen = true;
+                                continue;
+                            }
+                            let ack = stream_store.lock().unwrap().receive(&message);
+                            if let Some(ack) = ack {
+                                let _ = stream_acks.send(ack);
+                            }
+                        }
+                    }
+                });
+                while let Ok(datagram) = connection.read_datagram().await {
+                    let seq = codec::decode_frame(&datagram).unwrap().header.seq;
+                    datagrams.lock().unwrap().push(seq);
+                    if lose.lock().unwrap().remove(&seq) {
+                        continue;
+                    }
+                    let ack = store.lock().unwrap().receive(&datagram);
+                    if let Some(ack) = ack {
+                        let _ = acks.send(ack);
+                    }
+                }
+            });
+        }
+    });
 }
 
 /// Serves one stream: the hello (token checked), then frames in, acks out.
@@ -276,6 +348,115 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     );
     drop(store);
     collector.abort();
+    endpoint.close(0u32.into(), b"done");
+    let _ = std::fs::remove_dir_all(&spool_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_datagrams_are_resent_on_the_stream_once_acks_repeat() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let cert = certificate();
+    let device = credentials("strap-datagrams");
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    store.lock().unwrap().hold_above_gap = true;
+    // One lost alone, then two in a row.
+    let lose: Arc<Mutex<HashSet<u64>>> = Arc::new(Mutex::new(HashSet::from([8, 15, 16])));
+    let datagrams: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut config_server = quinn::ServerConfig::with_crypto(Arc::new({
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key.clone())),
+            )
+            .unwrap();
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap()
+    }));
+    config_server.transport_config(Arc::new(quinn::TransportConfig::default()));
+    let endpoint = quinn::Endpoint::server(config_server, addr).unwrap();
+    serve_losing_datagrams(
+        endpoint.clone(),
+        device.clone(),
+        store.clone(),
+        lose.clone(),
+        datagrams.clone(),
+    );
+
+    let spool_dir =
+        std::env::temp_dir().join(format!("paceline-edge-datagrams-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool_dir);
+    let pin = QuicTrust::Fingerprint(certificate_fingerprint(cert.der.as_ref()));
+    let mut config = AgentConfig::new(
+        GatewayConfig::quic(addr, pin),
+        spool_dir.clone(),
+        vec![AthleteConfig {
+            name: "datagrams".into(),
+            credentials: device.clone(),
+            source: Source::Push,
+        }],
+    );
+    // Only the repeated acks can bring the lost frames back within this test.
+    config.resend_after_ms = 600_000;
+    config.gateway.quic_datagrams = true;
+    config.shutdown_wait_ms = 20_000;
+    let agent = Agent::start(config).await.unwrap();
+    let session = agent.sessions()[&device.device].clone();
+    let push = agent.sample_sender(&device.device).unwrap();
+    let mut pushed = Vec::new();
+    for t_s in 1..=30u16 {
+        let sample = Sample {
+            t_ms: u64::from(t_s) * 1000,
+            value: SampleValue::HeartRate(HeartRate {
+                bpm: 100 + t_s,
+                contact: Contact::On,
+                energy_kj: None,
+                rr_1024: vec![],
+            }),
+        };
+        pushed.push(sample.clone());
+        push.send(sample).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    wait_until(
+        "every sample stored, the lost ones too",
+        Duration::from_secs(20),
+        async || store.lock().unwrap().committed_of(&session) >= 30,
+    )
+    .await;
+    assert!(
+        lose.lock().unwrap().is_empty(),
+        "seqs 8, 15 and 16 went as datagrams and were lost (datagrams: {:?})",
+        datagrams.lock().unwrap()
+    );
+    let resent = agent
+        .counters(&device.device)
+        .unwrap()
+        .datagrams_resent
+        .load(Ordering::Relaxed);
+    assert!(
+        (3..=10).contains(&resent),
+        "the three lost frames and the few sent after them went again on the stream: {resent}"
+    );
+    drop(push);
+    agent.shutdown().await;
+    let store = store.lock().unwrap();
+    let last = store.stored.last().unwrap().seq;
+    store.assert_complete(&session, last);
+    let stored_samples: Vec<Sample> = store
+        .stored
+        .iter()
+        .filter_map(|r| match &r.payload {
+            paceline_schemas::Payload::Samples(batch) => Some(batch.samples().to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(stored_samples, pushed);
+    drop(store);
     endpoint.close(0u32.into(), b"done");
     let _ = std::fs::remove_dir_all(&spool_dir);
 }

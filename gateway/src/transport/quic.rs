@@ -12,9 +12,11 @@
 //! device may send its frames as QUIC datagrams (RFC 9221), one frame per datagram with
 //! no length prefix: they go to [`Live::on_frame`] as that stream's device, and their
 //! acks and cues come back on that stream. A datagram on a connection with no such
-//! stream yet is refused (counted as bad credentials). Datagrams can be lost: the device
-//! sees its acks stall below the gap and sends again, as after any loss, and the writer
-//! stores a frame once whichever way it came.
+//! stream yet is refused (counted as bad credentials). Datagrams can be lost: the acks
+//! (the highest seq stored without a gap, one per commit of the session) then repeat the
+//! seq below the gap while later frames are committed, the edge agent sends the missing
+//! frames again on the stream after two such repeats, and the writer stores a frame once
+//! whichever way it came.
 //!
 //! **Per frame, the stream's task does no more than it must** (issue 20): it calls
 //! [`Live::on_frame`] directly, since a frame's common path never blocks (the rare waits —
