@@ -4,6 +4,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+/// The log filter a bench gives the `paceline serve` it starts: warnings, and rumqttd off
+/// as the server's own default has it (`info,rumqttd=off`). With rumqttd's logs on, its
+/// router makes and formats an error-level tracing span for every publish (its topic
+/// printed with `Debug`), a cost the product does not pay.
+pub const SERVER_LOG: &str = "warn,rumqttd=off";
+
 /// Linux's fixed `USER_HZ`: `/proc/<pid>/stat` counts CPU time in these ticks.
 pub const TICKS_PER_S: f64 = 100.0;
 

@@ -221,7 +221,7 @@ fn start_gateway(
         .args(["--http", &http.to_string()])
         .args(["--mqtt", &mqtt.to_string()])
         .args(["--quic", &quic.to_string()])
-        .env("PACELINE_LOG", "warn")
+        .env("PACELINE_LOG", crate::process::SERVER_LOG)
         .env("PACELINE_STRAVA_BASE_URL", providers)
         .env("PACELINE_STRAVA_CLIENT_ID", "paceline-test-client")
         .env("PACELINE_STRAVA_CLIENT_SECRET", "paceline-test-secret")

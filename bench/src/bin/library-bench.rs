@@ -313,7 +313,7 @@ fn start_server(binary: &Path, data_dir: &Path) -> anyhow::Result<(Child, Socket
         .arg(data_dir)
         .args(["--http", &http.to_string(), "--mqtt", &mqtt.to_string()])
         .args(["--quic", &format!("127.0.0.1:{quic_port}")])
-        .env("PACELINE_LOG", "warn")
+        .env("PACELINE_LOG", paceline_bench::process::SERVER_LOG)
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;

@@ -226,7 +226,7 @@ pub(super) fn start_server(
     let child = super::placement::server_command(binary)
         .arg("serve")
         .args(&args)
-        .env("PACELINE_LOG", "warn")
+        .env("PACELINE_LOG", crate::process::SERVER_LOG)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
