@@ -626,6 +626,16 @@ fn write_sweep_point(
             }
         },
     );
+    let mut md = md;
+    if !f.server_threads.is_empty() {
+        md.push_str(
+            "\nWhere the server's CPU went in the window, by thread (`/proc/<pid>/task/*/schedstat` and `status`):\n\n\
+             | thread | µs CPU per frame | context switches per frame |\n|---|---|---|\n",
+        );
+        for (name, us, switches) in &f.server_threads {
+            md.push_str(&format!("| {name} | {us:.1} | {switches:.2} |\n"));
+        }
+    }
     let json = serde_json::json!({
         "bench": "e2e-sweep", "command": options.command, "machine": machine.json(),
         "versions": versions_json(), "warmup_s": warmup_s, "measure_s": measure_s,

@@ -124,6 +124,9 @@ pub struct RunFigures {
     pub server_cpu_s: f64,
     /// Load generator CPU seconds over the measured window.
     pub loadgen_cpu_s: f64,
+    /// Where the server's CPU went over the measured window, by thread name: (name, µs of
+    /// CPU per frame, context switches per frame), the costliest first.
+    pub server_threads: Vec<(String, f64, f64)>,
     /// How the processes were placed on cores (`taskset` lists), or why not.
     pub placement: String,
     /// Server CPU over the measured window, % of one core.
@@ -222,6 +225,9 @@ impl RunFigures {
             "server_cpu_s": self.server_cpu_s, "server_cpu_s_per_1000_frames": self.server_cpu_s_per_1000_frames(),
             "server_us_per_frame": self.server_us_per_frame(),
             "loadgen_cpu_s": self.loadgen_cpu_s, "loadgen_us_per_frame": self.loadgen_us_per_frame(),
+            "server_threads": self.server_threads.iter().map(|(name, us, switches)| serde_json::json!({
+                "thread": name, "us_per_frame": us, "switches_per_frame": switches,
+            })).collect::<Vec<_>>(),
             "placement": self.placement,
             "fell_over": self.fell_over,
             "device_failures": self.device_failures.0,
@@ -312,9 +318,11 @@ pub fn run(
         let _ = schedule_tx.send(Some(schedule));
         tokio::time::sleep_until(schedule.measure_from).await;
         let server_before = ProcessSample::of(server_pid);
+        let threads_before = crate::process::cost_by_thread(server_pid).unwrap_or_default();
         let loadgen_before = ProcessSample::of(std::process::id());
         tokio::time::sleep_until(schedule.ride_until).await;
         let server_after = ProcessSample::of(server_pid);
+        let threads_after = crate::process::cost_by_thread(server_pid).unwrap_or_default();
         let loadgen_after = ProcessSample::of(std::process::id());
         let mut frames_sent_total = 0;
         let mut frames_acked = 0;
@@ -333,6 +341,7 @@ pub fn run(
             schedule,
             server_before,
             server_after,
+            (threads_before, threads_after),
             loadgen_before,
             loadgen_after,
             frames_sent_total,
@@ -344,6 +353,7 @@ pub fn run(
         schedule,
         server_before,
         server_after,
+        (threads_before, threads_after),
         loadgen_before,
         loadgen_after,
         frames_sent,
@@ -393,6 +403,9 @@ pub fn run(
         drop(server);
         0
     };
+    let frames_measured = totals.frames_measured.load(Ordering::Relaxed);
+    let server_threads =
+        crate::process::thread_cost_per_frame(&threads_before, &threads_after, frames_measured);
     let connected = totals.connected.load(Ordering::Relaxed);
     let commands = totals.commands_measured.load(Ordering::Relaxed);
     let cues = histogram.len();
@@ -431,10 +444,11 @@ pub fn run(
         p99_us: histogram.value_at_quantile(0.99),
         p999_us: histogram.value_at_quantile(0.999),
         max_us: histogram.max(),
-        frames_measured: totals.frames_measured.load(Ordering::Relaxed),
+        frames_measured,
         ack_us,
         server_cpu_s,
         loadgen_cpu_s,
+        server_threads,
         placement,
         server_cpu_pct,
         server_rss_mib,
