@@ -388,6 +388,25 @@ impl LiveSender {
         self.watch.has_failed()
     }
 
+    /// Queues a batch of at most [`MAX_RECORDS_PER_SEND`] records in one place of the
+    /// queue if there is room now; hands them all back otherwise (a larger batch, a full
+    /// queue, a stopped or failed engine), none queued, for [`LiveSender::send_many`].
+    pub fn try_send_many(&self, records: Vec<EngineRecord>) -> Result<(), Vec<EngineRecord>> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if self.watch.has_failed() || records.len() > MAX_RECORDS_PER_SEND {
+            return Err(records);
+        }
+        match self.queue.try_send(Queued::Many(records)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(queued) | TrySendError::Disconnected(queued)) => match queued {
+                Queued::Many(records) => Err(records),
+                Queued::One(record) => Err(vec![record]),
+            },
+        }
+    }
+
     /// Queues a record if there is room now (a stopped or failed engine has none).
     pub fn try_send(&self, record: EngineRecord) -> Result<(), QueueFull> {
         if self.watch.has_failed() {
@@ -634,6 +653,10 @@ mod tests {
                 "a failed engine takes no record"
             );
             assert!(sender.try_send(end("after")).is_err());
+            let handed_back = sender
+                .try_send_many(vec![end("a"), end("b")])
+                .expect_err("a failed engine takes no batch");
+            assert_eq!(handed_back.len(), 2, "every record comes back");
             assert!(matches!(engine.shutdown(), Err(EngineError::Worker(_))));
         }
     }
@@ -643,6 +666,14 @@ mod tests {
         let (engine, _outputs) = LiveEngine::start(LiveConfig::default(), Arc::new(|| 1)).unwrap();
         let sender = engine.sender().unwrap();
         assert!(sender.send(end("s")));
+        assert_eq!(sender.try_send_many(vec![end("t"), end("u")]), Ok(()));
+        // More than one place of the queue holds: all handed back, for `send_many`.
+        let too_many: Vec<EngineRecord> = (0..=MAX_RECORDS_PER_SEND)
+            .map(|n| end(&format!("v{n}")))
+            .collect();
+        let handed_back = sender.try_send_many(too_many).unwrap_err();
+        assert_eq!(handed_back.len(), MAX_RECORDS_PER_SEND + 1);
+        assert!(sender.send_many(handed_back));
         let watch = engine.watch();
         drop(sender);
         engine.shutdown().unwrap();

@@ -165,6 +165,8 @@ impl Gateway {
             .with_quotas(settings.quotas),
         );
         let _ = live_cell.set(Arc::clone(&live));
+        // Queues the engine records of the frames QUIC's tasks take (see `Live`).
+        tokio::spawn(Arc::clone(&live).run_worker_batches());
         if let Some((front, embedded_broker, link_rx)) = embedded {
             tokio::spawn(broker::serve_front(
                 front,

@@ -3,14 +3,14 @@
 //! The device's first length-prefixed message on a stream is its [`DeviceHello`] (tenant,
 //! device, token), which must arrive within [`HELLO_TIMEOUT`] and check out, or the
 //! connection is closed with [`CLOSE_UNAUTHORIZED`]. Then frames flow both ways with the
-//! same 4-byte length prefix: uplink frames go to [`Live::on_frame`], acks and cues for the
+//! same 4-byte length prefix: uplink frames go to [`Live::on_frame_in_task`], acks and cues for the
 //! session come back on the stream's writer task. A stream whose framing breaks (a length
 //! over [`paceline_schemas::MAX_FRAME_BYTES`]) is closed; the other streams and connections
 //! carry on.
 //!
 //! **Datagrams.** Once a stream of a connection has said a hello that checked out, the
 //! device may send its frames as QUIC datagrams (RFC 9221), one frame per datagram with
-//! no length prefix: they go to [`Live::on_frame`] as that stream's device, and their
+//! no length prefix: they go to [`Live::on_frame_in_task`] as that stream's device, and their
 //! acks and cues come back on that stream. A datagram on a connection with no such
 //! stream yet is refused (counted as bad credentials). Datagrams can be lost: the acks
 //! (the highest seq stored without a gap, one per commit of the session) then repeat the
@@ -19,7 +19,8 @@
 //! whichever way it came.
 //!
 //! **Per frame, the stream's task does no more than it must** (issue 20): it calls
-//! [`Live::on_frame`] directly, since a frame's common path never blocks (the rare waits —
+//! [`Live::on_frame_in_task`] directly (the engine records of the frames the workers take
+//! in one round go to the engine together), since a frame's common path never blocks (the rare waits —
 //! a database lookup, a full queue — hand the worker over by themselves, see
 //! `live::driver`), and the stream's writer task takes everything queued for the device
 //! at each wake-up and writes it with one `write_all`, so the acks of one commit and the
@@ -171,7 +172,7 @@ async fn serve_datagrams(connection: quinn::Connection, admitted: AdmittedSlot, 
             live.metrics().reject(RejectReason::BadCredentials);
             continue;
         };
-        live.on_frame(
+        live.on_frame_in_task(
             &datagram,
             Origin::QuicDatagram {
                 tenant: &from.tenant,
@@ -239,7 +240,7 @@ async fn serve_stream(
         loop {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
-                    live.on_frame(
+                    live.on_frame_in_task(
                         &frame,
                         Origin::Quic {
                             tenant: &hello.tenant,
