@@ -156,6 +156,18 @@ impl Store {
         );
     }
 
+    /// The samples of every stored frame, in the order stored.
+    pub fn stored_samples(&self) -> Vec<paceline_schemas::Sample> {
+        self.stored
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Samples(batch) => Some(batch.samples().to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// The kinds of stored frames of a session, in order.
     pub fn kinds(&self, session: &SessionId) -> Vec<FrameKind> {
         self.stored

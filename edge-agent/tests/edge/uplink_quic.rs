@@ -44,6 +44,12 @@ fn certificate() -> TestCertificate {
 }
 
 fn server(addr: SocketAddr, cert: &TestCertificate) -> quinn::Endpoint {
+    quinn::Endpoint::server(server_config(cert, false), addr).unwrap()
+}
+
+/// The test gateway's QUIC configuration: the certificate, TLS 1.3, the ALPN, and
+/// datagrams taken or not.
+fn server_config(cert: &TestCertificate, datagrams: bool) -> quinn::ServerConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -57,12 +63,14 @@ fn server(addr: SocketAddr, cert: &TestCertificate) -> quinn::Endpoint {
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    // A gateway that takes no datagrams (older ones): an agent asking for them keeps to
-    // the stream. The gateway's own e2e tests cover frames in datagrams.
+    // Without datagrams, a gateway as older ones: an agent asking for them keeps to the
+    // stream.
     let mut transport = quinn::TransportConfig::default();
-    transport.datagram_receive_buffer_size(None);
+    if !datagrams {
+        transport.datagram_receive_buffer_size(None);
+    }
     config.transport_config(Arc::new(transport));
-    quinn::Endpoint::server(config, addr).unwrap()
+    config
 }
 
 /// A gateway that takes datagrams as frames of the connection's stream (acked on it, as
@@ -327,16 +335,7 @@ async fn endpoint_restart_loses_nothing_and_keeps_order() {
     let store = store.lock().unwrap();
     store.assert_complete(&session, last_seq);
     assert_eq!(store.kinds(&session).last(), Some(&FrameKind::Command));
-    let stored_samples: Vec<Sample> = store
-        .stored
-        .iter()
-        .filter_map(|r| match &r.payload {
-            paceline_schemas::Payload::Samples(batch) => Some(batch.samples().to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    assert_eq!(stored_samples, pushed);
+    assert_eq!(store.stored_samples(), pushed);
     let resent_after: Vec<u64> = store.received[received_before..]
         .iter()
         .filter(|r| r.duplicate)
@@ -362,22 +361,7 @@ async fn lost_datagrams_are_resent_on_the_stream_once_acks_repeat() {
     // One lost alone, then two in a row.
     let lose: Arc<Mutex<HashSet<u64>>> = Arc::new(Mutex::new(HashSet::from([8, 15, 16])));
     let datagrams: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let mut config_server = quinn::ServerConfig::with_crypto(Arc::new({
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der.clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key.clone())),
-            )
-            .unwrap();
-        tls.alpn_protocols = vec![ALPN.to_vec()];
-        quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap()
-    }));
-    config_server.transport_config(Arc::new(quinn::TransportConfig::default()));
-    let endpoint = quinn::Endpoint::server(config_server, addr).unwrap();
+    let endpoint = quinn::Endpoint::server(server_config(&cert, true), addr).unwrap();
     serve_losing_datagrams(
         endpoint.clone(),
         device.clone(),
@@ -446,16 +430,7 @@ async fn lost_datagrams_are_resent_on_the_stream_once_acks_repeat() {
     let store = store.lock().unwrap();
     let last = store.stored.last().unwrap().seq;
     store.assert_complete(&session, last);
-    let stored_samples: Vec<Sample> = store
-        .stored
-        .iter()
-        .filter_map(|r| match &r.payload {
-            paceline_schemas::Payload::Samples(batch) => Some(batch.samples().to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    assert_eq!(stored_samples, pushed);
+    assert_eq!(store.stored_samples(), pushed);
     drop(store);
     endpoint.close(0u32.into(), b"done");
     let _ = std::fs::remove_dir_all(&spool_dir);
