@@ -117,7 +117,6 @@ fn run() -> anyhow::Result<()> {
         "PACELINE_BENCH_QUIC_DATAGRAMS",
         "PACELINE_BENCH_GENERATORS",
         // Server settings the spawned `paceline serve` inherits.
-        "PACELINE_ACK_EVERY_MS",
         "PACELINE_GROUP_COMMIT_MS",
     ]
     .iter()
