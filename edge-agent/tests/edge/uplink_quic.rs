@@ -22,6 +22,7 @@ use paceline_schemas::sample::{Contact, HeartRate};
 use paceline_schemas::stream::{FrameReader, write_frame};
 use paceline_schemas::{FrameKind, Sample, SampleValue, codec};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::sync::mpsc::UnboundedSender;
 
 use paceline_testkit::ports::free_udp_port;
 use paceline_testkit::wait_until;
@@ -90,41 +91,11 @@ fn serve_losing_datagrams(
                 let Ok(connection) = incoming.await else {
                     return;
                 };
-                let Ok((mut send, mut recv)) = connection.accept_bi().await else {
+                let Ok((send, recv)) = connection.accept_bi().await else {
                     return;
                 };
-                let (acks, mut to_write) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-                tokio::spawn(async move {
-                    while let Some(ack) = to_write.recv().await {
-                        let mut out = Vec::new();
-                        write_frame(&mut out, &ack).unwrap();
-                        if send.write_all(&out).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-                let stream_acks = acks.clone();
-                let stream_store = store.clone();
-                tokio::spawn(async move {
-                    let mut reader = FrameReader::new();
-                    let mut hello_seen = false;
-                    let mut buffer = vec![0u8; 16 * 1024];
-                    while let Ok(Some(n)) = recv.read(&mut buffer).await {
-                        reader.push(&buffer[..n]);
-                        while let Ok(Some(message)) = reader.next_frame() {
-                            if !hello_seen {
-                                let hello = decode_hello(&message).unwrap();
-                                assert_eq!(hello.device, device.device);
-                                hello_seen = true;
-                                continue;
-                            }
-                            let ack = stream_store.lock().unwrap().receive(&message);
-                            if let Some(ack) = ack {
-                                let _ = stream_acks.send(ack);
-                            }
-                        }
-                    }
-                });
+                let acks = spawn_ack_writer(send);
+                tokio::spawn(read_stream(recv, device, store.clone(), acks.clone()));
                 while let Ok(datagram) = connection.read_datagram().await {
                     let seq = codec::decode_frame(&datagram).unwrap().header.seq;
                     datagrams.lock().unwrap().push(seq);
@@ -141,12 +112,29 @@ fn serve_losing_datagrams(
     });
 }
 
-/// Serves one stream: the hello (token checked), then frames in, acks out.
-async fn serve_stream(
-    mut send: quinn::SendStream,
+/// Writes each ack it is handed onto the stream, length-prefixed, in order, until the
+/// stream or every sender closes.
+fn spawn_ack_writer(mut send: quinn::SendStream) -> UnboundedSender<Vec<u8>> {
+    let (acks, mut to_write) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(ack) = to_write.recv().await {
+            let mut out = Vec::new();
+            write_frame(&mut out, &ack).unwrap();
+            if send.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    acks
+}
+
+/// Reads one stream: the hello (device and token checked), then frames into the store,
+/// each ack the store answers handed to `acks`.
+async fn read_stream(
     mut recv: quinn::RecvStream,
     device: DeviceCredentials,
     store: Arc<Mutex<Store>>,
+    acks: UnboundedSender<Vec<u8>>,
 ) {
     let mut reader = FrameReader::new();
     let mut hello_seen = false;
@@ -162,12 +150,10 @@ async fn serve_stream(
                 continue;
             }
             let ack = store.lock().unwrap().receive(&message);
-            if let Some(ack) = ack {
-                let mut out = Vec::new();
-                write_frame(&mut out, &ack).unwrap();
-                if send.write_all(&out).await.is_err() {
-                    return;
-                }
+            if let Some(ack) = ack
+                && acks.send(ack).is_err()
+            {
+                return;
             }
         }
     }
@@ -183,7 +169,8 @@ fn serve(endpoint: quinn::Endpoint, device: DeviceCredentials, store: Arc<Mutex<
                     return;
                 };
                 while let Ok((send, recv)) = connection.accept_bi().await {
-                    tokio::spawn(serve_stream(send, recv, device.clone(), store.clone()));
+                    let acks = spawn_ack_writer(send);
+                    tokio::spawn(read_stream(recv, device.clone(), store.clone(), acks));
                 }
             });
         }
