@@ -51,6 +51,9 @@ async fn ride_with_the_agent(
             _ => {}
         }
     }
+    // The plan's first step starts with the ride, so its cue comes seconds before the
+    // end. (Without a plan the only cue is the session's end, which may reach the agent
+    // after the end frame's ack has let its uplink stop.)
     assert!(cues >= 1, "the rider heard at least the step cue");
     assert!(spooled > 12, "12 s of HR and power");
     assert_eq!(
@@ -79,6 +82,7 @@ async fn ride_with_the_agent(
 async fn the_edge_agent_rides_over_quic_with_a_pinned_certificate() {
     let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ana");
+    gateway.assign_plan("gym-1", "ana", SHORT_PLAN);
     let mut config = gateway.quic_uplink_pinned();
     config.quic_datagrams = true;
     let spool = gateway.data_dir.join("spool-quic");
@@ -97,6 +101,7 @@ async fn the_edge_agent_rides_over_quic_with_a_pinned_certificate() {
 async fn the_edge_agent_rides_over_mqtt() {
     let gateway = paceline().start().await;
     let creds = gateway.pair("gym-1", "ben");
+    gateway.assign_plan("gym-1", "ben", SHORT_PLAN);
     let config = gateway.mqtt_uplink();
     let spool = gateway.data_dir.join("spool-mqtt");
     ride_with_the_agent(&gateway, config, &creds, &spool).await;
