@@ -1368,3 +1368,68 @@ async fn garmin_connects_with_pkce_and_disconnect_deregisters() {
         "{revoked}"
     );
 }
+
+/// Two runs of one connection that both find its token about to expire: Garmin rotates
+/// refresh tokens, so only one of them may trade it; the other waits and takes the new
+/// tokens. (Without the per-connection turn, the second trade is refused as a spent
+/// token and the connection drops to `needs_reauth`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_garmin_runs_refresh_the_rotating_token_once() {
+    const TOKEN: &str = "/di-oauth2-service/oauth/token";
+    // Tokens living 60 s: every run refreshes before it fetches.
+    let providers = Providers::start(&["--activities", "1", "--token-lifetime-s", "60"]);
+    let gateway = gateway_for(&providers).await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@rotate.example", "Rotate Gym").await);
+    let ana = api.create_athlete(&admin, "Ana").await;
+    connect_garmin(&api, &providers, &admin, ana).await;
+    settle(&api, &admin).await;
+    let refreshes = providers.hits(TOKEN).await;
+    // The first refresh is held at Garmin for 1.5 s: the second run needs one meanwhile.
+    providers
+        .admin(
+            "/admin/faults",
+            json!({"faults": [{"kind": "delay", "ms": 1500, "path_prefix": TOKEN}]}),
+        )
+        .await;
+    let webhook = format!("http://{}/webhooks/garmin", gateway.http);
+    for (summary, date) in [("dailies", "2026-11-29"), ("userMetrics", "2026-11-28")] {
+        let sent = garmin_notify(
+            &providers,
+            &webhook,
+            json!({"mode": "ping", "summary": summary, "date": date}),
+        )
+        .await;
+        assert_eq!(sent["statuses"], json!([200]), "{summary}: {sent}");
+    }
+    settle(&api, &admin).await;
+    let days = api
+        .get(
+            &format!("/athletes/{ana}/daily?from=2026-11-28&to=2026-11-29"),
+            &admin,
+        )
+        .await;
+    assert_eq!(days.status, 200, "{}", days.json);
+    let fetched: Vec<(Value, Value)> = days.json["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["date"].clone(), d["source"].clone()))
+        .collect();
+    assert_eq!(
+        fetched,
+        [
+            (json!("2026-11-28"), json!("garmin")),
+            (json!("2026-11-29"), json!("garmin"))
+        ],
+        "both pinged days: {}",
+        days.json
+    );
+    assert_eq!(connection(&api, &admin).await["status"], "connected");
+    assert_eq!(
+        providers.hits(TOKEN).await,
+        refreshes + 1,
+        "one refresh for both runs"
+    );
+    assert!(jobs(&api, &admin, "dead").await.is_empty());
+}

@@ -14,8 +14,9 @@
 //!   fetches each activity's detail and streams and imports it; the pager is written to
 //!   the job's payload after every page, so a restart resumes at the page it was on, and
 //!   a page read twice changes nothing (the library's same-copy rule). The access token
-//!   is refreshed before expiry and once on a 401; `invalid_grant` marks the connection
-//!   `needs_reauth` and the job dead. Rate-limit headers pause the job (no attempt spent)
+//!   is refreshed before expiry and once on a 401, by one run of a connection at a time
+//!   (refresh tokens rotate; a run that waited takes the tokens the other stored);
+//!   `invalid_grant` marks the connection `needs_reauth` and the job dead. Rate-limit headers pause the job (no attempt spent)
 //!   until the window resets.
 //!
 //! - Finished jobs are deleted after `PACELINE_SYNC_KEEP_DONE_DAYS` (default 7), checked
@@ -75,6 +76,8 @@ pub struct ProviderSync {
     clock: GatewayClock,
     wake: tokio::sync::Notify,
     quota: std::sync::Mutex<BTreeMap<Provider, QuotaSeen>>,
+    /// One lock per connection that some run is refreshing ([`Session::refresh`]).
+    refreshing: std::sync::Mutex<BTreeMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A provider app's quota as its last answer told it (the quota is per application, so
@@ -225,7 +228,19 @@ impl ProviderSync {
             clock,
             wake: tokio::sync::Notify::new(),
             quota: std::sync::Mutex::new(BTreeMap::new()),
+            refreshing: std::sync::Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The lock that runs refreshing `connection_id`'s tokens take in turn; locks no run
+    /// holds any more are dropped on the way.
+    fn refresh_lock(&self, connection_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(locks.entry(connection_id).or_default())
     }
 
     /// Tells the runner a job was queued (call after the enqueue committed).
@@ -566,7 +581,37 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Trades the refresh token for new tokens and stores them sealed.
+    ///
+    /// Providers rotate refresh tokens (a spent one is refused), so two runs of one
+    /// connection must not both trade the same one: they take the connection's lock in
+    /// turn, and a run that finds tokens stored since it opened its own takes those
+    /// instead of refreshing again.
     async fn refresh(&mut self) -> Result<(), Halt> {
+        let lock = self.sync.refresh_lock(self.connection.id);
+        let _turn = lock.lock().await;
+        let (tenant, id) = (self.connection.tenant_row, self.connection.id);
+        let stored = self
+            .sync
+            .read(move |conn| rows::connection(conn, tenant, id))
+            .await
+            .map_err(|e| store_failed(&e))?
+            .ok_or_else(|| Outcome::Permanent("the connection was deleted".to_owned()))?;
+        if stored.status != ConnectionStatus::Connected.as_str() {
+            return Err(Outcome::Permanent(format!(
+                "the connection is {}",
+                stored.status
+            )));
+        }
+        if let Some(sealed) = &stored.tokens_sealed
+            && stored.tokens_sealed != self.connection.tokens_sealed
+        {
+            let (access, refresh) = open_tokens(&self.sync.store, &self.seal_name, sealed)
+                .map_err(|e| store_failed(&e))?;
+            self.access = access;
+            self.refresh = refresh;
+            self.connection = stored;
+            return Ok(());
+        }
         let config = match Provider::parse(&self.connection.provider) {
             Some(Provider::Garmin) => self.sync.settings.garmin.as_ref().map(|g| &g.config),
             _ => self.sync.settings.strava.as_ref().map(|s| &s.config),
@@ -587,10 +632,12 @@ impl Session<'_> {
             tokens.expires_at_s,
             self.sync.clock.now_ms(),
         );
+        let stored = sealed.clone();
         self.sync
-            .write(move |tx| rows::set_connection_tokens(tx, tenant, id, &sealed, expires, now_ms))
+            .write(move |tx| rows::set_connection_tokens(tx, tenant, id, &stored, expires, now_ms))
             .await
             .map_err(|e| store_failed(&e))?;
+        self.connection.tokens_sealed = Some(sealed);
         self.connection.expires_at_s = Some(tokens.expires_at_s);
         self.access = tokens.access_token;
         self.refresh = tokens.refresh_token;
