@@ -1,6 +1,7 @@
 //! What a device's tasks (source, recorder, uplink) share: its credentials, its spool, the
 //! event sender, its counters and its cue guard.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, broadcast};
@@ -22,6 +23,9 @@ pub(crate) struct Device {
     pub(crate) counters: Arc<DeviceCounters>,
     /// Which downlink cues may be spoken (the ride being recorded, fresh ones only).
     pub(crate) cues: Mutex<CueGuard>,
+    /// The ride's `End` frame is spooled and the coach's "Session over" cue not heard yet:
+    /// a draining uplink listens a little longer for it ([`crate::uplink::StopCheck`]).
+    pub(crate) awaiting_end_cue: AtomicBool,
 }
 
 impl Device {

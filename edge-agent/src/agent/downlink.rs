@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use paceline_schemas::{Payload, SessionId, codec, seal};
+use paceline_schemas::{CueCode, Payload, SessionId, codec, seal};
 
 use super::{AgentEvent, Device};
 
@@ -113,6 +113,9 @@ impl Device {
                     return reject(refusal.to_string());
                 }
                 self.counters.cues.fetch_add(1, Ordering::Relaxed);
+                if cue.code == CueCode::SessionEnd {
+                    self.awaiting_end_cue.store(false, Ordering::Relaxed);
+                }
                 self.emit(AgentEvent::CueReceived {
                     device: device.clone(),
                     session,

@@ -2,6 +2,7 @@
 //! task per device) and the [`AgentHandle`] that reports on the tasks and ends them.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +122,7 @@ impl Agent {
                 events: events.clone(),
                 counters: counters.clone(),
                 cues: Mutex::new(CueGuard::new(session.clone())),
+                awaiting_end_cue: AtomicBool::new(false),
             });
             device.emit(AgentEvent::SpoolOpened {
                 device: device_id.clone(),

@@ -35,7 +35,9 @@
 //! frame, and also when acks make no progress for `resend_after_ms`. Acks release frames
 //! from the spool. At the end of a ride (source finished, or [`AgentHandle::shutdown`]) the
 //! recorder spools a `Command::End` frame, and the uplink keeps going until the spool is
-//! empty or `shutdown_wait_ms` has passed.
+//! empty and the coach's "Session over" cue is heard (it comes after the `End` frame's
+//! ack, on another path; it is waited for at most 2 s), or
+//! `shutdown_wait_ms` has passed.
 //!
 //! The parts: `config` (what [`Agent::start`] is given), `events` (what it reports, and the
 //! counters per device), `handle` (starting the tasks, and the [`AgentHandle`] that ends
@@ -52,6 +54,7 @@ mod downlink;
 mod events;
 mod handle;
 mod recorder;
+pub(crate) use recorder::sleep_until_opt;
 
 pub use config::{AgentConfig, AthleteConfig, GatewayConfig, QuicTrust, Source, Transport};
 pub(crate) use device::Device;

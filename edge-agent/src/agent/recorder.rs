@@ -218,6 +218,10 @@ pub(super) async fn record(
     }
     let end_seq = recorder.next_seq;
     if recorder.spool(Payload::Command(Command::End), 0) {
+        recorder
+            .device
+            .awaiting_end_cue
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         recorder.device.emit(AgentEvent::SessionEnded {
             device: recorder.device.credentials.device.clone(),
             session: recorder.session.clone(),

@@ -88,13 +88,45 @@ impl Cursor {
     }
 }
 
-/// Whether the uplink may stop: draining, and everything acknowledged or out of time.
-pub(crate) fn may_stop(device: &Device, phase: Phase) -> bool {
-    match phase {
-        Phase::Running | Phase::Ending => false,
-        Phase::Draining { deadline } => {
-            device.spool().is_empty() || tokio::time::Instant::now() >= deadline
+/// How long a draining uplink, everything acknowledged, still listens for the coach's
+/// "Session over" cue. The gateway makes that cue after it has stored (and acked) the
+/// `End` frame, on another path, so it can arrive after the last ack.
+pub(crate) const END_CUE_GRACE: Duration = Duration::from_secs(2);
+
+/// When a draining uplink may stop: everything acknowledged and the session-end cue heard
+/// (or [`END_CUE_GRACE`] passed without it), or the drain deadline reached.
+#[derive(Debug, Default)]
+pub(crate) struct StopCheck {
+    /// When the spool was first seen empty while draining.
+    drained_at: Option<tokio::time::Instant>,
+}
+
+impl StopCheck {
+    /// Whether the uplink may stop now.
+    pub(crate) fn may_stop(&mut self, device: &Device, phase: Phase) -> bool {
+        let Phase::Draining { deadline } = phase else {
+            self.drained_at = None;
+            return false;
+        };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return true;
         }
+        if !device.spool().is_empty() {
+            self.drained_at = None;
+            return false;
+        }
+        if !device.awaiting_end_cue.load(Ordering::Relaxed) {
+            return true;
+        }
+        let drained_at = *self.drained_at.get_or_insert(now);
+        now >= drained_at + END_CUE_GRACE
+    }
+
+    /// When the check's answer can change without a frame or a phase change: the end of
+    /// the grace (`None`: not waiting on it).
+    pub(crate) fn wake_at(&self) -> Option<tokio::time::Instant> {
+        self.drained_at.map(|at| at + END_CUE_GRACE)
     }
 }
 

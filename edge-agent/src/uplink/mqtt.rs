@@ -12,8 +12,9 @@ use paceline_schemas::Topic;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::sleep_until_opt;
 use crate::agent::{AgentEvent, Device, Phase};
-use crate::uplink::{Backoff, Cursor, LinkSettings, may_stop, stopped, wait_or_phase};
+use crate::uplink::{Backoff, Cursor, LinkSettings, StopCheck, stopped, wait_or_phase};
 
 /// Largest MQTT packet either way: a frame is at most 64 KiB, plus the topic.
 const MAX_PACKET_BYTES: usize = 70 * 1024;
@@ -60,8 +61,9 @@ pub(crate) async fn run(
     let up = Topic::up(&credentials.tenant, &credentials.device).to_string();
     let down = Topic::down(&credentials.tenant, &credentials.device).to_string();
     let mut backoff = Backoff::new(settings, &crate::session::new_session_id(0));
+    let mut stop = StopCheck::default();
     loop {
-        if may_stop(&device, *phase.borrow()) {
+        if stop.may_stop(&device, *phase.borrow()) {
             break;
         }
         let (client, mut eventloop) = AsyncClient::new(options(&device, &host, port), 256);
@@ -87,7 +89,7 @@ pub(crate) async fn run(
                     cursor.sent(&device, &entry);
                 }
             }
-            if may_stop(&device, *phase.borrow()) {
+            if stop.may_stop(&device, *phase.borrow()) {
                 let _ = client.try_disconnect();
                 break None;
             }
@@ -119,6 +121,7 @@ pub(crate) async fn run(
                     }
                 }
                 _ = phase.changed() => {}
+                () = sleep_until_opt(stop.wake_at()) => {}
             }
         };
         driver.abort();

@@ -35,9 +35,10 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
+use crate::agent::sleep_until_opt;
 use crate::agent::{AgentEvent, Device, GatewayConfig, Heard, Phase, QuicTrust};
 use crate::uplink::gaps::DatagramGaps;
-use crate::uplink::{Backoff, Cursor, LinkSettings, may_stop, stopped, wait_or_phase};
+use crate::uplink::{Backoff, Cursor, LinkSettings, StopCheck, stopped, wait_or_phase};
 
 /// The ALPN protocol of the Paceline QUIC ingress.
 pub const ALPN: &[u8] = b"paceline/1";
@@ -348,8 +349,9 @@ pub(crate) async fn run(
 ) {
     let device_id = device.credentials.device.clone();
     let mut backoff = Backoff::new(settings, &crate::session::new_session_id(0));
+    let mut stop = StopCheck::default();
     loop {
-        if may_stop(&device, *phase.borrow()) {
+        if stop.may_stop(&device, *phase.borrow()) {
             break;
         }
         let connection = match client.connect().await {
@@ -420,7 +422,7 @@ pub(crate) async fn run(
                 gaps.sent_on_stream(&entry.session, entry.seq);
                 cursor.sent(&device, &entry);
             }
-            if may_stop(&device, *phase.borrow()) {
+            if stop.may_stop(&device, *phase.borrow()) {
                 for (_, mut send) in streams.drain() {
                     let _ = send.finish();
                 }
@@ -452,6 +454,7 @@ pub(crate) async fn run(
                 }
                 closed = connection.closed() => break Some(closed.to_string()),
                 _ = phase.changed() => {}
+                () = sleep_until_opt(stop.wake_at()) => {}
             }
         };
         let Some(reason) = reason else {

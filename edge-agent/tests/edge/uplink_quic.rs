@@ -20,7 +20,9 @@ use paceline_edge::uplink::quic::{ALPN, certificate_fingerprint, parse_fingerpri
 use paceline_schemas::hello::decode_hello;
 use paceline_schemas::sample::{Contact, HeartRate};
 use paceline_schemas::stream::{FrameReader, write_frame};
-use paceline_schemas::{FrameKind, Sample, SampleValue, codec};
+use paceline_schemas::{
+    Ack, Command, Cue, CueCode, FrameKind, Payload, Sample, SampleValue, Severity, codec, seal,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -533,6 +535,128 @@ async fn the_gateway_certificate_as_a_pem_file_is_trusted() {
     store.assert_complete(&session, last);
     assert_eq!(store.kinds(&session).last(), Some(&FrameKind::Command));
     drop(store);
+    endpoint.close(0u32.into(), b"done");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A gateway as [`serve`], whose coach's "Session over" cue follows the `End` frame's ack
+/// `delay` later (the real gateway makes it on another path than the ack).
+fn serve_with_a_late_end_cue(
+    endpoint: quinn::Endpoint,
+    device: DeviceCredentials,
+    store: Arc<Mutex<Store>>,
+    delay: Duration,
+) {
+    tokio::spawn(async move {
+        while let Some(incoming) = endpoint.accept().await {
+            let (device, store) = (device.clone(), store.clone());
+            tokio::spawn(async move {
+                let Ok(connection) = incoming.await else {
+                    return;
+                };
+                while let Ok((send, recv)) = connection.accept_bi().await {
+                    let down = spawn_ack_writer(send);
+                    let (acks, mut acked) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+                    tokio::spawn(read_stream(recv, device.clone(), store.clone(), acks));
+                    let (store, key) = (store.clone(), device.key.clone());
+                    tokio::spawn(async move {
+                        while let Some(ack) = acked.recv().await {
+                            let _ = down.send(ack.clone());
+                            let to = codec::decode_frame(&ack).unwrap();
+                            let Ok(Payload::Ack(Ack { committed_seq })) = seal::open(&key, &to)
+                            else {
+                                continue;
+                            };
+                            let end_acked = store.lock().unwrap().stored.iter().any(|r| {
+                                r.seq == committed_seq
+                                    && r.payload == Payload::Command(Command::End)
+                            });
+                            if !end_acked {
+                                continue;
+                            }
+                            tokio::time::sleep(delay).await;
+                            let cue = Cue {
+                                session: to.header.session.clone(),
+                                t_s: 5.0,
+                                severity: Severity::Info,
+                                code: CueCode::SessionEnd,
+                                text: "Session over after 5 seconds. Well done.".to_owned(),
+                                modification: None,
+                            };
+                            let sealed = store.lock().unwrap().seal_down(&to, Payload::Cue(cue));
+                            let _ = down.send(sealed);
+                        }
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// The athlete hears "Session over" even when it comes after the last ack: the draining
+/// uplink listens for it a little longer instead of hanging up on the ack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_end_cue_after_the_last_ack_is_still_heard() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let cert = certificate();
+    let device = credentials("strap-end-cue");
+    let store = Arc::new(Mutex::new(Store::new(device.key.clone())));
+    let endpoint = server(addr, &cert);
+    serve_with_a_late_end_cue(
+        endpoint.clone(),
+        device.clone(),
+        store.clone(),
+        Duration::from_millis(600),
+    );
+    let dir = std::env::temp_dir().join(format!("paceline-edge-end-cue-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = AgentConfig::new(
+        GatewayConfig::quic(
+            addr,
+            QuicTrust::Fingerprint(certificate_fingerprint(cert.der.as_ref())),
+        ),
+        dir.join("spool"),
+        vec![AthleteConfig {
+            name: "end-cue".into(),
+            credentials: device.clone(),
+            source: Source::Push,
+        }],
+    );
+    config.shutdown_wait_ms = 10_000;
+    let mut agent = Agent::start(config).await.unwrap();
+    let mut events = agent.events_from_start().unwrap();
+    let push = agent.sample_sender(&device.device).unwrap();
+    for t_ms in 0..5 {
+        push.send(Sample {
+            t_ms: t_ms * 1000,
+            value: SampleValue::HeartRate(HeartRate {
+                bpm: 100,
+                contact: Contact::On,
+                energy_kj: None,
+                rr_1024: vec![],
+            }),
+        })
+        .await
+        .unwrap();
+    }
+    drop(push);
+    agent.shutdown().await;
+    let mut heard = Vec::new();
+    let mut stopped_after = None;
+    while let Ok(event) = events.try_recv() {
+        match event {
+            AgentEvent::CueReceived { cue, .. } => heard.push(cue.code),
+            AgentEvent::UplinkStopped { unacked, .. } => {
+                stopped_after = Some((heard.clone(), unacked));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        stopped_after,
+        Some((vec![CueCode::SessionEnd], 0)),
+        "the uplink stops once everything is acked and the session-end cue heard"
+    );
     endpoint.close(0u32.into(), b"done");
     let _ = std::fs::remove_dir_all(&dir);
 }

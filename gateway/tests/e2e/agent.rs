@@ -4,6 +4,7 @@
 
 use paceline_edge::agent::{AgentEvent, GatewayConfig};
 use paceline_edge::simulator::{Scenario, SimulatorConfig};
+use paceline_schemas::CueCode;
 use paceline_testkit::riders;
 
 use crate::harness::*;
@@ -32,13 +33,13 @@ async fn ride_with_the_agent(
     tokio::time::timeout(DEADLINE, agent.wait_finished())
         .await
         .expect("the ride ends and its end frame is acknowledged");
-    let mut cues = 0;
+    let mut cues = Vec::new();
     let mut acked = 0;
     let mut spooled = 0;
     let mut session = None;
     while let Ok(event) = events.try_recv() {
         match event {
-            AgentEvent::CueReceived { .. } => cues += 1,
+            AgentEvent::CueReceived { cue, .. } => cues.push(cue.code),
             AgentEvent::Acked {
                 committed_seq,
                 session: s,
@@ -51,10 +52,13 @@ async fn ride_with_the_agent(
             _ => {}
         }
     }
-    // The plan's first step starts with the ride, so its cue comes seconds before the
-    // end. (Without a plan the only cue is the session's end, which may reach the agent
-    // after the end frame's ack has let its uplink stop.)
-    assert!(cues >= 1, "the rider heard at least the step cue");
+    // The plan's first step starts with the ride; the session's end cue comes after the
+    // end frame's ack, and the agent waits for it before it hangs up.
+    assert_eq!(
+        (cues.first(), cues.last()),
+        (Some(&CueCode::StepStart), Some(&CueCode::SessionEnd)),
+        "the rider heard the step start first and \"Session over\" last: {cues:?}"
+    );
     assert!(spooled > 12, "12 s of HR and power");
     assert_eq!(
         acked, spooled,
