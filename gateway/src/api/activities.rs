@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use paceline_activities::{Field, ManualEntry, ManualEntryError, Precedence, QuantityKind};
 use paceline_formats::{Format, Recording, Sport};
 use serde::{Deserialize, Serialize};
@@ -371,6 +372,30 @@ fn detail(
     })
 }
 
+/// The most of a refused upload still read (and thrown away) before the 413 goes out,
+/// bytes. Answering while the client is still sending, and closing with its bytes
+/// unread, makes the kernel reset the connection, and a client that is still writing
+/// then gets the reset instead of the answer. Past this the gateway answers at once.
+const DRAIN_REFUSED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a refused upload is read at most before the 413 goes out.
+const DRAIN_REFUSED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads what is left of a refused body and throws it away, within
+/// [`DRAIN_REFUSED_BYTES`] and [`DRAIN_REFUSED_WITHIN`] (see there).
+async fn drain(mut body: axum::body::BodyDataStream) {
+    let reading = async {
+        let mut read: u64 = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_REFUSED_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_REFUSED_WITHIN, reading).await;
+}
+
 fn too_large(limits: ImportLimits) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -386,17 +411,19 @@ fn too_large(limits: ImportLimits) -> ApiError {
 type UploadedFile = (String, Result<Vec<u8>, String>);
 
 /// The files of a multipart upload: each within the file cap (a larger one is a failed
-/// file, read past), all within the upload cap (or 413).
+/// file, read past), all within the upload cap (or 413, once the rest is read: [`drain`]).
 async fn multipart_files(
     mut multipart: Multipart,
     limits: ImportLimits,
 ) -> Result<Vec<UploadedFile>, ApiError> {
     let mut files = Vec::new();
     let mut total: u64 = 0;
+    let over_total = |total: u64| total > limits.max_upload_bytes;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
+            Err(_) if over_total(total) => break,
             Err(e) => return Err(ApiError::bad_request("invalid_multipart", e.body_text())),
         };
         let name = field
@@ -411,11 +438,17 @@ async fn multipart_files(
             let chunk = match field.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
+                Err(_) if over_total(total) => return Err(too_large(limits)),
                 Err(e) => return Err(ApiError::bad_request("invalid_multipart", e.body_text())),
             };
             total += chunk.len() as u64;
-            if total > limits.max_upload_bytes {
-                return Err(too_large(limits));
+            if over_total(total) {
+                // Refused: what is still coming is read and thrown away (up to a bound).
+                if total - limits.max_upload_bytes > DRAIN_REFUSED_BYTES {
+                    return Err(too_large(limits));
+                }
+                bytes = Vec::new();
+                continue;
             }
             let cap = if bytes.is_empty() {
                 limits.cap_of(&chunk)
@@ -429,6 +462,9 @@ async fn multipart_files(
             }
             bytes.extend_from_slice(&chunk);
         }
+        if over_total(total) {
+            continue;
+        }
         let bytes = if over {
             Err(format!(
                 "the file is larger than {} bytes",
@@ -438,6 +474,9 @@ async fn multipart_files(
             Ok(bytes)
         };
         files.push((name, bytes));
+    }
+    if over_total(total) {
+        return Err(too_large(limits));
     }
     Ok(files)
 }
@@ -486,6 +525,9 @@ pub async fn import_activities(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limits.max_upload_bytes) {
+        if announced.is_some_and(|n| n <= DRAIN_REFUSED_BYTES) {
+            drain(request.into_body().into_data_stream()).await;
+        }
         return Err(too_large(limits));
     }
     let is_multipart = request
@@ -499,12 +541,20 @@ pub async fn import_activities(
             .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
         multipart_files(multipart, limits).await?
     } else {
-        let cap = usize::try_from(limits.max_upload_bytes).unwrap_or(usize::MAX);
-        let bytes = axum::body::to_bytes(request.into_body(), cap)
-            .await
-            .map_err(|_| too_large(limits))?;
+        let mut body = request.into_body().into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::bad_request("invalid_body", format!("reading the body: {e}"))
+            })?;
+            if (bytes.len() + chunk.len()) as u64 > limits.max_upload_bytes {
+                drain(body).await;
+                return Err(too_large(limits));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let name = q.filename.unwrap_or_else(|| "upload".to_owned());
-        vec![(name, Ok(bytes.to_vec()))]
+        vec![(name, Ok(bytes))]
     };
     if files.is_empty() {
         return Err(ApiError::bad_request(
