@@ -17,6 +17,11 @@
 //!   request budget). At most 256 sockets may be waiting for their auth message at once
 //!   (more get 429 `too_many_unauthenticated_sockets` before the upgrade).
 //!
+//! A session the board shows may not have its row in the database yet (the live loop
+//! shows it from its first frame; the row comes with the writer's next commit): when the
+//! live loop holds the session, a miss waits for that commit and looks again, so a coach
+//! who opens a session they just saw appear never gets a 404 for it.
+//!
 //! Either way the socket then re-checks its caller on every grant change and closes with
 //! 1008 at the access token's expiry. Its events come from its tenant's own channel
 //! ([`crate::live::channels`]): another tenant's events never reach it; within the tenant
@@ -49,6 +54,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::SinkExt;
 use serde::Deserialize;
@@ -57,7 +63,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use utoipa::IntoParams;
 
-use super::sessions::visible_session;
+use super::sessions::{SessionView, visible_session};
 use super::{
     ATHLETE_VISIBLE, ApiError, ApiPath, ApiQuery, ApiState, LiveAuth, LiveSlot, authenticate_token,
     load_principal, named, visibility,
@@ -172,10 +178,7 @@ async fn admit_caller(
 ) -> Result<Admitted, ApiError> {
     let (scope, hello) = match target {
         Target::Session(id) => {
-            let check = principal.clone();
-            let session = state
-                .read(move |conn| visible_session(conn, &check, id))
-                .await?;
+            let session = session_seen_live(state, &principal, id).await?;
             let hello = json!({"type": "hello", "sessions": if session.status == "open" {
                 vec![json!({"session_id": session.id, "athlete_id": session.athlete_id, "athlete_name": session.athlete_name})]
             } else { Vec::new() }});
@@ -337,6 +340,35 @@ fn refusal(error: &ApiError) -> (u16, &'static str) {
         "session_revoked" => (POLICY_VIOLATION, "access revoked: log in again"),
         "token_expired" | "invalid_token" => (POLICY_VIOLATION, "invalid or expired token"),
         _ => (INTERNAL_ERROR, "the server could not open the stream"),
+    }
+}
+
+/// The session `id` as [`visible_session`] answers, for a session the caller may have
+/// seen on the board a moment ago: the live loop shows a session from its first frame,
+/// but its row reaches the database with the writer's next commit. When the row is not
+/// there yet and the live loop holds the session, the writer's queue is flushed and the
+/// row read once more (nothing is told a caller the session is not visible to: 404).
+async fn session_seen_live(
+    state: &ApiState,
+    principal: &Principal,
+    id: i64,
+) -> Result<SessionView, ApiError> {
+    let check = principal.clone();
+    match state
+        .read(move |conn| visible_session(conn, &check, id))
+        .await
+    {
+        Err(e) if e.status == StatusCode::NOT_FOUND && state.live.holds_session(id) => {
+            let live = std::sync::Arc::clone(&state.live);
+            tokio::task::spawn_blocking(move || live.flush_writes())
+                .await
+                .map_err(|_| ApiError::internal())??;
+            let check = principal.clone();
+            state
+                .read(move |conn| visible_session(conn, &check, id))
+                .await
+        }
+        read => read,
     }
 }
 

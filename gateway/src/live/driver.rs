@@ -869,6 +869,12 @@ impl Live {
         }
     }
 
+    /// Whether the live loop holds session `session_row` (open in this process, its row
+    /// possibly not committed yet).
+    pub fn holds_session(&self, session_row: i64) -> bool {
+        self.lock().session(session_row).is_some()
+    }
+
     /// The latest device status of a session, if its device sent one.
     pub fn sensors(&self, session_row: i64) -> Option<Arc<paceline_schemas::DeviceStatus>> {
         self.lock().sensors(session_row)

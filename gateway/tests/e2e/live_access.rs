@@ -454,3 +454,46 @@ async fn another_tenants_coach_board_receives_nothing_of_a_running_session() {
         () = watch => {}
     }
 }
+
+/// A session the board shows opens at once, though its row reaches the database only
+/// with the writer's next commit (here after a 100 ms group-commit window): the gateway
+/// waits for that commit instead of answering 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_on_the_board_opens_before_its_row_is_committed() {
+    let gateway = paceline()
+        .env("PACELINE_GROUP_COMMIT_MS", "100")
+        .start()
+        .await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@fresh.example", "Gym Fresh").await);
+    let athlete = api.create_athlete(&admin, "Ana").await;
+    let creds = api.pair(&admin, athlete).await;
+    let mut board = api
+        .open_live("/live/board?rate_hz=10", Some(&admin))
+        .await
+        .unwrap_or_else(|(status, body)| panic!("the board opens: HTTP {status} {body}"));
+    board
+        .wait_for("the board's hello", |m| m["type"] == "hello")
+        .await;
+    let device = MqttDevice::connect(&gateway, &creds).await;
+    let session = session_id("fresh");
+    let ride = ride_mqtt(&device, &session, 1, 3, |_| 140);
+    let open = async {
+        let first = board
+            .wait_for("Ana's first sample on the board", |m| {
+                m["type"] == "sample" && m["athlete_id"] == athlete
+            })
+            .await;
+        let row = first["session_id"].as_i64().unwrap();
+        let mut stream = api
+            .try_live(&format!("/live/sessions/{row}"), &admin)
+            .await
+            .unwrap_or_else(|(status, body)| {
+                panic!("the session seen on the board opens at once: HTTP {status} {body}")
+            });
+        stream
+            .wait_for("the session's samples", |m| m["type"] == "sample")
+            .await;
+    };
+    tokio::join!(ride, open);
+}
