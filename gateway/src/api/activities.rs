@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, athlete_visible, audit, require_admin,
+    ApiError, ApiJson, ApiPath, ApiQuery, ApiState, Auth, DRAIN_REFUSED_BYTES, athlete_visible,
+    audit, drain_refused, require_admin,
 };
 use crate::accounts::Principal;
 use crate::jobs::library::{self, Owner};
@@ -372,30 +373,6 @@ fn detail(
     })
 }
 
-/// The most of a refused upload still read (and thrown away) before the 413 goes out,
-/// bytes. Answering while the client is still sending, and closing with its bytes
-/// unread, makes the kernel reset the connection, and a client that is still writing
-/// then gets the reset instead of the answer. Past this the gateway answers at once.
-const DRAIN_REFUSED_BYTES: u64 = 16 * 1024 * 1024;
-
-/// How long a refused upload is read at most before the 413 goes out.
-const DRAIN_REFUSED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads what is left of a refused body and throws it away, within
-/// [`DRAIN_REFUSED_BYTES`] and [`DRAIN_REFUSED_WITHIN`] (see there).
-async fn drain(mut body: axum::body::BodyDataStream) {
-    let reading = async {
-        let mut read: u64 = 0;
-        while let Some(Ok(chunk)) = body.next().await {
-            read += chunk.len() as u64;
-            if read > DRAIN_REFUSED_BYTES {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_REFUSED_WITHIN, reading).await;
-}
-
 fn too_large(limits: ImportLimits) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -411,7 +388,7 @@ fn too_large(limits: ImportLimits) -> ApiError {
 type UploadedFile = (String, Result<Vec<u8>, String>);
 
 /// The files of a multipart upload: each within the file cap (a larger one is a failed
-/// file, read past), all within the upload cap (or 413, once the rest is read: [`drain`]).
+/// file, read past), all within the upload cap (or 413, once the rest is read: [`drain_refused`]).
 async fn multipart_files(
     mut multipart: Multipart,
     limits: ImportLimits,
@@ -525,9 +502,8 @@ pub async fn import_activities(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limits.max_upload_bytes) {
-        if announced.is_some_and(|n| n <= DRAIN_REFUSED_BYTES) {
-            drain(request.into_body().into_data_stream()).await;
-        }
+        let body = request.into_body().into_data_stream();
+        drain_refused(body, announced, limits.max_upload_bytes).await;
         return Err(too_large(limits));
     }
     let is_multipart = request
@@ -548,7 +524,7 @@ pub async fn import_activities(
                 ApiError::bad_request("invalid_body", format!("reading the body: {e}"))
             })?;
             if (bytes.len() + chunk.len()) as u64 > limits.max_upload_bytes {
-                drain(body).await;
+                drain_refused(body, None, limits.max_upload_bytes).await;
                 return Err(too_large(limits));
             }
             bytes.extend_from_slice(&chunk);

@@ -598,9 +598,42 @@ async fn remember_client(
     CLIENT_ADDRESS.scope(address, next.run(request)).await
 }
 
-/// Answers 413 at once to a request whose `Content-Length` is over the limit, without
-/// waiting for its body (bodies without a length are cut off by the body limit as they
-/// arrive).
+/// The most of a refused body still read (and thrown away) before the refusal goes out,
+/// bytes. Answering while the client is still sending, and closing with its bytes unread,
+/// makes the kernel reset the connection, and a client that is still writing then gets
+/// the reset instead of the answer. Further over its cap, a body is answered at once.
+pub(crate) const DRAIN_REFUSED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a refused body is read at most before the refusal goes out.
+const DRAIN_REFUSED_WITHIN: Duration = Duration::from_secs(5);
+
+/// Before a 413: reads what is left of a refused body and throws it away, when what was
+/// announced is at most [`DRAIN_REFUSED_BYTES`] over `cap` (or nothing was announced),
+/// for at most [`DRAIN_REFUSED_WITHIN`] and [`DRAIN_REFUSED_BYTES`] (see there).
+pub(crate) async fn drain_refused(
+    mut body: axum::body::BodyDataStream,
+    announced: Option<u64>,
+    cap: u64,
+) {
+    use futures_util::StreamExt;
+    if announced.is_some_and(|n| n.saturating_sub(cap) > DRAIN_REFUSED_BYTES) {
+        return;
+    }
+    let reading = async {
+        let mut read: u64 = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read > DRAIN_REFUSED_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_REFUSED_WITHIN, reading).await;
+}
+
+/// Answers 413 to a request whose `Content-Length` is over the limit, without handing it
+/// on: once what is still coming of it is read ([`drain_refused`]; bodies without a
+/// length are cut off by the body limit as they arrive).
 async fn refuse_announced_oversize(request: Request, next: axum::middleware::Next) -> Response {
     let announced = request
         .headers()
@@ -610,6 +643,8 @@ async fn refuse_announced_oversize(request: Request, next: axum::middleware::Nex
     // Imports have their own, larger caps, checked by their handler.
     let import = request.uri().path().ends_with("/activities/import");
     if !import && announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let body = request.into_body().into_data_stream();
+        drain_refused(body, announced, MAX_BODY_BYTES as u64).await;
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
