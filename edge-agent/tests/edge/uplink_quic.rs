@@ -161,6 +161,23 @@ async fn read_stream(
     }
 }
 
+/// Pushes `seconds` heart-rate samples, one a second at 100 bpm.
+async fn push_heart_rate(push: &tokio::sync::mpsc::Sender<Sample>, seconds: u64) {
+    for t_s in 0..seconds {
+        push.send(Sample {
+            t_ms: t_s * 1000,
+            value: SampleValue::HeartRate(HeartRate {
+                bpm: 100,
+                contact: Contact::On,
+                energy_kj: None,
+                rr_1024: vec![],
+            }),
+        })
+        .await
+        .unwrap();
+    }
+}
+
 fn serve(endpoint: quinn::Endpoint, device: DeviceCredentials, store: Arc<Mutex<Store>>) {
     tokio::spawn(async move {
         while let Some(incoming) = endpoint.accept().await {
@@ -509,19 +526,7 @@ async fn the_gateway_certificate_as_a_pem_file_is_trusted() {
     let agent = Agent::start(config).await.unwrap();
     let session = agent.sessions()[&device.device].clone();
     let push = agent.sample_sender(&device.device).unwrap();
-    for t_ms in 0..5 {
-        push.send(Sample {
-            t_ms: t_ms * 1000,
-            value: SampleValue::HeartRate(HeartRate {
-                bpm: 100,
-                contact: Contact::On,
-                energy_kj: None,
-                rr_1024: vec![],
-            }),
-        })
-        .await
-        .unwrap();
-    }
+    push_heart_rate(&push, 5).await;
     wait_until(
         "frames stored over QUIC",
         Duration::from_secs(20),
@@ -626,19 +631,7 @@ async fn the_session_end_cue_after_the_last_ack_is_still_heard() {
     let mut agent = Agent::start(config).await.unwrap();
     let mut events = agent.events_from_start().unwrap();
     let push = agent.sample_sender(&device.device).unwrap();
-    for t_ms in 0..5 {
-        push.send(Sample {
-            t_ms: t_ms * 1000,
-            value: SampleValue::HeartRate(HeartRate {
-                bpm: 100,
-                contact: Contact::On,
-                energy_kj: None,
-                rr_1024: vec![],
-            }),
-        })
-        .await
-        .unwrap();
-    }
+    push_heart_rate(&push, 5).await;
     drop(push);
     agent.shutdown().await;
     let mut heard = Vec::new();

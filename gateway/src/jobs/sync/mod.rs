@@ -589,19 +589,7 @@ impl Session<'_> {
     async fn refresh(&mut self) -> Result<(), Halt> {
         let lock = self.sync.refresh_lock(self.connection.id);
         let _turn = lock.lock().await;
-        let (tenant, id) = (self.connection.tenant_row, self.connection.id);
-        let stored = self
-            .sync
-            .read(move |conn| rows::connection(conn, tenant, id))
-            .await
-            .map_err(|e| store_failed(&e))?
-            .ok_or_else(|| Outcome::Permanent("the connection was deleted".to_owned()))?;
-        if stored.status != ConnectionStatus::Connected.as_str() {
-            return Err(Outcome::Permanent(format!(
-                "the connection is {}",
-                stored.status
-            )));
-        }
+        let stored = connected(self.sync, self.connection.tenant_row, self.connection.id).await?;
         if let Some(sealed) = &stored.tokens_sealed
             && stored.tokens_sealed != self.connection.tokens_sealed
         {
@@ -801,6 +789,26 @@ async fn mark_needs_reauth(sync: &Arc<ProviderSync>, tenant: i64, connection_id:
     );
 }
 
+/// The connection as stored now, if it is still connected (a run stops otherwise).
+async fn connected(
+    sync: &Arc<ProviderSync>,
+    tenant: i64,
+    connection_id: i64,
+) -> Result<ConnectionRow, Halt> {
+    let connection = sync
+        .read(move |conn| rows::connection(conn, tenant, connection_id))
+        .await
+        .map_err(|e| store_failed(&e))?
+        .ok_or_else(|| Outcome::Permanent("the connection was deleted".to_owned()))?;
+    if connection.status != ConnectionStatus::Connected.as_str() {
+        return Err(Outcome::Permanent(format!(
+            "the connection is {}",
+            connection.status
+        )));
+    }
+    Ok(connection)
+}
+
 /// Opens a connection's tokens for one run, refreshed first when they expire soon.
 async fn open_session(
     sync: &Arc<ProviderSync>,
@@ -839,17 +847,7 @@ async fn page_through(
     mut pager: ActivityPager,
 ) -> Result<(), Halt> {
     let tenant = job.tenant_row;
-    let connection = sync
-        .read(move |conn| rows::connection(conn, tenant, connection_id))
-        .await
-        .map_err(|e| store_failed(&e))?
-        .ok_or_else(|| Outcome::Permanent("the connection was deleted".to_owned()))?;
-    if connection.status != ConnectionStatus::Connected.as_str() {
-        return Err(Outcome::Permanent(format!(
-            "the connection is {}",
-            connection.status
-        )));
-    }
+    let connection = connected(sync, tenant, connection_id).await?;
     let owner = Owner {
         tenant_row: tenant,
         athlete_row: connection.athlete_row,
