@@ -114,7 +114,7 @@ struct MaintenanceArgs {
 #[derive(Args, Clone, Default)]
 struct CommonArgs {
     /// TOML config file with any of: data_dir, http, mqtt, quic, engine_workers,
-    /// session_idle_s, writer_batch, group_commit_ms, mqtt_max_connections, access_token_ttl_s,
+    /// session_idle_s, writer_batch, group_commit_ms, inbox_move_ms, mqtt_max_connections, access_token_ttl_s,
     /// admin_tenant, mqtt_broker, mqtt_broker_user, mqtt_broker_password,
     /// mqtt_subscription, mqtt_hook_secret, device_sessions_per_day, device_samples_per_s,
     /// device_samples_burst_s, tenant_devices, tenant_storage_bytes, import_max_file_bytes,
@@ -161,6 +161,11 @@ struct CommonArgs {
     /// [default: 2].
     #[arg(long, env = "PACELINE_GROUP_COMMIT_MS")]
     group_commit_ms: Option<u64>,
+    /// How long live frames stay in the database writer's inbox before they are moved,
+    /// each session's together, into the indexed tables, ms; 0 = every commit
+    /// [default: 1000].
+    #[arg(long, env = "PACELINE_INBOX_MOVE_MS")]
+    inbox_move_ms: Option<u64>,
     /// Quota: most sessions a device opens in 24 h [default: 48].
     #[arg(long, env = "PACELINE_DEVICE_SESSIONS_PER_DAY")]
     device_sessions_per_day: Option<u32>,
@@ -250,6 +255,7 @@ impl CommonArgs {
             mqtt_broker_user: self.mqtt_broker_user.clone(),
             mqtt_subscription: self.mqtt_subscription.clone(),
             group_commit_ms: self.group_commit_ms,
+            inbox_move_ms: self.inbox_move_ms,
             device_sessions_per_day: self.device_sessions_per_day,
             device_samples_per_s: self.device_samples_per_s,
             device_samples_burst_s: self.device_samples_burst_s,

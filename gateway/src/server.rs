@@ -20,7 +20,7 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::Store;
-use crate::store::writer::{WriteQueue, Writer};
+use crate::store::writer::{Pacing, WriteQueue, Writer};
 use crate::transport::downlink::Downlink;
 use crate::transport::tls::ServerCert;
 use crate::transport::{broker, external_broker, quic};
@@ -96,8 +96,11 @@ impl Gateway {
         let for_writer = Arc::clone(&live_cell);
         let writer = Writer::start(
             store.path(),
-            settings.writer_batch,
-            settings.group_commit,
+            Pacing {
+                batch: settings.writer_batch,
+                group_commit: settings.group_commit,
+                inbox_move: settings.inbox_move,
+            },
             QUEUE_CAPACITY,
             Arc::clone(&metrics),
             Arc::clone(&health),

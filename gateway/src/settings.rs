@@ -35,6 +35,15 @@ pub const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
 /// The longest group-commit window allowed, ms (acks wait for it).
 const MAX_GROUP_COMMIT_MS: usize = 100;
 
+/// How long live frames stay in the writer's inbox by default, ms: at 1,000 athletes a
+/// session's index leaf is then written once for about five frames instead of once per
+/// frame (issue 20: the per-session indexes were a third of the writer's CPU).
+pub const DEFAULT_INBOX_MOVE_MS: u64 = 1_000;
+
+/// The longest inbox interval allowed, ms (a reader of a live session that is not
+/// moved first scans the inbox, so it stays small).
+const MAX_INBOX_MOVE_MS: usize = 10_000;
+
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -84,6 +93,9 @@ pub struct SettingsLayer {
     pub writer_batch: Option<usize>,
     /// How long the writer gathers writes after the first before it commits, ms (0: off).
     pub group_commit_ms: Option<u64>,
+    /// How long live frames stay in the writer's inbox before a commit moves them into
+    /// the indexed tables, ms (0: every commit moves its own).
+    pub inbox_move_ms: Option<u64>,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: Option<usize>,
     /// Lifetime of API access tokens, s.
@@ -252,6 +264,7 @@ impl SettingsLayer {
             session_idle_s: over.session_idle_s.or(self.session_idle_s),
             writer_batch: over.writer_batch.or(self.writer_batch),
             group_commit_ms: over.group_commit_ms.or(self.group_commit_ms),
+            inbox_move_ms: over.inbox_move_ms.or(self.inbox_move_ms),
             mqtt_max_connections: over.mqtt_max_connections.or(self.mqtt_max_connections),
             access_token_ttl_s: over.access_token_ttl_s.or(self.access_token_ttl_s),
             admin_tenant: over.admin_tenant.or(self.admin_tenant),
@@ -372,6 +385,10 @@ pub struct Settings {
     /// The group-commit window: how long the writer gathers writes, from the first one
     /// waiting, before it commits them in one transaction (zero: commit what is waiting).
     pub group_commit: Duration,
+    /// How long live frames stay in the writer's inbox (appended by arrival, no
+    /// per-session index) before a commit moves them, each session's together, into
+    /// `frames` and `samples` (zero: every commit moves its own).
+    pub inbox_move: Duration,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: usize,
     /// Lifetime of API access tokens.
@@ -646,6 +663,7 @@ impl Settings {
             group_commit: Duration::from_millis(
                 layer.group_commit_ms.unwrap_or(DEFAULT_GROUP_COMMIT_MS),
             ),
+            inbox_move: Duration::from_millis(layer.inbox_move_ms.unwrap_or(DEFAULT_INBOX_MOVE_MS)),
             mqtt_max_connections: layer.mqtt_max_connections.unwrap_or(20_000),
             access_token_ttl: Duration::from_secs(
                 layer
@@ -694,6 +712,12 @@ impl Settings {
             usize::try_from(settings.group_commit.as_millis()).unwrap_or(usize::MAX),
             0,
             MAX_GROUP_COMMIT_MS,
+        )?;
+        check_range(
+            "inbox_move_ms",
+            usize::try_from(settings.inbox_move.as_millis()).unwrap_or(usize::MAX),
+            0,
+            MAX_INBOX_MOVE_MS,
         )?;
         check_range(
             "mqtt_max_connections",
@@ -999,6 +1023,28 @@ mod tests {
         let long: SettingsLayer = toml::from_str("group_commit_ms = 101\n").unwrap();
         let err = Settings::resolve(long).unwrap_err().to_string();
         assert_eq!(err, "setting group_commit_ms: 101 is outside 0..=100");
+    }
+
+    #[test]
+    fn the_inbox_interval_defaults_to_1_s_and_is_bounded() {
+        let settings = Settings::resolve(SettingsLayer::default()).unwrap();
+        assert_eq!(settings.inbox_move, Duration::from_secs(1));
+        let every_commit: SettingsLayer = toml::from_str(
+            "inbox_move_ms = 0
+",
+        )
+        .unwrap();
+        assert_eq!(
+            Settings::resolve(every_commit).unwrap().inbox_move,
+            Duration::ZERO
+        );
+        let long: SettingsLayer = toml::from_str(
+            "inbox_move_ms = 10001
+",
+        )
+        .unwrap();
+        let err = Settings::resolve(long).unwrap_err().to_string();
+        assert_eq!(err, "setting inbox_move_ms: 10001 is outside 0..=10000");
     }
 
     #[test]

@@ -317,9 +317,9 @@ pub(super) fn count_stored(data_dir: &Path) -> anyhow::Result<(u64, [u64; 3])> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .context("opening the server's database")?;
-    let n: i64 = conn.query_row("SELECT count(*) FROM frames", [], |row| row.get(0))?;
+    let n: i64 = conn.query_row("SELECT count(*) FROM stored_frames", [], |row| row.get(0))?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
-    let mut statement = conn.prepare("SELECT max(received_ms - sent_ms, 0) FROM frames")?;
+    let mut statement = conn.prepare("SELECT max(received_ms - sent_ms, 0) FROM stored_frames")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let ms: i64 = row.get(0)?;

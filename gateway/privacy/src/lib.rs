@@ -413,6 +413,14 @@ pub const REGISTRY: &[Table] = &[
         },
     },
     athlete("athlete_preferences"),
+    Table {
+        export: Export::No("frames held a second or so before they move into frames"),
+        ..through("frames_inbox", "session_row", "sessions")
+    },
+    Table {
+        export: Export::No("samples held a second or so; an export moves them first"),
+        ..through("samples_inbox", "session_row", "sessions")
+    },
 ];
 
 /// A column holding raw recordings in a table whose rows otherwise stay (their
@@ -494,6 +502,8 @@ pub fn holds(name: &str) -> &'static str {
         "sms_number_counts" => {
             "SMS in and out per number digest and hour or day (no number), 2 days"
         }
+        "frames_inbox" => "live sessions' newest frames, for a second or so, before `frames`",
+        "samples_inbox" => "live sessions' newest samples, for a second or so, before `samples`",
         _ => "",
     }
 }

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
-use super::sessions::{CueView, load_cues, visible_session};
+use super::sessions::{CueView, load_cues, settled_session};
 use super::{ApiError, ApiPath, ApiState, Auth};
 use crate::privacy::export::{self, ExportSample};
 
@@ -30,9 +30,9 @@ pub async fn session_chart(
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
+    let session = settled_session(&state, &p, id).await?;
     let (samples, cues, profile) = state
         .read(move |conn| {
-            let session = visible_session(conn, &p, id)?;
             let samples = export::load_samples(conn, p.tenant_row, id)?;
             let cues = load_cues(conn, p.tenant_row, id)?;
             let profile: Option<String> = conn

@@ -316,6 +316,17 @@ impl ApiState {
             .map_err(|_| ApiError::internal())?
     }
 
+    /// Waits until the database writer has committed what was queued before, and moved
+    /// its inbox (live sessions' newest frames and samples, module docs of
+    /// `store::writer`) into the indexed tables that reads use.
+    pub async fn flush_writes(&self) -> Result<(), ApiError> {
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || api.live.flush_writes())
+            .await
+            .map_err(|_| ApiError::internal())??;
+        Ok(())
+    }
+
     /// Runs a write transaction, off the async threads.
     pub async fn write<T: Send + 'static>(
         &self,

@@ -459,6 +459,11 @@ async fn run_export(
     }
     let writer = state.clone();
     let written = tokio::task::spawn_blocking(move || {
+        // Live sessions' newest rows leave the writer's inbox for the exported tables.
+        writer
+            .live
+            .flush_writes()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let store = writer.live.store();
         let dir = crate::privacy::data_export::exports_dir(store)?;
         let mut random = [0u8; 12];

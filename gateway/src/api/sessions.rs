@@ -83,6 +83,24 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionView> {
 }
 
 /// The session `id` if the caller may see it.
+/// The session if the caller may see it, once its stored rows are all where reads find
+/// them: an open session's newest frames and samples may still be in the writer's inbox,
+/// so the writer moves them first; an ended session's moved with its end.
+pub(crate) async fn settled_session(
+    state: &ApiState,
+    p: &Principal,
+    id: i64,
+) -> Result<SessionView, ApiError> {
+    let caller = p.clone();
+    let session = state
+        .read(move |conn| visible_session(conn, &caller, id))
+        .await?;
+    if session.status == "open" {
+        state.flush_writes().await?;
+    }
+    Ok(session)
+}
+
 pub(crate) fn visible_session(
     conn: &Connection,
     p: &Principal,
@@ -201,9 +219,9 @@ pub async fn get_session(
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<SessionDetail>, ApiError> {
+    let session = settled_session(&state, &p, id).await?;
     let detail = state
         .read(move |conn| {
-            let session = visible_session(conn, &p, id)?;
             let (summary, samples, cues) =
                 conn.query_row(queries::SESSION_DETAIL, params![p.tenant_row, id], |r| {
                     Ok((r.get::<_, Option<String>>(0)?, r.get(1)?, r.get(2)?))
@@ -268,9 +286,9 @@ pub async fn session_samples(
     ApiQuery(q): ApiQuery<SampleQuery>,
 ) -> Result<Json<SamplePage>, ApiError> {
     let limit = q.limit.unwrap_or(5000).clamp(1, 10_000);
+    settled_session(&state, &p, id).await?;
     let page = state
         .read(move |conn| {
-            visible_session(conn, &p, id)?;
             let mut stmt = conn.prepare_cached(queries::SESSION_SAMPLES_PAGE)?;
             let mut last = None;
             let items = stmt
@@ -506,9 +524,7 @@ pub async fn export_csv(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let tenant_row = p.tenant_row;
-    let session = state
-        .read(move |conn| visible_session(conn, &p, id))
-        .await?;
+    let session = settled_session(&state, &p, id).await?;
     let csv = axum::body::Body::from_stream(csv_pages(state, tenant_row, id));
     Ok((
         [
@@ -537,13 +553,10 @@ pub async fn export_fit(
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let (session, fit) = state
-        .read(move |conn| {
-            let session = visible_session(conn, &p, id)?;
-            let start_ms = u64::try_from(session.started_ms).unwrap_or(0);
-            let fit = export::session_fit(conn, p.tenant_row, id, start_ms)?;
-            Ok((session, fit))
-        })
+    let session = settled_session(&state, &p, id).await?;
+    let start_ms = u64::try_from(session.started_ms).unwrap_or(0);
+    let fit = state
+        .read(move |conn| Ok(export::session_fit(conn, p.tenant_row, id, start_ms)?))
         .await?;
     Ok((
         [

@@ -262,11 +262,12 @@ pub fn delete_person(conn: &Connection, person: Person) -> Result<Erased, StoreE
         };
         match table.deletion {
             Deletion::Delete | Deletion::DeleteNamed { .. } => {
-                if table.name == "frames" {
+                if matches!(table.name, "frames" | "frames_inbox") {
                     plan.execute(&format!(
                         "UPDATE tenant_usage SET stored_bytes = max(0, stored_bytes -
-                           (SELECT coalesce(sum(length(body)), 0) FROM frames WHERE {predicate}))
-                         WHERE tenant_id = :tenant"
+                           (SELECT coalesce(sum(length(body)), 0) FROM {} WHERE {predicate}))
+                         WHERE tenant_id = :tenant",
+                        table.name
                     ))?;
                 }
                 let n = plan.execute(&format!("DELETE FROM {} WHERE {predicate}", table.name))?;

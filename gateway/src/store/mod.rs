@@ -179,6 +179,11 @@ impl Store {
         let path = data_dir.join(DATABASE_FILE);
         let mut conn = connect(&path)?;
         migrate(&mut conn)?;
+        // Frames a stopped (or killed) writer left in its inbox join the indexed tables
+        // before anyone reads them.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        writer::move_inbox(&tx)?;
+        tx.commit()?;
         secrets::restrict_to_owner(&path).map_err(|source| SecretError::Io {
             path: path.clone(),
             source,

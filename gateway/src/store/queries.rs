@@ -198,32 +198,62 @@ pub(crate) const MARK_SESSION_IN_LIBRARY: &str =
 // ---------------------------------------------------------------------------------------
 // frames
 
-/// Stores a frame; nothing if its (device, session, seq) is stored already. Writes only
-/// (the duplicate is found by `UNIQUE(device_row, session_row, seq)`).
-pub(crate) const INSERT_FRAME: &str = "INSERT OR IGNORE INTO frames
+/// Appends a live frame to the writer's inbox (migration 22). Writes only: the writer's
+/// own ack state has already ruled out a duplicate.
+pub(crate) const INSERT_FRAME_INBOX: &str = "INSERT INTO frames_inbox
    (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+/// Moves the inbox's frames into `frames`, sorted so that each session's index entries
+/// go in together (one leaf written per session per move).
+pub(crate) const MOVE_FRAMES_INBOX: &str = "INSERT OR IGNORE INTO frames
+   (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
+ SELECT tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body
+ FROM frames_inbox ORDER BY device_row, session_row, seq";
+
+/// Empties the frame inbox once moved (no `WHERE`: SQLite frees its pages whole).
+pub(crate) const CLEAR_FRAMES_INBOX: &str = "DELETE FROM frames_inbox";
+
 /// The seqs a session holds above its contiguous ack (a resume; the writer's ack state):
-/// through `UNIQUE(device_row, session_row, seq)`, so only this session's frames are read.
+/// through `UNIQUE(device_row, session_row, seq)`, so only this session's moved frames
+/// are read, and the writer's inbox (a second or so of every session's frames) whole.
 pub(crate) const STORED_SEQS_ABOVE: &str = "SELECT seq FROM frames
+ WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
+ UNION
+ SELECT seq FROM frames_inbox
  WHERE device_row = ?1 AND session_row = ?2 AND seq > ?3 AND tenant_id = ?4
  ORDER BY seq";
 
 /// A session's newest stored device status: through the partial index
-/// `frames_device_status` (migration 3), one entry read.
-pub(crate) const LATEST_DEVICE_STATUS: &str = "SELECT seq, body FROM frames
+/// `frames_device_status` (migration 3), one entry read, and the writer's inbox whole.
+pub(crate) const LATEST_DEVICE_STATUS: &str = "SELECT seq, body FROM
+ (SELECT seq, body FROM frames
+   WHERE device_row = ?1 AND session_row = ?2 AND kind = 'device_status' AND tenant_id = ?3
+   ORDER BY seq DESC LIMIT 1)
+ UNION ALL
+ SELECT seq, body FROM frames_inbox
  WHERE device_row = ?1 AND session_row = ?2 AND kind = 'device_status' AND tenant_id = ?3
  ORDER BY seq DESC LIMIT 1";
 
 // ---------------------------------------------------------------------------------------
 // samples
 
-/// Stores one sample of a stored frame. Writes only.
-pub(crate) const INSERT_SAMPLE: &str = "INSERT INTO samples
+/// Appends one sample of a live frame to the writer's inbox (migration 22). Writes only.
+pub(crate) const INSERT_SAMPLE_INBOX: &str = "INSERT INTO samples_inbox
    (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
     cadence, speed_mps)
  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// Moves the inbox's samples into `samples`, each session's together and by time.
+pub(crate) const MOVE_SAMPLES_INBOX: &str = "INSERT INTO samples
+   (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
+    cadence, speed_mps)
+ SELECT session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
+    cadence, speed_mps
+ FROM samples_inbox ORDER BY session_row, t_ms";
+
+/// Empties the sample inbox once moved.
+pub(crate) const CLEAR_SAMPLES_INBOX: &str = "DELETE FROM samples_inbox";
 
 /// A page of a tenant's session's samples in storage order, after rowid `?3` (the API):
 /// through `samples_by_session`; the session's samples are sorted by rowid for each page
@@ -525,23 +555,56 @@ mod tests {
                 &["SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)"],
             ),
             // frames
-            ("INSERT_FRAME", s(INSERT_FRAME), &[]),
+            ("INSERT_FRAME_INBOX", s(INSERT_FRAME_INBOX), &[]),
+            (
+                "MOVE_FRAMES_INBOX",
+                s(MOVE_FRAMES_INBOX),
+                &["SCAN frames_inbox", "USE TEMP B-TREE FOR ORDER BY"],
+            ),
+            (
+                "CLEAR_FRAMES_INBOX",
+                s(CLEAR_FRAMES_INBOX),
+                &["SCAN frames_inbox"],
+            ),
             (
                 "STORED_SEQS_ABOVE",
                 s(STORED_SEQS_ABOVE),
                 &[
+                    "MERGE (UNION)",
+                    "LEFT",
                     "SEARCH frames USING INDEX sqlite_autoindex_frames_1 (device_row=? AND session_row=? AND seq>?)",
+                    "RIGHT",
+                    "SCAN frames_inbox",
+                    "USE TEMP B-TREE FOR ORDER BY",
                 ],
             ),
             (
                 "LATEST_DEVICE_STATUS",
                 s(LATEST_DEVICE_STATUS),
                 &[
+                    "MERGE (UNION ALL)",
+                    "LEFT",
+                    "CO-ROUTINE (subquery-1)",
                     "SEARCH frames USING INDEX frames_device_status (device_row=? AND session_row=?)",
+                    "SCAN (subquery-1)",
+                    "USE TEMP B-TREE FOR ORDER BY",
+                    "RIGHT",
+                    "SCAN frames_inbox",
+                    "USE TEMP B-TREE FOR ORDER BY",
                 ],
             ),
             // samples
-            ("INSERT_SAMPLE", s(INSERT_SAMPLE), &[]),
+            ("INSERT_SAMPLE_INBOX", s(INSERT_SAMPLE_INBOX), &[]),
+            (
+                "MOVE_SAMPLES_INBOX",
+                s(MOVE_SAMPLES_INBOX),
+                &["SCAN samples_inbox", "USE TEMP B-TREE FOR ORDER BY"],
+            ),
+            (
+                "CLEAR_SAMPLES_INBOX",
+                s(CLEAR_SAMPLES_INBOX),
+                &["SCAN samples_inbox"],
+            ),
             (
                 "SESSION_SAMPLES_PAGE",
                 s(SESSION_SAMPLES_PAGE),
@@ -603,7 +666,7 @@ mod tests {
             let steps = store.read(|conn| Ok(query_plan(conn, &sql))).unwrap();
             // A scan walks a whole table or index (`SCAN frames`, `SCAN s USING INDEX x`):
             // only where the row expects it (END_STALE_SESSIONS, the library's partial
-            // index).
+            // index, the writer's inbox: a second or so of frames, read whole).
             let scans: Vec<&String> = steps
                 .iter()
                 .filter(|step| step.starts_with("SCAN ") && !expected.contains(&step.as_str()))

@@ -24,8 +24,27 @@
 //! the pages a commit wrote. Nothing depends on the row being current: a resume and the
 //! writer's own ack state read `acked_seq` and then every frame stored above it.
 //!
-//! Frames go in with `INSERT OR IGNORE` against `UNIQUE(device_row, session_row, seq)`, so
-//! a resent frame is stored once. A failed transaction is rolled back and reported; its
+//! **The inbox.** Frames and their samples go first into `frames_inbox` and
+//! `samples_inbox` (migration 22): tables that only append, in arrival order, with no
+//! per-session index. A commit that stores them is what acknowledges them: they are
+//! stored. Every `inbox_move` (default 1 s), and at once on a flush, a session's end or a
+//! stale sweep that ended sessions, a commit moves the whole inbox into `frames` and
+//! `samples` sorted by session (`MOVE_*_INBOX`), so each session's index leaves are
+//! written once for all its frames of that second instead of once per frame: at a
+//! thousand sessions a commit held about one frame per session, and the two per-session
+//! indexes cost a WAL page each per frame, a third of the writer (issue 20). Opening the
+//! store moves what a killed writer left. Who reads a live session's rows sees the
+//! inbox: the resume's stored seqs and the latest device status read both tables (the
+//! inbox whole: a second of frames), and the API's session reads of an open session
+//! flush the writer first (`api::sessions::settled_session`); the `stored_frames` and
+//! `stored_samples` views show both for an operator's count.
+//!
+//! A resent frame is stored once: the writer's ack state per session (everything up to
+//! the contiguous ack, and each seq stored above it) says whether its seq is stored, in
+//! the inbox or moved; it is read from both tables before a session's first frame
+//! (nothing to read for a session this writer opened), and again after an end or a failed
+//! commit. `UNIQUE(device_row, session_row, seq)` still guards `frames` when rows move
+//! (`INSERT OR IGNORE`). A failed transaction is rolled back and reported; its
 //! frames are not acknowledged and the device resends them. Its cues and session
 //! endings, which nobody resends, are kept and tried once more at the head of the next
 //! batch; if that one fails too they are lost, counted in `db_writes_lost` and logged. After
@@ -245,6 +264,19 @@ pub struct CommitReport<'a> {
 /// Called after each transaction that stored frames or failed to open a session.
 pub type CommitListener = Box<dyn FnMut(CommitReport<'_>) + Send>;
 
+/// How the writer paces its commits (module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// Most writes in one transaction.
+    pub batch: usize,
+    /// How long the writer gathers writes after the first before it commits (zero: what
+    /// is waiting).
+    pub group_commit: Duration,
+    /// How long frames stay in the inbox before a commit moves them (zero: every commit
+    /// moves its own).
+    pub inbox_move: Duration,
+}
+
 /// The handle to the writer thread.
 pub struct Writer {
     sender: SyncSender<WriteOp>,
@@ -298,13 +330,11 @@ impl WriteQueue {
 }
 
 impl Writer {
-    /// Starts the writer on the database at `path`, committing at most `batch` writes at a
-    /// time and gathering them for up to `group_commit` (see the module docs); it tells
-    /// `health` when its commits keep failing or it stops.
+    /// Starts the writer on the database at `path`, paced by `pacing` (see the module
+    /// docs); it tells `health` when its commits keep failing or it stops.
     pub fn start(
         path: &Path,
-        batch: usize,
-        group_commit: Duration,
+        pacing: Pacing,
         queue: usize,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
@@ -319,8 +349,9 @@ impl Writer {
         Writer::start_on(
             conn,
             Gathering {
-                batch: batch.max(1),
-                window: group_commit,
+                batch: pacing.batch.max(1),
+                window: pacing.group_commit,
+                inbox_move: pacing.inbox_move,
             },
             queue,
             metrics,
@@ -344,17 +375,8 @@ impl Writer {
             .spawn(move || {
                 // Set however the thread ends, a panic included.
                 let _stopped = StoppedGuard(Arc::clone(&health));
-                let mut state = WriterState {
-                    conn,
-                    acks: HashMap::new(),
-                    session_rows: HashMap::new(),
-                    not_opened: HashSet::new(),
-                    metrics,
-                    health,
-                    failures_in_a_row: 0,
-                    retry: Vec::new(),
-                    listener,
-                };
+                let mut state =
+                    WriterState::new(conn, metrics, health, listener, gathering.inbox_move);
                 state.run(&receiver, gathering);
             })
             .map_err(|e| StoreError::Corrupt {
@@ -411,6 +433,11 @@ struct AckState {
 }
 
 impl AckState {
+    /// Whether `seq` is stored already (seqs start at 1; the live loop drops a 0).
+    fn holds(&self, seq: u64) -> bool {
+        seq <= self.contiguous || self.above.contains(&seq)
+    }
+
     fn stored(&mut self, seq: u64) {
         if seq == self.contiguous + 1 {
             self.contiguous = seq;
@@ -456,6 +483,10 @@ struct WriterState {
     /// Cues and session endings of the last failed batch, tried once more.
     retry: Vec<WriteOp>,
     listener: CommitListener,
+    /// When the oldest frame now in the inbox was committed there (`None`: it is empty).
+    inbox_since: Option<Instant>,
+    /// How long frames stay in the inbox before a commit moves them (module docs).
+    inbox_move: Duration,
 }
 
 enum Reply {
@@ -469,6 +500,9 @@ struct Gathering {
     batch: usize,
     /// How long to go on gathering after the first write (zero: only what is waiting).
     window: Duration,
+    /// How long a frame stays in the inbox before a commit moves it into the indexed
+    /// tables (zero: every commit moves its own).
+    inbox_move: Duration,
 }
 
 impl Gathering {
@@ -506,6 +540,28 @@ impl Gathering {
 }
 
 impl WriterState {
+    fn new(
+        conn: Connection,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        listener: CommitListener,
+        inbox_move: Duration,
+    ) -> WriterState {
+        WriterState {
+            conn,
+            acks: HashMap::new(),
+            session_rows: HashMap::new(),
+            not_opened: HashSet::new(),
+            metrics,
+            health,
+            failures_in_a_row: 0,
+            retry: Vec::new(),
+            listener,
+            inbox_since: None,
+            inbox_move,
+        }
+    }
+
     fn run(&mut self, receiver: &Receiver<WriteOp>, gathering: Gathering) {
         while let Some(ops) = gathering.next_batch(receiver) {
             self.commit(ops);
@@ -549,9 +605,10 @@ impl WriterState {
             .into_iter()
             .chain(ops)
             .collect();
-        // A flush also brings every lagging session row up to date.
-        let catching_up =
-            !replies.is_empty() && self.session_rows.values().any(|l| l.behind_ms.is_some());
+        // A flush also brings every lagging session row up to date, and moves the inbox.
+        let catching_up = !replies.is_empty()
+            && (self.inbox_since.is_some()
+                || self.session_rows.values().any(|l| l.behind_ms.is_some()));
         if ops.is_empty() && !catching_up {
             self.forget_not_opened(&forgotten);
             for Reply::Flushed(tx) in replies {
@@ -577,6 +634,10 @@ impl WriterState {
         // hold), and the sessions it ends.
         let mut rows_written: Vec<(i64, u64)> = Vec::new();
         let mut rows_ended: Vec<i64> = Vec::new();
+        // Whether this batch put frames in the inbox, and whether it empties it.
+        let mut inbox_written = false;
+        let mut inbox_ending = false;
+        let mut inbox_moved = false;
         let outcome = (|| -> Result<(), StoreError> {
             let tx = self
                 .conn
@@ -596,15 +657,17 @@ impl WriterState {
                                 e.insert(load_ack_state(&tx, &frame)?)
                             }
                         };
-                        if insert_frame(&tx, &frame)? {
+                        if acks.holds(frame.seq) {
+                            // A resend that overtook the commit of its first copy (the
+                            // ingress counts those the ack already covered).
+                            duplicates += 1;
+                        } else {
+                            insert_frame(&tx, &frame)?;
+                            inbox_written = true;
                             stored += 1;
                             *stored_bytes.entry(frame.tenant_row).or_insert(0) +=
                                 i64::try_from(frame.body.len()).unwrap_or(i64::MAX);
                             acks.stored(frame.seq);
-                        } else {
-                            // A resend that overtook the commit of its first copy (the
-                            // ingress counts those the ack already covered).
-                            duplicates += 1;
                         }
                         let latest = touched.entry(frame.session_row).or_insert(0);
                         *latest = (*latest).max(frame.received_ms);
@@ -629,6 +692,8 @@ impl WriterState {
                         };
                         if open_session(&tx, &open)? {
                             opened.push(session_row);
+                            // A new session has no frame stored: nothing to read back.
+                            self.acks.insert(session_row, AckState::default());
                         } else {
                             tracing::warn!(
                                 session_row,
@@ -678,6 +743,9 @@ impl WriterState {
                             update_session_row(&tx, session_row, acked_seq, behind_ms)?;
                         }
                         rows_ended.push(session_row);
+                        // An ended session's rows are in the indexed tables from its end
+                        // on (history, the library and exports read only those).
+                        inbox_ending = true;
                     }
                     WriteOp::EndStale { before_ms, now_ms } => {
                         // Staleness is judged on rows brought up to date first.
@@ -689,10 +757,11 @@ impl WriterState {
                                 rows_written.push((*session_row, behind_ms));
                             }
                         }
-                        tx.execute(
+                        let ended = tx.execute(
                             queries::END_STALE_SESSIONS,
                             params![to_i64(now_ms), to_i64(before_ms)],
                         )?;
+                        inbox_ending |= ended > 0;
                         // The sessions it ended are forgotten here too (below, once
                         // committed), unless this batch has their frames.
                         rows_ended.extend(self.session_rows.iter().filter_map(|(row, lag)| {
@@ -731,6 +800,15 @@ impl WriterState {
                 tx.prepare_cached(queries::ADD_TENANT_STORED_BYTES)?
                     .execute(params![tenant_row, bytes])?;
             }
+            let inbox_due = self
+                .inbox_since
+                .is_some_and(|since| since.elapsed() >= self.inbox_move)
+                || (inbox_written && self.inbox_move.is_zero());
+            let inbox_held = inbox_written || self.inbox_since.is_some();
+            if inbox_due || ((flushing || inbox_ending) && inbox_held) {
+                move_inbox(&tx)?;
+                inbox_moved = true;
+            }
             tx.commit()?;
             Ok(())
         })();
@@ -741,6 +819,11 @@ impl WriterState {
         let committed: Vec<Committed> = match outcome {
             Ok(()) => {
                 self.metrics.db_commits.inc();
+                if inbox_moved {
+                    self.inbox_since = None;
+                } else if inbox_written && self.inbox_since.is_none() {
+                    self.inbox_since = Some(started);
+                }
                 for (session_row, written_ms) in rows_written {
                     self.session_rows.insert(
                         session_row,
@@ -805,7 +888,7 @@ impl WriterState {
                     );
                 }
                 // The in-memory ack state may hold seqs of the rolled-back batch.
-                for row in touched.keys() {
+                for row in touched.keys().chain(&opened) {
                     self.acks.remove(row);
                 }
                 // The sessions it opened are gone with it: the frames queued behind
@@ -852,22 +935,34 @@ fn update_session_row(
     Ok(())
 }
 
-fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreError> {
-    let inserted = tx.prepare_cached(queries::INSERT_FRAME)?.execute(params![
-        frame.tenant_row,
-        frame.device_row,
-        frame.session_row,
-        to_i64(frame.seq),
-        frame.kind,
-        to_i64(frame.sent_ms),
-        to_i64(frame.received_ms),
-        frame.send_time,
-        frame.body
-    ])?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    let mut insert = tx.prepare_cached(queries::INSERT_SAMPLE)?;
+/// Moves every frame and sample of the inbox into the indexed tables, each session's
+/// together (module docs).
+pub(crate) fn move_inbox(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.prepare_cached(queries::MOVE_FRAMES_INBOX)?.execute([])?;
+    tx.prepare_cached(queries::MOVE_SAMPLES_INBOX)?
+        .execute([])?;
+    tx.prepare_cached(queries::CLEAR_FRAMES_INBOX)?
+        .execute([])?;
+    tx.prepare_cached(queries::CLEAR_SAMPLES_INBOX)?
+        .execute([])?;
+    Ok(())
+}
+
+/// Appends a frame and its samples to the inbox.
+fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<(), StoreError> {
+    tx.prepare_cached(queries::INSERT_FRAME_INBOX)?
+        .execute(params![
+            frame.tenant_row,
+            frame.device_row,
+            frame.session_row,
+            to_i64(frame.seq),
+            frame.kind,
+            to_i64(frame.sent_ms),
+            to_i64(frame.received_ms),
+            frame.send_time,
+            frame.body
+        ])?;
+    let mut insert = tx.prepare_cached(queries::INSERT_SAMPLE_INBOX)?;
     for sample in &frame.samples {
         insert.execute(params![
             frame.session_row,
@@ -882,7 +977,7 @@ fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<bool, StoreE
             sample.speed_mps
         ])?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// A session's ack state as stored: `acked_seq` from its row, then the seqs stored above
@@ -1054,8 +1149,11 @@ mod tests {
         let heard = Arc::clone(&reports);
         let writer = Writer::start(
             store.path(),
-            100,
-            Duration::ZERO,
+            Pacing {
+                batch: 100,
+                group_commit: Duration::ZERO,
+                inbox_move: Duration::ZERO,
+            },
             100,
             Arc::new(metrics),
             Arc::default(),
@@ -1191,6 +1289,7 @@ mod tests {
             Gathering {
                 batch: 100,
                 window: Duration::ZERO,
+                inbox_move: Duration::ZERO,
             },
             100,
             Arc::clone(&metrics),
@@ -1278,17 +1377,13 @@ mod tests {
             .unwrap();
         let (metrics, _registry) = Metrics::new();
         let metrics = Arc::new(metrics);
-        let mut state = WriterState {
+        let mut state = WriterState::new(
             conn,
-            acks: HashMap::new(),
-            session_rows: HashMap::new(),
-            not_opened: HashSet::new(),
-            metrics: Arc::clone(&metrics),
-            health: Arc::default(),
-            failures_in_a_row: 0,
-            retry: Vec::new(),
-            listener: Box::new(|_| {}),
-        };
+            Arc::clone(&metrics),
+            Arc::default(),
+            Box::new(|_| {}),
+            Duration::ZERO,
+        );
         let cue = |output_seq: u64, text: String| WriteOp::Cue {
             tenant_row,
             session_row: 1,
@@ -1356,8 +1451,11 @@ mod tests {
         let health = Arc::new(Health::default());
         let writer = Writer::start(
             store.path(),
-            10,
-            Duration::ZERO,
+            Pacing {
+                batch: 10,
+                group_commit: Duration::ZERO,
+                inbox_move: Duration::ZERO,
+            },
             10,
             Arc::new(metrics),
             Arc::clone(&health),
@@ -1430,8 +1528,11 @@ mod tests {
         let (acked, acks) = mpsc::channel();
         let writer = Writer::start(
             store.path(),
-            100,
-            window,
+            Pacing {
+                batch: 100,
+                group_commit: window,
+                inbox_move: Duration::ZERO,
+            },
             100,
             Arc::new(metrics),
             Arc::default(),
@@ -1529,20 +1630,26 @@ mod tests {
         writer.stop();
     }
 
-    /// A writer's state on `store`'s database, on this thread, reporting to `listener`.
+    /// A writer's state on `store`'s database, on this thread, reporting to `listener`
+    /// (moving its inbox with every commit).
     fn writer_state(store: &Store, listener: CommitListener) -> WriterState {
+        writer_state_moving_every(store, listener, Duration::ZERO)
+    }
+
+    /// A writer's state that keeps frames in its inbox for `inbox_move`.
+    fn writer_state_moving_every(
+        store: &Store,
+        listener: CommitListener,
+        inbox_move: Duration,
+    ) -> WriterState {
         let (metrics, _registry) = Metrics::new();
-        WriterState {
-            conn: connect(store.path()).unwrap(),
-            acks: HashMap::new(),
-            session_rows: HashMap::new(),
-            not_opened: HashSet::new(),
-            metrics: Arc::new(metrics),
-            health: Arc::default(),
-            failures_in_a_row: 0,
-            retry: Vec::new(),
+        WriterState::new(
+            connect(store.path()).unwrap(),
+            Arc::new(metrics),
+            Arc::default(),
             listener,
-        }
+            inbox_move,
+        )
     }
 
     /// The writer forgets a session once it has ended, by its coach or as stale, after
@@ -1677,8 +1784,11 @@ mod tests {
             let path = store.path().to_path_buf();
             Writer::start(
                 store.path(),
-                100,
-                Duration::from_secs(3600),
+                Pacing {
+                    batch: 100,
+                    group_commit: Duration::from_secs(3600),
+                    inbox_move: Duration::ZERO,
+                },
                 100,
                 Arc::clone(&metrics),
                 Arc::default(),
@@ -1759,8 +1869,11 @@ mod tests {
         let (metrics, _registry) = Metrics::new();
         let writer = Writer::start(
             store.path(),
-            100,
-            Duration::from_secs(3600),
+            Pacing {
+                batch: 100,
+                group_commit: Duration::from_secs(3600),
+                inbox_move: Duration::ZERO,
+            },
             100,
             Arc::new(metrics),
             Arc::default(),
@@ -1784,5 +1897,155 @@ mod tests {
             "stop waited on the window"
         );
         assert_eq!(frames_stored(store.path(), 2), 1);
+    }
+
+    /// Frame `seq` of a session with one heart-rate sample.
+    fn frame_with_sample(tenant_row: i64, device_row: i64, session_row: i64, seq: u64) -> WriteOp {
+        let WriteOp::Frame(mut write) = frame(tenant_row, device_row, session_row, seq) else {
+            unreachable!("frame() makes a frame")
+        };
+        write.samples.push(SampleRow {
+            t_ms: seq * 1_000,
+            kind: "heart_rate",
+            heart_rate: Some(140),
+            power_w: None,
+            cadence: None,
+            speed_mps: None,
+        });
+        WriteOp::Frame(write)
+    }
+
+    /// `(frames, frames_inbox, samples, samples_inbox)` rows, as another connection reads.
+    fn where_rows_are(path: &Path) -> (i64, i64, i64, i64) {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM frames), (SELECT count(*) FROM frames_inbox),
+                    (SELECT count(*) FROM samples), (SELECT count(*) FROM samples_inbox)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    }
+
+    fn flush_op() -> WriteOp {
+        let (flushed, _) = mpsc::sync_channel(1);
+        WriteOp::Flush(flushed)
+    }
+
+    /// Frames wait in the inbox, acknowledged from there (they are stored: committed); a
+    /// resend of one there is a duplicate, also once the writer reads its ack state back
+    /// from the database; a flush moves them, each session's together and in order.
+    #[test]
+    fn live_frames_are_acked_from_the_inbox_and_a_flush_moves_them_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let committed: Arc<Mutex<Vec<Committed>>> = Arc::default();
+        let heard = Arc::clone(&committed);
+        let mut state = writer_state_moving_every(
+            &store,
+            Box::new(move |report| heard.lock().unwrap().extend_from_slice(report.committed)),
+            Duration::from_secs(3600),
+        );
+        state.commit(opens);
+        // The two sessions' frames interleaved, as they arrive.
+        let ops = (1..=3)
+            .flat_map(|seq| [1, 2].map(|row| frame_with_sample(tenant_row, device_row, row, seq)))
+            .collect();
+        state.commit(ops);
+        let mut acked: Vec<(i64, u64)> = committed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| (c.session_row, c.acked_seq))
+            .collect();
+        acked.sort_unstable();
+        assert_eq!(acked, [(1, 3), (2, 3)]);
+        assert_eq!(where_rows_are(store.path()), (0, 6, 0, 6));
+        // A resend while its first copy is in the inbox.
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 2)]);
+        assert_eq!(where_rows_are(store.path()), (0, 6, 0, 6));
+        // The ack state read back from the database (after an end or a failed commit)
+        // sees the inbox too.
+        state.acks.clear();
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 2, 3)]);
+        assert_eq!(where_rows_are(store.path()), (0, 6, 0, 6));
+        assert_eq!(state.acks[&2].contiguous, 3);
+        // A resume reads the stored seqs above the ack through the inbox as well.
+        let above: Vec<i64> = store
+            .read(|conn| {
+                let mut stmt = conn.prepare(queries::STORED_SEQS_ABOVE)?;
+                let seqs = stmt
+                    .query_map(params![device_row, 1, 1, tenant_row], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                Ok(seqs)
+            })
+            .unwrap();
+        assert_eq!(above, [2, 3]);
+        state.commit(vec![flush_op()]);
+        assert_eq!(where_rows_are(store.path()), (6, 0, 6, 0));
+        let moved: Vec<(i64, i64)> = store
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare("SELECT session_row, frame_seq FROM samples ORDER BY rowid")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(moved, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]);
+    }
+
+    /// The inbox moves with the first commit after its interval, and with a session's
+    /// end (history and exports read an ended session from the indexed tables).
+    #[test]
+    fn the_inbox_moves_after_its_interval_and_with_a_session_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let mut state = writer_state_moving_every(&store, Box::new(|_| {}), Duration::from_secs(1));
+        state.commit(opens);
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 1)]);
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 2)]);
+        assert_eq!(where_rows_are(store.path()), (0, 2, 0, 2));
+        // The interval is over (the writer's clock is the commit's start).
+        state.inbox_since = state
+            .inbox_since
+            .and_then(|since| since.checked_sub(Duration::from_secs(1)));
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 3)]);
+        assert_eq!(where_rows_are(store.path()), (3, 0, 3, 0));
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 2, 1)]);
+        assert_eq!(where_rows_are(store.path()), (3, 1, 3, 1));
+        state.commit(vec![WriteOp::EndSession {
+            tenant_row,
+            session_row: 1,
+            ending: SessionEnding::Ended,
+            summary: None,
+            now_ms: 2_000,
+        }]);
+        assert_eq!(where_rows_are(store.path()), (4, 0, 4, 0));
+    }
+
+    /// What a writer left in its inbox when it stopped without its last flush (a killed
+    /// gateway) is moved when the store opens again; nothing is lost or doubled.
+    #[test]
+    fn opening_the_store_moves_what_a_killed_writer_left_in_its_inbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (tenant_row, device_row, opens) = two_sessions(&store);
+        let mut state =
+            writer_state_moving_every(&store, Box::new(|_| {}), Duration::from_secs(3600));
+        state.commit(opens);
+        state.commit(
+            (1..=4)
+                .map(|seq| frame_with_sample(tenant_row, device_row, 2, seq))
+                .collect(),
+        );
+        drop(state);
+        assert_eq!(where_rows_are(store.path()), (0, 4, 0, 4));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(where_rows_are(store.path()), (4, 0, 4, 0));
     }
 }

@@ -2,6 +2,7 @@
 //! and duplicates stored once.
 
 use crate::harness::*;
+use paceline_testkit::api::{Api, access};
 
 /// Frames 1..=n of `session` are all in the database, each once.
 fn all_stored_up_to(
@@ -11,7 +12,7 @@ fn all_stored_up_to(
 ) -> bool {
     let count: i64 = conn
         .query_row(
-            "SELECT count(DISTINCT f.seq) FROM frames f JOIN sessions s ON s.id = f.session_row
+            "SELECT count(DISTINCT f.seq) FROM stored_frames f JOIN sessions s ON s.id = f.session_row
              WHERE s.session_id = ?1 AND f.seq BETWEEN 1 AND ?2",
             rusqlite::params![session.as_str(), i64::try_from(n).unwrap()],
             |row| row.get(0),
@@ -159,4 +160,63 @@ async fn a_burst_bigger_than_the_brokers_link_buffer_is_all_stored_and_acknowled
         .send(&sessions[0], 2, &ride_batch(1000, 140, 150))
         .await;
     device.inbox.wait_ack(&sessions[0], 2).await;
+}
+
+/// A live session's frames wait in the writer's inbox (here up to 10 s) before they move
+/// into the indexed tables; they are stored and acknowledged from there, and the API's
+/// reads of the open session still hold every one of them (the read flushes the writer
+/// first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_sessions_reads_hold_every_acked_frame_still_in_the_inbox() {
+    let gateway = paceline()
+        .env("PACELINE_INBOX_MOVE_MS", "10000")
+        .start()
+        .await;
+    let api = Api::of(&gateway);
+    let admin = access(&api.register_gym("admin@inbox.example", "Gym Inbox").await);
+    let athlete = api.create_athlete(&admin, "Ana").await;
+    let creds = api.pair(&admin, athlete).await;
+    let mut device = MqttDevice::connect(&gateway, &creds).await;
+    let session = session_id("inbox");
+    for seq in 1..=20u64 {
+        device
+            .send(&session, seq, &ride_batch(seq * 250, 140, 150))
+            .await;
+    }
+    device.inbox.wait_ack(&session, 20).await;
+    let conn = gateway.db();
+    let (row, moved, waiting, samples): (i64, i64, i64, i64) = conn
+        .query_row(
+            "SELECT s.id,
+                    (SELECT count(*) FROM frames f WHERE f.session_row = s.id),
+                    (SELECT count(*) FROM frames_inbox f WHERE f.session_row = s.id),
+                    (SELECT count(*) FROM stored_samples x WHERE x.session_row = s.id)
+             FROM sessions s WHERE s.session_id = ?1",
+            [session.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    // Acked, stored, and not moved yet: the case this test is about.
+    assert_eq!((moved, waiting), (0, 20));
+    assert!(samples >= 20, "{samples} samples");
+    let detail = api.get(&format!("/sessions/{row}"), &admin).await;
+    assert_eq!(detail.json["status"], "open", "{}", detail.json);
+    assert_eq!(detail.json["samples"], samples, "{}", detail.json);
+    let page = api
+        .get(&format!("/sessions/{row}/samples?limit=10000"), &admin)
+        .await;
+    assert_eq!(
+        page.json["items"].as_array().map(Vec::len),
+        Some(usize::try_from(samples).unwrap()),
+        "{}",
+        page.json
+    );
+    let moved: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM frames WHERE session_row = ?1",
+            [row],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(moved, 20, "the read moved the inbox");
 }

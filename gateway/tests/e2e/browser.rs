@@ -488,7 +488,7 @@ async fn a_simulated_riders_battery_on_the_board_and_a_plan_uploaded_through_the
     let conn = gateway.db();
     wait_until("the device status frame stored", DEADLINE, async || {
         conn.query_row(
-            "SELECT count(*) FROM frames WHERE kind = 'device_status'",
+            "SELECT count(*) FROM stored_frames WHERE kind = 'device_status'",
             [],
             |row| row.get::<_, i64>(0),
         )

@@ -429,9 +429,9 @@ pub fn through_the_cap(i: u64) -> u16 {
 /// The frames and samples stored for a session, by device session id.
 pub fn stored_counts(conn: &rusqlite::Connection, session: &SessionId) -> (i64, i64, i64) {
     conn.query_row(
-        "SELECT (SELECT count(*) FROM frames f WHERE f.session_row = s.id),
-                (SELECT count(DISTINCT seq) FROM frames f WHERE f.session_row = s.id),
-                (SELECT count(*) FROM samples x WHERE x.session_row = s.id)
+        "SELECT (SELECT count(*) FROM stored_frames f WHERE f.session_row = s.id),
+                (SELECT count(DISTINCT seq) FROM stored_frames f WHERE f.session_row = s.id),
+                (SELECT count(*) FROM stored_samples x WHERE x.session_row = s.id)
          FROM sessions s WHERE s.session_id = ?1",
         [session.as_str()],
         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),

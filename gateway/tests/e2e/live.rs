@@ -280,7 +280,7 @@ async fn the_demo_gym_rides_and_is_coached() {
     let conn = rusqlite::Connection::open(dir.path().join("paceline.db")).unwrap();
     let (sessions, samples, cues): (i64, i64, i64) = conn
         .query_row(
-            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM samples),
+            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM stored_samples),
                     (SELECT count(*) FROM cues)",
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),

@@ -118,6 +118,11 @@ fn fill_by_sql(conn: &rusqlite::Connection, p: Person, device_row: i64, admin_ro
                  VALUES ({t}, {device_row}, {s}, 1, 'samples', {now}, {now}, 'plausible', x'00')"),
         format!("INSERT INTO samples (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate)
                  VALUES ({s}, {t}, 1, 0, {now}, 'hr', 141)"),
+        // The writer's inbox: a frame stored and not yet moved.
+        format!("INSERT INTO frames_inbox (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
+                 VALUES ({t}, {device_row}, {s}, 2, 'samples', {now}, {now}, 'plausible', x'00')"),
+        format!("INSERT INTO samples_inbox (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate)
+                 VALUES ({s}, {t}, 2, 1000, {now}, 'hr', 142)"),
         format!("INSERT INTO cues (session_row, tenant_id, output_seq, t_s, severity, code, text, created_ms)
                  VALUES ({s}, {t}, 1, 1.0, 'info', 'ease', 'Ease off, Zephyrine', {now})"),
         format!("INSERT INTO modifications (session_row, tenant_id, cue_id, kind, params_json, created_ms)

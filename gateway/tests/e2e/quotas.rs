@@ -215,7 +215,7 @@ async fn a_tenant_over_its_storage_is_refused_and_told_while_another_tenant_stor
     let body_bytes: i64 = gateway
         .db()
         .query_row(
-            "SELECT sum(length(f.body)) FROM frames f JOIN sessions s ON s.id = f.session_row
+            "SELECT sum(length(f.body)) FROM stored_frames f JOIN sessions s ON s.id = f.session_row
              WHERE s.session_id = ?1",
             [big.as_str()],
             |r| r.get(0),

@@ -316,7 +316,7 @@ async fn a_device_cannot_give_a_coach_only_command() {
     let commands: i64 = gateway
         .db()
         .query_row(
-            "SELECT count(*) FROM frames f JOIN sessions s ON s.id = f.session_row
+            "SELECT count(*) FROM stored_frames f JOIN sessions s ON s.id = f.session_row
              WHERE s.session_id = ?1 AND f.kind = 'command'",
             [session.as_str()],
             |r| r.get(0),

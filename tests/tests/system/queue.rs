@@ -74,7 +74,7 @@ pub fn check(ledger: &Ledger, conn: &rusqlite::Connection) -> QueueReport {
     let mut frames = conn
         .prepare(
             "SELECT d.device_id, s.session_id, f.seq
-             FROM frames f
+             FROM stored_frames f
              JOIN sessions s ON s.id = f.session_row
              JOIN devices d ON d.id = f.device_row",
         )
@@ -96,7 +96,7 @@ pub fn check(ledger: &Ledger, conn: &rusqlite::Connection) -> QueueReport {
     let mut samples = conn
         .prepare(
             "SELECT d.device_id, s.session_id, x.frame_seq, count(*)
-             FROM samples x
+             FROM stored_samples x
              JOIN sessions s ON s.id = x.session_row
              JOIN devices d ON d.id = s.device_row
              GROUP BY x.session_row, x.frame_seq",

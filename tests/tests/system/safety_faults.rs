@@ -53,8 +53,8 @@ impl HrWitness {
         let mut stmt = conn
             .prepare(
                 "SELECT d.device_id, x.received_ms, f.sent_ms, x.heart_rate
-                 FROM samples x
-                 JOIN frames f ON f.session_row = x.session_row AND f.seq = x.frame_seq
+                 FROM stored_samples x
+                 JOIN stored_frames f ON f.session_row = x.session_row AND f.seq = x.frame_seq
                  JOIN devices d ON d.id = f.device_row
                  WHERE x.kind = 'heart_rate'
                  ORDER BY x.received_ms",
