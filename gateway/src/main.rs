@@ -162,8 +162,7 @@ struct CommonArgs {
     #[arg(long, env = "PACELINE_GROUP_COMMIT_MS")]
     group_commit_ms: Option<u64>,
     /// How long live frames stay in the database writer's inbox before they are moved,
-    /// each session's together, into the indexed tables, ms; 0 = every commit
-    /// [default: 1000].
+    /// each session's together, into the indexed tables, ms; 0 = no inbox [default: 0].
     #[arg(long, env = "PACELINE_INBOX_MOVE_MS")]
     inbox_move_ms: Option<u64>,
     /// Quota: most sessions a device opens in 24 h [default: 48].

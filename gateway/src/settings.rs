@@ -35,10 +35,13 @@ pub const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
 /// The longest group-commit window allowed, ms (acks wait for it).
 const MAX_GROUP_COMMIT_MS: usize = 100;
 
-/// How long live frames stay in the writer's inbox by default, ms: at 1,000 athletes a
-/// session's index leaf is then written once for about five frames instead of once per
-/// frame (issue 20: the per-session indexes were a third of the writer's CPU).
-pub const DEFAULT_INBOX_MOVE_MS: u64 = 1_000;
+/// How long live frames stay in the writer's inbox by default, ms: 0, no inbox. With
+/// 1,000 ms the writer costs 8 µs less per frame (a session's index leaves are written
+/// once a second instead of once per frame), but each move is a burst of tens of
+/// milliseconds of CPU, and with the server on one core the cue p99 at 2,000 athletes
+/// went from 6–7 to 27–40 ms (`bench/results/e2e-writer-inbox/`): coaching latency
+/// first, so the inbox is for a server with CPU to spare for the bursts.
+pub const DEFAULT_INBOX_MOVE_MS: u64 = 0;
 
 /// The longest inbox interval allowed, ms (a reader of a live session that is not
 /// moved first scans the inbox, so it stays small).
@@ -94,7 +97,7 @@ pub struct SettingsLayer {
     /// How long the writer gathers writes after the first before it commits, ms (0: off).
     pub group_commit_ms: Option<u64>,
     /// How long live frames stay in the writer's inbox before a commit moves them into
-    /// the indexed tables, ms (0: every commit moves its own).
+    /// the indexed tables, ms (0: no inbox).
     pub inbox_move_ms: Option<u64>,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: Option<usize>,
@@ -387,7 +390,7 @@ pub struct Settings {
     pub group_commit: Duration,
     /// How long live frames stay in the writer's inbox (appended by arrival, no
     /// per-session index) before a commit moves them, each session's together, into
-    /// `frames` and `samples` (zero: every commit moves its own).
+    /// `frames` and `samples` (zero: no inbox, frames go straight into `frames`).
     pub inbox_move: Duration,
     /// Most simultaneous MQTT connections.
     pub mqtt_max_connections: usize,
@@ -1026,23 +1029,15 @@ mod tests {
     }
 
     #[test]
-    fn the_inbox_interval_defaults_to_1_s_and_is_bounded() {
+    fn the_inbox_is_off_by_default_and_its_interval_bounded() {
         let settings = Settings::resolve(SettingsLayer::default()).unwrap();
-        assert_eq!(settings.inbox_move, Duration::from_secs(1));
-        let every_commit: SettingsLayer = toml::from_str(
-            "inbox_move_ms = 0
-",
-        )
-        .unwrap();
+        assert_eq!(settings.inbox_move, Duration::ZERO);
+        let on: SettingsLayer = toml::from_str("inbox_move_ms = 1000\n").unwrap();
         assert_eq!(
-            Settings::resolve(every_commit).unwrap().inbox_move,
-            Duration::ZERO
+            Settings::resolve(on).unwrap().inbox_move,
+            Duration::from_secs(1)
         );
-        let long: SettingsLayer = toml::from_str(
-            "inbox_move_ms = 10001
-",
-        )
-        .unwrap();
+        let long: SettingsLayer = toml::from_str("inbox_move_ms = 10001\n").unwrap();
         let err = Settings::resolve(long).unwrap_err().to_string();
         assert_eq!(err, "setting inbox_move_ms: 10001 is outside 0..=10000");
     }

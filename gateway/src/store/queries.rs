@@ -198,6 +198,12 @@ pub(crate) const MARK_SESSION_IN_LIBRARY: &str =
 // ---------------------------------------------------------------------------------------
 // frames
 
+/// Stores a frame straight into `frames` (the writer without its inbox); nothing if its
+/// (device, session, seq) is stored already. Writes only.
+pub(crate) const INSERT_FRAME: &str = "INSERT OR IGNORE INTO frames
+   (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
 /// Appends a live frame to the writer's inbox (migration 22). Writes only: the writer's
 /// own ack state has already ruled out a duplicate.
 pub(crate) const INSERT_FRAME_INBOX: &str = "INSERT INTO frames_inbox
@@ -237,6 +243,13 @@ pub(crate) const LATEST_DEVICE_STATUS: &str = "SELECT seq, body FROM
 
 // ---------------------------------------------------------------------------------------
 // samples
+
+/// Stores one sample of a stored frame straight into `samples` (the writer without its
+/// inbox). Writes only.
+pub(crate) const INSERT_SAMPLE: &str = "INSERT INTO samples
+   (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
+    cadence, speed_mps)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// Appends one sample of a live frame to the writer's inbox (migration 22). Writes only.
 pub(crate) const INSERT_SAMPLE_INBOX: &str = "INSERT INTO samples_inbox
@@ -555,6 +568,7 @@ mod tests {
                 &["SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)"],
             ),
             // frames
+            ("INSERT_FRAME", s(INSERT_FRAME), &[]),
             ("INSERT_FRAME_INBOX", s(INSERT_FRAME_INBOX), &[]),
             (
                 "MOVE_FRAMES_INBOX",
@@ -594,6 +608,7 @@ mod tests {
                 ],
             ),
             // samples
+            ("INSERT_SAMPLE", s(INSERT_SAMPLE), &[]),
             ("INSERT_SAMPLE_INBOX", s(INSERT_SAMPLE_INBOX), &[]),
             (
                 "MOVE_SAMPLES_INBOX",

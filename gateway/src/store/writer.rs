@@ -24,16 +24,19 @@
 //! the pages a commit wrote. Nothing depends on the row being current: a resume and the
 //! writer's own ack state read `acked_seq` and then every frame stored above it.
 //!
-//! **The inbox.** Frames and their samples go first into `frames_inbox` and
-//! `samples_inbox` (migration 22): tables that only append, in arrival order, with no
-//! per-session index. A commit that stores them is what acknowledges them: they are
-//! stored. Every `inbox_move` (default 1 s), and at once on a flush, a session's end or a
-//! stale sweep that ended sessions, a commit moves the whole inbox into `frames` and
-//! `samples` sorted by session (`MOVE_*_INBOX`), so each session's index leaves are
-//! written once for all its frames of that second instead of once per frame: at a
-//! thousand sessions a commit held about one frame per session, and the two per-session
-//! indexes cost a WAL page each per frame, a third of the writer (issue 20). Opening the
-//! store moves what a killed writer left. Who reads a live session's rows sees the
+//! **The inbox** (`inbox_move`, off by default). With it, frames and their samples go
+//! first into `frames_inbox` and `samples_inbox` (migration 22): tables that only append,
+//! in arrival order, with no per-session index. A commit that stores them is what
+//! acknowledges them: they are stored. Every `inbox_move`, and at once on a flush, a
+//! session's end or a stale sweep that ended sessions, a commit moves the whole inbox
+//! into `frames` and `samples` sorted by session (`MOVE_*_INBOX`), so each session's index
+//! leaves are written once for all its frames of that interval instead of once per frame:
+//! at a thousand sessions a commit held about one frame per session, and the two
+//! per-session indexes cost a WAL page each per frame. Measured at 1 s: the writer 8 µs
+//! cheaper per frame, but each move is a burst of tens of milliseconds that, on a server
+//! with one core, delays cues (p99 at 2,000 athletes 6–7 → 27–40 ms): hence off by
+//! default (`bench/results/e2e-writer-inbox/`). Without it frames go straight into
+//! `frames` and `samples`. Opening the store moves what a killed writer left. Who reads a live session's rows sees the
 //! inbox: the resume's stored seqs and the latest device status read both tables (the
 //! inbox whole: a second of frames), and the API's session reads of an open session
 //! flush the writer first (`api::sessions::settled_session`); the `stored_frames` and
@@ -272,8 +275,8 @@ pub struct Pacing {
     /// How long the writer gathers writes after the first before it commits (zero: what
     /// is waiting).
     pub group_commit: Duration,
-    /// How long frames stay in the inbox before a commit moves them (zero: every commit
-    /// moves its own).
+    /// How long frames stay in the inbox before a commit moves them (zero: no inbox,
+    /// frames go straight into `frames`).
     pub inbox_move: Duration,
 }
 
@@ -501,7 +504,7 @@ struct Gathering {
     /// How long to go on gathering after the first write (zero: only what is waiting).
     window: Duration,
     /// How long a frame stays in the inbox before a commit moves it into the indexed
-    /// tables (zero: every commit moves its own).
+    /// tables (zero: no inbox).
     inbox_move: Duration,
 }
 
@@ -661,13 +664,14 @@ impl WriterState {
                             // A resend that overtook the commit of its first copy (the
                             // ingress counts those the ack already covered).
                             duplicates += 1;
-                        } else {
-                            insert_frame(&tx, &frame)?;
-                            inbox_written = true;
+                        } else if insert_frame(&tx, &frame, self.inbox_move.is_zero())? {
+                            inbox_written |= !self.inbox_move.is_zero();
                             stored += 1;
                             *stored_bytes.entry(frame.tenant_row).or_insert(0) +=
                                 i64::try_from(frame.body.len()).unwrap_or(i64::MAX);
                             acks.stored(frame.seq);
+                        } else {
+                            duplicates += 1;
                         }
                         let latest = touched.entry(frame.session_row).or_insert(0);
                         *latest = (*latest).max(frame.received_ms);
@@ -802,8 +806,7 @@ impl WriterState {
             }
             let inbox_due = self
                 .inbox_since
-                .is_some_and(|since| since.elapsed() >= self.inbox_move)
-                || (inbox_written && self.inbox_move.is_zero());
+                .is_some_and(|since| since.elapsed() >= self.inbox_move);
             let inbox_held = inbox_written || self.inbox_since.is_some();
             if inbox_due || ((flushing || inbox_ending) && inbox_held) {
                 move_inbox(&tx)?;
@@ -948,21 +951,34 @@ pub(crate) fn move_inbox(tx: &Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends a frame and its samples to the inbox.
-fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<(), StoreError> {
-    tx.prepare_cached(queries::INSERT_FRAME_INBOX)?
-        .execute(params![
-            frame.tenant_row,
-            frame.device_row,
-            frame.session_row,
-            to_i64(frame.seq),
-            frame.kind,
-            to_i64(frame.sent_ms),
-            to_i64(frame.received_ms),
-            frame.send_time,
-            frame.body
-        ])?;
-    let mut insert = tx.prepare_cached(queries::INSERT_SAMPLE_INBOX)?;
+/// Appends a frame and its samples to the inbox, or with `direct` stores them straight
+/// into `frames` and `samples` (the writer without an inbox); false if `frames` has the
+/// frame already.
+fn insert_frame(
+    tx: &Transaction<'_>,
+    frame: &FrameWrite,
+    direct: bool,
+) -> Result<bool, StoreError> {
+    let (frame_sql, sample_sql) = if direct {
+        (queries::INSERT_FRAME, queries::INSERT_SAMPLE)
+    } else {
+        (queries::INSERT_FRAME_INBOX, queries::INSERT_SAMPLE_INBOX)
+    };
+    let inserted = tx.prepare_cached(frame_sql)?.execute(params![
+        frame.tenant_row,
+        frame.device_row,
+        frame.session_row,
+        to_i64(frame.seq),
+        frame.kind,
+        to_i64(frame.sent_ms),
+        to_i64(frame.received_ms),
+        frame.send_time,
+        frame.body
+    ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let mut insert = tx.prepare_cached(sample_sql)?;
     for sample in &frame.samples {
         insert.execute(params![
             frame.session_row,
@@ -977,7 +993,7 @@ fn insert_frame(tx: &Transaction<'_>, frame: &FrameWrite) -> Result<(), StoreErr
             sample.speed_mps
         ])?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A session's ack state as stored: `acked_seq` from its row, then the seqs stored above
@@ -1631,7 +1647,7 @@ mod tests {
     }
 
     /// A writer's state on `store`'s database, on this thread, reporting to `listener`
-    /// (moving its inbox with every commit).
+    /// (without an inbox: frames go straight into `frames`).
     fn writer_state(store: &Store, listener: CommitListener) -> WriterState {
         writer_state_moving_every(store, listener, Duration::ZERO)
     }
