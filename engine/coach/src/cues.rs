@@ -3,6 +3,9 @@
 //! Athletes switch off a chatty coach. Apart from safety cues, which always go out, each
 //! cue code speaks at most once per `repeat_ms` (15 s by default); a cue that would repeat
 //! sooner is dropped (its modification, if any, has already been applied by the coach).
+//! An answer to a cue the athlete heard (the heart-rate signal back after its loss) is
+//! not dropped: it is as rare as the cue it answers, and a loss announced must not be
+//! left standing.
 
 use paceline_schemas::{CueCode, Severity};
 
@@ -37,6 +40,12 @@ impl CueLimiter {
                 true
             }
         }
+    }
+
+    /// Records a cue of this code as spoken at `now_ms` without asking (an answer to a
+    /// cue that was admitted, such as a signal back after its loss).
+    pub fn record(&mut self, now_ms: u64, code: CueCode) {
+        self.last_spoken_ms[code_index(code)] = Some(now_ms);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use paceline_edge::agent::{AgentConfig, AgentEvent, AgentHandle, AthleteConfig, GatewayConfig};
 use paceline_edge::credentials::DeviceCredentials;
@@ -118,11 +118,18 @@ impl Ledger {
         }
     }
 
-    /// What `device` heard and how its uplink fared from `since` on, one line (for the
-    /// message of a failed wait): each cue code and connection event, in seconds after
-    /// `since`.
-    pub fn story_since(&self, device: &str, since: Instant) -> String {
-        let after = |at: Instant| at.saturating_duration_since(since).as_secs_f64();
+    /// What `device` heard and how its uplink fared from `before` ahead of `since` on, one
+    /// line (for the message of a failed wait): each cue code and connection event, in
+    /// seconds after `since` (negative before it).
+    pub fn story_around(&self, device: &str, since: Instant, before: Duration) -> String {
+        let after = |at: Instant| {
+            if at >= since {
+                at.duration_since(since).as_secs_f64()
+            } else {
+                -since.duration_since(at).as_secs_f64()
+            }
+        };
+        let since = since.checked_sub(before).unwrap_or(since);
         let mut events: Vec<(f64, String)> = self
             .cues
             .iter()

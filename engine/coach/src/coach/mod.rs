@@ -112,6 +112,8 @@ pub struct Coach {
     cadence: SensorClock,
     running_cadence: SensorClock,
     hr_loss_spoken: bool,
+    /// Whether the loss being judged was announced (its cue passed the rate limit).
+    hr_loss_heard: bool,
 
     second_index: u64,
     bin: SecondBin,
@@ -179,6 +181,7 @@ impl Coach {
             cadence: SensorClock::default(),
             running_cadence: SensorClock::default(),
             hr_loss_spoken: false,
+            hr_loss_heard: false,
             second_index: 0,
             bin: SecondBin::default(),
             power_window: VecDeque::with_capacity(POWER_WINDOW_S),

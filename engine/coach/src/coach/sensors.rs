@@ -68,6 +68,8 @@ impl Coach {
         let lost = matches!(quality, HrQuality::Lost | HrQuality::ContactOff)
             || (quality == HrQuality::Unknown && waited);
         if lost && !self.hr_loss_spoken {
+            // Judged once per loss; whether the athlete heard it decides whether the
+            // signal's return is announced.
             self.hr_loss_spoken = true;
             let text = match quality {
                 HrQuality::ContactOff => {
@@ -78,7 +80,7 @@ impl Coach {
                 }
                 _ => "Heart-rate signal lost: holding intensity until it returns.",
             };
-            self.cue(
+            self.hr_loss_heard = self.cue(
                 now,
                 Severity::Warn,
                 CueCode::HrSignalLost,
@@ -87,9 +89,13 @@ impl Coach {
             );
         } else if quality == HrQuality::Fresh && self.hr_loss_spoken {
             self.hr_loss_spoken = false;
-            let bpm = self.hr.bpm().unwrap_or_default();
-            let text = format!("Heart-rate signal back: {bpm:.0} bpm.");
-            self.cue(now, Severity::Info, CueCode::HrSignalBack, text, None);
+            // A loss the rate limit kept quiet ends quietly; one the athlete heard is
+            // always answered, however soon the last signal-back was.
+            if std::mem::take(&mut self.hr_loss_heard) {
+                let bpm = self.hr.bpm().unwrap_or_default();
+                let text = format!("Heart-rate signal back: {bpm:.0} bpm.");
+                self.answer(now, Severity::Info, CueCode::HrSignalBack, text);
+            }
         }
     }
 }

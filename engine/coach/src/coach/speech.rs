@@ -9,7 +9,31 @@ use crate::cues::{CueLimiter, spoken_duration};
 use crate::wbal::WPrimeBalance;
 
 impl Coach {
+    /// Speaks a cue if the rate limit lets it; whether it spoke.
     pub(super) fn cue(
+        &mut self,
+        now: u64,
+        severity: Severity,
+        code: CueCode,
+        text: String,
+        modification: Option<Modification>,
+    ) -> bool {
+        if !self.limiter.admit(now, code, severity) {
+            return false;
+        }
+        self.speak(now, severity, code, text, modification);
+        true
+    }
+
+    /// Speaks a cue that answers one the athlete heard (a signal back after its loss):
+    /// past the rate limit, which still records it. The question was limited, so the
+    /// answers are too.
+    pub(super) fn answer(&mut self, now: u64, severity: Severity, code: CueCode, text: String) {
+        self.limiter.record(now, code);
+        self.speak(now, severity, code, text, None);
+    }
+
+    fn speak(
         &mut self,
         now: u64,
         severity: Severity,
@@ -17,9 +41,6 @@ impl Coach {
         mut text: String,
         modification: Option<Modification>,
     ) {
-        if !self.limiter.admit(now, code, severity) {
-            return;
-        }
         truncate_at_char_boundary(&mut text, MAX_CUE_TEXT_BYTES);
         *self.cue_counts.entry(code).or_default() += 1;
         self.outputs.push_back(Output::Cue(Cue {

@@ -209,6 +209,8 @@ impl HrWitness {
 struct Checker {
     previous: EffectiveTarget,
     last_spoken_ms: std::collections::BTreeMap<CueCode, f64>,
+    /// A signal-lost was heard and no signal-back has answered it yet.
+    loss_unanswered: bool,
     reached: Reached,
 }
 
@@ -276,7 +278,19 @@ impl Checker {
                         prop_assert_ne!(cue.code, CueCode::BelowTarget, "urged on while HR unsafe");
                         self.reached.unsafe_cues += 1;
                     }
-                    if cue.severity != Severity::Safety && cue.code != CueCode::SessionEnd {
+                    // A signal-back answers the loss the athlete heard before it: one
+                    // per loss, so the loss's limit is its limit.
+                    if cue.code == CueCode::HrSignalLost {
+                        self.loss_unanswered = true;
+                    } else if cue.code == CueCode::HrSignalBack {
+                        prop_assert!(
+                            std::mem::take(&mut self.loss_unanswered),
+                            "a signal-back without a loss heard before it"
+                        );
+                    }
+                    if cue.severity != Severity::Safety
+                        && !matches!(cue.code, CueCode::SessionEnd | CueCode::HrSignalBack)
+                    {
                         if let Some(last) = self.last_spoken_ms.get(&cue.code) {
                             prop_assert!(
                                 cue.t_s - last >= 15.0 - 1e-6,
@@ -307,6 +321,7 @@ fn run_session(
     let mut checker = Checker {
         previous: EffectiveTarget::Open { rpe: None },
         last_spoken_ms: Default::default(),
+        loss_unanswered: false,
         reached: Reached {
             sessions: 1,
             ..Reached::default()

@@ -194,6 +194,58 @@ fn contact_off_is_said_once() {
 }
 
 #[test]
+fn a_loss_the_athlete_heard_is_answered_however_soon_the_last_answer_was() {
+    let profile = shared_profile();
+    let mut ride = Ride::new(&profile, None);
+    ride.ride(30, |_| Some(heart_rate(120)), |_| Some(150));
+    // A 20 s gap: lost, then back at t = 50.
+    ride.ride(20, |_| None, |_| Some(150));
+    ride.ride(5, |_| Some(heart_rate(121)), |_| Some(150));
+    // A second gap starting 25 s after the first loss was spoken (the limit lets it
+    // speak), ending 13 s after the first signal-back (the limit alone would drop it).
+    ride.ride(8, |_| None, |_| Some(150));
+    ride.ride(5, |_| Some(heart_rate(122)), |_| Some(150));
+    let said: Vec<(CueCode, f64)> = ride
+        .cues()
+        .iter()
+        .filter(|c| matches!(c.code, CueCode::HrSignalLost | CueCode::HrSignalBack))
+        .map(|c| (c.code, c.t_s))
+        .collect();
+    let codes: Vec<CueCode> = said.iter().map(|(code, _)| *code).collect();
+    assert_eq!(
+        codes,
+        [
+            CueCode::HrSignalLost,
+            CueCode::HrSignalBack,
+            CueCode::HrSignalLost,
+            CueCode::HrSignalBack
+        ],
+        "{said:?}"
+    );
+    assert!(said[3].1 - said[1].1 < 15.0, "{said:?}");
+}
+
+#[test]
+fn a_loss_kept_quiet_by_the_limit_ends_quietly() {
+    let profile = shared_profile();
+    let mut ride = Ride::new(&profile, None);
+    ride.ride(30, |_| Some(heart_rate(120)), |_| Some(150));
+    ride.ride(8, |_| None, |_| Some(150));
+    ride.ride(3, |_| Some(heart_rate(121)), |_| Some(150));
+    // Lost again 11 s after the first loss was spoken: the limit drops it, and the
+    // signal's return is not announced either.
+    ride.ride(8, |_| None, |_| Some(150));
+    ride.ride(5, |_| Some(heart_rate(122)), |_| Some(150));
+    let codes: Vec<CueCode> = ride
+        .cues()
+        .iter()
+        .map(|c| c.code)
+        .filter(|code| matches!(code, CueCode::HrSignalLost | CueCode::HrSignalBack))
+        .collect();
+    assert_eq!(codes, [CueCode::HrSignalLost, CueCode::HrSignalBack]);
+}
+
+#[test]
 fn artifact_spikes_are_ignored() {
     let profile = shared_profile();
     let mut ride = Ride::new(&profile, None);
