@@ -629,14 +629,22 @@ fn write_sweep_point(
         },
     );
     let mut md = md;
-    if !f.server_threads.is_empty() {
+    if !f.server_threads.per_frame.is_empty() {
         md.push_str(
-            "\nWhere the server's CPU went in the window, by thread (`/proc/<pid>/task/*/schedstat` and `status`):\n\n\
+            "\nWhere the server's CPU went in the window, by thread (`/proc/<pid>/task/*/schedstat` and `status`, \
+             each thread's own difference, summed by name):\n\n\
              | thread | µs CPU per frame | context switches per frame |\n|---|---|---|\n",
         );
-        for (name, us, switches) in &f.server_threads {
+        for (name, us, switches) in &f.server_threads.per_frame {
             md.push_str(&format!("| {name} | {us:.1} | {switches:.2} |\n"));
         }
+        let listed: f64 = f.server_threads.per_frame.iter().map(|(_, us, _)| us).sum();
+        md.push_str(&format!(
+            "\nThe rows add up to {listed:.1} µs of the server's {:.1} µs per frame; {} threads ended \
+             in the window (what they cost in it is in the total, in no row).\n",
+            f.server_us_per_frame(),
+            f.server_threads.ended
+        ));
     }
     let json = serde_json::json!({
         "bench": "e2e-sweep", "command": options.command, "machine": machine.json(),

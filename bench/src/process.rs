@@ -81,13 +81,29 @@ pub struct ThreadCost {
     pub switches: u64,
 }
 
-/// The CPU time and context switches of a process's live threads, summed by thread name
-/// without its trailing number (tokio's `tokio-rt-worker` threads together, `router-0` as
-/// `router`, `timely:work-0` as `timely:work`).
-pub fn cost_by_thread(pid: u32) -> anyhow::Result<std::collections::BTreeMap<String, ThreadCost>> {
-    let mut by_name = std::collections::BTreeMap::<String, ThreadCost>::new();
+/// One live thread of a process at a reading: its name without its trailing number
+/// (tokio's `tokio-rt-worker` threads share one, `router-0` is `router`, `timely:work-0` is
+/// `timely:work`) and what it has cost so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadReading {
+    /// The thread's name without its number.
+    pub name: String,
+    /// What it has cost since it started.
+    pub cost: ThreadCost,
+}
+
+/// The CPU time and context switches of each of a process's live threads, by thread id.
+pub fn cost_by_thread(pid: u32) -> anyhow::Result<std::collections::BTreeMap<u32, ThreadReading>> {
+    let mut by_tid = std::collections::BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let dir = task?.path();
+        let Some(tid) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
         // A thread that ends between the listing and the reads is left out.
         let (Ok(comm), Ok(schedstat), Ok(status)) = (
             std::fs::read_to_string(dir.join("comm")),
@@ -111,37 +127,66 @@ pub fn cost_by_thread(pid: u32) -> anyhow::Result<std::collections::BTreeMap<Str
             .filter(|line| line.contains("ctxt_switches"))
             .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
             .sum::<u64>();
-        let cost = by_name.entry(name).or_default();
-        cost.cpu_ns += cpu_ns;
-        cost.switches += switches;
+        by_tid.insert(
+            tid,
+            ThreadReading {
+                name,
+                cost: ThreadCost { cpu_ns, switches },
+            },
+        );
     }
-    Ok(by_name)
+    Ok(by_tid)
 }
 
-/// What each thread name cost between two [`cost_by_thread`] readings, per `frames`:
-/// (name, µs of CPU per frame, context switches per frame), the costliest first, leaving
-/// out threads that cost less than 0.05 µs per frame (the idle jobs). Threads started
-/// after the first reading count from zero.
+/// What a process's threads cost between two [`cost_by_thread`] readings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThreadCosts {
+    /// By thread name, per frame: (name, µs of CPU, context switches), the costliest first,
+    /// leaving out names that cost less than 0.05 µs per frame (the idle jobs).
+    pub per_frame: Vec<(String, f64, f64)>,
+    /// Threads of the first reading gone at the second: what they cost in between is in
+    /// the process's total but in no row (a runtime's blocking threads ending idle).
+    pub ended: usize,
+}
+
+/// What each thread name cost between two [`cost_by_thread`] readings, per `frames`. Each
+/// thread counts its own difference (one started after the first reading from zero), so
+/// threads that end in between take nothing away from the others of their name.
 pub fn thread_cost_per_frame(
-    before: &std::collections::BTreeMap<String, ThreadCost>,
-    after: &std::collections::BTreeMap<String, ThreadCost>,
+    before: &std::collections::BTreeMap<u32, ThreadReading>,
+    after: &std::collections::BTreeMap<u32, ThreadReading>,
     frames: u64,
-) -> Vec<(String, f64, f64)> {
+) -> ThreadCosts {
     let frames = frames.max(1) as f64;
-    let mut per_frame: Vec<(String, f64, f64)> = after
-        .iter()
+    let mut by_name = std::collections::BTreeMap::<&str, ThreadCost>::new();
+    for (tid, now) in after {
+        // A thread id reused by a thread of another name is a new thread.
+        let start = before
+            .get(tid)
+            .filter(|was| was.name == now.name)
+            .map(|was| was.cost)
+            .unwrap_or_default();
+        let cost = by_name.entry(now.name.as_str()).or_default();
+        cost.cpu_ns += now.cost.cpu_ns.saturating_sub(start.cpu_ns);
+        cost.switches += now.cost.switches.saturating_sub(start.switches);
+    }
+    let mut per_frame: Vec<(String, f64, f64)> = by_name
+        .into_iter()
         .map(|(name, cost)| {
-            let start = before.get(name).copied().unwrap_or_default();
             (
-                name.clone(),
-                cost.cpu_ns.saturating_sub(start.cpu_ns) as f64 / 1e3 / frames,
-                cost.switches.saturating_sub(start.switches) as f64 / frames,
+                name.to_owned(),
+                cost.cpu_ns as f64 / 1e3 / frames,
+                cost.switches as f64 / frames,
             )
         })
         .filter(|(_, us, _)| *us >= 0.05)
         .collect();
     per_frame.sort_by(|a, b| b.1.total_cmp(&a.1));
-    per_frame
+    let ended = before
+        .iter()
+        .filter(|(tid, was)| after.get(tid).is_none_or(|now| now.name != was.name))
+        .count();
+    ThreadCosts { per_frame, ended }
 }
 
 /// (`VmHWM`, `VmRSS`) of a process, KiB.
@@ -163,7 +208,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn threads_are_costed_by_name_without_their_number() {
+    fn threads_are_read_with_their_name_without_its_number() {
         let (started, ready) = std::sync::mpsc::channel();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
@@ -179,37 +224,53 @@ mod tests {
             })
             .unwrap();
         ready.recv().unwrap();
-        let costs = cost_by_thread(std::process::id()).unwrap();
+        let readings = cost_by_thread(std::process::id()).unwrap();
         stop.send(()).unwrap();
         worker.join().unwrap();
-        let costed = costs
-            .get("costed")
-            .expect("the thread, named without its number");
-        assert!(costed.cpu_ns >= 10_000_000, "{costed:?}");
-        assert!(!costs.contains_key("costed-7"));
+        let costed: Vec<&ThreadReading> =
+            readings.values().filter(|r| r.name == "costed").collect();
+        assert_eq!(costed.len(), 1, "{readings:?}");
+        assert!(costed[0].cost.cpu_ns >= 10_000_000, "{costed:?}");
+        assert!(readings.values().all(|r| r.name != "costed-7"));
+    }
+
+    fn reading(name: &str, cpu_ns: u64, switches: u64) -> ThreadReading {
+        ThreadReading {
+            name: name.to_owned(),
+            cost: ThreadCost { cpu_ns, switches },
+        }
     }
 
     #[test]
-    fn costs_per_frame_are_the_differences_costliest_first() {
-        let cost = |cpu_ns, switches| ThreadCost { cpu_ns, switches };
+    fn costs_per_frame_are_each_threads_difference_by_name_costliest_first() {
         let before = std::collections::BTreeMap::from([
-            ("router".to_owned(), cost(1_000_000, 10)),
-            ("db-writer".to_owned(), cost(5_000_000, 50)),
+            (10, reading("router", 1_000_000, 10)),
+            (11, reading("db-writer", 5_000_000, 50)),
+            (12, reading("worker", 2_000_000, 20)),
+            // Ends before the second reading, having cost much: it must not make the
+            // other workers' difference smaller.
+            (13, reading("worker", 90_000_000, 900)),
+            // Its id is taken by a thread of another name.
+            (14, reading("old", 7_000_000, 70)),
         ]);
         let after = std::collections::BTreeMap::from([
-            ("router".to_owned(), cost(3_000_000, 30)),
-            ("db-writer".to_owned(), cost(9_000_000, 90)),
-            ("late".to_owned(), cost(500_000, 1)),
-            ("idle".to_owned(), cost(40_000, 3)),
+            (10, reading("router", 3_000_000, 30)),
+            (11, reading("db-writer", 9_000_000, 90)),
+            (12, reading("worker", 3_000_000, 25)),
+            (15, reading("worker", 500_000, 1)),
+            (14, reading("new", 250_000, 2)),
+            (16, reading("idle", 40_000, 3)),
         ]);
-        let per_frame = thread_cost_per_frame(&before, &after, 1_000);
+        let costs = thread_cost_per_frame(&before, &after, 1_000);
         assert_eq!(
-            per_frame,
+            costs.per_frame,
             vec![
                 ("db-writer".to_owned(), 4.0, 0.04),
                 ("router".to_owned(), 2.0, 0.02),
-                ("late".to_owned(), 0.5, 0.001),
+                ("worker".to_owned(), 1.5, 0.006),
+                ("new".to_owned(), 0.25, 0.002),
             ]
         );
+        assert_eq!(costs.ended, 2);
     }
 }

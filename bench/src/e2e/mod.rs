@@ -125,8 +125,9 @@ pub struct RunFigures {
     /// Load generator CPU seconds over the measured window.
     pub loadgen_cpu_s: f64,
     /// Where the server's CPU went over the measured window, by thread name: (name, µs of
-    /// CPU per frame, context switches per frame), the costliest first.
-    pub server_threads: Vec<(String, f64, f64)>,
+    /// CPU per frame, context switches per frame), the costliest first, and how many
+    /// threads ended in the window.
+    pub server_threads: crate::process::ThreadCosts,
     /// How the processes were placed on cores (`taskset` lists), or why not.
     pub placement: String,
     /// Server CPU over the measured window, % of one core.
@@ -225,9 +226,10 @@ impl RunFigures {
             "server_cpu_s": self.server_cpu_s, "server_cpu_s_per_1000_frames": self.server_cpu_s_per_1000_frames(),
             "server_us_per_frame": self.server_us_per_frame(),
             "loadgen_cpu_s": self.loadgen_cpu_s, "loadgen_us_per_frame": self.loadgen_us_per_frame(),
-            "server_threads": self.server_threads.iter().map(|(name, us, switches)| serde_json::json!({
+            "server_threads": self.server_threads.per_frame.iter().map(|(name, us, switches)| serde_json::json!({
                 "thread": name, "us_per_frame": us, "switches_per_frame": switches,
             })).collect::<Vec<_>>(),
+            "server_threads_ended": self.server_threads.ended,
             "placement": self.placement,
             "fell_over": self.fell_over,
             "device_failures": self.device_failures.0,
