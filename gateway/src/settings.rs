@@ -36,11 +36,12 @@ pub const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
 const MAX_GROUP_COMMIT_MS: usize = 100;
 
 /// How long live frames stay in the writer's inbox by default, ms: 0, no inbox. With
-/// 1,000 ms the writer costs 8 µs less per frame (a session's index leaves are written
-/// once a second instead of once per frame), but each move is a burst of tens of
-/// milliseconds of CPU, and with the server on one core the cue p99 at 2,000 athletes
-/// went from 6–7 to 27–40 ms (`bench/results/e2e-writer-inbox/`): coaching latency
-/// first, so the inbox is for a server with CPU to spare for the bursts.
+/// 1,000 ms the writer costs a quarter less per frame at 1,000 athletes (a session's
+/// index leaves are written once a second instead of once per frame; the move goes in
+/// eight slices a second), but each slice is a few ms of CPU, and with the server on one
+/// core the cue p99 at 1,000 athletes went from 1.6–3.1 to 4.3–5.2 ms
+/// (`bench/results/e2e-writer-inbox/2026-12-08-vm-inbox-slices.md`): coaching latency
+/// first, so the inbox is for a server short of CPU.
 pub const DEFAULT_INBOX_MOVE_MS: u64 = 0;
 
 /// The longest inbox interval allowed, ms (a reader of a live session that is not

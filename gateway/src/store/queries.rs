@@ -220,6 +220,18 @@ pub(crate) const MOVE_FRAMES_INBOX: &str = "INSERT OR IGNORE INTO frames
 /// Empties the frame inbox once moved (no `WHERE`: SQLite frees its pages whole).
 pub(crate) const CLEAR_FRAMES_INBOX: &str = "DELETE FROM frames_inbox";
 
+/// Moves the inbox's frames of sessions `?1..=?2` (a slice) into `frames`, each
+/// session's together: a scan of the inbox (a second of frames), no index.
+pub(crate) const MOVE_FRAMES_INBOX_SLICE: &str = "INSERT OR IGNORE INTO frames
+   (tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body)
+ SELECT tenant_id, device_row, session_row, seq, kind, sent_ms, received_ms, send_time, body
+ FROM frames_inbox WHERE session_row BETWEEN ?1 AND ?2
+ ORDER BY device_row, session_row, seq";
+
+/// Removes a moved slice's frames from the inbox.
+pub(crate) const CLEAR_FRAMES_INBOX_SLICE: &str =
+    "DELETE FROM frames_inbox WHERE session_row BETWEEN ?1 AND ?2";
+
 /// The seqs a session holds above its contiguous ack (a resume; the writer's ack state):
 /// through `UNIQUE(device_row, session_row, seq)`, so only this session's moved frames
 /// are read, and the writer's inbox (a second or so of every session's frames) whole.
@@ -267,6 +279,18 @@ pub(crate) const MOVE_SAMPLES_INBOX: &str = "INSERT INTO samples
 
 /// Empties the sample inbox once moved.
 pub(crate) const CLEAR_SAMPLES_INBOX: &str = "DELETE FROM samples_inbox";
+
+/// Moves the inbox's samples of sessions `?1..=?2` (a slice) into `samples`.
+pub(crate) const MOVE_SAMPLES_INBOX_SLICE: &str = "INSERT INTO samples
+   (session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
+    cadence, speed_mps)
+ SELECT session_row, tenant_id, frame_seq, t_ms, received_ms, kind, heart_rate, power_w,
+    cadence, speed_mps
+ FROM samples_inbox WHERE session_row BETWEEN ?1 AND ?2 ORDER BY session_row, t_ms";
+
+/// Removes a moved slice's samples from the inbox.
+pub(crate) const CLEAR_SAMPLES_INBOX_SLICE: &str =
+    "DELETE FROM samples_inbox WHERE session_row BETWEEN ?1 AND ?2";
 
 /// A page of a tenant's session's samples in storage order, after rowid `?3` (the API):
 /// through `samples_by_session`; the session's samples are sorted by rowid for each page
@@ -581,6 +605,16 @@ mod tests {
                 &["SCAN frames_inbox"],
             ),
             (
+                "MOVE_FRAMES_INBOX_SLICE",
+                s(MOVE_FRAMES_INBOX_SLICE),
+                &["SCAN frames_inbox", "USE TEMP B-TREE FOR ORDER BY"],
+            ),
+            (
+                "CLEAR_FRAMES_INBOX_SLICE",
+                s(CLEAR_FRAMES_INBOX_SLICE),
+                &["SCAN frames_inbox"],
+            ),
+            (
                 "STORED_SEQS_ABOVE",
                 s(STORED_SEQS_ABOVE),
                 &[
@@ -618,6 +652,16 @@ mod tests {
             (
                 "CLEAR_SAMPLES_INBOX",
                 s(CLEAR_SAMPLES_INBOX),
+                &["SCAN samples_inbox"],
+            ),
+            (
+                "MOVE_SAMPLES_INBOX_SLICE",
+                s(MOVE_SAMPLES_INBOX_SLICE),
+                &["SCAN samples_inbox", "USE TEMP B-TREE FOR ORDER BY"],
+            ),
+            (
+                "CLEAR_SAMPLES_INBOX_SLICE",
+                s(CLEAR_SAMPLES_INBOX_SLICE),
                 &["SCAN samples_inbox"],
             ),
             (

@@ -27,15 +27,19 @@
 //! **The inbox** (`inbox_move`, off by default). With it, frames and their samples go
 //! first into `frames_inbox` and `samples_inbox` (migration 22): tables that only append,
 //! in arrival order, with no per-session index. A commit that stores them is what
-//! acknowledges them: they are stored. Every `inbox_move`, and at once on a flush, a
-//! session's end or a stale sweep that ended sessions, a commit moves the whole inbox
-//! into `frames` and `samples` sorted by session (`MOVE_*_INBOX`), so each session's index
-//! leaves are written once for all its frames of that interval instead of once per frame:
-//! at a thousand sessions a commit held about one frame per session, and the two
-//! per-session indexes cost a WAL page each per frame. Measured at 1 s: the writer 8 µs
-//! cheaper per frame, but each move is a burst of tens of milliseconds that, on a server
-//! with one core, delays cues (p99 at 2,000 athletes 6–7 → 27–40 ms): hence off by
-//! default (`bench/results/e2e-writer-inbox/`). Without it frames go straight into
+//! acknowledges them: they are stored. Commits move them into `frames` and `samples`
+//! sorted by session, so each session's index leaves are written once for all its frames
+//! of an interval instead of once per frame: at a thousand sessions a commit held about
+//! one frame per session, and the two per-session indexes cost a WAL page each per frame.
+//! The move goes in slices (`INBOX_SLICES`, 8, per `inbox_move`): every `inbox_move /
+//! INBOX_SLICES` a commit moves the next slice of the sessions with rows in the inbox
+//! (`MOVE_*_INBOX_SLICE`, by session row, round and round), so each session's rows still
+//! move about once per `inbox_move`; a session's end moves its own rows at once, and a
+//! flush or a stale sweep that ended sessions moves the whole inbox (`MOVE_*_INBOX`).
+//! The first version moved the whole inbox every `inbox_move`: at 1 s the writer was 8 µs
+//! cheaper per frame, but each move was a burst of tens of milliseconds that, on a server
+//! with one core, delayed cues (p99 at 2,000 athletes 6–7 → 27–40 ms); the inbox is off
+//! by default (`bench/results/e2e-writer-inbox/`). Without it frames go straight into
 //! `frames` and `samples`. Opening the store moves what a killed writer left. Who reads a live session's rows sees the
 //! inbox: the resume's stored seqs and the latest device status read both tables (the
 //! inbox whole: a second of frames), and the API's session reads of an open session
@@ -490,7 +494,17 @@ struct WriterState {
     inbox_since: Option<Instant>,
     /// How long frames stay in the inbox before a commit moves them (module docs).
     inbox_move: Duration,
+    /// The sessions with rows in the inbox, and where the next slice starts.
+    inbox_sessions: BTreeSet<i64>,
+    slice_from: i64,
+    /// When the last slice moved.
+    slice_moved: Option<Instant>,
 }
+
+/// Slices the inbox's sessions are moved in, one every `inbox_move / INBOX_SLICES`: each
+/// session's rows still move about once per `inbox_move`, and no commit carries a whole
+/// interval's move (module docs).
+const INBOX_SLICES: u32 = 8;
 
 enum Reply {
     Flushed(SyncSender<()>),
@@ -562,7 +576,42 @@ impl WriterState {
             listener,
             inbox_since: None,
             inbox_move,
+            inbox_sessions: BTreeSet::new(),
+            slice_from: 0,
+            slice_moved: None,
         }
+    }
+
+    /// The range of session rows the next slice moves, if one is due: the next
+    /// `1 / INBOX_SLICES` of the sessions with rows in the inbox, from where the last
+    /// slice ended (round again at the end).
+    fn due_slice(&self) -> Option<(i64, i64)> {
+        if self.inbox_sessions.is_empty()
+            || self
+                .slice_moved
+                .is_some_and(|at| at.elapsed() < self.inbox_move / INBOX_SLICES)
+        {
+            return None;
+        }
+        let count = self
+            .inbox_sessions
+            .len()
+            .div_ceil(INBOX_SLICES as usize)
+            .max(1);
+        let first = self
+            .inbox_sessions
+            .range(self.slice_from..)
+            .next()
+            .or_else(|| self.inbox_sessions.first())
+            .copied()?;
+        let last = self
+            .inbox_sessions
+            .range(first..)
+            .take(count)
+            .last()
+            .copied()
+            .unwrap_or(first);
+        Some((first, last))
     }
 
     fn run(&mut self, receiver: &Receiver<WriteOp>, gathering: Gathering) {
@@ -641,6 +690,12 @@ impl WriterState {
         let mut inbox_written = false;
         let mut inbox_ending = false;
         let mut inbox_moved = false;
+        // The sessions this batch put in the inbox, and the slice it moved.
+        let mut inbox_touched: Vec<i64> = Vec::new();
+        // The sessions this batch ends (their rows leave the inbox with the end).
+        let mut ended_in_batch: Vec<i64> = Vec::new();
+        let mut slice_moved: Option<(i64, i64)> = None;
+        let due_slice = self.due_slice();
         let outcome = (|| -> Result<(), StoreError> {
             let tx = self
                 .conn
@@ -665,7 +720,10 @@ impl WriterState {
                             // ingress counts those the ack already covered).
                             duplicates += 1;
                         } else if insert_frame(&tx, &frame, self.inbox_move.is_zero())? {
-                            inbox_written |= !self.inbox_move.is_zero();
+                            if !self.inbox_move.is_zero() {
+                                inbox_written = true;
+                                inbox_touched.push(frame.session_row);
+                            }
                             stored += 1;
                             *stored_bytes.entry(frame.tenant_row).or_insert(0) +=
                                 i64::try_from(frame.body.len()).unwrap_or(i64::MAX);
@@ -749,7 +807,7 @@ impl WriterState {
                         rows_ended.push(session_row);
                         // An ended session's rows are in the indexed tables from its end
                         // on (history, the library and exports read only those).
-                        inbox_ending = true;
+                        ended_in_batch.push(session_row);
                     }
                     WriteOp::EndStale { before_ms, now_ms } => {
                         // Staleness is judged on rows brought up to date first.
@@ -804,13 +862,20 @@ impl WriterState {
                 tx.prepare_cached(queries::ADD_TENANT_STORED_BYTES)?
                     .execute(params![tenant_row, bytes])?;
             }
-            let inbox_due = self
-                .inbox_since
-                .is_some_and(|since| since.elapsed() >= self.inbox_move);
             let inbox_held = inbox_written || self.inbox_since.is_some();
-            if inbox_due || ((flushing || inbox_ending) && inbox_held) {
+            if (flushing || inbox_ending) && inbox_held {
                 move_inbox(&tx)?;
                 inbox_moved = true;
+            } else {
+                if inbox_held {
+                    for row in &ended_in_batch {
+                        move_inbox_slice(&tx, *row, *row)?;
+                    }
+                }
+                if let Some((first, last)) = due_slice {
+                    move_inbox_slice(&tx, first, last)?;
+                    slice_moved = Some((first, last));
+                }
             }
             tx.commit()?;
             Ok(())
@@ -822,10 +887,32 @@ impl WriterState {
         let committed: Vec<Committed> = match outcome {
             Ok(()) => {
                 self.metrics.db_commits.inc();
+                self.inbox_sessions.extend(inbox_touched);
                 if inbox_moved {
                     self.inbox_since = None;
-                } else if inbox_written && self.inbox_since.is_none() {
-                    self.inbox_since = Some(started);
+                    self.inbox_sessions.clear();
+                } else {
+                    for row in &ended_in_batch {
+                        self.inbox_sessions.remove(row);
+                    }
+                    if let Some((first, last)) = slice_moved {
+                        let moved: Vec<i64> =
+                            self.inbox_sessions.range(first..=last).copied().collect();
+                        for row in moved {
+                            self.inbox_sessions.remove(&row);
+                        }
+                        self.slice_from = last.saturating_add(1);
+                        self.slice_moved = Some(started);
+                    }
+                    if self.inbox_sessions.is_empty() {
+                        self.inbox_since = None;
+                    } else if self.inbox_since.is_none() {
+                        self.inbox_since = Some(started);
+                    }
+                    // The first slice comes a slice's time after the inbox's first rows.
+                    if self.slice_moved.is_none() && !self.inbox_sessions.is_empty() {
+                        self.slice_moved = Some(started);
+                    }
                 }
                 for (session_row, written_ms) in rows_written {
                     self.session_rows.insert(
@@ -935,6 +1022,20 @@ fn update_session_row(
 ) -> Result<(), StoreError> {
     tx.prepare_cached(queries::UPDATE_SESSION_ROW)?
         .execute(params![to_i64(acked_seq), to_i64(received_ms), session_row])?;
+    Ok(())
+}
+
+/// Moves the frames and samples of sessions `first..=last` from the inbox into the
+/// indexed tables, each session's together (a slice: module docs).
+fn move_inbox_slice(tx: &Transaction<'_>, first: i64, last: i64) -> Result<(), StoreError> {
+    for sql in [
+        queries::MOVE_FRAMES_INBOX_SLICE,
+        queries::MOVE_SAMPLES_INBOX_SLICE,
+        queries::CLEAR_FRAMES_INBOX_SLICE,
+        queries::CLEAR_SAMPLES_INBOX_SLICE,
+    ] {
+        tx.prepare_cached(sql)?.execute(params![first, last])?;
+    }
     Ok(())
 }
 
@@ -2016,23 +2117,39 @@ mod tests {
     /// The inbox moves with the first commit after its interval, and with a session's
     /// end (history and exports read an ended session from the indexed tables).
     #[test]
-    fn the_inbox_moves_after_its_interval_and_with_a_session_end() {
+    fn the_inbox_moves_in_slices_of_its_sessions_and_with_a_session_end() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (tenant_row, device_row, opens) = two_sessions(&store);
-        let mut state = writer_state_moving_every(&store, Box::new(|_| {}), Duration::from_secs(1));
+        let interval = Duration::from_secs(1);
+        let mut state = writer_state_moving_every(&store, Box::new(|_| {}), interval);
+        // Makes the next slice due (the writer's clock is the commit's start).
+        let slice_due = |state: &mut WriterState| {
+            state.slice_moved = state
+                .slice_moved
+                .and_then(|at| at.checked_sub(interval / INBOX_SLICES));
+        };
         state.commit(opens);
-        state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 1)]);
+        state.commit(vec![
+            frame_with_sample(tenant_row, device_row, 1, 1),
+            frame_with_sample(tenant_row, device_row, 2, 1),
+        ]);
+        state.commit(vec![frame_with_sample(tenant_row, device_row, 2, 2)]);
+        assert_eq!(
+            where_rows_are(store.path()),
+            (0, 3, 0, 3),
+            "no slice is due before a slice's time has passed"
+        );
+        // Two sessions in eight slices: one session a slice, the lowest first, with what
+        // the slice's own batch added to it.
+        slice_due(&mut state);
         state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 2)]);
-        assert_eq!(where_rows_are(store.path()), (0, 2, 0, 2));
-        // The interval is over (the writer's clock is the commit's start).
-        state.inbox_since = state
-            .inbox_since
-            .and_then(|since| since.checked_sub(Duration::from_secs(1)));
+        assert_eq!(where_rows_are(store.path()), (2, 2, 2, 2));
+        // The next slice goes on from there: session 2; session 1's new frame waits.
+        slice_due(&mut state);
         state.commit(vec![frame_with_sample(tenant_row, device_row, 1, 3)]);
-        assert_eq!(where_rows_are(store.path()), (3, 0, 3, 0));
-        state.commit(vec![frame_with_sample(tenant_row, device_row, 2, 1)]);
-        assert_eq!(where_rows_are(store.path()), (3, 1, 3, 1));
+        assert_eq!(where_rows_are(store.path()), (4, 1, 4, 1));
+        // A session's end moves its rows at once, slice or not.
         state.commit(vec![WriteOp::EndSession {
             tenant_row,
             session_row: 1,
@@ -2040,7 +2157,9 @@ mod tests {
             summary: None,
             now_ms: 2_000,
         }]);
-        assert_eq!(where_rows_are(store.path()), (4, 0, 4, 0));
+        assert_eq!(where_rows_are(store.path()), (5, 0, 5, 0));
+        assert!(state.inbox_sessions.is_empty());
+        assert!(state.inbox_since.is_none());
     }
 
     /// What a writer left in its inbox when it stopped without its last flush (a killed
